@@ -1,0 +1,214 @@
+//! The core crate's one error type, and why a connection ended.
+//!
+//! [`Error`] is what fallible calls return and what a [`Failure`](crate::Failure) usually
+//! carries. [`DisconnectReason`] is not an error: every connection ends, and the reason is
+//! handed to [`Protocol::connection_lost`](crate::Protocol::connection_lost) as data.
+
+use std::fmt;
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A `Result` whose error is torsade's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in the core crate.
+///
+/// # Examples
+///
+/// ```
+/// use torsade::Error;
+///
+/// let error = Error::AlreadyCalled;
+/// assert_eq!(error.to_string(), "the Deferred was already fired");
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An I/O operation failed.
+    #[error("I/O error: {0}")]
+    Io(#[from] io::Error),
+
+    /// A listening socket could not be opened on the address.
+    #[error("cannot listen on {address}: {source}")]
+    CannotListen {
+        /// The address that was asked for.
+        address: String,
+        /// What the operating system said.
+        #[source]
+        source: io::Error,
+    },
+
+    /// An outgoing connection could not be made.
+    #[error("connection to {address} failed: {source}")]
+    ConnectFailed {
+        /// The address that was asked for.
+        address: String,
+        /// What the operating system said.
+        #[source]
+        source: io::Error,
+    },
+
+    /// An outgoing connection did not complete in time.
+    #[error("connection to {address} timed out after {timeout:?}")]
+    ConnectTimeout {
+        /// The address that was asked for.
+        address: String,
+        /// How long the attempt was given.
+        timeout: Duration,
+    },
+
+    /// The factory refused to build a protocol for the connection.
+    #[error("the factory refused the connection to {address}")]
+    NoProtocol {
+        /// The address of the refused connection.
+        address: String,
+    },
+
+    /// The connection is closed, so the request cannot reach its protocol.
+    #[error("the connection is closed")]
+    ConnectionClosed,
+
+    /// A [`Deferred`](crate::Deferred) was fired a second time.
+    #[error("the Deferred was already fired")]
+    AlreadyCalled,
+
+    /// A [`DelayedCall`](crate::DelayedCall) already ran.
+    #[error("the delayed call already ran")]
+    DelayedCallAlreadyCalled,
+
+    /// A [`DelayedCall`](crate::DelayedCall) was already cancelled.
+    #[error("the delayed call was already cancelled")]
+    DelayedCallAlreadyCancelled,
+
+    /// A [`Deferred`](crate::Deferred) was cancelled before it had a result.
+    #[error("the Deferred was cancelled")]
+    Cancelled,
+
+    /// Code run by torsade (a callback) panicked; the panic was caught.
+    #[error("a callback panicked: {message}")]
+    Panicked {
+        /// The panic's message, when it had one.
+        message: String,
+    },
+
+    /// [`Reactor::stop`](crate::Reactor::stop) was called on a reactor that is not running.
+    #[error("the reactor is not running")]
+    ReactorNotRunning,
+
+    /// [`Reactor::run`](crate::Reactor::run) was called on a reactor that is running, has
+    /// run, or does not own its event loop.
+    #[error("the reactor cannot run: {reason}")]
+    ReactorCannotRun {
+        /// Why not.
+        reason: &'static str,
+    },
+}
+
+impl Error {
+    /// Turns a caught panic payload into [`Error::Panicked`].
+    pub(crate) fn from_panic(payload: &(dyn std::any::Any + Send)) -> Error {
+        let message = if let Some(text) = payload.downcast_ref::<&'static str>() {
+            (*text).to_owned()
+        } else if let Some(text) = payload.downcast_ref::<String>() {
+            text.clone()
+        } else {
+            "(no message)".to_owned()
+        };
+        Error::Panicked { message }
+    }
+}
+
+/// Why a connection ended, as handed to
+/// [`Protocol::connection_lost`](crate::Protocol::connection_lost).
+///
+/// Twisted's `ConnectionDone`, `ConnectionAborted` and `ConnectionLost`.
+///
+/// # Examples
+///
+/// ```
+/// use torsade::DisconnectReason;
+///
+/// let reason = DisconnectReason::Done;
+/// assert!(reason.is_clean());
+/// assert!(reason.error().is_none());
+///
+/// let reason = DisconnectReason::lost(std::io::ErrorKind::ConnectionReset.into());
+/// assert!(!reason.is_clean());
+/// assert_eq!(reason.error().unwrap().kind(), std::io::ErrorKind::ConnectionReset);
+/// ```
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum DisconnectReason {
+    /// The connection closed cleanly: the peer sent EOF, or this side called
+    /// [`lose_connection`](crate::Transport::lose_connection) and everything written was sent.
+    Done,
+    /// This side called [`abort_connection`](crate::Transport::abort_connection): the
+    /// connection was closed at once and unsent data was dropped.
+    Aborted,
+    /// The connection failed (reset by the peer, a write error, a TLS error...).
+    Lost(Arc<io::Error>),
+}
+
+impl DisconnectReason {
+    /// A [`DisconnectReason::Lost`] carrying `error`.
+    pub fn lost(error: io::Error) -> DisconnectReason {
+        DisconnectReason::Lost(Arc::new(error))
+    }
+
+    /// Whether the connection ended cleanly ([`DisconnectReason::Done`]).
+    pub fn is_clean(&self) -> bool {
+        matches!(self, DisconnectReason::Done)
+    }
+
+    /// The error that ended the connection, if one did.
+    pub fn error(&self) -> Option<&io::Error> {
+        match self {
+            DisconnectReason::Lost(error) => Some(error),
+            DisconnectReason::Done | DisconnectReason::Aborted => None,
+        }
+    }
+}
+
+impl fmt::Display for DisconnectReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DisconnectReason::Done => f.write_str("connection closed cleanly"),
+            DisconnectReason::Aborted => f.write_str("connection aborted"),
+            DisconnectReason::Lost(error) => write!(f, "connection lost: {error}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync_static<T: Send + Sync + 'static>() {}
+
+    #[test]
+    fn error_and_reason_are_send_sync_static() {
+        assert_send_sync_static::<Error>();
+        assert_send_sync_static::<DisconnectReason>();
+    }
+
+    #[test]
+    fn io_error_is_kept_as_source() {
+        let error = Error::ConnectFailed {
+            address: "127.0.0.1:1".into(),
+            source: io::ErrorKind::ConnectionRefused.into(),
+        };
+        let source = std::error::Error::source(&error).expect("a source");
+        let io = source.downcast_ref::<io::Error>().expect("an io::Error");
+        assert_eq!(io.kind(), io::ErrorKind::ConnectionRefused);
+    }
+
+    #[test]
+    fn panic_payloads_become_messages() {
+        let caught = std::panic::catch_unwind(|| panic!("boom {}", 7)).unwrap_err();
+        match Error::from_panic(&*caught) {
+            Error::Panicked { message } => assert_eq!(message, "boom 7"),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}

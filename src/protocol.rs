@@ -1,0 +1,76 @@
+//! The per-connection state machine: the [`Protocol`] trait.
+//!
+//! Start here to write a new protocol. The reactor (or a test double) calls these methods
+//! as events happen on one connection, one at a time, always from that connection's own
+//! task. A protocol is plain single-owner state: callbacks take `&mut self`.
+
+use bytes::Bytes;
+
+use crate::{DisconnectReason, TransportRef};
+
+/// Handles the events of one connection.
+///
+/// Only [`data_received`](Protocol::data_received) is required. The transport is passed to
+/// every callback; keep a clone of it to write from elsewhere (a timer, a Deferred
+/// callback).
+///
+/// # Why `Send`
+///
+/// A connection's task may be polled by any worker thread of a tokio runtime, so the
+/// protocol it owns must be movable between threads. It is never shared: `Sync` is not
+/// required, and `RefCell`/`Cell` fields are fine.
+///
+/// # Examples
+///
+/// An echo protocol, driven by the in-memory test transport:
+///
+/// ```
+/// use bytes::Bytes;
+/// use torsade::testing::TestConnection;
+/// use torsade::{Protocol, TransportRef};
+///
+/// struct Echo;
+///
+/// impl Protocol for Echo {
+///     fn data_received(&mut self, transport: &TransportRef, data: Bytes) {
+///         transport.write(&data);
+///     }
+/// }
+///
+/// let mut connection = TestConnection::new(Echo);
+/// connection.receive(b"hello");
+/// connection.receive(b" world");
+/// assert_eq!(connection.take_written(), &b"hello world"[..]);
+/// ```
+#[doc(alias = "IProtocol")]
+pub trait Protocol: Send + 'static {
+    /// The connection is up. Send a greeting here, or keep the transport.
+    #[doc(alias = "connectionMade")]
+    fn connection_made(&mut self, transport: &TransportRef) {
+        let _ = transport;
+    }
+
+    /// Bytes arrived. They come in whatever chunks the network delivered: a message may
+    /// be split across calls, and one call may hold several messages. `data` is never
+    /// empty.
+    #[doc(alias = "dataReceived")]
+    fn data_received(&mut self, transport: &TransportRef, data: Bytes);
+
+    /// The peer shut down its writing side (we read EOF).
+    ///
+    /// Return `true` to keep the connection half-open so this side can finish writing
+    /// (then call [`lose_connection`](crate::Transport::lose_connection) when done), or
+    /// `false` (the default) to close it once pending writes are flushed.
+    #[doc(alias = "readConnectionLost")]
+    fn eof_received(&mut self, transport: &TransportRef) -> bool {
+        let _ = transport;
+        false
+    }
+
+    /// The connection is gone. Called exactly once per connection that saw
+    /// [`connection_made`](Protocol::connection_made), with the reason.
+    #[doc(alias = "connectionLost")]
+    fn connection_lost(&mut self, reason: DisconnectReason) {
+        let _ = reason;
+    }
+}

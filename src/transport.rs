@@ -1,0 +1,93 @@
+//! The channel a protocol talks through: the [`Transport`] trait.
+//!
+//! A transport is a cheap, shared handle ([`TransportRef`]). A protocol receives one in
+//! every callback and may keep a clone (Twisted's `self.transport`); timers, Deferred
+//! callbacks and other tasks may write through a kept clone too. Writes are buffered and
+//! flushed by the connection's own task — a `write` never blocks and never fails; errors
+//! surface as [`Protocol::connection_lost`](crate::Protocol::connection_lost).
+//!
+//! Implementations: the reactor's TCP transport, and
+//! [`testing::StringTransport`](crate::testing::StringTransport), which records instead.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::Address;
+
+/// A shared handle to a connection's transport. Cloning it is one reference-count bump.
+pub type TransportRef = Arc<dyn Transport>;
+
+/// The operations a protocol can ask of its connection.
+///
+/// All methods take `&self` and may be called from any thread; they never block.
+///
+/// # Examples
+///
+/// ```
+/// use torsade::testing::StringTransport;
+/// use torsade::Transport;
+///
+/// let transport = StringTransport::new();
+/// transport.write(b"hello, ");
+/// transport.write_many(&[b"wor", b"ld"]);
+/// assert_eq!(transport.value(), &b"hello, world"[..]);
+/// transport.lose_connection();
+/// assert!(transport.is_closing());
+/// ```
+#[doc(alias = "ITransport")]
+pub trait Transport: Send + Sync + fmt::Debug {
+    /// Queues `data` to be sent. Empty data is a no-op; data written after the connection
+    /// has closed is dropped (and logged at debug level).
+    fn write(&self, data: &[u8]);
+
+    /// Queues several chunks to be sent in order, as if written one after another.
+    #[doc(alias = "writeSequence")]
+    #[doc(alias = "writelines")]
+    fn write_many(&self, chunks: &[&[u8]]) {
+        for chunk in chunks {
+            self.write(chunk);
+        }
+    }
+
+    /// Closes the connection once everything written so far has been sent.
+    ///
+    /// Reading stops at once. Calling it again does nothing.
+    #[doc(alias = "loseConnection")]
+    #[doc(alias = "close")]
+    fn lose_connection(&self);
+
+    /// Closes the connection now, dropping unsent data.
+    #[doc(alias = "abortConnection")]
+    #[doc(alias = "abort")]
+    fn abort_connection(&self);
+
+    /// Whether [`lose_connection`](Transport::lose_connection) or
+    /// [`abort_connection`](Transport::abort_connection) has been called, or the
+    /// connection has ended. Twisted's `transport.disconnecting`.
+    #[doc(alias = "disconnecting")]
+    fn is_closing(&self) -> bool;
+
+    /// The address of the other end.
+    #[doc(alias = "getPeer")]
+    fn peer_addr(&self) -> Address;
+
+    /// The address of this end.
+    #[doc(alias = "getHost")]
+    fn host_addr(&self) -> Address;
+
+    /// Stops delivering received data until [`resume_reading`](Transport::resume_reading).
+    /// While paused the connection does not read its socket, so TCP slows the peer down.
+    #[doc(alias = "pauseProducing")]
+    fn pause_reading(&self);
+
+    /// Starts delivering received data again.
+    #[doc(alias = "resumeProducing")]
+    fn resume_reading(&self);
+
+    /// Whether received data is being delivered (not paused, not closing).
+    fn is_reading(&self) -> bool;
+
+    /// Bytes written but not yet handed to the operating system.
+    #[doc(alias = "get_write_buffer_size")]
+    fn write_buffer_size(&self) -> usize;
+}
