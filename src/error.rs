@@ -92,6 +92,10 @@ pub enum Error {
         message: String,
     },
 
+    /// The reactor stopped before the operation could complete.
+    #[error("the reactor stopped")]
+    ReactorStopped,
+
     /// [`Reactor::stop`](crate::Reactor::stop) was called on a reactor that is not running.
     #[error("the reactor is not running")]
     ReactorNotRunning,

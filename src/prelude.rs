@@ -7,6 +7,6 @@
 pub use crate::Clock as _;
 #[doc(no_inline)]
 pub use crate::{
-    ClientFactory, Deferred, DisconnectReason, Error, Failure, Protocol, ProtocolFactory,
-    Resolver, Transport, TransportRef,
+    ClientFactory, Deferred, DisconnectReason, Error, Failure, Protocol, ProtocolFactory, Resolver,
+    Transport, TransportRef,
 };

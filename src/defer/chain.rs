@@ -194,8 +194,8 @@ fn run(start: Arc<Chain>) {
                 }
                 Link::Call(call) => {
                     drop(state);
-                    let step = catch_unwind(AssertUnwindSafe(|| call(input)))
-                        .unwrap_or_else(|payload| {
+                    let step =
+                        catch_unwind(AssertUnwindSafe(|| call(input))).unwrap_or_else(|payload| {
                             let error = Error::from_panic(&*payload);
                             tracing::error!("a Deferred callback panicked: {error}");
                             Step::Done(Err(Failure::new(error)))
@@ -207,7 +207,10 @@ fn run(start: Arc<Chain>) {
                             state.waiting = true;
                             state.running = false;
                             drop(state);
-                            inner.lock().links.push_back(Link::Continue(current.clone()));
+                            inner
+                                .lock()
+                                .links
+                                .push_back(Link::Continue(current.clone()));
                             // Run the inner chain if it already has its result.
                             stack.push(inner);
                             break;

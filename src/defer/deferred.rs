@@ -226,7 +226,10 @@ fn unbox<T: 'static>(value: Value) -> T {
         Ok(value) => *value,
         // Invariant: the typed views only ever link a `Deferred<T>` step to a callback
         // taking `T`, so the value in the slot is always a `T`.
-        Err(_) => unreachable!("a Deferred<{}> held another type", std::any::type_name::<T>()),
+        Err(_) => unreachable!(
+            "a Deferred<{}> held another type",
+            std::any::type_name::<T>()
+        ),
     }
 }
 

@@ -224,7 +224,10 @@ impl TimerQueue {
         while let Some(entry) = state.pop_due(now) {
             drop(state);
             if let Err(payload) = catch_unwind(AssertUnwindSafe(entry.call)) {
-                tracing::error!("a scheduled call panicked: {}", Error::from_panic(&*payload));
+                tracing::error!(
+                    "a scheduled call panicked: {}",
+                    Error::from_panic(&*payload)
+                );
             }
             state = self.lock();
         }
@@ -402,5 +405,62 @@ impl fmt::Debug for TimerQueue {
             .field("source", &self.source)
             .field("pending", &state.calls.len())
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn heap_len(queue: &TimerQueue) -> usize {
+        queue.lock().heap.len()
+    }
+
+    #[test]
+    fn resetting_later_adds_no_heap_nodes() {
+        let queue = TimerQueue::new(TimeSource::Fake);
+        let (id, status) = queue.schedule(Duration::from_secs(1), Box::new(|| {}));
+        for _ in 0..10_000 {
+            queue.advance(Duration::from_millis(1));
+            queue.reset(id, &status, Duration::from_secs(1)).unwrap();
+        }
+        assert!(heap_len(&queue) <= 2, "heap grew to {}", heap_len(&queue));
+    }
+
+    #[test]
+    fn stale_nodes_are_compacted_away() {
+        let queue = TimerQueue::new(TimeSource::Fake);
+        let keep = queue.schedule(Duration::from_secs(1_000), Box::new(|| {}));
+        for i in 0..10_000 {
+            let (id, status) = queue.schedule(Duration::from_secs(i + 1), Box::new(|| {}));
+            queue.cancel(id, &status).unwrap();
+        }
+        assert!(
+            heap_len(&queue) <= 64 + 2,
+            "heap holds {} nodes",
+            heap_len(&queue)
+        );
+        assert_eq!(queue.pending(), 1);
+        assert_eq!(queue.due_time(keep.0), Some(Duration::from_secs(1_000)));
+    }
+
+    #[test]
+    fn moving_earlier_and_later_again_runs_once() {
+        let queue = TimerQueue::new(TimeSource::Fake);
+        let runs = Arc::new(AtomicU8::new(0));
+        let counter = runs.clone();
+        let (id, status) = queue.schedule(
+            Duration::from_secs(10),
+            Box::new(move || {
+                counter.fetch_add(1, Ordering::SeqCst);
+            }),
+        );
+        queue.reset(id, &status, Duration::from_secs(1)).unwrap();
+        queue.reset(id, &status, Duration::from_secs(20)).unwrap();
+        queue.advance(Duration::from_secs(19));
+        assert_eq!(runs.load(Ordering::SeqCst), 0);
+        queue.advance(Duration::from_secs(100));
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+        assert_eq!(status.load(Ordering::SeqCst), CALLED);
     }
 }

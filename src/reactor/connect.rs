@@ -1,0 +1,127 @@
+//! Making connections: [`Reactor::connect_tcp`].
+
+use std::fmt;
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpStream;
+
+use super::connection::{Connection, OnLost, OnMade};
+use super::shared::Shared;
+use super::{ProtocolHandle, Reactor};
+use crate::{Address, ClientFactory, Deferred, Error, Resolver};
+
+/// How long [`Reactor::connect_tcp`] waits for a connection (Twisted's default).
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl Reactor {
+    /// Connects to `address` (`"host:port"`, a `SocketAddr`...) and runs a protocol built
+    /// by `factory` on the connection. Twisted's `connectTCP`, with the endpoint-style
+    /// result: the Deferred fires with a [`ProtocolHandle`] once `connection_made` has run.
+    ///
+    /// Host names are resolved without blocking the loop; addresses are tried in turn.
+    /// The attempt gives up after [`DEFAULT_CONNECT_TIMEOUT`].
+    ///
+    /// On failure the factory's [`client_connection_failed`] runs and the Deferred fails
+    /// with [`Error::ConnectFailed`], [`Error::ConnectTimeout`], [`Error::NoProtocol`] or
+    /// [`Error::ReactorStopped`]. When a made connection ends, the factory's
+    /// [`client_connection_lost`] runs after the protocol's `connection_lost`.
+    ///
+    /// [`client_connection_failed`]: ClientFactory::client_connection_failed
+    /// [`client_connection_lost`]: ClientFactory::client_connection_lost
+    #[doc(alias = "connectTCP")]
+    pub fn connect_tcp<F: ClientFactory>(
+        &self,
+        address: impl fmt::Display,
+        factory: F,
+    ) -> Deferred<ProtocolHandle<F::Protocol>> {
+        self.connect_tcp_with_timeout(address, factory, DEFAULT_CONNECT_TIMEOUT)
+    }
+
+    /// [`connect_tcp`](Reactor::connect_tcp) giving up after `timeout`.
+    pub fn connect_tcp_with_timeout<F: ClientFactory>(
+        &self,
+        address: impl fmt::Display,
+        factory: F,
+        timeout: Duration,
+    ) -> Deferred<ProtocolHandle<F::Protocol>> {
+        let address = address.to_string();
+        let factory = Arc::new(factory);
+        let (deferred, resolver) = Deferred::new();
+        factory.started_connecting(&address);
+        factory.start_factory();
+        let registry = self.registry().clone();
+        if registry.is_stopping() {
+            fail(&factory, &resolver, Error::ReactorStopped);
+            return deferred;
+        }
+        let alive = registry.register_task();
+        self.handle().spawn(async move {
+            let _alive = alive;
+            let mut stopping = registry.stop_signal();
+            let outcome = tokio::select! {
+                biased;
+                _ = stopping.wait_for(|stopping| *stopping) => Err(Error::ReactorStopped),
+                attempt = tokio::time::timeout(timeout, open_stream(&address)) => match attempt {
+                    Err(_) => Err(Error::ConnectTimeout { address: address.clone(), timeout }),
+                    Ok(Err(source)) => Err(Error::ConnectFailed { address: address.clone(), source }),
+                    Ok(Ok(stream)) => Ok(stream),
+                },
+            };
+            let stream = match outcome {
+                Ok(stream) => stream,
+                Err(error) => return fail(&factory, &resolver, error),
+            };
+            let _ = stream.set_nodelay(true);
+            let (peer, host) = match (stream.peer_addr(), stream.local_addr()) {
+                (Ok(peer), Ok(host)) => (Address::Tcp(peer), Address::Tcp(host)),
+                (Err(source), _) | (_, Err(source)) => {
+                    return fail(&factory, &resolver, Error::ConnectFailed { address, source });
+                }
+            };
+            let Some(protocol) = factory.build_protocol(&peer) else {
+                return fail(&factory, &resolver, Error::NoProtocol { address });
+            };
+            let on_made: OnMade<F::Protocol> = Box::new(move |handle| {
+                // The resolver is fired only here.
+                let _ = resolver.callback(handle);
+            });
+            let lost_factory = factory.clone();
+            let on_lost: OnLost = Box::new(move |reason| {
+                lost_factory.client_connection_lost(reason);
+                lost_factory.stop_factory();
+            });
+            let shared = Arc::new(Shared::new(peer, host));
+            Connection::new(protocol, stream, shared)
+                .run(registry, Some(on_made), Some(on_lost))
+                .await;
+        });
+        deferred
+    }
+}
+
+/// Resolves `address` and connects to the first of its addresses that accepts.
+async fn open_stream(address: &str) -> io::Result<TcpStream> {
+    let mut last_error = None;
+    for candidate in tokio::net::lookup_host(address).await? {
+        match TcpStream::connect(candidate).await {
+            Ok(stream) => return Ok(stream),
+            Err(error) => last_error = Some(error),
+        }
+    }
+    Err(last_error.unwrap_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the address resolved to nothing",
+        )
+    }))
+}
+
+fn fail<F: ClientFactory, T: Send + 'static>(factory: &F, resolver: &Resolver<T>, error: Error) {
+    tracing::debug!("connection attempt failed: {error}");
+    factory.client_connection_failed(&error);
+    factory.stop_factory();
+    // The resolver is fired only once: either here or on success.
+    let _ = resolver.errback(error);
+}

@@ -1,0 +1,297 @@
+//! One connection's task: reads, protocol callbacks, writes, and the close sequence.
+//!
+//! The task owns the stream, the protocol, the read buffer and the flush buffer. Each
+//! round it runs queued handle commands, reads and dispatches up to [`READS_PER_ROUND`]
+//! chunks, flushes everything written meanwhile with one write, and acts on close
+//! requests. It parks only when nothing changed during the round; whoever changes the
+//! shared state while it is parked wakes it.
+//! See `docs/ARCHITECTURE.md` for the data paths.
+
+use std::future::poll_fn;
+use std::io;
+use std::mem;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::{Buf, BytesMut};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_util::io::poll_read_buf;
+
+use super::registry::Registry;
+use super::shared::{CloseRequest, Shared};
+use super::ProtocolHandle;
+use crate::{DisconnectReason, Error, Protocol, TransportRef};
+
+/// Reads dispatched before the task flushes and looks at its shared state again.
+const READS_PER_ROUND: usize = 16;
+/// Rounds before the task yields to other tasks.
+const ROUNDS_PER_POLL: usize = 8;
+/// Space a read needs; below it the read buffer grows by [`READ_CHUNK`].
+const MIN_READ_SPACE: usize = 1024;
+const READ_CHUNK: usize = 16 * 1024;
+/// How long a cleanly closed connection keeps discarding what the peer still sends, so
+/// unread input does not turn our close into a reset that destroys data we just sent.
+pub(crate) const LINGER: Duration = Duration::from_secs(2);
+
+/// Called with the protocol's handle once `connection_made` has run.
+pub(crate) type OnMade<P> = Box<dyn FnOnce(ProtocolHandle<P>) + Send>;
+/// Called with the reason once `connection_lost` has run.
+pub(crate) type OnLost = Box<dyn FnOnce(&DisconnectReason) + Send>;
+
+/// A connection's task state.
+pub(crate) struct Connection<P, S> {
+    protocol: P,
+    stream: S,
+    shared: Arc<Shared<P>>,
+    transport: TransportRef,
+    read_buf: BytesMut,
+    /// Bytes taken from the shared write buffer and not yet accepted by the kernel.
+    out: BytesMut,
+    /// The peer sent EOF.
+    read_eof: bool,
+}
+
+enum ReadOutcome {
+    /// The socket has nothing more for now, or the budget is spent.
+    Done,
+    /// The connection must end.
+    End(DisconnectReason),
+}
+
+impl<P, S> Connection<P, S>
+where
+    P: Protocol,
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    pub(crate) fn new(protocol: P, stream: S, shared: Arc<Shared<P>>) -> Connection<P, S> {
+        let transport: TransportRef = shared.clone();
+        Connection {
+            protocol,
+            stream,
+            shared,
+            transport,
+            read_buf: BytesMut::new(),
+            out: BytesMut::new(),
+            read_eof: false,
+        }
+    }
+
+    /// Runs the connection from `connection_made` to the end of its linger.
+    pub(crate) async fn run(
+        mut self,
+        registry: Arc<Registry>,
+        on_made: Option<OnMade<P>>,
+        on_lost: Option<OnLost>,
+    ) {
+        let _alive = registry.register_connection(self.transport.clone());
+        tracing::debug!(peer = %self.shared.peer(), "connection made");
+        let made = self.dispatch(|protocol, transport| protocol.connection_made(transport));
+        if let Some(on_made) = on_made {
+            on_made(ProtocolHandle::new(self.shared.clone()));
+        }
+        let reason = match made {
+            Ok(()) => poll_fn(|cx| self.poll_open(cx)).await,
+            Err(reason) => reason,
+        };
+        let linger = reason.is_clean() && !self.read_eof;
+        self.finish(&reason);
+        if let Some(on_lost) = on_lost {
+            on_lost(&reason);
+        }
+        if linger {
+            self.linger().await;
+        }
+    }
+
+    /// Runs a protocol callback, turning a panic into the reason the connection ends.
+    fn dispatch<R>(
+        &mut self,
+        callback: impl FnOnce(&mut P, &TransportRef) -> R,
+    ) -> Result<R, DisconnectReason> {
+        let (protocol, transport) = (&mut self.protocol, &self.transport);
+        catch_unwind(AssertUnwindSafe(|| callback(protocol, transport))).map_err(|payload| {
+            let error = Error::from_panic(&*payload);
+            tracing::error!(peer = %self.shared.peer(), "protocol callback panicked; aborting the connection: {error}");
+            DisconnectReason::lost(io::Error::other(error))
+        })
+    }
+
+    /// Drives the open connection until it ends; returns why.
+    fn poll_open(&mut self, cx: &mut Context<'_>) -> Poll<DisconnectReason> {
+        for _ in 0..ROUNDS_PER_POLL {
+            if let Some(reason) = self.run_commands() {
+                return Poll::Ready(reason);
+            }
+            let (close, paused) = {
+                let state = self.shared.lock();
+                (state.close, state.read_paused)
+            };
+            if close == CloseRequest::Abort {
+                return Poll::Ready(DisconnectReason::Aborted);
+            }
+            if close == CloseRequest::Open && !paused && !self.read_eof {
+                if let ReadOutcome::End(reason) = self.poll_reads(cx) {
+                    return Poll::Ready(reason);
+                }
+            }
+            let flushed = match self.poll_flush(cx) {
+                Ok(flushed) => flushed,
+                Err(error) => return Poll::Ready(DisconnectReason::lost(error)),
+            };
+            if let Poll::Ready(reason) = self.poll_close(cx, flushed) {
+                return Poll::Ready(reason);
+            }
+            // Park unless something changed behind our back during the round: a command
+            // queued, a write from outside the task after the flush, a close or pause
+            // request. (Writes made by our own callbacks were flushed above.)
+            let mut state = self.shared.lock();
+            let changed = !state.commands.is_empty()
+                || state.close != close
+                || state.read_paused != paused
+                || (!state.write_buf.is_empty() && self.out.is_empty());
+            if !changed {
+                state.waker = Some(cx.waker().clone());
+                return Poll::Pending;
+            }
+        }
+        // Still busy after a full budget: let other tasks run, then come back.
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+
+    /// Runs the commands queued by handles. The task is running from here on, so nobody
+    /// needs to wake it until it parks again.
+    fn run_commands(&mut self) -> Option<DisconnectReason> {
+        let commands = {
+            let mut state = self.shared.lock();
+            state.waker = None;
+            mem::take(&mut state.commands)
+        };
+        for command in commands {
+            if let Err(error) = command(Some(&mut self.protocol)) {
+                tracing::error!(peer = %self.shared.peer(), "protocol panicked in a handle call; aborting the connection: {error}");
+                return Some(DisconnectReason::lost(io::Error::other(error)));
+            }
+        }
+        None
+    }
+
+    /// Reads and dispatches until the socket is drained, the budget is spent, or the
+    /// protocol asked to pause or close.
+    fn poll_reads(&mut self, cx: &mut Context<'_>) -> ReadOutcome {
+        for _ in 0..READS_PER_ROUND {
+            if self.read_buf.capacity() - self.read_buf.len() < MIN_READ_SPACE {
+                self.read_buf.reserve(READ_CHUNK);
+            }
+            match poll_read_buf(Pin::new(&mut self.stream), cx, &mut self.read_buf) {
+                Poll::Pending => return ReadOutcome::Done,
+                Poll::Ready(Err(error)) => return ReadOutcome::End(DisconnectReason::lost(error)),
+                Poll::Ready(Ok(0)) => return self.eof(),
+                Poll::Ready(Ok(_)) => {
+                    let data = self.read_buf.split().freeze();
+                    if let Err(reason) =
+                        self.dispatch(|protocol, transport| protocol.data_received(transport, data))
+                    {
+                        return ReadOutcome::End(reason);
+                    }
+                    let state = self.shared.lock();
+                    if state.close != CloseRequest::Open || state.read_paused {
+                        return ReadOutcome::Done;
+                    }
+                }
+            }
+        }
+        ReadOutcome::Done
+    }
+
+    /// The peer shut down its writing side.
+    fn eof(&mut self) -> ReadOutcome {
+        self.read_eof = true;
+        self.read_buf = BytesMut::new();
+        match self.dispatch(|protocol, transport| protocol.eof_received(transport)) {
+            Ok(true) => {}
+            Ok(false) => self.transport.lose_connection(),
+            Err(reason) => return ReadOutcome::End(reason),
+        }
+        ReadOutcome::Done
+    }
+
+    /// Writes what is buffered; returns whether everything was written.
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> io::Result<bool> {
+        loop {
+            if self.out.is_empty() {
+                let mut state = self.shared.lock();
+                if state.write_buf.is_empty() {
+                    state.flushing = 0;
+                    return Ok(true);
+                }
+                mem::swap(&mut self.out, &mut state.write_buf);
+                state.flushing = self.out.len();
+            }
+            match Pin::new(&mut self.stream).poll_write(cx, &self.out) {
+                Poll::Ready(Ok(0)) => return Err(io::ErrorKind::WriteZero.into()),
+                Poll::Ready(Ok(written)) => self.out.advance(written),
+                Poll::Ready(Err(error)) => return Err(error),
+                Poll::Pending => {
+                    self.shared.lock().flushing = self.out.len();
+                    return Ok(false);
+                }
+            }
+        }
+    }
+
+    /// Completes a requested close once everything is flushed.
+    fn poll_close(&mut self, cx: &mut Context<'_>, flushed: bool) -> Poll<DisconnectReason> {
+        let state = self.shared.lock();
+        match state.close {
+            CloseRequest::Abort => Poll::Ready(DisconnectReason::Aborted),
+            CloseRequest::Lose if flushed && state.write_buf.is_empty() => {
+                drop(state);
+                match Pin::new(&mut self.stream).poll_shutdown(cx) {
+                    Poll::Ready(Ok(())) => Poll::Ready(DisconnectReason::Done),
+                    Poll::Ready(Err(error)) => Poll::Ready(DisconnectReason::lost(error)),
+                    Poll::Pending => Poll::Pending,
+                }
+            }
+            CloseRequest::Open | CloseRequest::Lose => Poll::Pending,
+        }
+    }
+
+    /// Marks the connection ended, fails queued commands, and tells the protocol.
+    fn finish(&mut self, reason: &DisconnectReason) {
+        let commands = {
+            let mut state = self.shared.lock();
+            state.ended = true;
+            state.waker = None;
+            state.write_buf = BytesMut::new();
+            state.flushing = 0;
+            mem::take(&mut state.commands)
+        };
+        for command in commands {
+            let _ = command(None);
+        }
+        self.out = BytesMut::new();
+        tracing::debug!(peer = %self.shared.peer(), %reason, "connection lost");
+        // A panic here has already been logged by `dispatch`; the connection is over anyway.
+        let _ = self.dispatch(|protocol, _| protocol.connection_lost(reason.clone()));
+    }
+
+    /// Discards input until the peer closes, an error, or [`LINGER`] passes.
+    async fn linger(&mut self) {
+        let drain = poll_fn(|cx| loop {
+            self.read_buf.clear();
+            if self.read_buf.capacity() < MIN_READ_SPACE {
+                self.read_buf.reserve(MIN_READ_SPACE);
+            }
+            match poll_read_buf(Pin::new(&mut self.stream), cx, &mut self.read_buf) {
+                Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => return Poll::Ready(()),
+                Poll::Ready(Ok(_)) => continue,
+                Poll::Pending => return Poll::Pending,
+            }
+        });
+        let _ = tokio::time::timeout(LINGER, drain).await;
+    }
+}

@@ -1,0 +1,340 @@
+//! The event loop: [`Reactor`] — run, stop, time, and the entry points to networking.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use futures::FutureExt;
+use tokio::runtime::{Handle, Runtime};
+use tokio::sync::Notify;
+
+use super::registry::Registry;
+use crate::time::timer_queue::{TimeSource, TimerQueue};
+use crate::{Clock, Deferred, DelayedCall, Error, Result};
+
+/// A hook queued by [`Reactor::call_when_running`].
+type Hook = Box<dyn FnOnce() + Send>;
+
+/// The event loop. Twisted's reactor, on tokio.
+///
+/// A `Reactor` is a cheap, `Send + Sync` handle: clone it into protocols, factories and
+/// timers. [`Reactor::new`] makes one that owns a single-threaded tokio runtime; [`run`]
+/// drives it on the calling thread until [`stop`] is called. With one loop no two
+/// callbacks ever run at the same time — protocol callbacks, timed calls, and the Deferred
+/// callbacks they fire all take turns.
+///
+/// [`run`]: Reactor::run
+/// [`stop`]: Reactor::stop
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use torsade::Reactor;
+///
+/// let reactor = Reactor::new().unwrap();
+/// let r = reactor.clone();
+/// reactor.call_when_running(move || {
+///     let stopper = r.clone();
+///     r.call_later(Duration::from_millis(1), move || stopper.stop().unwrap());
+/// });
+/// reactor.run().unwrap();
+/// ```
+#[derive(Clone)]
+pub struct Reactor {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// The runtime this reactor owns, until `run` takes it.
+    runtime: Mutex<Option<Runtime>>,
+    handle: Handle,
+    timers: Arc<TimerQueue>,
+    registry: Arc<Registry>,
+    phase: Mutex<Phase>,
+    stop_requested: Notify,
+}
+
+enum Phase {
+    /// Not run yet; hooks wait for `run`.
+    Idle(Vec<Hook>),
+    Running,
+    Stopping,
+    Stopped,
+}
+
+impl Reactor {
+    /// A reactor owning a single-threaded tokio runtime, ready to [`run`](Reactor::run).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the runtime cannot be created.
+    pub fn new() -> Result<Reactor> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let handle = runtime.handle().clone();
+        Ok(Reactor::build(handle, Some(runtime)))
+    }
+
+    /// A reactor on a tokio runtime you already run (for example inside
+    /// `#[tokio::main]`). It cannot [`run`](Reactor::run): your runtime drives it, and
+    /// [`stop`](Reactor::stop) closes its ports and connections gracefully (await
+    /// [`stopped`](Reactor::stopped) to know when that is done).
+    pub fn from_handle(handle: Handle) -> Reactor {
+        let reactor = Reactor::build(handle, None);
+        reactor.lock_phase_set(Phase::Running);
+        reactor
+    }
+
+    fn build(handle: Handle, runtime: Option<Runtime>) -> Reactor {
+        // The reactor's clock: the one place that reads the system time.
+        #[allow(clippy::disallowed_methods)]
+        let origin = tokio::time::Instant::now();
+        let timers = TimerQueue::new(TimeSource::System { origin });
+        handle.spawn(drive_timers(timers.clone(), origin));
+        Reactor {
+            inner: Arc::new(Inner {
+                runtime: Mutex::new(runtime),
+                handle,
+                timers,
+                registry: Registry::new(),
+                phase: Mutex::new(Phase::Idle(Vec::new())),
+                stop_requested: Notify::new(),
+            }),
+        }
+    }
+
+    fn phase(&self) -> MutexGuard<'_, Phase> {
+        // No user code runs under this lock.
+        self.inner
+            .phase
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn lock_phase_set(&self, phase: Phase) {
+        *self.phase() = phase;
+    }
+
+    /// Runs the event loop on this thread until [`stop`](Reactor::stop) has completed:
+    /// every port closed and every connection's `connection_lost` called.
+    ///
+    /// A reactor runs once.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ReactorCannotRun`] if it is running, has run, or was made with
+    /// [`from_handle`](Reactor::from_handle).
+    pub fn run(&self) -> Result<()> {
+        let runtime = self
+            .inner
+            .runtime
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+            .ok_or(Error::ReactorCannotRun {
+                reason: "it is running, has run, or does not own its event loop",
+            })?;
+        let hooks = match std::mem::replace(&mut *self.phase(), Phase::Running) {
+            Phase::Idle(hooks) => hooks,
+            other => {
+                *self.phase() = other;
+                return Err(Error::ReactorCannotRun {
+                    reason: "it is already running or stopped",
+                });
+            }
+        };
+        runtime.block_on(async {
+            for hook in hooks {
+                run_hook(hook);
+            }
+            self.stopped().await;
+        });
+        // Dropping the runtime drops whatever tasks remain (lingering closes past their
+        // deadline, user tasks), and with them any reactor clones they held.
+        drop(runtime);
+        Ok(())
+    }
+
+    /// Stops the reactor gracefully: every listening port stops accepting, every
+    /// connection is asked to [`lose_connection`](crate::Transport::lose_connection)
+    /// (pending writes are flushed first), connection attempts are abandoned, and once
+    /// every `connection_lost` has run, [`run`](Reactor::run) returns. Timed calls not yet
+    /// due never run.
+    ///
+    /// May be called from anywhere, any thread.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ReactorNotRunning`] if the reactor is not running, or is already stopping.
+    pub fn stop(&self) -> Result<()> {
+        {
+            let mut phase = self.phase();
+            match *phase {
+                Phase::Running => *phase = Phase::Stopping,
+                Phase::Idle(_) | Phase::Stopping | Phase::Stopped => {
+                    return Err(Error::ReactorNotRunning)
+                }
+            }
+        }
+        self.inner.registry.begin_stop();
+        self.inner.stop_requested.notify_one();
+        Ok(())
+    }
+
+    /// Completes once the reactor has been stopped and everything it ran has closed.
+    pub async fn stopped(&self) {
+        loop {
+            let requested = self.inner.stop_requested.notified();
+            tokio::pin!(requested);
+            requested.as_mut().enable();
+            if matches!(*self.phase(), Phase::Stopping | Phase::Stopped) {
+                break;
+            }
+            requested.await;
+        }
+        self.inner.registry.drained().await;
+        self.lock_phase_set(Phase::Stopped);
+        // Let other waiters see it too.
+        self.inner.stop_requested.notify_one();
+    }
+
+    /// Whether the reactor is running (and not stopping).
+    pub fn is_running(&self) -> bool {
+        matches!(*self.phase(), Phase::Running)
+    }
+
+    /// Runs `hook` once the reactor is running: at the start of [`run`](Reactor::run), or
+    /// on the next turn of the loop if it is already running. Twisted's
+    /// `callWhenRunning`.
+    #[doc(alias = "callWhenRunning")]
+    pub fn call_when_running(&self, hook: impl FnOnce() + Send + 'static) {
+        let mut phase = self.phase();
+        match &mut *phase {
+            Phase::Idle(hooks) => hooks.push(Box::new(hook)),
+            Phase::Running | Phase::Stopping | Phase::Stopped => {
+                drop(phase);
+                self.call_later(Duration::ZERO, hook);
+            }
+        }
+    }
+
+    /// Runs `call` once, `delay` from now, on the loop. Twisted's `callLater`.
+    ///
+    /// Calls due at the same time run in the order they were scheduled. Dropping the
+    /// returned [`DelayedCall`] does not cancel the call.
+    #[doc(alias = "callLater")]
+    pub fn call_later(&self, delay: Duration, call: impl FnOnce() + Send + 'static) -> DelayedCall {
+        self.schedule(delay, Box::new(call))
+    }
+
+    /// Runs `future` as a task on the loop; the Deferred fires with its output. A panic
+    /// in the future fails the Deferred with [`Error::Panicked`]. Twisted's
+    /// `ensureDeferred`, on this reactor.
+    #[doc(alias = "ensureDeferred")]
+    pub fn spawn<T, F>(&self, future: F) -> Deferred<T>
+    where
+        T: Send + 'static,
+        F: Future<Output = T> + Send + 'static,
+    {
+        let (deferred, resolver) = Deferred::new();
+        self.inner.handle.spawn(async move {
+            // The resolver is fired only here, so firing cannot fail.
+            let _ = match std::panic::AssertUnwindSafe(future).catch_unwind().await {
+                Ok(value) => resolver.callback(value),
+                Err(payload) => resolver.errback(Error::from_panic(&*payload)),
+            };
+        });
+        deferred
+    }
+
+    /// How many connections are open on this reactor.
+    pub fn connection_count(&self) -> usize {
+        self.inner.registry.connection_count()
+    }
+
+    pub(crate) fn handle(&self) -> &Handle {
+        &self.inner.handle
+    }
+
+    pub(crate) fn registry(&self) -> &Arc<Registry> {
+        &self.inner.registry
+    }
+
+    /// The reactor's clock, to hand to code that takes an `Arc<dyn Clock>`.
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        Arc::new(self.clone())
+    }
+}
+
+impl Clock for Reactor {
+    fn now(&self) -> Duration {
+        self.inner.timers.now()
+    }
+
+    fn schedule(&self, delay: Duration, call: Box<dyn FnOnce() + Send>) -> DelayedCall {
+        let (id, status) = self.inner.timers.schedule(delay, call);
+        DelayedCall::new(self.inner.timers.clone(), id, status)
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // A reactor dropped without running may be dropped inside some async context,
+        // where a blocking runtime shutdown would panic.
+        if let Some(runtime) = self
+            .runtime
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+fn run_hook(hook: Hook) {
+    if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(hook)) {
+        tracing::error!(
+            "a call_when_running hook panicked: {}",
+            Error::from_panic(&*payload)
+        );
+    }
+}
+
+/// The reactor's timer task: sleeps until the earliest call is due, runs what is due.
+async fn drive_timers(timers: Arc<TimerQueue>, origin: tokio::time::Instant) {
+    loop {
+        let scheduled = timers.notify.notified();
+        tokio::pin!(scheduled);
+        scheduled.as_mut().enable();
+        match timers.next_due_time() {
+            None => scheduled.await,
+            Some(due) => {
+                tokio::select! {
+                    () = tokio::time::sleep_until(origin + due) => {}
+                    () = &mut scheduled => continue,
+                }
+            }
+        }
+        timers.run_due();
+    }
+}
+
+impl fmt::Debug for Reactor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let phase = match *self.phase() {
+            Phase::Idle(_) => "idle",
+            Phase::Running => "running",
+            Phase::Stopping => "stopping",
+            Phase::Stopped => "stopped",
+        };
+        f.debug_struct("Reactor")
+            .field("phase", &phase)
+            .field("timers", &self.inner.timers)
+            .field("registry", &self.inner.registry)
+            .finish()
+    }
+}

@@ -1,0 +1,254 @@
+//! Accepting connections: [`Reactor::listen_tcp`] and the [`ListeningPort`] it returns.
+
+use std::fmt;
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::sync::Notify;
+
+use super::connection::Connection;
+use super::registry::{Guard, Registry};
+use super::shared::Shared;
+use super::Reactor;
+use crate::{Address, Deferred, Error, ProtocolFactory, Resolver, Result};
+
+/// Connections the kernel may queue before we accept them.
+const BACKLOG: u32 = 1024;
+/// How long to wait before accepting again after running out of file descriptors or
+/// memory, instead of spinning.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+impl Reactor {
+    /// Listens for TCP connections on `address`, building a protocol for each with
+    /// `factory`. Twisted's `listenTCP`.
+    ///
+    /// The socket is bound now (so errors surface here), with `SO_REUSEADDR` and a backlog
+    /// of 1024; port 0 picks a free port (see [`ListeningPort::local_addr`]). Accepted
+    /// connections have `TCP_NODELAY` set: torsade batches writes itself. A host name in
+    /// `address` is resolved with the system resolver, which blocks; the first address
+    /// that binds is used. `factory.start_factory()` runs before this returns.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::CannotListen`] if no address could be bound.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use torsade::{factory_fn, Address, Protocol, Reactor, TransportRef};
+    ///
+    /// struct Echo;
+    /// impl Protocol for Echo {
+    ///     fn data_received(&mut self, transport: &TransportRef, data: Bytes) {
+    ///         transport.write(&data);
+    ///     }
+    /// }
+    ///
+    /// let reactor = Reactor::new().unwrap();
+    /// let port = reactor.listen_tcp("127.0.0.1:0", factory_fn(|_: &Address| Echo)).unwrap();
+    /// assert_ne!(port.local_addr().port(), 0);
+    /// ```
+    #[doc(alias = "listenTCP")]
+    pub fn listen_tcp<F: ProtocolFactory>(
+        &self,
+        address: impl ToSocketAddrs + fmt::Display,
+        factory: F,
+    ) -> Result<ListeningPort> {
+        let cannot_listen = |source: io::Error| Error::CannotListen {
+            address: address.to_string(),
+            source,
+        };
+        if self.registry().is_stopping() {
+            return Err(cannot_listen(io::Error::other("the reactor is stopping")));
+        }
+        let listener = {
+            let _runtime = self.handle().enter();
+            bind(&address).map_err(cannot_listen)?
+        };
+        let local_addr = listener.local_addr().map_err(cannot_listen)?;
+        let control = Arc::new(PortControl::default());
+        let factory = Arc::new(factory);
+        factory.start_factory();
+        let guard = self.registry().register_task();
+        self.handle().spawn(accept_loop(
+            listener,
+            factory,
+            control.clone(),
+            self.registry().clone(),
+            guard,
+        ));
+        tracing::debug!(%local_addr, "listening");
+        Ok(ListeningPort {
+            local_addr,
+            control,
+        })
+    }
+}
+
+fn bind(address: &impl ToSocketAddrs) -> io::Result<TcpListener> {
+    let mut last_error = None;
+    for address in address.to_socket_addrs()? {
+        match bind_one(address) {
+            Ok(listener) => return Ok(listener),
+            Err(error) => last_error = Some(error),
+        }
+    }
+    Err(last_error.unwrap_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the address resolved to nothing",
+        )
+    }))
+}
+
+fn bind_one(address: SocketAddr) -> io::Result<TcpListener> {
+    let socket = match address {
+        SocketAddr::V4(_) => TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    socket.listen(BACKLOG)
+}
+
+async fn accept_loop<F: ProtocolFactory>(
+    listener: TcpListener,
+    factory: Arc<F>,
+    control: Arc<PortControl>,
+    registry: Arc<Registry>,
+    _alive: Guard,
+) {
+    let mut reactor_stopping = registry.stop_signal();
+    loop {
+        let accepted = tokio::select! {
+            biased;
+            () = control.stop.notified() => break,
+            _ = reactor_stopping.wait_for(|stopping| *stopping) => break,
+            accepted = listener.accept() => accepted,
+        };
+        match accepted {
+            Ok((stream, peer)) => start_connection(stream, peer, &factory, &registry),
+            Err(error) if is_resource_exhaustion(&error) => {
+                tracing::warn!("accept failed, backing off: {error}");
+                tokio::select! {
+                    () = tokio::time::sleep(ACCEPT_BACKOFF) => {}
+                    () = control.stop.notified() => break,
+                    _ = reactor_stopping.wait_for(|stopping| *stopping) => break,
+                }
+            }
+            Err(error) => tracing::debug!("accept failed: {error}"),
+        }
+    }
+    drop(listener);
+    factory.stop_factory();
+    control.closed();
+}
+
+fn is_resource_exhaustion(error: &io::Error) -> bool {
+    // EMFILE, ENFILE, ENOBUFS, ENOMEM on Linux.
+    matches!(error.raw_os_error(), Some(24 | 23 | 105 | 12))
+}
+
+fn start_connection<F: ProtocolFactory>(
+    stream: TcpStream,
+    peer: SocketAddr,
+    factory: &Arc<F>,
+    registry: &Arc<Registry>,
+) {
+    // Failing to set the option only costs latency; the connection is still good.
+    let _ = stream.set_nodelay(true);
+    let Ok(host) = stream.local_addr() else {
+        return; // Reset before we could look at it.
+    };
+    let peer = Address::Tcp(peer);
+    match catch_unwind(AssertUnwindSafe(|| factory.build_protocol(&peer))) {
+        Ok(Some(protocol)) => {
+            let shared = Arc::new(Shared::new(peer, Address::Tcp(host)));
+            let connection = Connection::new(protocol, stream, shared);
+            tokio::spawn(connection.run(registry.clone(), None, None));
+        }
+        Ok(None) => tracing::debug!(%peer, "factory refused the connection"),
+        Err(payload) => {
+            tracing::error!(%peer, "build_protocol panicked; connection closed: {}", Error::from_panic(&*payload))
+        }
+    }
+}
+
+/// A port accepting connections. Twisted's `IListeningPort`.
+///
+/// Dropping it does not stop listening; call [`stop_listening`](ListeningPort::stop_listening).
+pub struct ListeningPort {
+    local_addr: SocketAddr,
+    control: Arc<PortControl>,
+}
+
+#[derive(Default)]
+struct PortControl {
+    stop: Notify,
+    state: Mutex<PortState>,
+}
+
+#[derive(Default)]
+struct PortState {
+    closed: bool,
+    waiters: Vec<Resolver<()>>,
+}
+
+impl PortControl {
+    fn lock(&self) -> MutexGuard<'_, PortState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn closed(&self) {
+        let waiters = {
+            let mut state = self.lock();
+            state.closed = true;
+            std::mem::take(&mut state.waiters)
+        };
+        for waiter in waiters {
+            // Each resolver is fired only here.
+            let _ = waiter.callback(());
+        }
+    }
+}
+
+impl ListeningPort {
+    /// The address the port is bound to (with the real port number when 0 was asked for).
+    #[doc(alias = "getHost")]
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Stops accepting connections; connections already accepted go on. The Deferred
+    /// fires once the socket is closed and `stop_factory` has run. Calling it again is
+    /// harmless.
+    #[doc(alias = "stopListening")]
+    pub fn stop_listening(&self) -> Deferred<()> {
+        let (deferred, resolver) = Deferred::new();
+        {
+            let mut state = self.control.lock();
+            if state.closed {
+                drop(state);
+                let _ = resolver.callback(());
+                return deferred;
+            }
+            state.waiters.push(resolver);
+        }
+        self.control.stop.notify_one();
+        deferred
+    }
+}
+
+impl fmt::Debug for ListeningPort {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ListeningPort")
+            .field("local_addr", &self.local_addr)
+            .field("closed", &self.control.lock().closed)
+            .finish()
+    }
+}

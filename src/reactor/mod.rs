@@ -1,0 +1,19 @@
+//! The event loop over tokio: [`Reactor`], listening ports, outgoing connections, and
+//! [`ProtocolHandle`] to reach a live protocol.
+//!
+//! This is the only module that touches sockets. Each connection is one tokio task owning
+//! its socket and its protocol; see `docs/ARCHITECTURE.md` for the threading model and the
+//! data path of reads and writes.
+
+mod connect;
+mod connection;
+mod event_loop;
+mod handle;
+mod listen;
+mod registry;
+mod shared;
+
+pub use self::connect::DEFAULT_CONNECT_TIMEOUT;
+pub use self::event_loop::Reactor;
+pub use self::handle::ProtocolHandle;
+pub use self::listen::ListeningPort;

@@ -1,0 +1,197 @@
+//! The state a connection's task shares with the outside: the reactor's [`Transport`].
+//!
+//! Writers (the protocol, timers, other tasks, other threads) append to the write buffer
+//! and queue commands here; the connection's task takes them out. One mutex guards it all;
+//! it is held only to move bytes and flags, never across a syscall or user code.
+
+use std::fmt;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::task::Waker;
+
+use bytes::BytesMut;
+
+use crate::{Address, Error, Protocol, Transport};
+
+/// Work queued for the protocol by a [`ProtocolHandle`](super::ProtocolHandle): called
+/// with the protocol inside the connection's task, or with `None` if the connection ended
+/// first. Returns `Err(Error::Panicked)` if the work panicked (the task then aborts the
+/// connection: the protocol may be half-updated).
+pub(crate) type Command<P> = Box<dyn FnOnce(Option<&mut P>) -> Result<(), Error> + Send>;
+
+/// What the protocol (or anyone) asked of the connection's lifetime.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CloseRequest {
+    Open,
+    /// Flush, then close.
+    Lose,
+    /// Close now, dropping unsent data.
+    Abort,
+}
+
+/// A connection's shared state; also its transport.
+pub(crate) struct Shared<P> {
+    state: Mutex<State<P>>,
+    peer: Address,
+    host: Address,
+}
+
+pub(crate) struct State<P> {
+    /// Written and not yet taken by the task.
+    pub(crate) write_buf: BytesMut,
+    /// Taken by the task and not yet accepted by the kernel.
+    pub(crate) flushing: usize,
+    pub(crate) close: CloseRequest,
+    /// The connection has ended: writes are dropped, commands fail.
+    pub(crate) ended: bool,
+    pub(crate) read_paused: bool,
+    pub(crate) commands: Vec<Command<P>>,
+    /// Set while the task is parked; whoever changes the state wakes it.
+    pub(crate) waker: Option<Waker>,
+}
+
+impl<P> Shared<P> {
+    pub(crate) fn new(peer: Address, host: Address) -> Shared<P> {
+        Shared {
+            state: Mutex::new(State {
+                write_buf: BytesMut::new(),
+                flushing: 0,
+                close: CloseRequest::Open,
+                ended: false,
+                read_paused: false,
+                commands: Vec::new(),
+                waker: None,
+            }),
+            peer,
+            host,
+        }
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State<P>> {
+        // No user code runs under this lock, so a poisoned lock is still consistent.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Applies `change` and wakes the task if it is parked.
+    fn update(&self, change: impl FnOnce(&mut State<P>)) {
+        let waker = {
+            let mut state = self.lock();
+            change(&mut state);
+            state.waker.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    /// Queues a command, or hands it back if the connection has ended.
+    pub(crate) fn push_command(&self, command: Command<P>) -> Result<(), Command<P>> {
+        let waker = {
+            let mut state = self.lock();
+            if state.ended {
+                return Err(command);
+            }
+            state.commands.push(command);
+            state.waker.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+        Ok(())
+    }
+
+    pub(crate) fn peer(&self) -> Address {
+        self.peer
+    }
+
+    pub(crate) fn host(&self) -> Address {
+        self.host
+    }
+}
+
+impl<P: Protocol> Transport for Shared<P> {
+    fn write(&self, data: &[u8]) {
+        self.write_many(&[data]);
+    }
+
+    fn write_many(&self, chunks: &[&[u8]]) {
+        let total: usize = chunks.iter().map(|chunk| chunk.len()).sum();
+        if total == 0 {
+            return;
+        }
+        let waker = {
+            let mut state = self.lock();
+            if state.ended {
+                drop(state);
+                tracing::debug!(peer = %self.peer, bytes = total, "write after the connection ended; dropped");
+                return;
+            }
+            state.write_buf.reserve(total);
+            for chunk in chunks {
+                state.write_buf.extend_from_slice(chunk);
+            }
+            state.waker.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    fn lose_connection(&self) {
+        self.update(|state| {
+            if state.close == CloseRequest::Open {
+                state.close = CloseRequest::Lose;
+            }
+        });
+    }
+
+    fn abort_connection(&self) {
+        self.update(|state| {
+            state.close = CloseRequest::Abort;
+            state.write_buf.clear();
+        });
+    }
+
+    fn is_closing(&self) -> bool {
+        let state = self.lock();
+        state.close != CloseRequest::Open || state.ended
+    }
+
+    fn peer_addr(&self) -> Address {
+        self.peer
+    }
+
+    fn host_addr(&self) -> Address {
+        self.host
+    }
+
+    fn pause_reading(&self) {
+        self.update(|state| state.read_paused = true);
+    }
+
+    fn resume_reading(&self) {
+        self.update(|state| state.read_paused = false);
+    }
+
+    fn is_reading(&self) -> bool {
+        let state = self.lock();
+        !state.read_paused && state.close == CloseRequest::Open && !state.ended
+    }
+
+    fn write_buffer_size(&self) -> usize {
+        let state = self.lock();
+        state.write_buf.len() + state.flushing
+    }
+}
+
+impl<P> fmt::Debug for Shared<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.lock();
+        f.debug_struct("TcpTransport")
+            .field("peer", &self.peer)
+            .field("host", &self.host)
+            .field("buffered", &(state.write_buf.len() + state.flushing))
+            .field("close", &state.close)
+            .field("ended", &state.ended)
+            .finish()
+    }
+}
