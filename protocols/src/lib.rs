@@ -1,1 +1,76 @@
-//! placeholder
+//! Ready-made protocols for torsade: line receivers with a raw mode, and the greeting
+//! client and server.
+//!
+//! # How it fits
+//!
+//! ```text
+//!  bytes from the reactor (or a TestConnection)
+//!        |  Protocol::data_received
+//!        v
+//!  LineReceiver / LineOnlyReceiver   -- a torsade::Protocol: frames lines, enforces limits
+//!        |  LineHandler::line_received(&mut LineContext, Bytes)
+//!        v
+//!  your LineHandler                   -- plain state; GreetingServer and GreetingGetter are two
+//! ```
+//!
+//! A [`LineHandler`] is what you write; wrap it in a [`LineReceiver`] (lines plus a raw
+//! mode) or a [`LineOnlyReceiver`] (lines only) to get a [`torsade::Protocol`] that the
+//! reactor or the in-memory [`torsade::testing`] tools can drive. The framing is sans-I/O:
+//! lines are slices of the received bytes, limits are on by default, and the same bytes
+//! give the same lines however they are chunked.
+//!
+//! # Examples
+//!
+//! ```
+//! use bytes::Bytes;
+//! use torsade::testing::TestConnection;
+//! use torsade_protocols::prelude::*;
+//!
+//! /// Echoes every line back, reversed.
+//! struct Reverse;
+//!
+//! impl LineHandler for Reverse {
+//!     fn line_received(&mut self, lines: &mut LineContext<'_>, line: Bytes) {
+//!         let reversed: Vec<u8> = line.iter().rev().copied().collect();
+//!         lines.send_line(&reversed);
+//!     }
+//! }
+//!
+//! let mut connection = TestConnection::new(LineOnlyReceiver::new(Reverse));
+//! for byte in b"hello\r\nworld\r\n" {
+//!     connection.receive(&[*byte]); // one byte at a time: same lines
+//! }
+//! assert_eq!(connection.take_written(), &b"olleh\r\ndlrow\r\n"[..]);
+//! ```
+#![forbid(unsafe_code)]
+#![warn(
+    missing_docs,
+    missing_debug_implementations,
+    unreachable_pub,
+    rust_2018_idioms
+)]
+#![doc(test(attr(deny(warnings))))]
+
+mod delimiter;
+mod dispatch;
+mod error;
+mod greeting_getter;
+mod greeting_server;
+mod greeting_wire;
+mod line_context;
+mod line_framer;
+mod line_handler;
+mod line_only_receiver;
+mod line_receiver;
+mod line_sender;
+pub mod prelude;
+
+pub use crate::error::{Error, Result};
+pub use crate::greeting_getter::GreetingGetter;
+pub use crate::greeting_server::GreetingServer;
+pub use crate::line_context::LineContext;
+pub use crate::line_framer::{DEFAULT_DELIMITER, DEFAULT_MAX_LENGTH};
+pub use crate::line_handler::LineHandler;
+pub use crate::line_only_receiver::LineOnlyReceiver;
+pub use crate::line_receiver::LineReceiver;
+pub use crate::line_sender::LineSender;

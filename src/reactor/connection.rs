@@ -55,8 +55,12 @@ pub(crate) struct Connection<P, S> {
 }
 
 enum ReadOutcome {
-    /// The socket has nothing more for now, or the budget is spent.
+    /// The socket has nothing more for now (the task will be woken when it has), or the
+    /// protocol asked to pause or close.
     Done,
+    /// The read budget is spent and the socket may hold more: the task must not park
+    /// (no readiness event will come for data already there).
+    More,
     /// The connection must end.
     End(DisconnectReason),
 }
@@ -132,9 +136,12 @@ where
             if close == CloseRequest::Abort {
                 return Poll::Ready(DisconnectReason::Aborted);
             }
+            let mut more_to_read = false;
             if close == CloseRequest::Open && !paused && !self.read_eof {
-                if let ReadOutcome::End(reason) = self.poll_reads(cx) {
-                    return Poll::Ready(reason);
+                match self.poll_reads(cx) {
+                    ReadOutcome::Done => {}
+                    ReadOutcome::More => more_to_read = true,
+                    ReadOutcome::End(reason) => return Poll::Ready(reason),
                 }
             }
             let flushed = match self.poll_flush(cx) {
@@ -144,11 +151,12 @@ where
             if let Poll::Ready(reason) = self.poll_close(cx, flushed) {
                 return Poll::Ready(reason);
             }
-            // Park unless something changed behind our back during the round: a command
-            // queued, a write from outside the task after the flush, a close or pause
-            // request. (Writes made by our own callbacks were flushed above.)
+            // Park unless there is more to read, or something changed behind our back
+            // during the round: a command queued, a write from outside the task after the
+            // flush, a close or pause request. (Our own callbacks' writes were flushed.)
             let mut state = self.shared.lock();
-            let changed = !state.commands.is_empty()
+            let changed = more_to_read
+                || !state.commands.is_empty()
                 || state.close != close
                 || state.read_paused != paused
                 || (!state.write_buf.is_empty() && self.out.is_empty());
@@ -204,7 +212,7 @@ where
                 }
             }
         }
-        ReadOutcome::Done
+        ReadOutcome::More
     }
 
     /// The peer shut down its writing side.

@@ -1,0 +1,118 @@
+//! The loop both line receivers share: connection events in, framer events out to the
+//! handler.
+//!
+//! `Dispatcher` owns a handler and a framer, and implements the `Protocol` callbacks for
+//! both receivers; they differ only in whether raw mode is allowed. After every callback
+//! that may have fed or steered the framer, it delivers the framer's events one by one,
+//! checking before each whether the protocol asked to close — once it has, nothing more is
+//! delivered (the bytes stay buffered).
+
+use std::fmt;
+
+use bytes::Bytes;
+use torsade::{DisconnectReason, TransportRef};
+
+use crate::line_framer::{Event, LineFramer, DEFAULT_DELIMITER, DEFAULT_MAX_LENGTH};
+use crate::{LineContext, LineHandler};
+
+/// A handler, its framer, and the loop between them.
+pub(crate) struct Dispatcher<H> {
+    handler: H,
+    framer: LineFramer,
+    raw_mode_allowed: bool,
+}
+
+impl<H: LineHandler> Dispatcher<H> {
+    /// A dispatcher with the default delimiter and limit.
+    pub(crate) fn new(handler: H, raw_mode_allowed: bool) -> Dispatcher<H> {
+        Dispatcher {
+            handler,
+            framer: LineFramer::new(Bytes::from_static(DEFAULT_DELIMITER), DEFAULT_MAX_LENGTH),
+            raw_mode_allowed,
+        }
+    }
+
+    /// Replaces the delimiter (before the connection starts).
+    ///
+    /// # Panics
+    ///
+    /// If `delimiter` is empty.
+    pub(crate) fn set_delimiter(&mut self, delimiter: Bytes) {
+        self.framer = LineFramer::new(delimiter, self.framer.max_length());
+    }
+
+    /// Replaces the line limit (before the connection starts).
+    pub(crate) fn set_max_length(&mut self, max_length: usize) {
+        self.framer = LineFramer::new(self.framer.delimiter().clone(), max_length);
+    }
+
+    pub(crate) fn handler(&self) -> &H {
+        &self.handler
+    }
+
+    pub(crate) fn handler_mut(&mut self) -> &mut H {
+        &mut self.handler
+    }
+
+    pub(crate) fn into_handler(self) -> H {
+        self.handler
+    }
+
+    pub(crate) fn delimiter(&self) -> &[u8] {
+        self.framer.delimiter()
+    }
+
+    pub(crate) fn max_length(&self) -> usize {
+        self.framer.max_length()
+    }
+
+    pub(crate) fn connection_made(&mut self, transport: &TransportRef) {
+        let mut lines = LineContext::new(transport, &mut self.framer, self.raw_mode_allowed);
+        self.handler.connection_made(&mut lines);
+        self.deliver(transport);
+    }
+
+    #[inline]
+    pub(crate) fn data_received(&mut self, transport: &TransportRef, data: Bytes) {
+        self.framer.push(data);
+        self.deliver(transport);
+    }
+
+    pub(crate) fn eof_received(&mut self, transport: &TransportRef) -> bool {
+        let mut lines = LineContext::new(transport, &mut self.framer, self.raw_mode_allowed);
+        let keep_open = self.handler.eof_received(&mut lines);
+        self.deliver(transport);
+        keep_open
+    }
+
+    pub(crate) fn connection_lost(&mut self, reason: DisconnectReason) {
+        self.handler.connection_lost(reason);
+    }
+
+    /// Hands the framer's events to the handler until it needs more input or the
+    /// protocol asked to close.
+    #[inline]
+    fn deliver(&mut self, transport: &TransportRef) {
+        while !transport.is_closing() {
+            let Some(event) = self.framer.next_event() else {
+                return;
+            };
+            let mut lines = LineContext::new(transport, &mut self.framer, self.raw_mode_allowed);
+            match event {
+                Event::Line(line) => self.handler.line_received(&mut lines, line),
+                Event::Raw(data) => self.handler.raw_data_received(&mut lines, data),
+                Event::TooLong(partial) => self.handler.line_length_exceeded(&mut lines, partial),
+            }
+        }
+    }
+}
+
+impl<H: fmt::Debug> fmt::Debug for Dispatcher<H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Dispatcher")
+            .field("handler", &self.handler)
+            .field("framer", &self.framer)
+            .field("raw_mode_allowed", &self.raw_mode_allowed)
+            .finish()
+    }
+}

@@ -1,0 +1,154 @@
+//! What a line handler can do from inside a callback: [`LineContext`].
+
+use std::fmt;
+
+use bytes::Bytes;
+use torsade::TransportRef;
+
+use crate::line_framer::LineFramer;
+use crate::{Error, LineSender, Result};
+
+/// The connection and its framer, as seen from inside a
+/// [`LineHandler`](crate::LineHandler) callback: Twisted's `self.transport`,
+/// `sendLine`, `setRawMode`, `setLineMode` and `clearLineBuffer`.
+///
+/// Mode switches and pushed-back bytes take effect at once, in the same
+/// `data_received` call: the rest of the chunk being parsed is read the new way. The
+/// result never depends on how the peer's bytes were chunked.
+///
+/// # Examples
+///
+/// A handler that answers `PING` and hangs up on `QUIT`:
+///
+/// ```
+/// use bytes::Bytes;
+/// use torsade::testing::TestConnection;
+/// use torsade_protocols::{LineContext, LineHandler, LineOnlyReceiver};
+///
+/// struct Pinger;
+///
+/// impl LineHandler for Pinger {
+///     fn line_received(&mut self, lines: &mut LineContext<'_>, line: Bytes) {
+///         match &line[..] {
+///             b"PING" => lines.send_line(b"PONG"),
+///             b"QUIT" => lines.transport().lose_connection(),
+///             _ => lines.send_line(b"ERR unknown command"),
+///         }
+///     }
+/// }
+///
+/// let mut connection = TestConnection::new(LineOnlyReceiver::new(Pinger));
+/// connection.receive(b"PING\r\nQUIT\r\nPING\r\n");
+/// assert_eq!(connection.take_written(), &b"PONG\r\n"[..]); // nothing after QUIT
+/// assert!(connection.is_closing());
+/// ```
+pub struct LineContext<'a> {
+    transport: &'a TransportRef,
+    framer: &'a mut LineFramer,
+    raw_mode_allowed: bool,
+}
+
+impl<'a> LineContext<'a> {
+    pub(crate) fn new(
+        transport: &'a TransportRef,
+        framer: &'a mut LineFramer,
+        raw_mode_allowed: bool,
+    ) -> LineContext<'a> {
+        LineContext {
+            transport,
+            framer,
+            raw_mode_allowed,
+        }
+    }
+
+    /// The connection's transport: write to it, close it, or clone it to keep.
+    pub fn transport(&self) -> &TransportRef {
+        self.transport
+    }
+
+    /// Writes `line` followed by the delimiter, in one
+    /// [`write_many`](torsade::Transport::write_many) call.
+    ///
+    /// `line` should not contain the delimiter (it is not checked): the peer would read
+    /// two lines.
+    #[doc(alias = "sendLine")]
+    pub fn send_line(&self, line: &[u8]) {
+        self.transport.write_many(&[line, self.framer.delimiter()]);
+    }
+
+    /// The delimiter that ends lines, both ways.
+    pub fn delimiter(&self) -> &[u8] {
+        self.framer.delimiter()
+    }
+
+    /// The longest line accepted from the peer, in bytes, delimiter excluded.
+    #[doc(alias = "MAX_LENGTH")]
+    pub fn max_length(&self) -> usize {
+        self.framer.max_length()
+    }
+
+    /// A handle that sends lines on this connection from outside the callbacks.
+    pub fn line_sender(&self) -> LineSender {
+        LineSender::new(self.transport.clone(), self.framer.delimiter().clone())
+    }
+
+    /// Whether incoming bytes are split into lines (`false` in raw mode).
+    pub fn is_line_mode(&self) -> bool {
+        self.framer.is_line_mode()
+    }
+
+    /// Hands the bytes that follow to
+    /// [`raw_data_received`](crate::LineHandler::raw_data_received) as they arrive,
+    /// starting with the rest of the current chunk, until
+    /// [`set_line_mode`](LineContext::set_line_mode).
+    ///
+    /// An unfinished line still buffered is handed over as raw data too. If the rest of an
+    /// over-long line was being discarded, that stops: in raw mode every byte is
+    /// delivered.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::RawModeUnsupported`] under a [`LineOnlyReceiver`](crate::LineOnlyReceiver);
+    /// nothing changes then.
+    #[doc(alias = "setRawMode")]
+    pub fn set_raw_mode(&mut self) -> Result<()> {
+        if !self.raw_mode_allowed {
+            return Err(Error::RawModeUnsupported);
+        }
+        self.framer.set_raw_mode();
+        Ok(())
+    }
+
+    /// Splits incoming bytes into lines again, starting with `extra`: bytes the handler
+    /// took but did not use (typically the tail of a raw chunk). `extra` is parsed before
+    /// anything not yet parsed, in this same call; pass `Bytes::new()` for none.
+    ///
+    /// Called from [`line_length_exceeded`](crate::LineHandler::line_length_exceeded),
+    /// `extra` takes the place of the over-long line: it is parsed first, then the rest of
+    /// the over-long line is discarded as usual.
+    #[doc(alias = "setLineMode")]
+    pub fn set_line_mode(&mut self, extra: Bytes) {
+        self.framer.set_line_mode(extra);
+    }
+
+    /// Returns and drops everything buffered: an unfinished line and every byte received
+    /// but not yet parsed, including the rest of the current chunk. Twisted's
+    /// `clearLineBuffer`.
+    ///
+    /// What it returns depends on how the peer's bytes were chunked (it is what has
+    /// arrived so far). If the rest of an over-long line is being discarded, it still is.
+    #[doc(alias = "clearLineBuffer")]
+    pub fn clear_line_buffer(&mut self) -> Bytes {
+        self.framer.clear()
+    }
+}
+
+impl fmt::Debug for LineContext<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LineContext")
+            .field("transport", self.transport)
+            .field("framer", &self.framer)
+            .field("raw_mode_allowed", &self.raw_mode_allowed)
+            .finish()
+    }
+}

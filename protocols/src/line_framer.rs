@@ -1,0 +1,579 @@
+//! The sans-I/O line framer both line receivers run on: bytes in, line, raw and
+//! too-long events out.
+//!
+//! It never touches a transport and never calls a handler: the receiver pushes chunks in
+//! with `push`, pulls events out with `next_event`, and between two events the handler may
+//! switch modes, push bytes back or clear the buffer. Every rule is a property of the byte
+//! stream, never of how it was chunked (`DESIGN.md`, "Where Twisted is inconsistent"):
+//!
+//! - A line is the bytes before the first delimiter. A complete line of up to
+//!   `max_length` bytes is delivered. An unfinished line fails as soon as it can no longer
+//!   become one: when no delimiter starting at or before `max_length` can still complete.
+//! - A failed line is reported once, with its first `max_length` bytes; the rest of it, up
+//!   to and including its delimiter, is discarded (also across chunks) and never parsed.
+//! - Bytes pushed back with `set_line_mode(extra)` are parsed before anything not yet
+//!   parsed. Pushed back while an over-long line is being discarded, they go in front of
+//!   the discard, which resumes after them: the stream reads as if `extra` had replaced
+//!   the over-long line.
+//! - All of this is a loop over a queue, never recursion.
+//!
+//! Lines are slices of the received chunks (`Bytes::split_to`): when nothing is buffered,
+//! no byte is copied; only an unfinished line's bytes are copied into the framer's buffer,
+//! which therefore never holds more than `max_length` plus one delimiter.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::mem;
+
+use bytes::{Buf, Bytes, BytesMut};
+
+use crate::delimiter::Delimiter;
+
+/// The delimiter line receivers use unless told otherwise: CR LF, as most Internet
+/// protocols.
+pub const DEFAULT_DELIMITER: &[u8] = b"\r\n";
+
+/// The longest line, in bytes and delimiter excluded, that line receivers accept unless
+/// told otherwise (Twisted's `MAX_LENGTH`). It bounds the memory one connection can make a
+/// receiver hold.
+pub const DEFAULT_MAX_LENGTH: usize = 16384;
+
+/// What the framer hands to the receiver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Event {
+    /// A complete line, delimiter removed.
+    Line(Bytes),
+    /// Bytes received in raw mode.
+    Raw(Bytes),
+    /// The first `max_length` bytes of a line that is over the limit.
+    TooLong(Bytes),
+}
+
+/// How incoming bytes are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Split into lines.
+    Line,
+    /// Passed on as they are.
+    Raw,
+}
+
+/// The rest of an over-long line, being skipped up to its delimiter.
+#[derive(Debug, Clone, Default)]
+struct Discard {
+    /// The last bytes skipped (fewer than the delimiter), to find a delimiter that
+    /// straddles two chunks.
+    tail: Vec<u8>,
+}
+
+/// An entry of the queue of input not yet parsed.
+#[derive(Debug)]
+enum Pending {
+    /// Received (or pushed back) bytes.
+    Data(Bytes),
+    /// Discards interrupted by pushed-back bytes, to resume here (last one first).
+    Discards(Vec<Discard>),
+}
+
+/// The line framer's state. See the module docs for the rules.
+pub(crate) struct LineFramer {
+    delimiter: Delimiter,
+    max_length: usize,
+    mode: Mode,
+    /// The start of an unfinished line (line mode only).
+    partial: BytesMut,
+    /// Over-long lines being skipped; the last one applies first.
+    discards: Vec<Discard>,
+    /// The input being parsed now.
+    current: Bytes,
+    /// Input after `current`.
+    queue: VecDeque<Pending>,
+}
+
+impl LineFramer {
+    /// A framer in line mode.
+    ///
+    /// # Panics
+    ///
+    /// If `delimiter` is empty.
+    pub(crate) fn new(delimiter: Bytes, max_length: usize) -> LineFramer {
+        LineFramer {
+            delimiter: Delimiter::new(delimiter),
+            max_length,
+            mode: Mode::Line,
+            partial: BytesMut::new(),
+            discards: Vec::new(),
+            current: Bytes::new(),
+            queue: VecDeque::new(),
+        }
+    }
+
+    /// The delimiter.
+    pub(crate) fn delimiter(&self) -> &Bytes {
+        self.delimiter.bytes()
+    }
+
+    /// The longest line accepted, delimiter excluded.
+    pub(crate) fn max_length(&self) -> usize {
+        self.max_length
+    }
+
+    /// Whether the framer splits lines (rather than passing raw bytes on).
+    pub(crate) fn is_line_mode(&self) -> bool {
+        self.mode == Mode::Line
+    }
+
+    /// Adds received bytes after everything already queued.
+    pub(crate) fn push(&mut self, data: Bytes) {
+        if data.is_empty() {
+            return;
+        }
+        if self.current.is_empty() && self.queue.is_empty() {
+            self.current = data;
+        } else {
+            self.queue.push_back(Pending::Data(data));
+        }
+    }
+
+    /// Passes the bytes not yet parsed on as raw data from now on. An unfinished line is
+    /// passed on as raw data too, and a discard in progress ends: in raw mode every byte
+    /// is delivered.
+    pub(crate) fn set_raw_mode(&mut self) {
+        self.mode = Mode::Raw;
+        self.discards.clear();
+        self.queue
+            .retain(|pending| matches!(pending, Pending::Data(_)));
+        if !self.partial.is_empty() {
+            let partial = self.partial.split().freeze();
+            self.put_in_front(partial);
+        }
+    }
+
+    /// Splits lines from now on, starting with `extra` (before anything not yet parsed).
+    pub(crate) fn set_line_mode(&mut self, extra: Bytes) {
+        self.mode = Mode::Line;
+        if extra.is_empty() {
+            return;
+        }
+        if !self.discards.is_empty() {
+            let discards = mem::take(&mut self.discards);
+            let current = mem::take(&mut self.current);
+            if !current.is_empty() {
+                self.queue.push_front(Pending::Data(current));
+            }
+            self.queue.push_front(Pending::Discards(discards));
+        }
+        self.put_in_front(extra);
+    }
+
+    /// Makes `data` the next input parsed.
+    fn put_in_front(&mut self, data: Bytes) {
+        let current = mem::replace(&mut self.current, data);
+        if !current.is_empty() {
+            self.queue.push_front(Pending::Data(current));
+        }
+    }
+
+    /// Returns and drops every buffered byte: the unfinished line and all input not yet
+    /// parsed. If the rest of an over-long line is being discarded, it still is (as one
+    /// line, up to the next delimiter).
+    pub(crate) fn clear(&mut self) -> Bytes {
+        let mut pieces = Vec::with_capacity(self.queue.len() + 2);
+        pieces.push(self.partial.split().freeze());
+        pieces.push(mem::take(&mut self.current));
+        let mut discarding = !self.discards.is_empty();
+        for pending in self.queue.drain(..) {
+            match pending {
+                Pending::Data(data) => pieces.push(data),
+                Pending::Discards(_) => discarding = true,
+            }
+        }
+        let cleared = concat(pieces);
+        if discarding {
+            let mut tail = self.discards.pop().unwrap_or_default().tail;
+            tail.extend_from_slice(&cleared);
+            keep_last(&mut tail, self.delimiter.len() - 1);
+            self.discards = vec![Discard { tail }];
+        }
+        cleared
+    }
+
+    /// The next event, or `None` when more input is needed.
+    pub(crate) fn next_event(&mut self) -> Option<Event> {
+        loop {
+            if self.current.is_empty() && !self.refill() {
+                return None;
+            }
+            match self.mode {
+                Mode::Raw => return Some(Event::Raw(mem::take(&mut self.current))),
+                Mode::Line if !self.discards.is_empty() => self.discard_step(),
+                Mode::Line => {
+                    if let Some(event) = self.line_step() {
+                        return Some(event);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Moves the next queued input into `current`, resuming discards on the way. Returns
+    /// whether there is input.
+    fn refill(&mut self) -> bool {
+        loop {
+            match self.queue.pop_front() {
+                None => return false,
+                Some(Pending::Data(data)) => {
+                    if !data.is_empty() {
+                        self.current = data;
+                        return true;
+                    }
+                }
+                Some(Pending::Discards(discards)) => {
+                    if self.mode == Mode::Line {
+                        self.discards.extend(discards);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Skips bytes of `current` up to the end of the over-long line being discarded.
+    fn discard_step(&mut self) {
+        let Some(discard) = self.discards.last_mut() else {
+            return;
+        };
+        let delimiter_len = self.delimiter.len();
+        let end = match self.delimiter.find_straddling(&discard.tail, &self.current) {
+            Some(start) => Some(start + delimiter_len - discard.tail.len()),
+            None => self
+                .delimiter
+                .find(&self.current)
+                .map(|at| at + delimiter_len),
+        };
+        match end {
+            Some(end) => {
+                self.current.advance(end.min(self.current.len()));
+                self.discards.pop();
+            }
+            None => {
+                discard.tail.extend_from_slice(&self.current);
+                keep_last(&mut discard.tail, delimiter_len - 1);
+                self.current.clear();
+            }
+        }
+    }
+
+    /// Parses `current` in line mode: a line, an over-long line, or (`None`) an unfinished
+    /// line now held in `partial`.
+    #[inline]
+    fn line_step(&mut self) -> Option<Event> {
+        let delimiter_len = self.delimiter.len();
+        // A delimiter must start at or before `max_length`: search no further.
+        let window = self.max_length.saturating_add(delimiter_len);
+        if self.partial.is_empty() {
+            // The hot path: slice the line out of the chunk, copying nothing.
+            let searched = self.current.len().min(window);
+            if let Some(start) = self.delimiter.find(&self.current[..searched]) {
+                let line = self.current.split_to(start);
+                self.current.advance(delimiter_len);
+                return Some(Event::Line(line));
+            }
+            return self.unfinished_line();
+        }
+        // An unfinished line is buffered: resume where its search stopped, just before
+        // its end, in case the delimiter straddles the two pieces.
+        let buffered = self.partial.len();
+        let tail_start = buffered.saturating_sub(delimiter_len - 1);
+        let straddling = self
+            .delimiter
+            .find_straddling(&self.partial[tail_start..], &self.current);
+        if let Some(at) = straddling {
+            let start = tail_start + at;
+            if start > self.max_length {
+                return self.unfinished_line();
+            }
+            self.current.advance(start + delimiter_len - buffered);
+            self.partial.truncate(start);
+            return Some(Event::Line(self.partial.split().freeze()));
+        }
+        let searched = self.current.len().min(window.saturating_sub(buffered));
+        if let Some(start) = self.delimiter.find(&self.current[..searched]) {
+            self.partial.extend_from_slice(&self.current[..start]);
+            self.current.advance(start + delimiter_len);
+            return Some(Event::Line(self.partial.split().freeze()));
+        }
+        self.unfinished_line()
+    }
+
+    /// `partial ++ current` holds no delimiter that starts at or before `max_length`:
+    /// either keep it as an unfinished line, or fail it as soon as it can no longer
+    /// become a line of at most `max_length` bytes.
+    fn unfinished_line(&mut self) -> Option<Event> {
+        let buffered = self.partial.len();
+        let length = buffered + self.current.len();
+        let viable = if length > self.max_length {
+            self.delimiter
+                .viable_len(&self.partial, &self.current, self.max_length)
+        } else {
+            length
+        };
+        if viable >= length {
+            // Bounded: a viable line is at most `max_length` + delimiter - 1 bytes.
+            self.partial.extend_from_slice(&self.current);
+            self.current.clear();
+            return None;
+        }
+        // The line fails at byte `fails_at`: report its start, skip the rest.
+        let fails_at = viable + 1;
+        let tail = self.bytes_between(fails_at.saturating_sub(self.delimiter.len() - 1), fails_at);
+        let reported = if buffered == 0 {
+            self.current.slice(..self.max_length)
+        } else {
+            let missing = self.max_length.saturating_sub(buffered);
+            self.partial.extend_from_slice(&self.current[..missing]);
+            self.partial.truncate(self.max_length);
+            self.partial.split().freeze()
+        };
+        self.partial.clear();
+        let skipped = fails_at.saturating_sub(buffered);
+        self.current.advance(skipped.min(self.current.len()));
+        self.discards.push(Discard { tail });
+        Some(Event::TooLong(reported))
+    }
+
+    /// Copies bytes `from..to` of `partial ++ current`.
+    fn bytes_between(&self, from: usize, to: usize) -> Vec<u8> {
+        let buffered = self.partial.len();
+        let mut bytes = Vec::with_capacity(to.saturating_sub(from));
+        if let Some(part) = self.partial.get(from.min(buffered)..to.min(buffered)) {
+            bytes.extend_from_slice(part);
+        }
+        let from = from.saturating_sub(buffered);
+        let to = to.saturating_sub(buffered);
+        if let Some(part) = self.current.get(from..to) {
+            bytes.extend_from_slice(part);
+        }
+        bytes
+    }
+
+    /// How many bytes the framer holds (unfinished line and queued input).
+    #[cfg(test)]
+    fn buffered_len(&self) -> usize {
+        let queued: usize = self
+            .queue
+            .iter()
+            .map(|pending| match pending {
+                Pending::Data(data) => data.len(),
+                Pending::Discards(_) => 0,
+            })
+            .sum();
+        self.partial.len() + self.current.len() + queued
+    }
+}
+
+/// Joins `pieces` into one `Bytes`, without copying when at most one is non-empty.
+fn concat(pieces: Vec<Bytes>) -> Bytes {
+    let mut non_empty = pieces.into_iter().filter(|piece| !piece.is_empty());
+    let Some(first) = non_empty.next() else {
+        return Bytes::new();
+    };
+    let Some(second) = non_empty.next() else {
+        return first;
+    };
+    let mut joined = BytesMut::from(&first[..]);
+    joined.extend_from_slice(&second);
+    for piece in non_empty {
+        joined.extend_from_slice(&piece);
+    }
+    joined.freeze()
+}
+
+/// Keeps only the last `count` bytes of `bytes`.
+fn keep_last(bytes: &mut Vec<u8>, count: usize) {
+    let excess = bytes.len().saturating_sub(count);
+    bytes.drain(..excess);
+}
+
+impl fmt::Debug for LineFramer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LineFramer")
+            .field("delimiter", &self.delimiter)
+            .field("max_length", &self.max_length)
+            .field("mode", &self.mode)
+            .field("partial", &self.partial.len())
+            .field("discarding", &self.discards.len())
+            .field("current", &self.current.len())
+            .field("queued", &self.queue.len())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn framer(delimiter: &'static [u8], max_length: usize) -> LineFramer {
+        LineFramer::new(Bytes::from_static(delimiter), max_length)
+    }
+
+    fn line(bytes: &'static [u8]) -> Event {
+        Event::Line(Bytes::from_static(bytes))
+    }
+
+    fn too_long(bytes: &'static [u8]) -> Event {
+        Event::TooLong(Bytes::from_static(bytes))
+    }
+
+    /// Pushes `chunks` one by one, collecting every event.
+    fn events(framer: &mut LineFramer, chunks: &[&'static [u8]]) -> Vec<Event> {
+        let mut events = Vec::new();
+        for chunk in chunks {
+            framer.push(Bytes::from_static(chunk));
+            while let Some(event) = framer.next_event() {
+                events.push(event);
+            }
+        }
+        events
+    }
+
+    #[test]
+    fn lines_are_split_on_the_delimiter() {
+        let mut framer = framer(b"\r\n", 100);
+        let events = events(&mut framer, &[b"one\r\n\r\ntwo\r", b"\nthr", b"ee"]);
+        assert_eq!(events, [line(b"one"), line(b""), line(b"two")]);
+        assert_eq!(framer.buffered_len(), 5);
+    }
+
+    #[test]
+    fn a_line_of_exactly_max_length_is_accepted() {
+        let mut framer = framer(b"\r\n", 5);
+        assert_eq!(events(&mut framer, &[b"abcde\r\n"]), [line(b"abcde")]);
+    }
+
+    #[test]
+    fn a_line_one_over_max_length_fails_at_its_first_extra_byte() {
+        let mut framer = framer(b"\r\n", 5);
+        assert_eq!(events(&mut framer, &[b"abcde"]), []);
+        assert_eq!(events(&mut framer, &[b"\r"]), []);
+        assert_eq!(events(&mut framer, &[b"x"]), [too_long(b"abcde")]);
+    }
+
+    #[test]
+    fn over_long_line_is_skipped_through_its_straddling_delimiter() {
+        let mut framer = framer(b"\r\n", 3);
+        let events = events(&mut framer, &[b"abcdef\r", b"\nok\r\n"]);
+        assert_eq!(events, [too_long(b"abc"), line(b"ok")]);
+    }
+
+    #[test]
+    fn a_delimiter_that_starts_before_the_limit_keeps_the_line_alive() {
+        let mut framer = framer(b"abc", 5);
+        assert_eq!(events(&mut framer, &[b"xxxxab"]), []);
+        assert_eq!(events(&mut framer, &[b"c"]), [line(b"xxxx")]);
+        assert_eq!(events(&mut framer, &[b"xxxxabd"]), [too_long(b"xxxxa")]);
+    }
+
+    #[test]
+    fn self_overlapping_delimiter_ends_an_over_long_line_where_it_first_occurs() {
+        // Delimiter "aab", max 2: "xx" + "aaab" fails at the third "a", yet the line's
+        // delimiter started one byte earlier; "ok" follows it.
+        let mut framer = framer(b"aab", 2);
+        let events = events(&mut framer, &[b"xxaaa", b"bok", b"aab"]);
+        assert_eq!(events, [too_long(b"xx"), line(b"ok")]);
+    }
+
+    #[test]
+    fn buffer_never_holds_more_than_max_length_and_a_delimiter() {
+        let mut framer = framer(b"\r\n", 8);
+        for byte in b"0123456789\r\n01234567\r\r\r\r\r\r\nabc"
+            .iter()
+            .cycle()
+            .take(500)
+        {
+            framer.push(Bytes::copy_from_slice(&[*byte]));
+            while framer.next_event().is_some() {}
+            assert!(framer.buffered_len() <= 8 + 2);
+        }
+    }
+
+    #[test]
+    fn raw_mode_passes_an_unfinished_line_on_as_raw_data() {
+        let mut framer = framer(b"\n", 10);
+        assert_eq!(events(&mut framer, &[b"abc"]), []);
+        framer.set_raw_mode();
+        assert_eq!(
+            framer.next_event(),
+            Some(Event::Raw(Bytes::from_static(b"abc")))
+        );
+        assert!(!framer.is_line_mode());
+    }
+
+    #[test]
+    fn pushed_back_bytes_come_before_queued_input() {
+        let mut framer = framer(b"\n", 10);
+        framer.push(Bytes::from_static(b"a\nb\n"));
+        assert_eq!(framer.next_event(), Some(line(b"a")));
+        framer.set_line_mode(Bytes::from_static(b"x\n"));
+        assert_eq!(framer.next_event(), Some(line(b"x")));
+        assert_eq!(framer.next_event(), Some(line(b"b")));
+        assert_eq!(framer.next_event(), None);
+    }
+
+    #[test]
+    fn bytes_pushed_back_during_a_discard_replace_the_over_long_line() {
+        let mut framer = framer(b"\n", 5);
+        framer.push(Bytes::from_static(b"abcdefgh"));
+        assert_eq!(framer.next_event(), Some(too_long(b"abcde")));
+        framer.set_line_mode(Bytes::from_static(b"in\nst"));
+        assert_eq!(framer.next_event(), Some(line(b"in")));
+        assert_eq!(framer.next_event(), None);
+        assert_eq!(events(&mut framer, &[b"ij\nart\n"]), [line(b"start")]);
+    }
+
+    #[test]
+    fn nested_discards_end_one_delimiter_each_innermost_last() {
+        let mut framer = framer(b"\n", 3);
+        framer.push(Bytes::from_static(b"abcdef"));
+        assert_eq!(framer.next_event(), Some(too_long(b"abc")));
+        // The pushed-back bytes hold an over-long line of their own.
+        framer.set_line_mode(Bytes::from_static(b"wxyz"));
+        assert_eq!(framer.next_event(), Some(too_long(b"wxy")));
+        assert_eq!(framer.next_event(), None);
+        // First "\n" ends the outer line, the second the inner one.
+        let events = events(&mut framer, &[b"g\nh\nok\n"]);
+        assert_eq!(events, [line(b"ok")]);
+    }
+
+    #[test]
+    fn clear_returns_everything_buffered_and_keeps_discarding() {
+        let mut framer = framer(b"\n", 3);
+        framer.push(Bytes::from_static(b"a\nbc\nd"));
+        framer.push(Bytes::from_static(b"ef"));
+        assert_eq!(framer.next_event(), Some(line(b"a")));
+        assert_eq!(framer.clear(), Bytes::from_static(b"bc\ndef"));
+        assert_eq!(framer.next_event(), None);
+
+        framer.push(Bytes::from_static(b"abcdefg"));
+        assert_eq!(framer.next_event(), Some(too_long(b"abc")));
+        assert_eq!(framer.clear(), Bytes::from_static(b"efg"));
+        assert_eq!(events(&mut framer, &[b"hi\nok\n"]), [line(b"ok")]);
+    }
+
+    #[test]
+    fn mode_flips_run_in_a_loop_not_on_the_stack() {
+        let mut framer = framer(b"\n", 10);
+        framer.push(Bytes::from(b"x\nx".repeat(100_000)));
+        let mut lines = 0;
+        while let Some(event) = framer.next_event() {
+            match event {
+                Event::Line(_) => {
+                    lines += 1;
+                    framer.set_raw_mode();
+                }
+                Event::Raw(data) => framer.set_line_mode(data),
+                Event::TooLong(_) => unreachable!(),
+            }
+        }
+        assert_eq!(lines, 100_000);
+    }
+}

@@ -1,0 +1,96 @@
+//! What a line-based protocol implements: the [`LineHandler`] trait.
+
+use bytes::Bytes;
+use torsade::DisconnectReason;
+
+use crate::LineContext;
+
+/// The events of a line-based connection, as delivered by a
+/// [`LineReceiver`](crate::LineReceiver) or a [`LineOnlyReceiver`](crate::LineOnlyReceiver).
+///
+/// Only [`line_received`](LineHandler::line_received) is required. Every callback gets a
+/// [`LineContext`]: the transport, `send_line`, and the framer's controls (raw mode,
+/// pushing bytes back, clearing the buffer).
+///
+/// Twisted's `LineReceiver` subclass hooks; the framing itself lives in the receiver, so a
+/// handler is plain single-owner state (`Send`, not `Sync`, like a
+/// [`Protocol`](torsade::Protocol)).
+///
+/// # Examples
+///
+/// An uppercasing echo:
+///
+/// ```
+/// use bytes::Bytes;
+/// use torsade::testing::TestConnection;
+/// use torsade_protocols::{LineContext, LineHandler, LineReceiver};
+///
+/// struct Shout;
+///
+/// impl LineHandler for Shout {
+///     fn line_received(&mut self, lines: &mut LineContext<'_>, line: Bytes) {
+///         lines.send_line(&line.to_ascii_uppercase());
+///     }
+/// }
+///
+/// let mut connection = TestConnection::new(LineReceiver::new(Shout));
+/// connection.receive(b"hello\r\nwor");
+/// connection.receive(b"ld\r\n");
+/// assert_eq!(connection.take_written(), &b"HELLO\r\nWORLD\r\n"[..]);
+/// ```
+pub trait LineHandler: Send + 'static {
+    /// The connection is up. Send a greeting here, or keep a
+    /// [`line_sender`](LineContext::line_sender).
+    #[doc(alias = "connectionMade")]
+    fn connection_made(&mut self, lines: &mut LineContext<'_>) {
+        let _ = lines;
+    }
+
+    /// A complete line arrived; `line` has the delimiter removed and is at most
+    /// [`max_length`](LineContext::max_length) bytes long. It is a slice of the received
+    /// bytes: keeping it keeps that chunk alive.
+    #[doc(alias = "lineReceived")]
+    fn line_received(&mut self, lines: &mut LineContext<'_>, line: Bytes);
+
+    /// Bytes arrived in raw mode (see [`LineContext::set_raw_mode`]), in whatever chunks
+    /// the network delivered. To go back to lines, call
+    /// [`set_line_mode`](LineContext::set_line_mode) with the bytes not used.
+    ///
+    /// The default drops the bytes and logs a warning.
+    #[doc(alias = "rawDataReceived")]
+    fn raw_data_received(&mut self, lines: &mut LineContext<'_>, data: Bytes) {
+        let _ = lines;
+        tracing::warn!(
+            bytes = data.len(),
+            "raw data received by a line handler without raw_data_received; dropped"
+        );
+    }
+
+    /// A line is longer than [`max_length`](LineContext::max_length); `partial` is its
+    /// first `max_length` bytes. Called once per over-long line, as soon as the line can
+    /// no longer end within the limit (before its delimiter arrives).
+    ///
+    /// The default closes the connection. If the handler keeps it open, the rest of the
+    /// over-long line, up to and including its delimiter, is discarded: never parsed as
+    /// lines of its own.
+    #[doc(alias = "lineLengthExceeded")]
+    fn line_length_exceeded(&mut self, lines: &mut LineContext<'_>, partial: Bytes) {
+        let _ = partial;
+        lines.transport().lose_connection();
+    }
+
+    /// The peer shut down its writing side. Return `true` to keep the connection
+    /// half-open and finish writing, `false` (the default) to close it. An unfinished
+    /// line is not delivered.
+    #[doc(alias = "readConnectionLost")]
+    fn eof_received(&mut self, lines: &mut LineContext<'_>) -> bool {
+        let _ = lines;
+        false
+    }
+
+    /// The connection is gone. Called exactly once, with the reason.
+    #[doc(alias = "connectionLost")]
+    fn connection_lost(&mut self, reason: DisconnectReason) {
+        let _ = reason;
+    }
+}

@@ -1,0 +1,10 @@
+//! The names most line-based programs need: `use torsade_protocols::prelude::*;`.
+//!
+//! The handler trait, the receivers and their context, the greeting pair, and this
+//! crate's error types.
+
+#[doc(no_inline)]
+pub use crate::{
+    Error, GreetingGetter, GreetingServer, LineContext, LineHandler, LineOnlyReceiver,
+    LineReceiver, LineSender, Result,
+};
