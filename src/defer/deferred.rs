@@ -51,7 +51,7 @@ use crate::Error;
 /// let mut chain = Deferred::succeed("x")
 ///     .and_then(|text| text.parse::<u32>())     // fails: goes to the errback side
 ///     .add_callback(|n| n + 1)                  // skipped
-///     .add_errback(|failure: Failure| Ok::<u32, Failure>(0)); // recovers
+///     .add_errback(|_: Failure| Ok::<u32, Failure>(0));      // recovers
 /// assert_eq!(chain.take_result().unwrap().unwrap(), 0);
 /// ```
 ///
