@@ -86,7 +86,7 @@ pub enum Error {
     Cancelled,
 
     /// Code run by torsade (a callback) panicked; the panic was caught.
-    #[error("a callback panicked: {message}")]
+    #[error("panicked: {message}")]
     Panicked {
         /// The panic's message, when it had one.
         message: String,

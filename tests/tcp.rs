@@ -34,13 +34,17 @@ struct Seen {
     lost: Vec<String>,
 }
 
+type OnMade = Box<dyn FnOnce(&TransportRef) + Send>;
+type OnData = Box<dyn FnMut(&TransportRef, usize) + Send>;
+type OnLost = Box<dyn FnOnce() + Send>;
+
 /// Records everything; runs its hooks from the matching callbacks.
 struct Recorder {
     seen: Arc<Mutex<Seen>>,
-    on_made: Option<Box<dyn FnOnce(&TransportRef) + Send>>,
+    on_made: Option<OnMade>,
     /// Called after each chunk with the total received so far.
-    on_data: Option<Box<dyn FnMut(&TransportRef, usize) + Send>>,
-    on_lost: Option<Box<dyn FnOnce() + Send>>,
+    on_data: Option<OnData>,
+    on_lost: Option<OnLost>,
 }
 
 impl Recorder {
@@ -142,7 +146,7 @@ fn a_client_and_a_server_exchange_data() {
             })
             .on_lost(stop_on_lost(&r))
     });
-    let _ = reactor.connect_tcp(port.local_addr(), factory);
+    reactor.connect_tcp(port.local_addr(), factory).detach();
     run_bounded(&reactor, LIMIT);
     let client = client.lock().unwrap();
     assert_eq!(client.made, 1);
@@ -169,10 +173,12 @@ fn lose_connection_flushes_pending_data_first() {
         .unwrap();
     let client = seen();
     let (c, r) = (client.clone(), reactor.clone());
-    let _ = reactor.connect_tcp(
-        port.local_addr(),
-        factory_fn(move |_: &Address| Recorder::new(&c).on_lost(stop_on_lost(&r))),
-    );
+    reactor
+        .connect_tcp(
+            port.local_addr(),
+            factory_fn(move |_: &Address| Recorder::new(&c).on_lost(stop_on_lost(&r))),
+        )
+        .detach();
     run_bounded(&reactor, LIMIT);
     let client = client.lock().unwrap();
     assert_eq!(client.data.len(), SIZE);
@@ -200,10 +206,12 @@ fn abort_connection_drops_pending_data() {
         .unwrap();
     let client = seen();
     let (c, r) = (client.clone(), reactor.clone());
-    let _ = reactor.connect_tcp(
-        port.local_addr(),
-        factory_fn(move |_: &Address| Recorder::new(&c).on_lost(stop_on_lost(&r))),
-    );
+    reactor
+        .connect_tcp(
+            port.local_addr(),
+            factory_fn(move |_: &Address| Recorder::new(&c).on_lost(stop_on_lost(&r))),
+        )
+        .detach();
     run_bounded(&reactor, LIMIT);
     assert!(client.lock().unwrap().data.is_empty());
     assert_eq!(client.lock().unwrap().lost.len(), 1);
@@ -238,26 +246,28 @@ fn connection_lost_fires_exactly_once_per_connection() {
     let client = seen();
     for i in 0..CLIENTS {
         let (c, on_client_lost) = (client.clone(), count_and_maybe_stop.clone());
-        let _ = reactor.connect_tcp(
-            port.local_addr(),
-            factory_fn(move |_: &Address| {
-                Recorder::new(&c)
-                    .on_made(move |transport| {
-                        // Close in every way a connection can end.
-                        match i % 3 {
-                            0 => transport.lose_connection(),
-                            1 => transport.abort_connection(),
-                            _ => {
-                                transport.write(b"bye");
-                                transport.lose_connection();
-                                transport.lose_connection();
-                                transport.abort_connection();
+        reactor
+            .connect_tcp(
+                port.local_addr(),
+                factory_fn(move |_: &Address| {
+                    Recorder::new(&c)
+                        .on_made(move |transport| {
+                            // Close in every way a connection can end.
+                            match i % 3 {
+                                0 => transport.lose_connection(),
+                                1 => transport.abort_connection(),
+                                _ => {
+                                    transport.write(b"bye");
+                                    transport.lose_connection();
+                                    transport.lose_connection();
+                                    transport.abort_connection();
+                                }
                             }
-                        }
-                    })
-                    .on_lost(on_client_lost())
-            }),
-        );
+                        })
+                        .on_lost(on_client_lost())
+                }),
+            )
+            .detach();
     }
     run_bounded(&reactor, LIMIT);
     let client = client.lock().unwrap();
@@ -321,13 +331,14 @@ fn a_refused_connection_reaches_the_client_factory_and_the_deferred() {
     let outcome = Arc::new(Mutex::new(None));
     let (o, r) = (outcome.clone(), reactor.clone());
     let address = refused_port();
-    let _ = reactor.connect_tcp(address, factory.clone()).add_both(
-        move |result: Result<ProtocolHandle<Recorder>, Failure>| {
+    reactor
+        .connect_tcp(address, factory.clone())
+        .add_both(move |result: Result<ProtocolHandle<Recorder>, Failure>| {
             *o.lock().unwrap() = Some(result.map(|_| ()).map_err(|failure| failure.to_string()));
             let _ = r.stop();
             Ok::<(), Failure>(())
-        },
-    );
+        })
+        .detach();
     run_bounded(&reactor, LIMIT);
     assert_eq!(
         *factory.events.lock().unwrap(),
@@ -348,19 +359,23 @@ fn a_client_factory_sees_build_made_and_lost_in_order() {
         .unwrap();
     let factory = Arc::new(RecordingClientFactory::default());
     let r = reactor.clone();
-    let _ = reactor
+    reactor
         .connect_tcp(port.local_addr(), factory.clone())
         .add_callback(move |handle| {
             let r = r.clone();
             // The handle fires after connection_made: the protocol already asked to close.
             assert!(handle.transport().is_closing());
-            let _ = handle.call(|_| ()).add_both(move |result| {
-                // Queued after the close: it may run or fail, but it always fires.
-                let _ = result;
-                let _ = r.stop();
-                Ok::<(), Failure>(())
-            });
-        });
+            handle
+                .call(|_| ())
+                .add_both(move |result| {
+                    // Queued after the close: it may run or fail, but it always fires.
+                    let _ = result;
+                    let _ = r.stop();
+                    Ok::<(), Failure>(())
+                })
+                .detach();
+        })
+        .detach();
     run_bounded(&reactor, LIMIT);
     let events = factory.events.lock().unwrap();
     assert_eq!(events[..3], ["connecting", "start", "build"]);
@@ -385,10 +400,12 @@ fn a_factory_refusing_a_connection_closes_it() {
     let port = reactor.listen_tcp("127.0.0.1:0", Refuser).unwrap();
     let client = seen();
     let (c, r) = (client.clone(), reactor.clone());
-    let _ = reactor.connect_tcp(
-        port.local_addr(),
-        factory_fn(move |_: &Address| Recorder::new(&c).on_lost(stop_on_lost(&r))),
-    );
+    reactor
+        .connect_tcp(
+            port.local_addr(),
+            factory_fn(move |_: &Address| Recorder::new(&c).on_lost(stop_on_lost(&r))),
+        )
+        .detach();
     run_bounded(&reactor, LIMIT);
     let client = client.lock().unwrap();
     assert_eq!(client.made, 1);
@@ -412,14 +429,15 @@ fn a_client_refused_by_its_own_factory_fails_with_no_protocol() {
     impl ClientFactory for RefusingClient {}
     let outcome = Arc::new(Mutex::new(String::new()));
     let (o, r) = (outcome.clone(), reactor.clone());
-    let _ = reactor
+    reactor
         .connect_tcp(port.local_addr(), RefusingClient)
         .add_errback(move |failure: Failure| {
             *o.lock().unwrap() = failure.to_string();
             let _ = r.stop();
             Err::<ProtocolHandle<Echo>, _>(failure)
         })
-        .add_both(|result| Ok::<bool, Failure>(result.is_err()));
+        .add_both(|result| Ok::<bool, Failure>(result.is_err()))
+        .detach();
     run_bounded(&reactor, LIMIT);
     assert!(outcome
         .lock()
@@ -472,12 +490,13 @@ fn addresses_are_reported_on_both_ends() {
         .unwrap();
     let client_view = Arc::new(Mutex::new(None));
     let cv = client_view.clone();
-    let _ = reactor
+    reactor
         .connect_tcp(port.local_addr(), factory_fn(|_: &Address| Echo))
         .add_callback(move |handle| {
             *cv.lock().unwrap() = Some((handle.peer_addr(), handle.host_addr()));
             stop_when_both();
-        });
+        })
+        .detach();
     run_bounded(&reactor, LIMIT);
     let (peer_seen_by_factory, server_peer, server_host) = server_view.lock().unwrap().unwrap();
     let (client_peer, client_host) = client_view.lock().unwrap().unwrap();
@@ -509,7 +528,7 @@ fn handle_calls_run_in_order_inside_the_connection() {
         .unwrap();
     let results = Arc::new(Mutex::new(Vec::new()));
     let (res, r) = (results.clone(), reactor.clone());
-    let _ = reactor
+    reactor
         .connect_tcp(
             port.local_addr(),
             factory_fn(|_: &Address| Counter::default()),
@@ -517,18 +536,22 @@ fn handle_calls_run_in_order_inside_the_connection() {
         .add_callback(move |handle| {
             for i in 0..10 {
                 let res = res.clone();
-                let _ = handle
+                handle
                     .call(move |counter: &mut Counter| {
                         counter.chunks += 1;
                         (i, counter.chunks)
                     })
-                    .add_callback(move |pair| res.lock().unwrap().push(pair));
+                    .add_callback(move |pair| res.lock().unwrap().push(pair))
+                    .detach();
             }
             let r2 = r.clone();
-            let _ = handle.call(move |_| {
-                let _ = r2.stop();
-            });
-        });
+            handle
+                .call(move |_| {
+                    let _ = r2.stop();
+                })
+                .detach();
+        })
+        .detach();
     run_bounded(&reactor, LIMIT);
     let results = results.lock().unwrap();
     let expected: Vec<(usize, usize)> = (0..10).map(|i| (i, i + 1)).collect();
@@ -552,25 +575,29 @@ fn handle_calls_after_the_connection_ended_fail_with_connection_closed() {
             let handle = slot.lock().unwrap().clone().unwrap();
             let later = r.clone();
             later.call_later(Duration::ZERO, move || {
-                let _ = handle.call(|_| ()).add_both(move |result| {
-                    *o.lock().unwrap() = Some(matches!(
-                        result.map_err(|f| f
-                            .downcast_ref::<Error>()
-                            .map(|e| matches!(e, Error::ConnectionClosed))),
-                        Err(Some(true))
-                    ));
-                    let _ = r.stop();
-                    Ok::<(), Failure>(())
-                });
+                handle
+                    .call(|_| ())
+                    .add_both(move |result| {
+                        *o.lock().unwrap() = Some(matches!(
+                            result.map_err(|f| f
+                                .downcast_ref::<Error>()
+                                .map(|e| matches!(e, Error::ConnectionClosed))),
+                            Err(Some(true))
+                        ));
+                        let _ = r.stop();
+                        Ok::<(), Failure>(())
+                    })
+                    .detach();
             });
         })
     });
-    let _ = reactor
+    reactor
         .connect_tcp(port.local_addr(), factory)
         .add_callback(move |handle| {
             handle.transport().lose_connection();
             *slot.lock().unwrap() = Some(handle);
-        });
+        })
+        .detach();
     run_bounded(&reactor, LIMIT);
     assert_eq!(*outcome.lock().unwrap(), Some(true));
 }
@@ -594,7 +621,7 @@ fn writes_from_another_thread_reach_the_peer() {
             }),
         )
         .unwrap();
-    let _ = reactor
+    reactor
         .connect_tcp(
             port.local_addr(),
             factory_fn(|_: &Address| Counter::default()),
@@ -606,7 +633,8 @@ fn writes_from_another_thread_reach_the_peer() {
                     transport.write(b"0123456789");
                 }
             });
-        });
+        })
+        .detach();
     run_bounded(&reactor, LIMIT);
     assert_eq!(server.lock().unwrap().data, b"0123456789".repeat(1000));
 }
@@ -954,19 +982,79 @@ fn stop_listening_closes_the_port_and_runs_stop_factory() {
     let address = port.local_addr();
     let outcome = Arc::new(Mutex::new(None));
     let (o, r) = (outcome.clone(), reactor.clone());
-    let _ = port.stop_listening().add_callback(move |()| {
-        let o = o.clone();
-        let r2 = r.clone();
-        // A new connection is now refused.
-        let _ = r
-            .connect_tcp(address, factory_fn(|_: &Address| Echo))
-            .add_both(move |result| {
-                *o.lock().unwrap() = Some(result.is_err());
-                let _ = r2.stop();
-                Ok::<(), Failure>(())
-            });
-    });
+    port.stop_listening()
+        .add_callback(move |()| {
+            let o = o.clone();
+            let r2 = r.clone();
+            // A new connection is now refused.
+            r.connect_tcp(address, factory_fn(|_: &Address| Echo))
+                .add_both(move |result| {
+                    *o.lock().unwrap() = Some(result.is_err());
+                    let _ = r2.stop();
+                    Ok::<(), Failure>(())
+                })
+                .detach();
+        })
+        .detach();
     run_bounded(&reactor, LIMIT);
     assert_eq!(*outcome.lock().unwrap(), Some(true));
     assert_eq!(factory.stopped.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn a_connection_attempt_that_gets_no_answer_times_out() {
+    // A listener that never accepts, with a backlog of 1: once its queue is full, the
+    // kernel drops further SYNs and a connection attempt hears nothing back.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let silent = runtime.block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        socket.listen(1).unwrap()
+    });
+    let address = silent.local_addr().unwrap();
+    let mut fillers = Vec::new();
+    let queue_full =
+        (0..16).any(
+            |_| match StdStream::connect_timeout(&address, Duration::from_millis(200)) {
+                Ok(stream) => {
+                    fillers.push(stream);
+                    false
+                }
+                Err(_) => true,
+            },
+        );
+    assert!(queue_full, "could not fill the listen queue");
+
+    let reactor = Reactor::new().unwrap();
+    let factory = Arc::new(RecordingClientFactory::default());
+    let outcome = Arc::new(Mutex::new(None));
+    let (o, r) = (outcome.clone(), reactor.clone());
+    reactor
+        .connect_tcp_with_timeout(address, factory.clone(), Duration::from_millis(300))
+        .add_both(move |result| {
+            *o.lock().unwrap() = Some(match result {
+                Err(failure) => matches!(
+                    failure.downcast_ref::<Error>(),
+                    Some(Error::ConnectTimeout { .. })
+                ),
+                Ok(_) => false,
+            });
+            let _ = r.stop();
+            Ok::<(), Failure>(())
+        })
+        .detach();
+    run_bounded(&reactor, LIMIT);
+    assert_eq!(*outcome.lock().unwrap(), Some(true));
+    let events = factory.events.lock().unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|event| event.starts_with("failed:connection to") && event.contains("timed out")),
+        "{events:?}"
+    );
+    drop(fillers);
+    drop(silent);
 }

@@ -3,18 +3,7 @@
 //! Twisted's `GreetingGetter(LineOnlyReceiver)` from "Turning Asynchronous Networking
 //! Inside-Out": send a name, get a [`Deferred`] that fires with the greeting line.
 //!
-//! # Wire format
-//!
-//! [`get_greeting`](GreetingGetter::get_greeting) sends `NAME\r\n`; the answer is one
-//! line, `Hello, NAME!\r\n`, or `ERROR <reason>\r\n` (see
-//! [`GreetingServer`](crate::GreetingServer)). One greeting may be pending at a time.
-//!
-//! # Limits
-//!
-//! Answers may be up to 16392 bytes (`Hello, !` around a 16384-byte name, the server's
-//! limit); a longer one fails the pending greeting with
-//! [`Error::LineTooLong`] and closes the connection. Names are refused before
-//! sending if the greeting for them could not fit that limit.
+//! The wire format and limits are documented on the type.
 
 use std::fmt;
 
@@ -29,8 +18,20 @@ use crate::{Error, LineContext, LineHandler, LineOnlyReceiver, LineSender, DEFAU
 /// A hook run once the connection is up.
 type ConnectedHook = Box<dyn FnOnce(&mut GreetingGetter) + Send>;
 
-/// Asks a greeting server for greetings, one at a time. See the [module docs](self) for
-/// the wire format and limits.
+/// Asks a greeting server for greetings, one at a time.
+///
+/// # Wire format
+///
+/// [`get_greeting`](GreetingGetter::get_greeting) sends `NAME\r\n`; the answer is one
+/// line, `Hello, NAME!\r\n`, or `ERROR <reason>\r\n` (see
+/// [`GreetingServer`](crate::GreetingServer)). One greeting may be pending at a time.
+///
+/// # Limits
+///
+/// Answers may be up to 16392 bytes (`Hello, !` around a 16384-byte name, the server's
+/// limit); a longer one fails the pending greeting with
+/// [`Error::LineTooLong`] and closes the connection. Names are refused before
+/// sending if the greeting for them could not fit that limit.
 ///
 /// # Examples
 ///
@@ -56,9 +57,12 @@ type ConnectedHook = Box<dyn FnOnce(&mut GreetingGetter) + Send>;
 /// let heard = Arc::new(Mutex::new(None));
 /// let slot = heard.clone();
 /// let getter = GreetingGetter::new().on_connected(move |getter| {
-///     let _ = getter
-///         .get_greeting("World")
-///         .add_callback(move |greeting| *slot.lock().unwrap() = Some(greeting));
+///     // The callback runs when the greeting arrives; the handle itself is not needed.
+///     drop(
+///         getter
+///             .get_greeting("World")
+///             .add_callback(move |greeting| *slot.lock().unwrap() = Some(greeting)),
+///     );
 /// });
 /// let mut connection = TestConnection::new(getter.into_protocol());
 /// assert_eq!(connection.take_written(), &b"World\r\n"[..]);

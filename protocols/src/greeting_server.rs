@@ -1,23 +1,9 @@
 //! The server side of the greeting story: [`GreetingServer`].
 //!
-//! # Wire format
-//!
-//! The client sends a name as one line, `NAME\r\n`. The server answers with one line:
-//!
-//! | the name is                                   | the answer                            |
-//! |-----------------------------------------------|---------------------------------------|
-//! | valid                                         | `Hello, NAME!\r\n`                    |
-//! | empty                                         | `ERROR empty name\r\n`                |
-//! | not valid UTF-8                               | `ERROR name is not valid UTF-8\r\n`   |
-//! | holding a lone `\r` or `\n`                   | `ERROR name contains a line break\r\n`|
-//! | longer than the line limit (16384 bytes)      | `ERROR name too long\r\n`             |
-//!
-//! After an error line the connection stays open for the next name. An over-long name is
-//! answered as soon as it is known to be too long, and the rest of that line is discarded
-//! up to its `\r\n`. Names are answered in order, one line each, so clients may pipeline.
+//! The wire format is documented on the type.
 
 use bytes::Bytes;
-use torsade::{factory_fn, Address, ClientFactory, ProtocolFactory};
+use torsade::{factory_fn, Address, ClientFactory};
 
 use crate::greeting_wire::{
     EMPTY_NAME, ERROR_PREFIX, HELLO_PREFIX, HELLO_SUFFIX, NAME_HAS_LINE_BREAK, NAME_NOT_UTF8,
@@ -25,8 +11,23 @@ use crate::greeting_wire::{
 };
 use crate::{LineContext, LineHandler, LineOnlyReceiver};
 
-/// Answers each name it receives with a greeting. See the [module docs](self) for the
-/// wire format.
+/// Answers each name it receives with a greeting.
+///
+/// # Wire format
+///
+/// The client sends a name as one line, `NAME\r\n`. The server answers with one line:
+///
+/// | the name is                              | the answer                               |
+/// |------------------------------------------|------------------------------------------|
+/// | valid                                    | `Hello, NAME!\r\n`                       |
+/// | empty                                    | `ERROR empty name\r\n`                   |
+/// | not valid UTF-8                          | `ERROR name is not valid UTF-8\r\n`      |
+/// | holding a lone `\r` or `\n`              | `ERROR name contains a line break\r\n`   |
+/// | longer than the line limit (16384 bytes) | `ERROR name too long\r\n`                |
+///
+/// After an error line the connection stays open for the next name. An over-long name is
+/// answered as soon as it is known to be too long, and the rest of that line is discarded
+/// up to its `\r\n`. Names are answered in order, one line each, so clients may pipeline.
 ///
 /// # Examples
 ///
@@ -59,7 +60,8 @@ impl GreetingServer {
     }
 
     /// A factory building [`GreetingServer::protocol`] for every connection, to listen
-    /// with.
+    /// with: a [`ProtocolFactory`](torsade::ProtocolFactory), and (with no-op hooks) a
+    /// [`ClientFactory`].
     ///
     /// # Examples
     ///
@@ -71,8 +73,7 @@ impl GreetingServer {
     /// let peer = Address::Tcp("127.0.0.1:40000".parse().unwrap());
     /// assert!(factory.build_protocol(&peer).is_some());
     /// ```
-    pub fn factory(
-    ) -> impl ProtocolFactory<Protocol = LineOnlyReceiver<GreetingServer>> + ClientFactory {
+    pub fn factory() -> impl ClientFactory<Protocol = LineOnlyReceiver<GreetingServer>> {
         factory_fn(|_peer: &Address| GreetingServer::protocol())
     }
 

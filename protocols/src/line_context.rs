@@ -125,7 +125,8 @@ impl<'a> LineContext<'a> {
     ///
     /// Called from [`line_length_exceeded`](crate::LineHandler::line_length_exceeded),
     /// `extra` takes the place of the over-long line: it is parsed first, then the rest of
-    /// the over-long line is discarded as usual.
+    /// the over-long line is discarded as usual. (Pushed-back bytes are parsed like any
+    /// others: a handler that always pushes back an over-long line never stops.)
     #[doc(alias = "setLineMode")]
     pub fn set_line_mode(&mut self, extra: Bytes) {
         self.framer.set_line_mode(extra);

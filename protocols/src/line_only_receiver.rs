@@ -1,27 +1,7 @@
 //! Lines by delimiter and nothing else: [`LineOnlyReceiver`], Twisted's
 //! `LineOnlyReceiver`.
 //!
-//! # Wire format
-//!
-//! A line is every byte up to the delimiter (`\r\n` unless set with
-//! [`with_delimiter`](LineOnlyReceiver::with_delimiter)); the delimiter is removed. The
-//! match is exact: with `\r\n`, a lone `\n` or `\r` is part of a line. Lines may be empty.
-//! There is no raw mode: [`set_raw_mode`](crate::LineContext::set_raw_mode) returns
-//! [`Error::RawModeUnsupported`](crate::Error::RawModeUnsupported).
-//!
-//! # Limits
-//!
-//! The same rule as [`LineReceiver`](crate::LineReceiver) (Twisted's two receivers
-//! disagree; torsade's do not): lines of at most
-//! [`max_length`](LineOnlyReceiver::with_max_length) bytes, delimiter excluded (16384
-//! unless set), with a line of exactly that length accepted. An unfinished line fails as
-//! soon as it can no longer end within the limit, and is reported once to
-//! [`line_length_exceeded`](crate::LineHandler::line_length_exceeded) with its first
-//! `max_length` bytes; by default the connection then closes, and if the handler keeps it
-//! open the rest of that line is discarded up to and including its delimiter.
-//!
-//! The same bytes give the same lines however the network chunks them, and once the
-//! protocol asks to close, no further line is delivered.
+//! Its wire format and limits are documented on the type.
 
 use std::fmt;
 
@@ -32,7 +12,29 @@ use crate::dispatch::Dispatcher;
 use crate::LineHandler;
 
 /// A [`Protocol`] that splits the byte stream into lines for a [`LineHandler`], with no raw
-/// mode. See the [module docs](self) for the wire format and limits.
+/// mode.
+///
+/// # Wire format
+///
+/// A line is every byte up to the delimiter (`\r\n` unless set with
+/// [`with_delimiter`](LineOnlyReceiver::with_delimiter)); the delimiter is removed. The
+/// match is exact: with `\r\n`, a lone `\n` or `\r` is part of a line. Lines may be empty.
+/// There is no raw mode: [`set_raw_mode`](crate::LineContext::set_raw_mode) returns
+/// [`Error::RawModeUnsupported`](crate::Error::RawModeUnsupported).
+///
+/// # Limits
+///
+/// The same rule as [`LineReceiver`](crate::LineReceiver) (Twisted's two receivers
+/// disagree; torsade's do not): lines of at most
+/// [`max_length`](LineOnlyReceiver::with_max_length) bytes, delimiter excluded (16384
+/// unless set), with a line of exactly that length accepted. An unfinished line fails as
+/// soon as it can no longer end within the limit, and is reported once to
+/// [`line_length_exceeded`](crate::LineHandler::line_length_exceeded) with its first
+/// `max_length` bytes; by default the connection then closes, and if the handler keeps it
+/// open the rest of that line is discarded up to and including its delimiter.
+///
+/// The same bytes give the same lines however the network chunks them, and once the
+/// protocol asks to close, no further line is delivered.
 ///
 /// # Examples
 ///

@@ -1,26 +1,6 @@
 //! Lines by delimiter, with a raw mode: [`LineReceiver`], Twisted's `LineReceiver`.
 //!
-//! # Wire format
-//!
-//! A line is every byte up to the delimiter (`\r\n` unless set with
-//! [`with_delimiter`](LineReceiver::with_delimiter)); the delimiter is removed. The match is
-//! exact: with `\r\n`, a lone `\n` or `\r` is part of a line, not an end of one (accepting a
-//! lone `\n` where `\r\n` is expected is how SMTP smuggling works). Lines may be empty.
-//! In raw mode bytes pass through untouched until the handler switches back.
-//!
-//! # Limits
-//!
-//! A line may be at most [`max_length`](LineReceiver::with_max_length) bytes, delimiter
-//! excluded ([`DEFAULT_MAX_LENGTH`](crate::DEFAULT_MAX_LENGTH), 16384, unless set). A line
-//! of exactly that length is accepted. An unfinished line fails as soon as it can no
-//! longer end within the limit, so a receiver holds at most `max_length` plus one
-//! delimiter per connection. A failed line is reported once to
-//! [`line_length_exceeded`](crate::LineHandler::line_length_exceeded) with its first
-//! `max_length` bytes; by default the connection then closes, and if the handler keeps it
-//! open the rest of that line is discarded up to and including its delimiter.
-//!
-//! The same bytes give the same lines however the network chunks them, and once the
-//! protocol asks to close, no further line is delivered.
+//! Its wire format and limits are documented on the type.
 
 use std::fmt;
 
@@ -31,7 +11,29 @@ use crate::dispatch::Dispatcher;
 use crate::LineHandler;
 
 /// A [`Protocol`] that splits the byte stream into lines for a [`LineHandler`], and can
-/// switch to raw mode and back. See the [module docs](self) for the wire format and limits.
+/// switch to raw mode and back.
+///
+/// # Wire format
+///
+/// A line is every byte up to the delimiter (`\r\n` unless set with
+/// [`with_delimiter`](LineReceiver::with_delimiter)); the delimiter is removed. The match is
+/// exact: with `\r\n`, a lone `\n` or `\r` is part of a line, not an end of one (accepting a
+/// lone `\n` where `\r\n` is expected is how SMTP smuggling works). Lines may be empty.
+/// In raw mode bytes pass through untouched until the handler switches back.
+///
+/// # Limits
+///
+/// A line may be at most [`max_length`](LineReceiver::with_max_length) bytes, delimiter
+/// excluded ([`DEFAULT_MAX_LENGTH`](crate::DEFAULT_MAX_LENGTH), 16384, unless set). A line
+/// of exactly that length is accepted. An unfinished line fails as soon as it can no
+/// longer end within the limit, so a receiver holds at most `max_length` plus one
+/// delimiter per connection. A failed line is reported once to
+/// [`line_length_exceeded`](crate::LineHandler::line_length_exceeded) with its first
+/// `max_length` bytes; by default the connection then closes, and if the handler keeps it
+/// open the rest of that line is discarded up to and including its delimiter.
+///
+/// The same bytes give the same lines however the network chunks them, and once the
+/// protocol asks to close, no further line is delivered.
 ///
 /// # Examples
 ///
@@ -50,8 +52,9 @@ use crate::LineHandler;
 ///
 /// impl LineHandler for Upload {
 ///     fn line_received(&mut self, lines: &mut LineContext<'_>, line: Bytes) {
-///         if let Some(size) = line.strip_prefix(b"SIZE ") {
-///             self.expected = std::str::from_utf8(size).ok().and_then(|s| s.parse().ok()).unwrap_or(0);
+///         let size = line.strip_prefix(b"SIZE ").and_then(|n| std::str::from_utf8(n).ok());
+///         if let Some(Ok(size)) = size.map(str::parse) {
+///             self.expected = size;
 ///             lines.set_raw_mode().expect("a LineReceiver has a raw mode");
 ///         } else {
 ///             lines.send_line(b"?");

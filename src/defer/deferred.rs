@@ -190,6 +190,27 @@ impl<T: Send + 'static> Deferred<T> {
         self.push(move |result| step(both(result.map(unbox::<T>)).into()))
     }
 
+    /// Lets the chain go on without this handle: the callbacks already added still run
+    /// when the result arrives, and a failure that nobody handles is still logged.
+    ///
+    /// The callback style often ends a chain this way (Twisted code simply drops the
+    /// Deferred); it says so explicitly where `let _ = ...` would look like a forgotten
+    /// `.await`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    /// use torsade::Deferred;
+    ///
+    /// let (sender, receiver) = mpsc::channel();
+    /// let (deferred, resolver) = Deferred::<u32>::new();
+    /// deferred.add_callback(move |n| sender.send(n).unwrap()).detach();
+    /// resolver.callback(5).unwrap();
+    /// assert_eq!(receiver.recv().unwrap(), 5);
+    /// ```
+    pub fn detach(self) {}
+
     /// Takes the result if the chain has finished: `None` while it has not (the Deferred
     /// is then unchanged). After a result is taken the Deferred is spent: awaiting it or
     /// adding callbacks to it waits forever.

@@ -272,7 +272,7 @@ where
     fn finish(&mut self, reason: &DisconnectReason) {
         let commands = {
             let mut state = self.shared.lock();
-            state.ended = true;
+            self.shared.mark_ended(&mut state);
             state.waker = None;
             state.write_buf = BytesMut::new();
             state.flushing = 0;

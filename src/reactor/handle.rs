@@ -40,7 +40,7 @@ use crate::{Address, Deferred, Error, Protocol, TransportRef};
 /// let server = reactor.listen_tcp("127.0.0.1:0", factory_fn(|_: &Address| Counter::default())).unwrap();
 /// let r = reactor.clone();
 /// let connecting = reactor.connect_tcp(server.local_addr(), factory_fn(|_: &Address| Counter::default()));
-/// let _ = connecting
+/// connecting
 ///     .and_then(|handle| {
 ///         // Ask the live client protocol something from outside its task.
 ///         handle.call(|counter| counter.bytes)
@@ -49,7 +49,7 @@ use crate::{Address, Deferred, Error, Protocol, TransportRef};
 ///         assert_eq!(bytes.unwrap(), 0);
 ///         r.stop().unwrap();
 ///         Ok::<(), torsade::Failure>(())
-///     });
+///     }).detach();
 /// reactor.run().unwrap();
 /// ```
 pub struct ProtocolHandle<P> {

@@ -5,6 +5,7 @@
 //! it is held only to move bytes and flags, never across a syscall or user code.
 
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::task::Waker;
 
@@ -31,6 +32,8 @@ pub(crate) enum CloseRequest {
 /// A connection's shared state; also its transport.
 pub(crate) struct Shared<P> {
     state: Mutex<State<P>>,
+    /// Mirrors "close requested or ended" without the lock: framers ask once per frame.
+    closing: AtomicBool,
     peer: Address,
     host: Address,
 }
@@ -61,6 +64,7 @@ impl<P> Shared<P> {
                 commands: Vec::new(),
                 waker: None,
             }),
+            closing: AtomicBool::new(false),
             peer,
             host,
         }
@@ -97,6 +101,12 @@ impl<P> Shared<P> {
             waker.wake();
         }
         Ok(())
+    }
+
+    /// Marks the connection ended (under the caller's lock).
+    pub(crate) fn mark_ended(&self, state: &mut State<P>) {
+        state.ended = true;
+        self.closing.store(true, Ordering::Release);
     }
 
     pub(crate) fn peer(&self) -> Address {
@@ -137,6 +147,7 @@ impl<P: Protocol> Transport for Shared<P> {
     }
 
     fn lose_connection(&self) {
+        self.closing.store(true, Ordering::Release);
         self.update(|state| {
             if state.close == CloseRequest::Open {
                 state.close = CloseRequest::Lose;
@@ -145,6 +156,7 @@ impl<P: Protocol> Transport for Shared<P> {
     }
 
     fn abort_connection(&self) {
+        self.closing.store(true, Ordering::Release);
         self.update(|state| {
             state.close = CloseRequest::Abort;
             state.write_buf.clear();
@@ -152,8 +164,7 @@ impl<P: Protocol> Transport for Shared<P> {
     }
 
     fn is_closing(&self) -> bool {
-        let state = self.lock();
-        state.close != CloseRequest::Open || state.ended
+        self.closing.load(Ordering::Acquire)
     }
 
     fn peer_addr(&self) -> Address {

@@ -1,0 +1,58 @@
+//! A line echo server: every line received is sent back, ended with `\r\n`.
+//!
+//! ```text
+//! cargo run --example line_echo -- --port 8000
+//! nc 127.0.0.1 8000             # type lines; each comes back
+//! ```
+//!
+//! Lines may end with `\n` or `\r\n`. Lines longer than 16 KiB close the connection (the
+//! `LineReceiver` default). `--port 0` picks a free port; the first line printed is
+//! always `listening on ADDR`. Ctrl-C stops the server gracefully.
+
+mod common;
+
+use std::process::ExitCode;
+
+use bytes::Bytes;
+use torsade::{factory_fn, Address, Reactor};
+use torsade_protocols::{LineContext, LineHandler, LineReceiver};
+
+const USAGE: &str = "usage: line_echo [--port PORT]   (default 8000; 0 picks a free port)";
+
+/// Sends every line back.
+struct LineEcho;
+
+impl LineHandler for LineEcho {
+    fn line_received(&mut self, lines: &mut LineContext<'_>, line: Bytes) {
+        let line = line.strip_suffix(b"\r").unwrap_or(&line);
+        lines.transport().write_many(&[line, b"\r\n"]);
+    }
+}
+
+fn main() -> ExitCode {
+    common::init_logging();
+    let args = match common::Args::parse(USAGE, &["port"]) {
+        Ok(args) => args,
+        Err(code) => return code,
+    };
+    let port: u16 = match args.number("port", 8000) {
+        Ok(port) => port,
+        Err(code) => return code,
+    };
+    match serve(port) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(port: u16) -> torsade::Result<()> {
+    let reactor = Reactor::new()?;
+    let factory = factory_fn(|_: &Address| LineReceiver::new(LineEcho).with_delimiter(&b"\n"[..]));
+    let listening = reactor.listen_tcp(format!("127.0.0.1:{port}"), factory)?;
+    println!("listening on {}", listening.local_addr());
+    common::stop_on_ctrl_c(&reactor);
+    reactor.run()
+}

@@ -1,0 +1,221 @@
+//! Shared helpers: a line handler that records what it sees, a chunking sweep that feeds
+//! the same input split every way, and a pump between two in-memory connections.
+#![allow(dead_code)]
+
+use bytes::Bytes;
+use torsade::testing::TestConnection;
+use torsade::Protocol;
+use torsade_protocols::{LineContext, LineHandler, LineOnlyReceiver, LineReceiver};
+
+/// What a [`Recorder`] saw, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// `line_received`.
+    Line(Vec<u8>),
+    /// `raw_data_received` (the bytes the handler consumed as raw).
+    Raw(Vec<u8>),
+    /// `line_length_exceeded`.
+    Exceeded(Vec<u8>),
+    /// What `clear_line_buffer` returned.
+    Cleared(Vec<u8>),
+    /// `set_raw_mode` was refused.
+    RawRefused,
+}
+
+/// What a [`Recorder`] does with an over-long line.
+#[derive(Debug, Clone, Default)]
+pub enum OnExceeded {
+    /// The default hook: close the connection.
+    #[default]
+    Close,
+    /// Keep the connection open.
+    KeepOpen,
+    /// Keep it open and push these bytes back with `set_line_mode`.
+    PushBack(&'static [u8]),
+}
+
+/// A line handler that records its events and obeys commands sent as lines:
+/// `raw:N` (take N raw bytes, then back to lines), `close`, `clear`, `echo:TEXT`.
+#[derive(Debug, Default)]
+pub struct Recorder {
+    pub events: Vec<Event>,
+    pub on_exceeded: OnExceeded,
+    raw_left: usize,
+}
+
+impl Recorder {
+    pub fn new(on_exceeded: OnExceeded) -> Recorder {
+        Recorder {
+            on_exceeded,
+            ..Recorder::default()
+        }
+    }
+}
+
+impl LineHandler for Recorder {
+    fn line_received(&mut self, lines: &mut LineContext<'_>, line: Bytes) {
+        self.events.push(Event::Line(line.to_vec()));
+        if let Some(count) = line.strip_prefix(b"raw:") {
+            let count: usize = std::str::from_utf8(count).unwrap().parse().unwrap();
+            match lines.set_raw_mode() {
+                Ok(()) => self.raw_left = count,
+                Err(_) => self.events.push(Event::RawRefused),
+            }
+        } else if let Some(text) = line.strip_prefix(b"echo:") {
+            lines.send_line(text);
+        } else if &line[..] == b"close" {
+            lines.transport().lose_connection();
+        } else if &line[..] == b"clear" {
+            let cleared = lines.clear_line_buffer();
+            self.events.push(Event::Cleared(cleared.to_vec()));
+        }
+    }
+
+    fn raw_data_received(&mut self, lines: &mut LineContext<'_>, mut data: Bytes) {
+        let taken = data.split_to(self.raw_left.min(data.len()));
+        self.raw_left -= taken.len();
+        self.events.push(Event::Raw(taken.to_vec()));
+        if self.raw_left == 0 {
+            lines.set_line_mode(data);
+        }
+    }
+
+    fn line_length_exceeded(&mut self, lines: &mut LineContext<'_>, partial: Bytes) {
+        self.events.push(Event::Exceeded(partial.to_vec()));
+        match self.on_exceeded {
+            OnExceeded::Close => lines.transport().lose_connection(),
+            OnExceeded::KeepOpen => {}
+            OnExceeded::PushBack(extra) => lines.set_line_mode(Bytes::from_static(extra)),
+        }
+    }
+}
+
+/// A receiver whose handler is a [`Recorder`].
+pub trait Recording: Protocol {
+    fn recorded(&self) -> Vec<Event>;
+}
+
+impl Recording for LineReceiver<Recorder> {
+    fn recorded(&self) -> Vec<Event> {
+        self.handler().events.clone()
+    }
+}
+
+impl Recording for LineOnlyReceiver<Recorder> {
+    fn recorded(&self) -> Vec<Event> {
+        self.handler().events.clone()
+    }
+}
+
+/// Everything observable after feeding a connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// Events, with adjacent raw chunks joined (raw chunking follows the network's).
+    pub events: Vec<Event>,
+    pub written: Vec<u8>,
+    pub closing: bool,
+}
+
+/// Feeds `chunks` to a new connection of `protocol`.
+pub fn run<P: Protocol>(
+    protocol: P,
+    chunks: &[&[u8]],
+    events: &impl Fn(&P) -> Vec<Event>,
+) -> Outcome {
+    let mut connection = TestConnection::new(protocol);
+    for chunk in chunks {
+        connection.receive(chunk);
+    }
+    Outcome {
+        events: join_raw(events(connection.protocol())),
+        written: connection.written().to_vec(),
+        closing: connection.is_closing(),
+    }
+}
+
+/// Joins adjacent `Raw` events.
+fn join_raw(events: Vec<Event>) -> Vec<Event> {
+    let mut joined: Vec<Event> = Vec::with_capacity(events.len());
+    for event in events {
+        match (joined.last_mut(), event) {
+            (Some(Event::Raw(before)), Event::Raw(more)) => before.extend_from_slice(&more),
+            (_, event) => joined.push(event),
+        }
+    }
+    joined
+}
+
+/// Every way the sweep splits `input`: whole; in two at every point; one byte at a time
+/// and in chunks of 2 to 10 bytes; and, for short inputs, in three at every pair of points.
+pub fn chunkings(input: &[u8]) -> Vec<Vec<&[u8]>> {
+    let mut all = vec![vec![input]];
+    for split in 0..=input.len() {
+        let (first, second) = input.split_at(split);
+        all.push(vec![first, second]);
+    }
+    for size in 1..=10 {
+        all.push(input.chunks(size).collect());
+    }
+    if input.len() <= 48 {
+        for first in 1..input.len() {
+            for second in first + 1..input.len() {
+                all.push(vec![
+                    &input[..first],
+                    &input[first..second],
+                    &input[second..],
+                ]);
+            }
+        }
+    }
+    all
+}
+
+/// Feeds `input` to fresh protocols from `build` in every chunking, asserts the outcomes
+/// are identical, and returns it.
+pub fn same_for_every_chunking<P: Protocol>(
+    build: impl Fn() -> P,
+    events: impl Fn(&P) -> Vec<Event>,
+    input: &[u8],
+) -> Outcome {
+    let expected = run(build(), &[input], &events);
+    for chunks in chunkings(input) {
+        let outcome = run(build(), &chunks, &events);
+        assert_eq!(outcome, expected, "fed as {chunks:?}");
+    }
+    expected
+}
+
+/// [`same_for_every_chunking`] for a receiver of a [`Recorder`].
+pub fn sweep<P: Recording>(build: impl Fn() -> P, input: &[u8]) -> Outcome {
+    same_for_every_chunking(build, P::recorded, input)
+}
+
+/// Shorthand for a line event.
+pub fn line(bytes: &[u8]) -> Event {
+    Event::Line(bytes.to_vec())
+}
+
+/// Shorthand for a raw event.
+pub fn raw(bytes: &[u8]) -> Event {
+    Event::Raw(bytes.to_vec())
+}
+
+/// Shorthand for an over-long line event.
+pub fn exceeded(bytes: &[u8]) -> Event {
+    Event::Exceeded(bytes.to_vec())
+}
+
+/// Moves bytes between two connections until neither writes anything more (Twisted's
+/// `IOPump`); panics after 1,000 rounds.
+pub fn pump<A: Protocol, B: Protocol>(a: &mut TestConnection<A>, b: &mut TestConnection<B>) {
+    for _ in 0..1000 {
+        let from_a = a.take_written();
+        let from_b = b.take_written();
+        if from_a.is_empty() && from_b.is_empty() {
+            return;
+        }
+        b.receive(&from_a);
+        a.receive(&from_b);
+    }
+    panic!("the connections were still talking after 1,000 rounds");
+}

@@ -1,0 +1,428 @@
+//! LineReceiver: framing, limits, raw mode and pushback, each fed split every way.
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use common::{exceeded, line, raw, sweep, Event, OnExceeded, Recorder};
+use torsade::testing::{StringTransport, TestConnection};
+use torsade::{Address, DisconnectReason, Protocol, Transport, TransportRef};
+use torsade_protocols::{LineContext, LineHandler, LineReceiver, DEFAULT_MAX_LENGTH};
+
+fn receiver() -> LineReceiver<Recorder> {
+    LineReceiver::new(Recorder::default())
+}
+
+fn limited(max_length: usize, on_exceeded: OnExceeded) -> LineReceiver<Recorder> {
+    LineReceiver::new(Recorder::new(on_exceeded)).with_max_length(max_length)
+}
+
+#[test]
+fn lines_are_split_on_crlf_whatever_the_chunking() {
+    let outcome = sweep(receiver, b"one\r\ntwo\r\n\r\nthree\r\nunfinished");
+    assert_eq!(
+        outcome.events,
+        [line(b"one"), line(b"two"), line(b""), line(b"three")]
+    );
+    assert!(!outcome.closing);
+}
+
+#[test]
+fn lone_cr_and_lf_are_part_of_a_crlf_line() {
+    let outcome = sweep(receiver, b"a\nb\rc\r\n\n\r\r\n");
+    assert_eq!(outcome.events, [line(b"a\nb\rc"), line(b"\n\r")]);
+}
+
+#[test]
+fn a_one_byte_delimiter_splits_lines() {
+    let outcome = sweep(|| receiver().with_delimiter(&b"\n"[..]), b"a\n\nb\r\nc");
+    assert_eq!(outcome.events, [line(b"a"), line(b""), line(b"b\r")]);
+}
+
+#[test]
+fn a_three_byte_delimiter_splits_at_its_first_occurrence() {
+    let outcome = sweep(
+        || receiver().with_delimiter(&b"+++"[..]),
+        b"a++++b+++++++c++d+++",
+    );
+    assert_eq!(
+        outcome.events,
+        [line(b"a"), line(b"+b"), line(b""), line(b"+c++d")]
+    );
+}
+
+#[test]
+fn the_default_limit_is_16384_bytes() {
+    assert_eq!(DEFAULT_MAX_LENGTH, 16384);
+    assert_eq!(receiver().max_length(), 16384);
+    assert_eq!(receiver().delimiter(), b"\r\n");
+    let mut input = vec![b'a'; 16384];
+    input.extend_from_slice(b"\r\n");
+    let mut connection = TestConnection::new(receiver());
+    connection.receive_in_chunks(&input, 4096);
+    assert_eq!(
+        connection.protocol().handler().events,
+        [line(&input[..16384])]
+    );
+}
+
+#[test]
+fn a_line_of_exactly_max_length_is_accepted() {
+    let outcome = sweep(|| limited(5, OnExceeded::Close), b"abcde\r\nx\r\n");
+    assert_eq!(outcome.events, [line(b"abcde"), line(b"x")]);
+    assert!(!outcome.closing);
+}
+
+#[test]
+fn a_line_one_byte_over_max_length_is_reported_and_closes_by_default() {
+    let outcome = sweep(|| limited(5, OnExceeded::Close), b"ok\r\nabcdef\r\nx\r\n");
+    assert_eq!(outcome.events, [line(b"ok"), exceeded(b"abcde")]);
+    assert!(outcome.closing);
+}
+
+#[test]
+fn the_default_hook_closes_the_connection() {
+    struct Quiet;
+    impl LineHandler for Quiet {
+        fn line_received(&mut self, _: &mut LineContext<'_>, _: Bytes) {}
+    }
+    let mut connection = TestConnection::new(LineReceiver::new(Quiet).with_max_length(3));
+    connection.receive(b"abcd");
+    assert!(connection.is_closing());
+}
+
+#[test]
+fn an_unfinished_line_fails_as_soon_as_it_cannot_fit() {
+    let outcome = sweep(|| limited(5, OnExceeded::Close), b"abcdef");
+    assert_eq!(outcome.events, [exceeded(b"abcde")]);
+    assert!(outcome.closing);
+}
+
+#[test]
+fn a_partial_delimiter_past_the_limit_keeps_the_line_waiting() {
+    let outcome = sweep(|| limited(5, OnExceeded::Close), b"abcde\r");
+    assert_eq!(outcome.events, []);
+    assert!(!outcome.closing);
+    let outcome = sweep(|| limited(5, OnExceeded::Close), b"abcde\r\n");
+    assert_eq!(outcome.events, [line(b"abcde")]);
+}
+
+#[test]
+fn a_long_delimiter_starting_before_the_limit_keeps_the_line_waiting() {
+    let build = || limited(5, OnExceeded::Close).with_delimiter(&b"abc"[..]);
+    assert_eq!(sweep(build, b"xxxxab").events, []);
+    assert_eq!(sweep(build, b"xxxxabc").events, [line(b"xxxx")]);
+    assert_eq!(sweep(build, b"xxxxabd").events, [exceeded(b"xxxxa")]);
+}
+
+#[test]
+fn an_over_long_line_is_reported_once_and_its_tail_discarded() {
+    let outcome = sweep(
+        || limited(5, OnExceeded::KeepOpen),
+        b"abcdefgh\r\nij\r\nXXXXXXXXXXXXXXXXXXXX\r\nok\r\n",
+    );
+    assert_eq!(
+        outcome.events,
+        [
+            exceeded(b"abcde"),
+            line(b"ij"),
+            exceeded(b"XXXXX"),
+            line(b"ok")
+        ]
+    );
+    assert!(!outcome.closing);
+}
+
+#[test]
+fn an_over_long_line_cannot_smuggle_lines_in_its_tail() {
+    // Twisted's byte-at-a-time behaviour would have parsed "evil" as a line.
+    let outcome = sweep(
+        || limited(5, OnExceeded::KeepOpen),
+        b"abcdefg\revil\nmore\r\r\nok\r\n",
+    );
+    assert_eq!(outcome.events, [exceeded(b"abcde"), line(b"ok")]);
+}
+
+#[test]
+fn an_over_long_line_ends_at_a_delimiter_that_straddles_the_failure_point() {
+    // Max 5: "abcde\r" may still be a line, "abcde\r\r" may not — yet the line's
+    // delimiter starts at that second "\r".
+    let outcome = sweep(|| limited(5, OnExceeded::KeepOpen), b"abcde\r\r\nok\r\n");
+    assert_eq!(outcome.events, [exceeded(b"abcde"), line(b"ok")]);
+    let outcome = sweep(
+        || limited(2, OnExceeded::KeepOpen).with_delimiter(&b"aab"[..]),
+        b"xxaaabokaab",
+    );
+    assert_eq!(outcome.events, [exceeded(b"xx"), line(b"ok")]);
+}
+
+#[test]
+fn no_line_is_delivered_after_the_handler_closes() {
+    let outcome = sweep(receiver, b"a\r\nclose\r\nb\r\nc\r\n");
+    assert_eq!(outcome.events, [line(b"a"), line(b"close")]);
+    assert!(outcome.closing);
+}
+
+#[test]
+fn raw_mode_starts_mid_chunk_and_lines_resume_with_the_pushed_back_rest() {
+    let outcome = sweep(
+        receiver,
+        b"head\r\nraw:5\r\n12345tail\r\nraw:4\r\na\r\nb\r\nend\r\n",
+    );
+    assert_eq!(
+        outcome.events,
+        [
+            line(b"head"),
+            line(b"raw:5"),
+            raw(b"12345"),
+            line(b"tail"),
+            line(b"raw:4"),
+            raw(b"a\r\nb"),
+            line(b""),
+            line(b"end"),
+        ]
+    );
+}
+
+#[test]
+fn bytes_pushed_back_from_line_length_exceeded_are_parsed_first() {
+    let outcome = sweep(
+        || limited(6, OnExceeded::PushBack(b"pushed\r\n")),
+        b"abcdefgh\r\nok\r\n",
+    );
+    assert_eq!(
+        outcome.events,
+        [exceeded(b"abcdef"), line(b"pushed"), line(b"ok")]
+    );
+}
+
+#[test]
+fn a_pushed_back_unfinished_line_continues_after_the_discarded_tail() {
+    let outcome = sweep(
+        || limited(6, OnExceeded::PushBack(b"pu")),
+        b"abcdefgh\r\nsh\r\n",
+    );
+    assert_eq!(outcome.events, [exceeded(b"abcdef"), line(b"push")]);
+}
+
+#[test]
+fn clear_line_buffer_drops_the_rest_of_the_chunk() {
+    let mut connection = TestConnection::new(receiver());
+    connection.receive(b"a\r\nclear\r\nb\r\nc");
+    connection.receive(b"d\r\n");
+    assert_eq!(
+        connection.protocol().handler().events,
+        [
+            line(b"a"),
+            line(b"clear"),
+            Event::Cleared(b"b\r\nc".to_vec()),
+            line(b"d"),
+        ]
+    );
+}
+
+#[test]
+fn clear_line_buffer_returns_an_unfinished_line_too() {
+    let mut connection = TestConnection::new(receiver());
+    connection.receive(b"a\r\nclea");
+    connection.receive(b"r\r\n");
+    connection.receive(b"par");
+    connection.receive(b"tial\r\nclear\r\nrest");
+    assert_eq!(
+        connection.protocol().handler().events,
+        [
+            line(b"a"),
+            line(b"clear"),
+            Event::Cleared(Vec::new()),
+            line(b"partial"),
+            line(b"clear"),
+            Event::Cleared(b"rest".to_vec()),
+        ]
+    );
+}
+
+/// Flips to raw mode after every line and back, pushing everything back.
+#[derive(Default)]
+struct Flipper {
+    lines: usize,
+}
+
+impl LineHandler for Flipper {
+    fn line_received(&mut self, lines: &mut LineContext<'_>, _: Bytes) {
+        self.lines += 1;
+        lines.set_raw_mode().unwrap();
+    }
+
+    fn raw_data_received(&mut self, lines: &mut LineContext<'_>, data: Bytes) {
+        lines.set_line_mode(data);
+    }
+}
+
+#[test]
+fn ten_thousand_mode_flips_in_one_chunk_do_not_grow_the_stack() {
+    // A small stack: any recursion per flip would overflow it.
+    let flips = std::thread::Builder::new()
+        .stack_size(128 * 1024)
+        .spawn(|| {
+            let receiver = LineReceiver::new(Flipper::default()).with_delimiter(&b"\n"[..]);
+            let mut connection = TestConnection::new(receiver);
+            connection.receive(&b"x\nx".repeat(10_000));
+            connection.protocol().handler().lines
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    assert_eq!(flips, 10_000);
+}
+
+#[test]
+fn send_line_writes_the_line_and_delimiter() {
+    let outcome = sweep(
+        || receiver().with_delimiter(&b"\n"[..]),
+        b"echo:hi\necho:\n",
+    );
+    assert_eq!(outcome.written, b"hi\n\n");
+}
+
+/// A transport that counts `write` and `write_many` calls.
+#[derive(Debug, Default)]
+struct CountingTransport {
+    writes: AtomicUsize,
+    write_manys: AtomicUsize,
+    written: Mutex<Vec<u8>>,
+}
+
+impl Transport for CountingTransport {
+    fn write(&self, data: &[u8]) {
+        self.writes.fetch_add(1, Ordering::SeqCst);
+        self.written.lock().unwrap().extend_from_slice(data);
+    }
+    fn write_many(&self, chunks: &[&[u8]]) {
+        self.write_manys.fetch_add(1, Ordering::SeqCst);
+        for chunk in chunks {
+            self.written.lock().unwrap().extend_from_slice(chunk);
+        }
+    }
+    fn lose_connection(&self) {}
+    fn abort_connection(&self) {}
+    fn is_closing(&self) -> bool {
+        false
+    }
+    fn peer_addr(&self) -> Address {
+        Address::Tcp("127.0.0.1:1".parse().unwrap())
+    }
+    fn host_addr(&self) -> Address {
+        Address::Tcp("127.0.0.1:2".parse().unwrap())
+    }
+    fn pause_reading(&self) {}
+    fn resume_reading(&self) {}
+    fn is_reading(&self) -> bool {
+        true
+    }
+    fn write_buffer_size(&self) -> usize {
+        0
+    }
+}
+
+#[test]
+fn send_line_is_one_write_many_call() {
+    let counting = Arc::new(CountingTransport::default());
+    let transport: TransportRef = counting.clone();
+    let mut protocol = receiver();
+    protocol.connection_made(&transport);
+    protocol.data_received(&transport, Bytes::from_static(b"echo:hello\r\n"));
+    assert_eq!(counting.write_manys.load(Ordering::SeqCst), 1);
+    assert_eq!(counting.writes.load(Ordering::SeqCst), 0);
+    assert_eq!(*counting.written.lock().unwrap(), b"hello\r\n");
+}
+
+/// Keeps every line it receives.
+#[derive(Default)]
+struct Keeper {
+    lines: Vec<Bytes>,
+}
+
+impl LineHandler for Keeper {
+    fn line_received(&mut self, _: &mut LineContext<'_>, line: Bytes) {
+        self.lines.push(line);
+    }
+}
+
+#[test]
+fn lines_are_slices_of_the_received_chunk() {
+    let transport: TransportRef = StringTransport::new();
+    let mut protocol = LineReceiver::new(Keeper::default());
+    protocol.connection_made(&transport);
+    let chunk = Bytes::from(b"first\r\nsecond\r\nthird\r\nfour".to_vec());
+    let inside = chunk.as_ptr_range();
+    protocol.data_received(&transport, chunk.clone());
+    let lines = &protocol.handler().lines;
+    assert_eq!(lines, &["first", "second", "third"]);
+    for line in lines {
+        assert!(inside.contains(&line.as_ptr()), "{line:?} was copied");
+    }
+    // The unfinished "four" was copied; the lines after it are slices again.
+    let chunk = Bytes::from(b"\r\nfifth\r\n".to_vec());
+    let inside = chunk.as_ptr_range();
+    protocol.data_received(&transport, chunk.clone());
+    let lines = &protocol.handler().lines;
+    assert_eq!(lines[3..], ["four", "fifth"]);
+    assert!(inside.contains(&lines[4].as_ptr()));
+}
+
+#[test]
+fn an_unfinished_line_is_not_delivered_at_eof() {
+    let mut connection = TestConnection::new(receiver());
+    connection.receive(b"done\r\nhalf");
+    connection.receive_eof();
+    assert_eq!(connection.protocol().handler().events, [line(b"done")]);
+    assert!(connection.is_closing());
+}
+
+#[test]
+fn connection_events_reach_the_handler() {
+    #[derive(Default)]
+    struct Lifecycle {
+        made: bool,
+        keep_half_open: bool,
+        lost: Option<DisconnectReason>,
+    }
+    impl LineHandler for Lifecycle {
+        fn connection_made(&mut self, lines: &mut LineContext<'_>) {
+            self.made = true;
+            lines.send_line(b"welcome");
+        }
+        fn line_received(&mut self, _: &mut LineContext<'_>, _: Bytes) {}
+        fn eof_received(&mut self, _: &mut LineContext<'_>) -> bool {
+            self.keep_half_open = true;
+            true
+        }
+        fn connection_lost(&mut self, reason: DisconnectReason) {
+            self.lost = Some(reason);
+        }
+    }
+    let mut connection = TestConnection::new(LineReceiver::new(Lifecycle::default()));
+    assert_eq!(connection.take_written(), &b"welcome\r\n"[..]);
+    connection.receive_eof();
+    assert!(!connection.is_closing());
+    connection.disconnect(DisconnectReason::Aborted);
+    let handler = connection.protocol().handler();
+    assert!(handler.made && handler.keep_half_open);
+    assert!(matches!(handler.lost, Some(DisconnectReason::Aborted)));
+}
+
+#[test]
+fn into_handler_gives_the_handler_back() {
+    let mut connection = TestConnection::new(receiver());
+    connection.receive(b"kept\r\n");
+    let receiver = std::mem::replace(connection.protocol_mut(), self::receiver());
+    assert_eq!(receiver.into_handler().events, [line(b"kept")]);
+}
+
+#[test]
+#[should_panic(expected = "delimiter must not be empty")]
+fn an_empty_delimiter_is_a_programming_error() {
+    let _ = receiver().with_delimiter(Bytes::new());
+}
