@@ -14,7 +14,7 @@ mod common;
 use std::process::ExitCode;
 
 use bytes::Bytes;
-use torsade::{factory_fn, Address, Reactor};
+use torsade::{factory_fn, Address};
 use torsade_protocols::{LineContext, LineHandler, LineReceiver};
 
 const USAGE: &str = "usage: line_echo [--port PORT]   (default 8000; 0 picks a free port)";
@@ -30,29 +30,6 @@ impl LineHandler for LineEcho {
 }
 
 fn main() -> ExitCode {
-    common::init_logging();
-    let args = match common::Args::parse(USAGE, &["port"]) {
-        Ok(args) => args,
-        Err(code) => return code,
-    };
-    let port: u16 = match args.number("port", 8000) {
-        Ok(port) => port,
-        Err(code) => return code,
-    };
-    match serve(port) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("error: {error}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-fn serve(port: u16) -> torsade::Result<()> {
-    let reactor = Reactor::new()?;
     let factory = factory_fn(|_: &Address| LineReceiver::new(LineEcho).with_delimiter(&b"\n"[..]));
-    let listening = reactor.listen_tcp(format!("127.0.0.1:{port}"), factory)?;
-    println!("listening on {}", listening.local_addr());
-    common::stop_on_ctrl_c(&reactor);
-    reactor.run()
+    common::serve_main(USAGE, 8000, factory)
 }

@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use torsade::Reactor;
+use torsade::{ProtocolFactory, Reactor};
 
 /// Command-line flags as `--name value` pairs (and bare `--flag`s).
 pub struct Args {
@@ -79,4 +79,29 @@ pub fn stop_on_ctrl_c(reactor: &Reactor) {
             }
         })
         .detach();
+}
+
+/// The body of a server example: parses `--port` (default `default_port`), listens on
+/// 127.0.0.1 with `factory`, prints `listening on ADDR`, and runs until Ctrl-C.
+pub fn serve_main<F: ProtocolFactory>(usage: &str, default_port: u16, factory: F) -> ExitCode {
+    init_logging();
+    let port =
+        match Args::parse(usage, &["port"]).and_then(|args| args.number("port", default_port)) {
+            Ok(port) => port,
+            Err(code) => return code,
+        };
+    let serve = || -> torsade::Result<()> {
+        let reactor = Reactor::new()?;
+        let listening = reactor.listen_tcp(format!("127.0.0.1:{port}"), factory)?;
+        println!("listening on {}", listening.local_addr());
+        stop_on_ctrl_c(&reactor);
+        reactor.run()
+    };
+    match serve() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
 }

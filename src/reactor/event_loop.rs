@@ -282,6 +282,7 @@ impl Clock for Reactor {
 
 impl Drop for Inner {
     fn drop(&mut self) {
+        self.timers.close();
         // A reactor dropped without running may be dropped inside some async context,
         // where a blocking runtime shutdown would panic.
         if let Some(runtime) = self
@@ -310,6 +311,9 @@ async fn drive_timers(timers: Arc<TimerQueue>, origin: tokio::time::Instant) {
         let scheduled = timers.notify.notified();
         tokio::pin!(scheduled);
         scheduled.as_mut().enable();
+        if timers.is_closed() {
+            return;
+        }
         match timers.next_due_time() {
             None => scheduled.await,
             Some(due) => {

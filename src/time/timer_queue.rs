@@ -15,7 +15,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::fmt;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -46,6 +46,8 @@ pub(crate) struct TimerQueue {
     source: TimeSource,
     /// Wakes the reactor's timer task when a call is scheduled earlier than all others.
     pub(crate) notify: Notify,
+    /// Set when the clock's owner is gone: the timer task ends.
+    closed: AtomicBool,
 }
 
 #[derive(Default)]
@@ -88,7 +90,18 @@ impl TimerQueue {
             state: Mutex::new(QueueState::default()),
             source,
             notify: Notify::new(),
+            closed: AtomicBool::new(false),
         })
+    }
+
+    /// Tells the reactor's timer task to end (the reactor is gone).
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.notify.notify_one();
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
     }
 
     fn lock(&self) -> MutexGuard<'_, QueueState> {

@@ -5,7 +5,11 @@ use std::io;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use torsade::Reactor;
+use std::net::{SocketAddr, TcpListener as StdListener};
+
+use bytes::Bytes;
+use torsade::prelude::*;
+use torsade::{Address, Reactor};
 
 /// Runs `body` with a tracing subscriber that records every event; returns the text.
 pub fn capture_logs(body: impl FnOnce()) -> String {
@@ -50,4 +54,173 @@ pub fn run_bounded(reactor: &Reactor, limit: Duration) {
         !*timed_out.lock().unwrap(),
         "the test did not finish within {limit:?}"
     );
+}
+
+pub const LIMIT: Duration = Duration::from_secs(20);
+
+/// Echoes everything back.
+pub struct Echo;
+
+impl Protocol for Echo {
+    fn data_received(&mut self, transport: &TransportRef, data: Bytes) {
+        transport.write(&data);
+    }
+}
+
+/// What a [`Recorder`] saw.
+#[derive(Debug, Default)]
+pub struct Seen {
+    pub made: usize,
+    pub data: Vec<u8>,
+    pub lost: Vec<String>,
+}
+
+pub type OnMade = Box<dyn FnOnce(&TransportRef) + Send>;
+pub type OnData = Box<dyn FnMut(&TransportRef, usize) + Send>;
+pub type OnLost = Box<dyn FnOnce() + Send>;
+
+/// Records everything; runs its hooks from the matching callbacks.
+pub struct Recorder {
+    seen: Arc<Mutex<Seen>>,
+    on_made: Option<OnMade>,
+    /// Called after each chunk with the total received so far.
+    on_data: Option<OnData>,
+    on_lost: Option<OnLost>,
+}
+
+impl Recorder {
+    pub fn new(seen: &Arc<Mutex<Seen>>) -> Recorder {
+        Recorder {
+            seen: seen.clone(),
+            on_made: None,
+            on_data: None,
+            on_lost: None,
+        }
+    }
+
+    pub fn on_data(mut self, hook: impl FnMut(&TransportRef, usize) + Send + 'static) -> Recorder {
+        self.on_data = Some(Box::new(hook));
+        self
+    }
+
+    pub fn on_made(mut self, hook: impl FnOnce(&TransportRef) + Send + 'static) -> Recorder {
+        self.on_made = Some(Box::new(hook));
+        self
+    }
+
+    pub fn on_lost(mut self, hook: impl FnOnce() + Send + 'static) -> Recorder {
+        self.on_lost = Some(Box::new(hook));
+        self
+    }
+}
+
+impl Protocol for Recorder {
+    fn connection_made(&mut self, transport: &TransportRef) {
+        self.seen.lock().unwrap().made += 1;
+        if let Some(hook) = self.on_made.take() {
+            hook(transport);
+        }
+    }
+
+    fn data_received(&mut self, transport: &TransportRef, data: Bytes) {
+        let total = {
+            let mut seen = self.seen.lock().unwrap();
+            seen.data.extend_from_slice(&data);
+            seen.data.len()
+        };
+        if let Some(hook) = &mut self.on_data {
+            hook(transport, total);
+        }
+    }
+
+    fn connection_lost(&mut self, reason: DisconnectReason) {
+        let label = match &reason {
+            DisconnectReason::Done => "done".to_string(),
+            DisconnectReason::Aborted => "aborted".to_string(),
+            DisconnectReason::Lost(error) => format!("lost:{:?}", error.kind()),
+            other => format!("{other}"),
+        };
+        self.seen.lock().unwrap().lost.push(label);
+        if let Some(hook) = self.on_lost.take() {
+            hook();
+        }
+    }
+}
+
+pub fn seen() -> Arc<Mutex<Seen>> {
+    Arc::new(Mutex::new(Seen::default()))
+}
+
+pub fn stop_on_lost(reactor: &Reactor) -> impl FnOnce() + Send + 'static {
+    let reactor = reactor.clone();
+    move || {
+        let _ = reactor.stop();
+    }
+}
+
+/// A port nothing listens on.
+pub fn refused_port() -> SocketAddr {
+    let listener = StdListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    drop(listener);
+    address
+}
+
+/// A client factory recording its events.
+#[derive(Default)]
+pub struct RecordingClientFactory {
+    pub events: Mutex<Vec<String>>,
+    pub seen: Arc<Mutex<Seen>>,
+}
+
+impl ProtocolFactory for RecordingClientFactory {
+    type Protocol = Recorder;
+
+    fn build_protocol(&self, _: &Address) -> Option<Recorder> {
+        self.events.lock().unwrap().push("build".into());
+        Some(Recorder::new(&self.seen).on_made(|transport| transport.lose_connection()))
+    }
+
+    fn start_factory(&self) {
+        self.events.lock().unwrap().push("start".into());
+    }
+
+    fn stop_factory(&self) {
+        self.events.lock().unwrap().push("stop".into());
+    }
+}
+
+impl ClientFactory for RecordingClientFactory {
+    fn started_connecting(&self, _: &str) {
+        self.events.lock().unwrap().push("connecting".into());
+    }
+
+    fn client_connection_failed(&self, error: &Error) {
+        let kind = match error {
+            Error::ConnectFailed { source, .. } => format!("{:?}", source.kind()),
+            other => format!("{other}"),
+        };
+        self.events.lock().unwrap().push(format!("failed:{kind}"));
+    }
+
+    fn client_connection_lost(&self, reason: &DisconnectReason) {
+        self.events
+            .lock()
+            .unwrap()
+            .push(format!("lost:{}", reason.is_clean()));
+    }
+}
+
+/// Counts bytes; can be paused from outside.
+#[derive(Default)]
+pub struct Counter {
+    pub bytes: usize,
+    pub chunks: usize,
+}
+
+impl Protocol for Counter {
+    fn data_received(&mut self, _: &TransportRef, data: Bytes) {
+        self.bytes += data.len();
+        self.chunks += 1;
+    }
 }

@@ -1,0 +1,293 @@
+//! Data between a client and a server over loopback: exchange, addresses, writes from
+//! other threads, handle calls, and pausing.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream as StdStream;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use common::*;
+use torsade::prelude::*;
+use torsade::{factory_fn, Address, ProtocolHandle, Reactor};
+
+#[test]
+fn a_client_and_a_server_exchange_data() {
+    let reactor = Reactor::new().unwrap();
+    let port = reactor
+        .listen_tcp("127.0.0.1:0", factory_fn(|_: &Address| Echo))
+        .unwrap();
+    let client = seen();
+    let (c, r) = (client.clone(), reactor.clone());
+    let factory = factory_fn(move |_: &Address| {
+        Recorder::new(&c)
+            .on_made(|transport| {
+                transport.write(b"hello, ");
+                transport.write_many(&[b"wor", b"ld"]);
+            })
+            .on_data(|transport, total| {
+                if total == 12 {
+                    transport.lose_connection();
+                }
+            })
+            .on_lost(stop_on_lost(&r))
+    });
+    reactor.connect_tcp(port.local_addr(), factory).detach();
+    run_bounded(&reactor, LIMIT);
+    let client = client.lock().unwrap();
+    assert_eq!(client.made, 1);
+    assert_eq!(client.data, b"hello, world");
+    assert_eq!(client.lost, ["done"]);
+}
+
+#[test]
+fn addresses_are_reported_on_both_ends() {
+    let reactor = Reactor::new().unwrap();
+    let views = Arc::new(AtomicUsize::new(0));
+    let stop_when_both = {
+        let (views, r) = (views.clone(), reactor.clone());
+        move || {
+            if views.fetch_add(1, Ordering::SeqCst) + 1 == 2 {
+                r.stop().unwrap();
+            }
+        }
+    };
+    let server_view = Arc::new(Mutex::new(None));
+    let (sv, stop) = (server_view.clone(), stop_when_both.clone());
+    let port = reactor
+        .listen_tcp(
+            "127.0.0.1:0",
+            factory_fn(move |peer: &Address| {
+                let (sv, stop, peer) = (sv.clone(), stop.clone(), *peer);
+                Recorder::new(&seen()).on_made(move |transport| {
+                    *sv.lock().unwrap() =
+                        Some((peer, transport.peer_addr(), transport.host_addr()));
+                    stop();
+                })
+            }),
+        )
+        .unwrap();
+    let client_view = Arc::new(Mutex::new(None));
+    let cv = client_view.clone();
+    reactor
+        .connect_tcp(port.local_addr(), factory_fn(|_: &Address| Echo))
+        .add_callback(move |handle| {
+            *cv.lock().unwrap() = Some((handle.peer_addr(), handle.host_addr()));
+            stop_when_both();
+        })
+        .detach();
+    run_bounded(&reactor, LIMIT);
+    let (peer_seen_by_factory, server_peer, server_host) = server_view.lock().unwrap().unwrap();
+    let (client_peer, client_host) = client_view.lock().unwrap().unwrap();
+    assert_eq!(server_host, Address::Tcp(port.local_addr()));
+    assert_eq!(client_peer, Address::Tcp(port.local_addr()));
+    assert_eq!(server_peer, client_host);
+    assert_eq!(peer_seen_by_factory, client_host);
+}
+
+#[test]
+fn writes_from_another_thread_reach_the_peer() {
+    const EXPECTED: usize = 1000 * 10;
+    let reactor = Reactor::new().unwrap();
+    let server = seen();
+    let (s, r) = (server.clone(), reactor.clone());
+    let port = reactor
+        .listen_tcp(
+            "127.0.0.1:0",
+            factory_fn(move |_: &Address| {
+                let r = r.clone();
+                Recorder::new(&s).on_data(move |_, total| {
+                    if total == EXPECTED {
+                        r.stop().unwrap();
+                    }
+                })
+            }),
+        )
+        .unwrap();
+    reactor
+        .connect_tcp(
+            port.local_addr(),
+            factory_fn(|_: &Address| Counter::default()),
+        )
+        .add_callback(|handle| {
+            let transport = handle.transport();
+            std::thread::spawn(move || {
+                for _ in 0..1000 {
+                    transport.write(b"0123456789");
+                }
+            });
+        })
+        .detach();
+    run_bounded(&reactor, LIMIT);
+    assert_eq!(server.lock().unwrap().data, b"0123456789".repeat(1000));
+}
+
+#[test]
+fn handle_calls_run_in_order_inside_the_connection() {
+    let reactor = Reactor::new().unwrap();
+    let port = reactor
+        .listen_tcp("127.0.0.1:0", factory_fn(|_: &Address| Echo))
+        .unwrap();
+    let results = Arc::new(Mutex::new(Vec::new()));
+    let (res, r) = (results.clone(), reactor.clone());
+    reactor
+        .connect_tcp(
+            port.local_addr(),
+            factory_fn(|_: &Address| Counter::default()),
+        )
+        .add_callback(move |handle| {
+            for i in 0..10 {
+                let res = res.clone();
+                handle
+                    .call(move |counter: &mut Counter| {
+                        counter.chunks += 1;
+                        (i, counter.chunks)
+                    })
+                    .add_callback(move |pair| res.lock().unwrap().push(pair))
+                    .detach();
+            }
+            let r2 = r.clone();
+            handle
+                .call(move |_| {
+                    let _ = r2.stop();
+                })
+                .detach();
+        })
+        .detach();
+    run_bounded(&reactor, LIMIT);
+    let results = results.lock().unwrap();
+    let expected: Vec<(usize, usize)> = (0..10).map(|i| (i, i + 1)).collect();
+    assert_eq!(*results, expected);
+}
+
+#[test]
+fn handle_calls_after_the_connection_ended_fail_with_connection_closed() {
+    let reactor = Reactor::new().unwrap();
+    let port = reactor
+        .listen_tcp("127.0.0.1:0", factory_fn(|_: &Address| Echo))
+        .unwrap();
+    let outcome = Arc::new(Mutex::new(None));
+    let (o, r) = (outcome.clone(), reactor.clone());
+    let slot: Arc<Mutex<Option<ProtocolHandle<Recorder>>>> = Arc::new(Mutex::new(None));
+    let slot_on_lost = slot.clone();
+    let factory = factory_fn(move |_: &Address| {
+        let (slot, o, r) = (slot_on_lost.clone(), o.clone(), r.clone());
+        Recorder::new(&seen()).on_lost(move || {
+            // Ask the dead connection's protocol something, after it ended.
+            let handle = slot.lock().unwrap().clone().unwrap();
+            let later = r.clone();
+            later.call_later(Duration::ZERO, move || {
+                handle
+                    .call(|_| ())
+                    .add_both(move |result| {
+                        *o.lock().unwrap() = Some(matches!(
+                            result.map_err(|f| f
+                                .downcast_ref::<Error>()
+                                .map(|e| matches!(e, Error::ConnectionClosed))),
+                            Err(Some(true))
+                        ));
+                        let _ = r.stop();
+                        Ok::<(), Failure>(())
+                    })
+                    .detach();
+            });
+        })
+    });
+    reactor
+        .connect_tcp(port.local_addr(), factory)
+        .add_callback(move |handle| {
+            handle.transport().lose_connection();
+            *slot.lock().unwrap() = Some(handle);
+        })
+        .detach();
+    run_bounded(&reactor, LIMIT);
+    assert_eq!(*outcome.lock().unwrap(), Some(true));
+}
+
+/// Pauses reading as soon as it is connected and hands its transport out; counts bytes;
+/// reports the total at EOF.
+struct PausedCounter {
+    transport_out: mpsc::Sender<TransportRef>,
+    received: Arc<AtomicUsize>,
+    at_eof: Arc<Mutex<Option<usize>>>,
+    reactor: Reactor,
+}
+
+impl Protocol for PausedCounter {
+    fn connection_made(&mut self, transport: &TransportRef) {
+        transport.pause_reading();
+        self.transport_out.send(transport.clone()).unwrap();
+    }
+
+    fn data_received(&mut self, _: &TransportRef, data: Bytes) {
+        self.received.fetch_add(data.len(), Ordering::SeqCst);
+    }
+
+    fn eof_received(&mut self, _: &TransportRef) -> bool {
+        *self.at_eof.lock().unwrap() = Some(self.received.load(Ordering::SeqCst));
+        self.reactor.stop().unwrap();
+        false
+    }
+}
+
+#[test]
+fn a_paused_transport_stops_reading_until_resumed() {
+    let reactor = Reactor::new().unwrap();
+    let (transport_tx, transport_rx) = mpsc::channel();
+    let received = Arc::new(AtomicUsize::new(0));
+    let at_eof = Arc::new(Mutex::new(None));
+    let (rcv, eof, r) = (received.clone(), at_eof.clone(), reactor.clone());
+    let transport_tx = Mutex::new(transport_tx);
+    let port = reactor
+        .listen_tcp(
+            "127.0.0.1:0",
+            factory_fn(move |_: &Address| PausedCounter {
+                transport_out: transport_tx.lock().unwrap().clone(),
+                received: rcv.clone(),
+                at_eof: eof.clone(),
+                reactor: r.clone(),
+            }),
+        )
+        .unwrap();
+    let address = port.local_addr();
+    let (result_tx, result_rx) = mpsc::channel();
+    let (r, rcv) = (reactor.clone(), received.clone());
+    std::thread::spawn(move || {
+        let mut stream = StdStream::connect(address).unwrap();
+        let server_transport: TransportRef = transport_rx.recv().unwrap();
+        // While the server is paused, the kernel buffers fill and writing blocks.
+        stream.set_nonblocking(true).unwrap();
+        let chunk = vec![3u8; 64 * 1024];
+        let mut written = 0usize;
+        let blocked = loop {
+            match stream.write(&chunk) {
+                Ok(n) => written += n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break true,
+                Err(e) => panic!("write failed: {e}"),
+            }
+            if written > 256 * 1024 * 1024 {
+                break false;
+            }
+        };
+        let received_while_paused = rcv.load(Ordering::SeqCst);
+        result_tx
+            .send((blocked, received_while_paused, written))
+            .unwrap();
+        // Resume on the loop; then send EOF and let the server count everything.
+        r.call_later(Duration::ZERO, move || server_transport.resume_reading());
+        stream.set_nonblocking(false).unwrap();
+        stream.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut rest = Vec::new();
+        stream.set_read_timeout(Some(LIMIT)).unwrap();
+        let _ = stream.read_to_end(&mut rest);
+    });
+    run_bounded(&reactor, LIMIT);
+    let (blocked, received_while_paused, written) = result_rx.recv().unwrap();
+    assert!(blocked, "the peer was never slowed down");
+    assert_eq!(received_while_paused, 0);
+    assert_eq!(*at_eof.lock().unwrap(), Some(written));
+}
