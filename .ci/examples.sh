@@ -55,6 +55,11 @@ echo "$out"
 [ "$(ask "$address" Bob)" = "Hello, Bob!" ] || fail "raw client got no greeting"
 [ "$(ask "$address" "")" = "ERROR empty name" ] || fail "empty name not refused"
 
+echo "- greeting_coroutine, its own server and then the running one"
+[ "$(timeout 60 "$bin/greeting_coroutine")" = "Hello, World!" ] || fail "greeting_coroutine"
+[ "$(timeout 60 "$bin/greeting_coroutine" --connect "$address" --name Carol)" = "Hello, Carol!" ] \
+  || fail "greeting_coroutine --connect"
+
 echo "- greeting_getter against a refused port exits non-zero with one line"
 set +e
 err=$(timeout 60 "$bin/greeting_getter" --connect 127.0.0.1:1 2>&1 >/dev/null)

@@ -16,8 +16,8 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
 use torsade::prelude::*;
-use torsade::{factory_fn, Address, Reactor};
-use torsade_protocols::{GreetingGetter, GreetingServer, LineOnlyReceiver};
+use torsade::{Address, Reactor};
+use torsade_protocols::{GreetingGetter, GreetingServer, LineOnlyReceiver, RemoteGreetingGetter};
 
 const USAGE: &str = "usage: greeting_getter [--connect HOST:PORT] [--name NAME]";
 
@@ -73,22 +73,16 @@ fn greeting_with_callbacks(reactor: &Reactor, address: &str, name: &str) -> Defe
     greeting
 }
 
-/// The async style: connect, ask, await — the seed's coroutine, in a few lines.
+/// The async style: connect, ask, await — the getter's protocol, driven from a task.
 async fn greeting_with_async(
     reactor: Reactor,
     address: String,
     name: String,
 ) -> Result<String, Failure> {
     let getter = reactor
-        .connect_tcp(
-            &address,
-            factory_fn(|_: &Address| GreetingGetter::new().into_protocol()),
-        )
+        .connect_tcp(&address, GreetingGetter::factory())
         .await?;
-    let greeting = getter
-        .call(move |protocol| protocol.handler_mut().get_greeting(&name))
-        .await?
-        .await?;
+    let greeting = getter.get_greeting(&name).await?;
     getter.transport().lose_connection();
     Ok(greeting)
 }

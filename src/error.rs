@@ -69,6 +69,31 @@ pub enum Error {
     #[error("the connection is closed")]
     ConnectionClosed,
 
+    /// The connection ended with an error before the operation could complete.
+    #[error("{reason}")]
+    Disconnected {
+        /// Why the connection ended.
+        reason: DisconnectReason,
+    },
+
+    /// A line (or a `read_until` frame) grew past the limit before its delimiter came.
+    /// The rest of it, up to and including its delimiter, is discarded.
+    #[error("line longer than {max_length} bytes")]
+    LineTooLong {
+        /// The limit.
+        max_length: usize,
+    },
+
+    /// The peer closed the connection before a complete line or the requested bytes
+    /// arrived.
+    #[error("the connection closed after {} of {} bytes", partial.len(), expected.map_or_else(|| "the expected".to_string(), |n| n.to_string()))]
+    IncompleteRead {
+        /// What did arrive.
+        partial: bytes::Bytes,
+        /// How many bytes were asked for, if a count was.
+        expected: Option<usize>,
+    },
+
     /// A [`Deferred`](crate::Deferred) was fired a second time.
     #[error("the Deferred was already fired")]
     AlreadyCalled,
@@ -84,6 +109,15 @@ pub enum Error {
     /// A [`Deferred`](crate::Deferred) was cancelled before it had a result.
     #[error("the Deferred was cancelled")]
     Cancelled,
+
+    /// A [`Deferred`](crate::Deferred) given a timeout with
+    /// [`add_timeout`](crate::Deferred::add_timeout) did not finish in time, and was
+    /// cancelled. Twisted's `defer.TimeoutError`.
+    #[error("the Deferred timed out after {timeout:?}")]
+    Timeout {
+        /// The timeout that elapsed.
+        timeout: Duration,
+    },
 
     /// Code run by torsade (a callback) panicked; the panic was caught.
     #[error("panicked: {message}")]

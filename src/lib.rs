@@ -73,18 +73,28 @@ mod address;
 mod defer;
 mod error;
 mod factory;
+mod handle;
 pub mod prelude;
 mod protocol;
 mod reactor;
+mod stream;
 pub mod testing;
 mod time;
 mod transport;
 
 pub use crate::address::Address;
-pub use crate::defer::{Deferred, Failure, Outcome, Resolver};
+pub use crate::defer::{
+    gather_results, maybe_deferred, sleep, Deferred, DeferredList, DeferredLock, DeferredSemaphore,
+    Failure, FirstError, LockGuard, Outcome, Resolver, SemaphorePermit,
+};
 pub use crate::error::{DisconnectReason, Error, Result};
 pub use crate::factory::{factory_fn, ClientFactory, FnFactory, ProtocolFactory};
+pub use crate::handle::ProtocolHandle;
 pub use crate::protocol::Protocol;
-pub use crate::reactor::{ListeningPort, ProtocolHandle, Reactor, DEFAULT_CONNECT_TIMEOUT};
+pub use crate::reactor::{ListeningPort, Reactor, DEFAULT_CONNECT_TIMEOUT};
+pub use crate::stream::{
+    Connection, HandlerOutput, StreamWriter, DEFAULT_LINE_DELIMITER, DEFAULT_MAX_LINE_LENGTH,
+    READ_BUFFER_LIMIT,
+};
 pub use crate::time::{Clock, DelayedCall};
-pub use crate::transport::{Transport, TransportRef};
+pub use crate::transport::{Transport, TransportRef, WRITE_BUFFER_HIGH, WRITE_BUFFER_LOW};

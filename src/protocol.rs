@@ -67,6 +67,25 @@ pub trait Protocol: Send + 'static {
         false
     }
 
+    /// More than [`WRITE_BUFFER_HIGH`](crate::WRITE_BUFFER_HIGH) bytes are waiting to be
+    /// sent: stop writing until [`resume_producing`](Protocol::resume_producing). Called
+    /// once per crossing, after the callback whose writes crossed it. asyncio's
+    /// `pause_writing`.
+    #[doc(alias = "pauseProducing")]
+    #[doc(alias = "pause_writing")]
+    fn pause_producing(&mut self, transport: &TransportRef) {
+        let _ = transport;
+    }
+
+    /// The unsent bytes drained to [`WRITE_BUFFER_LOW`](crate::WRITE_BUFFER_LOW) after a
+    /// [`pause_producing`](Protocol::pause_producing): writing may go on. asyncio's
+    /// `resume_writing`.
+    #[doc(alias = "resumeProducing")]
+    #[doc(alias = "resume_writing")]
+    fn resume_producing(&mut self, transport: &TransportRef) {
+        let _ = transport;
+    }
+
     /// The connection is gone. Called exactly once per connection that saw
     /// [`connection_made`](Protocol::connection_made), with the reason.
     #[doc(alias = "connectionLost")]

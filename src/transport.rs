@@ -11,11 +11,22 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use crate::Address;
 
 /// A shared handle to a connection's transport. Cloning it is one reference-count bump.
 pub type TransportRef = Arc<dyn Transport>;
+
+/// Above this many unsent bytes a transport asks its protocol to
+/// [`pause_producing`](crate::Protocol::pause_producing) (asyncio's default high-water
+/// mark).
+pub const WRITE_BUFFER_HIGH: usize = 64 * 1024;
+
+/// At or below this many unsent bytes a paused protocol is asked to
+/// [`resume_producing`](crate::Protocol::resume_producing), and
+/// [`Transport::poll_drain`] is ready (asyncio's default low-water mark).
+pub const WRITE_BUFFER_LOW: usize = 16 * 1024;
 
 /// The operations a protocol can ask of its connection.
 ///
@@ -90,4 +101,15 @@ pub trait Transport: Send + Sync + fmt::Debug {
     /// Bytes written but not yet handed to the operating system.
     #[doc(alias = "get_write_buffer_size")]
     fn write_buffer_size(&self) -> usize;
+
+    /// Ready once the unsent bytes are down to [`WRITE_BUFFER_LOW`] (or the connection has
+    /// ended); otherwise arranges for `cx` to be woken when they are. asyncio's `drain()`:
+    /// what an async writer awaits so that a slow peer slows it down.
+    ///
+    /// The default is always ready, for transports that send synchronously.
+    #[doc(alias = "drain")]
+    fn poll_drain(&self, cx: &mut Context<'_>) -> Poll<()> {
+        let _ = cx;
+        Poll::Ready(())
+    }
 }

@@ -1,9 +1,12 @@
-//! Deferred: chains, errbacks, firing rules, chaining, and the Future face.
+//! Deferred: chains, errbacks, firing rules, chaining, callbacks added while a chain runs,
+//! dropping deep nests, threads, and the Future face.
 
 mod common;
+mod deferred_helpers;
 
 use std::sync::{Arc, Mutex};
 
+use deferred_helpers::{assert_no_result, Seen};
 use torsade::{Deferred, Error, Failure};
 
 fn value<T: Send + 'static>(mut deferred: Deferred<T>) -> T {
@@ -340,4 +343,247 @@ fn a_failure_fired_after_the_consumer_dropped_is_logged_when_the_resolver_goes()
         1,
         "{logs}"
     );
+}
+
+// Callbacks added while the chain runs, and the order of nested chains.
+
+/// A slot where a test parks the tail of a chain so that its own callbacks can extend it.
+type Tail<T> = Arc<Mutex<Option<Deferred<T>>>>;
+
+#[test]
+fn a_callback_added_by_a_running_callback_runs_after_it_at_the_end_of_the_chain() {
+    let seen = Seen::default();
+    let tail: Tail<()> = Arc::new(Mutex::new(None));
+    let (deferred, resolver) = Deferred::<()>::new();
+    let (log, slot) = (seen.clone(), tail.clone());
+    let chain = deferred.add_callback(move |()| {
+        log.push("1");
+        // The tail is the chain after callback 2: extend it from inside callback 1.
+        let rest = slot.lock().unwrap().take().unwrap();
+        let log3 = log.clone();
+        let rest = rest.add_callback(move |()| log3.push("3"));
+        // It must not have run yet: callback 1 is still running.
+        assert_eq!(log.get(), ["1"]);
+        *slot.lock().unwrap() = Some(rest);
+    });
+    let log2 = seen.clone();
+    *tail.lock().unwrap() = Some(chain.add_callback(move |()| log2.push("2")));
+    resolver.callback(()).unwrap();
+    assert_eq!(seen.get(), ["1", "2", "3"]);
+    let rest = tail.lock().unwrap().take().unwrap();
+    value(rest);
+}
+
+#[test]
+fn a_failing_callback_added_by_a_running_callback_reaches_the_errbacks_after_it() {
+    let tail: Tail<u32> = Arc::new(Mutex::new(None));
+    let (deferred, resolver) = Deferred::<u32>::new();
+    let slot = tail.clone();
+    let chain = deferred.add_callback(move |n| {
+        let rest = slot.lock().unwrap().take().unwrap();
+        let rest = rest
+            .and_then(|_: u32| Err::<u32, _>(std::io::Error::other("callback raised")))
+            .add_errback(|failure: Failure| Ok::<u32, Failure>(failure.to_string().len() as u32));
+        *slot.lock().unwrap() = Some(rest);
+        n
+    });
+    *tail.lock().unwrap() = Some(chain);
+    resolver.callback(1).unwrap();
+    let rest = tail.lock().unwrap().take().unwrap();
+    assert_eq!(value(rest), "callback raised".len() as u32);
+}
+
+#[test]
+fn a_nested_deferreds_own_callbacks_run_before_the_outer_chain_continues() {
+    let seen = Seen::default();
+    let (third, third_resolver) = Deferred::<&str>::new();
+    let log = seen.clone();
+    let outer = Deferred::succeed("outer").and_then(move |result| {
+        log.push(format!("start-of-cb {result}"));
+        let (first_log, second_log) = (log.clone(), log.clone());
+        Deferred::succeed("inner")
+            .and_then(move |_| {
+                first_log.push("firstCallback");
+                third
+            })
+            .add_callback(move |result| {
+                second_log.push(format!("secondCallback {result}"));
+                result.repeat(2)
+            })
+    });
+    let log = seen.clone();
+    let mut outer = outer.add_callback(move |result| log.push(result));
+    assert_no_result(&mut outer);
+    third_resolver.callback("orange").unwrap();
+    value(outer);
+    assert_eq!(
+        seen.get(),
+        [
+            "start-of-cb outer",
+            "firstCallback",
+            "secondCallback orange",
+            "orangeorange"
+        ]
+    );
+}
+
+#[test]
+fn callbacks_after_a_waiting_step_run_once_the_inner_chain_has_finished() {
+    let seen = Seen::default();
+    let (a, a_resolver) = Deferred::<&str>::new();
+    let (outer, outer_resolver) = Deferred::<&str>::new();
+    let log = seen.clone();
+    let outer = outer
+        .and_then(move |result| {
+            log.push(format!("cb {result}"));
+            let (first_log, second_log) = (log.clone(), log.clone());
+            let (d, d_resolver) = Deferred::<()>::new();
+            let returner = d
+                .and_then(move |()| {
+                    first_log.push("firstCallback");
+                    torsade::gather_results([a])
+                })
+                .add_callback(move |results| {
+                    second_log.push(format!("secondCallback {results:?}"))
+                });
+            d_resolver.callback(()).unwrap();
+            returner
+        })
+        .add_callback({
+            let log = seen.clone();
+            move |()| log.push("final")
+        });
+    outer_resolver.callback("outer").unwrap();
+    assert_eq!(seen.get(), ["cb outer", "firstCallback"]);
+    a_resolver.callback("withers").unwrap();
+    assert_eq!(
+        seen.get(),
+        [
+            "cb outer",
+            "firstCallback",
+            "secondCallback [\"withers\"]",
+            "final"
+        ]
+    );
+    value(outer);
+}
+
+#[test]
+fn adding_a_callback_to_a_spent_deferred_never_runs_it() {
+    let mut deferred = Deferred::succeed(1);
+    assert_eq!(deferred.take_result().unwrap().unwrap(), 1);
+    let ran = Arc::new(Mutex::new(false));
+    let flag = ran.clone();
+    let mut chain = deferred.add_callback(move |n: i32| {
+        *flag.lock().unwrap() = true;
+        n
+    });
+    assert_no_result(&mut chain);
+    assert!(!*ran.lock().unwrap());
+}
+
+// Dropping deep structures.
+
+/// Runs `body` on a thread with a small stack, so that recursion would show.
+fn on_small_stack(body: impl FnOnce() + Send + 'static) {
+    std::thread::Builder::new()
+        .stack_size(256 * 1024)
+        .spawn(body)
+        .unwrap()
+        .join()
+        .unwrap();
+}
+
+#[test]
+fn dropping_100_000_nested_waiting_deferreds_does_not_overflow_the_stack() {
+    on_small_stack(|| {
+        let (innermost, resolver) = Deferred::<u64>::new();
+        let mut chain = innermost;
+        for _ in 0..100_000 {
+            let inner = chain;
+            chain = Deferred::succeed(()).and_then(move |()| inner.add_callback(|n| n + 1));
+        }
+        assert!(format!("{chain:?}").contains("waiting: true"));
+        drop(chain);
+        // The whole nest hangs off the innermost chain, which goes with its resolver.
+        drop(resolver);
+    });
+}
+
+#[test]
+fn dropping_100_000_callbacks_each_holding_an_unfired_deferred_does_not_overflow_the_stack() {
+    on_small_stack(|| {
+        let (mut chain, _resolver) = Deferred::<u64>::new();
+        let mut resolvers = Vec::new();
+        for _ in 0..100_000 {
+            let inner = chain;
+            let (next, next_resolver) = Deferred::<()>::new();
+            chain = next.and_then(move |()| inner);
+            resolvers.push(next_resolver);
+        }
+        drop(resolvers);
+        drop(chain);
+    });
+}
+
+#[test]
+fn a_failure_deep_in_a_dropped_nest_is_still_logged_once() {
+    let logs = common::capture_logs(|| {
+        let (inner, resolver) = Deferred::<u32>::new();
+        let outer = Deferred::succeed(()).and_then(move |()| inner);
+        drop(outer);
+        resolver.errback(Error::Cancelled).unwrap();
+        drop(resolver);
+    });
+    assert_eq!(
+        logs.matches("Unhandled error in Deferred").count(),
+        1,
+        "{logs}"
+    );
+}
+
+#[test]
+fn callbacks_added_on_one_thread_while_another_fires_each_run_once_in_order() {
+    for _ in 0..50 {
+        let (deferred, resolver) = Deferred::<Vec<u32>>::new();
+        let firer = std::thread::spawn(move || resolver.callback(Vec::new()).unwrap());
+        let mut chain = deferred;
+        for step in 0..200 {
+            chain = chain.add_callback(move |mut steps| {
+                steps.push(step);
+                steps
+            });
+        }
+        firer.join().unwrap();
+        assert_eq!(value(chain), (0..200).collect::<Vec<_>>());
+    }
+}
+
+#[test]
+fn a_callback_returning_its_own_deferred_fails_the_chain_instead_of_stalling() {
+    let logs = common::capture_logs(|| {
+        let tail: Tail<u32> = Arc::new(Mutex::new(None));
+        let (deferred, resolver) = Deferred::<u32>::new();
+        let slot = tail.clone();
+        let chain = deferred.and_then(move |_| slot.lock().unwrap().take().unwrap());
+        *tail.lock().unwrap() = Some(chain.add_callback(|n: u32| n + 1));
+        resolver.callback(1).unwrap();
+        let chain = tail.lock().unwrap().take();
+        assert!(chain.is_none(), "the callback took the tail");
+    });
+    assert!(logs.contains("returned its own Deferred"), "{logs}");
+    assert!(logs.contains("Unhandled error in Deferred"), "{logs}");
+}
+
+#[test]
+fn deferred_types_are_send_sync_and_static() {
+    fn assert_send_sync_static<T: Send + Sync + 'static>() {}
+    assert_send_sync_static::<Deferred<u32>>();
+    assert_send_sync_static::<torsade::Resolver<u32>>();
+    assert_send_sync_static::<torsade::DeferredList<u32>>();
+    assert_send_sync_static::<torsade::DeferredLock>();
+    assert_send_sync_static::<torsade::LockGuard>();
+    assert_send_sync_static::<torsade::DeferredSemaphore>();
+    assert_send_sync_static::<torsade::SemaphorePermit>();
+    assert_send_sync_static::<torsade::FirstError>();
 }

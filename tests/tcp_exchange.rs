@@ -291,3 +291,66 @@ fn a_paused_transport_stops_reading_until_resumed() {
     assert_eq!(received_while_paused, 0);
     assert_eq!(*at_eof.lock().unwrap(), Some(written));
 }
+
+/// Writes `total` bytes at once when connected; records the producer callbacks.
+struct Flooder {
+    total: usize,
+    events: Arc<Mutex<Vec<&'static str>>>,
+    paused: mpsc::Sender<()>,
+}
+
+impl Protocol for Flooder {
+    fn connection_made(&mut self, transport: &TransportRef) {
+        transport.write(&vec![b'f'; self.total]);
+        transport.lose_connection();
+    }
+
+    fn data_received(&mut self, _: &TransportRef, _: Bytes) {}
+
+    fn pause_producing(&mut self, transport: &TransportRef) {
+        assert!(transport.write_buffer_size() > torsade::WRITE_BUFFER_HIGH);
+        self.events.lock().unwrap().push("pause");
+        let _ = self.paused.send(());
+    }
+
+    fn resume_producing(&mut self, transport: &TransportRef) {
+        assert!(transport.write_buffer_size() <= torsade::WRITE_BUFFER_LOW);
+        self.events.lock().unwrap().push("resume");
+    }
+}
+
+#[test]
+fn a_protocol_is_paused_above_the_high_water_mark_and_resumed_below_the_low_one() {
+    // More than the kernel's socket buffers can absorb while the peer is not reading.
+    const TOTAL: usize = 64 * 1024 * 1024;
+    let reactor = Reactor::new().unwrap();
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let (paused_tx, paused_rx) = mpsc::channel();
+    let e = events.clone();
+    let port = reactor
+        .listen_tcp(
+            "127.0.0.1:0",
+            factory_fn(move |_: &Address| Flooder {
+                total: TOTAL,
+                events: e.clone(),
+                paused: paused_tx.clone(),
+            }),
+        )
+        .unwrap();
+    let (address, r) = (port.local_addr(), reactor.clone());
+    let client = std::thread::spawn(move || {
+        let mut stream = StdStream::connect(address).unwrap();
+        stream.set_read_timeout(Some(LIMIT)).unwrap();
+        // Do not read until the server has been told to pause.
+        paused_rx
+            .recv_timeout(LIMIT)
+            .expect("the server was paused");
+        let mut received = Vec::new();
+        let outcome = stream.read_to_end(&mut received).map(|_| received.len());
+        let _ = r.stop();
+        outcome.map_err(|error| error.to_string())
+    });
+    run_bounded(&reactor, LIMIT);
+    assert_eq!(client.join().unwrap(), Ok(TOTAL));
+    assert_eq!(*events.lock().unwrap(), ["pause", "resume"]);
+}

@@ -8,7 +8,9 @@
 use std::fmt;
 
 use bytes::Bytes;
-use torsade::{Deferred, DisconnectReason, Resolver};
+use torsade::{
+    factory_fn, Address, ClientFactory, Deferred, DisconnectReason, ProtocolHandle, Resolver,
+};
 
 use crate::greeting_wire::{
     error_reason, EMPTY_NAME, GREETING_OVERHEAD, NAME_HAS_LINE_BREAK, NAME_TOO_LONG,
@@ -99,6 +101,13 @@ impl GreetingGetter {
     /// answers of up to 16392 bytes.
     pub fn into_protocol(self) -> LineOnlyReceiver<GreetingGetter> {
         LineOnlyReceiver::new(self).with_max_length(DEFAULT_MAX_LENGTH + GREETING_OVERHEAD)
+    }
+
+    /// A factory building a plain getter (no hook) for every connection: what
+    /// [`Reactor::connect_tcp`](torsade::Reactor::connect_tcp) needs to give you a
+    /// handle you can ask from anywhere, see [`RemoteGreetingGetter`].
+    pub fn factory() -> impl ClientFactory<Protocol = LineOnlyReceiver<GreetingGetter>> {
+        factory_fn(|_peer: &Address| GreetingGetter::new().into_protocol())
     }
 
     /// Sends `name` and returns a Deferred that fires with the server's greeting line
@@ -211,6 +220,46 @@ impl LineHandler for GreetingGetter {
         self.sender = None;
         self.closed = Some(reason.clone());
         self.settle(Err(Error::ConnectionClosed { reason }));
+    }
+}
+
+/// Asking a live getter for a greeting from outside its connection — a timer, another
+/// connection, an async task: `getter.get_greeting("World").await`.
+///
+/// Implemented for the [`ProtocolHandle`] that
+/// [`Reactor::connect_tcp`](torsade::Reactor::connect_tcp) gives for a getter; the
+/// request runs inside the getter's connection and the Deferred fires with the greeting.
+///
+/// # Examples
+///
+/// ```
+/// use torsade::Reactor;
+/// use torsade_protocols::{GreetingGetter, GreetingServer, RemoteGreetingGetter};
+///
+/// let reactor = Reactor::new().unwrap();
+/// let server = reactor.listen_tcp("127.0.0.1:0", GreetingServer::factory()).unwrap();
+/// let r = reactor.clone();
+/// let greeting = reactor.spawn(async move {
+///     let getter = r.connect_tcp(server.local_addr(), GreetingGetter::factory()).await?;
+///     let greeting = getter.get_greeting("World").await;
+///     r.stop().unwrap();
+///     greeting
+/// });
+/// reactor.run().unwrap();
+/// # let mut greeting = greeting;
+/// assert_eq!(greeting.take_result().unwrap().unwrap().unwrap(), "Hello, World!");
+/// ```
+pub trait RemoteGreetingGetter {
+    /// [`GreetingGetter::get_greeting`], run inside the getter's connection. Fails with
+    /// [`torsade::Error::ConnectionClosed`] if the connection is gone.
+    fn get_greeting(&self, name: &str) -> Deferred<String>;
+}
+
+impl RemoteGreetingGetter for ProtocolHandle<LineOnlyReceiver<GreetingGetter>> {
+    fn get_greeting(&self, name: &str) -> Deferred<String> {
+        let name = name.to_string();
+        self.call(move |getter| getter.handler_mut().get_greeting(&name))
+            .and_then(|greeting| greeting)
     }
 }
 

@@ -66,7 +66,7 @@ mod line_sender;
 pub mod prelude;
 
 pub use crate::error::{Error, Result};
-pub use crate::greeting_getter::GreetingGetter;
+pub use crate::greeting_getter::{GreetingGetter, RemoteGreetingGetter};
 pub use crate::greeting_server::GreetingServer;
 pub use crate::line_context::LineContext;
 pub use crate::line_framer::{DEFAULT_DELIMITER, DEFAULT_MAX_LENGTH};

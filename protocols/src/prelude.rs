@@ -4,6 +4,8 @@
 //! crate's error types.
 
 #[doc(no_inline)]
+pub use crate::RemoteGreetingGetter as _;
+#[doc(no_inline)]
 pub use crate::{
     Error, GreetingGetter, GreetingServer, LineContext, LineHandler, LineOnlyReceiver,
     LineReceiver, LineSender, Result,

@@ -26,6 +26,14 @@ use crate::Error;
 /// - `Deferred<T>` is a [`Future`]: `.await` it for `Result<T, Failure>`.
 /// - A chain whose final result is a failure nobody handled logs
 ///   "Unhandled error in Deferred" when its last handle is dropped.
+/// - [`cancel`](Deferred::cancel) abandons the result (running a
+///   [canceller](Deferred::with_canceller)), and [`add_timeout`](Deferred::add_timeout)
+///   cancels it after a while.
+/// - A chain lives as long as something can fire or observe it: its [`Resolver`]s and
+///   its `Deferred`. A chain waiting on another, a [`DeferredList`](crate::DeferredList)
+///   and a timeout refer to their inputs weakly, so there are no reference cycles: a
+///   nest of Deferreds that nobody can fire any more is freed (and dropping one of any
+///   depth uses constant stack).
 ///
 /// # Examples
 ///
@@ -68,7 +76,7 @@ use crate::Error;
 /// ```
 #[must_use = "a Deferred does nothing unless you add callbacks to it or await it"]
 pub struct Deferred<T> {
-    chain: Arc<Chain>,
+    pub(super) chain: Arc<Chain>,
     _value: PhantomData<fn() -> T>,
 }
 
@@ -76,7 +84,22 @@ pub struct Deferred<T> {
 /// or [`errback`](Resolver::errback).
 ///
 /// Cheap to clone, `Send` and `Sync`: keep it wherever the result will come from. Firing a
-/// second time returns [`Error::AlreadyCalled`].
+/// second time returns [`Error::AlreadyCalled`] — except the first firing after a
+/// [`cancel`](Deferred::cancel) of a Deferred with no canceller, which is ignored (see
+/// [`Deferred::cancel`]).
+///
+/// # Examples
+///
+/// ```
+/// use torsade::{Deferred, Error};
+///
+/// let (deferred, resolver) = Deferred::<&str>::new();
+/// let producer = resolver.clone();
+/// producer.callback("done").unwrap();
+/// assert!(resolver.is_called());
+/// assert!(matches!(resolver.callback("again"), Err(Error::AlreadyCalled)));
+/// # deferred.detach();
+/// ```
 pub struct Resolver<T> {
     chain: Arc<Chain>,
     _value: PhantomData<fn(T)>,
@@ -87,11 +110,10 @@ impl<T: Send + 'static> Deferred<T> {
     #[allow(clippy::new_ret_no_self)]
     pub fn new() -> (Deferred<T>, Resolver<T>) {
         let chain = Chain::new();
-        let resolver = Resolver {
-            chain: chain.clone(),
-            _value: PhantomData,
-        };
-        (Deferred::from_chain(chain), resolver)
+        (
+            Deferred::from_chain(chain.clone()),
+            Resolver::from_chain(chain),
+        )
     }
 
     /// A Deferred that already has `value`. Twisted's `succeed`.
@@ -223,7 +245,7 @@ impl<T: Send + 'static> Deferred<T> {
         }
     }
 
-    fn push<U: Send + 'static>(
+    pub(super) fn push<U: Send + 'static>(
         self,
         link: impl FnOnce(StepResult) -> Step + Send + 'static,
     ) -> Deferred<U> {
@@ -260,7 +282,11 @@ impl<T: Send + 'static> Future for Deferred<T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.chain.poll_result(cx.waker()) {
             chain::Poll::Ready(result) => Poll::Ready(result.map(unbox::<T>)),
-            chain::Poll::Pending => Poll::Pending,
+            chain::Poll::Pending => {
+                // Inside `Deferred::from_future`: cancelling that cancels this one.
+                super::future::note_awaited(&self.chain);
+                Poll::Pending
+            }
         }
     }
 }
@@ -270,11 +296,19 @@ impl<T> fmt::Debug for Deferred<T> {
         f.debug_struct("Deferred")
             .field("type", &std::any::type_name::<T>())
             .field("called", &self.chain.is_fired())
+            .field("waiting", &self.chain.is_waiting())
             .finish()
     }
 }
 
 impl<T: Send + 'static> Resolver<T> {
+    pub(super) fn from_chain(chain: Arc<Chain>) -> Resolver<T> {
+        Resolver {
+            chain,
+            _value: PhantomData,
+        }
+    }
+
     /// Fires the Deferred with `value`, running its callbacks now.
     ///
     /// # Errors

@@ -1,14 +1,39 @@
-//! Results that are not there yet: [`Deferred`], [`Resolver`], [`Failure`] and [`Outcome`].
+//! Results that are not there yet: [`Deferred`], [`Resolver`], [`Failure`] and [`Outcome`],
+//! and the tools built on them.
 //!
 //! Twisted's `twisted.internet.defer`, typed: a `Deferred<T>` is one step of a callback
 //! chain whose value is a `T` at that step, and also a `Future`. See [`Deferred`] for the
 //! rules and `docs/ARCHITECTURE.md` for how chains run.
+//!
+//! - making Deferreds: [`Deferred::new`], [`Deferred::with_canceller`],
+//!   [`Deferred::succeed`], [`Deferred::fail`], [`maybe_deferred`], [`sleep`],
+//!   [`Deferred::from_future`];
+//! - using them: callbacks, [`Deferred::cancel`], [`Deferred::add_timeout`], `.await`;
+//! - several at once: [`DeferredList`], [`gather_results`];
+//! - limiting concurrency: [`DeferredLock`], [`DeferredSemaphore`].
 
+mod cancel;
 mod chain;
 mod deferred;
+mod dispose;
+mod drive;
 mod failure;
+mod first_error;
+mod future;
+mod list;
+mod lock;
+mod maybe;
 mod outcome;
+mod semaphore;
+mod sleep;
+mod timeout;
 
 pub use self::deferred::{Deferred, Resolver};
 pub use self::failure::Failure;
+pub use self::first_error::FirstError;
+pub use self::list::{gather_results, DeferredList};
+pub use self::lock::{DeferredLock, LockGuard};
+pub use self::maybe::maybe_deferred;
 pub use self::outcome::Outcome;
+pub use self::semaphore::{DeferredSemaphore, SemaphorePermit};
+pub use self::sleep::sleep;

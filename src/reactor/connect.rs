@@ -8,9 +8,10 @@ use std::time::Duration;
 use tokio::net::TcpStream;
 
 use super::connection::{Connection, OnLost, OnMade};
+use super::registry::Registry;
 use super::shared::Shared;
-use super::{ProtocolHandle, Reactor};
-use crate::{Address, ClientFactory, Deferred, Error, Resolver};
+use super::Reactor;
+use crate::{Address, ClientFactory, Deferred, Error, ProtocolHandle, Resolver};
 
 /// How long [`Reactor::connect_tcp`] waits for a connection (Twisted's default).
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -59,26 +60,9 @@ impl Reactor {
         let alive = registry.register_task();
         self.handle().spawn(async move {
             let _alive = alive;
-            let mut stopping = registry.stop_signal();
-            let outcome = tokio::select! {
-                biased;
-                _ = stopping.wait_for(|stopping| *stopping) => Err(Error::ReactorStopped),
-                attempt = tokio::time::timeout(timeout, open_stream(&address)) => match attempt {
-                    Err(_) => Err(Error::ConnectTimeout { address: address.clone(), timeout }),
-                    Ok(Err(source)) => Err(Error::ConnectFailed { address: address.clone(), source }),
-                    Ok(Ok(stream)) => Ok(stream),
-                },
-            };
-            let stream = match outcome {
-                Ok(stream) => stream,
+            let (stream, peer, host) = match dial(&registry, &address, timeout).await {
+                Ok(dialed) => dialed,
                 Err(error) => return fail(&factory, &resolver, error),
-            };
-            let _ = stream.set_nodelay(true);
-            let (peer, host) = match (stream.peer_addr(), stream.local_addr()) {
-                (Ok(peer), Ok(host)) => (Address::Tcp(peer), Address::Tcp(host)),
-                (Err(source), _) | (_, Err(source)) => {
-                    return fail(&factory, &resolver, Error::ConnectFailed { address, source });
-                }
             };
             let Some(protocol) = factory.build_protocol(&peer) else {
                 return fail(&factory, &resolver, Error::NoProtocol { address });
@@ -98,6 +82,34 @@ impl Reactor {
                 .await;
         });
         deferred
+    }
+}
+
+/// Connects to `address` within `timeout`, unless the reactor stops first; returns the
+/// stream with `TCP_NODELAY` set, and its peer and host addresses.
+pub(crate) async fn dial(
+    registry: &Registry,
+    address: &str,
+    timeout: Duration,
+) -> Result<(TcpStream, Address, Address), Error> {
+    let mut stopping = registry.stop_signal();
+    let stream = tokio::select! {
+        biased;
+        _ = stopping.wait_for(|stopping| *stopping) => return Err(Error::ReactorStopped),
+        attempt = tokio::time::timeout(timeout, open_stream(address)) => match attempt {
+            Err(_) => return Err(Error::ConnectTimeout { address: address.to_string(), timeout }),
+            Ok(Err(source)) => return Err(Error::ConnectFailed { address: address.to_string(), source }),
+            Ok(Ok(stream)) => stream,
+        },
+    };
+    // Failing to set the option only costs latency; the connection is still good.
+    let _ = stream.set_nodelay(true);
+    match (stream.peer_addr(), stream.local_addr()) {
+        (Ok(peer), Ok(host)) => Ok((stream, Address::Tcp(peer), Address::Tcp(host))),
+        (Err(source), _) | (_, Err(source)) => Err(Error::ConnectFailed {
+            address: address.to_string(),
+            source,
+        }),
     }
 }
 

@@ -22,8 +22,10 @@ use tokio_util::io::poll_read_buf;
 
 use super::registry::Registry;
 use super::shared::{CloseRequest, Shared};
-use super::ProtocolHandle;
-use crate::{DisconnectReason, Error, Protocol, TransportRef};
+use crate::{
+    DisconnectReason, Error, Protocol, ProtocolHandle, TransportRef, WRITE_BUFFER_HIGH,
+    WRITE_BUFFER_LOW,
+};
 
 /// Reads dispatched before the task flushes and looks at its shared state again.
 const READS_PER_ROUND: usize = 16;
@@ -52,6 +54,8 @@ pub(crate) struct Connection<P, S> {
     out: BytesMut,
     /// The peer sent EOF.
     read_eof: bool,
+    /// The protocol was told to pause producing and not yet to resume.
+    producer_paused: bool,
 }
 
 enum ReadOutcome {
@@ -80,6 +84,7 @@ where
             read_buf: BytesMut::new(),
             out: BytesMut::new(),
             read_eof: false,
+            producer_paused: false,
         }
     }
 
@@ -148,6 +153,9 @@ where
                 Ok(flushed) => flushed,
                 Err(error) => return Poll::Ready(DisconnectReason::lost(error)),
             };
+            if let Err(reason) = self.signal_write_pressure() {
+                return Poll::Ready(reason);
+            }
             if let Poll::Ready(reason) = self.poll_close(cx, flushed) {
                 return Poll::Ready(reason);
             }
@@ -251,6 +259,32 @@ where
         }
     }
 
+    /// Tells the protocol when the unsent bytes cross the watermarks, and wakes tasks
+    /// waiting for them to drain.
+    fn signal_write_pressure(&mut self) -> Result<(), DisconnectReason> {
+        let (unsent, drained) = {
+            let mut state = self.shared.lock();
+            let unsent = state.write_buf.len() + self.out.len();
+            let drained = if unsent <= WRITE_BUFFER_LOW {
+                mem::take(&mut state.drain_wakers)
+            } else {
+                Vec::new()
+            };
+            (unsent, drained)
+        };
+        for waker in drained {
+            waker.wake();
+        }
+        if !self.producer_paused && unsent > WRITE_BUFFER_HIGH {
+            self.producer_paused = true;
+            self.dispatch(|protocol, transport| protocol.pause_producing(transport))?;
+        } else if self.producer_paused && unsent <= WRITE_BUFFER_LOW {
+            self.producer_paused = false;
+            self.dispatch(|protocol, transport| protocol.resume_producing(transport))?;
+        }
+        Ok(())
+    }
+
     /// Completes a requested close once everything is flushed.
     fn poll_close(&mut self, cx: &mut Context<'_>, flushed: bool) -> Poll<DisconnectReason> {
         let state = self.shared.lock();
@@ -276,10 +310,17 @@ where
             state.waker = None;
             state.write_buf = BytesMut::new();
             state.flushing = 0;
-            mem::take(&mut state.commands)
+            (
+                mem::take(&mut state.commands),
+                mem::take(&mut state.drain_wakers),
+            )
         };
+        let (commands, drain_wakers) = commands;
         for command in commands {
             let _ = command(None);
+        }
+        for waker in drain_wakers {
+            waker.wake();
         }
         self.out = BytesMut::new();
         tracing::debug!(peer = %self.shared.peer(), %reason, "connection lost");

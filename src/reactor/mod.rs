@@ -8,12 +8,13 @@
 mod connect;
 mod connection;
 mod event_loop;
-mod handle;
 mod listen;
 mod registry;
 mod shared;
 
+pub(crate) use self::connect::dial;
 pub use self::connect::DEFAULT_CONNECT_TIMEOUT;
+pub(crate) use self::connection::Connection as ConnectionTask;
 pub use self::event_loop::Reactor;
-pub use self::handle::ProtocolHandle;
 pub use self::listen::ListeningPort;
+pub(crate) use self::shared::Shared;

@@ -6,18 +6,13 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::task::Waker;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Waker};
 
 use bytes::BytesMut;
 
-use crate::{Address, Error, Protocol, Transport};
-
-/// Work queued for the protocol by a [`ProtocolHandle`](super::ProtocolHandle): called
-/// with the protocol inside the connection's task, or with `None` if the connection ended
-/// first. Returns `Err(Error::Panicked)` if the work panicked (the task then aborts the
-/// connection: the protocol may be half-updated).
-pub(crate) type Command<P> = Box<dyn FnOnce(Option<&mut P>) -> Result<(), Error> + Send>;
+use crate::handle::{Command, CommandQueue};
+use crate::{Address, Protocol, Transport, TransportRef, WRITE_BUFFER_LOW};
 
 /// What the protocol (or anyone) asked of the connection's lifetime.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,6 +43,8 @@ pub(crate) struct State<P> {
     pub(crate) ended: bool,
     pub(crate) read_paused: bool,
     pub(crate) commands: Vec<Command<P>>,
+    /// Tasks waiting for the unsent bytes to drain to the low-water mark.
+    pub(crate) drain_wakers: Vec<Waker>,
     /// Set while the task is parked; whoever changes the state wakes it.
     pub(crate) waker: Option<Waker>,
 }
@@ -62,6 +59,7 @@ impl<P> Shared<P> {
                 ended: false,
                 read_paused: false,
                 commands: Vec::new(),
+                drain_wakers: Vec::new(),
                 waker: None,
             }),
             closing: AtomicBool::new(false),
@@ -87,8 +85,19 @@ impl<P> Shared<P> {
         }
     }
 
-    /// Queues a command, or hands it back if the connection has ended.
-    pub(crate) fn push_command(&self, command: Command<P>) -> Result<(), Command<P>> {
+    /// Marks the connection ended (under the caller's lock).
+    pub(crate) fn mark_ended(&self, state: &mut State<P>) {
+        state.ended = true;
+        self.closing.store(true, Ordering::Release);
+    }
+
+    pub(crate) fn peer(&self) -> Address {
+        self.peer
+    }
+}
+
+impl<P: Protocol> CommandQueue<P> for Shared<P> {
+    fn push_command(&self, command: Command<P>) -> Result<(), Command<P>> {
         let waker = {
             let mut state = self.lock();
             if state.ended {
@@ -103,18 +112,12 @@ impl<P> Shared<P> {
         Ok(())
     }
 
-    /// Marks the connection ended (under the caller's lock).
-    pub(crate) fn mark_ended(&self, state: &mut State<P>) {
-        state.ended = true;
-        self.closing.store(true, Ordering::Release);
+    fn transport(self: Arc<Self>) -> TransportRef {
+        self
     }
 
-    pub(crate) fn peer(&self) -> Address {
-        self.peer
-    }
-
-    pub(crate) fn host(&self) -> Address {
-        self.host
+    fn is_connected(&self) -> bool {
+        !self.lock().ended
     }
 }
 
@@ -191,6 +194,21 @@ impl<P: Protocol> Transport for Shared<P> {
     fn write_buffer_size(&self) -> usize {
         let state = self.lock();
         state.write_buf.len() + state.flushing
+    }
+
+    fn poll_drain(&self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut state = self.lock();
+        if state.ended || state.write_buf.len() + state.flushing <= WRITE_BUFFER_LOW {
+            return Poll::Ready(());
+        }
+        if !state
+            .drain_wakers
+            .iter()
+            .any(|waker| waker.will_wake(cx.waker()))
+        {
+            state.drain_wakers.push(cx.waker().clone());
+        }
+        Poll::Pending
     }
 }
 

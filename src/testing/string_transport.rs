@@ -3,10 +3,11 @@
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Waker};
 
 use bytes::{Bytes, BytesMut};
 
-use crate::{Address, Transport};
+use crate::{Address, Transport, WRITE_BUFFER_LOW};
 
 /// A [`Transport`] that keeps everything written to it, for tests. Twisted's
 /// `StringTransport`.
@@ -19,7 +20,10 @@ use crate::{Address, Transport};
 /// - After [`abort_connection`](Transport::abort_connection), writes are dropped, as on a
 ///   real connection.
 /// - [`write_buffer_size`](Transport::write_buffer_size) is the number of bytes written and
-///   not yet taken by the test, so a test can play a slow peer.
+///   not yet taken by the test, so a test can play a slow peer: above
+///   [`WRITE_BUFFER_LOW`](crate::WRITE_BUFFER_LOW), [`poll_drain`](Transport::poll_drain)
+///   waits until the test calls [`take`](StringTransport::take) or
+///   [`clear`](StringTransport::clear).
 /// - The addresses default to Twisted's: peer `192.168.1.1:54321`, host `10.0.0.1:12345`.
 ///
 /// # Examples
@@ -43,6 +47,8 @@ pub struct StringTransport {
 #[derive(Default)]
 struct State {
     written: BytesMut,
+    /// Tasks waiting in `poll_drain` for the test to take what was written.
+    drain_wakers: Vec<Waker>,
     closing: bool,
     aborted: bool,
     reading_paused: bool,
@@ -78,12 +84,25 @@ impl StringTransport {
 
     /// Forgets what was written so far.
     pub fn clear(&self) {
-        self.lock().written.clear();
+        drop(self.take());
     }
 
     /// Returns everything written since the last `clear` or `take`, and forgets it.
+    ///
+    /// Taking plays the peer reading: it wakes writers waiting in
+    /// [`poll_drain`](Transport::poll_drain).
     pub fn take(&self) -> Bytes {
-        self.lock().written.split().freeze()
+        let (taken, wakers) = {
+            let mut state = self.lock();
+            (
+                state.written.split().freeze(),
+                std::mem::take(&mut state.drain_wakers),
+            )
+        };
+        for waker in wakers {
+            waker.wake();
+        }
+        taken
     }
 
     /// Whether [`abort_connection`](Transport::abort_connection) was called.
@@ -137,6 +156,21 @@ impl Transport for StringTransport {
 
     fn write_buffer_size(&self) -> usize {
         self.lock().written.len()
+    }
+
+    fn poll_drain(&self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut state = self.lock();
+        if state.aborted || state.written.len() <= WRITE_BUFFER_LOW {
+            return Poll::Ready(());
+        }
+        if !state
+            .drain_wakers
+            .iter()
+            .any(|waker| waker.will_wake(cx.waker()))
+        {
+            state.drain_wakers.push(cx.waker().clone());
+        }
+        Poll::Pending
     }
 }
 

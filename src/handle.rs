@@ -1,11 +1,30 @@
 //! Reaching a live protocol from outside its task: [`ProtocolHandle`].
+//!
+//! A handle queues closures for a connection's task through the [`CommandQueue`] the
+//! connection provides (the reactor's TCP connections implement it).
 
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
-use super::shared::{Command, Shared};
 use crate::{Address, Deferred, Error, Protocol, TransportRef};
+
+/// Work queued for the protocol by a [`ProtocolHandle`]: called with the protocol inside
+/// the connection's task, or with `None` if the connection ended first. Returns
+/// `Err(Error::Panicked)` if the work panicked (the task then aborts the connection: the
+/// protocol may be half-updated).
+pub(crate) type Command<P> = Box<dyn FnOnce(Option<&mut P>) -> Result<(), Error> + Send>;
+
+/// A live connection as seen by its handles.
+pub(crate) trait CommandQueue<P>: Send + Sync {
+    /// Queues a command and wakes the connection's task, or hands the command back if the
+    /// connection has ended.
+    fn push_command(&self, command: Command<P>) -> Result<(), Command<P>>;
+    /// The connection's transport.
+    fn transport(self: Arc<Self>) -> TransportRef;
+    /// Whether the connection has not ended yet.
+    fn is_connected(&self) -> bool;
+}
 
 /// A `Send + Sync`, cheap-to-clone handle on one connection's protocol.
 ///
@@ -53,12 +72,12 @@ use crate::{Address, Deferred, Error, Protocol, TransportRef};
 /// reactor.run().unwrap();
 /// ```
 pub struct ProtocolHandle<P> {
-    shared: Arc<Shared<P>>,
+    queue: Arc<dyn CommandQueue<P>>,
 }
 
 impl<P: Protocol> ProtocolHandle<P> {
-    pub(crate) fn new(shared: Arc<Shared<P>>) -> ProtocolHandle<P> {
-        ProtocolHandle { shared }
+    pub(crate) fn new(queue: Arc<dyn CommandQueue<P>>) -> ProtocolHandle<P> {
+        ProtocolHandle { queue }
     }
 
     /// Runs `f` on the protocol inside its connection's task; the Deferred fires with what
@@ -87,7 +106,7 @@ impl<P: Protocol> ProtocolHandle<P> {
                 }
             }
         });
-        if let Err(command) = self.shared.push_command(command) {
+        if let Err(command) = self.queue.push_command(command) {
             let _ = command(None);
         }
         deferred
@@ -95,29 +114,29 @@ impl<P: Protocol> ProtocolHandle<P> {
 
     /// The connection's transport: write to it, or close it, from anywhere.
     pub fn transport(&self) -> TransportRef {
-        self.shared.clone()
+        self.queue.clone().transport()
     }
 
     /// Whether the connection is still open (it may be closing).
     pub fn is_connected(&self) -> bool {
-        !self.shared.lock().ended
+        self.queue.is_connected()
     }
 
     /// The address of the other end.
     pub fn peer_addr(&self) -> Address {
-        self.shared.peer()
+        self.queue.clone().transport().peer_addr()
     }
 
     /// The address of this end.
     pub fn host_addr(&self) -> Address {
-        self.shared.host()
+        self.queue.clone().transport().host_addr()
     }
 }
 
 impl<P> Clone for ProtocolHandle<P> {
     fn clone(&self) -> Self {
         ProtocolHandle {
-            shared: self.shared.clone(),
+            queue: self.queue.clone(),
         }
     }
 }
@@ -126,7 +145,7 @@ impl<P> fmt::Debug for ProtocolHandle<P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ProtocolHandle")
             .field("protocol", &std::any::type_name::<P>())
-            .field("transport", &self.shared)
+            .field("transport", &self.queue.clone().transport())
             .finish()
     }
 }

@@ -1,0 +1,498 @@
+//! A connection you `.await` on: [`Connection`] and its cloneable [`StreamWriter`].
+
+use std::fmt;
+use std::future::poll_fn;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::{Buf, Bytes};
+
+use super::shared::{StreamShared, StreamState, READ_BUFFER_LIMIT};
+use crate::{Address, DisconnectReason, Error, Result, TransportRef, WRITE_BUFFER_HIGH};
+
+/// The delimiter of [`Connection::read_line`] and [`StreamWriter::write_line`] unless
+/// changed: CR LF, as `LineReceiver`'s.
+pub const DEFAULT_LINE_DELIMITER: &[u8] = b"\r\n";
+
+/// The longest line [`Connection::read_line`] accepts unless changed (`LineReceiver`'s
+/// limit).
+pub const DEFAULT_MAX_LINE_LENGTH: usize = 16384;
+
+/// One TCP connection driven with async/await: asyncio's `StreamReader` and
+/// `StreamWriter` in one value. Get one from
+/// [`Reactor::open_connection`](crate::Reactor::open_connection) or in a
+/// [`Reactor::start_server`](crate::Reactor::start_server) handler.
+///
+/// It sits on the same core as the callback API: a protocol on the connection's own task
+/// buffers what arrives (pausing the socket when [`READ_BUFFER_LIMIT`] bytes wait unread,
+/// so a peer cannot make it hold more), and writes go through the connection's transport.
+///
+/// - Reads take `&mut self`. Lines are limited like `LineReceiver`'s: a line longer than
+///   the maximum is an [`Error::LineTooLong`], its rest is skipped up to its delimiter, and
+///   the next read goes on after it.
+/// - Writes never block the writer for long: once more than
+///   [`WRITE_BUFFER_HIGH`](crate::WRITE_BUFFER_HIGH) bytes wait to be sent, a write waits
+///   until they drain to [`WRITE_BUFFER_LOW`](crate::WRITE_BUFFER_LOW).
+/// - Dropping the connection closes it gracefully (pending writes are sent first).
+///
+/// # Cancel safety
+///
+/// Every read and write is cancel safe: dropping its future (in `tokio::select!`, say)
+/// loses nothing. Received bytes stay in the connection's buffer until a read completes,
+/// and a write has queued all its bytes before it first waits.
+///
+/// # Examples
+///
+/// The greeting client of the seed article, as a coroutine:
+///
+/// ```
+/// use torsade::Reactor;
+/// use torsade_protocols::GreetingServer;
+///
+/// let reactor = Reactor::new().unwrap();
+/// let server = reactor.listen_tcp("127.0.0.1:0", GreetingServer::factory()).unwrap();
+/// let address = server.local_addr();
+/// let r = reactor.clone();
+/// let greeting = reactor.spawn(async move {
+///     let mut connection = r.open_connection(address).await?;
+///     connection.write_line(b"World").await?;
+///     let greeting = connection.read_line().await?;
+///     r.stop()?;
+///     Ok::<_, torsade::Error>(greeting)
+/// });
+/// reactor.run().unwrap();
+/// # let mut greeting = greeting;
+/// let greeting = greeting.take_result().unwrap().unwrap().unwrap();
+/// assert_eq!(greeting.as_deref(), Some(&b"Hello, World!"[..]));
+/// ```
+pub struct Connection {
+    shared: Arc<StreamShared>,
+    writer: StreamWriter,
+    max_line_length: usize,
+    /// Skipping the rest of an over-long frame, up to and including this delimiter.
+    discarding: Option<Bytes>,
+    /// How much of the buffer was searched for `searched_for` without finding it.
+    searched: usize,
+    searched_for: Bytes,
+}
+
+/// The writing side of a [`Connection`]: cheap to clone, so one task can write while
+/// another reads. Writing after the connection was dropped or closed is an
+/// [`Error::ConnectionClosed`].
+#[derive(Clone)]
+pub struct StreamWriter {
+    shared: Arc<StreamShared>,
+    transport: TransportRef,
+    delimiter: Bytes,
+}
+
+impl Connection {
+    pub(crate) fn new(shared: Arc<StreamShared>, transport: TransportRef) -> Connection {
+        Connection {
+            writer: StreamWriter {
+                shared: shared.clone(),
+                transport,
+                delimiter: Bytes::from_static(DEFAULT_LINE_DELIMITER),
+            },
+            shared,
+            max_line_length: DEFAULT_MAX_LINE_LENGTH,
+            discarding: None,
+            searched: 0,
+            searched_for: Bytes::new(),
+        }
+    }
+
+    /// Uses `delimiter` for [`read_line`](Connection::read_line) and
+    /// [`write_line`](StreamWriter::write_line) (on writers cloned afterwards too).
+    ///
+    /// # Panics
+    ///
+    /// If `delimiter` is empty: a programming error.
+    pub fn set_delimiter(&mut self, delimiter: impl Into<Bytes>) {
+        let delimiter = delimiter.into();
+        assert!(!delimiter.is_empty(), "a line delimiter cannot be empty");
+        self.writer.delimiter = delimiter;
+    }
+
+    /// Accepts lines (and [`read_until`](Connection::read_until) frames) of up to
+    /// `max_length` bytes, delimiter excluded.
+    pub fn set_max_line_length(&mut self, max_length: usize) {
+        self.max_line_length = max_length;
+    }
+
+    /// A writer for this connection, to write from another task.
+    pub fn writer(&self) -> StreamWriter {
+        self.writer.clone()
+    }
+
+    /// The connection's transport (the callback API's view of it).
+    pub fn transport(&self) -> &TransportRef {
+        &self.writer.transport
+    }
+
+    /// The address of the other end.
+    pub fn peer_addr(&self) -> Address {
+        self.writer.transport.peer_addr()
+    }
+
+    /// The address of this end.
+    pub fn host_addr(&self) -> Address {
+        self.writer.transport.host_addr()
+    }
+
+    /// Reads whatever has arrived (at least one byte), or `None` once the peer closed and
+    /// everything was read.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Disconnected`] if the connection failed.
+    pub async fn read(&mut self) -> Result<Option<Bytes>> {
+        poll_fn(|cx| self.poll_read(cx)).await
+    }
+
+    /// Reads one line, without its delimiter; `None` once the peer closed and everything
+    /// was read. asyncio's `readline`, Twisted's `lineReceived`.
+    ///
+    /// # Errors
+    ///
+    /// - [`Error::LineTooLong`] for a line over the limit (its rest is skipped; read on);
+    /// - [`Error::IncompleteRead`] if the peer closed in the middle of a line;
+    /// - [`Error::Disconnected`] if the connection failed.
+    #[doc(alias = "readline")]
+    pub async fn read_line(&mut self) -> Result<Option<Bytes>> {
+        let delimiter = self.writer.delimiter.clone();
+        poll_fn(|cx| self.poll_frame(cx, &delimiter, false)).await
+    }
+
+    /// Reads up to and including `delimiter`. asyncio's `readuntil`.
+    ///
+    /// # Errors
+    ///
+    /// As [`read_line`](Connection::read_line), and [`Error::IncompleteRead`] at the end of
+    /// the stream (there is no `None`).
+    ///
+    /// # Panics
+    ///
+    /// If `delimiter` is empty.
+    #[doc(alias = "readuntil")]
+    pub async fn read_until(&mut self, delimiter: &[u8]) -> Result<Bytes> {
+        assert!(!delimiter.is_empty(), "read_until needs a delimiter");
+        let delimiter = Bytes::copy_from_slice(delimiter);
+        match poll_fn(|cx| self.poll_frame(cx, &delimiter, true)).await? {
+            Some(frame) => Ok(frame),
+            None => Err(Error::IncompleteRead {
+                partial: Bytes::new(),
+                expected: None,
+            }),
+        }
+    }
+
+    /// Reads exactly `count` bytes. asyncio's `readexactly`.
+    ///
+    /// The connection buffers up to `count` bytes for it, so `count` is yours to bound.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::IncompleteRead`] if the peer closed first; [`Error::Disconnected`] if the
+    /// connection failed.
+    #[doc(alias = "readexactly")]
+    pub async fn read_exact(&mut self, count: usize) -> Result<Bytes> {
+        poll_fn(|cx| self.poll_exact(cx, count)).await
+    }
+
+    /// Writes `data`; see [`StreamWriter::write`].
+    pub async fn write(&self, data: &[u8]) -> Result<()> {
+        self.writer.write(data).await
+    }
+
+    /// Writes `line` and the delimiter; see [`StreamWriter::write_line`].
+    pub async fn write_line(&self, line: &[u8]) -> Result<()> {
+        self.writer.write_line(line).await
+    }
+
+    /// Waits until the unsent bytes are down to the low-water mark; see
+    /// [`StreamWriter::drain`].
+    pub async fn drain(&self) -> Result<()> {
+        self.writer.drain().await
+    }
+
+    /// Closes the connection once everything written has been sent, and waits until it
+    /// is closed. asyncio's `close()` + `wait_closed()`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Disconnected`] if the connection failed instead of closing cleanly.
+    pub async fn close(&mut self) -> Result<()> {
+        self.writer.transport.lose_connection();
+        let reason = poll_fn(|cx| self.poll_ended(cx)).await;
+        match reason {
+            DisconnectReason::Lost(_) => Err(Error::Disconnected { reason }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Closes the connection now, dropping unsent bytes.
+    pub fn abort(&self) {
+        self.writer.transport.abort_connection();
+    }
+
+    fn poll_ended(&self, cx: &mut Context<'_>) -> Poll<DisconnectReason> {
+        let mut state = self.shared.lock();
+        match &state.ended {
+            Some(reason) => Poll::Ready(reason.clone()),
+            None => {
+                if !state
+                    .closing
+                    .iter()
+                    .any(|waker| waker.will_wake(cx.waker()))
+                {
+                    state.closing.push(cx.waker().clone());
+                }
+                Poll::Pending
+            }
+        }
+    }
+
+    fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Bytes>>> {
+        let mut state = self.shared.lock();
+        self.set_limit(&mut state, 0);
+        if !state.received.is_empty() {
+            self.searched = 0;
+            let data = state.received.split().freeze();
+            self.resume_if_room(&mut state);
+            return Poll::Ready(Ok(Some(data)));
+        }
+        match end_of_stream(&mut state, None) {
+            Some(result) => Poll::Ready(result.map(|()| None)),
+            None => self.wait(cx, &mut state),
+        }
+    }
+
+    fn poll_exact(&mut self, cx: &mut Context<'_>, count: usize) -> Poll<Result<Bytes>> {
+        let mut state = self.shared.lock();
+        self.set_limit(&mut state, count);
+        if state.received.len() >= count {
+            self.searched = 0;
+            let data = state.received.split_to(count).freeze();
+            self.set_limit(&mut state, 0);
+            self.resume_if_room(&mut state);
+            return Poll::Ready(Ok(data));
+        }
+        match end_of_stream(&mut state, Some(count)) {
+            Some(Ok(())) => Poll::Ready(Err(Error::IncompleteRead {
+                partial: Bytes::new(),
+                expected: Some(count),
+            })),
+            Some(Err(error)) => Poll::Ready(Err(error)),
+            None => self.wait(cx, &mut state),
+        }
+    }
+
+    /// Reads one frame ended by `delimiter` (kept if `keep_delimiter`).
+    fn poll_frame(
+        &mut self,
+        cx: &mut Context<'_>,
+        delimiter: &Bytes,
+        keep_delimiter: bool,
+    ) -> Poll<Result<Option<Bytes>>> {
+        let shared = self.shared.clone();
+        let mut state = shared.lock();
+        self.set_limit(&mut state, 0);
+        if !self.skip_discarded(&mut state) {
+            // The stream may end inside the skipped line: what is left of it is skipped too.
+            return match end_of_stream(&mut state, None) {
+                Some(Err(Error::IncompleteRead { .. })) | Some(Ok(())) => Poll::Ready(Ok(None)),
+                Some(Err(error)) => Poll::Ready(Err(error)),
+                None => self.wait(cx, &mut state),
+            };
+        }
+        // Resume the search where the last one stopped (minus a possible split delimiter);
+        // clamped, since the end of the stream may have taken the buffer since.
+        let from = if self.searched_for == *delimiter {
+            self.searched
+                .saturating_sub(delimiter.len() - 1)
+                .min(state.received.len())
+        } else {
+            0
+        };
+        let found = memchr::memmem::find(&state.received[from..], delimiter).map(|at| from + at);
+        let Some(end) = found else {
+            self.searched = state.received.len();
+            self.searched_for = delimiter.clone();
+            if state.received.len() > self.max_line_length + delimiter.len() - 1 {
+                // It can no longer become a frame of the allowed length: skip the rest.
+                self.discarding = Some(delimiter.clone());
+                self.skip_discarded(&mut state);
+                return Poll::Ready(Err(Error::LineTooLong {
+                    max_length: self.max_line_length,
+                }));
+            }
+            return match end_of_stream(&mut state, None) {
+                Some(result) => Poll::Ready(result.map(|()| None)),
+                None => self.wait(cx, &mut state),
+            };
+        };
+        self.searched = 0;
+        let result = if end > self.max_line_length {
+            state.received.advance(end + delimiter.len());
+            Err(Error::LineTooLong {
+                max_length: self.max_line_length,
+            })
+        } else if keep_delimiter {
+            Ok(Some(
+                state.received.split_to(end + delimiter.len()).freeze(),
+            ))
+        } else {
+            let frame = state.received.split_to(end).freeze();
+            state.received.advance(delimiter.len());
+            Ok(Some(frame))
+        };
+        self.resume_if_room(&mut state);
+        Poll::Ready(result)
+    }
+
+    /// Skips the rest of an over-long frame; returns whether it is done with it.
+    fn skip_discarded(&mut self, state: &mut StreamState) -> bool {
+        let Some(delimiter) = &self.discarding else {
+            return true;
+        };
+        self.searched = 0;
+        if let Some(at) = memchr::memmem::find(&state.received, delimiter) {
+            state.received.advance(at + delimiter.len());
+            self.discarding = None;
+            self.resume_if_room(state);
+            return true;
+        }
+        // Keep what could be the start of a delimiter split across reads.
+        let skip = state.received.len().saturating_sub(delimiter.len() - 1);
+        state.received.advance(skip);
+        self.resume_if_room(state);
+        false
+    }
+
+    /// How much may be buffered: enough for the longest frame, or for `want` bytes.
+    fn set_limit(&self, state: &mut StreamState, want: usize) {
+        let frame = self.max_line_length + self.writer.delimiter.len();
+        state.limit = READ_BUFFER_LIMIT.max(frame).max(want);
+    }
+
+    /// Resumes reading the socket if the buffer has room again.
+    fn resume_if_room(&self, state: &mut StreamState) {
+        if state.read_paused && state.received.len() < state.limit {
+            state.read_paused = false;
+            self.writer.transport.resume_reading();
+        }
+    }
+
+    /// Parks the reader until more arrives (making sure the socket is being read).
+    fn wait<T>(&self, cx: &mut Context<'_>, state: &mut StreamState) -> Poll<T> {
+        self.resume_if_room(state);
+        state.reader = Some(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+/// What a read gets when the buffer cannot satisfy it: `None` while the stream may still
+/// deliver; else the end — `Ok(())` for a clean end with nothing left, an
+/// [`Error::IncompleteRead`] with what is left, or the failure.
+fn end_of_stream(state: &mut StreamState, expected: Option<usize>) -> Option<Result<()>> {
+    if let Some(reason @ DisconnectReason::Lost(_)) = &state.ended {
+        return Some(Err(Error::Disconnected {
+            reason: reason.clone(),
+        }));
+    }
+    if !state.eof && state.ended.is_none() {
+        return None;
+    }
+    if state.received.is_empty() {
+        return Some(Ok(()));
+    }
+    Some(Err(Error::IncompleteRead {
+        partial: state.received.split().freeze(),
+        expected,
+    }))
+}
+
+impl StreamWriter {
+    /// Writes `data`, waiting (only) if more than
+    /// [`WRITE_BUFFER_HIGH`](crate::WRITE_BUFFER_HIGH) bytes are unsent, until they drain.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ConnectionClosed`] if the connection is closing or closed,
+    /// [`Error::Disconnected`] if it failed.
+    pub async fn write(&self, data: &[u8]) -> Result<()> {
+        self.check_open()?;
+        self.transport.write(data);
+        self.make_room().await
+    }
+
+    /// Writes `line` followed by the delimiter, in one write.
+    ///
+    /// # Errors
+    ///
+    /// As [`write`](StreamWriter::write).
+    pub async fn write_line(&self, line: &[u8]) -> Result<()> {
+        self.check_open()?;
+        self.transport.write_many(&[line, &self.delimiter]);
+        self.make_room().await
+    }
+
+    /// Waits until the unsent bytes are down to the low-water mark. asyncio's `drain`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Disconnected`] if the connection failed.
+    pub async fn drain(&self) -> Result<()> {
+        poll_fn(|cx| self.transport.poll_drain(cx)).await;
+        self.check_not_failed()
+    }
+
+    async fn make_room(&self) -> Result<()> {
+        if self.transport.write_buffer_size() > WRITE_BUFFER_HIGH {
+            return self.drain().await;
+        }
+        Ok(())
+    }
+
+    fn check_open(&self) -> Result<()> {
+        self.check_not_failed()?;
+        if self.transport.is_closing() {
+            return Err(Error::ConnectionClosed);
+        }
+        Ok(())
+    }
+
+    fn check_not_failed(&self) -> Result<()> {
+        match &self.shared.lock().ended {
+            Some(reason @ DisconnectReason::Lost(_)) => Err(Error::Disconnected {
+                reason: reason.clone(),
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.writer.transport.lose_connection();
+    }
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("transport", &self.writer.transport)
+            .field("max_line_length", &self.max_line_length)
+            .field("discarding", &self.discarding.is_some())
+            .finish()
+    }
+}
+
+impl fmt::Debug for StreamWriter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StreamWriter")
+            .field("transport", &self.transport)
+            .finish()
+    }
+}

@@ -1,0 +1,60 @@
+//! The state an async [`Connection`](super::Connection) shares with the protocol that
+//! feeds it: received bytes, the end of the stream, and the wakers of waiting tasks.
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::Waker;
+
+use bytes::BytesMut;
+
+use crate::DisconnectReason;
+
+/// Received bytes held for the reader beyond which the transport stops reading (unless a
+/// pending read needs more): the async face's bound on memory per connection.
+pub const READ_BUFFER_LIMIT: usize = 64 * 1024;
+
+pub(crate) struct StreamShared {
+    state: Mutex<StreamState>,
+}
+
+#[derive(Default)]
+pub(crate) struct StreamState {
+    /// Received and not yet read.
+    pub(crate) received: BytesMut,
+    /// The peer sent EOF.
+    pub(crate) eof: bool,
+    /// The connection ended, and why.
+    pub(crate) ended: Option<DisconnectReason>,
+    /// How many bytes may be buffered before reading pauses.
+    pub(crate) limit: usize,
+    /// Reading was paused because the buffer reached `limit`.
+    pub(crate) read_paused: bool,
+    /// The task waiting to read.
+    pub(crate) reader: Option<Waker>,
+    /// Tasks waiting for the connection to end.
+    pub(crate) closing: Vec<Waker>,
+}
+
+impl StreamShared {
+    pub(crate) fn new() -> Arc<StreamShared> {
+        Arc::new(StreamShared {
+            state: Mutex::new(StreamState {
+                limit: READ_BUFFER_LIMIT,
+                ..StreamState::default()
+            }),
+        })
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, StreamState> {
+        // No user code runs under this lock.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl StreamState {
+    /// Takes every waker to wake after the lock is released.
+    pub(crate) fn take_all_wakers(&mut self) -> Vec<Waker> {
+        let mut wakers = std::mem::take(&mut self.closing);
+        wakers.extend(self.reader.take());
+        wakers
+    }
+}

@@ -1,0 +1,189 @@
+//! The async/await face over loopback: `open_connection`, `start_server`, backpressure,
+//! and the seed's coroutine greeting client.
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::run_bounded;
+use torsade::{Connection, Error, Reactor, WRITE_BUFFER_HIGH};
+use torsade_protocols::GreetingServer;
+
+const LIMIT: Duration = Duration::from_secs(20);
+
+/// Runs `body` as a task on a fresh reactor, stops the reactor when it finishes, and
+/// returns its output.
+fn run_async<T, F>(reactor: &Reactor, body: F) -> T
+where
+    T: Send + 'static,
+    F: std::future::Future<Output = T> + Send + 'static,
+{
+    let stopper = reactor.clone();
+    let mut outcome = reactor.spawn(body).add_callback(move |value| {
+        let _ = stopper.stop();
+        value
+    });
+    run_bounded(reactor, LIMIT);
+    outcome.take_result().expect("finished").expect("no panic")
+}
+
+async fn uppercase(mut connection: Connection) -> torsade::Result<()> {
+    while let Some(line) = connection.read_line().await? {
+        connection.write_line(&line.to_ascii_uppercase()).await?;
+    }
+    Ok(())
+}
+
+#[test]
+fn an_async_client_talks_to_an_async_server() {
+    let reactor = Reactor::new().unwrap();
+    let port = reactor.start_server("127.0.0.1:0", uppercase).unwrap();
+    let r = reactor.clone();
+    let answers = run_async(&reactor, async move {
+        let mut connection = r.open_connection(port.local_addr()).await?;
+        let mut answers = Vec::new();
+        for word in ["alpha", "beta", "gamma"] {
+            connection.write_line(word.as_bytes()).await?;
+            answers.push(connection.read_line().await?);
+        }
+        connection.close().await?;
+        Ok::<_, Error>(answers)
+    })
+    .unwrap();
+    let answers: Vec<_> = answers.into_iter().map(|a| a.unwrap()).collect();
+    assert_eq!(answers, ["ALPHA", "BETA", "GAMMA"]);
+}
+
+#[test]
+fn the_seed_coroutine_gets_a_greeting_in_a_few_lines() {
+    let reactor = Reactor::new().unwrap();
+    let server = reactor
+        .listen_tcp("127.0.0.1:0", GreetingServer::factory())
+        .unwrap();
+    let (r, address) = (reactor.clone(), server.local_addr());
+    let greeting = run_async(&reactor, async move {
+        let mut connection = r.open_connection(address).await?;
+        connection.write_line(b"World").await?;
+        connection.read_line().await
+    })
+    .unwrap();
+    assert_eq!(greeting.as_deref(), Some(&b"Hello, World!"[..]));
+}
+
+#[test]
+fn a_refused_open_connection_is_a_typed_error() {
+    let reactor = Reactor::new().unwrap();
+    let address = common::refused_port();
+    let r = reactor.clone();
+    let outcome = run_async(&reactor, async move {
+        r.open_connection(address).await.map(|_| ())
+    });
+    match outcome {
+        Err(Error::ConnectFailed { source, .. }) => {
+            assert_eq!(source.kind(), std::io::ErrorKind::ConnectionRefused)
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn a_fast_writer_waits_for_a_slow_reader_and_nothing_is_lost() {
+    const TOTAL: usize = 16 * 1024 * 1024;
+    const CHUNK: usize = 64 * 1024;
+    let reactor = Reactor::new().unwrap();
+    let most_buffered = Arc::new(AtomicUsize::new(0));
+    let most = most_buffered.clone();
+    let port = reactor
+        .start_server("127.0.0.1:0", move |connection: Connection| {
+            let most = most.clone();
+            async move {
+                let chunk = vec![b'q'; CHUNK];
+                for _ in 0..TOTAL / CHUNK {
+                    connection.write(&chunk).await?;
+                    let buffered = connection.transport().write_buffer_size();
+                    most.fetch_max(buffered, Ordering::SeqCst);
+                }
+                Ok::<(), Error>(())
+            }
+        })
+        .unwrap();
+    let r = reactor.clone();
+    let received = run_async(&reactor, async move {
+        let mut connection = r.open_connection(port.local_addr()).await?;
+        let mut received = 0;
+        while let Some(data) = connection.read().await? {
+            assert!(data.iter().all(|&byte| byte == b'q'));
+            received += data.len();
+            // A slow reader: let the writer run ahead between reads.
+            tokio::task::yield_now().await;
+        }
+        Ok::<_, Error>(received)
+    })
+    .unwrap();
+    assert_eq!(received, TOTAL);
+    let most = most_buffered.load(Ordering::SeqCst);
+    assert!(
+        most <= WRITE_BUFFER_HIGH + CHUNK,
+        "the writer ran ahead by {most} bytes"
+    );
+}
+
+#[test]
+fn a_failing_or_panicking_handler_affects_only_its_own_connection() {
+    let reactor = Reactor::new().unwrap();
+    let port = reactor
+        .start_server("127.0.0.1:0", |mut connection: Connection| async move {
+            let line = connection.read_line().await?.unwrap_or_default();
+            match &line[..] {
+                b"fail" => Err(Error::ConnectionClosed),
+                b"panic" => panic!("handler gave up"),
+                _ => connection.write_line(b"fine").await,
+            }
+        })
+        .unwrap();
+    let r = reactor.clone();
+    let outcomes = run_async(&reactor, async move {
+        let mut outcomes = Vec::new();
+        for word in ["fail", "panic", "hello"] {
+            let mut connection = r.open_connection(port.local_addr()).await?;
+            connection.write_line(word.as_bytes()).await?;
+            outcomes.push(connection.read_line().await?);
+        }
+        Ok::<_, Error>(outcomes)
+    })
+    .unwrap();
+    assert_eq!(outcomes[0], None);
+    assert_eq!(outcomes[1], None);
+    assert_eq!(outcomes[2].as_deref(), Some(&b"fine"[..]));
+}
+
+#[test]
+fn a_server_handler_may_read_until_the_client_half_closes_and_still_answer() {
+    use std::io::{Read, Write};
+    let reactor = Reactor::new().unwrap();
+    let port = reactor
+        .start_server("127.0.0.1:0", |mut connection: Connection| async move {
+            let mut total = 0;
+            while let Some(data) = connection.read().await? {
+                total += data.len();
+            }
+            connection.write(format!("{total} bytes").as_bytes()).await
+        })
+        .unwrap();
+    let (address, r) = (port.local_addr(), reactor.clone());
+    let client = std::thread::spawn(move || {
+        let mut stream = std::net::TcpStream::connect(address).unwrap();
+        stream.set_read_timeout(Some(LIMIT)).unwrap();
+        stream.write_all(&[0u8; 10_000]).unwrap();
+        // Half-close: EOF to the server, the way back stays open.
+        stream.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut answer = String::new();
+        let outcome = stream.read_to_string(&mut answer).map(|_| answer);
+        let _ = r.stop();
+        outcome.map_err(|error| error.to_string())
+    });
+    run_bounded(&reactor, LIMIT);
+    assert_eq!(client.join().unwrap().unwrap(), "10000 bytes");
+}
