@@ -15,6 +15,8 @@ pub use self::connection::{
     Connection, StreamWriter, DEFAULT_LINE_DELIMITER, DEFAULT_MAX_LINE_LENGTH,
 };
 pub use self::open::HandlerOutput;
+pub(crate) use self::protocol::StreamProtocol;
+pub(crate) use self::shared::StreamShared;
 pub use self::shared::READ_BUFFER_LIMIT;
 
 #[cfg(test)]

@@ -1,18 +1,27 @@
 //! Driving one protocol over a [`StringTransport`]: [`TestConnection`].
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use bytes::Bytes;
 
 use super::StringTransport;
-use crate::{DisconnectReason, Protocol, Transport, TransportRef};
+use crate::handle::{Command, CommandQueue};
+use crate::{
+    DisconnectReason, Protocol, ProtocolHandle, Transport, TransportRef, WRITE_BUFFER_HIGH,
+    WRITE_BUFFER_LOW,
+};
 
 /// A protocol connected to a [`StringTransport`], with the reactor's side of the contract
 /// played by method calls: Twisted's `makeConnection` + `dataReceived` in a test.
 ///
-/// It keeps the reactor's promises: `connection_made` first, no empty `data_received`,
-/// nothing delivered once the protocol asked to close, and `connection_lost` exactly once.
+/// It keeps the reactor's promises: `connection_made` first; no empty `data_received`;
+/// nothing delivered once the protocol asked to close; `connection_lost` exactly once;
+/// [`pause_producing`](Protocol::pause_producing) when the bytes written and not yet taken
+/// by the test cross [`WRITE_BUFFER_HIGH`] and
+/// [`resume_producing`](Protocol::resume_producing) when taking them brings them down to
+/// [`WRITE_BUFFER_LOW`]; and [`ProtocolHandle`] calls run between events, in order
+/// (before each delivery, or when you call [`run_commands`](TestConnection::run_commands)).
 ///
 /// # Examples
 ///
@@ -48,7 +57,45 @@ pub struct TestConnection<P> {
     protocol: P,
     transport: Arc<StringTransport>,
     transport_ref: TransportRef,
+    queue: Arc<TestQueue<P>>,
     lost: bool,
+    producer_paused: bool,
+}
+
+/// The command queue behind a test connection's handles.
+struct TestQueue<P> {
+    state: Mutex<QueueState<P>>,
+    transport: TransportRef,
+}
+
+struct QueueState<P> {
+    commands: Vec<Command<P>>,
+    ended: bool,
+}
+
+impl<P> TestQueue<P> {
+    fn lock(&self) -> MutexGuard<'_, QueueState<P>> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl<P: Protocol> CommandQueue<P> for TestQueue<P> {
+    fn push_command(&self, command: Command<P>) -> Result<(), Command<P>> {
+        let mut state = self.lock();
+        if state.ended {
+            return Err(command);
+        }
+        state.commands.push(command);
+        Ok(())
+    }
+
+    fn transport(self: Arc<Self>) -> TransportRef {
+        self.transport.clone()
+    }
+
+    fn is_connected(&self) -> bool {
+        !self.lock().ended
+    }
 }
 
 impl<P: Protocol> TestConnection<P> {
@@ -61,23 +108,57 @@ impl<P: Protocol> TestConnection<P> {
     pub fn with_transport(mut protocol: P, transport: Arc<StringTransport>) -> TestConnection<P> {
         let transport_ref: TransportRef = transport.clone();
         protocol.connection_made(&transport_ref);
-        TestConnection {
+        let queue = Arc::new(TestQueue {
+            state: Mutex::new(QueueState {
+                commands: Vec::new(),
+                ended: false,
+            }),
+            transport: transport_ref.clone(),
+        });
+        let mut connection = TestConnection {
             protocol,
             transport,
             transport_ref,
+            queue,
             lost: false,
+            producer_paused: false,
+        };
+        connection.signal_write_pressure();
+        connection
+    }
+
+    /// A handle on the protocol, as [`Reactor::connect_tcp`](crate::Reactor::connect_tcp)
+    /// gives: its calls run at the next event or [`run_commands`](TestConnection::run_commands).
+    pub fn handle(&self) -> ProtocolHandle<P> {
+        ProtocolHandle::new(self.queue.clone())
+    }
+
+    /// Runs the calls queued through [`handle`](TestConnection::handle)s, in order.
+    pub fn run_commands(&mut self) {
+        loop {
+            let commands = std::mem::take(&mut self.queue.lock().commands);
+            if commands.is_empty() {
+                break;
+            }
+            for command in commands {
+                // A panicking call fails its own Deferred; the test sees that there.
+                let _ = command(Some(&mut self.protocol));
+            }
         }
+        self.signal_write_pressure();
     }
 
     /// Delivers `data` as one chunk. Returns whether it was delivered: empty data, data
     /// after the protocol asked to close, and data after the connection ended are not (a
     /// real connection stops reading at those points).
     pub fn receive(&mut self, data: &[u8]) -> bool {
+        self.run_commands();
         if data.is_empty() || self.lost || self.transport.is_closing() {
             return false;
         }
         self.protocol
             .data_received(&self.transport_ref, Bytes::copy_from_slice(data));
+        self.signal_write_pressure();
         true
     }
 
@@ -93,22 +174,39 @@ impl<P: Protocol> TestConnection<P> {
     }
 
     /// Tells the protocol the peer sent EOF. If it does not ask to stay half-open, the
-    /// transport is asked to close, as the reactor would.
-    pub fn receive_eof(&mut self) {
+    /// transport is asked to close, as the reactor would. Returns what `eof_received`
+    /// returned (`false` if it was not called: the connection was closing or over).
+    pub fn receive_eof(&mut self) -> bool {
+        self.run_commands();
         if self.lost || self.transport.is_closing() {
-            return;
+            return false;
         }
-        if !self.protocol.eof_received(&self.transport_ref) {
+        let keep_open = self.protocol.eof_received(&self.transport_ref);
+        if !keep_open {
             self.transport.lose_connection();
         }
+        self.signal_write_pressure();
+        keep_open
     }
 
     /// Ends the connection: calls `connection_lost(reason)` unless it was already called.
+    /// Calls still queued through handles then fail with
+    /// [`Error::ConnectionClosed`](crate::Error::ConnectionClosed).
     pub fn disconnect(&mut self, reason: DisconnectReason) {
-        if !self.lost {
-            self.lost = true;
-            self.protocol.connection_lost(reason);
+        if self.lost {
+            return;
         }
+        self.run_commands();
+        self.lost = true;
+        let commands = {
+            let mut state = self.queue.lock();
+            state.ended = true;
+            std::mem::take(&mut state.commands)
+        };
+        for command in commands {
+            let _ = command(None);
+        }
+        self.protocol.connection_lost(reason);
     }
 
     /// Everything the protocol wrote since the last `take_written`.
@@ -116,9 +214,12 @@ impl<P: Protocol> TestConnection<P> {
         self.transport.value()
     }
 
-    /// Everything the protocol wrote since the last `take_written`, forgetting it.
-    pub fn take_written(&self) -> Bytes {
-        self.transport.take()
+    /// Everything the protocol wrote since the last `take_written`, forgetting it: the
+    /// peer read it. A protocol paused for write pressure is resumed.
+    pub fn take_written(&mut self) -> Bytes {
+        let taken = self.transport.take();
+        self.signal_write_pressure();
+        taken
     }
 
     /// Whether the protocol asked to close (or abort) the connection.
@@ -145,6 +246,22 @@ impl<P: Protocol> TestConnection<P> {
     pub fn transport(&self) -> &Arc<StringTransport> {
         &self.transport
     }
+
+    /// Tells the protocol when what it wrote (and the test has not taken) crosses the
+    /// watermarks, as the reactor does.
+    fn signal_write_pressure(&mut self) {
+        if self.lost {
+            return;
+        }
+        let unsent = self.transport.write_buffer_size();
+        if !self.producer_paused && unsent > WRITE_BUFFER_HIGH {
+            self.producer_paused = true;
+            self.protocol.pause_producing(&self.transport_ref);
+        } else if self.producer_paused && unsent <= WRITE_BUFFER_LOW {
+            self.producer_paused = false;
+            self.protocol.resume_producing(&self.transport_ref);
+        }
+    }
 }
 
 impl<P> fmt::Debug for TestConnection<P> {
@@ -153,6 +270,7 @@ impl<P> fmt::Debug for TestConnection<P> {
             .field("protocol", &std::any::type_name::<P>())
             .field("transport", &self.transport)
             .field("lost", &self.lost)
+            .field("producer_paused", &self.producer_paused)
             .finish()
     }
 }
