@@ -191,11 +191,13 @@ impl<S: Protocol, C: Protocol> Loopback<S, C> {
     pub fn pump_once(&mut self) -> usize {
         self.server.run_commands();
         self.client.run_commands();
-        if self.server_first {
-            self.carry(Side::Client) + self.carry(Side::Server)
+        let order = if self.server_first {
+            [Side::Client, Side::Server]
         } else {
-            self.carry(Side::Server) + self.carry(Side::Client)
-        }
+            [Side::Server, Side::Client]
+        };
+        // Each side's bytes are carried to the other: `Client` means "to the client".
+        order.into_iter().map(|destination| self.carry(destination)).sum()
     }
 
     /// The server's end.
