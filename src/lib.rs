@@ -74,6 +74,7 @@ mod defer;
 mod error;
 mod factory;
 mod handle;
+mod network;
 pub mod prelude;
 mod protocol;
 mod reactor;
@@ -90,6 +91,7 @@ pub use crate::defer::{
 pub use crate::error::{DisconnectReason, Error, Result};
 pub use crate::factory::{factory_fn, ClientFactory, FnFactory, ProtocolFactory};
 pub use crate::handle::ProtocolHandle;
+pub use crate::network::Network;
 pub use crate::protocol::Protocol;
 pub use crate::reactor::{ListeningPort, Reactor, DEFAULT_CONNECT_TIMEOUT};
 pub use crate::stream::{

@@ -191,6 +191,8 @@ pub struct ListeningPort {
 struct PortControl {
     stop: Notify,
     state: Mutex<PortState>,
+    /// No socket behind it (a `MemoryReactor` port): stopping completes at once.
+    in_memory: bool,
 }
 
 #[derive(Default)]
@@ -218,6 +220,22 @@ impl PortControl {
 }
 
 impl ListeningPort {
+    /// A port with no socket behind it, for [`testing::MemoryReactor`](crate::testing::MemoryReactor).
+    pub(crate) fn in_memory(local_addr: SocketAddr) -> ListeningPort {
+        ListeningPort {
+            local_addr,
+            control: Arc::new(PortControl {
+                in_memory: true,
+                ..PortControl::default()
+            }),
+        }
+    }
+
+    /// Whether the port still accepts connections (`stop_listening` not completed).
+    pub fn is_listening(&self) -> bool {
+        !self.control.lock().closed
+    }
+
     /// The address the port is bound to (with the real port number when 0 was asked for).
     #[doc(alias = "getHost")]
     pub fn local_addr(&self) -> SocketAddr {
@@ -239,7 +257,11 @@ impl ListeningPort {
             }
             state.waiters.push(resolver);
         }
-        self.control.stop.notify_one();
+        if self.control.in_memory {
+            self.control.closed();
+        } else {
+            self.control.stop.notify_one();
+        }
         deferred
     }
 }

@@ -76,6 +76,47 @@ impl Clock {
     pub fn pending_calls(&self) -> usize {
         self.queue.pending()
     }
+
+    /// When the earliest active call is due, in this clock's time; `None` when nothing is
+    /// scheduled. Cancelled calls do not count.
+    ///
+    /// It can be earlier than [`now`](crate::Clock::now): a zero-delay call scheduled
+    /// during an [`advance`](Clock::advance) waits for the next one. So advance by
+    /// `due.saturating_sub(clock.now())`, which is zero for such a call and runs it.
+    ///
+    /// # Examples
+    ///
+    /// Running a program on the fake clock until it has nothing left to do, one due time
+    /// at a time, as a reactor would (but instantly):
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use torsade::testing::Clock as FakeClock;
+    /// use torsade::Clock;
+    ///
+    /// let clock = FakeClock::new();
+    /// assert_eq!(clock.next_due(), None);
+    /// let (first, last) = (clock.clone(), clock.clone());
+    /// clock.call_later(Duration::from_secs(1), move || {
+    ///     first.call_later(Duration::ZERO, || {});
+    /// });
+    /// clock.call_later(Duration::from_secs(3), move || {
+    ///     last.call_later(Duration::from_secs(2), || {});
+    /// });
+    /// clock.call_later(Duration::from_secs(2), || {}).cancel().unwrap();
+    /// assert_eq!(clock.next_due(), Some(Duration::from_secs(1)));
+    ///
+    /// let mut stops = Vec::new();
+    /// while let Some(due) = clock.next_due() {
+    ///     clock.advance(due.saturating_sub(clock.now()));
+    ///     stops.push(clock.now().as_secs());
+    /// }
+    /// assert_eq!(stops, [1, 1, 3, 5]); // the zero-delay call ran in its own advance
+    /// assert_eq!(clock.pending_calls(), 0);
+    /// ```
+    pub fn next_due(&self) -> Option<Duration> {
+        self.queue.next_due_time()
+    }
 }
 
 impl Default for Clock {

@@ -197,7 +197,10 @@ impl<S: Protocol, C: Protocol> Loopback<S, C> {
             [Side::Server, Side::Client]
         };
         // Each side's bytes are carried to the other: `Client` means "to the client".
-        order.into_iter().map(|destination| self.carry(destination)).sum()
+        order
+            .into_iter()
+            .map(|destination| self.carry(destination))
+            .sum()
     }
 
     /// The server's end.

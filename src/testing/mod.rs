@@ -38,11 +38,13 @@
 mod clock;
 mod every_split;
 mod loopback;
+mod memory_reactor;
 mod string_transport;
 mod test_connection;
 
 pub use self::clock::Clock;
 pub use self::every_split::{every_split, EVERY_CHUNKING_UP_TO};
 pub use self::loopback::{stream_loopback, Loopback, Side, MAX_PUMP_ROUNDS};
+pub use self::memory_reactor::MemoryReactor;
 pub use self::string_transport::StringTransport;
 pub use self::test_connection::TestConnection;

@@ -60,7 +60,12 @@ pub struct TestConnection<P> {
     queue: Arc<TestQueue<P>>,
     lost: bool,
     producer_paused: bool,
+    /// Run after `connection_lost` (a client factory's `client_connection_lost`).
+    on_lost: Option<LostHook>,
 }
+
+/// Run once the connection is lost.
+pub(crate) type LostHook = Box<dyn FnOnce(&DisconnectReason) + Send>;
 
 /// The command queue behind a test connection's handles.
 struct TestQueue<P> {
@@ -122,6 +127,7 @@ impl<P: Protocol> TestConnection<P> {
             queue,
             lost: false,
             producer_paused: false,
+            on_lost: None,
         };
         connection.signal_write_pressure();
         connection
@@ -206,7 +212,15 @@ impl<P: Protocol> TestConnection<P> {
         for command in commands {
             let _ = command(None);
         }
-        self.protocol.connection_lost(reason);
+        self.protocol.connection_lost(reason.clone());
+        if let Some(on_lost) = self.on_lost.take() {
+            on_lost(&reason);
+        }
+    }
+
+    /// Runs `hook` once the connection is lost, after the protocol's `connection_lost`.
+    pub(crate) fn on_lost(&mut self, hook: LostHook) {
+        self.on_lost = Some(hook);
     }
 
     /// Everything the protocol wrote since the last `take_written`.

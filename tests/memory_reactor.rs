@@ -1,0 +1,207 @@
+//! The memory reactor: recorded listens and connects, completing and failing attempts,
+//! and its fake clock.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use torsade::prelude::*;
+use torsade::testing::MemoryReactor;
+use torsade::{Address, Network};
+
+/// Echoes; remembers the peer it was built for.
+struct Echo;
+
+impl Protocol for Echo {
+    fn data_received(&mut self, transport: &TransportRef, data: Bytes) {
+        transport.write(&data);
+    }
+}
+
+/// A factory recording its events, refusing when told to.
+#[derive(Default)]
+struct Recording {
+    events: Mutex<Vec<String>>,
+    refuse: bool,
+}
+
+impl Recording {
+    fn push(&self, event: impl Into<String>) {
+        self.events.lock().unwrap().push(event.into());
+    }
+
+    fn events(&self) -> Vec<String> {
+        self.events.lock().unwrap().clone()
+    }
+}
+
+impl ProtocolFactory for Recording {
+    type Protocol = Echo;
+
+    fn build_protocol(&self, peer: &Address) -> Option<Echo> {
+        self.push(format!("build {peer}"));
+        (!self.refuse).then_some(Echo)
+    }
+
+    fn start_factory(&self) {
+        self.push("start");
+    }
+
+    fn stop_factory(&self) {
+        self.push("stop");
+    }
+}
+
+impl ClientFactory for Recording {
+    fn started_connecting(&self, address: &str) {
+        self.push(format!("connecting {address}"));
+    }
+
+    fn client_connection_failed(&self, error: &Error) {
+        self.push(format!("failed {error}"));
+    }
+
+    fn client_connection_lost(&self, reason: &DisconnectReason) {
+        self.push(format!("lost {reason}"));
+    }
+}
+
+#[test]
+fn listens_are_recorded_with_their_factories() {
+    let memory = MemoryReactor::new();
+    let factory = Arc::new(Recording::default());
+    let port = memory.listen_tcp("127.0.0.1:0", factory.clone()).unwrap();
+    memory
+        .listen_tcp("0.0.0.0:8080", Recording::default())
+        .unwrap();
+    assert_eq!(memory.listen_addresses(), ["127.0.0.1:0", "0.0.0.0:8080"]);
+    assert_eq!(port.local_addr().to_string(), "127.0.0.1:50000");
+    assert_eq!(factory.events(), ["start"]);
+    let recorded = memory.listen_factory::<Arc<Recording>>(0).unwrap();
+
+    assert!(memory.listen_factory::<Recording>(0).is_none());
+    assert!(memory.listen_factory::<Recording>(1).is_some());
+}
+
+#[test]
+fn a_recorded_factory_builds_protocols_to_drive_in_memory() {
+    let memory = MemoryReactor::new();
+    memory
+        .listen_tcp("127.0.0.1:7000", Recording::default())
+        .unwrap();
+    let factory = memory.listen_factory::<Recording>(0).unwrap();
+    let peer = Address::Tcp("10.1.1.1:5555".parse().unwrap());
+    let mut connection =
+        torsade::testing::TestConnection::new(factory.build_protocol(&peer).unwrap());
+    connection.receive(b"ping");
+    assert_eq!(connection.take_written(), &b"ping"[..]);
+}
+
+#[test]
+fn stopping_a_memory_port_completes_at_once() {
+    let memory = MemoryReactor::new();
+    let port = memory
+        .listen_tcp("127.0.0.1:0", Recording::default())
+        .unwrap();
+    assert!(port.is_listening());
+    let mut stopped = port.stop_listening();
+    assert!(stopped.take_result().unwrap().is_ok());
+    assert!(!port.is_listening());
+}
+
+#[test]
+fn a_listen_address_that_is_not_ip_and_port_is_refused() {
+    let memory = MemoryReactor::new();
+    let error = memory
+        .listen_tcp("nonsense", Recording::default())
+        .unwrap_err();
+    assert!(matches!(error, Error::CannotListen { .. }));
+}
+
+#[test]
+fn connects_wait_until_the_test_completes_them() {
+    let memory = MemoryReactor::new();
+    let factory = Arc::new(Recording::default());
+    let mut connected = memory.connect_tcp("10.9.9.9:4000", factory.clone());
+    assert!(connected.take_result().is_none());
+    assert_eq!(memory.connect_addresses(), ["10.9.9.9:4000"]);
+    let mut connection = memory.complete_connect::<Echo>(0).unwrap();
+    let handle = connected.take_result().unwrap().unwrap();
+    assert_eq!(handle.peer_addr().to_string(), "10.9.9.9:4000");
+    handle.transport().write(b"from outside");
+    assert_eq!(connection.take_written(), &b"from outside"[..]);
+    connection.disconnect(DisconnectReason::Done);
+    assert_eq!(
+        factory.events(),
+        [
+            "connecting 10.9.9.9:4000",
+            "start",
+            "build 10.9.9.9:4000",
+            "lost connection closed cleanly",
+            "stop"
+        ]
+    );
+}
+
+#[test]
+fn a_failed_connect_reaches_the_factory_and_the_deferred() {
+    let memory = MemoryReactor::new();
+    let factory = Arc::new(Recording::default());
+    let mut connected = memory.connect_tcp("10.9.9.9:4000", factory.clone());
+    assert!(memory.fail_connect(0, Error::ReactorStopped));
+    let failure = connected.take_result().unwrap().unwrap_err();
+    assert!(matches!(
+        failure.downcast_ref::<Error>(),
+        Some(Error::ReactorStopped)
+    ));
+    assert_eq!(
+        factory.events()[2..],
+        ["failed the reactor stopped", "stop"]
+    );
+    assert!(!memory.fail_connect(0, Error::ReactorStopped));
+    assert!(memory.complete_connect::<Echo>(0).is_none());
+}
+
+#[test]
+fn a_refusing_client_factory_fails_the_attempt_with_no_protocol() {
+    let memory = MemoryReactor::new();
+    let refusing = Recording {
+        refuse: true,
+        ..Recording::default()
+    };
+    let mut connected = memory.connect_tcp("10.9.9.9:4000", refusing);
+    assert!(memory.complete_connect::<Echo>(0).is_none());
+    let failure = connected.take_result().unwrap().unwrap_err();
+    assert!(matches!(
+        failure.downcast_ref::<Error>(),
+        Some(Error::NoProtocol { .. })
+    ));
+}
+
+#[test]
+fn completing_with_the_wrong_protocol_type_leaves_the_attempt_pending() {
+    struct Other;
+    impl Protocol for Other {
+        fn data_received(&mut self, _: &TransportRef, _: Bytes) {}
+    }
+    let memory = MemoryReactor::new();
+    let mut connected = memory.connect_tcp("10.9.9.9:4000", Recording::default());
+    assert!(memory.complete_connect::<Other>(0).is_none());
+    assert!(connected.take_result().is_none());
+    assert!(memory.complete_connect::<Echo>(0).is_some());
+}
+
+#[test]
+fn timed_calls_run_on_the_memory_reactors_fake_clock() {
+    let memory = MemoryReactor::new();
+    let ran = Arc::new(Mutex::new(false));
+    let flag = ran.clone();
+    memory.call_later(Duration::from_secs(30), move || {
+        *flag.lock().unwrap() = true
+    });
+    memory.clock().advance(Duration::from_secs(29));
+    assert!(!*ran.lock().unwrap());
+    memory.clock().advance(Duration::from_secs(1));
+    assert!(*ran.lock().unwrap());
+    assert_eq!(memory.now(), Duration::from_secs(30));
+}
