@@ -78,7 +78,7 @@ fn listens_are_recorded_with_their_factories() {
     assert_eq!(port.local_addr().to_string(), "127.0.0.1:50000");
     assert_eq!(factory.events(), ["start"]);
     let recorded = memory.listen_factory::<Arc<Recording>>(0).unwrap();
-
+    assert!(Arc::ptr_eq(&*recorded, &factory));
     assert!(memory.listen_factory::<Recording>(0).is_none());
     assert!(memory.listen_factory::<Recording>(1).is_some());
 }
