@@ -1,11 +1,10 @@
-//! GreetingGetter and GreetingServer talking to each other over two in-memory connections.
-
-mod common;
+//! GreetingGetter and GreetingServer talking to each other over the in-memory loopback
+//! pair, in every chunk size.
 
 use std::sync::{Arc, Mutex};
 
-use common::pump;
-use torsade::testing::TestConnection;
+use torsade::testing::Loopback;
+use torsade::DisconnectReason;
 use torsade_protocols::{Error, GreetingGetter, GreetingServer, LineOnlyReceiver};
 
 #[test]
@@ -19,17 +18,60 @@ fn the_getter_gets_its_greeting_from_the_server() {
                 .add_callback(move |greeting| slot.lock().unwrap().push(greeting)),
         );
     });
-    let mut client = TestConnection::new(getter.into_protocol());
-    let mut server = TestConnection::new(GreetingServer::protocol());
-    pump(&mut client, &mut server);
+    let mut pair = Loopback::new(GreetingServer::protocol(), getter.into_protocol());
+    pair.pump();
     assert_eq!(*heard.lock().unwrap(), ["Hello, World!"]);
 }
 
 #[test]
+fn the_greeting_arrives_whatever_the_chunk_size() {
+    for chunk in 1..=16 {
+        let mut pair = Loopback::new(
+            GreetingServer::protocol(),
+            GreetingGetter::new().into_protocol(),
+        );
+        pair.set_chunk_size(Some(chunk));
+        let mut greeting = pair
+            .client_mut()
+            .protocol_mut()
+            .handler_mut()
+            .get_greeting("World");
+        pair.pump();
+        assert_eq!(
+            greeting.take_result().unwrap().unwrap(),
+            "Hello, World!",
+            "chunks of {chunk}"
+        );
+    }
+}
+
+#[test]
+fn a_reset_while_waiting_fails_the_pending_greeting() {
+    let mut pair = Loopback::new(
+        GreetingServer::protocol(),
+        GreetingGetter::new().into_protocol(),
+    );
+    let mut greeting = pair
+        .client_mut()
+        .protocol_mut()
+        .handler_mut()
+        .get_greeting("World");
+    pair.reset();
+    let failure = greeting.take_result().unwrap().unwrap_err();
+    match failure.downcast_ref::<Error>() {
+        Some(Error::ConnectionClosed {
+            reason: DisconnectReason::Lost(error),
+        }) => {
+            assert_eq!(error.kind(), std::io::ErrorKind::ConnectionReset)
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
 fn greetings_and_server_errors_alternate_on_one_connection() {
-    let mut client = TestConnection::new(GreetingGetter::new().into_protocol());
     let small = LineOnlyReceiver::new(GreetingServer::new()).with_max_length(5);
-    let mut server = TestConnection::new(small);
+    let mut pair = Loopback::new(small, GreetingGetter::new().into_protocol());
     for (name, answer) in [
         ("Ada", Ok("Hello, Ada!")),
         ("Alexander", Err("name too long")),
@@ -37,8 +79,12 @@ fn greetings_and_server_errors_alternate_on_one_connection() {
         ("Annabelle", Err("name too long")),
         ("Bob", Ok("Hello, Bob!")),
     ] {
-        let mut deferred = client.protocol_mut().handler_mut().get_greeting(name);
-        pump(&mut client, &mut server);
+        let mut deferred = pair
+            .client_mut()
+            .protocol_mut()
+            .handler_mut()
+            .get_greeting(name);
+        pair.pump();
         match (deferred.take_result().unwrap(), answer) {
             (Ok(greeting), Ok(expected)) => assert_eq!(greeting, expected),
             (Err(failure), Err(expected)) => match failure.downcast_ref::<Error>() {
@@ -48,5 +94,5 @@ fn greetings_and_server_errors_alternate_on_one_connection() {
             (got, expected) => panic!("{name}: got {got:?}, expected {expected:?}"),
         }
     }
-    assert!(!client.is_closing() && !server.is_closing());
+    assert!(!pair.client().is_closing() && !pair.server().is_closing());
 }

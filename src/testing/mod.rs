@@ -2,11 +2,22 @@
 //!
 //! - [`StringTransport`] records what a protocol writes and whether it asked to close.
 //! - [`TestConnection`] drives a protocol over a `StringTransport`: feed it bytes in any
-//!   chunking, read what it wrote, end the connection with any reason.
+//!   chunking, read what it wrote, end the connection with any reason; reach it through a
+//!   [`ProtocolHandle`](crate::ProtocolHandle); see write pressure as the reactor applies it.
+//! - [`every_split`] feeds an input at every split point (and, when short, in every
+//!   chunking) and checks every run observes the same thing.
 //! - [`Clock`] is a fake clock you advance by hand; it implements the same
-//!   [`Clock`](crate::Clock) trait as the reactor.
+//!   [`Clock`](crate::Clock) trait as the reactor, with the same ordering rules.
+//! - [`Loopback`] connects a server and a client protocol in memory, with chunking,
+//!   latency on the fake clock, and faults (reset, half-close, slow reader);
+//!   [`stream_loopback`] does it for an async [`Connection`](crate::Connection).
+//! - [`MemoryReactor`] is a [`Network`](crate::Network) that records `listen_tcp` and
+//!   `connect_tcp` instead of opening sockets.
 //!
-//! Twisted's `twisted.internet.testing` (`StringTransport`, `task.Clock`).
+//! The [`guide`] walks through testing a protocol with all of these. Twisted's
+//! `twisted.internet.testing` (`StringTransport`, `MemoryReactorClock`), `task.Clock` and
+//! `twisted.test.iosim`. None of these tools opens a socket (CI runs the in-memory test
+//! binaries under `strace` to check).
 //!
 //! # Examples
 //!
@@ -37,6 +48,7 @@
 
 mod clock;
 mod every_split;
+pub mod guide;
 mod loopback;
 mod memory_reactor;
 mod string_transport;

@@ -204,18 +204,3 @@ pub fn raw(bytes: &[u8]) -> Event {
 pub fn exceeded(bytes: &[u8]) -> Event {
     Event::Exceeded(bytes.to_vec())
 }
-
-/// Moves bytes between two connections until neither writes anything more (Twisted's
-/// `IOPump`); panics after 1,000 rounds.
-pub fn pump<A: Protocol, B: Protocol>(a: &mut TestConnection<A>, b: &mut TestConnection<B>) {
-    for _ in 0..1000 {
-        let from_a = a.take_written();
-        let from_b = b.take_written();
-        if from_a.is_empty() && from_b.is_empty() {
-            return;
-        }
-        b.receive(&from_a);
-        a.receive(&from_b);
-    }
-    panic!("the connections were still talking after 1,000 rounds");
-}
