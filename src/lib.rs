@@ -98,5 +98,5 @@ pub use crate::stream::{
     Connection, HandlerOutput, StreamWriter, DEFAULT_LINE_DELIMITER, DEFAULT_MAX_LINE_LENGTH,
     READ_BUFFER_LIMIT,
 };
-pub use crate::time::{Clock, DelayedCall};
+pub use crate::time::{Clock, ClockExt, DelayedCall};
 pub use crate::transport::{Transport, TransportRef, WRITE_BUFFER_HIGH, WRITE_BUFFER_LOW};

@@ -1,12 +1,13 @@
 //! The names most programs need: `use torsade::prelude::*;`.
 //!
-//! The core traits (the [`Clock`](crate::Clock) trait under `_`, so its methods are in
-//! scope without taking the name `Clock`), the Deferred types, and the error types.
+//! The core traits (the [`Clock`](crate::Clock) and [`ClockExt`](crate::ClockExt) traits
+//! under `_`, so `now` and `call_later` are in scope without taking the name `Clock`), the
+//! Deferred types, and the error types.
 
-#[doc(no_inline)]
-pub use crate::Clock as _;
 #[doc(no_inline)]
 pub use crate::{
     ClientFactory, Deferred, DisconnectReason, Error, Failure, Protocol, ProtocolFactory, Resolver,
     Transport, TransportRef,
 };
+#[doc(no_inline)]
+pub use crate::{Clock as _, ClockExt as _};

@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use torsade::testing::Clock as FakeClock;
-use torsade::{Clock, DelayedCall, Error};
+use torsade::{Clock, ClockExt, DelayedCall, Error};
 
 type Log = Arc<Mutex<Vec<String>>>;
 

@@ -32,7 +32,7 @@ use torsade::TransportRef;
 ///     fn line_received(&mut self, _: &mut LineContext<'_>, _: Bytes) {}
 /// }
 ///
-/// let connection = TestConnection::new(LineOnlyReceiver::new(Notifier::default()));
+/// let mut connection = TestConnection::new(LineOnlyReceiver::new(Notifier::default()));
 /// let sender = connection.protocol().handler().sender.clone().unwrap();
 /// sender.send_line(b"build finished");
 /// assert_eq!(connection.take_written(), &b"build finished\r\n"[..]);

@@ -26,7 +26,6 @@ use crate::DelayedCall;
 /// use std::sync::Arc;
 /// use std::time::Duration;
 /// use torsade::testing::Clock as FakeClock;
-/// use torsade::Clock;
 ///
 /// fn beat(clock: FakeClock, beats: Arc<AtomicU32>) {
 ///     beats.fetch_add(1, Ordering::SeqCst);
@@ -70,6 +69,14 @@ impl Clock {
         for amount in amounts {
             self.advance(*amount);
         }
+    }
+
+    /// Runs `call` once, `delay` from now (in this clock's time). Twisted's `callLater`.
+    ///
+    /// Dropping the returned [`DelayedCall`] does not cancel the call.
+    #[doc(alias = "callLater")]
+    pub fn call_later(&self, delay: Duration, call: impl FnOnce() + Send + 'static) -> DelayedCall {
+        crate::Clock::schedule(self, delay, Box::new(call))
     }
 
     /// How many calls are scheduled and still active.

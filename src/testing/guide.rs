@@ -18,7 +18,7 @@
 //! use std::time::Duration;
 //!
 //! use bytes::Bytes;
-//! use torsade::{Clock, DelayedCall, DisconnectReason};
+//! use torsade::{Clock, ClockExt, DelayedCall, DisconnectReason};
 //! use torsade_protocols::{LineContext, LineHandler, LineOnlyReceiver};
 //!
 //! /// `SET key value` answers `OK`; `GET key` answers the value or `NOT FOUND`;
@@ -84,7 +84,7 @@
 //! # use std::time::Duration;
 //! #
 //! # use bytes::Bytes;
-//! # use torsade::{Clock, DelayedCall, DisconnectReason};
+//! # use torsade::{Clock, ClockExt, DelayedCall, DisconnectReason};
 //! # use torsade_protocols::{LineContext, LineHandler, LineOnlyReceiver};
 //! #
 //! # /// `SET key value` answers `OK`; `GET key` answers the value or `NOT FOUND`;
@@ -162,7 +162,7 @@
 //! # use std::time::Duration;
 //! #
 //! # use bytes::Bytes;
-//! # use torsade::{Clock, DelayedCall, DisconnectReason};
+//! # use torsade::{Clock, ClockExt, DelayedCall, DisconnectReason};
 //! # use torsade_protocols::{LineContext, LineHandler, LineOnlyReceiver};
 //! #
 //! # /// `SET key value` answers `OK`; `GET key` answers the value or `NOT FOUND`;
@@ -240,7 +240,7 @@
 //! # use std::time::Duration;
 //! #
 //! # use bytes::Bytes;
-//! # use torsade::{Clock, DelayedCall, DisconnectReason};
+//! # use torsade::{Clock, ClockExt, DelayedCall, DisconnectReason};
 //! # use torsade_protocols::{LineContext, LineHandler, LineOnlyReceiver};
 //! #
 //! # /// `SET key value` answers `OK`; `GET key` answers the value or `NOT FOUND`;
@@ -322,7 +322,7 @@
 //! # use std::time::Duration;
 //! #
 //! # use bytes::Bytes;
-//! # use torsade::{Clock, DelayedCall, DisconnectReason};
+//! # use torsade::{Clock, ClockExt, DelayedCall, DisconnectReason};
 //! # use torsade_protocols::{LineContext, LineHandler, LineOnlyReceiver};
 //! #
 //! # /// `SET key value` answers `OK`; `GET key` answers the value or `NOT FOUND`;

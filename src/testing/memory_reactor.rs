@@ -96,6 +96,14 @@ impl MemoryReactor {
         &self.clock
     }
 
+    /// Runs `call` once, `delay` from now (in this clock's time). Twisted's `callLater`.
+    ///
+    /// Dropping the returned [`DelayedCall`] does not cancel the call.
+    #[doc(alias = "callLater")]
+    pub fn call_later(&self, delay: Duration, call: impl FnOnce() + Send + 'static) -> DelayedCall {
+        crate::Clock::schedule(self, delay, Box::new(call))
+    }
+
     /// The addresses passed to `listen_tcp`, in order.
     pub fn listen_addresses(&self) -> Vec<String> {
         self.lock()

@@ -26,7 +26,7 @@ use super::DelayedCall;
 /// use torsade::testing::Clock as FakeClock;
 /// use torsade::Clock;
 ///
-/// let clock = FakeClock::new();
+/// let clock = FakeClock::new(); // `call_later` is also on every `Clock`, via `ClockExt`
 /// let log = Arc::new(Mutex::new(Vec::new()));
 /// for name in ["first", "second"] {
 ///     let log = log.clone();
@@ -45,9 +45,34 @@ pub trait Clock: Send + Sync + fmt::Debug {
     #[doc(alias = "seconds")]
     fn now(&self) -> Duration;
 
-    /// Schedules a boxed function; the object-safe form of [`call_later`](Clock::call_later).
+    /// Schedules a boxed function to run once, `delay` from now; the object-safe form of
+    /// [`ClockExt::call_later`].
     fn schedule(&self, delay: Duration, call: Box<dyn FnOnce() + Send>) -> DelayedCall;
+}
 
+/// [`Clock::schedule`] with any closure: `clock.call_later(delay, || ...)`. Implemented
+/// for every clock, `dyn Clock` included; in the [prelude](crate::prelude).
+///
+/// [`Reactor`](crate::Reactor), [`testing::Clock`](crate::testing::Clock) and
+/// [`testing::MemoryReactor`](crate::testing::MemoryReactor) also have `call_later` as
+/// an inherent method, so they need no import.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use torsade::testing::Clock as FakeClock;
+/// use torsade::{Clock, ClockExt};
+///
+/// let fake = FakeClock::new();
+/// let clock: Arc<dyn Clock> = Arc::new(fake.clone());
+/// let call = clock.call_later(Duration::from_secs(1), || {});
+/// assert!(call.active());
+/// fake.advance(Duration::from_secs(1));
+/// assert!(!call.active());
+/// ```
+pub trait ClockExt: Clock {
     /// Runs `call` once, `delay` from now. Twisted's `callLater`.
     ///
     /// Dropping the returned [`DelayedCall`] does not cancel the call.
@@ -55,21 +80,12 @@ pub trait Clock: Send + Sync + fmt::Debug {
     fn call_later<F>(&self, delay: Duration, call: F) -> DelayedCall
     where
         F: FnOnce() + Send + 'static,
-        Self: Sized,
     {
         self.schedule(delay, Box::new(call))
     }
 }
 
-impl dyn Clock {
-    /// Runs `call` once, `delay` from now (for a `dyn Clock`). Twisted's `callLater`.
-    pub fn call_later<F>(&self, delay: Duration, call: F) -> DelayedCall
-    where
-        F: FnOnce() + Send + 'static,
-    {
-        self.schedule(delay, Box::new(call))
-    }
-}
+impl<C: Clock + ?Sized> ClockExt for C {}
 
 impl<C: Clock + ?Sized> Clock for Arc<C> {
     fn now(&self) -> Duration {

@@ -28,7 +28,7 @@ use crate::Result;
 /// ```
 /// use std::time::Duration;
 /// use torsade::testing::Clock as FakeClock;
-/// use torsade::{Clock, Error};
+/// use torsade::Error;
 ///
 /// let clock = FakeClock::new();
 /// let call = clock.call_later(Duration::from_secs(5), || {});

@@ -8,5 +8,5 @@ mod clock;
 mod delayed_call;
 pub(crate) mod timer_queue;
 
-pub use self::clock::Clock;
+pub use self::clock::{Clock, ClockExt};
 pub use self::delayed_call::DelayedCall;
