@@ -1,9 +1,17 @@
-//! Small helpers shared by the examples: argument parsing, logging, Ctrl-C.
+//! Small helpers shared by the examples: argument parsing, logging, Ctrl-C, and the
+//! clock driver of the timer examples ([`ClockReactor`], [`run_timers`]).
 #![allow(dead_code)]
 
+use std::fmt;
+use std::future::Future;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
-use torsade::{ProtocolFactory, Reactor};
+use torsade::testing::Clock as FakeClock;
+use torsade::{Clock, Deferred, DelayedCall, Failure};
+use torsade::{ClockExt, ProtocolFactory, Reactor};
 
 /// Command-line flags as `--name value` pairs (and bare `--flag`s).
 pub struct Args {
@@ -104,4 +112,228 @@ pub fn serve_main<F: ProtocolFactory>(usage: &str, default_port: u16, factory: F
             ExitCode::FAILURE
         }
     }
+}
+
+impl Args {
+    /// Parses `std::env::args` strictly: each of the `valued` flags takes a value
+    /// (`--seed 7`), each of the `switches` takes none (`--fake-clock`), and up to
+    /// `max_operands` plain arguments may come anywhere (`slow_square async`). Returns the
+    /// flags and the operands. `--help` prints `usage`; a mistake prints one line and the
+    /// usage on stderr, and exits 2.
+    pub fn parse_command(
+        usage: &str,
+        valued: &[&str],
+        switches: &[&str],
+        max_operands: usize,
+    ) -> Result<(Args, Vec<String>), ExitCode> {
+        let usage_error = |message: String| {
+            eprintln!("error: {message}\n\n{usage}");
+            ExitCode::from(2)
+        };
+        let mut pairs = Vec::new();
+        let mut operands = Vec::new();
+        let mut args = std::env::args().skip(1);
+        while let Some(arg) = args.next() {
+            if arg == "--help" || arg == "-h" {
+                println!("{usage}");
+                return Err(ExitCode::SUCCESS);
+            }
+            match arg.strip_prefix("--") {
+                Some(name) if switches.contains(&name) => pairs.push((name.to_string(), None)),
+                Some(name) if valued.contains(&name) => match args.next() {
+                    Some(value) => pairs.push((name.to_string(), Some(value))),
+                    None => return Err(usage_error(format!("--{name} needs a value"))),
+                },
+                Some(_) => return Err(usage_error(format!("unexpected argument {arg:?}"))),
+                None if operands.len() < max_operands => operands.push(arg),
+                None => return Err(usage_error(format!("unexpected argument {arg:?}"))),
+            }
+        }
+        Ok((Args { pairs }, operands))
+    }
+}
+
+/// A reactor reduced to what the timer examples use — a [`Clock`] and `stop` — running
+/// either in real time on a [`Reactor`] or instantly on the fake
+/// [`testing::Clock`](torsade::testing::Clock). Cheap to clone.
+///
+/// The example's program is written once against this type; [`run_timers`] picks the
+/// clock. Times printed with [`say`](ClockReactor::say) are measured from the moment the
+/// program starts and rounded to 0.1 s, so a run prints the same times on either clock.
+#[derive(Clone)]
+pub struct ClockReactor {
+    clock: Arc<dyn Clock>,
+    mode: Mode,
+    /// The clock's time when the program started.
+    origin: Duration,
+    /// Set by [`ClockReactor::fail`]: the program exits with status 1.
+    failed: Arc<AtomicBool>,
+}
+
+#[derive(Clone)]
+enum Mode {
+    /// Real time: the reactor runs until stopped.
+    Real(Reactor),
+    /// Fake time: the driver advances the clock until this is set.
+    Fake { stopped: Arc<AtomicBool> },
+}
+
+impl ClockReactor {
+    /// The clock to schedule on (and to pass to `torsade::sleep`).
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// Runs `call` once, `delay` from now. Twisted's `reactor.callLater`.
+    pub fn call_later(&self, delay: Duration, call: impl FnOnce() + Send + 'static) -> DelayedCall {
+        self.clock.call_later(delay, call)
+    }
+
+    /// Runs `future` as a task; the Deferred fires with its output. On the reactor it is
+    /// a task on the loop ([`Reactor::spawn`]); on the fake clock it is polled inline
+    /// ([`Deferred::from_future`]) whenever what it awaits fires.
+    pub fn spawn<T, F>(&self, future: F) -> Deferred<T>
+    where
+        T: Send + 'static,
+        F: Future<Output = T> + Send + 'static,
+    {
+        match &self.mode {
+            Mode::Real(reactor) => reactor.spawn(future),
+            Mode::Fake { .. } => Deferred::from_future(future),
+        }
+    }
+
+    /// Ends the program: stops the reactor, or the fake clock's driver. Calls not yet due
+    /// never run. Stopping twice is harmless.
+    pub fn stop(&self) {
+        match &self.mode {
+            Mode::Real(reactor) => {
+                // Fails only if the reactor is already stopping: nothing more to do.
+                let _ = reactor.stop();
+            }
+            Mode::Fake { stopped, .. } => stopped.store(true, Ordering::SeqCst),
+        }
+    }
+
+    /// Reports `error` as one line on stderr and stops; the program exits with status 1.
+    pub fn fail(&self, error: impl fmt::Display) {
+        eprintln!("error: {error}");
+        self.failed.store(true, Ordering::SeqCst);
+        self.stop();
+    }
+
+    /// Stops when `done` fires, after reporting it with [`fail`](ClockReactor::fail) if
+    /// it failed.
+    pub fn stop_when<T: Send + 'static>(&self, done: Deferred<T>) {
+        let reactor = self.clone();
+        done.add_both(move |result| {
+            match result {
+                Ok(_) => reactor.stop(),
+                Err(failure) => reactor.fail(failure),
+            }
+            Ok::<(), Failure>(())
+        })
+        .detach();
+    }
+
+    /// Time since the program started.
+    pub fn elapsed(&self) -> Duration {
+        self.clock.now().saturating_sub(self.origin)
+    }
+
+    /// Prints `text` on stdout after the elapsed time: `[1.5 s] text` (see [`seconds`]).
+    pub fn say(&self, text: impl fmt::Display) {
+        println!("[{}] {text}", seconds(self.elapsed()));
+    }
+}
+
+/// `duration` in seconds rounded to the nearest 0.1 s (halves up), as `1.5 s`: coarse
+/// enough that a run on the reactor, a few milliseconds late here and there, prints the
+/// same as a run on the fake clock.
+pub fn seconds(duration: Duration) -> String {
+    let tenths = (duration.as_millis() + 50) / 100;
+    format!("{}.{} s", tenths / 10, tenths % 10)
+}
+
+impl fmt::Debug for ClockReactor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mode = match self.mode {
+            Mode::Real(_) => "real time",
+            Mode::Fake { .. } => "fake clock",
+        };
+        f.debug_struct("ClockReactor")
+            .field("mode", &mode)
+            .field("elapsed", &self.elapsed())
+            .finish()
+    }
+}
+
+/// Runs a timer example's `program` and returns its exit status.
+///
+/// - Real time (`fake` false): a [`Reactor`] runs `program` once it is running, and runs
+///   until the program calls [`ClockReactor::stop`] (or Ctrl-C).
+/// - Fake time (`fake` true): `program` runs on a [`testing::Clock`](FakeClock) at time
+///   zero; then the driver advances the clock straight to the next due call, again and
+///   again, until the program stops. Nothing waits, so it finishes at once, with the
+///   same calls in the same order at the same clock times. If nothing is left scheduled
+///   and the program has not stopped, it never would (a reactor would wait forever): that
+///   is reported as an error.
+///
+/// The status is 1 if the program called [`ClockReactor::fail`] or could not run.
+pub fn run_timers(fake: bool, program: impl FnOnce(ClockReactor) + Send + 'static) -> ExitCode {
+    let failed = Arc::new(AtomicBool::new(false));
+    let outcome = if fake {
+        run_on_fake_clock(failed.clone(), program)
+    } else {
+        run_on_reactor(failed.clone(), program)
+    };
+    match outcome {
+        Ok(()) if !failed.load(Ordering::SeqCst) => ExitCode::SUCCESS,
+        Ok(()) => ExitCode::FAILURE,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_on_reactor(
+    failed: Arc<AtomicBool>,
+    program: impl FnOnce(ClockReactor) + Send + 'static,
+) -> Result<(), String> {
+    let reactor = Reactor::new().map_err(|error| error.to_string())?;
+    let r = reactor.clone();
+    reactor.call_when_running(move || {
+        program(ClockReactor {
+            clock: r.clock(),
+            origin: r.now(),
+            mode: Mode::Real(r),
+            failed,
+        });
+    });
+    stop_on_ctrl_c(&reactor);
+    reactor.run().map_err(|error| error.to_string())
+}
+
+fn run_on_fake_clock(
+    failed: Arc<AtomicBool>,
+    program: impl FnOnce(ClockReactor),
+) -> Result<(), String> {
+    let clock = FakeClock::new();
+    let stopped = Arc::new(AtomicBool::new(false));
+    program(ClockReactor {
+        clock: Arc::new(clock.clone()),
+        origin: Duration::ZERO,
+        mode: Mode::Fake {
+            stopped: stopped.clone(),
+        },
+        failed,
+    });
+    while !stopped.load(Ordering::SeqCst) {
+        let Some(due) = clock.next_due() else {
+            return Err("nothing left to happen, but the program never stopped".to_string());
+        };
+        clock.advance(due.saturating_sub(clock.now()));
+    }
+    Ok(())
 }

@@ -1,0 +1,511 @@
+//! The examples' command-line contracts: each example binary is run as a user would run it,
+//! and what it prints is checked.
+//!
+//! The binaries are the ones next to this test, in `target/<profile>/examples/`; the test
+//! brings them up to date first (see `build_examples`), so `cargo test --test examples`
+//! alone tests the current code. Timer examples run with `--fake-clock`, so their exact
+//! output is checked with no waiting; every wait on a child process or a socket is bounded
+//! by [`LIMIT`], and every child is killed when its test ends, failed or not.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::sync::OnceLock;
+use std::thread;
+use std::time::Duration;
+
+/// The bound on any one wait: a hung example fails its test instead of hanging it.
+const LIMIT: Duration = Duration::from_secs(60);
+
+/// The examples this file runs.
+const EXAMPLES: [&str; 9] = [
+    "blocking_vs_async",
+    "firecracker",
+    "fuse_chain",
+    "greeting_coroutine",
+    "greeting_getter",
+    "greeting_server",
+    "line_echo",
+    "slow_multiply",
+    "slow_square",
+];
+
+/// The bound on building the examples (a first build compiles the whole crate).
+const BUILD_LIMIT: Duration = Duration::from_secs(600);
+
+/// The path of the example binary `name`, next to this test's own executable.
+fn example_path(name: &str) -> PathBuf {
+    let path = examples_dir().join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        path.is_file(),
+        "{} is missing: build the examples first (`cargo build --examples`)",
+        path.display()
+    );
+    path
+}
+
+/// `target/<profile>/examples`, once the examples in it are up to date.
+fn examples_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let test_exe = std::env::current_exe().expect("the test knows its own path");
+        // target/<profile>/deps/examples-HASH  ->  target/<profile>
+        let profile_dir = test_exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("the test runs from target/<profile>/deps");
+        build_examples(profile_dir);
+        profile_dir.join("examples")
+    })
+}
+
+/// Builds [`EXAMPLES`] with the cargo that runs this test, into the same target directory
+/// and profile; a no-op when they are fresh. Plain `cargo test` builds them anyway, but
+/// `cargo test --test examples` does not, and a stale binary would test old code. When the
+/// test was not started by cargo (no `CARGO` variable), the binaries are used as they are.
+fn build_examples(profile_dir: &Path) {
+    let Some(cargo) = std::env::var_os("CARGO") else {
+        return;
+    };
+    let target_dir = profile_dir.parent().expect("target/<profile> has a parent");
+    let profile = match profile_dir.file_name().and_then(|name| name.to_str()) {
+        Some("debug") | None => "dev",
+        Some(other) => other,
+    };
+    let mut command = Command::new(cargo);
+    command
+        .args(["build", "--quiet", "--profile", profile, "--manifest-path"])
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(target_dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    for name in EXAMPLES {
+        command.args(["--example", name]);
+    }
+    let mut running = Running::spawn(command, "cargo build --example ...");
+    let errors = read_to_end_in_background(running.child.stderr.take().expect("stderr is piped"));
+    let errors = errors
+        .recv_timeout(BUILD_LIMIT)
+        .unwrap_or_else(|_| panic!("building the examples took over {BUILD_LIMIT:?}"));
+    let status = running.child.wait().expect("cargo can be waited for");
+    assert!(status.success(), "building the examples failed:\n{errors}");
+}
+
+/// A command for example `name`, with logging at its default level.
+fn example(name: &str, args: &[&str]) -> Command {
+    let mut command = Command::new(example_path(name));
+    command
+        .args(args)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null());
+    command
+}
+
+/// A running child process, killed and reaped when dropped.
+struct Running {
+    child: Child,
+}
+
+impl Running {
+    fn spawn(mut command: Command, what: &str) -> Running {
+        let child = command
+            .spawn()
+            .unwrap_or_else(|error| panic!("cannot start {what}: {error}"));
+        Running { child }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        // Both fail only if the child has already exited and been reaped.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Reads everything from `source` on a thread of its own; the text arrives on the channel.
+fn read_to_end_in_background(mut source: impl Read + Send + 'static) -> Receiver<String> {
+    let (sender, receiver) = mpsc::channel();
+    thread::spawn(move || {
+        let mut bytes = Vec::new();
+        // A read error ends the text where it happened; the assertions then show it.
+        let _ = source.read_to_end(&mut bytes);
+        let _ = sender.send(String::from_utf8_lossy(&bytes).into_owned());
+    });
+    receiver
+}
+
+/// What an example printed, and how it exited.
+struct Finished {
+    what: String,
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+impl Finished {
+    fn stdout_lines(&self) -> Vec<&str> {
+        self.stdout.lines().collect()
+    }
+
+    fn stderr_lines(&self) -> Vec<&str> {
+        self.stderr.lines().collect()
+    }
+
+    /// Asserts the example exited 0 with nothing on stderr, and returns its stdout lines.
+    fn success(&self) -> Vec<&str> {
+        assert!(
+            self.status.success() && self.stderr.is_empty(),
+            "{} exited with {}\nstdout:\n{}\nstderr:\n{}",
+            self.what,
+            self.status,
+            self.stdout,
+            self.stderr
+        );
+        self.stdout_lines()
+    }
+}
+
+/// Runs example `name` with `args` to its end.
+fn run_example(name: &str, args: &[&str]) -> Finished {
+    let what = format!("{name} {}", args.join(" "));
+    let mut command = example(name, args);
+    command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut running = Running::spawn(command, &what);
+    let stdout = read_to_end_in_background(running.child.stdout.take().expect("stdout is piped"));
+    let stderr = read_to_end_in_background(running.child.stderr.take().expect("stderr is piped"));
+    let receive = |text: Receiver<String>| {
+        text.recv_timeout(LIMIT)
+            .unwrap_or_else(|_| panic!("{what} did not finish within {LIMIT:?}"))
+    };
+    let (stdout, stderr) = (receive(stdout), receive(stderr));
+    // Both pipes are closed: the process is exiting.
+    let status = running.child.wait().expect("the example can be waited for");
+    Finished {
+        what,
+        status,
+        stdout,
+        stderr,
+    }
+}
+
+/// A server example running in the background, killed when dropped.
+struct Server {
+    address: String,
+    _running: Running,
+    /// Keeps the reader thread's channel open (the rest of the server's output).
+    _lines: Receiver<String>,
+}
+
+/// Starts server example `name` with `--port 0`; waits for its `listening on ADDR` line.
+fn start_server(name: &str) -> Server {
+    let mut command = example(name, &["--port", "0"]);
+    command.stdout(Stdio::piped()).stderr(Stdio::inherit());
+    let mut running = Running::spawn(command, &format!("{name} --port 0"));
+    let lines = lines_in_background(running.child.stdout.take().expect("stdout is piped"));
+    let first = lines
+        .recv_timeout(LIMIT)
+        .unwrap_or_else(|_| panic!("{name} printed no first line within {LIMIT:?}"));
+    let address = first
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("{name}'s first line is {first:?}, not `listening on ADDR`"))
+        .to_string();
+    Server {
+        address,
+        _running: running,
+        _lines: lines,
+    }
+}
+
+/// Sends each line of `stdout` on the channel as it arrives.
+fn lines_in_background(stdout: ChildStdout) -> Receiver<String> {
+    let (sender, receiver) = mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if sender.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    receiver
+}
+
+/// Sends `line` and CR/LF to `address` over a plain `std` socket; returns the first line of
+/// the answer, without its line ending.
+fn ask(address: &str, line: &str) -> String {
+    let address: SocketAddr = address.parse().expect("the server prints a socket address");
+    let mut stream = TcpStream::connect_timeout(&address, LIMIT).expect("the server accepts");
+    stream
+        .set_read_timeout(Some(LIMIT))
+        .expect("a read timeout can be set");
+    stream
+        .write_all(format!("{line}\r\n").as_bytes())
+        .expect("the server reads");
+    let mut answer = String::new();
+    BufReader::new(stream)
+        .read_line(&mut answer)
+        .expect("the server answers within the limit");
+    answer.trim_end_matches(['\r', '\n']).to_string()
+}
+
+// ---- timer examples, on the fake clock ----
+
+#[test]
+fn slow_square_prints_nine_in_each_style_in_turn() {
+    let run = run_example("slow_square", &["--fake-clock"]);
+    assert_eq!(
+        run.success(),
+        ["deferred: 9", "inline: 9", "future: 9", "async: 9"]
+    );
+}
+
+#[test]
+fn slow_square_runs_only_the_style_named() {
+    for style in ["deferred", "inline", "future", "async"] {
+        let run = run_example("slow_square", &[style, "--fake-clock"]);
+        assert_eq!(run.success(), [format!("{style}: 9")]);
+    }
+}
+
+#[test]
+fn slow_square_refuses_an_unknown_style() {
+    let run = run_example("slow_square", &["sideways", "--fake-clock"]);
+    assert_eq!(run.status.code(), Some(2));
+    assert_eq!(
+        run.stderr_lines().first(),
+        Some(&r#"error: unknown style "sideways""#)
+    );
+    assert!(run.stdout.is_empty());
+}
+
+#[test]
+fn slow_multiply_prints_the_product_after_three_seconds_and_stops_at_four() {
+    let run = run_example("slow_multiply", &["--fake-clock"]);
+    assert_eq!(
+        run.success(),
+        [
+            "[0.0 s] Determining result of 5 * 7...",
+            "[3.0 s] ... result is 35!",
+            "[4.0 s] Stopping the reactor",
+        ]
+    );
+}
+
+#[test]
+fn slow_multiply_reports_an_overflow_on_one_line_and_exits_1() {
+    let run = run_example(
+        "slow_multiply",
+        &["9223372036854775807", "2", "--fake-clock"],
+    );
+    assert_eq!(run.status.code(), Some(1));
+    assert_eq!(
+        run.stderr_lines(),
+        ["error: 9223372036854775807 * 2 does not fit in an i64"]
+    );
+    assert_eq!(
+        run.stdout_lines(),
+        ["[0.0 s] Determining result of 9223372036854775807 * 2..."]
+    );
+}
+
+#[test]
+fn firecracker_with_a_half_second_fuse_explodes_in_the_hatters_hands() {
+    let run = run_example("firecracker", &["--seed", "0", "--fake-clock"]);
+    assert_eq!(
+        run.success(),
+        [
+            "seed 0",
+            "[0.0 s] The Mad Hatter lights the fuse: it burns for 0.5 s",
+            "[0.5 s] BOOM! Firecracker exploded in the unlucky hands of Mad Hatter",
+            "[0.5 s] The hand-over to Ben Eills is called off",
+            "[2.5 s] Shutting down",
+        ]
+    );
+}
+
+#[test]
+fn firecracker_with_a_one_second_fuse_is_handed_over_just_before_it_explodes() {
+    let run = run_example("firecracker", &["--seed", "10", "--fake-clock"]);
+    assert_eq!(
+        run.success(),
+        [
+            "seed 10",
+            "[0.0 s] The Mad Hatter lights the fuse: it burns for 1.0 s",
+            "[1.0 s] The Mad Hatter hands the firecracker to Ben Eills",
+            "[1.0 s] BOOM! Firecracker exploded in the unlucky hands of Ben Eills",
+            "[3.0 s] Shutting down",
+        ]
+    );
+}
+
+#[test]
+fn firecracker_with_a_longer_fuse_explodes_in_bens_hands() {
+    for (seed, burning) in [("3", "1.5"), ("2", "2.0")] {
+        let run = run_example("firecracker", &["--seed", seed, "--fake-clock"]);
+        let boom: f64 = burning.parse().expect("a number");
+        assert_eq!(
+            run.success(),
+            [
+                format!("seed {seed}"),
+                format!("[0.0 s] The Mad Hatter lights the fuse: it burns for {burning} s"),
+                "[1.0 s] The Mad Hatter hands the firecracker to Ben Eills".to_string(),
+                format!(
+                    "[{burning} s] BOOM! Firecracker exploded in the unlucky hands of Ben Eills"
+                ),
+                format!("[{:.1} s] Shutting down", boom + 2.0),
+            ]
+        );
+    }
+}
+
+#[test]
+fn firecracker_without_a_seed_prints_the_seed_it_chose() {
+    let run = run_example("firecracker", &["--fake-clock"]);
+    let lines = run.success();
+    let seed = lines[0]
+        .strip_prefix("seed ")
+        .expect("the first line gives the seed");
+    let again = run_example("firecracker", &["--seed", seed, "--fake-clock"]);
+    assert_eq!(again.success(), lines);
+}
+
+#[test]
+fn fuse_chain_ignites_the_articles_chain_and_blows_up_parliament() {
+    let run = run_example("fuse_chain", &["--fake-clock"]);
+    assert_eq!(
+        run.success(),
+        [
+            "[0.0 s] ...igniting next fuse in chain... (fuse 1 of 8, burns 0.6 s)",
+            "[0.6 s] ...igniting next fuse in chain... (fuse 2 of 8, burns 0.5 s)",
+            "[1.1 s] ...igniting next fuse in chain... (fuse 3 of 8, burns 0.4 s)",
+            "[1.5 s] ...igniting next fuse in chain... (fuse 4 of 8, burns 0.3 s)",
+            "[1.8 s] ...igniting next fuse in chain... (fuse 5 of 8, burns 0.2 s)",
+            "[2.0 s] ...igniting next fuse in chain... (fuse 6 of 8, burns 0.1 s)",
+            "[2.1 s] ...igniting next fuse in chain... (fuse 7 of 8, burns 0.0 s)",
+            "[2.1 s] ...igniting next fuse in chain... (fuse 8 of 8, burns 0.3 s, tied to the barrel)",
+            "[2.4 s] Boom! The Houses of Parliament explode!",
+        ]
+    );
+}
+
+#[test]
+fn fuse_chain_takes_a_length_or_burning_times() {
+    let run = run_example("fuse_chain", &["--length", "2", "--fake-clock"]);
+    assert_eq!(
+        run.success(),
+        [
+            "[0.0 s] ...igniting next fuse in chain... (fuse 1 of 2, burns 0.0 s)",
+            "[0.0 s] ...igniting next fuse in chain... (fuse 2 of 2, burns 0.3 s, tied to the barrel)",
+            "[0.3 s] Boom! The Houses of Parliament explode!",
+        ]
+    );
+    let run = run_example("fuse_chain", &["--burn-ms", "1500,250", "--fake-clock"]);
+    assert_eq!(
+        run.success(),
+        [
+            "[0.0 s] ...igniting next fuse in chain... (fuse 1 of 2, burns 1.5 s)",
+            "[1.5 s] ...igniting next fuse in chain... (fuse 2 of 2, burns 0.3 s, tied to the barrel)",
+            "[1.8 s] Boom! The Houses of Parliament explode!",
+        ]
+    );
+}
+
+#[test]
+fn fuse_chain_refuses_an_empty_chain() {
+    let run = run_example("fuse_chain", &["--length", "0", "--fake-clock"]);
+    assert_eq!(run.status.code(), Some(2));
+    assert_eq!(
+        run.stderr_lines().first(),
+        Some(&"error: a chain has 1 to 1000 fuses")
+    );
+}
+
+// ---- networking examples, on loopback ----
+
+#[test]
+fn blocking_vs_async_gets_every_greeting_both_ways() {
+    let run = run_example("blocking_vs_async", &["--servers", "2", "--delay-ms", "20"]);
+    let lines = run.success();
+    assert_eq!(
+        lines[0],
+        "2 slow greeting servers, each answering 20 ms after a name arrives"
+    );
+    assert_eq!(
+        lines[1..3],
+        ["blocking: Hello, Alice!", "blocking: Hello, Bob!"]
+    );
+    assert!(
+        lines[3].starts_with("blocking: 2 greetings in "),
+        "{}",
+        lines[3]
+    );
+    assert_eq!(lines[4..6], ["async: Hello, Alice!", "async: Hello, Bob!"]);
+    assert!(
+        lines[6].starts_with("async: 2 greetings in "),
+        "{}",
+        lines[6]
+    );
+    assert_eq!(lines.len(), 7);
+}
+
+#[test]
+fn greeting_getter_greets_the_world_in_both_styles() {
+    let run = run_example("greeting_getter", &[]);
+    assert_eq!(
+        run.success(),
+        ["callbacks: Hello, World!", "async/await: Hello, World!"]
+    );
+}
+
+#[test]
+fn greeting_coroutine_greets_the_world() {
+    let run = run_example("greeting_coroutine", &[]);
+    assert_eq!(run.success(), ["Hello, World!"]);
+}
+
+#[test]
+fn greeting_server_answers_the_getter_the_coroutine_and_a_raw_client() {
+    let server = start_server("greeting_server");
+    let address = server.address.as_str();
+
+    let getter = run_example(
+        "greeting_getter",
+        &["--connect", address, "--name", "Alice"],
+    );
+    assert_eq!(
+        getter.success(),
+        ["callbacks: Hello, Alice!", "async/await: Hello, Alice!"]
+    );
+    let coroutine = run_example(
+        "greeting_coroutine",
+        &["--connect", address, "--name", "Carol"],
+    );
+    assert_eq!(coroutine.success(), ["Hello, Carol!"]);
+
+    assert_eq!(ask(address, "Bob"), "Hello, Bob!");
+    assert_eq!(ask(address, ""), "ERROR empty name");
+}
+
+#[test]
+fn greeting_getter_against_a_refused_port_fails_with_one_line() {
+    // A port that was just free: nothing listens there now.
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let address = listener.local_addr().expect("a bound address").to_string();
+    drop(listener);
+
+    let run = run_example("greeting_getter", &["--connect", &address]);
+    assert!(!run.status.success(), "a refused connection exited 0");
+    assert_eq!(run.stderr_lines().len(), 1, "stderr: {}", run.stderr);
+    assert!(run.stdout.is_empty(), "stdout: {}", run.stdout);
+}
+
+#[test]
+fn line_echo_echoes_a_line() {
+    let server = start_server("line_echo");
+    assert_eq!(ask(&server.address, "echo me"), "echo me");
+}
