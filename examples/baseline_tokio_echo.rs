@@ -1,0 +1,92 @@
+//! Baseline for the benchmarks: a line echo server written by hand on tokio, the way a
+//! careful tokio user would — a `BytesMut` per connection (8 KiB), `memchr` for the
+//! delimiter, and one write per read carrying every line that read completed.
+//!
+//! ```text
+//! cargo run --release --example baseline_tokio_echo -- --port 8001
+//! ```
+//!
+//! Same contract as `line_echo`: lines end with `\n` (a `\r` before it is dropped), each
+//! comes back ended with `\r\n`, lines over 16 KiB close the connection. `--port 0`
+//! picks a free port; the first line printed is `listening on ADDR`. Not part of
+//! torsade: it is what torsade is measured against (docs/BENCHMARKS.md).
+
+mod common;
+
+use std::process::ExitCode;
+
+use bytes::BytesMut;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+const USAGE: &str = "usage: baseline_tokio_echo [--port PORT]   (0 picks a free port)";
+const MAX_LINE: usize = 16 * 1024;
+
+fn main() -> ExitCode {
+    common::init_logging();
+    let port =
+        match common::Args::parse(USAGE, &["port"]).and_then(|args| args.number("port", 8001u16)) {
+            Ok(port) => port,
+            Err(code) => return code,
+        };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve(port)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(port: u16) -> std::io::Result<()> {
+    let listener = TcpListener::bind(("127.0.0.1", port)).await?;
+    println!("listening on {}", listener.local_addr()?);
+    loop {
+        let (stream, _) = listener.accept().await?;
+        stream.set_nodelay(true)?;
+        tokio::spawn(async move {
+            if let Err(error) = echo(stream).await {
+                tracing::debug!("connection ended: {error}");
+            }
+        });
+    }
+}
+
+async fn echo(mut stream: TcpStream) -> std::io::Result<()> {
+    let mut input = BytesMut::with_capacity(8 * 1024);
+    let mut output = Vec::with_capacity(8 * 1024);
+    loop {
+        if stream.read_buf(&mut input).await? == 0 {
+            return Ok(());
+        }
+        let mut start = 0;
+        while let Some(at) = memchr::memchr(b'\n', &input[start..]) {
+            let line = &input[start..start + at];
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            output.extend_from_slice(line);
+            output.extend_from_slice(b"\r\n");
+            start += at + 1;
+        }
+        let _ = input.split_to(start);
+        if input.len() > MAX_LINE {
+            return Ok(());
+        }
+        if !output.is_empty() {
+            stream.write_all(&output).await?;
+            output.clear();
+        }
+        if input.capacity() - input.len() < 1024 {
+            input.reserve(8 * 1024);
+        }
+    }
+}
