@@ -94,6 +94,14 @@ pub enum Error {
         expected: Option<usize>,
     },
 
+    /// A producer is already registered on the transport.
+    #[error("a producer is already registered on this transport")]
+    ProducerAlreadyRegistered,
+
+    /// The transport does not take producers.
+    #[error("this transport does not take producers")]
+    ProducerUnsupported,
+
     /// A [`Deferred`](crate::Deferred) was fired a second time.
     #[error("the Deferred was already fired")]
     AlreadyCalled,

@@ -76,6 +76,7 @@ mod factory;
 mod handle;
 mod network;
 pub mod prelude;
+mod producer;
 mod protocol;
 mod reactor;
 mod stream;
@@ -92,6 +93,7 @@ pub use crate::error::{DisconnectReason, Error, Result};
 pub use crate::factory::{factory_fn, ClientFactory, FnFactory, ProtocolFactory};
 pub use crate::handle::ProtocolHandle;
 pub use crate::network::Network;
+pub use crate::producer::{Producer, ProducerKind};
 pub use crate::protocol::Protocol;
 pub use crate::reactor::{ListeningPort, Reactor, DEFAULT_CONNECT_TIMEOUT};
 pub use crate::stream::{

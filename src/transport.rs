@@ -13,7 +13,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use crate::Address;
+use crate::{Address, Error, Producer, ProducerKind, Result};
 
 /// A shared handle to a connection's transport. Cloning it is one reference-count bump.
 pub type TransportRef = Arc<dyn Transport>;
@@ -112,4 +112,24 @@ pub trait Transport: Send + Sync + fmt::Debug {
         let _ = cx;
         Poll::Ready(())
     }
+
+    /// Registers `producer` to write at the pace of this transport (see [`Producer`]): a
+    /// pull producer is asked for its first chunk at once (from the connection's task). While
+    /// a producer is registered, it — not the protocol — gets `pause_producing` /
+    /// `resume_producing`, and [`lose_connection`](Transport::lose_connection) waits for it
+    /// to be unregistered. When the connection ends it gets `stop_producing`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ProducerAlreadyRegistered`] if one is registered;
+    /// [`Error::ProducerUnsupported`] for a transport without producers (the default).
+    #[doc(alias = "registerProducer")]
+    fn register_producer(&self, producer: Box<dyn Producer>, kind: ProducerKind) -> Result<()> {
+        let _ = (producer, kind);
+        Err(Error::ProducerUnsupported)
+    }
+
+    /// Unregisters the producer, if any (it is dropped without `stop_producing`).
+    #[doc(alias = "unregisterProducer")]
+    fn unregister_producer(&self) {}
 }

@@ -22,9 +22,9 @@ use tokio_util::io::poll_read_buf;
 
 use super::registry::Registry;
 use super::shared::{CloseRequest, Shared};
+use crate::producer::{Registered, Signal, WritePressure};
 use crate::{
-    DisconnectReason, Error, Protocol, ProtocolHandle, TransportRef, WRITE_BUFFER_HIGH,
-    WRITE_BUFFER_LOW,
+    DisconnectReason, Error, Producer, Protocol, ProtocolHandle, TransportRef, WRITE_BUFFER_LOW,
 };
 
 /// Reads dispatched before the task flushes and looks at its shared state again.
@@ -54,8 +54,10 @@ pub(crate) struct Connection<P, S> {
     out: BytesMut,
     /// The peer sent EOF.
     read_eof: bool,
-    /// The protocol was told to pause producing and not yet to resume.
-    producer_paused: bool,
+    /// Who has been told to pause, and when to tell them to resume.
+    pressure: WritePressure,
+    /// The producer registration last seen.
+    producer_seen: u64,
 }
 
 enum ReadOutcome {
@@ -84,7 +86,8 @@ where
             read_buf: BytesMut::new(),
             out: BytesMut::new(),
             read_eof: false,
-            producer_paused: false,
+            pressure: WritePressure::default(),
+            producer_seen: 0,
         }
     }
 
@@ -165,6 +168,7 @@ where
             let mut state = self.shared.lock();
             let changed = more_to_read
                 || !state.commands.is_empty()
+                || state.producer_generation != self.producer_seen
                 || state.close != close
                 || state.read_paused != paused
                 || (!state.write_buf.is_empty() && self.out.is_empty());
@@ -259,10 +263,10 @@ where
         }
     }
 
-    /// Tells the protocol when the unsent bytes cross the watermarks, and wakes tasks
-    /// waiting for them to drain.
+    /// Tells the producer (or the protocol) when the unsent bytes cross the watermarks,
+    /// asks a pull producer for more, and wakes tasks waiting for the bytes to drain.
     fn signal_write_pressure(&mut self) -> Result<(), DisconnectReason> {
-        let (unsent, drained) = {
+        let (unsent, drained, producer) = {
             let mut state = self.shared.lock();
             let unsent = state.write_buf.len() + self.out.len();
             let drained = if unsent <= WRITE_BUFFER_LOW {
@@ -270,19 +274,48 @@ where
             } else {
                 Vec::new()
             };
-            (unsent, drained)
+            if state.producer_generation != self.producer_seen {
+                self.producer_seen = state.producer_generation;
+                self.pressure.registered();
+            }
+            (unsent, drained, state.producer.clone())
         };
         for waker in drained {
             waker.wake();
         }
-        if !self.producer_paused && unsent > WRITE_BUFFER_HIGH {
-            self.producer_paused = true;
-            self.dispatch(|protocol, transport| protocol.pause_producing(transport))?;
-        } else if self.producer_paused && unsent <= WRITE_BUFFER_LOW {
-            self.producer_paused = false;
-            self.dispatch(|protocol, transport| protocol.resume_producing(transport))?;
+        let signal = self
+            .pressure
+            .check(unsent, producer.as_ref().map(|p| p.kind));
+        match (signal, producer) {
+            (Signal::Nothing, _) => Ok(()),
+            (Signal::Pause, None) => {
+                self.dispatch(|protocol, transport| protocol.pause_producing(transport))
+            }
+            (Signal::Resume, None) => {
+                self.dispatch(|protocol, transport| protocol.resume_producing(transport))
+            }
+            (Signal::Pull, None) => Ok(()),
+            (Signal::Pause, Some(producer)) => {
+                self.call_producer(&producer, |p| p.pause_producing())
+            }
+            (Signal::Resume | Signal::Pull, Some(producer)) => {
+                self.call_producer(&producer, |p| p.resume_producing())
+            }
         }
-        Ok(())
+    }
+
+    /// Calls the registered producer, turning a panic into the reason the connection ends.
+    fn call_producer(
+        &self,
+        producer: &Registered,
+        call: impl FnOnce(&mut dyn Producer),
+    ) -> Result<(), DisconnectReason> {
+        let mut producer = producer.lock();
+        catch_unwind(AssertUnwindSafe(|| call(&mut **producer))).map_err(|payload| {
+            let error = Error::from_panic(&*payload);
+            tracing::error!(peer = %self.shared.peer(), "producer panicked; aborting the connection: {error}");
+            DisconnectReason::lost(io::Error::other(error))
+        })
     }
 
     /// Completes a requested close once everything is flushed.
@@ -290,7 +323,10 @@ where
         let state = self.shared.lock();
         match state.close {
             CloseRequest::Abort => Poll::Ready(DisconnectReason::Aborted),
-            CloseRequest::Lose if flushed && state.write_buf.is_empty() => {
+            // A registered producer holds the close until it is unregistered (Twisted).
+            CloseRequest::Lose
+                if flushed && state.write_buf.is_empty() && state.producer.is_none() =>
+            {
                 drop(state);
                 match Pin::new(&mut self.stream).poll_shutdown(cx) {
                     Poll::Ready(Ok(())) => Poll::Ready(DisconnectReason::Done),

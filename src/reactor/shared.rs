@@ -12,7 +12,10 @@ use std::task::{Context, Poll, Waker};
 use bytes::BytesMut;
 
 use crate::handle::{Command, CommandQueue};
-use crate::{Address, Protocol, Transport, TransportRef, WRITE_BUFFER_LOW};
+use crate::producer::Registered;
+use crate::{
+    Address, Error, Producer, ProducerKind, Protocol, Transport, TransportRef, WRITE_BUFFER_LOW,
+};
 
 /// What the protocol (or anyone) asked of the connection's lifetime.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,6 +48,10 @@ pub(crate) struct State<P> {
     pub(crate) commands: Vec<Command<P>>,
     /// Tasks waiting for the unsent bytes to drain to the low-water mark.
     pub(crate) drain_wakers: Vec<Waker>,
+    /// The registered producer, and a count of registrations (so the task notices a new
+    /// one even if it replaced another between two rounds).
+    pub(crate) producer: Option<Registered>,
+    pub(crate) producer_generation: u64,
     /// Set while the task is parked; whoever changes the state wakes it.
     pub(crate) waker: Option<Waker>,
 }
@@ -60,6 +67,8 @@ impl<P> Shared<P> {
                 read_paused: false,
                 commands: Vec::new(),
                 drain_wakers: Vec::new(),
+                producer: None,
+                producer_generation: 0,
                 waker: None,
             }),
             closing: AtomicBool::new(false),
@@ -194,6 +203,36 @@ impl<P: Protocol> Transport for Shared<P> {
     fn write_buffer_size(&self) -> usize {
         let state = self.lock();
         state.write_buf.len() + state.flushing
+    }
+
+    fn register_producer(
+        &self,
+        producer: Box<dyn Producer>,
+        kind: ProducerKind,
+    ) -> crate::Result<()> {
+        let mut producer = Some(producer);
+        let mut outcome = Ok(());
+        self.update(|state| {
+            if state.producer.is_some() {
+                outcome = Err(Error::ProducerAlreadyRegistered);
+            } else if !state.ended {
+                if let Some(producer) = producer.take() {
+                    state.producer = Some(Registered::new(producer, kind));
+                    state.producer_generation += 1;
+                }
+            }
+        });
+        // Registered on a connection that has already ended: it stops at once (Twisted).
+        if outcome.is_ok() {
+            if let Some(mut producer) = producer {
+                producer.stop_producing();
+            }
+        }
+        outcome
+    }
+
+    fn unregister_producer(&self) {
+        self.update(|state| state.producer = None);
     }
 
     fn poll_drain(&self, cx: &mut Context<'_>) -> Poll<()> {

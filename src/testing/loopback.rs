@@ -309,7 +309,9 @@ impl<S: Protocol, C: Protocol> Loopback<S, C> {
                     !self.client.written().is_empty() || !self.to_server.in_flight.is_empty(),
                 ),
             };
-            if !closing || lost || (unsent && !self.peer_lost(side)) {
+            // A registered producer holds a close until it is unregistered, as on TCP.
+            let producing = self.transport(side).producer_kind().is_some();
+            if !closing || lost || producing || (unsent && !self.peer_lost(side)) {
                 continue;
             }
             let reason = if self.transport(side).is_aborted() {

@@ -7,7 +7,8 @@ use std::task::{Context, Poll, Waker};
 
 use bytes::{Bytes, BytesMut};
 
-use crate::{Address, Transport, WRITE_BUFFER_LOW};
+use crate::producer::Registered;
+use crate::{Address, Error, Producer, ProducerKind, Transport, WRITE_BUFFER_LOW};
 
 /// A [`Transport`] that keeps everything written to it, for tests. Twisted's
 /// `StringTransport`.
@@ -24,6 +25,9 @@ use crate::{Address, Transport, WRITE_BUFFER_LOW};
 ///   [`WRITE_BUFFER_LOW`](crate::WRITE_BUFFER_LOW), [`poll_drain`](Transport::poll_drain)
 ///   waits until the test calls [`take`](StringTransport::take) or
 ///   [`clear`](StringTransport::clear).
+/// - [`register_producer`](Transport::register_producer) records the producer
+///   ([`producer_kind`](StringTransport::producer_kind)); a
+///   [`TestConnection`](super::TestConnection) drives it as the reactor would.
 /// - The addresses default to Twisted's: peer `192.168.1.1:54321`, host `10.0.0.1:12345`.
 ///
 /// # Examples
@@ -49,6 +53,7 @@ struct State {
     written: BytesMut,
     /// Tasks waiting in `poll_drain` for the test to take what was written.
     drain_wakers: Vec<Waker>,
+    producer: Option<Registered>,
     closing: bool,
     aborted: bool,
     reading_paused: bool,
@@ -105,6 +110,22 @@ impl StringTransport {
         taken
     }
 
+    /// The kind of producer registered, if one is.
+    #[doc(alias = "streaming")]
+    pub fn producer_kind(&self) -> Option<ProducerKind> {
+        self.lock().producer.as_ref().map(|producer| producer.kind)
+    }
+
+    /// The registered producer (for `TestConnection` to drive).
+    pub(crate) fn producer(&self) -> Option<Registered> {
+        self.lock().producer.clone()
+    }
+
+    /// Removes the registered producer (the connection ended).
+    pub(crate) fn take_producer(&self) -> Option<Registered> {
+        self.lock().producer.take()
+    }
+
     /// Whether [`abort_connection`](Transport::abort_connection) was called.
     pub fn is_aborted(&self) -> bool {
         self.lock().aborted
@@ -158,6 +179,23 @@ impl Transport for StringTransport {
         self.lock().written.len()
     }
 
+    fn register_producer(
+        &self,
+        producer: Box<dyn Producer>,
+        kind: ProducerKind,
+    ) -> crate::Result<()> {
+        let mut state = self.lock();
+        if state.producer.is_some() {
+            return Err(Error::ProducerAlreadyRegistered);
+        }
+        state.producer = Some(Registered::new(producer, kind));
+        Ok(())
+    }
+
+    fn unregister_producer(&self) {
+        self.lock().producer = None;
+    }
+
     fn poll_drain(&self, cx: &mut Context<'_>) -> Poll<()> {
         let mut state = self.lock();
         if state.aborted || state.written.len() <= WRITE_BUFFER_LOW {
@@ -182,6 +220,7 @@ impl fmt::Debug for StringTransport {
             .field("closing", &state.closing)
             .field("aborted", &state.aborted)
             .field("reading_paused", &state.reading_paused)
+            .field("producer", &state.producer)
             .field("host", &self.host)
             .field("peer", &self.peer)
             .finish()

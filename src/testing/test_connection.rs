@@ -7,10 +7,8 @@ use bytes::Bytes;
 
 use super::StringTransport;
 use crate::handle::{Command, CommandQueue};
-use crate::{
-    DisconnectReason, Protocol, ProtocolHandle, Transport, TransportRef, WRITE_BUFFER_HIGH,
-    WRITE_BUFFER_LOW,
-};
+use crate::producer::{Signal, WritePressure};
+use crate::{DisconnectReason, Protocol, ProtocolHandle, Transport, TransportRef};
 
 /// A protocol connected to a [`StringTransport`], with the reactor's side of the contract
 /// played by method calls: Twisted's `makeConnection` + `dataReceived` in a test.
@@ -18,9 +16,11 @@ use crate::{
 /// It keeps the reactor's promises: `connection_made` first; no empty `data_received`;
 /// nothing delivered once the protocol asked to close; `connection_lost` exactly once;
 /// [`pause_producing`](Protocol::pause_producing) when the bytes written and not yet taken
-/// by the test cross [`WRITE_BUFFER_HIGH`] and
+/// by the test cross [`WRITE_BUFFER_HIGH`](crate::WRITE_BUFFER_HIGH) and
 /// [`resume_producing`](Protocol::resume_producing) when taking them brings them down to
-/// [`WRITE_BUFFER_LOW`]; and [`ProtocolHandle`] calls run between events, in order
+/// [`WRITE_BUFFER_LOW`](crate::WRITE_BUFFER_LOW) (to a registered
+/// [`Producer`](crate::Producer) instead, if there is one; a pull producer is asked for
+/// chunks while the bytes are at or below the low-water mark); and [`ProtocolHandle`] calls run between events, in order
 /// (before each delivery, or when you call [`run_commands`](TestConnection::run_commands)).
 ///
 /// # Examples
@@ -59,7 +59,7 @@ pub struct TestConnection<P> {
     transport_ref: TransportRef,
     queue: Arc<TestQueue<P>>,
     lost: bool,
-    producer_paused: bool,
+    pressure: WritePressure,
     /// Run after `connection_lost` (a client factory's `client_connection_lost`).
     on_lost: Option<LostHook>,
 }
@@ -126,7 +126,7 @@ impl<P: Protocol> TestConnection<P> {
             transport_ref,
             queue,
             lost: false,
-            producer_paused: false,
+            pressure: WritePressure::default(),
             on_lost: None,
         };
         connection.signal_write_pressure();
@@ -212,6 +212,9 @@ impl<P: Protocol> TestConnection<P> {
         for command in commands {
             let _ = command(None);
         }
+        if let Some(producer) = self.transport.take_producer() {
+            producer.lock().stop_producing();
+        }
         self.protocol.connection_lost(reason.clone());
         if let Some(on_lost) = self.on_lost.take() {
             on_lost(&reason);
@@ -261,22 +264,42 @@ impl<P: Protocol> TestConnection<P> {
         &self.transport
     }
 
-    /// Tells the protocol when what it wrote (and the test has not taken) crosses the
-    /// watermarks, as the reactor does.
+    /// Tells the producer (or the protocol) when what was written and not yet taken by
+    /// the test crosses the watermarks, and asks a pull producer for more, as the reactor
+    /// does. A pull producer that writes is asked again until the buffer is above the
+    /// low-water mark or it stops writing.
     fn signal_write_pressure(&mut self) {
-        if self.lost {
-            return;
-        }
-        let unsent = self.transport.write_buffer_size();
-        if !self.producer_paused && unsent > WRITE_BUFFER_HIGH {
-            self.producer_paused = true;
-            self.protocol.pause_producing(&self.transport_ref);
-        } else if self.producer_paused && unsent <= WRITE_BUFFER_LOW {
-            self.producer_paused = false;
-            self.protocol.resume_producing(&self.transport_ref);
+        for _ in 0..MAX_PULLS_PER_EVENT {
+            if self.lost {
+                return;
+            }
+            let unsent = self.transport.write_buffer_size();
+            let producer = self.transport.producer();
+            match (
+                self.pressure
+                    .check(unsent, producer.as_ref().map(|p| p.kind)),
+                producer,
+            ) {
+                (Signal::Nothing, _) | (Signal::Pull, None) => return,
+                (Signal::Pause, None) => return self.protocol.pause_producing(&self.transport_ref),
+                (Signal::Resume, None) => {
+                    return self.protocol.resume_producing(&self.transport_ref)
+                }
+                (Signal::Pause, Some(producer)) => return producer.lock().pause_producing(),
+                (Signal::Resume, Some(producer)) => return producer.lock().resume_producing(),
+                (Signal::Pull, Some(producer)) => {
+                    producer.lock().resume_producing();
+                    if self.transport.write_buffer_size() == unsent {
+                        return; // it wrote nothing: ask again at the next event
+                    }
+                }
+            }
         }
     }
 }
+
+/// How many chunks a pull producer is asked for in one event, at most.
+const MAX_PULLS_PER_EVENT: usize = 64;
 
 impl<P> fmt::Debug for TestConnection<P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -284,7 +307,7 @@ impl<P> fmt::Debug for TestConnection<P> {
             .field("protocol", &std::any::type_name::<P>())
             .field("transport", &self.transport)
             .field("lost", &self.lost)
-            .field("producer_paused", &self.producer_paused)
+            .field("pressure", &self.pressure)
             .finish()
     }
 }
