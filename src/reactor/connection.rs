@@ -20,6 +20,7 @@ use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::io::poll_read_buf;
 
+use super::local_writes;
 use super::registry::Registry;
 use super::shared::{CloseRequest, Shared};
 use crate::producer::{Registered, Signal, WritePressure};
@@ -52,6 +53,8 @@ pub(crate) struct Connection<P, S> {
     read_buf: BytesMut,
     /// Bytes taken from the shared write buffer and not yet accepted by the kernel.
     out: BytesMut,
+    /// An empty buffer kept to lend to callbacks (so lending does not allocate).
+    spare: Vec<u8>,
     /// The peer sent EOF.
     read_eof: bool,
     /// Who has been told to pause, and when to tell them to resume.
@@ -85,6 +88,7 @@ where
             transport,
             read_buf: BytesMut::new(),
             out: BytesMut::new(),
+            spare: Vec::new(),
             read_eof: false,
             pressure: WritePressure::default(),
             producer_seen: 0,
@@ -119,12 +123,27 @@ where
     }
 
     /// Runs a protocol callback, turning a panic into the reason the connection ends.
+    ///
+    /// The callback's writes to this connection go to a buffer lent to the thread (no
+    /// lock per write); they are appended to the shared write buffer once it returns.
     fn dispatch<R>(
         &mut self,
         callback: impl FnOnce(&mut P, &TransportRef) -> R,
     ) -> Result<R, DisconnectReason> {
         let (protocol, transport) = (&mut self.protocol, &self.transport);
-        catch_unwind(AssertUnwindSafe(|| callback(protocol, transport))).map_err(|payload| {
+        local_writes::lend(self.shared.address(), mem::take(&mut self.spare));
+        let outcome = catch_unwind(AssertUnwindSafe(|| callback(protocol, transport)));
+        let mut written = local_writes::reclaim();
+        if !written.is_empty() {
+            let mut state = self.shared.lock();
+            if !state.ended && state.close != CloseRequest::Abort {
+                state.write_buf.extend_from_slice(&written);
+            }
+            drop(state);
+            written.clear();
+        }
+        self.spare = written;
+        outcome.map_err(|payload| {
             let error = Error::from_panic(&*payload);
             tracing::error!(peer = %self.shared.peer(), "protocol callback panicked; aborting the connection: {error}");
             DisconnectReason::lost(io::Error::other(error))

@@ -9,6 +9,7 @@ mod connect;
 mod connection;
 mod event_loop;
 mod listen;
+mod local_writes;
 mod registry;
 mod shared;
 

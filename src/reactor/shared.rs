@@ -11,6 +11,7 @@ use std::task::{Context, Poll, Waker};
 
 use bytes::BytesMut;
 
+use super::local_writes;
 use crate::handle::{Command, CommandQueue};
 use crate::producer::Registered;
 use crate::{
@@ -94,6 +95,11 @@ impl<P> Shared<P> {
         }
     }
 
+    /// This connection's identity for `local_writes`: the address of its shared state.
+    pub(crate) fn address(&self) -> usize {
+        self as *const Self as *const () as usize
+    }
+
     /// Marks the connection ended (under the caller's lock).
     pub(crate) fn mark_ended(&self, state: &mut State<P>) {
         state.ended = true;
@@ -136,6 +142,10 @@ impl<P: Protocol> Transport for Shared<P> {
     }
 
     fn write_many(&self, chunks: &[&[u8]]) {
+        // From the connection's own callbacks: no lock (see `local_writes`).
+        if local_writes::try_write(self.address(), chunks) {
+            return;
+        }
         let total: usize = chunks.iter().map(|chunk| chunk.len()).sum();
         if total == 0 {
             return;
@@ -169,6 +179,7 @@ impl<P: Protocol> Transport for Shared<P> {
 
     fn abort_connection(&self) {
         self.closing.store(true, Ordering::Release);
+        local_writes::discard(self.address());
         self.update(|state| {
             state.close = CloseRequest::Abort;
             state.write_buf.clear();
@@ -202,7 +213,7 @@ impl<P: Protocol> Transport for Shared<P> {
 
     fn write_buffer_size(&self) -> usize {
         let state = self.lock();
-        state.write_buf.len() + state.flushing
+        state.write_buf.len() + state.flushing + local_writes::pending(self.address())
     }
 
     fn register_producer(
