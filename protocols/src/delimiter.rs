@@ -14,7 +14,9 @@ use memchr::memmem;
 #[derive(Clone)]
 pub(crate) struct Delimiter {
     bytes: Bytes,
-    finder: memmem::Finder<'static>,
+    /// For delimiters of three bytes or more; boxed, since most connections use `\r\n`
+    /// or `\n` and should not carry its few hundred bytes.
+    finder: Option<Box<memmem::Finder<'static>>>,
 }
 
 impl Delimiter {
@@ -25,7 +27,8 @@ impl Delimiter {
     /// If `bytes` is empty: a line receiver needs something to split on.
     pub(crate) fn new(bytes: Bytes) -> Delimiter {
         assert!(!bytes.is_empty(), "a line delimiter must not be empty");
-        let finder = memmem::Finder::new(&bytes[..]).into_owned();
+        let finder =
+            (bytes.len() > 2).then(|| Box::new(memmem::Finder::new(&bytes[..]).into_owned()));
         Delimiter { bytes, finder }
     }
 
@@ -45,7 +48,10 @@ impl Delimiter {
         match self.bytes.as_ref() {
             [byte] => memchr::memchr(*byte, haystack),
             [first, second] => find_pair(*first, *second, haystack),
-            _ => self.finder.find(haystack),
+            _ => match &self.finder {
+                Some(finder) => finder.find(haystack),
+                None => memmem::find(haystack, &self.bytes),
+            },
         }
     }
 

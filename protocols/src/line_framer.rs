@@ -202,6 +202,9 @@ impl LineFramer {
     pub(crate) fn next_event(&mut self) -> Option<Event> {
         loop {
             if self.current.is_empty() && !self.refill() {
+                // Let go of the spent chunk: it points into the connection's read buffer,
+                // which can then be reused, or freed while the connection is idle.
+                self.current = Bytes::new();
                 return None;
             }
             match self.mode {

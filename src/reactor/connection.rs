@@ -20,9 +20,9 @@ use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::io::poll_read_buf;
 
-use super::local_writes;
 use super::registry::Registry;
 use super::shared::{CloseRequest, Shared};
+use super::{local_writes, read_buffers};
 use crate::producer::{Registered, Signal, WritePressure};
 use crate::{
     DisconnectReason, Error, Producer, Protocol, ProtocolHandle, TransportRef, WRITE_BUFFER_LOW,
@@ -34,7 +34,7 @@ const READS_PER_ROUND: usize = 16;
 const ROUNDS_PER_POLL: usize = 8;
 /// Space a read needs; below it the read buffer grows by [`READ_CHUNK`].
 const MIN_READ_SPACE: usize = 1024;
-const READ_CHUNK: usize = 16 * 1024;
+const READ_CHUNK: usize = read_buffers::READ_BUFFER;
 /// How long a cleanly closed connection keeps discarding what the peer still sends, so
 /// unread input does not turn our close into a reset that destroys data we just sent.
 pub(crate) const LINGER: Duration = Duration::from_secs(2);
@@ -53,8 +53,6 @@ pub(crate) struct Connection<P, S> {
     read_buf: BytesMut,
     /// Bytes taken from the shared write buffer and not yet accepted by the kernel.
     out: BytesMut,
-    /// An empty buffer kept to lend to callbacks (so lending does not allocate).
-    spare: Vec<u8>,
     /// The peer sent EOF.
     read_eof: bool,
     /// Who has been told to pause, and when to tell them to resume.
@@ -88,7 +86,6 @@ where
             transport,
             read_buf: BytesMut::new(),
             out: BytesMut::new(),
-            spare: Vec::new(),
             read_eof: false,
             pressure: WritePressure::default(),
             producer_seen: 0,
@@ -118,7 +115,8 @@ where
             on_lost(&reason);
         }
         if linger {
-            self.linger().await;
+            // Boxed: a connection that never lingers does not carry the timer's space.
+            Box::pin(self.linger()).await;
         }
     }
 
@@ -131,18 +129,14 @@ where
         callback: impl FnOnce(&mut P, &TransportRef) -> R,
     ) -> Result<R, DisconnectReason> {
         let (protocol, transport) = (&mut self.protocol, &self.transport);
-        local_writes::lend(self.shared.address(), mem::take(&mut self.spare));
+        local_writes::lend(self.shared.address());
         let outcome = catch_unwind(AssertUnwindSafe(|| callback(protocol, transport)));
-        let mut written = local_writes::reclaim();
-        if !written.is_empty() {
+        local_writes::reclaim(|written| {
             let mut state = self.shared.lock();
             if !state.ended && state.close != CloseRequest::Abort {
-                state.write_buf.extend_from_slice(&written);
+                state.write_buf.extend_from_slice(written);
             }
-            drop(state);
-            written.clear();
-        }
-        self.spare = written;
+        });
         outcome.map_err(|payload| {
             let error = Error::from_panic(&*payload);
             tracing::error!(peer = %self.shared.peer(), "protocol callback panicked; aborting the connection: {error}");
@@ -193,12 +187,28 @@ where
                 || (!state.write_buf.is_empty() && self.out.is_empty());
             if !changed {
                 state.waker = Some(cx.waker().clone());
+                // Idle until woken: hold no buffers (see `read_buffers`).
+                if state.write_buf.is_empty() && state.write_buf.capacity() > 0 {
+                    state.write_buf = BytesMut::new();
+                }
+                drop(state);
+                self.release_idle_buffers();
                 return Poll::Pending;
             }
         }
         // Still busy after a full budget: let other tasks run, then come back.
         cx.waker().wake_by_ref();
         Poll::Pending
+    }
+
+    /// Gives back the buffers an idle connection does not need.
+    fn release_idle_buffers(&mut self) {
+        if self.read_buf.is_empty() && self.read_buf.capacity() > 0 {
+            read_buffers::give_back(mem::take(&mut self.read_buf));
+        }
+        if self.out.is_empty() && self.out.capacity() > 0 {
+            self.out = BytesMut::new();
+        }
     }
 
     /// Runs the commands queued by handles. The task is running from here on, so nobody
@@ -222,7 +232,9 @@ where
     /// protocol asked to pause or close.
     fn poll_reads(&mut self, cx: &mut Context<'_>) -> ReadOutcome {
         for _ in 0..READS_PER_ROUND {
-            if self.read_buf.capacity() - self.read_buf.len() < MIN_READ_SPACE {
+            if self.read_buf.capacity() == 0 {
+                self.read_buf = read_buffers::take();
+            } else if self.read_buf.capacity() - self.read_buf.len() < MIN_READ_SPACE {
                 self.read_buf.reserve(READ_CHUNK);
             }
             match poll_read_buf(Pin::new(&mut self.stream), cx, &mut self.read_buf) {
