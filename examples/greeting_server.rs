@@ -15,7 +15,8 @@ use std::process::ExitCode;
 
 use torsade_protocols::GreetingServer;
 
-const USAGE: &str = "usage: greeting_server [--port PORT]   (default 9999; 0 picks a free port)";
+const USAGE: &str =
+    "usage: greeting_server [--port PORT] [--loops N]   (default 9999; 0 picks a free port)";
 
 fn main() -> ExitCode {
     common::serve_main(USAGE, 9999, GreetingServer::factory())

@@ -17,7 +17,8 @@ use bytes::Bytes;
 use torsade::{factory_fn, Address};
 use torsade_protocols::{LineContext, LineHandler, LineReceiver};
 
-const USAGE: &str = "usage: line_echo [--port PORT]   (default 8000; 0 picks a free port)";
+const USAGE: &str =
+    "usage: line_echo [--port PORT] [--loops N]   (default 8000; 0 picks a free port)";
 
 /// Sends every line back.
 struct LineEcho;

@@ -89,17 +89,28 @@ pub fn stop_on_ctrl_c(reactor: &Reactor) {
         .detach();
 }
 
-/// The body of a server example: parses `--port` (default `default_port`), listens on
-/// 127.0.0.1 with `factory`, prints `listening on ADDR`, and runs until Ctrl-C.
+/// The body of a server example: parses `--port` (default `default_port`) and `--loops`
+/// (default 1), listens on 127.0.0.1 with `factory`, prints `listening on ADDR`, and runs
+/// until Ctrl-C.
 pub fn serve_main<F: ProtocolFactory>(usage: &str, default_port: u16, factory: F) -> ExitCode {
     init_logging();
-    let port =
-        match Args::parse(usage, &["port"]).and_then(|args| args.number("port", default_port)) {
-            Ok(port) => port,
-            Err(code) => return code,
-        };
+    let args = match Args::parse(usage, &["port", "loops"]) {
+        Ok(args) => args,
+        Err(code) => return code,
+    };
+    let (port, loops) = match (
+        args.number("port", default_port),
+        args.number("loops", 1usize),
+    ) {
+        (Ok(port), Ok(loops)) => (port, loops),
+        (Err(code), _) | (_, Err(code)) => return code,
+    };
+    let Some(loops) = std::num::NonZeroUsize::new(loops) else {
+        eprintln!("error: --loops must be at least 1");
+        return ExitCode::from(2);
+    };
     let serve = || -> torsade::Result<()> {
-        let reactor = Reactor::new()?;
+        let reactor = Reactor::with_loops(loops)?;
         let listening = reactor.listen_tcp(format!("127.0.0.1:{port}"), factory)?;
         println!("listening on {}", listening.local_addr());
         stop_on_ctrl_c(&reactor);

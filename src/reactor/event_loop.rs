@@ -2,13 +2,15 @@
 
 use std::fmt;
 use std::future::Future;
+use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use futures::FutureExt;
 use tokio::runtime::{Handle, Runtime};
-use tokio::sync::Notify;
+use tokio::sync::{watch, Notify};
 
+use super::loops::{Loop, Loops, Running};
 use super::registry::Registry;
 use crate::time::timer_queue::{TimeSource, TimerQueue};
 use crate::{Clock, Deferred, DelayedCall, Error, Result};
@@ -23,6 +25,17 @@ type Hook = Box<dyn FnOnce() + Send>;
 /// drives it on the calling thread until [`stop`] is called. With one loop no two
 /// callbacks ever run at the same time — protocol callbacks, timed calls, and the Deferred
 /// callbacks they fire all take turns.
+///
+/// # More than one loop
+///
+/// [`Reactor::with_loops`] runs N loops, each a single-threaded runtime on its own thread
+/// (loop 0 on the thread that calls `run`). What stays true: each connection lives on one
+/// loop for its whole life, so its protocol's callbacks never run concurrently with each
+/// other; a timer scheduled from a loop runs on that loop; a connection a protocol opens
+/// lives on the opener's loop. What changes: callbacks of *different* connections may run
+/// at the same time on different threads, so state shared between connections (in a
+/// factory, say) needs a `Mutex` or atomics — as the `Sync` bound on factories already
+/// asks. Listening ports accept on every loop (see [`listen_tcp`](Reactor::listen_tcp)).
 ///
 /// [`run`]: Reactor::run
 /// [`stop`]: Reactor::stop
@@ -47,13 +60,12 @@ pub struct Reactor {
 }
 
 struct Inner {
-    /// The runtime this reactor owns, until `run` takes it.
-    runtime: Mutex<Option<Runtime>>,
-    handle: Handle,
-    timers: Arc<TimerQueue>,
+    loops: Loops,
     registry: Arc<Registry>,
     phase: Mutex<Phase>,
     stop_requested: Notify,
+    /// Tells the loops other than loop 0 to end, once everything has closed.
+    loops_done: watch::Sender<bool>,
 }
 
 enum Phase {
@@ -71,11 +83,24 @@ impl Reactor {
     ///
     /// [`Error::Io`] if the runtime cannot be created.
     pub fn new() -> Result<Reactor> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        let handle = runtime.handle().clone();
-        Ok(Reactor::build(handle, Some(runtime)))
+        Reactor::with_loops(NonZeroUsize::MIN)
+    }
+
+    /// A reactor owning `loops` single-threaded runtimes (see "More than one loop" above);
+    /// `std::thread::available_parallelism()` gives one per core.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if a runtime cannot be created.
+    pub fn with_loops(loops: NonZeroUsize) -> Result<Reactor> {
+        let mut built = Vec::with_capacity(loops.get());
+        for _ in 0..loops.get() {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            built.push((runtime.handle().clone(), Some(runtime)));
+        }
+        Ok(Reactor::build(built))
     }
 
     /// A reactor on a tokio runtime you already run (for example inside
@@ -83,27 +108,48 @@ impl Reactor {
     /// [`stop`](Reactor::stop) closes its ports and connections gracefully (await
     /// [`stopped`](Reactor::stopped) to know when that is done).
     pub fn from_handle(handle: Handle) -> Reactor {
-        let reactor = Reactor::build(handle, None);
+        let reactor = Reactor::build(vec![(handle, None)]);
         reactor.lock_phase_set(Phase::Running);
         reactor
     }
 
-    fn build(handle: Handle, runtime: Option<Runtime>) -> Reactor {
-        // The reactor's clock: the one place that reads the system time.
+    fn build(runtimes: Vec<(Handle, Option<Runtime>)>) -> Reactor {
+        // The reactor's clock: the one place that reads the system time. Every loop
+        // measures from the same origin, so their times compare.
         #[allow(clippy::disallowed_methods)]
         let origin = tokio::time::Instant::now();
-        let timers = TimerQueue::new(TimeSource::System { origin });
-        handle.spawn(drive_timers(timers.clone(), origin));
+        let loops = runtimes
+            .into_iter()
+            .map(|(handle, runtime)| {
+                let timers = TimerQueue::new(TimeSource::System { origin });
+                handle.spawn(drive_timers(timers.clone(), origin));
+                Loop {
+                    runtime: Mutex::new(runtime),
+                    handle,
+                    timers,
+                }
+            })
+            .collect();
+        let (loops_done, _) = watch::channel(false);
         Reactor {
             inner: Arc::new(Inner {
-                runtime: Mutex::new(runtime),
-                handle,
-                timers,
+                loops: Loops::new(loops),
                 registry: Registry::new(),
                 phase: Mutex::new(Phase::Idle(Vec::new())),
                 stop_requested: Notify::new(),
+                loops_done,
             }),
         }
+    }
+
+    /// How many event loops this reactor runs.
+    pub fn loops(&self) -> usize {
+        self.inner.loops.len()
+    }
+
+    /// This reactor's identity for `Loops`: the address of its shared state.
+    fn id(&self) -> usize {
+        Arc::as_ptr(&self.inner) as usize
     }
 
     fn phase(&self) -> MutexGuard<'_, Phase> {
@@ -128,12 +174,10 @@ impl Reactor {
     /// [`Error::ReactorCannotRun`] if it is running, has run, or was made with
     /// [`from_handle`](Reactor::from_handle).
     pub fn run(&self) -> Result<()> {
-        let runtime = self
+        let runtimes = self
             .inner
-            .runtime
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
+            .loops
+            .take_runtimes()
             .ok_or(Error::ReactorCannotRun {
                 reason: "it is running, has run, or does not own its event loop",
             })?;
@@ -146,16 +190,57 @@ impl Reactor {
                 });
             }
         };
-        runtime.block_on(async {
-            for hook in hooks {
-                run_hook(hook);
+        let mut runtimes = runtimes.into_iter();
+        // Invariant: a reactor has at least one loop, and all runtimes were taken.
+        let Some(first) = runtimes.next() else {
+            return Err(Error::ReactorCannotRun {
+                reason: "it has no loop",
+            });
+        };
+        let others = self.start_other_loops(runtimes);
+        {
+            let _running = Running::enter(self.id(), 0);
+            first.block_on(async {
+                for hook in hooks {
+                    run_hook(hook);
+                }
+                self.stopped().await;
+            });
+        }
+        self.inner.loops_done.send_replace(true);
+        for thread in others {
+            if thread.join().is_err() {
+                tracing::error!("an event loop thread panicked");
             }
-            self.stopped().await;
-        });
+        }
         // Dropping the runtime drops whatever tasks remain (lingering closes past their
         // deadline, user tasks), and with them any reactor clones they held.
-        drop(runtime);
+        drop(first);
         Ok(())
+    }
+
+    /// Runs loops 1.. on their own threads until loop 0 says everything has closed.
+    fn start_other_loops(
+        &self,
+        runtimes: impl Iterator<Item = Runtime>,
+    ) -> Vec<std::thread::JoinHandle<()>> {
+        runtimes
+            .enumerate()
+            .filter_map(|(offset, runtime)| {
+                let (owner, index) = (self.id(), offset + 1);
+                let mut done = self.inner.loops_done.subscribe();
+                std::thread::Builder::new()
+                    .name(format!("torsade-loop-{index}"))
+                    .spawn(move || {
+                        let _running = Running::enter(owner, index);
+                        runtime.block_on(async move {
+                            let _ = done.wait_for(|done| *done).await;
+                        });
+                    })
+                    .map_err(|error| tracing::error!("cannot start event loop {index}: {error}"))
+                    .ok()
+            })
+            .collect()
     }
 
     /// Stops the reactor gracefully: every listening port stops accepting, every
@@ -240,7 +325,7 @@ impl Reactor {
         F: Future<Output = T> + Send + 'static,
     {
         let (deferred, resolver) = Deferred::new();
-        self.inner.handle.spawn(async move {
+        self.handle().spawn(async move {
             // The resolver is fired only here, so firing cannot fail.
             let _ = match std::panic::AssertUnwindSafe(future).catch_unwind().await {
                 Ok(value) => resolver.callback(value),
@@ -255,8 +340,14 @@ impl Reactor {
         self.inner.registry.connection_count()
     }
 
+    /// The runtime new work goes to: the current loop's, else the next loop in turn.
     pub(crate) fn handle(&self) -> &Handle {
-        &self.inner.handle
+        &self.inner.loops.pick(self.id()).handle
+    }
+
+    /// Every loop's runtime (a listening port accepts on each).
+    pub(crate) fn handles(&self) -> impl Iterator<Item = &Handle> {
+        self.inner.loops.iter().map(|each| &each.handle)
     }
 
     pub(crate) fn registry(&self) -> &Arc<Registry> {
@@ -271,27 +362,30 @@ impl Reactor {
 
 impl Clock for Reactor {
     fn now(&self) -> Duration {
-        self.inner.timers.now()
+        self.inner.loops.get(0).timers.now()
     }
 
     fn schedule(&self, delay: Duration, call: Box<dyn FnOnce() + Send>) -> DelayedCall {
-        let (id, status) = self.inner.timers.schedule(delay, call);
-        DelayedCall::new(self.inner.timers.clone(), id, status)
+        let timers = &self.inner.loops.for_timers(self.id()).timers;
+        let (id, status) = timers.schedule(delay, call);
+        DelayedCall::new(timers.clone(), id, status)
     }
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        self.timers.close();
-        // A reactor dropped without running may be dropped inside some async context,
-        // where a blocking runtime shutdown would panic.
-        if let Some(runtime) = self
-            .runtime
-            .get_mut()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
-        {
-            runtime.shutdown_background();
+        for each in self.loops.iter() {
+            each.timers.close();
+            // A reactor dropped without running may be dropped inside some async context,
+            // where a blocking runtime shutdown would panic.
+            let runtime = each
+                .runtime
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take();
+            if let Some(runtime) = runtime {
+                runtime.shutdown_background();
+            }
         }
     }
 }
@@ -337,7 +431,7 @@ impl fmt::Debug for Reactor {
         };
         f.debug_struct("Reactor")
             .field("phase", &phase)
-            .field("timers", &self.inner.timers)
+            .field("loops", &self.inner.loops.len())
             .field("registry", &self.inner.registry)
             .finish()
     }

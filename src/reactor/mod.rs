@@ -10,6 +10,7 @@ mod connection;
 mod event_loop;
 mod listen;
 mod local_writes;
+mod loops;
 mod read_buffers;
 mod registry;
 mod shared;
