@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# The line-echo comparison behind docs/BENCHMARKS.md: torsade's `line_echo` against a
+# hand-written tokio server and tokio-util's `LinesCodec`, under the load generator.
+#
+#   bash benches/line_echo.sh            # 3 rounds per measurement, medians reported
+#   ROUNDS=1 SECONDS_PER_RUN=3 bash benches/line_echo.sh   # a quick look
+#
+# Each server runs pinned to core 0 and the load generator to core 1 (`taskset`), on
+# loopback only. Every run is bounded by SECONDS_PER_RUN; the whole script takes about
+# 3 servers x 4 modes x ROUNDS x SECONDS_PER_RUN. Not part of the test run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ROUNDS=${ROUNDS:-3}
+SECONDS_PER_RUN=${SECONDS_PER_RUN:-8}
+IDLE_CONNECTIONS=${IDLE_CONNECTIONS:-10000}
+SERVERS=${SERVERS:-"line_echo baseline_tokio_echo baseline_lines_codec"}
+SERVER_CORE=${SERVER_CORE:-0}
+CLIENT_CORE=${CLIENT_CORE:-1}
+
+cargo build --release --quiet --example loadgen $(for s in $SERVERS; do printf -- '--example %s ' "$s"; done)
+bin=target/release/examples
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+server_pid=
+stop_server() {
+  if [ -n "$server_pid" ]; then
+    kill "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+  fi
+  server_pid=
+}
+trap stop_server EXIT
+
+start_server() {
+  local log; log=$(mktemp)
+  taskset -c "$SERVER_CORE" "$bin/$1" --port 0 >"$log" 2>&1 &
+  server_pid=$!
+  for _ in $(seq 1 100); do
+    if head -n1 "$log" | grep -q '^listening on '; then
+      address=$(head -n1 "$log" | sed 's/^listening on //')
+      return 0
+    fi
+    sleep 0.05
+  done
+  echo "$1 did not start" >&2; cat "$log" >&2; exit 1
+}
+
+# field NAME LINE: the value of NAME=... in a load generator report.
+field() { grep -oE "(^| )$1=[^ ]+" <<<"$2" | head -n1 | cut -d= -f2; }
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+declare -A result
+for server in $SERVERS; do
+  for mode in pipelined rr churn idle; do
+    values=()
+    for round in $(seq 1 "$ROUNDS"); do
+      start_server "$server"
+      case $mode in
+        pipelined) args=(--connections 50 --in-flight 64 --line-size 64) ;;
+        rr) args=(--connections 1 --line-size 64) ;;
+        churn) args=(--connections 8 --line-size 64) ;;
+        idle) args=(--connections "$IDLE_CONNECTIONS" --line-size 64) ;;
+      esac
+      report=$(taskset -c "$CLIENT_CORE" "$bin/loadgen" --addr "$address" --mode "$mode" \
+        --duration "$SECONDS_PER_RUN" --server-pid "$server_pid" "${args[@]}")
+      stop_server
+      echo "$server $mode round $round: $report" >&2
+      case $mode in
+        pipelined) values+=("$(field lines_per_s "$report") $(field server_cpu_ns_per_unit "$report")") ;;
+        rr) values+=("$(field p50_us "$report") $(field p99_us "$report") $(field requests_per_s "$report")") ;;
+        churn) values+=("$(field connections_per_s "$report") $(field server_cpu_ns_per_unit "$report")") ;;
+        idle) values+=("$(field bytes_per_connection "$report")") ;;
+      esac
+    done
+    columns=$(wc -w <<<"${values[0]}")
+    for column in $(seq 1 "$columns"); do
+      result[$server,$mode,$column]=$(printf '%s\n' "${values[@]}" | awk -v c="$column" '{ print $c }' | median)
+    done
+  done
+done
+
+base=baseline_tokio_echo
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+echo
+echo "| server | pipelined lines/s | CPU ns/line | rr p50 µs | rr p99 µs | churn conn/s | CPU µs/conn | idle B/conn |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
+for server in $SERVERS; do
+  printf '| %s | %.0f (%sx) | %.0f (%sx) | %s | %s (%sx) | %.0f (%sx) | %.1f | %s (%sx) |\n' \
+    "$server" \
+    "${result[$server,pipelined,1]}" "$(ratio "${result[$server,pipelined,1]}" "${result[$base,pipelined,1]:-0}")" \
+    "${result[$server,pipelined,2]}" "$(ratio "${result[$server,pipelined,2]}" "${result[$base,pipelined,2]:-0}")" \
+    "${result[$server,rr,1]}" \
+    "${result[$server,rr,2]}" "$(ratio "${result[$server,rr,2]}" "${result[$base,rr,2]:-0}")" \
+    "${result[$server,churn,1]}" "$(ratio "${result[$server,churn,1]}" "${result[$base,churn,1]:-0}")" \
+    "$(awk -v n="${result[$server,churn,2]}" 'BEGIN { printf "%.1f", n / 1000 }')" \
+    "${result[$server,idle,1]}" "$(ratio "${result[$server,idle,1]}" "${result[$base,idle,1]:-0}")"
+done
+echo
+echo "(ratios are to $base; $ROUNDS rounds of ${SECONDS_PER_RUN}s each, medians)"
