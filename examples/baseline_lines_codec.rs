@@ -17,45 +17,13 @@ mod common;
 use std::process::ExitCode;
 
 use futures::{SinkExt, StreamExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio_util::codec::{Framed, LinesCodec};
 
 const USAGE: &str = "usage: baseline_lines_codec [--port PORT]   (0 picks a free port)";
 
 fn main() -> ExitCode {
-    common::init_logging();
-    let port =
-        match common::Args::parse(USAGE, &["port"]).and_then(|args| args.number("port", 8002u16)) {
-            Ok(port) => port,
-            Err(code) => return code,
-        };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("error: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(serve(port)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("error: {error}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-async fn serve(port: u16) -> std::io::Result<()> {
-    let listener = TcpListener::bind(("127.0.0.1", port)).await?;
-    println!("listening on {}", listener.local_addr()?);
-    loop {
-        let (stream, _) = listener.accept().await?;
-        stream.set_nodelay(true)?;
-        tokio::spawn(echo(stream));
-    }
+    common::tokio_serve_main(USAGE, 8002, echo)
 }
 
 async fn echo(stream: TcpStream) {

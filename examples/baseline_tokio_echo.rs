@@ -17,49 +17,17 @@ use std::process::ExitCode;
 
 use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 const USAGE: &str = "usage: baseline_tokio_echo [--port PORT]   (0 picks a free port)";
 const MAX_LINE: usize = 16 * 1024;
 
 fn main() -> ExitCode {
-    common::init_logging();
-    let port =
-        match common::Args::parse(USAGE, &["port"]).and_then(|args| args.number("port", 8001u16)) {
-            Ok(port) => port,
-            Err(code) => return code,
-        };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("error: {error}");
-            return ExitCode::FAILURE;
+    common::tokio_serve_main(USAGE, 8001, |stream| async move {
+        if let Err(error) = echo(stream).await {
+            tracing::debug!("connection ended: {error}");
         }
-    };
-    match runtime.block_on(serve(port)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("error: {error}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-async fn serve(port: u16) -> std::io::Result<()> {
-    let listener = TcpListener::bind(("127.0.0.1", port)).await?;
-    println!("listening on {}", listener.local_addr()?);
-    loop {
-        let (stream, _) = listener.accept().await?;
-        stream.set_nodelay(true)?;
-        tokio::spawn(async move {
-            if let Err(error) = echo(stream).await {
-                tracing::debug!("connection ended: {error}");
-            }
-        });
-    }
+    })
 }
 
 async fn echo(mut stream: TcpStream) -> std::io::Result<()> {

@@ -83,6 +83,7 @@ mod stream;
 pub mod testing;
 mod time;
 mod transport;
+mod wakers;
 
 pub use crate::address::Address;
 pub use crate::defer::{

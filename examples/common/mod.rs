@@ -348,3 +348,39 @@ fn run_on_fake_clock(
     }
     Ok(())
 }
+
+/// The body of a baseline (plain tokio) server example: parses `--port` (default
+/// `default_port`), binds 127.0.0.1, prints `listening on ADDR`, and runs `serve` for
+/// every connection on a single-threaded tokio runtime.
+pub fn tokio_serve_main<F, Fut>(usage: &str, default_port: u16, serve: F) -> ExitCode
+where
+    F: Fn(tokio::net::TcpStream) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    init_logging();
+    let port =
+        match Args::parse(usage, &["port"]).and_then(|args| args.number("port", default_port)) {
+            Ok(port) => port,
+            Err(code) => return code,
+        };
+    let run = async {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+        println!("listening on {}", listener.local_addr()?);
+        loop {
+            let (stream, _) = listener.accept().await?;
+            stream.set_nodelay(true)?;
+            tokio::spawn(serve(stream));
+        }
+    };
+    let outcome: std::io::Result<()> = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .and_then(|runtime| runtime.block_on(run));
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

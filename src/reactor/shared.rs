@@ -251,13 +251,7 @@ impl<P: Protocol> Transport for Shared<P> {
         if state.ended || state.write_buf.len() + state.flushing <= WRITE_BUFFER_LOW {
             return Poll::Ready(());
         }
-        if !state
-            .drain_wakers
-            .iter()
-            .any(|waker| waker.will_wake(cx.waker()))
-        {
-            state.drain_wakers.push(cx.waker().clone());
-        }
+        crate::wakers::register(&mut state.drain_wakers, cx.waker());
         Poll::Pending
     }
 }

@@ -241,13 +241,7 @@ impl Connection {
         match &state.ended {
             Some(reason) => Poll::Ready(reason.clone()),
             None => {
-                if !state
-                    .closing
-                    .iter()
-                    .any(|waker| waker.will_wake(cx.waker()))
-                {
-                    state.closing.push(cx.waker().clone());
-                }
+                crate::wakers::register(&mut state.closing, cx.waker());
                 Poll::Pending
             }
         }

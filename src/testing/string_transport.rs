@@ -201,13 +201,7 @@ impl Transport for StringTransport {
         if state.aborted || state.written.len() <= WRITE_BUFFER_LOW {
             return Poll::Ready(());
         }
-        if !state
-            .drain_wakers
-            .iter()
-            .any(|waker| waker.will_wake(cx.waker()))
-        {
-            state.drain_wakers.push(cx.waker().clone());
-        }
+        crate::wakers::register(&mut state.drain_wakers, cx.waker());
         Poll::Pending
     }
 }
