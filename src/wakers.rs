@@ -13,11 +13,22 @@ pub(crate) fn register(waiting: &mut Vec<Waker>, waker: &Waker) {
 mod tests {
     use super::*;
 
+    use std::sync::Arc;
+    use std::task::Wake;
+
+    struct Task;
+
+    impl Wake for Task {
+        fn wake(self: Arc<Self>) {}
+    }
+
     #[test]
     fn the_same_task_is_registered_once() {
+        let (one, other) = (Waker::from(Arc::new(Task)), Waker::from(Arc::new(Task)));
         let mut waiting = Vec::new();
-        register(&mut waiting, Waker::noop());
-        register(&mut waiting, Waker::noop());
-        assert_eq!(waiting.len(), 1);
+        register(&mut waiting, &one);
+        register(&mut waiting, &one.clone());
+        register(&mut waiting, &other);
+        assert_eq!(waiting.len(), 2);
     }
 }
