@@ -102,6 +102,48 @@ pub enum Error {
     #[error("this transport does not take producers")]
     ProducerUnsupported,
 
+    /// TLS failed: a handshake, a certificate check, or a configuration rustls refused.
+    #[error("TLS: {0}")]
+    Tls(#[from] tokio_rustls::rustls::Error),
+
+    /// A PEM file (or the platform's certificate store) could not be used.
+    #[error("cannot use {path}: {reason}")]
+    Pem {
+        /// The file.
+        path: String,
+        /// What was wrong with it.
+        reason: String,
+    },
+
+    /// A test certificate could not be generated.
+    #[error("cannot generate a certificate: {reason}")]
+    CertificateGeneration {
+        /// Why not.
+        reason: String,
+    },
+
+    /// A TLS server name is neither a DNS name nor an IP address.
+    #[error("{name:?} is not a valid TLS server name")]
+    InvalidServerName {
+        /// The name given.
+        name: String,
+    },
+
+    /// A TLS handshake did not complete in time.
+    #[error("the TLS handshake did not complete within {timeout:?}")]
+    TlsHandshakeTimeout {
+        /// How long it was given.
+        timeout: Duration,
+    },
+
+    /// TLS was already started, or is starting, on this connection.
+    #[error("TLS is already started on this connection")]
+    TlsAlreadyStarted,
+
+    /// This transport cannot start TLS.
+    #[error("this transport cannot start TLS")]
+    StartTlsUnsupported,
+
     /// A [`Deferred`](crate::Deferred) was fired a second time.
     #[error("the Deferred was already fired")]
     AlreadyCalled,

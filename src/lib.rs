@@ -82,6 +82,7 @@ mod reactor;
 mod stream;
 pub mod testing;
 mod time;
+pub mod tls;
 mod transport;
 mod wakers;
 

@@ -67,6 +67,14 @@ pub trait Protocol: Send + 'static {
         false
     }
 
+    /// The TLS handshake completed (on a TLS port, or after
+    /// [`start_tls`](crate::Transport::start_tls)); [`tls_info`](crate::Transport::tls_info)
+    /// now tells its outcome. Twisted's `IHandshakeListener.handshakeCompleted`.
+    #[doc(alias = "handshakeCompleted")]
+    fn handshake_completed(&mut self, transport: &TransportRef) {
+        let _ = transport;
+    }
+
     /// More than [`WRITE_BUFFER_HIGH`](crate::WRITE_BUFFER_HIGH) bytes are waiting to be
     /// sent: stop writing until [`resume_producing`](Protocol::resume_producing). Called
     /// once per crossing, after the callback whose writes crossed it. asyncio's

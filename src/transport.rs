@@ -13,6 +13,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use crate::tls::{StartTls, TlsInfo};
 use crate::{Address, Error, Producer, ProducerKind, Result};
 
 /// A shared handle to a connection's transport. Cloning it is one reference-count bump.
@@ -132,4 +133,32 @@ pub trait Transport: Send + Sync + fmt::Debug {
     /// Unregisters the producer, if any (it is dropped without `stop_producing`).
     #[doc(alias = "unregisterProducer")]
     fn unregister_producer(&self) {}
+
+    /// Switches the connection to TLS (STARTTLS), playing the side `tls` says.
+    ///
+    /// Bytes written before this call go out in the clear, and first; bytes written after
+    /// it are encrypted once the handshake completes (then
+    /// [`Protocol::handshake_completed`](crate::Protocol::handshake_completed) is
+    /// called). Reading stops at once: nothing the peer sends after this call is delivered
+    /// unless it arrives inside the TLS session — plaintext sent before its own handshake
+    /// fails the handshake and closes the connection, so it can never pass for protected
+    /// data (CVE-2011-0411). Bytes the protocol already received but had not parsed are the
+    /// protocol's to refuse: `LineReceiver` does, by default.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TlsAlreadyStarted`]; [`Error::StartTlsUnsupported`] for a transport that
+    /// cannot (the default).
+    #[doc(alias = "startTLS")]
+    fn start_tls(&self, tls: StartTls) -> Result<()> {
+        let _ = tls;
+        Err(Error::StartTlsUnsupported)
+    }
+
+    /// What the TLS handshake settled (ALPN, SNI, the peer's certificates), once it has
+    /// completed; `None` for a connection without TLS.
+    #[doc(alias = "getPeerCertificate")]
+    fn tls_info(&self) -> Option<TlsInfo> {
+        None
+    }
 }

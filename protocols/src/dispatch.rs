@@ -85,6 +85,18 @@ impl<H: LineHandler> Dispatcher<H> {
         keep_open
     }
 
+    /// Calls a handler method that takes only the context, then delivers what it made
+    /// parseable (a pushed-back chunk, say).
+    pub(crate) fn notify(
+        &mut self,
+        transport: &TransportRef,
+        event: impl FnOnce(&mut H, &mut LineContext<'_>),
+    ) {
+        let mut lines = LineContext::new(transport, &mut self.framer, self.raw_mode_allowed);
+        event(&mut self.handler, &mut lines);
+        self.deliver(transport);
+    }
+
     pub(crate) fn connection_lost(&mut self, reason: DisconnectReason) {
         self.handler.connection_lost(reason);
     }

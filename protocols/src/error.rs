@@ -36,6 +36,21 @@ pub enum Error {
     #[error("this line receiver has no raw mode")]
     RawModeUnsupported,
 
+    /// STARTTLS was asked for while bytes the peer sent in the clear after the request
+    /// were already buffered (CVE-2011-0411); the connection was aborted.
+    #[error("{bytes} bytes of plaintext followed the STARTTLS request")]
+    PlaintextAfterStartTls {
+        /// How many.
+        bytes: usize,
+    },
+
+    /// The transport could not switch to TLS.
+    #[error("cannot start TLS: {reason}")]
+    StartTlsFailed {
+        /// What the transport said.
+        reason: String,
+    },
+
     /// A greeting was asked for while another one was still on its way.
     #[error("a greeting is already pending on this connection")]
     GreetingPending,
@@ -103,6 +118,10 @@ mod tests {
     fn every_variant_has_a_message() {
         let errors = [
             Error::RawModeUnsupported,
+            Error::PlaintextAfterStartTls { bytes: 4 },
+            Error::StartTlsFailed {
+                reason: "no".into(),
+            },
             Error::GreetingPending,
             Error::NotConnected,
             Error::ConnectionClosed {

@@ -3,6 +3,7 @@
 use std::fmt;
 
 use bytes::Bytes;
+use torsade::tls::StartTls;
 use torsade::TransportRef;
 
 use crate::line_framer::LineFramer;
@@ -141,6 +142,66 @@ impl<'a> LineContext<'a> {
     #[doc(alias = "clearLineBuffer")]
     pub fn clear_line_buffer(&mut self) -> Bytes {
         self.framer.clear()
+    }
+
+    /// Switches the connection to TLS (STARTTLS) — see
+    /// [`Transport::start_tls`](torsade::Transport::start_tls): what was written before goes
+    /// out in the clear, what is written after is encrypted.
+    ///
+    /// Refuses if bytes the peer sent after the line being handled are already buffered:
+    /// they arrived in the clear, and parsing them after the switch would pass them off as
+    /// protected (the STARTTLS command injection of CVE-2011-0411). The connection is then
+    /// aborted. A protocol that wants to drop such bytes instead calls
+    /// [`clear_line_buffer`](LineContext::clear_line_buffer) first.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::PlaintextAfterStartTls`] (the connection is aborted);
+    /// [`Error::StartTlsFailed`] if the transport cannot switch.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use torsade::testing::{TestCertificates, TestConnection};
+    /// use torsade::tls::StartTls;
+    /// use torsade_protocols::{Error, LineContext, LineHandler, LineOnlyReceiver};
+    ///
+    /// struct Smtpish(StartTls);
+    ///
+    /// impl LineHandler for Smtpish {
+    ///     fn line_received(&mut self, lines: &mut LineContext<'_>, line: Bytes) {
+    ///         if &line[..] == b"STARTTLS" {
+    ///             lines.send_line(b"220 go ahead");
+    ///             let refused = lines.start_tls(self.0.clone());
+    ///             assert!(matches!(refused, Err(Error::PlaintextAfterStartTls { bytes: 18 })));
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// let config = TestCertificates::new(&["localhost"]).unwrap().server_config().unwrap();
+    /// let mut connection = TestConnection::new(LineOnlyReceiver::new(Smtpish(StartTls::server(config))));
+    /// // An attacker pipelines a command behind STARTTLS, in the clear:
+    /// connection.receive(b"STARTTLS\r\nRCPT TO:<victim>\r\n");
+    /// assert!(connection.transport().is_aborted());
+    /// ```
+    #[doc(alias = "startTLS")]
+    pub fn start_tls(&mut self, tls: StartTls) -> Result<()> {
+        let buffered = self.framer.buffered();
+        if buffered > 0 {
+            tracing::warn!(
+                peer = %self.transport.peer_addr(),
+                bytes = buffered,
+                "plaintext after STARTTLS; aborting the connection"
+            );
+            self.transport.abort_connection();
+            return Err(Error::PlaintextAfterStartTls { bytes: buffered });
+        }
+        self.transport
+            .start_tls(tls)
+            .map_err(|error| Error::StartTlsFailed {
+                reason: error.to_string(),
+            })
     }
 }
 

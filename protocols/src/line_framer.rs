@@ -174,6 +174,20 @@ impl LineFramer {
         }
     }
 
+    /// How many received bytes are buffered and not yet parsed (an unfinished line
+    /// included).
+    pub(crate) fn buffered(&self) -> usize {
+        let queued: usize = self
+            .queue
+            .iter()
+            .map(|pending| match pending {
+                Pending::Data(data) => data.len(),
+                Pending::Discards(_) => 0,
+            })
+            .sum();
+        self.partial.len() + self.current.len() + queued
+    }
+
     /// Returns and drops every buffered byte: the unfinished line and all input not yet
     /// parsed. If the rest of an over-long line is being discarded, it still is (as one
     /// line, up to the next delimiter).
@@ -358,20 +372,6 @@ impl LineFramer {
         }
         bytes
     }
-
-    /// How many bytes the framer holds (unfinished line and queued input).
-    #[cfg(test)]
-    fn buffered_len(&self) -> usize {
-        let queued: usize = self
-            .queue
-            .iter()
-            .map(|pending| match pending {
-                Pending::Data(data) => data.len(),
-                Pending::Discards(_) => 0,
-            })
-            .sum();
-        self.partial.len() + self.current.len() + queued
-    }
 }
 
 /// Joins `pieces` into one `Bytes`, without copying when at most one is non-empty.
@@ -444,7 +444,7 @@ mod tests {
         let mut framer = framer(b"\r\n", 100);
         let events = events(&mut framer, &[b"one\r\n\r\ntwo\r", b"\nthr", b"ee"]);
         assert_eq!(events, [line(b"one"), line(b""), line(b"two")]);
-        assert_eq!(framer.buffered_len(), 5);
+        assert_eq!(framer.buffered(), 5);
     }
 
     #[test]
@@ -495,7 +495,7 @@ mod tests {
         {
             framer.push(Bytes::copy_from_slice(&[*byte]));
             while framer.next_event().is_some() {}
-            assert!(framer.buffered_len() <= 8 + 2);
+            assert!(framer.buffered() <= 8 + 2);
         }
     }
 

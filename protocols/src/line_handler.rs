@@ -88,6 +88,26 @@ pub trait LineHandler: Send + 'static {
         false
     }
 
+    /// The TLS handshake completed (see [`Protocol::handshake_completed`](torsade::Protocol::handshake_completed)).
+    #[doc(alias = "handshakeCompleted")]
+    fn handshake_completed(&mut self, lines: &mut LineContext<'_>) {
+        let _ = lines;
+    }
+
+    /// Too much is waiting to be sent: stop sending until
+    /// [`resume_producing`](LineHandler::resume_producing) (see
+    /// [`Protocol::pause_producing`](torsade::Protocol::pause_producing)).
+    #[doc(alias = "pauseProducing")]
+    fn pause_producing(&mut self, lines: &mut LineContext<'_>) {
+        let _ = lines;
+    }
+
+    /// Sending may go on (see [`Protocol::resume_producing`](torsade::Protocol::resume_producing)).
+    #[doc(alias = "resumeProducing")]
+    fn resume_producing(&mut self, lines: &mut LineContext<'_>) {
+        let _ = lines;
+    }
+
     /// The connection is gone. Called exactly once, with the reason.
     #[doc(alias = "connectionLost")]
     fn connection_lost(&mut self, reason: DisconnectReason) {

@@ -159,6 +159,22 @@ impl<H: LineHandler> Protocol for LineReceiver<H> {
         self.dispatcher.eof_received(transport)
     }
 
+    fn handshake_completed(&mut self, transport: &TransportRef) {
+        self.dispatcher.notify(transport, |handler, lines| {
+            handler.handshake_completed(lines)
+        });
+    }
+
+    fn pause_producing(&mut self, transport: &TransportRef) {
+        self.dispatcher
+            .notify(transport, |handler, lines| handler.pause_producing(lines));
+    }
+
+    fn resume_producing(&mut self, transport: &TransportRef) {
+        self.dispatcher
+            .notify(transport, |handler, lines| handler.resume_producing(lines));
+    }
+
     fn connection_lost(&mut self, reason: DisconnectReason) {
         self.dispatcher.connection_lost(reason);
     }

@@ -1,4 +1,4 @@
-//! Making connections: [`Reactor::connect_tcp`].
+//! Making connections: [`Reactor::connect_tcp`] and [`Reactor::connect_tls`].
 
 use std::fmt;
 use std::io;
@@ -7,10 +7,15 @@ use std::time::Duration;
 
 use tokio::net::TcpStream;
 
+use tokio_rustls::{TlsConnector, TlsStream};
+
 use super::connection::{Connection, OnLost, OnMade};
+use super::net_stream::NetStream;
 use super::registry::Registry;
 use super::shared::Shared;
 use super::Reactor;
+use crate::tls::rustls::pki_types::ServerName;
+use crate::tls::rustls::{self, ClientConfig};
 use crate::{Address, ClientFactory, Deferred, Error, ProtocolHandle, Resolver};
 
 /// How long [`Reactor::connect_tcp`] waits for a connection (Twisted's default).
@@ -47,6 +52,51 @@ impl Reactor {
         factory: F,
         timeout: Duration,
     ) -> Deferred<ProtocolHandle<F::Protocol>> {
+        self.connect_with(address, factory, timeout, None)
+    }
+
+    /// Connects to `address` over TLS, checking that the server's certificate is valid for
+    /// `server_name` (also sent as SNI). Twisted's `connectSSL`.
+    ///
+    /// The handshake completes before the protocol is built, so the protocol's transport is
+    /// encrypted from `connection_made` on, and [`Transport::tls_info`](crate::Transport::tls_info)
+    /// tells the outcome. A failed handshake — an untrusted, expired or wrong-name
+    /// certificate, a peer that does not speak TLS, one that stalls past
+    /// the handshake timeout (see [`Reactor::set_tls_handshake_timeout`]) — fails the attempt like a refused connection:
+    /// [`Error::Tls`], [`Error::TlsHandshakeTimeout`] or [`Error::ConnectFailed`], to the
+    /// factory's `client_connection_failed` and the Deferred. Build `config` with
+    /// [`tls::client_config_with_ca`](crate::tls::client_config_with_ca) or
+    /// [`tls::client_config_with_platform_roots`](crate::tls::client_config_with_platform_roots).
+    #[doc(alias = "connectSSL")]
+    pub fn connect_tls<F: ClientFactory>(
+        &self,
+        address: impl fmt::Display,
+        server_name: &str,
+        factory: F,
+        config: Arc<ClientConfig>,
+    ) -> Deferred<ProtocolHandle<F::Protocol>> {
+        match crate::tls::parse_server_name(server_name) {
+            Ok(name) => self.connect_with(
+                address,
+                factory,
+                DEFAULT_CONNECT_TIMEOUT,
+                Some((name, config)),
+            ),
+            Err(error) => {
+                let (deferred, resolver) = Deferred::new();
+                fail(&factory, &resolver, error);
+                deferred
+            }
+        }
+    }
+
+    fn connect_with<F: ClientFactory>(
+        &self,
+        address: impl fmt::Display,
+        factory: F,
+        timeout: Duration,
+        tls: Option<(ServerName<'static>, Arc<ClientConfig>)>,
+    ) -> Deferred<ProtocolHandle<F::Protocol>> {
         let address = address.to_string();
         let factory = Arc::new(factory);
         let (deferred, resolver) = Deferred::new();
@@ -64,6 +114,22 @@ impl Reactor {
                 Ok(dialed) => dialed,
                 Err(error) => return fail(&factory, &resolver, error),
             };
+            let server_name = tls.as_ref().map(|(name, _)| name.to_str().into_owned());
+            let stream = match tls {
+                None => NetStream::Tcp(stream),
+                Some((name, config)) => match handshake(
+                    stream,
+                    name,
+                    config,
+                    &address,
+                    registry.tls_handshake_timeout(),
+                )
+                .await
+                {
+                    Ok(stream) => stream,
+                    Err(error) => return fail(&factory, &resolver, error),
+                },
+            };
             let Some(protocol) = factory.build_protocol(&peer) else {
                 return fail(&factory, &resolver, Error::NoProtocol { address });
             };
@@ -77,9 +143,11 @@ impl Reactor {
                 lost_factory.stop_factory();
             });
             let shared = Arc::new(Shared::new(peer, host));
-            Connection::new(protocol, stream, shared)
-                .run(registry, Some(on_made), Some(on_lost))
-                .await;
+            let mut connection = Connection::new(protocol, stream, shared, registry);
+            if let Some(name) = &server_name {
+                connection = connection.with_server_name(name);
+            }
+            connection.run(Some(on_made), Some(on_lost)).await;
         });
         deferred
     }
@@ -110,6 +178,36 @@ pub(crate) async fn dial(
             address: address.to_string(),
             source,
         }),
+    }
+}
+
+/// Runs the client side of a TLS handshake on `stream`, within `timeout`.
+pub(crate) async fn handshake(
+    stream: TcpStream,
+    name: ServerName<'static>,
+    config: Arc<ClientConfig>,
+    address: &str,
+    timeout: Duration,
+) -> Result<NetStream, Error> {
+    let connect = TlsConnector::from(config).connect(name, stream);
+    match tokio::time::timeout(timeout, connect).await {
+        Err(_) => Err(Error::TlsHandshakeTimeout { timeout }),
+        Ok(Ok(stream)) => Ok(NetStream::Tls(Box::new(TlsStream::Client(stream)))),
+        Ok(Err(error)) => Err(tls_error(error, address)),
+    }
+}
+
+/// A handshake's I/O error as torsade's: the rustls error inside it when there is one.
+fn tls_error(error: io::Error, address: &str) -> Error {
+    match error
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+    {
+        Some(tls) => Error::Tls(tls.clone()),
+        None => Error::ConnectFailed {
+            address: address.to_string(),
+            source: error,
+        },
     }
 }
 

@@ -7,7 +7,7 @@
 //! shared state while it is parked wakes it.
 //! See `docs/ARCHITECTURE.md` for the data paths.
 
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::io;
 use std::mem;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -17,13 +17,17 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::AsyncWrite;
+use tokio::net::TcpStream;
+use tokio_rustls::{TlsAcceptor, TlsConnector, TlsStream};
 use tokio_util::io::poll_read_buf;
 
+use super::net_stream::NetStream;
 use super::registry::Registry;
 use super::shared::{CloseRequest, Shared};
 use super::{local_writes, read_buffers};
 use crate::producer::{Registered, Signal, WritePressure};
+use crate::tls::StartTls;
 use crate::{
     DisconnectReason, Error, Producer, Protocol, ProtocolHandle, TransportRef, WRITE_BUFFER_LOW,
 };
@@ -44,10 +48,19 @@ pub(crate) type OnMade<P> = Box<dyn FnOnce(ProtocolHandle<P>) + Send>;
 /// Called with the reason once `connection_lost` has run.
 pub(crate) type OnLost = Box<dyn FnOnce(&DisconnectReason) + Send>;
 
+/// A TLS handshake in progress on the connection's TCP stream.
+type Handshake = Pin<Box<dyn Future<Output = io::Result<TlsStream<TcpStream>>> + Send>>;
+
 /// A connection's task state.
-pub(crate) struct Connection<P, S> {
+pub(crate) struct Connection<P> {
     protocol: P,
-    stream: S,
+    stream: NetStream,
+    /// A TLS handshake in progress (a TLS port's, or STARTTLS): no reading or flushing
+    /// until it completes.
+    handshake: Option<Handshake>,
+    /// The name a client-side handshake checked, for `tls_info`.
+    server_name: Option<String>,
+    registry: Arc<Registry>,
     shared: Arc<Shared<P>>,
     transport: TransportRef,
     read_buf: BytesMut,
@@ -72,16 +85,24 @@ enum ReadOutcome {
     End(DisconnectReason),
 }
 
-impl<P, S> Connection<P, S>
-where
-    P: Protocol,
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    pub(crate) fn new(protocol: P, stream: S, shared: Arc<Shared<P>>) -> Connection<P, S> {
+impl<P: Protocol> Connection<P> {
+    pub(crate) fn new(
+        protocol: P,
+        stream: NetStream,
+        shared: Arc<Shared<P>>,
+        registry: Arc<Registry>,
+    ) -> Connection<P> {
         let transport: TransportRef = shared.clone();
+        let tls_info = stream.tls_info(None);
+        if tls_info.is_some() {
+            shared.set_tls_info(tls_info);
+        }
         Connection {
             protocol,
             stream,
+            handshake: None,
+            server_name: None,
+            registry,
             shared,
             transport,
             read_buf: BytesMut::new(),
@@ -92,16 +113,113 @@ where
         }
     }
 
+    /// Starts the connection with a TLS handshake (a TLS port): what the protocol writes
+    /// before it completes is sent encrypted after it.
+    pub(crate) fn with_handshake(mut self, tls: StartTls) -> Connection<P> {
+        self.begin_handshake(tls);
+        self
+    }
+
+    /// Records the server name a client-side TLS connection was made for.
+    pub(crate) fn with_server_name(mut self, name: &str) -> Connection<P> {
+        self.server_name = Some(name.to_string());
+        self.shared.set_tls_info(self.stream.tls_info(Some(name)));
+        self
+    }
+
+    /// Takes the TCP stream out and starts the TLS handshake on it.
+    fn begin_handshake(&mut self, tls: StartTls) {
+        let Some(tcp) = self.stream.take_tcp() else {
+            tracing::error!(peer = %self.shared.peer(), "TLS requested on a connection that is not plain TCP");
+            return;
+        };
+        let handshake: Handshake = match tls {
+            StartTls::Server { config } => {
+                let accept = TlsAcceptor::from(config).accept(tcp);
+                Box::pin(async move { accept.await.map(TlsStream::Server) })
+            }
+            StartTls::Client {
+                server_name,
+                config,
+            } => {
+                self.server_name = Some(server_name.to_str().into_owned());
+                let connect = TlsConnector::from(config).connect(server_name, tcp);
+                Box::pin(async move { connect.await.map(TlsStream::Client) })
+            }
+        };
+        let timeout = self.registry.tls_handshake_timeout();
+        self.handshake = Some(Box::pin(async move {
+            match tokio::time::timeout(timeout, handshake).await {
+                Ok(outcome) => outcome,
+                Err(_) => Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    Error::TlsHandshakeTimeout { timeout },
+                )),
+            }
+        }));
+    }
+
+    /// Drives a TLS handshake in progress: `Ready(Ok)` when there is none (any more).
+    fn poll_handshake(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), DisconnectReason>> {
+        let Some(handshake) = self.handshake.as_mut() else {
+            return Poll::Ready(Ok(()));
+        };
+        match handshake.as_mut().poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Err(error)) => {
+                self.handshake = None;
+                tracing::debug!(peer = %self.shared.peer(), "TLS handshake failed: {error}");
+                Poll::Ready(Err(DisconnectReason::lost(error)))
+            }
+            Poll::Ready(Ok(tls)) => {
+                self.handshake = None;
+                self.stream = NetStream::Tls(Box::new(tls));
+                self.shared
+                    .set_tls_info(self.stream.tls_info(self.server_name.as_deref()));
+                tracing::debug!(peer = %self.shared.peer(), "TLS handshake completed");
+                Poll::Ready(
+                    self.dispatch(|protocol, transport| protocol.handshake_completed(transport)),
+                )
+            }
+        }
+    }
+
+    /// STARTTLS: sends what was written before the request in the clear, then starts the
+    /// handshake. `Ready` once the handshake has started (or there was no request).
+    fn poll_start_tls(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let clear = {
+            let mut state = self.shared.lock();
+            if state.start_tls.is_none() {
+                return Poll::Ready(Ok(()));
+            }
+            mem::take(&mut state.clear_writes)
+        };
+        // `out` holds older bytes than `clear`: they go first.
+        self.out.extend_from_slice(&clear);
+        while !self.out.is_empty() {
+            match Pin::new(&mut self.stream).poll_write(cx, &self.out) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(written)) => self.out.advance(written),
+                Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        let request = self.shared.lock().start_tls.take();
+        if let Some(tls) = request {
+            self.begin_handshake(tls);
+        }
+        Poll::Ready(Ok(()))
+    }
+
     /// Runs the connection from `connection_made` to the end of its linger.
-    pub(crate) async fn run(
-        mut self,
-        registry: Arc<Registry>,
-        on_made: Option<OnMade<P>>,
-        on_lost: Option<OnLost>,
-    ) {
-        let _alive = registry.register_connection(self.transport.clone());
+    pub(crate) async fn run(mut self, on_made: Option<OnMade<P>>, on_lost: Option<OnLost>) {
+        let _alive = self.registry.register_connection(self.transport.clone());
         tracing::debug!(peer = %self.shared.peer(), "connection made");
-        let made = self.dispatch(|protocol, transport| protocol.connection_made(transport));
+        let mut made = self.dispatch(|protocol, transport| protocol.connection_made(transport));
+        if made.is_ok() && matches!(self.stream, NetStream::Tls(_)) {
+            // A TLS client's handshake completed before the protocol existed.
+            made = self.dispatch(|protocol, transport| protocol.handshake_completed(transport));
+        }
         if let Some(on_made) = on_made {
             on_made(ProtocolHandle::new(self.shared.clone()));
         }
@@ -157,6 +275,18 @@ where
             if close == CloseRequest::Abort {
                 return Poll::Ready(DisconnectReason::Aborted);
             }
+            match self.poll_start_tls(cx) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(error)) => return Poll::Ready(DisconnectReason::lost(error)),
+                Poll::Pending if self.park(cx, false, close, paused) => return Poll::Pending,
+                Poll::Pending => continue,
+            }
+            match self.poll_handshake(cx) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(reason)) => return Poll::Ready(reason),
+                Poll::Pending if self.park(cx, false, close, paused) => return Poll::Pending,
+                Poll::Pending => continue,
+            }
             let mut more_to_read = false;
             if close == CloseRequest::Open && !paused && !self.read_eof {
                 match self.poll_reads(cx) {
@@ -164,6 +294,11 @@ where
                     ReadOutcome::More => more_to_read = true,
                     ReadOutcome::End(reason) => return Poll::Ready(reason),
                 }
+            }
+            if self.shared.lock().start_tls.is_some() {
+                // STARTTLS was asked for during the reads: the next round takes it on,
+                // before anything written after the request is flushed.
+                continue;
             }
             let flushed = match self.poll_flush(cx) {
                 Ok(flushed) => flushed,
@@ -175,30 +310,48 @@ where
             if let Poll::Ready(reason) = self.poll_close(cx, flushed) {
                 return Poll::Ready(reason);
             }
-            // Park unless there is more to read, or something changed behind our back
-            // during the round: a command queued, a write from outside the task after the
-            // flush, a close or pause request. (Our own callbacks' writes were flushed.)
-            let mut state = self.shared.lock();
-            let changed = more_to_read
-                || !state.commands.is_empty()
-                || state.producer_generation != self.producer_seen
-                || state.close != close
-                || state.read_paused != paused
-                || (!state.write_buf.is_empty() && self.out.is_empty());
-            if !changed {
-                state.waker = Some(cx.waker().clone());
-                // Idle until woken: hold no buffers (see `read_buffers`).
-                if state.write_buf.is_empty() && state.write_buf.capacity() > 0 {
-                    state.write_buf = BytesMut::new();
-                }
-                drop(state);
-                self.release_idle_buffers();
+            if self.park(cx, more_to_read, close, paused) {
                 return Poll::Pending;
             }
         }
         // Still busy after a full budget: let other tasks run, then come back.
         cx.waker().wake_by_ref();
         Poll::Pending
+    }
+
+    /// Parks the task unless there is more to read, or something changed behind its back
+    /// during the round: a command queued, a write from outside the task after the flush
+    /// (while flushing is possible), a close, pause, producer or STARTTLS request. (Our
+    /// own callbacks' writes were flushed.) Returns whether it parked; if not, go round
+    /// again.
+    fn park(
+        &mut self,
+        cx: &mut Context<'_>,
+        more_to_read: bool,
+        close: CloseRequest,
+        paused: bool,
+    ) -> bool {
+        let switching = self.handshake.is_some();
+        let mut state = self.shared.lock();
+        let can_flush = !switching && state.start_tls.is_none();
+        let changed = more_to_read
+            || !state.commands.is_empty()
+            || state.producer_generation != self.producer_seen
+            || state.close != close
+            || state.read_paused != paused
+            || (!switching && state.start_tls.is_some())
+            || (can_flush && !state.write_buf.is_empty() && self.out.is_empty());
+        if changed {
+            return false;
+        }
+        state.waker = Some(cx.waker().clone());
+        // Idle until woken: hold no buffers (see `read_buffers`).
+        if state.write_buf.is_empty() && state.write_buf.capacity() > 0 {
+            state.write_buf = BytesMut::new();
+        }
+        drop(state);
+        self.release_idle_buffers();
+        true
     }
 
     /// Gives back the buffers an idle connection does not need.
@@ -249,7 +402,10 @@ where
                         return ReadOutcome::End(reason);
                     }
                     let state = self.shared.lock();
-                    if state.close != CloseRequest::Open || state.read_paused {
+                    if state.close != CloseRequest::Open
+                        || state.read_paused
+                        || state.start_tls.is_some()
+                    {
                         return ReadOutcome::Done;
                     }
                 }
@@ -270,14 +426,20 @@ where
         ReadOutcome::Done
     }
 
-    /// Writes what is buffered; returns whether everything was written.
+    /// Writes what is buffered; returns whether everything was written (for TLS, also
+    /// out of rustls's buffer).
     fn poll_flush(&mut self, cx: &mut Context<'_>) -> io::Result<bool> {
         loop {
             if self.out.is_empty() {
                 let mut state = self.shared.lock();
                 if state.write_buf.is_empty() {
                     state.flushing = 0;
-                    return Ok(true);
+                    drop(state);
+                    return match Pin::new(&mut self.stream).poll_flush(cx) {
+                        Poll::Ready(Ok(())) => Ok(true),
+                        Poll::Ready(Err(error)) => Err(error),
+                        Poll::Pending => Ok(false),
+                    };
                 }
                 mem::swap(&mut self.out, &mut state.write_buf);
                 state.flushing = self.out.len();
@@ -380,9 +542,13 @@ where
             (
                 mem::take(&mut state.commands),
                 mem::take(&mut state.drain_wakers),
+                state.producer.take(),
             )
         };
-        let (commands, drain_wakers) = commands;
+        let (commands, drain_wakers, producer) = commands;
+        if let Some(producer) = producer {
+            let _ = self.call_producer(&producer, |p| p.stop_producing());
+        }
         for command in commands {
             let _ = command(None);
         }

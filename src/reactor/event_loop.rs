@@ -335,6 +335,14 @@ impl Reactor {
         deferred
     }
 
+    /// Sets how long a TLS handshake may take on this reactor (default
+    /// [`TLS_HANDSHAKE_TIMEOUT`](crate::tls::TLS_HANDSHAKE_TIMEOUT)): a handshake still
+    /// unfinished then fails with [`Error::TlsHandshakeTimeout`]. Applies to handshakes
+    /// started afterwards.
+    pub fn set_tls_handshake_timeout(&self, timeout: Duration) {
+        self.inner.registry.set_tls_handshake_timeout(timeout);
+    }
+
     /// How many connections are open on this reactor.
     pub fn connection_count(&self) -> usize {
         self.inner.registry.connection_count()

@@ -12,9 +12,12 @@ use tokio::runtime::Handle;
 use tokio::sync::watch;
 
 use super::connection::Connection;
+use super::net_stream::NetStream;
 use super::registry::{Guard, Registry};
 use super::shared::Shared;
 use super::Reactor;
+use crate::tls::rustls::ServerConfig;
+use crate::tls::StartTls;
 use crate::{Address, Deferred, Error, ProtocolFactory, Resolver, Result};
 
 /// Connections the kernel may queue before we accept them.
@@ -62,6 +65,39 @@ impl Reactor {
         address: impl ToSocketAddrs + fmt::Display,
         factory: F,
     ) -> Result<ListeningPort> {
+        self.listen_with(address, factory, None)
+    }
+
+    /// Listens for TLS connections on `address`: [`listen_tcp`](Reactor::listen_tcp), with a
+    /// TLS handshake on every accepted connection. Twisted's `listenSSL`.
+    ///
+    /// The protocol is built and `connection_made` runs as soon as the TCP connection is
+    /// accepted (what it writes is sent encrypted once the handshake completes); then
+    /// [`handshake_completed`](crate::Protocol::handshake_completed) runs. A failed or
+    /// stalled handshake (over [`TLS_HANDSHAKE_TIMEOUT`](crate::tls::TLS_HANDSHAKE_TIMEOUT))
+    /// ends that connection with the TLS error in `connection_lost`; the port goes on
+    /// serving. Build `config` with [`tls::server_config_from_pem`](crate::tls::server_config_from_pem)
+    /// or bring your own.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::CannotListen`] if no address could be bound.
+    #[doc(alias = "listenSSL")]
+    pub fn listen_tls<F: ProtocolFactory>(
+        &self,
+        address: impl ToSocketAddrs + fmt::Display,
+        factory: F,
+        config: Arc<ServerConfig>,
+    ) -> Result<ListeningPort> {
+        self.listen_with(address, factory, Some(config))
+    }
+
+    fn listen_with<F: ProtocolFactory>(
+        &self,
+        address: impl ToSocketAddrs + fmt::Display,
+        factory: F,
+        tls: Option<Arc<ServerConfig>>,
+    ) -> Result<ListeningPort> {
         let cannot_listen = |source: io::Error| Error::CannotListen {
             address: address.to_string(),
             source,
@@ -83,6 +119,7 @@ impl Reactor {
                 control.clone(),
                 self.registry().clone(),
                 guard,
+                tls.clone(),
             ));
         }
         tracing::debug!(%local_addr, loops = self.loops(), "listening");
@@ -155,6 +192,7 @@ async fn accept_loop<F: ProtocolFactory>(
     control: Arc<PortControl>,
     registry: Arc<Registry>,
     _alive: Guard,
+    tls: Option<Arc<ServerConfig>>,
 ) {
     let mut reactor_stopping = registry.stop_signal();
     let mut port_stopping = control.stopping.subscribe();
@@ -166,7 +204,7 @@ async fn accept_loop<F: ProtocolFactory>(
             accepted = listener.accept() => accepted,
         };
         match accepted {
-            Ok((stream, peer)) => start_connection(stream, peer, &factory, &registry),
+            Ok((stream, peer)) => start_connection(stream, peer, &factory, &registry, tls.as_ref()),
             Err(error) if is_resource_exhaustion(&error) => {
                 tracing::warn!("accept failed, backing off: {error}");
                 tokio::select! {
@@ -195,6 +233,7 @@ fn start_connection<F: ProtocolFactory>(
     peer: SocketAddr,
     factory: &Arc<F>,
     registry: &Arc<Registry>,
+    tls: Option<&Arc<ServerConfig>>,
 ) {
     // Failing to set the option only costs latency; the connection is still good.
     let _ = stream.set_nodelay(true);
@@ -205,8 +244,12 @@ fn start_connection<F: ProtocolFactory>(
     match catch_unwind(AssertUnwindSafe(|| factory.build_protocol(&peer))) {
         Ok(Some(protocol)) => {
             let shared = Arc::new(Shared::new(peer, Address::Tcp(host)));
-            let connection = Connection::new(protocol, stream, shared);
-            tokio::spawn(connection.run(registry.clone(), None, None));
+            let mut connection =
+                Connection::new(protocol, NetStream::Tcp(stream), shared, registry.clone());
+            if let Some(config) = tls {
+                connection = connection.with_handshake(StartTls::server(config.clone()));
+            }
+            tokio::spawn(connection.run(None, None));
         }
         Ok(None) => tracing::debug!(%peer, "factory refused the connection"),
         Err(payload) => {

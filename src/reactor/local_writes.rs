@@ -81,6 +81,14 @@ pub(crate) fn discard(owner: usize) {
     });
 }
 
+/// Takes what the buffer holds for `owner` (STARTTLS: those bytes go out in the clear).
+pub(crate) fn take_pending(owner: usize) -> Vec<u8> {
+    SINK.with(|sink| match sink.try_borrow_mut() {
+        Ok(mut sink) if sink.owner == Some(owner) => std::mem::take(&mut sink.buffer),
+        _ => Vec::new(),
+    })
+}
+
 /// How many bytes the buffer holds for `owner`.
 pub(crate) fn pending(owner: usize) -> usize {
     SINK.with(|sink| match sink.try_borrow() {

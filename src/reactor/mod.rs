@@ -11,13 +11,15 @@ mod event_loop;
 mod listen;
 mod local_writes;
 mod loops;
+mod net_stream;
 mod read_buffers;
 mod registry;
 mod shared;
 
-pub(crate) use self::connect::dial;
 pub use self::connect::DEFAULT_CONNECT_TIMEOUT;
+pub(crate) use self::connect::{dial, handshake};
 pub(crate) use self::connection::Connection as ConnectionTask;
 pub use self::event_loop::Reactor;
 pub use self::listen::ListeningPort;
+pub(crate) use self::net_stream::NetStream;
 pub(crate) use self::shared::Shared;

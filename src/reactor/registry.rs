@@ -14,6 +14,8 @@ use crate::TransportRef;
 
 pub(crate) struct Registry {
     state: Mutex<State>,
+    /// How long TLS handshakes on this reactor may take, in milliseconds.
+    tls_handshake_timeout_ms: std::sync::atomic::AtomicU64,
     /// Notified whenever a guard is dropped.
     changed: Notify,
     stop_tx: watch::Sender<bool>,
@@ -39,6 +41,9 @@ impl Registry {
         let (stop_tx, _) = watch::channel(false);
         Arc::new(Registry {
             state: Mutex::new(State::default()),
+            tls_handshake_timeout_ms: std::sync::atomic::AtomicU64::new(
+                crate::tls::TLS_HANDSHAKE_TIMEOUT.as_millis() as u64,
+            ),
             changed: Notify::new(),
             stop_tx,
         })
@@ -75,6 +80,20 @@ impl Registry {
             registry: self.clone(),
             connection: None,
         }
+    }
+
+    /// How long a TLS handshake may take.
+    pub(crate) fn tls_handshake_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(
+            self.tls_handshake_timeout_ms
+                .load(std::sync::atomic::Ordering::Relaxed),
+        )
+    }
+
+    pub(crate) fn set_tls_handshake_timeout(&self, timeout: std::time::Duration) {
+        let millis = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+        self.tls_handshake_timeout_ms
+            .store(millis, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// A receiver that sees `true` once the reactor starts stopping.

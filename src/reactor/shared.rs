@@ -5,6 +5,7 @@
 //! it is held only to move bytes and flags, never across a syscall or user code.
 
 use std::fmt;
+use std::mem;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
@@ -14,6 +15,7 @@ use bytes::BytesMut;
 use super::local_writes;
 use crate::handle::{Command, CommandQueue};
 use crate::producer::Registered;
+use crate::tls::{StartTls, TlsInfo};
 use crate::{
     Address, Error, Producer, ProducerKind, Protocol, Transport, TransportRef, WRITE_BUFFER_LOW,
 };
@@ -53,6 +55,12 @@ pub(crate) struct State<P> {
     /// one even if it replaced another between two rounds).
     pub(crate) producer: Option<Registered>,
     pub(crate) producer_generation: u64,
+    /// STARTTLS asked for and not yet taken on by the task.
+    pub(crate) start_tls: Option<StartTls>,
+    /// Written before the STARTTLS request: to be sent in the clear, before the handshake.
+    pub(crate) clear_writes: BytesMut,
+    /// The TLS handshake's outcome, once there is one.
+    pub(crate) tls_info: Option<TlsInfo>,
     /// Set while the task is parked; whoever changes the state wakes it.
     pub(crate) waker: Option<Waker>,
 }
@@ -70,6 +78,9 @@ impl<P> Shared<P> {
                 drain_wakers: Vec::new(),
                 producer: None,
                 producer_generation: 0,
+                start_tls: None,
+                clear_writes: BytesMut::new(),
+                tls_info: None,
                 waker: None,
             }),
             closing: AtomicBool::new(false),
@@ -93,6 +104,11 @@ impl<P> Shared<P> {
         if let Some(waker) = waker {
             waker.wake();
         }
+    }
+
+    /// Records the outcome of the connection's TLS handshake.
+    pub(crate) fn set_tls_info(&self, info: Option<TlsInfo>) {
+        self.lock().tls_info = info;
     }
 
     /// This connection's identity for `local_writes`: the address of its shared state.
@@ -244,6 +260,33 @@ impl<P: Protocol> Transport for Shared<P> {
 
     fn unregister_producer(&self) {
         self.update(|state| state.producer = None);
+    }
+
+    fn start_tls(&self, tls: StartTls) -> crate::Result<()> {
+        // Bytes written so far from this thread's callback go out in the clear, first.
+        let pending = local_writes::take_pending(self.address());
+        let mut outcome = Ok(());
+        self.update(|state| {
+            if state.ended {
+                outcome = Err(Error::ConnectionClosed);
+            } else if state.tls_info.is_some() || state.start_tls.is_some() {
+                outcome = Err(Error::TlsAlreadyStarted);
+            } else {
+                let before = mem::take(&mut state.write_buf);
+                state.clear_writes.extend_from_slice(&before);
+                state.clear_writes.extend_from_slice(&pending);
+                state.start_tls = Some(tls);
+            }
+        });
+        if outcome.is_err() && !pending.is_empty() {
+            // Not switching after all: the bytes keep their place in the queue.
+            self.write(&pending);
+        }
+        outcome
+    }
+
+    fn tls_info(&self) -> Option<TlsInfo> {
+        self.lock().tls_info.clone()
     }
 
     fn poll_drain(&self, cx: &mut Context<'_>) -> Poll<()> {

@@ -11,7 +11,9 @@ use futures::FutureExt;
 use super::protocol::StreamProtocol;
 use super::shared::StreamShared;
 use super::Connection;
-use crate::reactor::{dial, ConnectionTask, Shared};
+use crate::reactor::{dial, handshake, ConnectionTask, NetStream, Shared};
+use crate::tls::rustls::pki_types::ServerName;
+use crate::tls::rustls::{ClientConfig, ServerConfig};
 use crate::{
     factory_fn, Address, Error, ListeningPort, Reactor, Result, TransportRef,
     DEFAULT_CONNECT_TIMEOUT,
@@ -30,7 +32,32 @@ impl Reactor {
     /// [`Error::ConnectFailed`], [`Error::ConnectTimeout`], or [`Error::ReactorStopped`].
     #[doc(alias = "connectTCP")]
     pub async fn open_connection(&self, address: impl fmt::Display) -> Result<Connection> {
-        let address = address.to_string();
+        self.open_with(address.to_string(), None).await
+    }
+
+    /// [`open_connection`](Reactor::open_connection) over TLS: the handshake (checking
+    /// the server's certificate for `server_name`) completes before this returns.
+    ///
+    /// # Errors
+    ///
+    /// As [`open_connection`](Reactor::open_connection), and [`Error::InvalidServerName`],
+    /// [`Error::Tls`], [`Error::TlsHandshakeTimeout`].
+    pub async fn open_tls_connection(
+        &self,
+        address: impl fmt::Display,
+        server_name: &str,
+        config: Arc<ClientConfig>,
+    ) -> Result<Connection> {
+        let name = crate::tls::parse_server_name(server_name)?;
+        self.open_with(address.to_string(), Some((name, config)))
+            .await
+    }
+
+    async fn open_with(
+        &self,
+        address: String,
+        tls: Option<(ServerName<'static>, Arc<ClientConfig>)>,
+    ) -> Result<Connection> {
         let registry = self.registry().clone();
         if registry.is_stopping() {
             return Err(Error::ReactorStopped);
@@ -38,12 +65,24 @@ impl Reactor {
         let attempt = self.handle().spawn(async move {
             let _alive = registry.register_task();
             let (stream, peer, host) = dial(&registry, &address, DEFAULT_CONNECT_TIMEOUT).await?;
+            let server_name = tls.as_ref().map(|(name, _)| name.to_str().into_owned());
+            let stream = match tls {
+                None => NetStream::Tcp(stream),
+                Some((name, config)) => {
+                    let timeout = registry.tls_handshake_timeout();
+                    handshake(stream, name, config, &address, timeout).await?
+                }
+            };
             let stream_shared = StreamShared::new();
             let shared = Arc::new(Shared::new(peer, host));
             let transport: TransportRef = shared.clone();
             let connection = Connection::new(stream_shared.clone(), transport);
             let protocol = StreamProtocol::new(stream_shared);
-            tokio::spawn(ConnectionTask::new(protocol, stream, shared).run(registry, None, None));
+            let mut task = ConnectionTask::new(protocol, stream, shared, registry.clone());
+            if let Some(name) = &server_name {
+                task = task.with_server_name(name);
+            }
+            tokio::spawn(task.run(None, None));
             Ok(connection)
         });
         attempt.await.unwrap_or(Err(Error::ReactorStopped))
@@ -98,22 +137,60 @@ impl Reactor {
         F: Future<Output = O> + Send + 'static,
         O: HandlerOutput,
     {
+        self.serve_with(address, handler, None)
+    }
+
+    /// [`start_server`](Reactor::start_server) over TLS: each connection's handler starts
+    /// at once and its reads and writes wait for the handshake (see
+    /// [`listen_tls`](Reactor::listen_tls)).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::CannotListen`], as [`listen_tcp`](Reactor::listen_tcp).
+    pub fn start_tls_server<H, F, O>(
+        &self,
+        address: impl ToSocketAddrs + fmt::Display,
+        handler: H,
+        config: Arc<ServerConfig>,
+    ) -> Result<ListeningPort>
+    where
+        H: Fn(Connection) -> F + Send + Sync + 'static,
+        F: Future<Output = O> + Send + 'static,
+        O: HandlerOutput,
+    {
+        self.serve_with(address, handler, Some(config))
+    }
+
+    fn serve_with<H, F, O>(
+        &self,
+        address: impl ToSocketAddrs + fmt::Display,
+        handler: H,
+        tls: Option<Arc<ServerConfig>>,
+    ) -> Result<ListeningPort>
+    where
+        H: Fn(Connection) -> F + Send + Sync + 'static,
+        F: Future<Output = O> + Send + 'static,
+        O: HandlerOutput,
+    {
         let handler = Arc::new(handler);
-        self.listen_tcp(
-            address,
-            factory_fn(move |peer: &Address| {
-                let (handler, peer) = (handler.clone(), *peer);
-                StreamProtocol::serving(Box::new(move |connection| {
-                    let task = std::panic::AssertUnwindSafe(handler(connection)).catch_unwind();
-                    tokio::spawn(async move {
-                        match task.await {
-                            Ok(output) => output.report(&peer),
-                            Err(payload) => tracing::error!(%peer, "connection handler panicked: {}", Error::from_panic(&*payload)),
+        let factory = factory_fn(move |peer: &Address| {
+            let (handler, peer) = (handler.clone(), *peer);
+            StreamProtocol::serving(Box::new(move |connection| {
+                let task = std::panic::AssertUnwindSafe(handler(connection)).catch_unwind();
+                tokio::spawn(async move {
+                    match task.await {
+                        Ok(output) => output.report(&peer),
+                        Err(payload) => {
+                            tracing::error!(%peer, "connection handler panicked: {}", Error::from_panic(&*payload))
                         }
-                    });
-                }))
-            }),
-        )
+                    }
+                });
+            }))
+        });
+        match tls {
+            None => self.listen_tcp(address, factory),
+            Some(config) => self.listen_tls(address, factory, config),
+        }
     }
 }
 

@@ -13,6 +13,7 @@
 //!   [`stream_loopback`] does it for an async [`Connection`](crate::Connection).
 //! - [`MemoryReactor`] is a [`Network`](crate::Network) that records `listen_tcp` and
 //!   `connect_tcp` instead of opening sockets.
+//! - [`TestCertificates`] generates a throwaway CA and server certificate for TLS tests.
 //!
 //! The [`guide`] walks through testing a protocol with all of these. Twisted's
 //! `twisted.internet.testing` (`StringTransport`, `MemoryReactorClock`), `task.Clock` and
@@ -46,6 +47,7 @@
 //! assert!(connection.is_closing());
 //! ```
 
+mod certificates;
 mod clock;
 mod every_split;
 pub mod guide;
@@ -54,6 +56,7 @@ mod memory_reactor;
 mod string_transport;
 mod test_connection;
 
+pub use self::certificates::TestCertificates;
 pub use self::clock::Clock;
 pub use self::every_split::{every_split, EVERY_CHUNKING_UP_TO};
 pub use self::loopback::{stream_loopback, Loopback, Side, MAX_PUMP_ROUNDS};

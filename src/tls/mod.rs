@@ -1,0 +1,35 @@
+//! TLS on tokio-rustls, as just another transport: [`Reactor::listen_tls`],
+//! [`Reactor::connect_tls`], and STARTTLS on a live connection
+//! ([`Transport::start_tls`]).
+//!
+//! A protocol does not see whether its transport is encrypted; it can ask for the
+//! handshake's outcome with [`Transport::tls_info`] (ALPN, SNI, the peer's certificates)
+//! and learns when it completed through
+//! [`Protocol::handshake_completed`](crate::Protocol::handshake_completed). The helpers
+//! here build configurations from PEM files, the platform's roots or given CAs, always
+//! with an explicit crypto provider (ring). rustls itself is re-exported as
+//! [`tls::rustls`](rustls), to build your own `ServerConfig`/`ClientConfig`.
+//!
+//! [`Reactor::listen_tls`]: crate::Reactor::listen_tls
+//! [`Reactor::connect_tls`]: crate::Reactor::connect_tls
+//! [`Transport::start_tls`]: crate::Transport::start_tls
+//! [`Transport::tls_info`]: crate::Transport::tls_info
+
+mod config;
+mod info;
+mod start;
+
+use std::time::Duration;
+
+pub use self::config::{
+    client_config_with_ca, client_config_with_platform_roots, client_config_with_roots,
+    crypto_provider, server_config, server_config_from_pem,
+};
+pub use self::info::TlsInfo;
+pub(crate) use self::start::parse_server_name;
+pub use self::start::StartTls;
+#[doc(no_inline)]
+pub use tokio_rustls::rustls;
+
+/// How long a TLS handshake may take before the connection is given up.
+pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);

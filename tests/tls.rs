@@ -1,0 +1,541 @@
+//! TLS over loopback: listening and connecting, what the handshake settles, every way a
+//! handshake fails, close semantics, the async face, and STARTTLS in both directions.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream as StdStream;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use common::run_bounded;
+use torsade::prelude::*;
+use torsade::testing::TestCertificates;
+use torsade::tls::rustls::{CertificateError, Error as TlsError};
+use torsade::tls::StartTls;
+use torsade::{factory_fn, Address, Connection, Reactor};
+
+const LIMIT: Duration = Duration::from_secs(20);
+
+fn certificates() -> TestCertificates {
+    TestCertificates::new(&["localhost", "127.0.0.1"]).unwrap()
+}
+
+/// What one end saw.
+#[derive(Debug, Default)]
+struct Seen {
+    data: Vec<u8>,
+    handshakes: usize,
+    tls_server_name: Option<String>,
+    peer_certificates: usize,
+    lost: Option<String>,
+}
+
+/// Echoes (server) or sends `hello` and closes once it came back (client); records.
+struct Peer {
+    seen: Arc<Mutex<Seen>>,
+    client: bool,
+    on_lost: Option<Box<dyn FnOnce() + Send>>,
+}
+
+impl Peer {
+    fn new(seen: &Arc<Mutex<Seen>>, client: bool) -> Peer {
+        Peer {
+            seen: seen.clone(),
+            client,
+            on_lost: None,
+        }
+    }
+
+    fn stop_on_lost(mut self, reactor: &Reactor) -> Peer {
+        let reactor = reactor.clone();
+        self.on_lost = Some(Box::new(move || {
+            let _ = reactor.stop();
+        }));
+        self
+    }
+}
+
+impl Protocol for Peer {
+    fn connection_made(&mut self, transport: &TransportRef) {
+        if self.client {
+            transport.write(b"hello");
+        }
+    }
+
+    fn handshake_completed(&mut self, transport: &TransportRef) {
+        let info = transport.tls_info().expect("TLS is on");
+        let mut seen = self.seen.lock().unwrap();
+        seen.handshakes += 1;
+        seen.tls_server_name = info.server_name().map(str::to_string);
+        seen.peer_certificates = info.peer_certificates().len();
+    }
+
+    fn data_received(&mut self, transport: &TransportRef, data: Bytes) {
+        let total = {
+            let mut seen = self.seen.lock().unwrap();
+            seen.data.extend_from_slice(&data);
+            seen.data.len()
+        };
+        if self.client {
+            if total == 5 {
+                transport.lose_connection();
+            }
+        } else {
+            transport.write(&data);
+        }
+    }
+
+    fn connection_lost(&mut self, reason: DisconnectReason) {
+        self.seen.lock().unwrap().lost = Some(match &reason {
+            DisconnectReason::Lost(error) => format!("lost: {error}"),
+            other => other.to_string(),
+        });
+        if let Some(hook) = self.on_lost.take() {
+            hook();
+        }
+    }
+}
+
+fn seen() -> Arc<Mutex<Seen>> {
+    Arc::new(Mutex::new(Seen::default()))
+}
+
+#[test]
+fn a_tls_client_and_server_exchange_data_and_see_the_handshake() {
+    let certificates = certificates();
+    let reactor = Reactor::new().unwrap();
+    let (server, client) = (seen(), seen());
+    let s = server.clone();
+    let port = reactor
+        .listen_tls(
+            "127.0.0.1:0",
+            factory_fn(move |_: &Address| Peer::new(&s, false)),
+            certificates.server_config().unwrap(),
+        )
+        .unwrap();
+    let (c, r) = (client.clone(), reactor.clone());
+    reactor
+        .connect_tls(
+            port.local_addr(),
+            "localhost",
+            factory_fn(move |_: &Address| Peer::new(&c, true).stop_on_lost(&r)),
+            certificates.client_config().unwrap(),
+        )
+        .detach();
+    run_bounded(&reactor, LIMIT);
+    let (server, client) = (server.lock().unwrap(), client.lock().unwrap());
+    assert_eq!(client.data, b"hello");
+    assert_eq!(server.data, b"hello");
+    assert_eq!((client.handshakes, server.handshakes), (1, 1));
+    assert_eq!(
+        server.tls_server_name.as_deref(),
+        Some("localhost"),
+        "the SNI the client sent"
+    );
+    assert_eq!(client.tls_server_name.as_deref(), Some("localhost"));
+    assert_eq!(client.peer_certificates, 1);
+    assert_eq!(
+        server.peer_certificates, 0,
+        "no client certificate was asked for"
+    );
+    assert_eq!(client.lost.as_deref(), Some("connection closed cleanly"));
+}
+
+#[test]
+fn the_async_face_works_over_tls() {
+    let certificates = certificates();
+    let reactor = Reactor::new().unwrap();
+    let port = reactor
+        .start_tls_server(
+            "127.0.0.1:0",
+            |mut connection: Connection| async move {
+                while let Some(line) = connection.read_line().await? {
+                    connection.write_line(&line.to_ascii_uppercase()).await?;
+                }
+                Ok::<(), torsade::Error>(())
+            },
+            certificates.server_config().unwrap(),
+        )
+        .unwrap();
+    let (r, config, address) = (
+        reactor.clone(),
+        certificates.client_config().unwrap(),
+        port.local_addr(),
+    );
+    let mut answer = reactor.spawn(async move {
+        let mut connection = r.open_tls_connection(address, "127.0.0.1", config).await?;
+        connection.write_line(b"secret").await?;
+        let answer = connection.read_line().await?;
+        assert!(connection.transport().tls_info().is_some());
+        r.stop()?;
+        Ok::<_, torsade::Error>(answer)
+    });
+    run_bounded(&reactor, LIMIT);
+    let answer = answer.take_result().unwrap().unwrap().unwrap();
+    assert_eq!(answer.as_deref(), Some(&b"SECRET"[..]));
+}
+
+/// Counts connections lost with an error, keeps the last error.
+#[derive(Default)]
+struct Failures {
+    count: AtomicUsize,
+    last: Mutex<Option<String>>,
+}
+
+/// A server protocol that records how it ended into `Failures`.
+struct Watched(Arc<Failures>);
+
+impl Protocol for Watched {
+    fn data_received(&mut self, transport: &TransportRef, data: Bytes) {
+        transport.write(&data);
+    }
+
+    fn connection_lost(&mut self, reason: DisconnectReason) {
+        if let DisconnectReason::Lost(error) = &reason {
+            self.0.count.fetch_add(1, Ordering::SeqCst);
+            *self.0.last.lock().unwrap() = Some(error.to_string());
+        }
+    }
+}
+
+/// A TLS port whose protocols record their failures; returns its address.
+fn watched_tls_port(
+    reactor: &Reactor,
+    certificates: &TestCertificates,
+    failures: &Arc<Failures>,
+) -> std::net::SocketAddr {
+    let f = failures.clone();
+    reactor
+        .listen_tls(
+            "127.0.0.1:0",
+            factory_fn(move |_: &Address| Watched(f.clone())),
+            certificates.server_config().unwrap(),
+        )
+        .unwrap()
+        .local_addr()
+}
+
+/// Connects a good TLS client (from any thread), recording into `seen`; it stops the
+/// reactor once it was echoed and closed.
+fn connect_good_client(
+    reactor: &Reactor,
+    address: std::net::SocketAddr,
+    config: Arc<torsade::tls::rustls::ClientConfig>,
+    seen: Arc<Mutex<Seen>>,
+) {
+    let r = reactor.clone();
+    reactor
+        .connect_tls(
+            address,
+            "localhost",
+            factory_fn(move |_: &Address| Peer::new(&seen, true).stop_on_lost(&r)),
+            config,
+        )
+        .detach();
+}
+
+#[test]
+fn plaintext_to_a_tls_port_ends_that_connection_with_a_tls_error_and_the_port_goes_on() {
+    let certificates = certificates();
+    let reactor = Reactor::new().unwrap();
+    let failures = Arc::new(Failures::default());
+    let address = watched_tls_port(&reactor, &certificates, &failures);
+    // The plaintext client runs while the reactor does; once the server has closed on it,
+    // a good client connects.
+    let (r, c) = (reactor.clone(), certificates.client_config().unwrap());
+    let good = seen();
+    let g = good.clone();
+    let plaintext = std::thread::spawn(move || {
+        let mut stream = StdStream::connect(address).unwrap();
+        stream.set_read_timeout(Some(LIMIT)).unwrap();
+        stream.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+        let mut answer = Vec::new();
+        let outcome = stream.read_to_end(&mut answer).map(|_| answer);
+        connect_good_client(&r, address, c, g);
+        outcome.map_err(|error| error.to_string())
+    });
+    run_bounded(&reactor, LIMIT);
+    let answer = plaintext
+        .join()
+        .unwrap()
+        .expect("the server closed the connection");
+    assert!(!answer.starts_with(b"GET"), "plaintext was echoed back");
+    assert_eq!(good.lock().unwrap().data, b"hello");
+    assert_eq!(failures.count.load(Ordering::SeqCst), 1);
+    let last = failures.last.lock().unwrap().clone().unwrap();
+    assert!(
+        last.contains("TLS") || last.contains("tls") || last.contains("message"),
+        "{last}"
+    );
+}
+
+#[test]
+fn a_stalled_handshake_times_out_and_the_port_goes_on() {
+    let certificates = certificates();
+    let reactor = Reactor::new().unwrap();
+    reactor.set_tls_handshake_timeout(Duration::from_millis(200));
+    let failures = Arc::new(Failures::default());
+    let address = watched_tls_port(&reactor, &certificates, &failures);
+    // Connects, says nothing, and waits for the server to give up; then a good client.
+    let (r, c) = (reactor.clone(), certificates.client_config().unwrap());
+    let good = seen();
+    let g = good.clone();
+    let silent = std::thread::spawn(move || {
+        let mut stream = StdStream::connect(address).unwrap();
+        stream.set_read_timeout(Some(LIMIT)).unwrap();
+        let mut rest = Vec::new();
+        let outcome = stream.read_to_end(&mut rest).map(|_| rest.len());
+        connect_good_client(&r, address, c, g);
+        outcome.map_err(|error| error.to_string())
+    });
+    run_bounded(&reactor, LIMIT);
+    assert_eq!(
+        silent.join().unwrap(),
+        Ok(0),
+        "the server closed the stalled connection"
+    );
+    assert_eq!(good.lock().unwrap().data, b"hello");
+    let last = failures.last.lock().unwrap().clone().unwrap();
+    assert!(last.contains("did not complete within 200ms"), "{last}");
+}
+
+/// Connects with `config` for `name` and returns how the attempt failed.
+fn failed_attempt(
+    reactor: &Reactor,
+    address: std::net::SocketAddr,
+    name: &str,
+    config: Arc<torsade::tls::rustls::ClientConfig>,
+) -> Arc<Mutex<Option<String>>> {
+    let outcome = Arc::new(Mutex::new(None));
+    let (o, r) = (outcome.clone(), reactor.clone());
+    reactor
+        .connect_tls(
+            address,
+            name,
+            factory_fn(|_: &Address| Peer::new(&seen(), true)),
+            config,
+        )
+        .add_both(move |result| {
+            *o.lock().unwrap() = Some(match result {
+                Ok(_) => "connected".to_string(),
+                Err(failure) => match failure.downcast_ref::<Error>() {
+                    Some(Error::Tls(TlsError::InvalidCertificate(problem))) => {
+                        format!("{problem:?}")
+                    }
+                    _ => failure.to_string(),
+                },
+            });
+            let _ = r.stop();
+            Ok::<(), Failure>(())
+        })
+        .detach();
+    outcome
+}
+
+/// Serves `served`, connects for `name` trusting `trusted`, and returns how it went.
+fn attempt(served: &TestCertificates, name: &str, trusted: &TestCertificates) -> String {
+    let reactor = Reactor::new().unwrap();
+    let failures = Arc::new(Failures::default());
+    let address = watched_tls_port(&reactor, served, &failures);
+    let outcome = failed_attempt(&reactor, address, name, trusted.client_config().unwrap());
+    run_bounded(&reactor, LIMIT);
+    let outcome = outcome.lock().unwrap().clone();
+    outcome.expect("the attempt settled")
+}
+
+#[test]
+fn a_certificate_for_another_name_fails_the_connection_attempt() {
+    let certificates = certificates();
+    let outcome = attempt(&certificates, "example.org", &certificates);
+    assert!(outcome.starts_with("NotValidForName"), "{outcome}");
+}
+
+#[test]
+fn a_certificate_from_an_untrusted_ca_fails_the_connection_attempt() {
+    let (certificates, stranger) = (certificates(), certificates());
+    let outcome = attempt(&certificates, "localhost", &stranger);
+    assert_eq!(outcome, format!("{:?}", CertificateError::UnknownIssuer));
+}
+
+#[test]
+fn an_expired_certificate_fails_the_connection_attempt() {
+    let expired = TestCertificates::expired(&["localhost"]).unwrap();
+    let outcome = attempt(&expired, "localhost", &expired);
+    assert!(outcome.starts_with("Expired"), "{outcome}");
+}
+
+#[test]
+fn a_failed_attempt_reaches_the_client_factory() {
+    struct Recording(Mutex<Vec<String>>);
+    impl ProtocolFactory for Recording {
+        type Protocol = Peer;
+        fn build_protocol(&self, _: &Address) -> Option<Peer> {
+            Some(Peer::new(&seen(), true))
+        }
+    }
+    impl ClientFactory for Recording {
+        fn client_connection_failed(&self, error: &Error) {
+            self.0.lock().unwrap().push(error.to_string());
+        }
+    }
+    let (certificates, stranger) = (certificates(), certificates());
+    let reactor = Reactor::new().unwrap();
+    let failures = Arc::new(Failures::default());
+    let address = watched_tls_port(&reactor, &certificates, &failures);
+    let factory = Arc::new(Recording(Mutex::new(Vec::new())));
+    let r = reactor.clone();
+    reactor
+        .connect_tls(
+            address,
+            "localhost",
+            factory.clone(),
+            stranger.client_config().unwrap(),
+        )
+        .add_both(move |_| {
+            let _ = r.stop();
+            Ok::<(), Failure>(())
+        })
+        .detach();
+    run_bounded(&reactor, LIMIT);
+    let events = factory.0.lock().unwrap();
+    assert_eq!(events.len(), 1);
+    assert!(
+        events[0].starts_with("TLS: invalid peer certificate"),
+        "{}",
+        events[0]
+    );
+}
+
+#[test]
+fn lose_connection_sends_close_notify_so_the_peer_sees_a_clean_end() {
+    let certificates = certificates();
+    let reactor = Reactor::new().unwrap();
+    struct Bye;
+    impl Protocol for Bye {
+        fn connection_made(&mut self, transport: &TransportRef) {
+            transport.write(b"bye");
+            transport.lose_connection();
+        }
+        fn data_received(&mut self, _: &TransportRef, _: Bytes) {}
+    }
+    let port = reactor
+        .listen_tls(
+            "127.0.0.1:0",
+            factory_fn(|_: &Address| Bye),
+            certificates.server_config().unwrap(),
+        )
+        .unwrap();
+    let (client, r) = (seen(), reactor.clone());
+    let c = client.clone();
+    reactor
+        .connect_tls(
+            port.local_addr(),
+            "localhost",
+            factory_fn(move |_: &Address| {
+                let mut peer = Peer::new(&c, true).stop_on_lost(&r);
+                peer.client = false; // just record
+                peer
+            }),
+            certificates.client_config().unwrap(),
+        )
+        .detach();
+    run_bounded(&reactor, LIMIT);
+    let client = client.lock().unwrap();
+    assert_eq!(client.data, b"bye");
+    assert_eq!(client.lost.as_deref(), Some("connection closed cleanly"));
+}
+
+#[test]
+fn a_peer_closing_without_close_notify_is_reported_as_such() {
+    let certificates = certificates();
+    let reactor = Reactor::new().unwrap();
+    let (server, r) = (seen(), reactor.clone());
+    let s = server.clone();
+    let port = reactor
+        .listen_tls(
+            "127.0.0.1:0",
+            factory_fn(move |_: &Address| Peer::new(&s, false).stop_on_lost(&r)),
+            certificates.server_config().unwrap(),
+        )
+        .unwrap();
+    let (address, config) = (port.local_addr(), certificates.client_config().unwrap());
+    // A raw rustls client that completes the handshake, then drops the TCP connection.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let client = std::thread::spawn(move || {
+        runtime.block_on(async move {
+            let tcp = tokio::net::TcpStream::connect(address).await.unwrap();
+            let name = torsade::tls::rustls::pki_types::ServerName::try_from("localhost").unwrap();
+            let mut tls = tokio_rustls::TlsConnector::from(config)
+                .connect(name, tcp)
+                .await
+                .unwrap();
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            tls.write_all(b"abrupt").await.unwrap();
+            tls.flush().await.unwrap();
+            // FIN without close_notify; then drain until the server closes (unread bytes,
+            // such as TLS 1.3 session tickets, would turn our close into a reset).
+            let (mut tcp, _) = tls.into_inner();
+            tcp.shutdown().await.unwrap();
+            let mut rest = Vec::new();
+            let _ = tcp.read_to_end(&mut rest).await;
+        })
+    });
+    run_bounded(&reactor, LIMIT);
+    client.join().unwrap();
+    let server = server.lock().unwrap();
+    assert_eq!(server.data, b"abrupt");
+    let lost = server.lost.clone().unwrap();
+    assert!(
+        lost.contains("close_notify") || lost.contains("unexpected end"),
+        "{lost}"
+    );
+}
+
+#[test]
+fn starting_tls_on_a_tls_connection_is_an_error() {
+    struct Again(StartTls, Arc<Mutex<Option<String>>>, Reactor);
+    impl Protocol for Again {
+        fn handshake_completed(&mut self, transport: &TransportRef) {
+            let outcome = transport.start_tls(self.0.clone());
+            *self.1.lock().unwrap() = Some(format!("{outcome:?}"));
+            let _ = self.2.stop();
+        }
+        fn data_received(&mut self, _: &TransportRef, _: Bytes) {}
+    }
+    let certificates = certificates();
+    let reactor = Reactor::new().unwrap();
+    let outcome = Arc::new(Mutex::new(None));
+    let (o, r, config) = (
+        outcome.clone(),
+        reactor.clone(),
+        certificates.server_config().unwrap(),
+    );
+    let port = reactor
+        .listen_tls(
+            "127.0.0.1:0",
+            factory_fn(move |_: &Address| {
+                Again(StartTls::server(config.clone()), o.clone(), r.clone())
+            }),
+            certificates.server_config().unwrap(),
+        )
+        .unwrap();
+    reactor
+        .connect_tls(
+            port.local_addr(),
+            "localhost",
+            factory_fn(|_: &Address| Peer::new(&seen(), false)),
+            certificates.client_config().unwrap(),
+        )
+        .detach();
+    run_bounded(&reactor, LIMIT);
+    assert_eq!(
+        outcome.lock().unwrap().as_deref(),
+        Some("Err(TlsAlreadyStarted)")
+    );
+}
