@@ -8,6 +8,14 @@
 //!
 //! `--port 0` picks a free port. The first line printed is always `listening on ADDR`.
 //! Ctrl-C stops the server gracefully.
+//!
+//! With `--tls-cert cert.pem --tls-key key.pem` it serves TLS instead:
+//!
+//! ```text
+//! cargo run --example greeting_server -- --port 9999 --tls-cert cert.pem --tls-key key.pem
+//! cargo run --example greeting_getter -- --tls --ca ca.pem --connect localhost:9999
+//! openssl s_client -quiet -CAfile ca.pem -connect localhost:9999   # then type a name
+//! ```
 
 mod common;
 
@@ -16,7 +24,8 @@ use std::process::ExitCode;
 use torsade_protocols::GreetingServer;
 
 const USAGE: &str =
-    "usage: greeting_server [--port PORT] [--loops N]   (default 9999; 0 picks a free port)";
+    "usage: greeting_server [--port PORT] [--loops N] [--tls-cert FILE --tls-key FILE]
+   --port defaults to 9999 (0 picks a free port); --tls-cert and --tls-key (PEM) serve TLS";
 
 fn main() -> ExitCode {
     common::serve_main(USAGE, 9999, GreetingServer::factory())

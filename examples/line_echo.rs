@@ -7,7 +7,8 @@
 //!
 //! Lines may end with `\n` or `\r\n`. Lines longer than 16 KiB close the connection (the
 //! `LineReceiver` default). `--port 0` picks a free port; the first line printed is
-//! always `listening on ADDR`. Ctrl-C stops the server gracefully.
+//! always `listening on ADDR`. Ctrl-C stops the server gracefully. `--tls-cert FILE
+//! --tls-key FILE` (PEM) serve TLS instead.
 
 mod common;
 
@@ -17,8 +18,8 @@ use bytes::Bytes;
 use torsade::{factory_fn, Address};
 use torsade_protocols::{LineContext, LineHandler, LineReceiver};
 
-const USAGE: &str =
-    "usage: line_echo [--port PORT] [--loops N]   (default 8000; 0 picks a free port)";
+const USAGE: &str = "usage: line_echo [--port PORT] [--loops N] [--tls-cert FILE --tls-key FILE]
+   --port defaults to 8000 (0 picks a free port); --tls-cert and --tls-key (PEM) serve TLS";
 
 /// Sends every line back.
 struct LineEcho;

@@ -16,6 +16,10 @@ use std::sync::OnceLock;
 use std::thread;
 use std::time::Duration;
 
+use torsade::testing::TestCertificates;
+use torsade::tls::rustls::pki_types::ServerName;
+use torsade::tls::rustls::{ClientConnection, StreamOwned};
+
 /// The bound on any one wait: a hung example fails its test instead of hanging it.
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -203,9 +207,15 @@ struct Server {
 
 /// Starts server example `name` with `--port 0`; waits for its `listening on ADDR` line.
 fn start_server(name: &str) -> Server {
-    let mut command = example(name, &["--port", "0"]);
+    start_server_with(name, &[])
+}
+
+/// [`start_server`] with more arguments.
+fn start_server_with(name: &str, args: &[&str]) -> Server {
+    let args = [&["--port", "0"], args].concat();
+    let mut command = example(name, &args);
     command.stdout(Stdio::piped()).stderr(Stdio::inherit());
-    let mut running = Running::spawn(command, &format!("{name} --port 0"));
+    let mut running = Running::spawn(command, &format!("{name} {}", args.join(" ")));
     let lines = lines_in_background(running.child.stdout.take().expect("stdout is piped"));
     let first = lines
         .recv_timeout(LIMIT)
@@ -508,4 +518,183 @@ fn greeting_getter_against_a_refused_port_fails_with_one_line() {
 fn line_echo_echoes_a_line() {
     let server = start_server("line_echo");
     assert_eq!(ask(&server.address, "echo me"), "echo me");
+}
+
+// ---- TLS ----
+
+/// A directory of its own under the system's temporary directory, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        let path =
+            std::env::temp_dir().join(format!("torsade-examples-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&path).expect("the temporary directory is writable");
+        TempDir(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        // Fails only if something else removed it already.
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Certificates for localhost and 127.0.0.1 written as PEM files: (dir, ca, cert, key).
+fn certificate_files(tag: &str) -> (TempDir, String, String, String) {
+    let dir = TempDir::new(tag);
+    let certificates = TestCertificates::new(&["localhost", "127.0.0.1"]).expect("certificates");
+    let (ca, cert, key) = certificates.write_to(&dir.0).expect("PEM files");
+    let text = |path: PathBuf| path.to_str().expect("a UTF-8 temp path").to_string();
+    (dir, text(ca), text(cert), text(key))
+}
+
+/// Starts server example `name` on TLS with `cert` and `key`.
+fn start_tls_server(name: &str, cert: &str, key: &str) -> Server {
+    start_server_with(name, &["--tls-cert", cert, "--tls-key", key])
+}
+
+/// Sends `line` over TLS to `address`, trusting `ca` for `server_name`; returns the first
+/// line of the answer without its line ending.
+fn ask_tls(address: &str, server_name: &str, ca: &str, line: &str) -> String {
+    let config = torsade::tls::client_config_with_ca(ca).expect("the CA file is usable");
+    let name = ServerName::try_from(server_name.to_string()).expect("a server name");
+    let session = ClientConnection::new(config, name).expect("a TLS client session");
+    let address: SocketAddr = address.parse().expect("the server prints a socket address");
+    let socket = TcpStream::connect_timeout(&address, LIMIT).expect("the server accepts");
+    socket
+        .set_read_timeout(Some(LIMIT))
+        .expect("a read timeout can be set");
+    let mut stream = StreamOwned::new(session, socket);
+    stream
+        .write_all(format!("{line}\r\n").as_bytes())
+        .expect("the TLS handshake succeeds and the server reads");
+    let mut answer = String::new();
+    BufReader::new(stream)
+        .read_line(&mut answer)
+        .expect("the server answers within the limit");
+    answer.trim_end_matches(['\r', '\n']).to_string()
+}
+
+#[test]
+fn greeting_getter_greets_over_tls_with_a_server_of_its_own() {
+    let run = run_example("greeting_getter", &["--tls"]);
+    assert_eq!(
+        run.success(),
+        ["callbacks: Hello, World!", "async/await: Hello, World!"]
+    );
+}
+
+#[test]
+fn greeting_server_with_a_certificate_answers_tls_getters_and_clients() {
+    let (_dir, ca, cert, key) = certificate_files("greeting");
+    let server = start_tls_server("greeting_server", &cert, &key);
+    let address = server.address.as_str();
+    let port = address.rsplit_once(':').expect("HOST:PORT").1;
+
+    // By address (the certificate names 127.0.0.1), and by name.
+    let getter = run_example(
+        "greeting_getter",
+        &[
+            "--tls",
+            "--ca",
+            &ca,
+            "--connect",
+            address,
+            "--name",
+            "Alice",
+        ],
+    );
+    assert_eq!(
+        getter.success(),
+        ["callbacks: Hello, Alice!", "async/await: Hello, Alice!"]
+    );
+    let localhost = format!("localhost:{port}");
+    let getter = run_example(
+        "greeting_getter",
+        &[
+            "--tls",
+            "--ca",
+            &ca,
+            "--connect",
+            &localhost,
+            "--name",
+            "Bob",
+        ],
+    );
+    assert_eq!(
+        getter.success(),
+        ["callbacks: Hello, Bob!", "async/await: Hello, Bob!"]
+    );
+    assert_eq!(ask_tls(address, "localhost", &ca, "Carol"), "Hello, Carol!");
+}
+
+#[test]
+fn greeting_getter_refuses_a_server_its_ca_did_not_sign() {
+    let (_dir, _ca, cert, key) = certificate_files("untrusted-server");
+    let (_other, stranger_ca, _, _) = certificate_files("untrusted-ca");
+    let server = start_tls_server("greeting_server", &cert, &key);
+    let run = run_example(
+        "greeting_getter",
+        &["--tls", "--ca", &stranger_ca, "--connect", &server.address],
+    );
+    assert!(!run.status.success(), "an untrusted server was accepted");
+    assert!(run.stdout.is_empty(), "stdout: {}", run.stdout);
+    let errors = run.stderr_lines();
+    assert_eq!(errors.len(), 1, "stderr: {}", run.stderr);
+    assert!(errors[0].contains("UnknownIssuer"), "{}", errors[0]);
+}
+
+#[test]
+fn a_plaintext_client_gets_no_greeting_from_a_tls_server() {
+    let (_dir, ca, cert, key) = certificate_files("plaintext");
+    let server = start_tls_server("greeting_server", &cert, &key);
+    // The server takes the line for a broken handshake, answers with a TLS alert record
+    // (content type 21) and closes; the port goes on.
+    let answer = ask(&server.address, "Mallory");
+    assert!(answer.starts_with('\u{15}'), "not a TLS alert: {answer:?}");
+    assert!(!answer.contains("Hello"), "{answer:?}");
+    assert_eq!(
+        ask_tls(&server.address, "localhost", &ca, "Alice"),
+        "Hello, Alice!"
+    );
+}
+
+#[test]
+fn line_echo_with_a_certificate_echoes_over_tls() {
+    let (_dir, ca, cert, key) = certificate_files("line-echo");
+    let server = start_tls_server("line_echo", &cert, &key);
+    assert_eq!(
+        ask_tls(&server.address, "127.0.0.1", &ca, "secret"),
+        "secret"
+    );
+}
+
+#[test]
+fn a_server_given_half_a_tls_setup_says_so_and_exits_2() {
+    let run = run_example("line_echo", &["--port", "0", "--tls-cert", "cert.pem"]);
+    assert_eq!(run.status.code(), Some(2), "stderr: {}", run.stderr);
+    assert!(run.stdout.is_empty(), "stdout: {}", run.stdout);
+    assert!(
+        run.stderr_lines()[0].contains("--tls-cert FILE and --tls-key FILE"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_server_given_a_missing_certificate_file_names_it_and_exits_1() {
+    let (dir, _ca, _cert, key) = certificate_files("missing");
+    let missing = dir.0.join("nowhere.pem");
+    let missing = missing.to_str().expect("a UTF-8 temp path");
+    let run = run_example(
+        "greeting_server",
+        &["--port", "0", "--tls-cert", missing, "--tls-key", &key],
+    );
+    assert_eq!(run.status.code(), Some(1), "stderr: {}", run.stderr);
+    assert!(run.stdout.is_empty(), "stdout: {}", run.stdout);
+    let errors = run.stderr_lines();
+    assert_eq!(errors.len(), 1, "stderr: {}", run.stderr);
+    assert!(errors[0].contains("nowhere.pem"), "{}", errors[0]);
 }

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use torsade::testing::Clock as FakeClock;
+use torsade::tls::rustls::ServerConfig;
 use torsade::{Clock, Deferred, DelayedCall, Failure};
 use torsade::{ClockExt, ProtocolFactory, Reactor};
 
@@ -89,21 +90,22 @@ pub fn stop_on_ctrl_c(reactor: &Reactor) {
         .detach();
 }
 
-/// The body of a server example: parses `--port` (default `default_port`) and `--loops`
-/// (default 1), listens on 127.0.0.1 with `factory`, prints `listening on ADDR`, and runs
-/// until Ctrl-C.
+/// The body of a server example: parses `--port` (default `default_port`), `--loops`
+/// (default 1) and, for TLS, `--tls-cert FILE --tls-key FILE` (PEM); listens on
+/// 127.0.0.1 with `factory`, prints `listening on ADDR`, and runs until Ctrl-C.
 pub fn serve_main<F: ProtocolFactory>(usage: &str, default_port: u16, factory: F) -> ExitCode {
     init_logging();
-    let args = match Args::parse(usage, &["port", "loops"]) {
+    let args = match Args::parse(usage, &["port", "loops", "tls-cert", "tls-key"]) {
         Ok(args) => args,
         Err(code) => return code,
     };
-    let (port, loops) = match (
+    let (port, loops, tls) = match (
         args.number("port", default_port),
         args.number("loops", 1usize),
+        tls_server_config(&args),
     ) {
-        (Ok(port), Ok(loops)) => (port, loops),
-        (Err(code), _) | (_, Err(code)) => return code,
+        (Ok(port), Ok(loops), Ok(tls)) => (port, loops, tls),
+        (Err(code), _, _) | (_, Err(code), _) | (_, _, Err(code)) => return code,
     };
     let Some(loops) = std::num::NonZeroUsize::new(loops) else {
         eprintln!("error: --loops must be at least 1");
@@ -111,7 +113,11 @@ pub fn serve_main<F: ProtocolFactory>(usage: &str, default_port: u16, factory: F
     };
     let serve = || -> torsade::Result<()> {
         let reactor = Reactor::with_loops(loops)?;
-        let listening = reactor.listen_tcp(format!("127.0.0.1:{port}"), factory)?;
+        let address = format!("127.0.0.1:{port}");
+        let listening = match tls {
+            None => reactor.listen_tcp(address, factory)?,
+            Some(config) => reactor.listen_tls(address, factory, config)?,
+        };
         println!("listening on {}", listening.local_addr());
         stop_on_ctrl_c(&reactor);
         reactor.run()
@@ -121,6 +127,25 @@ pub fn serve_main<F: ProtocolFactory>(usage: &str, default_port: u16, factory: F
         Err(error) => {
             eprintln!("error: {error}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// The server's TLS configuration from `--tls-cert FILE --tls-key FILE`, `None` if
+/// neither is given. One without the other, or a file that is not usable PEM, is a
+/// one-line error (exit status 2 for a usage mistake, 1 for a bad file).
+pub fn tls_server_config(args: &Args) -> Result<Option<Arc<ServerConfig>>, ExitCode> {
+    match (args.value("tls-cert"), args.value("tls-key")) {
+        (None, None) if !args.flag("tls-cert") && !args.flag("tls-key") => Ok(None),
+        (Some(cert), Some(key)) => torsade::tls::server_config_from_pem(cert, key)
+            .map(Some)
+            .map_err(|error| {
+                eprintln!("error: {error}");
+                ExitCode::FAILURE
+            }),
+        _ => {
+            eprintln!("error: TLS needs both --tls-cert FILE and --tls-key FILE");
+            Err(ExitCode::from(2))
         }
     }
 }
