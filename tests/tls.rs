@@ -499,18 +499,26 @@ fn a_peer_closing_without_close_notify_is_reported_as_such() {
 
 #[test]
 fn starting_tls_on_a_tls_connection_is_an_error() {
-    struct Again(StartTls, Arc<Mutex<Option<String>>>, Reactor);
+    /// Tries STARTTLS while the port's handshake runs, and again after it.
+    struct Again(StartTls, Arc<Mutex<Vec<String>>>, Reactor);
     impl Protocol for Again {
+        fn connection_made(&mut self, transport: &TransportRef) {
+            let outcome = transport.start_tls(self.0.clone());
+            self.1.lock().unwrap().push(format!("made: {outcome:?}"));
+        }
         fn handshake_completed(&mut self, transport: &TransportRef) {
             let outcome = transport.start_tls(self.0.clone());
-            *self.1.lock().unwrap() = Some(format!("{outcome:?}"));
+            self.1
+                .lock()
+                .unwrap()
+                .push(format!("handshake: {outcome:?}"));
             let _ = self.2.stop();
         }
         fn data_received(&mut self, _: &TransportRef, _: Bytes) {}
     }
     let certificates = certificates();
     let reactor = Reactor::new().unwrap();
-    let outcome = Arc::new(Mutex::new(None));
+    let outcome = Arc::new(Mutex::new(Vec::new()));
     let (o, r, config) = (
         outcome.clone(),
         reactor.clone(),
@@ -535,7 +543,10 @@ fn starting_tls_on_a_tls_connection_is_an_error() {
         .detach();
     run_bounded(&reactor, LIMIT);
     assert_eq!(
-        outcome.lock().unwrap().as_deref(),
-        Some("Err(TlsAlreadyStarted)")
+        *outcome.lock().unwrap(),
+        [
+            "made: Err(TlsAlreadyStarted)",
+            "handshake: Err(TlsAlreadyStarted)"
+        ]
     );
 }

@@ -9,7 +9,7 @@ use tokio::net::TcpStream;
 
 use tokio_rustls::{TlsConnector, TlsStream};
 
-use super::connection::{Connection, OnLost, OnMade};
+use super::connection::{Connection, Hooks, OnLost, OnMade};
 use super::net_stream::NetStream;
 use super::registry::Registry;
 use super::shared::Shared;
@@ -147,7 +147,12 @@ impl Reactor {
             if let Some(name) = &server_name {
                 connection = connection.with_server_name(name);
             }
-            connection.run(Some(on_made), Some(on_lost)).await;
+            connection
+                .run(Some(Box::new(Hooks {
+                    on_made: Some(on_made),
+                    on_lost: Some(on_lost),
+                })))
+                .await;
         });
         deferred
     }

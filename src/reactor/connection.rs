@@ -7,7 +7,7 @@
 //! shared state while it is parked wakes it.
 //! See `docs/ARCHITECTURE.md` for the data paths.
 
-use std::future::{poll_fn, Future};
+use std::future::poll_fn;
 use std::io;
 use std::mem;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -18,11 +18,10 @@ use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
 use tokio::io::AsyncWrite;
-use tokio::net::TcpStream;
 use tokio_rustls::{TlsAcceptor, TlsConnector, TlsStream};
 use tokio_util::io::poll_read_buf;
 
-use super::net_stream::NetStream;
+use super::net_stream::{Handshake, NetStream};
 use super::registry::Registry;
 use super::shared::{CloseRequest, Shared};
 use super::{local_writes, read_buffers};
@@ -48,18 +47,17 @@ pub(crate) type OnMade<P> = Box<dyn FnOnce(ProtocolHandle<P>) + Send>;
 /// Called with the reason once `connection_lost` has run.
 pub(crate) type OnLost = Box<dyn FnOnce(&DisconnectReason) + Send>;
 
-/// A TLS handshake in progress on the connection's TCP stream.
-type Handshake = Pin<Box<dyn Future<Output = io::Result<TlsStream<TcpStream>>> + Send>>;
+/// What a client connection reports to whoever connected it (boxed, so a connection
+/// without them — every accepted one — carries one pointer, not four).
+pub(crate) struct Hooks<P> {
+    pub(crate) on_made: Option<OnMade<P>>,
+    pub(crate) on_lost: Option<OnLost>,
+}
 
 /// A connection's task state.
 pub(crate) struct Connection<P> {
     protocol: P,
     stream: NetStream,
-    /// A TLS handshake in progress (a TLS port's, or STARTTLS): no reading or flushing
-    /// until it completes.
-    handshake: Option<Handshake>,
-    /// The name a client-side handshake checked, for `tls_info`.
-    server_name: Option<String>,
     registry: Arc<Registry>,
     shared: Arc<Shared<P>>,
     transport: TransportRef,
@@ -71,7 +69,7 @@ pub(crate) struct Connection<P> {
     /// Who has been told to pause, and when to tell them to resume.
     pressure: WritePressure,
     /// The producer registration last seen.
-    producer_seen: u64,
+    producer_seen: u32,
 }
 
 enum ReadOutcome {
@@ -100,8 +98,6 @@ impl<P: Protocol> Connection<P> {
         Connection {
             protocol,
             stream,
-            handshake: None,
-            server_name: None,
             registry,
             shared,
             transport,
@@ -121,61 +117,58 @@ impl<P: Protocol> Connection<P> {
     }
 
     /// Records the server name a client-side TLS connection was made for.
-    pub(crate) fn with_server_name(mut self, name: &str) -> Connection<P> {
-        self.server_name = Some(name.to_string());
+    pub(crate) fn with_server_name(self, name: &str) -> Connection<P> {
         self.shared.set_tls_info(self.stream.tls_info(Some(name)));
         self
     }
 
     /// Takes the TCP stream out and starts the TLS handshake on it.
     fn begin_handshake(&mut self, tls: StartTls) {
-        let Some(tcp) = self.stream.take_tcp() else {
-            tracing::error!(peer = %self.shared.peer(), "TLS requested on a connection that is not plain TCP");
-            return;
-        };
-        let handshake: Handshake = match tls {
-            StartTls::Server { config } => {
-                let accept = TlsAcceptor::from(config).accept(tcp);
-                Box::pin(async move { accept.await.map(TlsStream::Server) })
-            }
-            StartTls::Client {
-                server_name,
-                config,
-            } => {
-                self.server_name = Some(server_name.to_str().into_owned());
-                let connect = TlsConnector::from(config).connect(server_name, tcp);
-                Box::pin(async move { connect.await.map(TlsStream::Client) })
-            }
-        };
         let timeout = self.registry.tls_handshake_timeout();
-        self.handshake = Some(Box::pin(async move {
-            match tokio::time::timeout(timeout, handshake).await {
-                Ok(outcome) => outcome,
-                Err(_) => Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    Error::TlsHandshakeTimeout { timeout },
-                )),
-            }
-        }));
+        let began = self.stream.begin_handshake(|tcp| {
+            let handshake: Handshake = match tls {
+                StartTls::Server { config } => {
+                    let accept = TlsAcceptor::from(config).accept(tcp);
+                    Box::pin(async move { Ok((TlsStream::Server(accept.await?), None)) })
+                }
+                StartTls::Client {
+                    server_name,
+                    config,
+                } => {
+                    let name = server_name.to_str().into_owned();
+                    let connect = TlsConnector::from(config).connect(server_name, tcp);
+                    Box::pin(async move { Ok((TlsStream::Client(connect.await?), Some(name))) })
+                }
+            };
+            Box::pin(async move {
+                match tokio::time::timeout(timeout, handshake).await {
+                    Ok(outcome) => outcome,
+                    Err(_) => Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        Error::TlsHandshakeTimeout { timeout },
+                    )),
+                }
+            })
+        });
+        if began {
+            self.shared.mark_tls();
+        } else {
+            tracing::error!(peer = %self.shared.peer(), "TLS requested on a connection that is not plain TCP");
+        }
     }
 
     /// Drives a TLS handshake in progress: `Ready(Ok)` when there is none (any more).
     fn poll_handshake(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), DisconnectReason>> {
-        let Some(handshake) = self.handshake.as_mut() else {
-            return Poll::Ready(Ok(()));
-        };
-        match handshake.as_mut().poll(cx) {
+        match self.stream.poll_handshake(cx) {
             Poll::Pending => Poll::Pending,
+            Poll::Ready(Ok(None)) => Poll::Ready(Ok(())),
             Poll::Ready(Err(error)) => {
-                self.handshake = None;
                 tracing::debug!(peer = %self.shared.peer(), "TLS handshake failed: {error}");
                 Poll::Ready(Err(DisconnectReason::lost(error)))
             }
-            Poll::Ready(Ok(tls)) => {
-                self.handshake = None;
-                self.stream = NetStream::Tls(Box::new(tls));
+            Poll::Ready(Ok(Some(server_name))) => {
                 self.shared
-                    .set_tls_info(self.stream.tls_info(self.server_name.as_deref()));
+                    .set_tls_info(self.stream.tls_info(server_name.as_deref()));
                 tracing::debug!(peer = %self.shared.peer(), "TLS handshake completed");
                 Poll::Ready(
                     self.dispatch(|protocol, transport| protocol.handshake_completed(transport)),
@@ -189,10 +182,10 @@ impl<P: Protocol> Connection<P> {
     fn poll_start_tls(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let clear = {
             let mut state = self.shared.lock();
-            if state.start_tls.is_none() {
+            let Some(request) = state.tls.as_mut().and_then(|tls| tls.request.as_mut()) else {
                 return Poll::Ready(Ok(()));
-            }
-            mem::take(&mut state.clear_writes)
+            };
+            mem::take(&mut request.clear_writes)
         };
         // `out` holds older bytes than `clear`: they go first.
         self.out.extend_from_slice(&clear);
@@ -204,15 +197,20 @@ impl<P: Protocol> Connection<P> {
                 Poll::Pending => return Poll::Pending,
             }
         }
-        let request = self.shared.lock().start_tls.take();
-        if let Some(tls) = request {
-            self.begin_handshake(tls);
+        let request = self
+            .shared
+            .lock()
+            .tls
+            .as_mut()
+            .and_then(|tls| tls.request.take());
+        if let Some(request) = request {
+            self.begin_handshake(request.tls);
         }
         Poll::Ready(Ok(()))
     }
 
     /// Runs the connection from `connection_made` to the end of its linger.
-    pub(crate) async fn run(mut self, on_made: Option<OnMade<P>>, on_lost: Option<OnLost>) {
+    pub(crate) async fn run(mut self, mut hooks: Option<Box<Hooks<P>>>) {
         let _alive = self.registry.register_connection(self.transport.clone());
         tracing::debug!(peer = %self.shared.peer(), "connection made");
         let mut made = self.dispatch(|protocol, transport| protocol.connection_made(transport));
@@ -220,7 +218,7 @@ impl<P: Protocol> Connection<P> {
             // A TLS client's handshake completed before the protocol existed.
             made = self.dispatch(|protocol, transport| protocol.handshake_completed(transport));
         }
-        if let Some(on_made) = on_made {
+        if let Some(on_made) = hooks.as_mut().and_then(|hooks| hooks.on_made.take()) {
             on_made(ProtocolHandle::new(self.shared.clone()));
         }
         let reason = match made {
@@ -229,7 +227,7 @@ impl<P: Protocol> Connection<P> {
         };
         let linger = reason.is_clean() && !self.read_eof;
         self.finish(&reason);
-        if let Some(on_lost) = on_lost {
+        if let Some(on_lost) = hooks.and_then(|hooks| hooks.on_lost) {
             on_lost(&reason);
         }
         if linger {
@@ -295,7 +293,7 @@ impl<P: Protocol> Connection<P> {
                     ReadOutcome::End(reason) => return Poll::Ready(reason),
                 }
             }
-            if self.shared.lock().start_tls.is_some() {
+            if self.shared.lock().start_tls_pending() {
                 // STARTTLS was asked for during the reads: the next round takes it on,
                 // before anything written after the request is flushed.
                 continue;
@@ -331,15 +329,15 @@ impl<P: Protocol> Connection<P> {
         close: CloseRequest,
         paused: bool,
     ) -> bool {
-        let switching = self.handshake.is_some();
+        let switching = self.stream.is_handshaking();
         let mut state = self.shared.lock();
-        let can_flush = !switching && state.start_tls.is_none();
+        let can_flush = !switching && !state.start_tls_pending();
         let changed = more_to_read
             || !state.commands.is_empty()
             || state.producer_generation != self.producer_seen
             || state.close != close
             || state.read_paused != paused
-            || (!switching && state.start_tls.is_some())
+            || (!switching && state.start_tls_pending())
             || (can_flush && !state.write_buf.is_empty() && self.out.is_empty());
         if changed {
             return false;
@@ -404,7 +402,7 @@ impl<P: Protocol> Connection<P> {
                     let state = self.shared.lock();
                     if state.close != CloseRequest::Open
                         || state.read_paused
-                        || state.start_tls.is_some()
+                        || state.start_tls_pending()
                     {
                         return ReadOutcome::Done;
                     }

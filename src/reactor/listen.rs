@@ -249,7 +249,7 @@ fn start_connection<F: ProtocolFactory>(
             if let Some(config) = tls {
                 connection = connection.with_handshake(StartTls::server(config.clone()));
             }
-            tokio::spawn(connection.run(None, None));
+            tokio::spawn(connection.run(None));
         }
         Ok(None) => tracing::debug!(%peer, "factory refused the connection"),
         Err(payload) => {

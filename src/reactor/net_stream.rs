@@ -1,9 +1,10 @@
 //! The socket under a connection: plain TCP, or TLS over it — [`NetStream`].
 //!
 //! A connection starts as one or the other and may switch from TCP to TLS (a TLS port's
-//! handshake, or STARTTLS): the connection's task takes the TCP stream out, runs the
-//! handshake, and puts the TLS stream back.
+//! handshake, or STARTTLS): the TCP stream goes into the handshake, which the connection's
+//! task drives in its place, and the TLS stream it yields takes its place.
 
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -14,21 +15,60 @@ use tokio_rustls::TlsStream;
 
 use crate::tls::TlsInfo;
 
+/// A TLS handshake in progress on a connection's TCP stream; it ends with the TLS stream
+/// and, for a client, the server name it checked.
+pub(crate) type Handshake =
+    Pin<Box<dyn Future<Output = io::Result<(TlsStream<TcpStream>, Option<String>)>> + Send>>;
+
 pub(crate) enum NetStream {
     Tcp(TcpStream),
     Tls(Box<TlsStream<TcpStream>>),
-    /// Taken out for a TLS handshake.
-    Switching,
+    /// A handshake holds the TCP stream: no reading or writing until it completes.
+    Handshaking(Handshake),
+    /// The stream is gone: a handshake failed with it.
+    Gone,
 }
 
 impl NetStream {
-    /// Takes the TCP stream out for a handshake (`None` if it is not plain TCP).
-    pub(crate) fn take_tcp(&mut self) -> Option<TcpStream> {
-        match std::mem::replace(self, NetStream::Switching) {
-            NetStream::Tcp(stream) => Some(stream),
+    /// Hands the TCP stream to the handshake `begin` makes of it; `false` (and nothing
+    /// changes) if the stream is not plain TCP.
+    pub(crate) fn begin_handshake(&mut self, begin: impl FnOnce(TcpStream) -> Handshake) -> bool {
+        match std::mem::replace(self, NetStream::Gone) {
+            NetStream::Tcp(stream) => {
+                *self = NetStream::Handshaking(begin(stream));
+                true
+            }
             other => {
                 *self = other;
-                None
+                false
+            }
+        }
+    }
+
+    /// Whether a handshake holds the stream.
+    pub(crate) fn is_handshaking(&self) -> bool {
+        matches!(self, NetStream::Handshaking(_))
+    }
+
+    /// Drives the handshake holding the stream: `Ready(Ok(None))` if there is none,
+    /// `Ready(Ok(Some(name)))` once it completed (the stream is TLS now; `name` is the
+    /// server name a client checked), `Ready(Err)` if it failed (the stream is gone).
+    pub(crate) fn poll_handshake(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<Option<Option<String>>>> {
+        let NetStream::Handshaking(handshake) = self else {
+            return Poll::Ready(Ok(None));
+        };
+        match handshake.as_mut().poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Ok((tls, server_name))) => {
+                *self = NetStream::Tls(Box::new(tls));
+                Poll::Ready(Ok(Some(server_name)))
+            }
+            Poll::Ready(Err(error)) => {
+                *self = NetStream::Gone;
+                Poll::Ready(Err(error))
             }
         }
     }
@@ -55,11 +95,18 @@ impl NetStream {
     }
 }
 
-fn switching() -> io::Error {
-    io::Error::new(
-        io::ErrorKind::WouldBlock,
-        "the connection is switching to TLS",
-    )
+/// Why the stream cannot be read or written now.
+fn unavailable(stream: &NetStream) -> io::Error {
+    match stream {
+        NetStream::Handshaking(_) => io::Error::new(
+            io::ErrorKind::WouldBlock,
+            "the connection is switching to TLS",
+        ),
+        _ => io::Error::new(
+            io::ErrorKind::NotConnected,
+            "the connection's TLS handshake failed",
+        ),
+    }
 }
 
 impl AsyncRead for NetStream {
@@ -71,7 +118,7 @@ impl AsyncRead for NetStream {
         match self.get_mut() {
             NetStream::Tcp(stream) => Pin::new(stream).poll_read(cx, buf),
             NetStream::Tls(stream) => Pin::new(&mut **stream).poll_read(cx, buf),
-            NetStream::Switching => Poll::Ready(Err(switching())),
+            other => Poll::Ready(Err(unavailable(other))),
         }
     }
 }
@@ -85,7 +132,7 @@ impl AsyncWrite for NetStream {
         match self.get_mut() {
             NetStream::Tcp(stream) => Pin::new(stream).poll_write(cx, data),
             NetStream::Tls(stream) => Pin::new(&mut **stream).poll_write(cx, data),
-            NetStream::Switching => Poll::Ready(Err(switching())),
+            other => Poll::Ready(Err(unavailable(other))),
         }
     }
 
@@ -93,7 +140,7 @@ impl AsyncWrite for NetStream {
         match self.get_mut() {
             NetStream::Tcp(stream) => Pin::new(stream).poll_flush(cx),
             NetStream::Tls(stream) => Pin::new(&mut **stream).poll_flush(cx),
-            NetStream::Switching => Poll::Ready(Err(switching())),
+            other => Poll::Ready(Err(unavailable(other))),
         }
     }
 
@@ -102,7 +149,7 @@ impl AsyncWrite for NetStream {
         match self.get_mut() {
             NetStream::Tcp(stream) => Pin::new(stream).poll_shutdown(cx),
             NetStream::Tls(stream) => Pin::new(&mut **stream).poll_shutdown(cx),
-            NetStream::Switching => Poll::Ready(Err(switching())),
+            other => Poll::Ready(Err(unavailable(other))),
         }
     }
 }

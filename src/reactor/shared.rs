@@ -54,15 +54,36 @@ pub(crate) struct State<P> {
     /// The registered producer, and a count of registrations (so the task notices a new
     /// one even if it replaced another between two rounds).
     pub(crate) producer: Option<Registered>,
-    pub(crate) producer_generation: u64,
-    /// STARTTLS asked for and not yet taken on by the task.
-    pub(crate) start_tls: Option<StartTls>,
-    /// Written before the STARTTLS request: to be sent in the clear, before the handshake.
-    pub(crate) clear_writes: BytesMut,
-    /// The TLS handshake's outcome, once there is one.
-    pub(crate) tls_info: Option<TlsInfo>,
+    /// (32 bits: it is only compared for a change, and packs with the flags above.)
+    pub(crate) producer_generation: u32,
+    /// Present once the connection is, or is becoming, TLS (boxed: a connection that never
+    /// uses TLS pays one pointer).
+    pub(crate) tls: Option<Box<TlsState>>,
     /// Set while the task is parked; whoever changes the state wakes it.
     pub(crate) waker: Option<Waker>,
+}
+
+/// A connection's TLS side, from the moment it starts becoming TLS.
+#[derive(Default)]
+pub(crate) struct TlsState {
+    /// STARTTLS asked for and not yet taken on by the task.
+    pub(crate) request: Option<StartRequest>,
+    /// The handshake's outcome, once there is one.
+    pub(crate) info: Option<TlsInfo>,
+}
+
+/// A STARTTLS request waiting for the connection's task.
+pub(crate) struct StartRequest {
+    pub(crate) tls: StartTls,
+    /// Written before the request: sent in the clear, before the handshake.
+    pub(crate) clear_writes: BytesMut,
+}
+
+impl<P> State<P> {
+    /// Whether STARTTLS was asked for and the task has not taken it on yet.
+    pub(crate) fn start_tls_pending(&self) -> bool {
+        self.tls.as_ref().is_some_and(|tls| tls.request.is_some())
+    }
 }
 
 impl<P> Shared<P> {
@@ -78,9 +99,7 @@ impl<P> Shared<P> {
                 drain_wakers: Vec::new(),
                 producer: None,
                 producer_generation: 0,
-                start_tls: None,
-                clear_writes: BytesMut::new(),
-                tls_info: None,
+                tls: None,
                 waker: None,
             }),
             closing: AtomicBool::new(false),
@@ -106,9 +125,14 @@ impl<P> Shared<P> {
         }
     }
 
+    /// Marks the connection as becoming TLS (its handshake has begun): STARTTLS is refused.
+    pub(crate) fn mark_tls(&self) {
+        self.lock().tls.get_or_insert_with(Box::default);
+    }
+
     /// Records the outcome of the connection's TLS handshake.
     pub(crate) fn set_tls_info(&self, info: Option<TlsInfo>) {
-        self.lock().tls_info = info;
+        self.lock().tls.get_or_insert_with(Box::default).info = info;
     }
 
     /// This connection's identity for `local_writes`: the address of its shared state.
@@ -245,7 +269,7 @@ impl<P: Protocol> Transport for Shared<P> {
             } else if !state.ended {
                 if let Some(producer) = producer.take() {
                     state.producer = Some(Registered::new(producer, kind));
-                    state.producer_generation += 1;
+                    state.producer_generation = state.producer_generation.wrapping_add(1);
                 }
             }
         });
@@ -269,13 +293,15 @@ impl<P: Protocol> Transport for Shared<P> {
         self.update(|state| {
             if state.ended {
                 outcome = Err(Error::ConnectionClosed);
-            } else if state.tls_info.is_some() || state.start_tls.is_some() {
+            } else if state.tls.is_some() {
                 outcome = Err(Error::TlsAlreadyStarted);
             } else {
-                let before = mem::take(&mut state.write_buf);
-                state.clear_writes.extend_from_slice(&before);
-                state.clear_writes.extend_from_slice(&pending);
-                state.start_tls = Some(tls);
+                let mut clear_writes = mem::take(&mut state.write_buf);
+                clear_writes.extend_from_slice(&pending);
+                state.tls = Some(Box::new(TlsState {
+                    request: Some(StartRequest { tls, clear_writes }),
+                    info: None,
+                }));
             }
         });
         if outcome.is_err() && !pending.is_empty() {
@@ -286,7 +312,7 @@ impl<P: Protocol> Transport for Shared<P> {
     }
 
     fn tls_info(&self) -> Option<TlsInfo> {
-        self.lock().tls_info.clone()
+        self.lock().tls.as_ref().and_then(|tls| tls.info.clone())
     }
 
     fn poll_drain(&self, cx: &mut Context<'_>) -> Poll<()> {

@@ -82,7 +82,7 @@ impl Reactor {
             if let Some(name) = &server_name {
                 task = task.with_server_name(name);
             }
-            tokio::spawn(task.run(None, None));
+            tokio::spawn(task.run(None));
             Ok(connection)
         });
         attempt.await.unwrap_or(Err(Error::ReactorStopped))
