@@ -123,3 +123,118 @@ fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>> {
         reason: error.to_string(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::testing::TestCertificates;
+
+    /// A directory of its own for one test, removed when dropped.
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn new(tag: &str) -> Scratch {
+            let path = std::env::temp_dir()
+                .join(format!("torsade-tls-config-{tag}-{}", std::process::id()));
+            std::fs::create_dir_all(&path).unwrap();
+            Scratch(path)
+        }
+
+        fn file(&self, name: &str, contents: &str) -> PathBuf {
+            let path = self.0.join(name);
+            std::fs::write(&path, contents).unwrap();
+            path
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            // Fails only if it is gone already.
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn pem_reason(result: Result<impl std::fmt::Debug>) -> (String, String) {
+        match result {
+            Err(Error::Pem { path, reason }) => (path, reason),
+            other => panic!("expected Error::Pem, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn pem_files_written_by_the_test_certificates_make_working_configs() {
+        let scratch = Scratch::new("good");
+        let certificates = TestCertificates::new(&["localhost"]).unwrap();
+        let (ca, cert, key) = certificates.write_to(&scratch.0).unwrap();
+        assert!(server_config_from_pem(&cert, &key).is_ok());
+        assert!(client_config_with_ca(&ca).is_ok());
+    }
+
+    #[test]
+    fn a_missing_certificate_file_is_a_pem_error_naming_it() {
+        let scratch = Scratch::new("missing");
+        let key = scratch.file("key.pem", TestCertificates::new(&["a"]).unwrap().key_pem());
+        let missing = scratch.0.join("nowhere.pem");
+        let (path, _) = pem_reason(server_config_from_pem(&missing, &key));
+        assert!(path.ends_with("nowhere.pem"), "{path}");
+        let (path, _) = pem_reason(client_config_with_ca(&missing));
+        assert!(path.ends_with("nowhere.pem"), "{path}");
+    }
+
+    #[test]
+    fn a_file_without_certificates_is_a_pem_error() {
+        let scratch = Scratch::new("empty");
+        let certificates = TestCertificates::new(&["a"]).unwrap();
+        let key = scratch.file("key.pem", certificates.key_pem());
+        let garbage = scratch.file("garbage.pem", "not PEM at all\n");
+        let (_, reason) = pem_reason(server_config_from_pem(&garbage, &key));
+        assert_eq!(reason, "no certificate in the file");
+        // A key file given as the CA holds no certificate either.
+        let (_, reason) = pem_reason(client_config_with_ca(&key));
+        assert_eq!(reason, "no certificate in the file");
+    }
+
+    #[test]
+    fn a_key_file_without_a_key_is_a_pem_error() {
+        let scratch = Scratch::new("nokey");
+        let certificates = TestCertificates::new(&["a"]).unwrap();
+        let cert = scratch.file("cert.pem", certificates.cert_pem());
+        let (path, _) = pem_reason(server_config_from_pem(&cert, &cert));
+        assert!(path.ends_with("cert.pem"), "{path}");
+    }
+
+    #[test]
+    fn a_key_that_does_not_match_the_certificate_is_refused() {
+        let scratch = Scratch::new("mismatch");
+        let (one, other) = (
+            TestCertificates::new(&["a"]).unwrap(),
+            TestCertificates::new(&["a"]).unwrap(),
+        );
+        let cert = scratch.file("cert.pem", one.cert_pem());
+        let key = scratch.file("key.pem", other.key_pem());
+        assert!(matches!(
+            server_config_from_pem(&cert, &key),
+            Err(Error::Tls(_))
+        ));
+    }
+
+    #[test]
+    fn configs_use_torsades_provider_not_the_process_default() {
+        let certificates = TestCertificates::new(&["localhost"]).unwrap();
+        let client = certificates.client_config().unwrap();
+        let server = certificates.server_config().unwrap();
+        // Built without touching the process default, which no one installed here.
+        assert!(CryptoProvider::get_default().is_none());
+        let ours = crypto_provider();
+        assert_eq!(
+            client.crypto_provider().cipher_suites.len(),
+            ours.cipher_suites.len()
+        );
+        assert_eq!(
+            server.crypto_provider().cipher_suites.len(),
+            ours.cipher_suites.len()
+        );
+    }
+}
