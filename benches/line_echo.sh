@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The line-echo comparison behind docs/BENCHMARKS.md: torsade's `line_echo` against a
-# hand-written tokio server and tokio-util's `LinesCodec`, under the load generator.
+# hand-written tokio server and tokio-util's `LinesCodec`, under the load generator; and
+# `line_echo` over TLS (`line_echo_tls`: certificates made with openssl, the load
+# generator on tokio-rustls), so the cost of encryption is known.
 #
 #   bash benches/line_echo.sh            # 3 rounds per measurement, medians reported
 #   ROUNDS=1 SECONDS_PER_RUN=3 bash benches/line_echo.sh   # a quick look
@@ -14,13 +16,23 @@ cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-3}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-8}
 IDLE_CONNECTIONS=${IDLE_CONNECTIONS:-10000}
-SERVERS=${SERVERS:-"line_echo baseline_tokio_echo baseline_lines_codec"}
+SERVERS=${SERVERS:-"line_echo baseline_tokio_echo baseline_lines_codec line_echo_tls"}
 SERVER_CORE=${SERVER_CORE:-0}
 CLIENT_CORE=${CLIENT_CORE:-1}
 
-cargo build --release --quiet --example loadgen $(for s in $SERVERS; do printf -- '--example %s ' "$s"; done)
+cargo build --release --quiet --example loadgen $(for s in $SERVERS; do printf -- '--example %s ' "${s%_tls}"; done)
 bin=target/release/examples
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+# Certificates for the TLS runs: a CA and a P-256 server certificate for localhost.
+certs=$(mktemp -d)
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+  -keyout "$certs/ca.key" -out "$certs/ca.pem" -days 2 -subj "/CN=bench CA" 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+  -keyout "$certs/key.pem" -out "$certs/server.csr" -subj "/CN=localhost" 2>/dev/null
+printf 'subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n' >"$certs/server.ext"
+openssl x509 -req -in "$certs/server.csr" -CA "$certs/ca.pem" -CAkey "$certs/ca.key" \
+  -CAcreateserial -days 2 -extfile "$certs/server.ext" -out "$certs/cert.pem" 2>/dev/null
 
 server_pid=
 stop_server() {
@@ -30,11 +42,14 @@ stop_server() {
   fi
   server_pid=
 }
-trap stop_server EXIT
+trap 'stop_server; rm -rf "$certs"' EXIT
 
+# start_server NAME: a server `NAME_tls` is example NAME with the TLS flags.
 start_server() {
   local log; log=$(mktemp)
-  taskset -c "$SERVER_CORE" "$bin/$1" --port 0 >"$log" 2>&1 &
+  local tls=()
+  if [ "${1%_tls}" != "$1" ]; then tls=(--tls-cert "$certs/cert.pem" --tls-key "$certs/key.pem"); fi
+  taskset -c "$SERVER_CORE" "$bin/${1%_tls}" --port 0 "${tls[@]}" >"$log" 2>&1 &
   server_pid=$!
   for _ in $(seq 1 100); do
     if head -n1 "$log" | grep -q '^listening on '; then
@@ -62,6 +77,7 @@ for server in $SERVERS; do
         churn) args=(--connections 8 --line-size 64) ;;
         idle) args=(--connections "$IDLE_CONNECTIONS" --line-size 64) ;;
       esac
+      if [ "${server%_tls}" != "$server" ]; then args+=(--tls --ca "$certs/ca.pem"); fi
       report=$(taskset -c "$CLIENT_CORE" "$bin/loadgen" --addr "$address" --mode "$mode" \
         --duration "$SECONDS_PER_RUN" --server-pid "$server_pid" "${args[@]}")
       stop_server

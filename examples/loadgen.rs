@@ -18,7 +18,9 @@
 //!   `ulimit -n` for both processes first).
 //!
 //! With `--server-pid`, the server's CPU time (user + system, from `/proc/PID/stat`) per
-//! line (or per connection) is printed too. Output is one line of `key=value` pairs.
+//! line (or per connection) is printed too. With `--tls --ca FILE` every connection
+//! speaks TLS (tokio-rustls, certificate checked for `localhost` or `--server-name`), so
+//! churn includes the handshake. Output is one line of `key=value` pairs.
 //! Loopback addresses only; every mode ends after `--duration` seconds. Written on plain
 //! tokio, sharing no code with torsade, so it measures torsade rather than itself.
 
@@ -26,24 +28,43 @@ mod common;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
+use tokio_rustls::rustls::{ClientConfig, RootCertStore};
+use tokio_rustls::TlsConnector;
 
 const USAGE: &str = "usage: loadgen --addr HOST:PORT --mode rr|pipelined|churn|idle \
-[--connections N] [--in-flight N] [--line-size BYTES] [--duration SECONDS] [--server-pid PID]";
+[--connections N] [--in-flight N] [--line-size BYTES] [--duration SECONDS] [--server-pid PID] \
+[--tls --ca FILE [--server-name NAME]]";
 
 /// What one run is asked to do.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 struct Plan {
     address: SocketAddr,
     connections: usize,
     in_flight: usize,
     line_size: usize,
     duration: Duration,
+    tls: Option<Tls>,
 }
+
+/// How to speak TLS to the server.
+#[derive(Clone)]
+struct Tls {
+    connector: TlsConnector,
+    server_name: ServerName<'static>,
+}
+
+/// A connection to the server, in the clear or over TLS.
+trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+
+impl<S: AsyncRead + AsyncWrite + Unpin + Send> Stream for S {}
 
 fn main() -> ExitCode {
     common::init_logging();
@@ -57,6 +78,9 @@ fn main() -> ExitCode {
             "line-size",
             "duration",
             "server-pid",
+            "tls",
+            "ca",
+            "server-name",
         ],
     ) {
         Ok(args) => args,
@@ -96,6 +120,7 @@ fn run(args: &common::Args) -> Result<String, String> {
             args.number("duration", 10.0)
                 .map_err(|_| "--duration expects seconds")?,
         ),
+        tls: tls_settings(args)?,
     };
     let server = match args.value("server-pid") {
         Some(pid) => Some(
@@ -166,14 +191,53 @@ fn take_echoes(
     Ok(count)
 }
 
-async fn connect(plan: &Plan) -> Result<TcpStream, String> {
+/// The TLS settings from `--tls --ca FILE [--server-name NAME]`, if `--tls` is given.
+fn tls_settings(args: &common::Args) -> Result<Option<Tls>, String> {
+    if !args.flag("tls") {
+        return Ok(None);
+    }
+    let ca = args.value("ca").ok_or("--tls needs --ca FILE")?;
+    let mut roots = RootCertStore::empty();
+    for certificate in
+        CertificateDer::pem_file_iter(ca).map_err(|error| format!("{ca}: {error}"))?
+    {
+        roots
+            .add(certificate.map_err(|error| format!("{ca}: {error}"))?)
+            .map_err(|error| format!("{ca}: {error}"))?;
+    }
+    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|error| error.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let server_name = ServerName::try_from(args.value("server-name").unwrap_or("localhost"))
+        .map_err(|error| format!("--server-name: {error}"))?
+        .to_owned();
+    Ok(Some(Tls {
+        connector: TlsConnector::from(Arc::new(config)),
+        server_name,
+    }))
+}
+
+async fn connect(plan: &Plan) -> Result<Box<dyn Stream>, String> {
     let stream = TcpStream::connect(plan.address)
         .await
         .map_err(|error| format!("connect to {}: {error}", plan.address))?;
     stream
         .set_nodelay(true)
         .map_err(|error| error.to_string())?;
-    Ok(stream)
+    match &plan.tls {
+        None => Ok(Box::new(stream)),
+        Some(tls) => {
+            let stream = tls
+                .connector
+                .connect(tls.server_name.clone(), stream)
+                .await
+                .map_err(|error| format!("TLS handshake with {}: {error}", plan.address))?;
+            Ok(Box::new(stream))
+        }
+    }
 }
 
 #[allow(clippy::disallowed_methods)] // a load generator measures wall time
@@ -182,14 +246,14 @@ fn now() -> Instant {
 }
 
 /// Runs `work` on `plan.connections` connections concurrently; collects the results.
-async fn on_every_connection<T, F, Fut>(plan: Plan, work: F) -> Result<Vec<T>, String>
+async fn on_every_connection<T, F, Fut>(plan: &Plan, work: F) -> Result<Vec<T>, String>
 where
     T: Send + 'static,
     F: Fn(usize, Plan) -> Fut,
     Fut: std::future::Future<Output = Result<T, String>> + Send + 'static,
 {
     let tasks: Vec<_> = (0..plan.connections)
-        .map(|index| tokio::spawn(work(index, plan)))
+        .map(|index| tokio::spawn(work(index, plan.clone())))
         .collect();
     let mut results = Vec::with_capacity(tasks.len());
     for task in tasks {
@@ -200,7 +264,7 @@ where
 
 async fn pipelined(plan: Plan) -> Result<(String, u64), String> {
     let started = now();
-    let counts = on_every_connection(plan, |index, plan| async move {
+    let counts = on_every_connection(&plan, |index, plan| async move {
         let mut stream = connect(&plan).await?;
         let deadline = now() + plan.duration;
         let (mut sent, mut received) = (0u64, 0u64);
@@ -256,7 +320,7 @@ async fn pipelined(plan: Plan) -> Result<(String, u64), String> {
 
 async fn request_response(plan: Plan) -> Result<(String, u64), String> {
     let started = now();
-    let samples = on_every_connection(plan, |index, plan| async move {
+    let samples = on_every_connection(&plan, |index, plan| async move {
         let mut stream = connect(&plan).await?;
         let deadline = now() + plan.duration;
         let mut latencies = Vec::new();
@@ -313,7 +377,7 @@ async fn request_response(plan: Plan) -> Result<(String, u64), String> {
 
 async fn churn(plan: Plan) -> Result<(String, u64), String> {
     let started = now();
-    let counts = on_every_connection(plan, |index, plan| async move {
+    let counts = on_every_connection(&plan, |index, plan| async move {
         let deadline = now() + plan.duration;
         let (mut output, mut input) = (Vec::new(), BytesMut::with_capacity(4096));
         let mut done = 0u64;
