@@ -30,6 +30,8 @@ struct Seen {
     handshakes: usize,
     tls_server_name: Option<String>,
     peer_certificates: usize,
+    alpn: Option<Vec<u8>>,
+    version: Option<String>,
     lost: Option<String>,
 }
 
@@ -71,6 +73,10 @@ impl Protocol for Peer {
         seen.handshakes += 1;
         seen.tls_server_name = info.server_name().map(str::to_string);
         seen.peer_certificates = info.peer_certificates().len();
+        seen.alpn = info.alpn_protocol().map(<[u8]>::to_vec);
+        seen.version = info
+            .protocol_version()
+            .map(|version| format!("{version:?}"));
     }
 
     fn data_received(&mut self, transport: &TransportRef, data: Bytes) {
@@ -142,6 +148,63 @@ fn a_tls_client_and_server_exchange_data_and_see_the_handshake() {
         "no client certificate was asked for"
     );
     assert_eq!(client.lost.as_deref(), Some("connection closed cleanly"));
+    assert_eq!(client.version.as_deref(), Some("TLSv1_3"));
+    assert_eq!(
+        (client.alpn.as_deref(), server.alpn.as_deref()),
+        (None, None)
+    );
+}
+
+#[test]
+fn users_own_configs_work_and_the_negotiated_alpn_protocol_is_seen_on_both_sides() {
+    let certificates = certificates();
+    // Configs of the user's own, here torsade's with ALPN and TLS 1.2 only added.
+    let mut server_config = (*certificates.server_config().unwrap()).clone();
+    server_config.alpn_protocols = vec![b"h2".to_vec(), b"echo/1".to_vec()];
+    use torsade::tls::rustls::pki_types::pem::PemObject;
+    let provider = torsade::tls::crypto_provider();
+    let mut client_config = torsade::tls::rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&torsade::tls::rustls::version::TLS12])
+        .unwrap()
+        .with_root_certificates({
+            let mut roots = torsade::tls::rustls::RootCertStore::empty();
+            roots.add_parsable_certificates(
+                torsade::tls::rustls::pki_types::CertificateDer::pem_slice_iter(
+                    certificates.ca_pem().as_bytes(),
+                )
+                .map(Result::unwrap),
+            );
+            roots
+        })
+        .with_no_client_auth();
+    client_config.alpn_protocols = vec![b"echo/1".to_vec()];
+
+    let reactor = Reactor::new().unwrap();
+    let (server, client) = (seen(), seen());
+    let s = server.clone();
+    let port = reactor
+        .listen_tls(
+            "127.0.0.1:0",
+            factory_fn(move |_: &Address| Peer::new(&s, false)),
+            Arc::new(server_config),
+        )
+        .unwrap();
+    let (c, r) = (client.clone(), reactor.clone());
+    reactor
+        .connect_tls(
+            port.local_addr(),
+            "localhost",
+            factory_fn(move |_: &Address| Peer::new(&c, true).stop_on_lost(&r)),
+            Arc::new(client_config),
+        )
+        .detach();
+    run_bounded(&reactor, LIMIT);
+    let (server, client) = (server.lock().unwrap(), client.lock().unwrap());
+    assert_eq!(client.data, b"hello");
+    assert_eq!(client.alpn.as_deref(), Some(&b"echo/1"[..]));
+    assert_eq!(server.alpn.as_deref(), Some(&b"echo/1"[..]));
+    assert_eq!(client.version.as_deref(), Some("TLSv1_2"));
+    assert_eq!(server.version.as_deref(), Some("TLSv1_2"));
 }
 
 #[test]
