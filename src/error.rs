@@ -191,6 +191,23 @@ pub enum Error {
         /// Why not.
         reason: &'static str,
     },
+
+    /// A [`Backoff`](crate::Backoff) setting is out of range.
+    #[error("invalid backoff: {reason}")]
+    InvalidBackoff {
+        /// Which setting, and why.
+        reason: String,
+    },
+
+    /// A [`ReconnectingClient`](crate::ReconnectingClient) stopped before it connected
+    /// again: it was asked to, its retries ran out, or the reactor stopped.
+    #[error("stopped trying to connect to {address} after {attempts} attempts")]
+    StoppedTrying {
+        /// The address it was connecting to.
+        address: String,
+        /// How many connection attempts it made in all.
+        attempts: u64,
+    },
 }
 
 impl Error {

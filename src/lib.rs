@@ -79,6 +79,7 @@ pub mod prelude;
 mod producer;
 mod protocol;
 mod reactor;
+mod reconnect;
 mod stream;
 pub mod testing;
 mod time;
@@ -98,6 +99,7 @@ pub use crate::network::Network;
 pub use crate::producer::{Producer, ProducerKind};
 pub use crate::protocol::Protocol;
 pub use crate::reactor::{ListeningPort, Reactor, DEFAULT_CONNECT_TIMEOUT};
+pub use crate::reconnect::{Backoff, ReconnectingClient};
 pub use crate::stream::{
     Connection, HandlerOutput, StreamWriter, DEFAULT_LINE_DELIMITER, DEFAULT_MAX_LINE_LENGTH,
     READ_BUFFER_LIMIT,

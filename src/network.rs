@@ -57,3 +57,17 @@ impl Network for Reactor {
         Reactor::connect_tcp(self, address, factory)
     }
 }
+
+impl<N: Network> Network for std::sync::Arc<N> {
+    fn listen_tcp<F: ProtocolFactory>(&self, address: &str, factory: F) -> Result<ListeningPort> {
+        (**self).listen_tcp(address, factory)
+    }
+
+    fn connect_tcp<F: ClientFactory>(
+        &self,
+        address: &str,
+        factory: F,
+    ) -> Deferred<ProtocolHandle<F::Protocol>> {
+        (**self).connect_tcp(address, factory)
+    }
+}

@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::timer_queue::{TimerQueue, PENDING};
 use crate::Result;
 
-/// A call scheduled by [`Clock::call_later`](crate::Clock::call_later). Twisted's
+/// A call scheduled by [`ClockExt::call_later`](crate::ClockExt::call_later). Twisted's
 /// `IDelayedCall`.
 ///
 /// Cheap to clone; every clone controls the same call. Dropping it does not cancel the
