@@ -94,6 +94,31 @@ pub enum Error {
         expected: Option<usize>,
     },
 
+    /// Write-buffer watermarks with the low one above the high one.
+    #[error("invalid write buffer limits: low ({low}) is above high ({high})")]
+    InvalidWriteBufferLimits {
+        /// The high-water mark asked for.
+        high: usize,
+        /// The low-water mark asked for.
+        low: usize,
+    },
+
+    /// The transport does not offer this operation.
+    #[error("this transport does not support {operation}")]
+    Unsupported {
+        /// The operation, by its method name.
+        operation: &'static str,
+    },
+
+    /// A connection stayed idle past its idle timeout while it was already closing (the
+    /// peer stopped taking the last bytes), so it was aborted. Found inside the
+    /// `io::Error` of a [`DisconnectReason::Lost`].
+    #[error("the connection was idle for {timeout:?} while closing; aborted")]
+    IdleTimeout {
+        /// The idle timeout that passed.
+        timeout: Duration,
+    },
+
     /// A producer is already registered on the transport.
     #[error("a producer is already registered on this transport")]
     ProducerAlreadyRegistered,

@@ -98,11 +98,15 @@ pub use crate::handle::ProtocolHandle;
 pub use crate::network::Network;
 pub use crate::producer::{Producer, ProducerKind};
 pub use crate::protocol::Protocol;
-pub use crate::reactor::{ListeningPort, Reactor, DEFAULT_CONNECT_TIMEOUT};
+pub use crate::reactor::{
+    LimitPolicy, ListeningPort, PortStats, Reactor, ReactorStats, DEFAULT_CONNECT_TIMEOUT,
+};
 pub use crate::reconnect::{Backoff, ReconnectingClient};
 pub use crate::stream::{
     Connection, HandlerOutput, StreamWriter, DEFAULT_LINE_DELIMITER, DEFAULT_MAX_LINE_LENGTH,
     READ_BUFFER_LIMIT,
 };
 pub use crate::time::{Clock, ClockExt, DelayedCall};
-pub use crate::transport::{Transport, TransportRef, WRITE_BUFFER_HIGH, WRITE_BUFFER_LOW};
+pub use crate::transport::{
+    Transport, TransportRef, WriteBufferLimits, WRITE_BUFFER_HIGH, WRITE_BUFFER_LOW,
+};

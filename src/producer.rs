@@ -2,15 +2,16 @@
 //!
 //! Twisted's producer/consumer pair, with asyncio's watermarks. A *push* producer writes
 //! on its own (a protocol relaying another stream, a ticker) and is paused while more than
-//! [`WRITE_BUFFER_HIGH`](crate::WRITE_BUFFER_HIGH) bytes are unsent, resumed once they
-//! drain to [`WRITE_BUFFER_LOW`](crate::WRITE_BUFFER_LOW). A *pull* producer writes one
+//! the high-water mark is unsent ([`WRITE_BUFFER_HIGH`](crate::WRITE_BUFFER_HIGH) unless
+//! [set](crate::Transport::set_write_buffer_limits)), resumed once they drain to the low
+//! one ([`WRITE_BUFFER_LOW`](crate::WRITE_BUFFER_LOW)). A *pull* producer writes one
 //! chunk each time it is asked: at registration, then whenever the unsent bytes are down
 //! to the low-water mark — so a large file streams through a bounded buffer.
 
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use crate::{WRITE_BUFFER_HIGH, WRITE_BUFFER_LOW};
+use crate::WriteBufferLimits;
 
 /// Something that writes to a transport at the pace the transport asks for. Twisted's
 /// `IPushProducer` / `IPullProducer`.
@@ -140,19 +141,25 @@ pub(crate) struct WritePressure {
 }
 
 impl WritePressure {
-    /// What to signal now that `unsent` bytes wait, with `producer` registered.
-    pub(crate) fn check(&mut self, unsent: usize, producer: Option<ProducerKind>) -> Signal {
+    /// What to signal now that `unsent` bytes wait, with `producer` registered, under
+    /// `limits`.
+    pub(crate) fn check(
+        &mut self,
+        unsent: usize,
+        producer: Option<ProducerKind>,
+        limits: WriteBufferLimits,
+    ) -> Signal {
         if producer == Some(ProducerKind::Pull) {
-            return if unsent <= WRITE_BUFFER_LOW {
+            return if unsent <= limits.low {
                 Signal::Pull
             } else {
                 Signal::Nothing
             };
         }
-        if !self.paused && unsent > WRITE_BUFFER_HIGH {
+        if !self.paused && unsent > limits.high {
             self.paused = true;
             Signal::Pause
-        } else if self.paused && unsent <= WRITE_BUFFER_LOW {
+        } else if self.paused && unsent <= limits.low {
             self.paused = false;
             Signal::Resume
         } else {
@@ -169,25 +176,67 @@ impl WritePressure {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{WRITE_BUFFER_HIGH, WRITE_BUFFER_LOW};
+
+    const DEFAULT: WriteBufferLimits = WriteBufferLimits::DEFAULT;
 
     #[test]
     fn a_push_producer_is_paused_above_high_and_resumed_at_low_once_each() {
         let mut pressure = WritePressure::default();
-        let push = Some(ProducerKind::Push);
-        assert_eq!(pressure.check(WRITE_BUFFER_HIGH, push), Signal::Nothing);
-        assert_eq!(pressure.check(WRITE_BUFFER_HIGH + 1, push), Signal::Pause);
-        assert_eq!(pressure.check(WRITE_BUFFER_HIGH + 9, push), Signal::Nothing);
-        assert_eq!(pressure.check(WRITE_BUFFER_LOW + 1, push), Signal::Nothing);
-        assert_eq!(pressure.check(WRITE_BUFFER_LOW, push), Signal::Resume);
-        assert_eq!(pressure.check(0, push), Signal::Nothing);
+        let mut check = |unsent| pressure.check(unsent, Some(ProducerKind::Push), DEFAULT);
+        assert_eq!(check(WRITE_BUFFER_HIGH), Signal::Nothing);
+        assert_eq!(check(WRITE_BUFFER_HIGH + 1), Signal::Pause);
+        assert_eq!(check(WRITE_BUFFER_HIGH + 9), Signal::Nothing);
+        assert_eq!(check(WRITE_BUFFER_LOW + 1), Signal::Nothing);
+        assert_eq!(check(WRITE_BUFFER_LOW), Signal::Resume);
+        assert_eq!(check(0), Signal::Nothing);
     }
 
     #[test]
     fn a_pull_producer_is_asked_whenever_the_buffer_is_at_or_below_low() {
         let mut pressure = WritePressure::default();
+        let mut check = |unsent| pressure.check(unsent, Some(ProducerKind::Pull), DEFAULT);
+        assert_eq!(check(0), Signal::Pull);
+        assert_eq!(check(WRITE_BUFFER_LOW), Signal::Pull);
+        assert_eq!(check(WRITE_BUFFER_LOW + 1), Signal::Nothing);
+    }
+
+    #[test]
+    fn set_limits_move_both_marks() {
+        let limits = WriteBufferLimits::new(100, 10).unwrap();
+        let mut pressure = WritePressure::default();
+        assert_eq!(pressure.check(100, None, limits), Signal::Nothing);
+        assert_eq!(pressure.check(101, None, limits), Signal::Pause);
+        assert_eq!(pressure.check(11, None, limits), Signal::Nothing);
+        assert_eq!(pressure.check(10, None, limits), Signal::Resume);
         let pull = Some(ProducerKind::Pull);
-        assert_eq!(pressure.check(0, pull), Signal::Pull);
-        assert_eq!(pressure.check(WRITE_BUFFER_LOW, pull), Signal::Pull);
-        assert_eq!(pressure.check(WRITE_BUFFER_LOW + 1, pull), Signal::Nothing);
+        assert_eq!(pressure.check(10, pull, limits), Signal::Pull);
+        assert_eq!(pressure.check(11, pull, limits), Signal::Nothing);
+    }
+
+    #[test]
+    fn zero_limits_pause_whenever_anything_is_unsent() {
+        let limits = WriteBufferLimits::new(0, 0).unwrap();
+        let mut pressure = WritePressure::default();
+        assert_eq!(pressure.check(0, None, limits), Signal::Nothing);
+        assert_eq!(pressure.check(1, None, limits), Signal::Pause);
+        assert_eq!(pressure.check(0, None, limits), Signal::Resume);
+    }
+
+    #[test]
+    fn lowering_the_marks_while_paused_resumes_at_the_new_low() {
+        let mut pressure = WritePressure::default();
+        assert_eq!(pressure.check(70_000, None, DEFAULT), Signal::Pause);
+        let raised = WriteBufferLimits::new(1 << 20, 100_000).unwrap();
+        assert_eq!(pressure.check(70_000, None, raised), Signal::Resume);
+    }
+
+    #[test]
+    fn a_low_mark_above_the_high_one_is_refused() {
+        assert!(matches!(
+            WriteBufferLimits::new(10, 11),
+            Err(crate::Error::InvalidWriteBufferLimits { high: 10, low: 11 })
+        ));
+        assert_eq!(WriteBufferLimits::new(7, 7).unwrap().low, 7);
     }
 }

@@ -75,23 +75,69 @@ pub trait Protocol: Send + 'static {
         let _ = transport;
     }
 
-    /// More than [`WRITE_BUFFER_HIGH`](crate::WRITE_BUFFER_HIGH) bytes are waiting to be
-    /// sent: stop writing until [`resume_producing`](Protocol::resume_producing). Called
-    /// once per crossing, after the callback whose writes crossed it. asyncio's
-    /// `pause_writing`.
+    /// More than the high-water mark ([`WRITE_BUFFER_HIGH`](crate::WRITE_BUFFER_HIGH)
+    /// unless [set](crate::Transport::set_write_buffer_limits)) is waiting to be sent: stop
+    /// writing until [`resume_producing`](Protocol::resume_producing). Called once per
+    /// crossing, after the callback whose writes crossed it. asyncio's `pause_writing`.
     #[doc(alias = "pauseProducing")]
     #[doc(alias = "pause_writing")]
     fn pause_producing(&mut self, transport: &TransportRef) {
         let _ = transport;
     }
 
-    /// The unsent bytes drained to [`WRITE_BUFFER_LOW`](crate::WRITE_BUFFER_LOW) after a
+    /// The unsent bytes drained to the low-water mark
+    /// ([`WRITE_BUFFER_LOW`](crate::WRITE_BUFFER_LOW) unless set) after a
     /// [`pause_producing`](Protocol::pause_producing): writing may go on. asyncio's
     /// `resume_writing`.
     #[doc(alias = "resumeProducing")]
     #[doc(alias = "resume_writing")]
     fn resume_producing(&mut self, transport: &TransportRef) {
         let _ = transport;
+    }
+
+    /// The connection has been idle for the timeout set with
+    /// [`Transport::set_idle_timeout`](crate::Transport::set_idle_timeout): nothing
+    /// received, nothing sent. Runs in the connection's own task, like every callback.
+    /// The default closes the connection
+    /// ([`lose_connection`](crate::Transport::lose_connection)); override it to send a
+    /// keep-alive, log, or abort instead. Twisted's `TimeoutMixin.timeoutConnection`.
+    ///
+    /// The timeout fires once: to keep watching (after sending a keep-alive, say), set it
+    /// again. A connection this leaves closing — as the default does — is aborted if its
+    /// close makes no progress for another timeout.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use bytes::Bytes;
+    /// use torsade::testing::TestConnection;
+    /// use torsade::{Protocol, TransportRef};
+    ///
+    /// struct Session;
+    /// impl Protocol for Session {
+    ///     fn connection_made(&mut self, transport: &TransportRef) {
+    ///         transport.set_idle_timeout(Some(Duration::from_secs(30))).unwrap();
+    ///     }
+    ///     fn data_received(&mut self, _: &TransportRef, _: Bytes) {}
+    ///     fn timeout_connection(&mut self, transport: &TransportRef) {
+    ///         transport.write(b"bye: idle\r\n");
+    ///         transport.lose_connection();
+    ///     }
+    /// }
+    ///
+    /// let mut connection = TestConnection::new(Session);
+    /// connection.advance(Duration::from_secs(20));
+    /// connection.receive(b"still here"); // activity: the countdown restarts
+    /// connection.advance(Duration::from_secs(20));
+    /// assert!(!connection.is_closing());
+    /// connection.advance(Duration::from_secs(10));
+    /// assert!(connection.is_closing());
+    /// assert_eq!(connection.take_written(), &b"bye: idle\r\n"[..]);
+    /// ```
+    #[doc(alias = "timeoutConnection")]
+    fn timeout_connection(&mut self, transport: &TransportRef) {
+        transport.lose_connection();
     }
 
     /// The connection is gone. Called exactly once per connection that saw

@@ -12,6 +12,7 @@
 use std::fmt;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use crate::tls::{StartTls, TlsInfo};
 use crate::{Address, Error, Producer, ProducerKind, Result};
@@ -28,6 +29,59 @@ pub const WRITE_BUFFER_HIGH: usize = 64 * 1024;
 /// [`resume_producing`](crate::Protocol::resume_producing), and
 /// [`Transport::poll_drain`] is ready (asyncio's default low-water mark).
 pub const WRITE_BUFFER_LOW: usize = 16 * 1024;
+
+/// A transport's write-buffer watermarks: above `high` unsent bytes the producer (or the
+/// protocol) is paused, at or below `low` it is resumed. asyncio's
+/// `get_write_buffer_limits`, as a value.
+///
+/// Set them per transport with [`Transport::set_write_buffer_limits`]; read them with
+/// [`Transport::write_buffer_limits`]. A `low` above `high` is refused.
+///
+/// # Examples
+///
+/// ```
+/// use torsade::testing::StringTransport;
+/// use torsade::{Transport, WriteBufferLimits};
+///
+/// let transport = StringTransport::new();
+/// assert_eq!(transport.write_buffer_limits(), WriteBufferLimits::DEFAULT);
+/// transport.set_write_buffer_limits(1024, 256).unwrap();
+/// assert_eq!(transport.write_buffer_limits(), WriteBufferLimits { high: 1024, low: 256 });
+/// assert!(transport.set_write_buffer_limits(10, 11).is_err());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WriteBufferLimits {
+    /// Above this many unsent bytes, pause.
+    pub high: usize,
+    /// At or below this many unsent bytes, resume (and [`Transport::poll_drain`] is ready).
+    pub low: usize,
+}
+
+impl WriteBufferLimits {
+    /// [`WRITE_BUFFER_HIGH`] and [`WRITE_BUFFER_LOW`]: 64 KiB and 16 KiB.
+    pub const DEFAULT: WriteBufferLimits = WriteBufferLimits {
+        high: WRITE_BUFFER_HIGH,
+        low: WRITE_BUFFER_LOW,
+    };
+
+    /// The limits `high` / `low`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidWriteBufferLimits`] if `low > high`.
+    pub fn new(high: usize, low: usize) -> Result<WriteBufferLimits> {
+        if low > high {
+            return Err(Error::InvalidWriteBufferLimits { high, low });
+        }
+        Ok(WriteBufferLimits { high, low })
+    }
+}
+
+impl Default for WriteBufferLimits {
+    fn default() -> WriteBufferLimits {
+        WriteBufferLimits::DEFAULT
+    }
+}
 
 /// The operations a protocol can ask of its connection.
 ///
@@ -68,6 +122,28 @@ pub trait Transport: Send + Sync + fmt::Debug {
     #[doc(alias = "close")]
     fn lose_connection(&self);
 
+    /// Shuts down only the writing side once everything written so far has been sent
+    /// (TCP FIN; on TLS, close_notify first), and keeps reading: received data is still
+    /// delivered (and [`eof_received`](crate::Protocol::eof_received) called) until the
+    /// peer closes its side, then the connection ends with
+    /// [`connection_lost`](crate::Protocol::connection_lost)`(Done)`. Twisted's
+    /// `loseWriteConnection`.
+    ///
+    /// Bytes written after the write side is shut down are dropped (and logged at debug
+    /// level). [`is_closing`](Transport::is_closing) stays `false`, so framers go on
+    /// delivering; [`lose_connection`](Transport::lose_connection) or
+    /// [`abort_connection`](Transport::abort_connection) may follow. A registered
+    /// producer holds the shutdown until it is unregistered, as it holds
+    /// `lose_connection`.
+    ///
+    /// The default, for transports that cannot half-close, is
+    /// [`lose_connection`](Transport::lose_connection).
+    #[doc(alias = "loseWriteConnection")]
+    #[doc(alias = "write_eof")]
+    fn lose_write_connection(&self) {
+        self.lose_connection();
+    }
+
     /// Closes the connection now, dropping unsent data.
     #[doc(alias = "abortConnection")]
     #[doc(alias = "abort")]
@@ -103,8 +179,39 @@ pub trait Transport: Send + Sync + fmt::Debug {
     #[doc(alias = "get_write_buffer_size")]
     fn write_buffer_size(&self) -> usize;
 
-    /// Ready once the unsent bytes are down to [`WRITE_BUFFER_LOW`] (or the connection has
-    /// ended); otherwise arranges for `cx` to be woken when they are. asyncio's `drain()`:
+    /// Sets this transport's watermarks (see [`WriteBufferLimits`]): more than `high`
+    /// unsent bytes pause the producer (or the protocol), and `low` resumes it. Applies
+    /// from the next check on (after the current callback, on the reactor): if the unsent
+    /// bytes are already past a new mark, the pause or resume follows then.
+    /// asyncio's `set_write_buffer_limits`. `0, 0` pauses whenever anything is unsent.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidWriteBufferLimits`] if `low > high` (nothing changes);
+    /// [`Error::Unsupported`] for a transport without watermarks (the default).
+    fn set_write_buffer_limits(&self, high: usize, low: usize) -> Result<()> {
+        let _ = (high, low);
+        Err(Error::Unsupported {
+            operation: "set_write_buffer_limits",
+        })
+    }
+
+    /// This transport's watermarks; [`WriteBufferLimits::DEFAULT`] unless set.
+    #[doc(alias = "get_write_buffer_limits")]
+    fn write_buffer_limits(&self) -> WriteBufferLimits {
+        WriteBufferLimits::DEFAULT
+    }
+
+    /// Whether more than the high-water mark is unsent: writes are still taken (they are
+    /// buffered), but a writer that can wait should wait for
+    /// [`poll_drain`](Transport::poll_drain) before writing more. Netty's `!isWritable()`.
+    fn is_write_buffer_full(&self) -> bool {
+        self.write_buffer_size() > self.write_buffer_limits().high
+    }
+
+    /// Ready once the unsent bytes are down to the low-water mark (see
+    /// [`write_buffer_limits`](Transport::write_buffer_limits)) or the connection has
+    /// ended; otherwise arranges for `cx` to be woken when they are. asyncio's `drain()`:
     /// what an async writer awaits so that a slow peer slows it down.
     ///
     /// The default is always ready, for transports that send synchronously.
@@ -153,6 +260,36 @@ pub trait Transport: Send + Sync + fmt::Debug {
     fn start_tls(&self, tls: StartTls) -> Result<()> {
         let _ = tls;
         Err(Error::StartTlsUnsupported)
+    }
+
+    /// Watches the connection for idleness: once `timeout` passes with nothing received
+    /// and nothing sent, the protocol's
+    /// [`timeout_connection`](crate::Protocol::timeout_connection) runs, in the
+    /// connection's own task (the default closes the connection). `None` stops watching.
+    /// Twisted's `TimeoutMixin.setTimeout`.
+    ///
+    /// - Activity is a read that delivered bytes, or bytes the operating system took from
+    ///   the write buffer (sent, not merely written: a peer that stops reading does not
+    ///   keep the connection alive by making it buffer).
+    /// - The countdown starts when this is called (calling it again restarts it) and
+    ///   starts again after each activity.
+    /// - It fires once; watching again is the protocol's choice (call this again, from
+    ///   `timeout_connection` for instance). If the connection is closing after
+    ///   `timeout_connection` — the default closes it — the countdown goes on, and a close
+    ///   that makes no progress for another `timeout` (the peer is not taking the last
+    ///   bytes) is aborted, with [`DisconnectReason::Lost`](crate::DisconnectReason::Lost)
+    ///   carrying [`Error::IdleTimeout`]: a close never hangs for ever. So is a connection
+    ///   already closing when the timeout passes.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unsupported`] for a transport without a clock (the default).
+    #[doc(alias = "setTimeout")]
+    fn set_idle_timeout(&self, timeout: Option<Duration>) -> Result<()> {
+        let _ = timeout;
+        Err(Error::Unsupported {
+            operation: "set_idle_timeout",
+        })
     }
 
     /// What the TLS handshake settled (ALPN, SNI, the peer's certificates), once it has

@@ -13,6 +13,7 @@ use super::connection::{Connection, Hooks, OnLost, OnMade};
 use super::net_stream::NetStream;
 use super::registry::Registry;
 use super::shared::Shared;
+use super::stats::Counter;
 use super::Reactor;
 use crate::tls::rustls::pki_types::ServerName;
 use crate::tls::rustls::{self, ClientConfig};
@@ -117,18 +118,12 @@ impl Reactor {
             let server_name = tls.as_ref().map(|(name, _)| name.to_str().into_owned());
             let stream = match tls {
                 None => NetStream::Tcp(stream),
-                Some((name, config)) => match handshake(
-                    stream,
-                    name,
-                    config,
-                    &address,
-                    registry.tls_handshake_timeout(),
-                )
-                .await
-                {
-                    Ok(stream) => stream,
-                    Err(error) => return fail(&factory, &resolver, error),
-                },
+                Some((name, config)) => {
+                    match handshake(&registry, stream, name, config, &address).await {
+                        Ok(stream) => stream,
+                        Err(error) => return fail(&factory, &resolver, error),
+                    }
+                }
             };
             let Some(protocol) = factory.build_protocol(&peer) else {
                 return fail(&factory, &resolver, Error::NoProtocol { address });
@@ -144,6 +139,7 @@ impl Reactor {
             });
             let shared = Arc::new(Shared::new(peer, host));
             let mut connection = Connection::new(protocol, stream, shared, registry);
+            connection.count(Counter::Connected, 1);
             if let Some(name) = &server_name {
                 connection = connection.with_server_name(name);
             }
@@ -186,19 +182,26 @@ pub(crate) async fn dial(
     }
 }
 
-/// Runs the client side of a TLS handshake on `stream`, within `timeout`.
+/// Runs the client side of a TLS handshake on `stream`, within the reactor's handshake
+/// timeout, unless the reactor's stop deadline passes first.
 pub(crate) async fn handshake(
+    registry: &Registry,
     stream: TcpStream,
     name: ServerName<'static>,
     config: Arc<ClientConfig>,
     address: &str,
-    timeout: Duration,
 ) -> Result<NetStream, Error> {
+    let timeout = registry.tls_handshake_timeout();
+    let mut aborted = registry.abort_signal();
     let connect = TlsConnector::from(config).connect(name, stream);
-    match tokio::time::timeout(timeout, connect).await {
-        Err(_) => Err(Error::TlsHandshakeTimeout { timeout }),
-        Ok(Ok(stream)) => Ok(NetStream::Tls(Box::new(TlsStream::Client(stream)))),
-        Ok(Err(error)) => Err(tls_error(error, address)),
+    tokio::select! {
+        biased;
+        _ = aborted.wait_for(|aborted| *aborted) => Err(Error::ReactorStopped),
+        outcome = tokio::time::timeout(timeout, connect) => match outcome {
+            Err(_) => Err(Error::TlsHandshakeTimeout { timeout }),
+            Ok(Ok(stream)) => Ok(NetStream::Tls(Box::new(TlsStream::Client(stream)))),
+            Ok(Err(error)) => Err(tls_error(error, address)),
+        },
     }
 }
 

@@ -12,6 +12,7 @@ use tokio::sync::{watch, Notify};
 
 use super::loops::{Loop, Loops, Running};
 use super::registry::Registry;
+use super::stats::ReactorStats;
 use crate::time::timer_queue::{TimeSource, TimerQueue};
 use crate::{Clock, Deferred, DelayedCall, Error, Result};
 
@@ -118,7 +119,7 @@ impl Reactor {
         // measures from the same origin, so their times compare.
         #[allow(clippy::disallowed_methods)]
         let origin = tokio::time::Instant::now();
-        let loops = runtimes
+        let loops: Vec<Loop> = runtimes
             .into_iter()
             .map(|(handle, runtime)| {
                 let timers = TimerQueue::new(TimeSource::System { origin });
@@ -131,10 +132,11 @@ impl Reactor {
             })
             .collect();
         let (loops_done, _) = watch::channel(false);
+        let registry = Registry::new(loops.len());
         Reactor {
             inner: Arc::new(Inner {
                 loops: Loops::new(loops),
-                registry: Registry::new(),
+                registry,
                 phase: Mutex::new(Phase::Idle(Vec::new())),
                 stop_requested: Notify::new(),
                 loops_done,
@@ -247,7 +249,9 @@ impl Reactor {
     /// connection is asked to [`lose_connection`](crate::Transport::lose_connection)
     /// (pending writes are flushed first), connection attempts are abandoned, and once
     /// every `connection_lost` has run, [`run`](Reactor::run) returns. Timed calls not yet
-    /// due never run.
+    /// due never run. A connection whose close cannot complete (a peer that never reads)
+    /// holds `run` until it does; [`stop_with_deadline`](Reactor::stop_with_deadline)
+    /// bounds the wait.
     ///
     /// May be called from anywhere, any thread.
     ///
@@ -267,6 +271,46 @@ impl Reactor {
         self.inner.registry.begin_stop();
         self.inner.stop_requested.notify_one();
         Ok(())
+    }
+
+    /// Stops the reactor like [`stop`](Reactor::stop), but waits at most `deadline` for
+    /// connections to close gracefully: those still open then — a peer that does not read
+    /// the last bytes, a producer that never unregisters, a TLS handshake that hangs — are
+    /// aborted (`connection_lost(Aborted)`), lingering closes are cut short, and
+    /// [`run`](Reactor::run) returns. The deadline is measured on the reactor's clock.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ReactorNotRunning`] if the reactor is not running, or is already stopping.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use torsade::Reactor;
+    ///
+    /// let reactor = Reactor::new().unwrap();
+    /// let r = reactor.clone();
+    /// reactor.call_when_running(move || r.stop_with_deadline(Duration::from_secs(5)).unwrap());
+    /// reactor.run().unwrap();
+    /// ```
+    pub fn stop_with_deadline(&self, deadline: Duration) -> Result<()> {
+        self.stop()?;
+        let registry = self.inner.registry.clone();
+        self.handle().spawn(async move {
+            tokio::select! {
+                () = tokio::time::sleep(deadline) => registry.abort_all(),
+                () = registry.drained() => {}
+            }
+        });
+        Ok(())
+    }
+
+    /// What the reactor has done so far: open connections, connections accepted, made and
+    /// refused, bytes read and written, write pauses, idle timeouts. A snapshot; cheap
+    /// (it reads one set of counters per loop).
+    pub fn stats(&self) -> ReactorStats {
+        self.inner.registry.counters().snapshot()
     }
 
     /// Completes once the reactor has been stopped and everything it ran has closed.
@@ -343,7 +387,8 @@ impl Reactor {
         self.inner.registry.set_tls_handshake_timeout(timeout);
     }
 
-    /// How many connections are open on this reactor.
+    /// How many connections are alive on this reactor (closed connections still draining
+    /// their socket for a moment included; see also [`stats`](Reactor::stats)).
     pub fn connection_count(&self) -> usize {
         self.inner.registry.connection_count()
     }

@@ -1,20 +1,23 @@
-//! Accepting connections: [`Reactor::listen_tcp`] and the [`ListeningPort`] it returns.
+//! Accepting connections: [`Reactor::listen_tcp`] and the [`ListeningPort`] it returns,
+//! with its connection limit and counters.
 
 use std::fmt;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::runtime::Handle;
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 
 use super::connection::Connection;
 use super::net_stream::NetStream;
 use super::registry::{Guard, Registry};
 use super::shared::Shared;
+use super::stats::{Counter, PortStats};
 use super::Reactor;
 use crate::tls::rustls::ServerConfig;
 use crate::tls::StartTls;
@@ -196,15 +199,40 @@ async fn accept_loop<F: ProtocolFactory>(
 ) {
     let mut reactor_stopping = registry.stop_signal();
     let mut port_stopping = control.stopping.subscribe();
+    let slot = registry.counters().slot_for_this_thread();
     loop {
         let accepted = tokio::select! {
             biased;
             _ = port_stopping.wait_for(|stopping| *stopping) => break,
             _ = reactor_stopping.wait_for(|stopping| *stopping) => break,
-            accepted = listener.accept() => accepted,
+            accepted = async {
+                if control.pauses_when_full() {
+                    // At the limit, connections wait in the kernel's backlog.
+                    control.room().await;
+                }
+                listener.accept().await
+            } => accepted,
         };
         match accepted {
-            Ok((stream, peer)) => start_connection(stream, peer, &factory, &registry, tls.as_ref()),
+            Ok((stream, peer)) => {
+                if !control.try_reserve() {
+                    if !control.pauses_when_full() {
+                        control.refused.fetch_add(1, Ordering::Relaxed);
+                        registry.counters().add(slot, Counter::Refused, 1);
+                        tracing::debug!(%peer, "the port is at its connection limit; refused");
+                        continue; // Dropping the stream closes it.
+                    }
+                    // Another loop took the last place since this one looked: wait for
+                    // the next, holding the connection.
+                    tokio::select! {
+                        biased;
+                        _ = port_stopping.wait_for(|stopping| *stopping) => break,
+                        _ = reactor_stopping.wait_for(|stopping| *stopping) => break,
+                        () = control.reserve() => {}
+                    }
+                }
+                start_connection(stream, peer, &factory, &registry, tls.as_ref(), &control);
+            }
             Err(error) if is_resource_exhaustion(&error) => {
                 tracing::warn!("accept failed, backing off: {error}");
                 tokio::select! {
@@ -228,34 +256,59 @@ fn is_resource_exhaustion(error: &io::Error) -> bool {
     matches!(error.raw_os_error(), Some(24 | 23 | 105 | 12))
 }
 
+/// Starts a connection the port has reserved a place for (given back if it does not
+/// start).
 fn start_connection<F: ProtocolFactory>(
     stream: TcpStream,
     peer: SocketAddr,
     factory: &Arc<F>,
     registry: &Arc<Registry>,
     tls: Option<&Arc<ServerConfig>>,
+    control: &Arc<PortControl>,
 ) {
     // Failing to set the option only costs latency; the connection is still good.
     let _ = stream.set_nodelay(true);
     let Ok(host) = stream.local_addr() else {
+        control.release();
         return; // Reset before we could look at it.
     };
     let peer = Address::Tcp(peer);
     match catch_unwind(AssertUnwindSafe(|| factory.build_protocol(&peer))) {
         Ok(Some(protocol)) => {
+            control.accepted.fetch_add(1, Ordering::Relaxed);
             let shared = Arc::new(Shared::new(peer, Address::Tcp(host)));
             let mut connection =
-                Connection::new(protocol, NetStream::Tcp(stream), shared, registry.clone());
+                Connection::new(protocol, NetStream::Tcp(stream), shared, registry.clone())
+                    .with_port(control.clone());
+            connection.count(Counter::Accepted, 1);
             if let Some(config) = tls {
                 connection = connection.with_handshake(StartTls::server(config.clone()));
             }
             tokio::spawn(connection.run(None));
         }
-        Ok(None) => tracing::debug!(%peer, "factory refused the connection"),
+        Ok(None) => {
+            control.release();
+            tracing::debug!(%peer, "factory refused the connection");
+        }
         Err(payload) => {
+            control.release();
             tracing::error!(%peer, "build_protocol panicked; connection closed: {}", Error::from_panic(&*payload))
         }
     }
+}
+
+/// What a listening port does with connections beyond its limit
+/// ([`ListeningPort::set_max_connections`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LimitPolicy {
+    /// Accept and close them at once (counted in [`PortStats::refused`]): the client sees
+    /// its connection closed before anything is said.
+    #[default]
+    Refuse,
+    /// Stop accepting until a connection ends: new connections wait in the kernel's
+    /// backlog (1024), then the kernel refuses or drops them. Nothing is refused by the
+    /// port itself.
+    PauseAccepting,
 }
 
 /// A port accepting connections. Twisted's `IListeningPort`.
@@ -266,14 +319,26 @@ pub struct ListeningPort {
     control: Arc<PortControl>,
 }
 
-struct PortControl {
+/// A port's state shared by its accept loops, its `ListeningPort` and its connections.
+pub(crate) struct PortControl {
     /// Set by `stop_listening`; every accept loop watches it.
     stopping: watch::Sender<bool>,
     /// Accept loops still running (one per loop with `SO_REUSEPORT`).
-    open_loops: std::sync::atomic::AtomicUsize,
+    open_loops: AtomicUsize,
     state: Mutex<PortState>,
     /// No socket behind it (a `MemoryReactor` port): stopping completes at once.
     in_memory: bool,
+    /// Connections accepted (or being started) and not yet lost.
+    open: AtomicUsize,
+    accepted: AtomicU64,
+    refused: AtomicU64,
+    /// The most open connections; `usize::MAX` for no limit.
+    max: AtomicUsize,
+    /// Beyond the limit, pause accepting (else refuse).
+    pause_when_full: AtomicBool,
+    /// Notified when a connection ends or the limit changes: accept loops waiting for room
+    /// look again.
+    room: Notify,
 }
 
 #[derive(Default)]
@@ -286,17 +351,67 @@ impl PortControl {
     fn new(loops: usize) -> PortControl {
         PortControl {
             stopping: watch::channel(false).0,
-            open_loops: std::sync::atomic::AtomicUsize::new(loops),
+            open_loops: AtomicUsize::new(loops),
             state: Mutex::new(PortState::default()),
             in_memory: false,
+            open: AtomicUsize::new(0),
+            accepted: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
+            max: AtomicUsize::new(usize::MAX),
+            pause_when_full: AtomicBool::new(false),
+            room: Notify::new(),
         }
     }
 
     /// An accept loop ended; returns whether it was the last.
     fn loop_closed(&self) -> bool {
-        self.open_loops
-            .fetch_sub(1, std::sync::atomic::Ordering::AcqRel)
-            == 1
+        self.open_loops.fetch_sub(1, Ordering::AcqRel) == 1
+    }
+
+    fn pauses_when_full(&self) -> bool {
+        self.pause_when_full.load(Ordering::Acquire)
+    }
+
+    /// Takes a place for a new connection, if the limit allows.
+    fn try_reserve(&self) -> bool {
+        let max = self.max.load(Ordering::Acquire);
+        self.open
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |open| {
+                (open < max).then_some(open + 1)
+            })
+            .is_ok()
+    }
+
+    /// Gives back a connection's place (it was lost, or never started).
+    pub(crate) fn release(&self) {
+        self.open.fetch_sub(1, Ordering::AcqRel);
+        self.room.notify_waiters();
+    }
+
+    /// Completes once there is room below the limit (without taking it).
+    async fn room(&self) {
+        loop {
+            let notified = self.room.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.open.load(Ordering::Acquire) < self.max.load(Ordering::Acquire) {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// Takes a place, waiting for one if need be.
+    async fn reserve(&self) {
+        loop {
+            let notified = self.room.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.try_reserve() {
+                return;
+            }
+            notified.await;
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, PortState> {
@@ -337,6 +452,60 @@ impl ListeningPort {
     #[doc(alias = "getHost")]
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// Limits how many of this port's connections may be open at once (`None`: no limit,
+    /// the default), and says what happens to connections beyond it (see
+    /// [`LimitPolicy`]). A connection stops counting once it is lost. Lowering the limit
+    /// below the connections open closes none of them; it only holds back new ones. With
+    /// several loops the limit is the port's, shared by all of them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use torsade::{factory_fn, Address, LimitPolicy, Protocol, Reactor, TransportRef};
+    ///
+    /// struct Quiet;
+    /// impl Protocol for Quiet {
+    ///     fn data_received(&mut self, _: &TransportRef, _: Bytes) {}
+    /// }
+    ///
+    /// let reactor = Reactor::new().unwrap();
+    /// let port = reactor.listen_tcp("127.0.0.1:0", factory_fn(|_: &Address| Quiet)).unwrap();
+    /// port.set_max_connections(Some(1000), LimitPolicy::Refuse);
+    /// assert_eq!(port.max_connections(), Some((1000, LimitPolicy::Refuse)));
+    /// assert_eq!(port.stats().refused, 0);
+    /// ```
+    pub fn set_max_connections(&self, max: Option<usize>, policy: LimitPolicy) {
+        self.control
+            .pause_when_full
+            .store(policy == LimitPolicy::PauseAccepting, Ordering::Release);
+        self.control
+            .max
+            .store(max.unwrap_or(usize::MAX), Ordering::Release);
+        self.control.room.notify_waiters();
+    }
+
+    /// The limit set with [`set_max_connections`](ListeningPort::set_max_connections), if
+    /// any, and its policy.
+    pub fn max_connections(&self) -> Option<(usize, LimitPolicy)> {
+        let max = self.control.max.load(Ordering::Acquire);
+        let policy = if self.control.pauses_when_full() {
+            LimitPolicy::PauseAccepting
+        } else {
+            LimitPolicy::Refuse
+        };
+        (max != usize::MAX).then_some((max, policy))
+    }
+
+    /// What this port has done so far: connections open, accepted, refused.
+    pub fn stats(&self) -> PortStats {
+        PortStats {
+            open_connections: self.control.open.load(Ordering::Relaxed),
+            accepted: self.control.accepted.load(Ordering::Relaxed),
+            refused: self.control.refused.load(Ordering::Relaxed),
+        }
     }
 
     /// Stops accepting connections; connections already accepted go on. The Deferred

@@ -62,6 +62,11 @@ impl Loops {
         })
     }
 
+    /// The index of the loop the current thread runs (of whichever reactor), 0 if none.
+    pub(crate) fn current_index() -> usize {
+        CURRENT.with(|current| current.get().map_or(0, |(_, index)| index))
+    }
+
     /// The loop new work goes to: the current one, else the next in turn.
     pub(crate) fn pick(&self, owner: usize) -> &Loop {
         match Loops::current(owner) {

@@ -15,11 +15,14 @@ mod net_stream;
 mod read_buffers;
 mod registry;
 mod shared;
+mod stats;
 
 pub use self::connect::DEFAULT_CONNECT_TIMEOUT;
 pub(crate) use self::connect::{dial, handshake};
 pub(crate) use self::connection::Connection as ConnectionTask;
 pub use self::event_loop::Reactor;
-pub use self::listen::ListeningPort;
+pub use self::listen::{LimitPolicy, ListeningPort};
 pub(crate) use self::net_stream::NetStream;
 pub(crate) use self::shared::Shared;
+pub(crate) use self::stats::Counter;
+pub use self::stats::{PortStats, ReactorStats};

@@ -1,8 +1,10 @@
-//! Who is still alive on a reactor, so that `stop` can close everything and wait for it.
+//! Who is still alive on a reactor, so that `stop` can close everything and wait for it,
+//! and the reactor's counters.
 //!
 //! Live connections register their transport (so `stop` can ask each to lose its
-//! connection); listening ports and connection attempts hold a plain guard and watch the
-//! stop signal themselves. `Reactor::run` returns once every guard is gone.
+//! connection, and a stop deadline can abort it); listening ports and connection attempts
+//! hold a plain guard and watch the stop signal themselves. `Reactor::run` returns once
+//! every connection and guard is gone.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -10,35 +12,41 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::{watch, Notify};
 
+use super::stats::Counters;
 use crate::TransportRef;
 
 pub(crate) struct Registry {
     state: Mutex<State>,
     /// How long TLS handshakes on this reactor may take, in milliseconds.
     tls_handshake_timeout_ms: std::sync::atomic::AtomicU64,
-    /// Notified whenever a guard is dropped.
+    /// Notified whenever a guard is dropped or a connection unregistered.
     changed: Notify,
     stop_tx: watch::Sender<bool>,
+    /// `true` once the stop deadline passed: what is still open is aborted.
+    abort_tx: watch::Sender<bool>,
+    counters: Counters,
 }
 
 #[derive(Default)]
 struct State {
-    next_id: u64,
-    connections: HashMap<u64, TransportRef>,
+    /// Live connections, by the address of their shared state (unique while they live:
+    /// the map holds a reference to it).
+    connections: HashMap<usize, TransportRef>,
     /// Guards that are not connections: listening ports, connection attempts.
     tasks: usize,
     stopping: bool,
+    aborting: bool,
 }
 
-/// Keeps its owner counted as alive until dropped.
+/// Keeps a listening port or a connection attempt counted as alive until dropped.
 pub(crate) struct Guard {
     registry: Arc<Registry>,
-    connection: Option<u64>,
 }
 
 impl Registry {
-    pub(crate) fn new() -> Arc<Registry> {
+    pub(crate) fn new(loops: usize) -> Arc<Registry> {
         let (stop_tx, _) = watch::channel(false);
+        let (abort_tx, _) = watch::channel(false);
         Arc::new(Registry {
             state: Mutex::new(State::default()),
             tls_handshake_timeout_ms: std::sync::atomic::AtomicU64::new(
@@ -46,6 +54,8 @@ impl Registry {
             ),
             changed: Notify::new(),
             stop_tx,
+            abort_tx,
+            counters: Counters::new(loops),
         })
     }
 
@@ -54,23 +64,32 @@ impl Registry {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Counts a live connection; if the reactor is stopping, asks it to close at once.
-    pub(crate) fn register_connection(self: &Arc<Self>, transport: TransportRef) -> Guard {
-        let stopping = {
+    pub(crate) fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// Counts a live connection under `key` until
+    /// [`deregister_connection`](Registry::deregister_connection); if the reactor is
+    /// stopping, asks it to close at once (or, past the stop deadline, aborts it).
+    pub(crate) fn register_connection(&self, key: usize, transport: TransportRef) {
+        let (stopping, aborting) = {
             let mut state = self.lock();
-            let id = state.next_id;
-            state.next_id += 1;
-            state.connections.insert(id, transport.clone());
-            let guard = Guard {
-                registry: self.clone(),
-                connection: Some(id),
-            };
-            (state.stopping, guard)
+            state.connections.insert(key, transport.clone());
+            (state.stopping, state.aborting)
         };
-        if stopping.0 {
+        if aborting {
+            transport.abort_connection();
+        } else if stopping {
             transport.lose_connection();
         }
-        stopping.1
+    }
+
+    /// The connection under `key` is gone (a key never registered is ignored).
+    pub(crate) fn deregister_connection(&self, key: usize) {
+        let removed = self.lock().connections.remove(&key);
+        // The transport is dropped outside the lock.
+        drop(removed);
+        self.changed.notify_waiters();
     }
 
     /// Counts a listening port or a connection attempt.
@@ -78,7 +97,6 @@ impl Registry {
         self.lock().tasks += 1;
         Guard {
             registry: self.clone(),
-            connection: None,
         }
     }
 
@@ -103,6 +121,31 @@ impl Registry {
 
     pub(crate) fn is_stopping(&self) -> bool {
         self.lock().stopping
+    }
+
+    /// A receiver that sees `true` once the stop deadline has passed.
+    pub(crate) fn abort_signal(&self) -> watch::Receiver<bool> {
+        self.abort_tx.subscribe()
+    }
+
+    /// The stop deadline passed: aborts every connection still open (and every one that
+    /// registers from now on), and ends lingering closes and TLS handshakes of attempts.
+    pub(crate) fn abort_all(&self) {
+        let transports: Vec<TransportRef> = {
+            let mut state = self.lock();
+            state.aborting = true;
+            state.connections.values().cloned().collect()
+        };
+        self.abort_tx.send_replace(true);
+        if !transports.is_empty() {
+            tracing::warn!(
+                connections = transports.len(),
+                "stop deadline passed; aborting the connections still open"
+            );
+        }
+        for transport in transports {
+            transport.abort_connection();
+        }
     }
 
     /// Starts stopping: signals listeners and attempts, asks every connection to close.
@@ -142,18 +185,10 @@ impl Registry {
 
 impl Drop for Guard {
     fn drop(&mut self) {
-        let removed = {
+        {
             let mut state = self.registry.lock();
-            match self.connection {
-                Some(id) => state.connections.remove(&id),
-                None => {
-                    state.tasks = state.tasks.saturating_sub(1);
-                    None
-                }
-            }
-        };
-        // The transport is dropped outside the lock.
-        drop(removed);
+            state.tasks = state.tasks.saturating_sub(1);
+        }
         self.registry.changed.notify_waiters();
     }
 }
@@ -165,6 +200,7 @@ impl fmt::Debug for Registry {
             .field("connections", &state.connections.len())
             .field("tasks", &state.tasks)
             .field("stopping", &state.stopping)
+            .field("aborting", &state.aborting)
             .finish()
     }
 }

@@ -9,6 +9,7 @@ use std::mem;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 
 use bytes::BytesMut;
 
@@ -17,17 +18,35 @@ use crate::handle::{Command, CommandQueue};
 use crate::producer::Registered;
 use crate::tls::{StartTls, TlsInfo};
 use crate::{
-    Address, Error, Producer, ProducerKind, Protocol, Transport, TransportRef, WRITE_BUFFER_LOW,
+    Address, Error, Producer, ProducerKind, Protocol, Transport, TransportRef, WriteBufferLimits,
 };
 
 /// What the protocol (or anyone) asked of the connection's lifetime.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum CloseRequest {
     Open,
+    /// Flush, then shut down the write side only; reading goes on
+    /// (`lose_write_connection`).
+    LoseWrite,
     /// Flush, then close.
     Lose,
     /// Close now, dropping unsent data.
     Abort,
+}
+
+/// Where the write side is: open, shutting down (writes are dropped from here on), shut.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum WriteSide {
+    Open,
+    ShuttingDown,
+    Shut,
+}
+
+impl CloseRequest {
+    /// Whether the connection still reads (and delivers) what the peer sends.
+    pub(crate) fn reads(self) -> bool {
+        matches!(self, CloseRequest::Open | CloseRequest::LoseWrite)
+    }
 }
 
 /// A connection's shared state; also its transport.
@@ -48,6 +67,9 @@ pub(crate) struct State<P> {
     /// The connection has ended: writes are dropped, commands fail.
     pub(crate) ended: bool,
     pub(crate) read_paused: bool,
+    /// Whether the write side is being or has been shut down (writes are dropped then).
+    /// (One byte, packed with the flags above: `State` must not grow, see `extras`.)
+    pub(crate) write_side: WriteSide,
     pub(crate) commands: Vec<Command<P>>,
     /// Tasks waiting for the unsent bytes to drain to the low-water mark.
     pub(crate) drain_wakers: Vec<Waker>,
@@ -56,11 +78,25 @@ pub(crate) struct State<P> {
     pub(crate) producer: Option<Registered>,
     /// (32 bits: it is only compared for a change, and packs with the flags above.)
     pub(crate) producer_generation: u32,
-    /// Present once the connection is, or is becoming, TLS (boxed: a connection that never
-    /// uses TLS pays one pointer).
-    pub(crate) tls: Option<Box<TlsState>>,
+    /// What few connections use — TLS, watermarks other than the defaults, an idle
+    /// timeout — behind one pointer, so a plain connection pays eight bytes for all of it.
+    /// (`State` lives in every connection's `Arc`; growing it costs every idle connection.)
+    pub(crate) extras: Option<Box<Extras>>,
     /// Set while the task is parked; whoever changes the state wakes it.
     pub(crate) waker: Option<Waker>,
+}
+
+/// The settings and state most connections never use.
+#[derive(Default)]
+pub(crate) struct Extras {
+    /// Present once the connection is, or is becoming, TLS (STARTTLS is refused then).
+    pub(crate) tls: Option<Box<TlsState>>,
+    pub(crate) write_limits: WriteBufferLimits,
+    pub(crate) idle_timeout: Option<Duration>,
+    /// A setting above changed and the task has not taken it in yet.
+    pub(crate) changed: bool,
+    /// The idle timeout was set (perhaps to the same value: the countdown restarts).
+    pub(crate) idle_changed: bool,
 }
 
 /// A connection's TLS side, from the moment it starts becoming TLS.
@@ -82,7 +118,50 @@ pub(crate) struct StartRequest {
 impl<P> State<P> {
     /// Whether STARTTLS was asked for and the task has not taken it on yet.
     pub(crate) fn start_tls_pending(&self) -> bool {
-        self.tls.as_ref().is_some_and(|tls| tls.request.is_some())
+        self.tls().is_some_and(|tls| tls.request.is_some())
+    }
+
+    /// The TLS side, once the connection is or is becoming TLS.
+    pub(crate) fn tls(&self) -> Option<&TlsState> {
+        self.extras
+            .as_ref()
+            .and_then(|extras| extras.tls.as_deref())
+    }
+
+    pub(crate) fn tls_mut(&mut self) -> Option<&mut TlsState> {
+        self.extras
+            .as_mut()
+            .and_then(|extras| extras.tls.as_deref_mut())
+    }
+
+    /// The extras, allocated on first use.
+    pub(crate) fn extras_mut(&mut self) -> &mut Extras {
+        self.extras.get_or_insert_with(Box::default)
+    }
+
+    /// The watermarks in force.
+    pub(crate) fn write_limits(&self) -> WriteBufferLimits {
+        self.extras
+            .as_ref()
+            .map_or(WriteBufferLimits::DEFAULT, |extras| extras.write_limits)
+    }
+
+    /// Whether a setting changed that the task has not taken in yet.
+    pub(crate) fn settings_changed(&self) -> bool {
+        self.extras.as_ref().is_some_and(|extras| extras.changed)
+    }
+
+    /// For the task: marks changed settings as taken in, and returns the idle timeout if
+    /// it was set since (`Some(None)`: stop watching).
+    pub(crate) fn take_settings(&mut self) -> Option<Option<Duration>> {
+        let extras = self.extras.as_mut().filter(|extras| extras.changed)?;
+        extras.changed = false;
+        mem::take(&mut extras.idle_changed).then_some(extras.idle_timeout)
+    }
+
+    /// Whether written bytes are still queued (not ended, aborted, or shut for writing).
+    pub(crate) fn accepts_writes(&self) -> bool {
+        !self.ended && self.write_side == WriteSide::Open && self.close != CloseRequest::Abort
     }
 }
 
@@ -95,11 +174,12 @@ impl<P> Shared<P> {
                 close: CloseRequest::Open,
                 ended: false,
                 read_paused: false,
+                write_side: WriteSide::Open,
                 commands: Vec::new(),
                 drain_wakers: Vec::new(),
                 producer: None,
                 producer_generation: 0,
-                tls: None,
+                extras: None,
                 waker: None,
             }),
             closing: AtomicBool::new(false),
@@ -127,12 +207,19 @@ impl<P> Shared<P> {
 
     /// Marks the connection as becoming TLS (its handshake has begun): STARTTLS is refused.
     pub(crate) fn mark_tls(&self) {
-        self.lock().tls.get_or_insert_with(Box::default);
+        self.lock()
+            .extras_mut()
+            .tls
+            .get_or_insert_with(Box::default);
     }
 
     /// Records the outcome of the connection's TLS handshake.
     pub(crate) fn set_tls_info(&self, info: Option<TlsInfo>) {
-        self.lock().tls.get_or_insert_with(Box::default).info = info;
+        self.lock()
+            .extras_mut()
+            .tls
+            .get_or_insert_with(Box::default)
+            .info = info;
     }
 
     /// This connection's identity for `local_writes`: the address of its shared state.
@@ -192,9 +279,9 @@ impl<P: Protocol> Transport for Shared<P> {
         }
         let waker = {
             let mut state = self.lock();
-            if state.ended {
+            if !state.accepts_writes() {
                 drop(state);
-                tracing::debug!(peer = %self.peer, bytes = total, "write after the connection ended; dropped");
+                tracing::debug!(peer = %self.peer, bytes = total, "write after the connection closed for writing; dropped");
                 return;
             }
             state.write_buf.reserve(total);
@@ -211,8 +298,16 @@ impl<P: Protocol> Transport for Shared<P> {
     fn lose_connection(&self) {
         self.closing.store(true, Ordering::Release);
         self.update(|state| {
-            if state.close == CloseRequest::Open {
+            if matches!(state.close, CloseRequest::Open | CloseRequest::LoseWrite) {
                 state.close = CloseRequest::Lose;
+            }
+        });
+    }
+
+    fn lose_write_connection(&self) {
+        self.update(|state| {
+            if state.close == CloseRequest::Open {
+                state.close = CloseRequest::LoseWrite;
             }
         });
     }
@@ -248,7 +343,7 @@ impl<P: Protocol> Transport for Shared<P> {
 
     fn is_reading(&self) -> bool {
         let state = self.lock();
-        !state.read_paused && state.close == CloseRequest::Open && !state.ended
+        !state.read_paused && state.close.reads() && !state.ended
     }
 
     fn write_buffer_size(&self) -> usize {
@@ -293,12 +388,12 @@ impl<P: Protocol> Transport for Shared<P> {
         self.update(|state| {
             if state.ended {
                 outcome = Err(Error::ConnectionClosed);
-            } else if state.tls.is_some() {
+            } else if state.tls().is_some() {
                 outcome = Err(Error::TlsAlreadyStarted);
             } else {
                 let mut clear_writes = mem::take(&mut state.write_buf);
                 clear_writes.extend_from_slice(&pending);
-                state.tls = Some(Box::new(TlsState {
+                state.extras_mut().tls = Some(Box::new(TlsState {
                     request: Some(StartRequest { tls, clear_writes }),
                     info: None,
                 }));
@@ -312,12 +407,48 @@ impl<P: Protocol> Transport for Shared<P> {
     }
 
     fn tls_info(&self) -> Option<TlsInfo> {
-        self.lock().tls.as_ref().and_then(|tls| tls.info.clone())
+        self.lock().tls().and_then(|tls| tls.info.clone())
+    }
+
+    fn set_write_buffer_limits(&self, high: usize, low: usize) -> crate::Result<()> {
+        let limits = WriteBufferLimits::new(high, low)?;
+        self.update(|state| {
+            if state.extras.is_none() && limits == WriteBufferLimits::DEFAULT {
+                return;
+            }
+            let extras = state.extras_mut();
+            extras.write_limits = limits;
+            extras.changed = true;
+        });
+        Ok(())
+    }
+
+    fn write_buffer_limits(&self) -> WriteBufferLimits {
+        self.lock().write_limits()
+    }
+
+    fn is_write_buffer_full(&self) -> bool {
+        let pending = local_writes::pending(self.address());
+        let state = self.lock();
+        state.write_buf.len() + state.flushing + pending > state.write_limits().high
+    }
+
+    fn set_idle_timeout(&self, timeout: Option<Duration>) -> crate::Result<()> {
+        self.update(|state| {
+            if state.extras.is_none() && timeout.is_none() {
+                return;
+            }
+            let extras = state.extras_mut();
+            extras.idle_timeout = timeout;
+            extras.idle_changed = true;
+            extras.changed = true;
+        });
+        Ok(())
     }
 
     fn poll_drain(&self, cx: &mut Context<'_>) -> Poll<()> {
         let mut state = self.lock();
-        if state.ended || state.write_buf.len() + state.flushing <= WRITE_BUFFER_LOW {
+        if state.ended || state.write_buf.len() + state.flushing <= state.write_limits().low {
             return Poll::Ready(());
         }
         crate::wakers::register(&mut state.drain_wakers, cx.waker());
@@ -335,5 +466,93 @@ impl<P> fmt::Debug for Shared<P> {
             .field("close", &state.close)
             .field("ended", &state.ended)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+
+    use bytes::Bytes;
+
+    use super::*;
+
+    struct Quiet;
+
+    impl Protocol for Quiet {
+        fn data_received(&mut self, _: &TransportRef, _: Bytes) {}
+    }
+
+    fn shared() -> Arc<Shared<Quiet>> {
+        let address = Address::Tcp(SocketAddr::from(([127, 0, 0, 1], 1)));
+        Arc::new(Shared::new(address, address))
+    }
+
+    #[test]
+    fn default_settings_allocate_nothing() {
+        let shared = shared();
+        shared
+            .set_write_buffer_limits(
+                WriteBufferLimits::DEFAULT.high,
+                WriteBufferLimits::DEFAULT.low,
+            )
+            .unwrap();
+        shared.set_idle_timeout(None).unwrap();
+        assert!(shared.lock().extras.is_none());
+        shared
+            .set_idle_timeout(Some(Duration::from_secs(1)))
+            .unwrap();
+        assert!(shared.lock().extras.is_some());
+    }
+
+    #[test]
+    fn limits_are_checked_then_apply_to_fullness_and_drain() {
+        let shared = shared();
+        assert!(matches!(
+            shared.set_write_buffer_limits(3, 4),
+            Err(Error::InvalidWriteBufferLimits { high: 3, low: 4 })
+        ));
+        shared.set_write_buffer_limits(4, 2).unwrap();
+        assert_eq!(
+            shared.write_buffer_limits(),
+            WriteBufferLimits { high: 4, low: 2 }
+        );
+        assert!(shared.lock().settings_changed());
+        shared.write(b"1234");
+        assert!(!shared.is_write_buffer_full());
+        shared.write(b"5");
+        assert!(shared.is_write_buffer_full());
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(shared.poll_drain(&mut cx).is_pending());
+        shared.lock().write_buf.clear();
+        assert!(shared.poll_drain(&mut cx).is_ready());
+    }
+
+    #[test]
+    fn the_task_takes_an_idle_timeout_once() {
+        let shared = shared();
+        shared
+            .set_idle_timeout(Some(Duration::from_secs(3)))
+            .unwrap();
+        let mut state = shared.lock();
+        assert_eq!(state.take_settings(), Some(Some(Duration::from_secs(3))));
+        assert_eq!(state.take_settings(), None);
+        assert!(!state.settings_changed());
+    }
+
+    #[test]
+    fn losing_the_write_side_keeps_reading_and_drops_writes_once_shut() {
+        let shared = shared();
+        shared.lose_write_connection();
+        assert!(!shared.is_closing());
+        assert!(shared.is_reading());
+        shared.write(b"still queued: sent before the FIN");
+        shared.lock().write_side = WriteSide::ShuttingDown;
+        shared.write(b"dropped");
+        assert_eq!(shared.write_buffer_size(), 33);
+        shared.lose_connection();
+        assert!(shared.is_closing());
+        assert!(!shared.is_reading());
+        assert_eq!(shared.lock().close, CloseRequest::Lose);
     }
 }

@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 use bytes::{Buf, Bytes};
 
 use super::shared::{StreamShared, StreamState, READ_BUFFER_LIMIT};
-use crate::{Address, DisconnectReason, Error, Result, TransportRef, WRITE_BUFFER_HIGH};
+use crate::{Address, DisconnectReason, Error, Result, TransportRef};
 
 /// The delimiter of [`Connection::read_line`] and [`StreamWriter::write_line`] unless
 /// changed: CR LF, as `LineReceiver`'s.
@@ -30,9 +30,10 @@ pub const DEFAULT_MAX_LINE_LENGTH: usize = 16384;
 /// - Reads take `&mut self`. Lines are limited like `LineReceiver`'s: a line longer than
 ///   the maximum is an [`Error::LineTooLong`], its rest is skipped up to its delimiter, and
 ///   the next read goes on after it.
-/// - Writes never block the writer for long: once more than
-///   [`WRITE_BUFFER_HIGH`](crate::WRITE_BUFFER_HIGH) bytes wait to be sent, a write waits
-///   until they drain to [`WRITE_BUFFER_LOW`](crate::WRITE_BUFFER_LOW).
+/// - Writes never block the writer for long: once more than the transport's high-water
+///   mark ([`WRITE_BUFFER_HIGH`](crate::WRITE_BUFFER_HIGH) unless
+///   [set](crate::Transport::set_write_buffer_limits)) waits to be sent, a write waits
+///   until it drains to the low one ([`WRITE_BUFFER_LOW`](crate::WRITE_BUFFER_LOW)).
 /// - Dropping the connection closes it gracefully (pending writes are sent first).
 ///
 /// # Cancel safety
@@ -408,8 +409,9 @@ fn end_of_stream(state: &mut StreamState, expected: Option<usize>) -> Option<Res
 }
 
 impl StreamWriter {
-    /// Writes `data`, waiting (only) if more than
-    /// [`WRITE_BUFFER_HIGH`](crate::WRITE_BUFFER_HIGH) bytes are unsent, until they drain.
+    /// Writes `data`, waiting (only) if more than the high-water mark is unsent (see
+    /// [`Transport::write_buffer_limits`](crate::Transport::write_buffer_limits)), until
+    /// it drains to the low one.
     ///
     /// # Errors
     ///
@@ -443,7 +445,7 @@ impl StreamWriter {
     }
 
     async fn make_room(&self) -> Result<()> {
-        if self.transport.write_buffer_size() > WRITE_BUFFER_HIGH {
+        if self.transport.is_write_buffer_full() {
             return self.drain().await;
         }
         Ok(())

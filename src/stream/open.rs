@@ -11,7 +11,7 @@ use futures::FutureExt;
 use super::protocol::StreamProtocol;
 use super::shared::StreamShared;
 use super::Connection;
-use crate::reactor::{dial, handshake, ConnectionTask, NetStream, Shared};
+use crate::reactor::{dial, handshake, ConnectionTask, Counter, NetStream, Shared};
 use crate::tls::rustls::pki_types::ServerName;
 use crate::tls::rustls::{ClientConfig, ServerConfig};
 use crate::{
@@ -69,8 +69,7 @@ impl Reactor {
             let stream = match tls {
                 None => NetStream::Tcp(stream),
                 Some((name, config)) => {
-                    let timeout = registry.tls_handshake_timeout();
-                    handshake(stream, name, config, &address, timeout).await?
+                    handshake(&registry, stream, name, config, &address).await?
                 }
             };
             let stream_shared = StreamShared::new();
@@ -79,6 +78,7 @@ impl Reactor {
             let connection = Connection::new(stream_shared.clone(), transport);
             let protocol = StreamProtocol::new(stream_shared);
             let mut task = ConnectionTask::new(protocol, stream, shared, registry.clone());
+            task.count(Counter::Connected, 1);
             if let Some(name) = &server_name {
                 task = task.with_server_name(name);
             }

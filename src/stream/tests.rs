@@ -283,6 +283,24 @@ fn a_writer_waits_while_the_peer_is_slow_and_goes_on_when_it_reads() {
 }
 
 #[test]
+fn a_writer_waits_at_the_transports_own_high_water_mark_and_goes_on_at_its_low_one() {
+    let (connection, peer) = pair();
+    connection
+        .transport()
+        .set_write_buffer_limits(100, 10)
+        .unwrap();
+    now(connection.write(&[b'a'; 100])).unwrap(); // at the mark, not past it
+    let mut write = pin!(connection.write(b"!"));
+    assert!(poll_once(write.as_mut()).is_pending());
+    // Drained to 11 unsent: still above the low mark.
+    let _ = peer.transport.take();
+    peer.transport.write(&[b'b'; 11]);
+    assert!(poll_once(write.as_mut()).is_pending());
+    assert_eq!(peer.transport.take().len(), 11);
+    assert!(matches!(poll_once(write.as_mut()), Poll::Ready(Ok(()))));
+}
+
+#[test]
 fn writing_after_close_is_refused() {
     let (connection, peer) = pair();
     connection.transport().lose_connection();

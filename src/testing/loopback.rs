@@ -34,7 +34,10 @@ pub enum Side {
 /// Each end is a [`TestConnection`] (so handles, write pressure and the reactor's other
 /// promises hold). Closing behaves as on TCP: once an end that asked to close has had all
 /// its bytes delivered, its peer receives EOF and the closing end its `connection_lost`;
-/// bytes sent to an end whose connection is over are dropped.
+/// an end that shut down only its write side
+/// ([`lose_write_connection`](crate::Transport::lose_write_connection)) has its peer
+/// receive EOF once its bytes are delivered, and goes on receiving; bytes sent to an end
+/// whose connection is over are dropped.
 ///
 /// Control: [`set_chunk_size`](Loopback::set_chunk_size) (deliver in pieces),
 /// [`set_server_first`](Loopback::set_server_first) (order within a step),
@@ -293,9 +296,23 @@ impl<S: Protocol, C: Protocol> Loopback<S, C> {
     }
 
     /// Once nothing moves: ends connections that asked to close and whose bytes are all
-    /// delivered (their peer gets EOF first). Returns whether anything changed.
+    /// delivered (their peer gets EOF first), and sends EOF for an end that shut down its
+    /// write side. Returns whether anything changed.
     fn settle_closes(&mut self) -> bool {
         let mut changed = false;
+        for side in [Side::Client, Side::Server] {
+            let write_closed = self.transport(side).is_write_closed()
+                && self.transport(side).value().is_empty()
+                && self.wire_to(opposite(side)).in_flight.is_empty();
+            if write_closed && !self.wire_to(opposite(side)).eof_sent && !self.peer_lost(side) {
+                self.wire_to(opposite(side)).eof_sent = true;
+                match side {
+                    Side::Server => self.client.receive_eof(),
+                    Side::Client => self.server.receive_eof(),
+                };
+                changed = true;
+            }
+        }
         for side in [Side::Client, Side::Server] {
             let (closing, lost, unsent) = match side {
                 Side::Server => (
@@ -406,5 +423,56 @@ impl<S, C> fmt::Debug for Loopback<S, C> {
             .field("client", &self.client)
             .field("chunk_size", &self.chunk_size)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Sends a request, shuts its write side, and collects the answer.
+    #[derive(Default)]
+    struct Asker {
+        answer: Vec<u8>,
+        lost: Option<DisconnectReason>,
+    }
+
+    impl Protocol for Asker {
+        fn connection_made(&mut self, transport: &TransportRef) {
+            transport.write(b"question");
+            transport.lose_write_connection();
+        }
+        fn data_received(&mut self, _: &TransportRef, data: Bytes) {
+            self.answer.extend_from_slice(&data);
+        }
+        fn connection_lost(&mut self, reason: DisconnectReason) {
+            self.lost = Some(reason);
+        }
+    }
+
+    /// Answers only once the whole request is in (at EOF), then closes.
+    #[derive(Default)]
+    struct AnswerAtEof {
+        request: Vec<u8>,
+    }
+
+    impl Protocol for AnswerAtEof {
+        fn data_received(&mut self, _: &TransportRef, data: Bytes) {
+            self.request.extend_from_slice(&data);
+        }
+        fn eof_received(&mut self, transport: &TransportRef) -> bool {
+            transport.write(&self.request.to_ascii_uppercase());
+            false
+        }
+    }
+
+    #[test]
+    fn a_half_closed_end_still_receives_until_its_peer_closes() {
+        let mut pair = Loopback::new(AnswerAtEof::default(), Asker::default());
+        pair.set_chunk_size(Some(3));
+        pair.pump();
+        assert_eq!(pair.client().protocol().answer, b"QUESTION");
+        assert!(pair.client().protocol().lost.as_ref().unwrap().is_clean());
+        assert!(pair.server().is_lost());
     }
 }

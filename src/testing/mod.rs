@@ -3,7 +3,8 @@
 //! - [`StringTransport`] records what a protocol writes and whether it asked to close.
 //! - [`TestConnection`] drives a protocol over a `StringTransport`: feed it bytes in any
 //!   chunking, read what it wrote, end the connection with any reason; reach it through a
-//!   [`ProtocolHandle`](crate::ProtocolHandle); see write pressure as the reactor applies it.
+//!   [`ProtocolHandle`](crate::ProtocolHandle); see write pressure as the reactor applies it
+//!   (with the protocol's own watermarks), and its idle timeout fire on a fake clock.
 //! - [`every_split`] feeds an input at every split point (and, when short, in every
 //!   chunking) and checks every run observes the same thing.
 //! - [`Clock`] is a fake clock you advance by hand; it implements the same

@@ -4,11 +4,12 @@ use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 
 use crate::producer::Registered;
-use crate::{Address, Error, Producer, ProducerKind, Transport, WRITE_BUFFER_LOW};
+use crate::{Address, Error, Producer, ProducerKind, Transport, WriteBufferLimits};
 
 /// A [`Transport`] that keeps everything written to it, for tests. Twisted's
 /// `StringTransport`.
@@ -19,12 +20,19 @@ use crate::{Address, Error, Producer, ProducerKind, Transport, WRITE_BUFFER_LOW}
 ///   ([`is_closing`](Transport::is_closing)); nothing calls `connection_lost` by itself
 ///   (use [`TestConnection`](super::TestConnection) for that).
 /// - After [`abort_connection`](Transport::abort_connection), writes are dropped, as on a
-///   real connection.
+///   real connection; so are writes after
+///   [`lose_write_connection`](Transport::lose_write_connection)
+///   ([`is_write_closed`](StringTransport::is_write_closed)), which takes effect at once
+///   (everything written before it counts as sent), while reading goes on.
 /// - [`write_buffer_size`](Transport::write_buffer_size) is the number of bytes written and
-///   not yet taken by the test, so a test can play a slow peer: above
-///   [`WRITE_BUFFER_LOW`](crate::WRITE_BUFFER_LOW), [`poll_drain`](Transport::poll_drain)
+///   not yet taken by the test, so a test can play a slow peer: above the low-water mark
+///   ([`WRITE_BUFFER_LOW`](crate::WRITE_BUFFER_LOW) unless
+///   [set](Transport::set_write_buffer_limits)), [`poll_drain`](Transport::poll_drain)
 ///   waits until the test calls [`take`](StringTransport::take) or
 ///   [`clear`](StringTransport::clear).
+/// - [`set_idle_timeout`](Transport::set_idle_timeout) records the timeout
+///   ([`idle_timeout`](StringTransport::idle_timeout)); a
+///   [`TestConnection`](super::TestConnection) runs it on its fake clock.
 /// - [`register_producer`](Transport::register_producer) records the producer
 ///   ([`producer_kind`](StringTransport::producer_kind)); a
 ///   [`TestConnection`](super::TestConnection) drives it as the reactor would.
@@ -57,6 +65,13 @@ struct State {
     closing: bool,
     aborted: bool,
     reading_paused: bool,
+    write_closed: bool,
+    limits: WriteBufferLimits,
+    idle_timeout: Option<Duration>,
+    /// The idle timeout was set since `TestConnection` last looked.
+    idle_changed: bool,
+    /// Bytes the test has taken (read as the peer), ever: a `TestConnection`'s activity.
+    taken_total: u64,
 }
 
 impl StringTransport {
@@ -99,10 +114,9 @@ impl StringTransport {
     pub fn take(&self) -> Bytes {
         let (taken, wakers) = {
             let mut state = self.lock();
-            (
-                state.written.split().freeze(),
-                std::mem::take(&mut state.drain_wakers),
-            )
+            let taken = state.written.split().freeze();
+            state.taken_total += taken.len() as u64;
+            (taken, std::mem::take(&mut state.drain_wakers))
         };
         for waker in wakers {
             waker.wake();
@@ -130,18 +144,44 @@ impl StringTransport {
     pub fn is_aborted(&self) -> bool {
         self.lock().aborted
     }
+
+    /// Whether [`lose_write_connection`](Transport::lose_write_connection) was called:
+    /// the write side is shut down.
+    pub fn is_write_closed(&self) -> bool {
+        self.lock().write_closed
+    }
+
+    /// The idle timeout last set with [`set_idle_timeout`](Transport::set_idle_timeout).
+    pub fn idle_timeout(&self) -> Option<Duration> {
+        self.lock().idle_timeout
+    }
+
+    /// The idle timeout, if it was set since the last call (`Some(None)`: unset).
+    pub(crate) fn take_idle_change(&self) -> Option<Option<Duration>> {
+        let mut state = self.lock();
+        std::mem::take(&mut state.idle_changed).then_some(state.idle_timeout)
+    }
+
+    /// Bytes taken by the test, ever.
+    pub(crate) fn taken_total(&self) -> u64 {
+        self.lock().taken_total
+    }
 }
 
 impl Transport for StringTransport {
     fn write(&self, data: &[u8]) {
         let mut state = self.lock();
-        if !state.aborted {
+        if !state.aborted && !state.write_closed {
             state.written.extend_from_slice(data);
         }
     }
 
     fn lose_connection(&self) {
         self.lock().closing = true;
+    }
+
+    fn lose_write_connection(&self) {
+        self.lock().write_closed = true;
     }
 
     fn abort_connection(&self) {
@@ -196,9 +236,25 @@ impl Transport for StringTransport {
         self.lock().producer = None;
     }
 
+    fn set_write_buffer_limits(&self, high: usize, low: usize) -> crate::Result<()> {
+        self.lock().limits = WriteBufferLimits::new(high, low)?;
+        Ok(())
+    }
+
+    fn write_buffer_limits(&self) -> WriteBufferLimits {
+        self.lock().limits
+    }
+
+    fn set_idle_timeout(&self, timeout: Option<Duration>) -> crate::Result<()> {
+        let mut state = self.lock();
+        state.idle_timeout = timeout;
+        state.idle_changed = true;
+        Ok(())
+    }
+
     fn poll_drain(&self, cx: &mut Context<'_>) -> Poll<()> {
         let mut state = self.lock();
-        if state.aborted || state.written.len() <= WRITE_BUFFER_LOW {
+        if state.aborted || state.written.len() <= state.limits.low {
             return Poll::Ready(());
         }
         crate::wakers::register(&mut state.drain_wakers, cx.waker());
@@ -214,9 +270,70 @@ impl fmt::Debug for StringTransport {
             .field("closing", &state.closing)
             .field("aborted", &state.aborted)
             .field("reading_paused", &state.reading_paused)
+            .field("write_closed", &state.write_closed)
+            .field("limits", &state.limits)
+            .field("idle_timeout", &state.idle_timeout)
             .field("producer", &state.producer)
             .field("host", &self.host)
             .field("peer", &self.peer)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::task::Waker;
+
+    #[test]
+    fn writes_after_the_write_side_is_closed_are_dropped_and_reading_goes_on() {
+        let transport = StringTransport::new();
+        transport.write(b"last words");
+        transport.lose_write_connection();
+        transport.write(b"too late");
+        assert!(transport.is_write_closed());
+        assert!(!transport.is_closing());
+        assert!(transport.is_reading());
+        assert_eq!(transport.take(), &b"last words"[..]);
+    }
+
+    #[test]
+    fn invalid_limits_are_refused_and_change_nothing() {
+        let transport = StringTransport::new();
+        assert!(matches!(
+            transport.set_write_buffer_limits(1, 2),
+            Err(Error::InvalidWriteBufferLimits { high: 1, low: 2 })
+        ));
+        assert_eq!(transport.write_buffer_limits(), WriteBufferLimits::DEFAULT);
+    }
+
+    #[test]
+    fn drain_and_fullness_follow_the_limits_set() {
+        let transport = StringTransport::new();
+        transport.set_write_buffer_limits(8, 4).unwrap();
+        let mut cx = Context::from_waker(Waker::noop());
+        transport.write(b"12345");
+        assert!(!transport.is_write_buffer_full());
+        assert!(transport.poll_drain(&mut cx).is_pending());
+        transport.write(b"6789");
+        assert!(transport.is_write_buffer_full());
+        transport.take();
+        transport.write(b"1234");
+        assert!(transport.poll_drain(&mut cx).is_ready());
+    }
+
+    #[test]
+    fn the_idle_timeout_is_recorded() {
+        let transport = StringTransport::new();
+        assert_eq!(transport.idle_timeout(), None);
+        transport
+            .set_idle_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        assert_eq!(transport.idle_timeout(), Some(Duration::from_secs(5)));
+        assert_eq!(
+            transport.take_idle_change(),
+            Some(Some(Duration::from_secs(5)))
+        );
+        assert_eq!(transport.take_idle_change(), None);
     }
 }

@@ -1,0 +1,286 @@
+//! Idle timeouts over loopback: `Transport::set_idle_timeout` and
+//! `Protocol::timeout_connection` on the reactor's clock. What counts as activity (bytes
+//! received, bytes sent), the callback running in the connection's own task, one shot,
+//! and a close the peer does not read being aborted.
+//!
+//! These wait for real (short) timeouts to pass: the outcome waited for is the event
+//! itself, never a sleep. Activity is paced by the reactor's own timers at a fraction of
+//! the timeout, so a slow machine has a wide margin.
+
+mod common;
+
+use std::io::Read;
+use std::net::TcpStream as StdStream;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use common::*;
+use torsade::prelude::*;
+use torsade::{factory_fn, Address, Reactor};
+
+/// What the server saw.
+#[derive(Debug, Default)]
+struct Log {
+    received: Vec<u8>,
+    timeouts: usize,
+    /// The task `connection_made` and `timeout_connection` ran in.
+    made_task: Option<tokio::task::Id>,
+    timeout_task: Option<tokio::task::Id>,
+    lost: Option<DisconnectReason>,
+}
+
+type Shared = Arc<Mutex<Log>>;
+
+fn log() -> Shared {
+    Arc::new(Mutex::new(Log::default()))
+}
+
+/// A server that watches for idleness; optionally writes a farewell when it fires and
+/// ticks bytes to the client meanwhile. Stops the reactor once lost.
+struct Watcher {
+    log: Shared,
+    reactor: Reactor,
+    timeout: Duration,
+    farewell: Option<&'static [u8]>,
+    /// Writes one byte every `.0`, `.1` times, from a reactor timer (outside the task).
+    ticks: Option<(Duration, usize)>,
+    /// Written in `connection_made`.
+    greeting: Vec<u8>,
+}
+
+impl Watcher {
+    fn new(log: &Shared, reactor: &Reactor, timeout: Duration) -> Watcher {
+        Watcher {
+            log: log.clone(),
+            reactor: reactor.clone(),
+            timeout,
+            farewell: None,
+            ticks: None,
+            greeting: Vec::new(),
+        }
+    }
+}
+
+fn tick(reactor: Reactor, transport: TransportRef, every: Duration, left: usize) {
+    if left == 0 {
+        return;
+    }
+    transport.write(b".");
+    let again = reactor.clone();
+    reactor.call_later(every, move || tick(again, transport, every, left - 1));
+}
+
+impl Protocol for Watcher {
+    fn connection_made(&mut self, transport: &TransportRef) {
+        self.log.lock().unwrap().made_task = tokio::task::try_id();
+        transport.set_idle_timeout(Some(self.timeout)).unwrap();
+        transport.write(&self.greeting);
+        if let Some((every, count)) = self.ticks {
+            tick(self.reactor.clone(), transport.clone(), every, count);
+        }
+    }
+
+    fn data_received(&mut self, _: &TransportRef, data: Bytes) {
+        self.log.lock().unwrap().received.extend_from_slice(&data);
+    }
+
+    fn timeout_connection(&mut self, transport: &TransportRef) {
+        {
+            let mut log = self.log.lock().unwrap();
+            log.timeouts += 1;
+            log.timeout_task = tokio::task::try_id();
+        }
+        if let Some(farewell) = self.farewell {
+            transport.write(farewell);
+        }
+        transport.lose_connection();
+    }
+
+    fn connection_lost(&mut self, reason: DisconnectReason) {
+        self.log.lock().unwrap().lost = Some(reason);
+        let _ = self.reactor.stop();
+    }
+}
+
+/// Listens with `watcher`, runs a plain socket client that reads everything until the
+/// server closes; returns what it read.
+fn serve_reading_client(
+    reactor: &Reactor,
+    make: impl Fn() -> Watcher + Send + Sync + 'static,
+) -> Vec<u8> {
+    let port = reactor
+        .listen_tcp("127.0.0.1:0", factory_fn(move |_: &Address| make()))
+        .unwrap();
+    let address = port.local_addr();
+    let client = std::thread::spawn(move || {
+        let mut stream = StdStream::connect(address)?;
+        stream.set_read_timeout(Some(LIMIT))?;
+        let mut received = Vec::new();
+        stream.read_to_end(&mut received)?;
+        Ok::<_, std::io::Error>(received)
+    });
+    run_bounded(reactor, LIMIT);
+    client.join().unwrap().unwrap()
+}
+
+#[test]
+fn an_idle_connection_is_closed_and_its_farewell_sent_from_its_own_task() {
+    let reactor = Reactor::new().unwrap();
+    let server = log();
+    let (s, r) = (server.clone(), reactor.clone());
+    let received = serve_reading_client(&reactor, move || Watcher {
+        farewell: Some(b"idle, bye\r\n"),
+        ..Watcher::new(&s, &r, Duration::from_millis(100))
+    });
+    assert_eq!(received, b"idle, bye\r\n");
+    let server = server.lock().unwrap();
+    assert_eq!(server.timeouts, 1);
+    assert!(server.lost.as_ref().unwrap().is_clean());
+    assert!(server.made_task.is_some());
+    assert_eq!(
+        server.timeout_task, server.made_task,
+        "runs in the connection's task"
+    );
+    assert_eq!(reactor.stats().idle_timeouts, 1);
+}
+
+#[test]
+fn bytes_sent_keep_a_connection_alive_and_the_timeout_fires_once_they_stop() {
+    // Ticks every 40 ms, 15 times (600 ms) against a 400 ms timeout.
+    let reactor = Reactor::new().unwrap();
+    let server = log();
+    let (s, r) = (server.clone(), reactor.clone());
+    let received = serve_reading_client(&reactor, move || Watcher {
+        ticks: Some((Duration::from_millis(40), 15)),
+        ..Watcher::new(&s, &r, Duration::from_millis(400))
+    });
+    assert_eq!(
+        received, b"...............",
+        "every tick came before the timeout"
+    );
+    let server = server.lock().unwrap();
+    assert_eq!(server.timeouts, 1);
+    assert!(server.lost.as_ref().unwrap().is_clean());
+}
+
+/// Sends a byte every `every`, `count` times, from a reactor timer, then goes quiet;
+/// closes at EOF.
+struct Ticker {
+    reactor: Reactor,
+    every: Duration,
+    count: usize,
+}
+
+impl Protocol for Ticker {
+    fn connection_made(&mut self, transport: &TransportRef) {
+        tick(
+            self.reactor.clone(),
+            transport.clone(),
+            self.every,
+            self.count,
+        );
+    }
+
+    fn data_received(&mut self, _: &TransportRef, _: Bytes) {}
+}
+
+#[test]
+fn bytes_received_keep_a_connection_alive() {
+    let reactor = Reactor::new().unwrap();
+    let server = log();
+    let (s, r) = (server.clone(), reactor.clone());
+    let port = reactor
+        .listen_tcp(
+            "127.0.0.1:0",
+            factory_fn(move |_: &Address| Watcher::new(&s, &r, Duration::from_millis(400))),
+        )
+        .unwrap();
+    let r = reactor.clone();
+    reactor
+        .connect_tcp(
+            port.local_addr(),
+            factory_fn(move |_: &Address| Ticker {
+                reactor: r.clone(),
+                every: Duration::from_millis(40),
+                count: 15,
+            }),
+        )
+        .detach();
+    run_bounded(&reactor, LIMIT);
+    let server = server.lock().unwrap();
+    assert_eq!(
+        server.received, b"...............",
+        "every tick came before the timeout"
+    );
+    assert_eq!(server.timeouts, 1);
+    assert!(server.lost.as_ref().unwrap().is_clean());
+}
+
+#[test]
+fn a_close_the_peer_does_not_read_is_aborted_one_timeout_later() {
+    const SIZE: usize = 8 * 1024 * 1024;
+    let reactor = Reactor::new().unwrap();
+    let server = log();
+    let (s, r) = (server.clone(), reactor.clone());
+    let (lost_tx, lost_rx) = mpsc::channel::<()>();
+    let lost_tx = Mutex::new(lost_tx);
+    let port = reactor
+        .listen_tcp(
+            "127.0.0.1:0",
+            factory_fn(move |_: &Address| {
+                let watcher = Watcher {
+                    greeting: vec![b'x'; SIZE],
+                    ..Watcher::new(&s, &r, Duration::from_millis(100))
+                };
+                let signal = lost_tx.lock().unwrap().clone();
+                Recorded(watcher, Some(signal))
+            }),
+        )
+        .unwrap();
+    /// Tells the client thread the server's connection is over.
+    struct Recorded(Watcher, Option<mpsc::Sender<()>>);
+    impl Protocol for Recorded {
+        fn connection_made(&mut self, transport: &TransportRef) {
+            self.0.connection_made(transport);
+        }
+        fn data_received(&mut self, transport: &TransportRef, data: Bytes) {
+            self.0.data_received(transport, data);
+        }
+        fn timeout_connection(&mut self, transport: &TransportRef) {
+            self.0.timeout_connection(transport);
+        }
+        fn connection_lost(&mut self, reason: DisconnectReason) {
+            self.0.connection_lost(reason);
+            if let Some(signal) = self.1.take() {
+                let _ = signal.send(());
+            }
+        }
+    }
+    let address = port.local_addr();
+    let client = std::thread::spawn(move || {
+        // Connects and never reads, until the server's connection is over.
+        let stream = StdStream::connect(address).unwrap();
+        let outcome = lost_rx.recv_timeout(LIMIT);
+        drop(stream);
+        outcome.is_ok()
+    });
+    run_bounded(&reactor, LIMIT);
+    assert!(client.join().unwrap(), "the server's connection ended");
+    let server = server.lock().unwrap();
+    assert_eq!(
+        server.timeouts, 1,
+        "the second firing aborts, it does not call again"
+    );
+    let reason = server.lost.clone().unwrap();
+    let error = reason.error().expect("lost with an error");
+    assert_eq!(error.kind(), std::io::ErrorKind::TimedOut);
+    assert!(matches!(
+        error
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<Error>()),
+        Some(Error::IdleTimeout { .. })
+    ));
+    assert_eq!(reactor.stats().idle_timeouts, 2);
+}
