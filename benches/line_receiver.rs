@@ -8,7 +8,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use torsade::{Address, Protocol, Transport, TransportRef};
-use torsade_protocols::{LineContext, LineHandler, LineReceiver};
+use torsade_protocols::{Line, LineContext, LineHandler, LineReceiver};
 
 /// A transport that does nothing: the parser alone is measured.
 #[derive(Debug)]
@@ -41,7 +41,7 @@ impl Transport for Null {
 struct Count(usize);
 
 impl LineHandler for Count {
-    fn line_received(&mut self, _: &mut LineContext<'_>, line: Bytes) {
+    fn line_received(&mut self, _: &mut LineContext<'_>, line: Line<'_>) {
         self.0 += line.len();
     }
 }

@@ -32,11 +32,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use common::Args;
 use torsade::prelude::*;
 use torsade::{factory_fn, gather_results, Address, Clock, Reactor};
-use torsade_protocols::{LineContext, LineHandler, LineOnlyReceiver};
+use torsade_protocols::{Line, LineContext, LineHandler, LineOnlyReceiver};
 
 const USAGE: &str =
     "usage: blocking_vs_async [--servers N] [--delay-ms D]   (default 3 servers, 500 ms)";
@@ -76,7 +75,7 @@ struct SlowGreeter {
 }
 
 impl LineHandler for SlowGreeter {
-    fn line_received(&mut self, lines: &mut LineContext<'_>, name: Bytes) {
+    fn line_received(&mut self, lines: &mut LineContext<'_>, name: Line<'_>) {
         let answer = match std::str::from_utf8(&name) {
             Ok("") => "ERROR empty name".to_string(),
             Ok(name) => format!("Hello, {name}!"),

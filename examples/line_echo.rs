@@ -14,9 +14,8 @@ mod common;
 
 use std::process::ExitCode;
 
-use bytes::Bytes;
 use torsade::{factory_fn, Address};
-use torsade_protocols::{LineContext, LineHandler, LineReceiver};
+use torsade_protocols::{Line, LineContext, LineHandler, LineReceiver};
 
 const USAGE: &str = "usage: line_echo [--port PORT] [--loops N] [--tls-cert FILE --tls-key FILE]
    --port defaults to 8000 (0 picks a free port); --tls-cert and --tls-key (PEM) serve TLS";
@@ -25,7 +24,7 @@ const USAGE: &str = "usage: line_echo [--port PORT] [--loops N] [--tls-cert FILE
 struct LineEcho;
 
 impl LineHandler for LineEcho {
-    fn line_received(&mut self, lines: &mut LineContext<'_>, line: Bytes) {
+    fn line_received(&mut self, lines: &mut LineContext<'_>, line: Line<'_>) {
         let line = line.strip_suffix(b"\r").unwrap_or(&line);
         lines.transport().write_many(&[line, b"\r\n"]);
     }

@@ -10,14 +10,13 @@ use std::net::TcpStream as StdStream;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::Bytes;
 use common::run_bounded;
 use torsade::prelude::*;
 use torsade::testing::TestCertificates;
 use torsade::tls::rustls::{ClientConfig, ServerConfig};
 use torsade::tls::StartTls;
 use torsade::{factory_fn, Address, Reactor};
-use torsade_protocols::{LineContext, LineHandler, LineOnlyReceiver};
+use torsade_protocols::{Line, LineContext, LineHandler, LineOnlyReceiver};
 
 const LIMIT: Duration = Duration::from_secs(20);
 
@@ -34,7 +33,7 @@ struct Server {
 }
 
 impl LineHandler for Server {
-    fn line_received(&mut self, lines: &mut LineContext<'_>, line: Bytes) {
+    fn line_received(&mut self, lines: &mut LineContext<'_>, line: Line<'_>) {
         let text = String::from_utf8_lossy(&line).into_owned();
         note(&self.log, format!("server got {text}"));
         if text == "STARTTLS" {
@@ -69,7 +68,7 @@ impl LineHandler for Client {
         lines.send_line(b"PLAIN");
     }
 
-    fn line_received(&mut self, lines: &mut LineContext<'_>, line: Bytes) {
+    fn line_received(&mut self, lines: &mut LineContext<'_>, line: Line<'_>) {
         let text = String::from_utf8_lossy(&line).into_owned();
         note(&self.log, format!("client got {text}"));
         match text.as_str() {

@@ -12,8 +12,10 @@ use std::fmt;
 use bytes::Bytes;
 use torsade::{DisconnectReason, TransportRef};
 
-use crate::line_framer::{Event, LineFramer, DEFAULT_DELIMITER, DEFAULT_MAX_LENGTH};
-use crate::{LineContext, LineHandler};
+use crate::line_framer::{
+    LentEvent, LineFramer, LineSource, DEFAULT_DELIMITER, DEFAULT_MAX_LENGTH,
+};
+use crate::{Line, LineContext, LineHandler};
 
 /// A handler, its framer, and the loop between them.
 pub(crate) struct Dispatcher<H> {
@@ -103,17 +105,50 @@ impl<H: LineHandler> Dispatcher<H> {
 
     /// Hands the framer's events to the handler until it needs more input or the
     /// protocol asked to close.
+    ///
+    /// A line found whole in a chunk is lent from `held`, this call's own handle on that
+    /// chunk: one reference-count increment per chunk rather than one per line, and the
+    /// framer stays free to change (a handler may switch modes or push bytes back) while
+    /// the line is lent.
     #[inline]
     fn deliver(&mut self, transport: &TransportRef) {
+        let mut held = Bytes::new();
         while !transport.is_closing() {
-            let Some(event) = self.framer.next_event() else {
+            let Some(event) = self.framer.next_lent_event() else {
                 return;
             };
-            let mut lines = LineContext::new(transport, &mut self.framer, self.raw_mode_allowed);
             match event {
-                Event::Line(line) => self.handler.line_received(&mut lines, line),
-                Event::Raw(data) => self.handler.raw_data_received(&mut lines, data),
-                Event::TooLong(partial) => self.handler.line_length_exceeded(&mut lines, partial),
+                LentEvent::Line(LineSource::Chunk(range)) => {
+                    let chunk = self.framer.chunk();
+                    if !same_view(&held, chunk) {
+                        held = chunk.clone();
+                    }
+                    // The framer's ranges lie inside its chunk; `get` keeps a broken
+                    // promise from turning into a panic.
+                    let Some(line) = held.get(range) else {
+                        continue;
+                    };
+                    let mut lines =
+                        LineContext::new(transport, &mut self.framer, self.raw_mode_allowed);
+                    self.handler
+                        .line_received(&mut lines, Line::new(line, &held));
+                }
+                LentEvent::Line(LineSource::Assembled(line)) => {
+                    let mut lines =
+                        LineContext::new(transport, &mut self.framer, self.raw_mode_allowed);
+                    self.handler
+                        .line_received(&mut lines, Line::new(&line, &line));
+                }
+                LentEvent::Raw(data) => {
+                    let mut lines =
+                        LineContext::new(transport, &mut self.framer, self.raw_mode_allowed);
+                    self.handler.raw_data_received(&mut lines, data);
+                }
+                LentEvent::TooLong(partial) => {
+                    let mut lines =
+                        LineContext::new(transport, &mut self.framer, self.raw_mode_allowed);
+                    self.handler.line_length_exceeded(&mut lines, partial);
+                }
             }
         }
     }
@@ -127,4 +162,10 @@ impl<H: fmt::Debug> fmt::Debug for Dispatcher<H> {
             .field("raw_mode_allowed", &self.raw_mode_allowed)
             .finish()
     }
+}
+
+/// Whether `a` and `b` view the same bytes (the same memory, so the same contents: memory
+/// a `Bytes` views does not change while it does).
+fn same_view(a: &Bytes, b: &Bytes) -> bool {
+    a.as_ptr() == b.as_ptr() && a.len() == b.len()
 }

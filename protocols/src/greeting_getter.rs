@@ -15,7 +15,9 @@ use torsade::{
 use crate::greeting_wire::{
     error_reason, EMPTY_NAME, GREETING_OVERHEAD, NAME_HAS_LINE_BREAK, NAME_TOO_LONG,
 };
-use crate::{Error, LineContext, LineHandler, LineOnlyReceiver, LineSender, DEFAULT_MAX_LENGTH};
+use crate::{
+    Error, Line, LineContext, LineHandler, LineOnlyReceiver, LineSender, DEFAULT_MAX_LENGTH,
+};
 
 /// A hook run once the connection is up.
 type ConnectedHook = Box<dyn FnOnce(&mut GreetingGetter) + Send>;
@@ -190,7 +192,7 @@ impl LineHandler for GreetingGetter {
         }
     }
 
-    fn line_received(&mut self, _lines: &mut LineContext<'_>, line: Bytes) {
+    fn line_received(&mut self, _lines: &mut LineContext<'_>, line: Line<'_>) {
         if self.pending.is_none() {
             tracing::warn!(
                 bytes = line.len(),

@@ -9,7 +9,7 @@ use crate::greeting_wire::{
     EMPTY_NAME, ERROR_PREFIX, HELLO_PREFIX, HELLO_SUFFIX, NAME_HAS_LINE_BREAK, NAME_NOT_UTF8,
     NAME_TOO_LONG,
 };
-use crate::{LineContext, LineHandler, LineOnlyReceiver};
+use crate::{Line, LineContext, LineHandler, LineOnlyReceiver};
 
 /// Answers each name it receives with a greeting.
 ///
@@ -85,7 +85,7 @@ impl GreetingServer {
 }
 
 impl LineHandler for GreetingServer {
-    fn line_received(&mut self, lines: &mut LineContext<'_>, name: Bytes) {
+    fn line_received(&mut self, lines: &mut LineContext<'_>, name: Line<'_>) {
         if name.is_empty() {
             return GreetingServer::send_error(lines, EMPTY_NAME);
         }

@@ -8,7 +8,7 @@
 //!        |  Protocol::data_received
 //!        v
 //!  LineReceiver / LineOnlyReceiver   -- a torsade::Protocol: frames lines, enforces limits
-//!        |  LineHandler::line_received(&mut LineContext, Bytes)
+//!        |  LineHandler::line_received(&mut LineContext, Line)
 //!        v
 //!  your LineHandler                   -- plain state; GreetingServer and GreetingGetter are two
 //! ```
@@ -16,13 +16,13 @@
 //! A [`LineHandler`] is what you write; wrap it in a [`LineReceiver`] (lines plus a raw
 //! mode) or a [`LineOnlyReceiver`] (lines only) to get a [`torsade::Protocol`] that the
 //! reactor or the in-memory [`torsade::testing`] tools can drive. The framing is sans-I/O:
-//! lines are slices of the received bytes, limits are on by default, and the same bytes
-//! give the same lines however they are chunked.
+//! lines are lent to the handler where they were received ([`Line`]: no copy, and kept
+//! with no copy either), limits are on by default, and the same bytes give the same lines
+//! however they are chunked.
 //!
 //! # Examples
 //!
 //! ```
-//! use bytes::Bytes;
 //! use torsade::testing::TestConnection;
 //! use torsade_protocols::prelude::*;
 //!
@@ -30,7 +30,7 @@
 //! struct Reverse;
 //!
 //! impl LineHandler for Reverse {
-//!     fn line_received(&mut self, lines: &mut LineContext<'_>, line: Bytes) {
+//!     fn line_received(&mut self, lines: &mut LineContext<'_>, line: Line<'_>) {
 //!         let reversed: Vec<u8> = line.iter().rev().copied().collect();
 //!         lines.send_line(&reversed);
 //!     }
@@ -57,6 +57,7 @@ mod error;
 mod greeting_getter;
 mod greeting_server;
 mod greeting_wire;
+mod line;
 mod line_context;
 mod line_framer;
 mod line_handler;
@@ -68,6 +69,7 @@ pub mod prelude;
 pub use crate::error::{Error, Result};
 pub use crate::greeting_getter::{GreetingGetter, RemoteGreetingGetter};
 pub use crate::greeting_server::GreetingServer;
+pub use crate::line::Line;
 pub use crate::line_context::LineContext;
 pub use crate::line_framer::{DEFAULT_DELIMITER, DEFAULT_MAX_LENGTH};
 pub use crate::line_handler::LineHandler;

@@ -22,14 +22,13 @@ use crate::{Error, LineSender, Result};
 /// A handler that answers `PING` and hangs up on `QUIT`:
 ///
 /// ```
-/// use bytes::Bytes;
 /// use torsade::testing::TestConnection;
-/// use torsade_protocols::{LineContext, LineHandler, LineOnlyReceiver};
+/// use torsade_protocols::{Line, LineContext, LineHandler, LineOnlyReceiver};
 ///
 /// struct Pinger;
 ///
 /// impl LineHandler for Pinger {
-///     fn line_received(&mut self, lines: &mut LineContext<'_>, line: Bytes) {
+///     fn line_received(&mut self, lines: &mut LineContext<'_>, line: Line<'_>) {
 ///         match &line[..] {
 ///             b"PING" => lines.send_line(b"PONG"),
 ///             b"QUIT" => lines.transport().lose_connection(),
@@ -162,15 +161,14 @@ impl<'a> LineContext<'a> {
     /// # Examples
     ///
     /// ```
-    /// use bytes::Bytes;
     /// use torsade::testing::{TestCertificates, TestConnection};
     /// use torsade::tls::StartTls;
-    /// use torsade_protocols::{Error, LineContext, LineHandler, LineOnlyReceiver};
+    /// use torsade_protocols::{Error, Line, LineContext, LineHandler, LineOnlyReceiver};
     ///
     /// struct Smtpish(StartTls);
     ///
     /// impl LineHandler for Smtpish {
-    ///     fn line_received(&mut self, lines: &mut LineContext<'_>, line: Bytes) {
+    ///     fn line_received(&mut self, lines: &mut LineContext<'_>, line: Line<'_>) {
     ///         if &line[..] == b"STARTTLS" {
     ///             lines.send_line(b"220 go ahead");
     ///             let refused = lines.start_tls(self.0.clone());

@@ -17,15 +17,18 @@
 //!   the over-long line.
 //! - All of this is a loop over a queue, never recursion.
 //!
-//! Lines are slices of the received chunks (`Bytes::split_to`): when nothing is buffered,
-//! no byte is copied; only an unfinished line's bytes are copied into the framer's buffer,
-//! which therefore never holds more than `max_length` plus one delimiter.
+//! Lines are ranges of the received chunks: when nothing is buffered, no byte is copied and
+//! no reference count is touched (the framer advances an offset into the chunk it is
+//! parsing, and the receiver lends the line to the handler as a [`Line`](crate::Line));
+//! only an unfinished line's bytes are copied into the framer's buffer, which therefore
+//! never holds more than `max_length` plus one delimiter.
 
 use std::collections::VecDeque;
 use std::fmt;
 use std::mem;
+use std::ops::Range;
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 
 use crate::delimiter::Delimiter;
 
@@ -38,7 +41,29 @@ pub const DEFAULT_DELIMITER: &[u8] = b"\r\n";
 /// receiver hold.
 pub const DEFAULT_MAX_LENGTH: usize = 16384;
 
-/// What the framer hands to the receiver.
+/// What the framer hands to the receiver, lines as ranges of the chunk being parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum LentEvent {
+    /// A complete line, delimiter removed.
+    Line(LineSource),
+    /// Bytes received in raw mode.
+    Raw(Bytes),
+    /// The first `max_length` bytes of a line that is over the limit.
+    TooLong(Bytes),
+}
+
+/// Where a complete line's bytes are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum LineSource {
+    /// This range of [`LineFramer::chunk`] (valid until the framer is next changed).
+    Chunk(Range<usize>),
+    /// Assembled from pieces of several chunks.
+    Assembled(Bytes),
+}
+
+/// What the framer hands to the receiver, every line as a `Bytes` of its own (for tests:
+/// the receivers use [`LentEvent`]).
+#[cfg(test)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Event {
     /// A complete line, delimiter removed.
@@ -84,9 +109,11 @@ pub(crate) struct LineFramer {
     partial: BytesMut,
     /// Over-long lines being skipped; the last one applies first.
     discards: Vec<Discard>,
-    /// The input being parsed now.
-    current: Bytes,
-    /// Input after `current`.
+    /// The input being parsed now: `chunk[pos..]` (the bytes before `pos` are parsed).
+    chunk: Bytes,
+    /// Where the unparsed part of `chunk` starts; at most `chunk.len()`.
+    pos: usize,
+    /// Input after `chunk`.
     queue: VecDeque<Pending>,
 }
 
@@ -103,7 +130,8 @@ impl LineFramer {
             mode: Mode::Line,
             partial: BytesMut::new(),
             discards: Vec::new(),
-            current: Bytes::new(),
+            chunk: Bytes::new(),
+            pos: 0,
             queue: VecDeque::new(),
         }
     }
@@ -128,8 +156,8 @@ impl LineFramer {
         if data.is_empty() {
             return;
         }
-        if self.current.is_empty() && self.queue.is_empty() {
-            self.current = data;
+        if self.rest().is_empty() && self.queue.is_empty() {
+            self.set_chunk(data);
         } else {
             self.queue.push_back(Pending::Data(data));
         }
@@ -157,9 +185,9 @@ impl LineFramer {
         }
         if !self.discards.is_empty() {
             let discards = mem::take(&mut self.discards);
-            let current = mem::take(&mut self.current);
-            if !current.is_empty() {
-                self.queue.push_front(Pending::Data(current));
+            let rest = self.take_rest();
+            if !rest.is_empty() {
+                self.queue.push_front(Pending::Data(rest));
             }
             self.queue.push_front(Pending::Discards(discards));
         }
@@ -168,10 +196,52 @@ impl LineFramer {
 
     /// Makes `data` the next input parsed.
     fn put_in_front(&mut self, data: Bytes) {
-        let current = mem::replace(&mut self.current, data);
-        if !current.is_empty() {
-            self.queue.push_front(Pending::Data(current));
+        let rest = self.take_rest();
+        if !rest.is_empty() {
+            self.queue.push_front(Pending::Data(rest));
         }
+        self.set_chunk(data);
+    }
+
+    /// The unparsed part of the chunk being parsed.
+    #[inline]
+    fn rest(&self) -> &[u8] {
+        // `pos <= chunk.len()` always holds; an empty slice otherwise rather than a panic.
+        self.chunk.get(self.pos..).unwrap_or_default()
+    }
+
+    /// Marks `count` more bytes of the chunk parsed.
+    #[inline]
+    fn consume(&mut self, count: usize) {
+        self.pos = self.pos.saturating_add(count).min(self.chunk.len());
+    }
+
+    /// Makes `data` the chunk being parsed, from its start.
+    fn set_chunk(&mut self, data: Bytes) {
+        self.chunk = data;
+        self.pos = 0;
+    }
+
+    /// Takes the unparsed part of the chunk out (the framer is left with none).
+    fn take_rest(&mut self) -> Bytes {
+        let chunk = mem::take(&mut self.chunk);
+        let pos = mem::take(&mut self.pos);
+        if pos == 0 {
+            chunk
+        } else {
+            chunk.slice(pos.min(chunk.len())..)
+        }
+    }
+
+    /// Drops the unparsed part of the chunk, and the chunk with it.
+    fn drop_rest(&mut self) {
+        self.chunk = Bytes::new();
+        self.pos = 0;
+    }
+
+    /// The chunk being parsed, which [`LineSource::Chunk`] ranges refer to.
+    pub(crate) fn chunk(&self) -> &Bytes {
+        &self.chunk
     }
 
     /// How many received bytes are buffered and not yet parsed (an unfinished line
@@ -185,7 +255,7 @@ impl LineFramer {
                 Pending::Discards(_) => 0,
             })
             .sum();
-        self.partial.len() + self.current.len() + queued
+        self.partial.len() + self.rest().len() + queued
     }
 
     /// Returns and drops every buffered byte: the unfinished line and all input not yet
@@ -194,7 +264,7 @@ impl LineFramer {
     pub(crate) fn clear(&mut self) -> Bytes {
         let mut pieces = Vec::with_capacity(self.queue.len() + 2);
         pieces.push(self.partial.split().freeze());
-        pieces.push(mem::take(&mut self.current));
+        pieces.push(self.take_rest());
         let mut discarding = !self.discards.is_empty();
         for pending in self.queue.drain(..) {
             match pending {
@@ -212,17 +282,31 @@ impl LineFramer {
         cleared
     }
 
-    /// The next event, or `None` when more input is needed.
+    /// The next event, every line as a `Bytes` of its own, or `None` when more input is
+    /// needed.
+    #[cfg(test)]
     pub(crate) fn next_event(&mut self) -> Option<Event> {
+        Some(match self.next_lent_event()? {
+            LentEvent::Line(LineSource::Chunk(range)) => Event::Line(self.chunk.slice(range)),
+            LentEvent::Line(LineSource::Assembled(line)) => Event::Line(line),
+            LentEvent::Raw(data) => Event::Raw(data),
+            LentEvent::TooLong(start) => Event::TooLong(start),
+        })
+    }
+
+    /// The next event, a line found whole in the chunk as its range there, or `None` when
+    /// more input is needed.
+    #[inline]
+    pub(crate) fn next_lent_event(&mut self) -> Option<LentEvent> {
         loop {
-            if self.current.is_empty() && !self.refill() {
+            if self.rest().is_empty() && !self.refill() {
                 // Let go of the spent chunk: it points into the connection's read buffer,
                 // which can then be reused, or freed while the connection is idle.
-                self.current = Bytes::new();
+                self.drop_rest();
                 return None;
             }
             match self.mode {
-                Mode::Raw => return Some(Event::Raw(mem::take(&mut self.current))),
+                Mode::Raw => return Some(LentEvent::Raw(self.take_rest())),
                 Mode::Line if !self.discards.is_empty() => self.discard_step(),
                 Mode::Line => {
                     if let Some(event) = self.line_step() {
@@ -233,7 +317,7 @@ impl LineFramer {
         }
     }
 
-    /// Moves the next queued input into `current`, resuming discards on the way. Returns
+    /// Moves the next queued input into the chunk, resuming discards on the way. Returns
     /// whether there is input.
     fn refill(&mut self) -> bool {
         loop {
@@ -241,7 +325,7 @@ impl LineFramer {
                 None => return false,
                 Some(Pending::Data(data)) => {
                     if !data.is_empty() {
-                        self.current = data;
+                        self.set_chunk(data);
                         return true;
                     }
                 }
@@ -254,46 +338,46 @@ impl LineFramer {
         }
     }
 
-    /// Skips bytes of `current` up to the end of the over-long line being discarded.
+    /// Skips bytes of the chunk up to the end of the over-long line being discarded.
     fn discard_step(&mut self) {
+        let rest = self.chunk.get(self.pos..).unwrap_or_default();
         let Some(discard) = self.discards.last_mut() else {
             return;
         };
         let delimiter_len = self.delimiter.len();
-        let end = match self.delimiter.find_straddling(&discard.tail, &self.current) {
+        let end = match self.delimiter.find_straddling(&discard.tail, rest) {
             Some(start) => Some(start + delimiter_len - discard.tail.len()),
-            None => self
-                .delimiter
-                .find(&self.current)
-                .map(|at| at + delimiter_len),
+            None => self.delimiter.find(rest).map(|at| at + delimiter_len),
         };
         match end {
             Some(end) => {
-                self.current.advance(end.min(self.current.len()));
+                self.consume(end);
                 self.discards.pop();
             }
             None => {
-                discard.tail.extend_from_slice(&self.current);
+                discard.tail.extend_from_slice(rest);
                 keep_last(&mut discard.tail, delimiter_len - 1);
-                self.current.clear();
+                self.drop_rest();
             }
         }
     }
 
-    /// Parses `current` in line mode: a line, an over-long line, or (`None`) an unfinished
+    /// Parses the chunk in line mode: a line, an over-long line, or (`None`) an unfinished
     /// line now held in `partial`.
     #[inline]
-    fn line_step(&mut self) -> Option<Event> {
+    fn line_step(&mut self) -> Option<LentEvent> {
         let delimiter_len = self.delimiter.len();
         // A delimiter must start at or before `max_length`: search no further.
         let window = self.max_length.saturating_add(delimiter_len);
         if self.partial.is_empty() {
-            // The hot path: slice the line out of the chunk, copying nothing.
-            let searched = self.current.len().min(window);
-            if let Some(start) = self.delimiter.find(&self.current[..searched]) {
-                let line = self.current.split_to(start);
-                self.current.advance(delimiter_len);
-                return Some(Event::Line(line));
+            // The hot path: the line is a range of the chunk; nothing is copied, and no
+            // reference count changes.
+            let rest = self.rest();
+            let searched = &rest[..rest.len().min(window)];
+            if let Some(length) = self.delimiter.find(searched) {
+                let start = self.pos;
+                self.consume(length + delimiter_len);
+                return Some(LentEvent::Line(LineSource::Chunk(start..start + length)));
             }
             return self.unfinished_line();
         }
@@ -303,62 +387,67 @@ impl LineFramer {
         let tail_start = buffered.saturating_sub(delimiter_len - 1);
         let straddling = self
             .delimiter
-            .find_straddling(&self.partial[tail_start..], &self.current);
+            .find_straddling(&self.partial[tail_start..], self.rest());
         if let Some(at) = straddling {
             let start = tail_start + at;
             if start > self.max_length {
                 return self.unfinished_line();
             }
-            self.current.advance(start + delimiter_len - buffered);
+            self.consume(start + delimiter_len - buffered);
             self.partial.truncate(start);
-            return Some(Event::Line(self.partial.split().freeze()));
+            let line = self.partial.split().freeze();
+            return Some(LentEvent::Line(LineSource::Assembled(line)));
         }
-        let searched = self.current.len().min(window.saturating_sub(buffered));
-        if let Some(start) = self.delimiter.find(&self.current[..searched]) {
-            self.partial.extend_from_slice(&self.current[..start]);
-            self.current.advance(start + delimiter_len);
-            return Some(Event::Line(self.partial.split().freeze()));
+        let rest = self.chunk.get(self.pos..).unwrap_or_default();
+        let searched = &rest[..rest.len().min(window.saturating_sub(buffered))];
+        if let Some(length) = self.delimiter.find(searched) {
+            self.partial.extend_from_slice(&searched[..length]);
+            self.consume(length + delimiter_len);
+            let line = self.partial.split().freeze();
+            return Some(LentEvent::Line(LineSource::Assembled(line)));
         }
         self.unfinished_line()
     }
 
-    /// `partial ++ current` holds no delimiter that starts at or before `max_length`:
+    /// `partial ++ rest` holds no delimiter that starts at or before `max_length`:
     /// either keep it as an unfinished line, or fail it as soon as it can no longer
     /// become a line of at most `max_length` bytes.
-    fn unfinished_line(&mut self) -> Option<Event> {
+    fn unfinished_line(&mut self) -> Option<LentEvent> {
         let buffered = self.partial.len();
-        let length = buffered + self.current.len();
+        let rest = self.chunk.get(self.pos..).unwrap_or_default();
+        let length = buffered + rest.len();
         let viable = if length > self.max_length {
             self.delimiter
-                .viable_len(&self.partial, &self.current, self.max_length)
+                .viable_len(&self.partial, rest, self.max_length)
         } else {
             length
         };
         if viable >= length {
             // Bounded: a viable line is at most `max_length` + delimiter - 1 bytes.
-            self.partial.extend_from_slice(&self.current);
-            self.current.clear();
+            self.partial.extend_from_slice(rest);
+            self.drop_rest();
             return None;
         }
         // The line fails at byte `fails_at`: report its start, skip the rest.
         let fails_at = viable + 1;
         let tail = self.bytes_between(fails_at.saturating_sub(self.delimiter.len() - 1), fails_at);
         let reported = if buffered == 0 {
-            self.current.slice(..self.max_length)
+            self.chunk.slice(self.pos..self.pos + self.max_length)
         } else {
             let missing = self.max_length.saturating_sub(buffered);
-            self.partial.extend_from_slice(&self.current[..missing]);
+            let rest = self.chunk.get(self.pos..).unwrap_or_default();
+            self.partial.extend_from_slice(&rest[..missing]);
             self.partial.truncate(self.max_length);
             self.partial.split().freeze()
         };
         self.partial.clear();
         let skipped = fails_at.saturating_sub(buffered);
-        self.current.advance(skipped.min(self.current.len()));
+        self.consume(skipped);
         self.discards.push(Discard { tail });
-        Some(Event::TooLong(reported))
+        Some(LentEvent::TooLong(reported))
     }
 
-    /// Copies bytes `from..to` of `partial ++ current`.
+    /// Copies bytes `from..to` of `partial ++ rest`.
     fn bytes_between(&self, from: usize, to: usize) -> Vec<u8> {
         let buffered = self.partial.len();
         let mut bytes = Vec::with_capacity(to.saturating_sub(from));
@@ -367,7 +456,7 @@ impl LineFramer {
         }
         let from = from.saturating_sub(buffered);
         let to = to.saturating_sub(buffered);
-        if let Some(part) = self.current.get(from..to) {
+        if let Some(part) = self.rest().get(from..to) {
             bytes.extend_from_slice(part);
         }
         bytes
@@ -405,7 +494,7 @@ impl fmt::Debug for LineFramer {
             .field("mode", &self.mode)
             .field("partial", &self.partial.len())
             .field("discarding", &self.discards.len())
-            .field("current", &self.current.len())
+            .field("unparsed", &self.rest().len())
             .field("queued", &self.queue.len())
             .finish()
     }

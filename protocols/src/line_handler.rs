@@ -3,7 +3,7 @@
 use bytes::Bytes;
 use torsade::DisconnectReason;
 
-use crate::LineContext;
+use crate::{Line, LineContext};
 
 /// The events of a line-based connection, as delivered by a
 /// [`LineReceiver`](crate::LineReceiver) or a [`LineOnlyReceiver`](crate::LineOnlyReceiver).
@@ -21,14 +21,13 @@ use crate::LineContext;
 /// An uppercasing echo:
 ///
 /// ```
-/// use bytes::Bytes;
 /// use torsade::testing::TestConnection;
-/// use torsade_protocols::{LineContext, LineHandler, LineReceiver};
+/// use torsade_protocols::{Line, LineContext, LineHandler, LineReceiver};
 ///
 /// struct Shout;
 ///
 /// impl LineHandler for Shout {
-///     fn line_received(&mut self, lines: &mut LineContext<'_>, line: Bytes) {
+///     fn line_received(&mut self, lines: &mut LineContext<'_>, line: Line<'_>) {
 ///         lines.send_line(&line.to_ascii_uppercase());
 ///     }
 /// }
@@ -47,10 +46,11 @@ pub trait LineHandler: Send + 'static {
     }
 
     /// A complete line arrived; `line` has the delimiter removed and is at most
-    /// [`max_length`](LineContext::max_length) bytes long. It is a slice of the received
-    /// bytes: keeping it keeps that chunk alive.
+    /// [`max_length`](LineContext::max_length) bytes long. It is lent for the call, where
+    /// it was received (read it as a `&[u8]`); [`Line::to_bytes`] keeps it, without a
+    /// copy — keeping it keeps the received chunk alive.
     #[doc(alias = "lineReceived")]
-    fn line_received(&mut self, lines: &mut LineContext<'_>, line: Bytes);
+    fn line_received(&mut self, lines: &mut LineContext<'_>, line: Line<'_>);
 
     /// Bytes arrived in raw mode (see [`LineContext::set_raw_mode`]), in whatever chunks
     /// the network delivered. To go back to lines, call

@@ -43,7 +43,7 @@ use crate::LineHandler;
 /// ```
 /// use bytes::Bytes;
 /// use torsade::testing::TestConnection;
-/// use torsade_protocols::{LineContext, LineHandler, LineOnlyReceiver};
+/// use torsade_protocols::{Line, LineContext, LineHandler, LineOnlyReceiver};
 ///
 /// #[derive(Default)]
 /// struct Count {
@@ -52,7 +52,7 @@ use crate::LineHandler;
 /// }
 ///
 /// impl LineHandler for Count {
-///     fn line_received(&mut self, lines: &mut LineContext<'_>, _: Bytes) {
+///     fn line_received(&mut self, lines: &mut LineContext<'_>, _: Line<'_>) {
 ///         self.lines += 1;
 ///         lines.send_line(self.lines.to_string().as_bytes());
 ///     }
@@ -90,11 +90,10 @@ impl<H: LineHandler> LineOnlyReceiver<H> {
     /// # Examples
     ///
     /// ```
-    /// # use bytes::Bytes;
-    /// # use torsade_protocols::{LineContext, LineHandler, LineOnlyReceiver};
+    /// # use torsade_protocols::{Line, LineContext, LineHandler, LineOnlyReceiver};
     /// # struct Ignore;
     /// # impl LineHandler for Ignore {
-    /// #     fn line_received(&mut self, _: &mut LineContext<'_>, _: Bytes) {}
+    /// #     fn line_received(&mut self, _: &mut LineContext<'_>, _: Line<'_>) {}
     /// # }
     /// let receiver = LineOnlyReceiver::new(Ignore).with_delimiter(&b"\0"[..]);
     /// assert_eq!(receiver.delimiter(), b"\0");

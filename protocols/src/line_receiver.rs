@@ -42,7 +42,7 @@ use crate::LineHandler;
 /// ```
 /// use bytes::Bytes;
 /// use torsade::testing::TestConnection;
-/// use torsade_protocols::{LineContext, LineHandler, LineReceiver};
+/// use torsade_protocols::{Line, LineContext, LineHandler, LineReceiver};
 ///
 /// #[derive(Default)]
 /// struct Upload {
@@ -51,7 +51,7 @@ use crate::LineHandler;
 /// }
 ///
 /// impl LineHandler for Upload {
-///     fn line_received(&mut self, lines: &mut LineContext<'_>, line: Bytes) {
+///     fn line_received(&mut self, lines: &mut LineContext<'_>, line: Line<'_>) {
 ///         let size = line.strip_prefix(b"SIZE ").and_then(|n| std::str::from_utf8(n).ok());
 ///         if let Some(Ok(size)) = size.map(str::parse) {
 ///             self.expected = size;
@@ -98,11 +98,10 @@ impl<H: LineHandler> LineReceiver<H> {
     /// # Examples
     ///
     /// ```
-    /// # use bytes::Bytes;
-    /// # use torsade_protocols::{LineContext, LineHandler, LineReceiver};
+    /// # use torsade_protocols::{Line, LineContext, LineHandler, LineReceiver};
     /// # struct Ignore;
     /// # impl LineHandler for Ignore {
-    /// #     fn line_received(&mut self, _: &mut LineContext<'_>, _: Bytes) {}
+    /// #     fn line_received(&mut self, _: &mut LineContext<'_>, _: Line<'_>) {}
     /// # }
     /// let receiver = LineReceiver::new(Ignore).with_delimiter(&b"\n"[..]);
     /// assert_eq!(receiver.delimiter(), b"\n");

@@ -16,9 +16,8 @@ use torsade::TransportRef;
 /// A handler that keeps a sender, so its owner can send lines later:
 ///
 /// ```
-/// use bytes::Bytes;
 /// use torsade::testing::TestConnection;
-/// use torsade_protocols::{LineContext, LineHandler, LineOnlyReceiver, LineSender};
+/// use torsade_protocols::{Line, LineContext, LineHandler, LineOnlyReceiver, LineSender};
 ///
 /// #[derive(Default)]
 /// struct Notifier {
@@ -29,7 +28,7 @@ use torsade::TransportRef;
 ///     fn connection_made(&mut self, lines: &mut LineContext<'_>) {
 ///         self.sender = Some(lines.line_sender());
 ///     }
-///     fn line_received(&mut self, _: &mut LineContext<'_>, _: Bytes) {}
+///     fn line_received(&mut self, _: &mut LineContext<'_>, _: Line<'_>) {}
 /// }
 ///
 /// let mut connection = TestConnection::new(LineOnlyReceiver::new(Notifier::default()));

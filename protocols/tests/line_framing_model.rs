@@ -3,7 +3,8 @@
 
 mod common;
 
-use common::{exceeded, line, run, Event, OnExceeded, Recorder};
+use common::model::model;
+use common::{run, OnExceeded, Recorder};
 use torsade_protocols::LineReceiver;
 
 /// A small deterministic random number generator (xorshift64*).
@@ -19,38 +20,6 @@ impl Rng {
 
     fn below(&mut self, bound: usize) -> usize {
         (self.next() % bound as u64) as usize
-    }
-}
-
-/// Whether `rest` (holding no delimiter) could still become a line of at most `max`
-/// bytes: some delimiter prefix starting at or before `max` runs to its end.
-fn still_viable(rest: &[u8], delimiter: &[u8], max: usize) -> bool {
-    (0..=max.min(rest.len())).any(|start| delimiter.starts_with(&rest[start..]))
-}
-
-/// The framing rules, applied to the whole stream at once.
-fn model(input: &[u8], delimiter: &[u8], max: usize, keep_open: bool) -> Vec<Event> {
-    let mut events = Vec::new();
-    let mut rest = input;
-    loop {
-        let found = rest
-            .windows(delimiter.len())
-            .position(|window| window == delimiter);
-        let Some(end) = found else {
-            if !still_viable(rest, delimiter, max) {
-                events.push(exceeded(&rest[..max]));
-            }
-            return events;
-        };
-        if end <= max {
-            events.push(line(&rest[..end]));
-        } else {
-            events.push(exceeded(&rest[..max]));
-            if !keep_open {
-                return events;
-            }
-        }
-        rest = &rest[end + delimiter.len()..];
     }
 }
 

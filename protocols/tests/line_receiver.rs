@@ -9,7 +9,7 @@ use bytes::Bytes;
 use common::{exceeded, line, raw, sweep, Event, OnExceeded, Recorder};
 use torsade::testing::{StringTransport, TestConnection};
 use torsade::{Address, DisconnectReason, Protocol, Transport, TransportRef};
-use torsade_protocols::{LineContext, LineHandler, LineReceiver, DEFAULT_MAX_LENGTH};
+use torsade_protocols::{Line, LineContext, LineHandler, LineReceiver, DEFAULT_MAX_LENGTH};
 
 fn receiver() -> LineReceiver<Recorder> {
     LineReceiver::new(Recorder::default())
@@ -86,7 +86,7 @@ fn a_line_one_byte_over_max_length_is_reported_and_closes_by_default() {
 fn the_default_hook_closes_the_connection() {
     struct Quiet;
     impl LineHandler for Quiet {
-        fn line_received(&mut self, _: &mut LineContext<'_>, _: Bytes) {}
+        fn line_received(&mut self, _: &mut LineContext<'_>, _: Line<'_>) {}
     }
     let mut connection = TestConnection::new(LineReceiver::new(Quiet).with_max_length(3));
     connection.receive(b"abcd");
@@ -250,7 +250,7 @@ struct Flipper {
 }
 
 impl LineHandler for Flipper {
-    fn line_received(&mut self, lines: &mut LineContext<'_>, _: Bytes) {
+    fn line_received(&mut self, lines: &mut LineContext<'_>, _: Line<'_>) {
         self.lines += 1;
         lines.set_raw_mode().unwrap();
     }
@@ -345,8 +345,8 @@ struct Keeper {
 }
 
 impl LineHandler for Keeper {
-    fn line_received(&mut self, _: &mut LineContext<'_>, line: Bytes) {
-        self.lines.push(line);
+    fn line_received(&mut self, _: &mut LineContext<'_>, line: Line<'_>) {
+        self.lines.push(line.to_bytes());
     }
 }
 
@@ -394,7 +394,7 @@ fn connection_events_reach_the_handler() {
             self.made = true;
             lines.send_line(b"welcome");
         }
-        fn line_received(&mut self, _: &mut LineContext<'_>, _: Bytes) {}
+        fn line_received(&mut self, _: &mut LineContext<'_>, _: Line<'_>) {}
         fn eof_received(&mut self, _: &mut LineContext<'_>) -> bool {
             self.keep_half_open = true;
             true

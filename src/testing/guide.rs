@@ -17,9 +17,8 @@
 //! use std::sync::Arc;
 //! use std::time::Duration;
 //!
-//! use bytes::Bytes;
 //! use torsade::{Clock, ClockExt, DelayedCall, DisconnectReason};
-//! use torsade_protocols::{LineContext, LineHandler, LineOnlyReceiver};
+//! use torsade_protocols::{Line, LineContext, LineHandler, LineOnlyReceiver};
 //!
 //! /// `SET key value` answers `OK`; `GET key` answers the value or `NOT FOUND`;
 //! /// a connection silent for a minute is closed.
@@ -43,7 +42,7 @@
 //!         self.idle = Some(self.clock.call_later(IDLE, move || transport.lose_connection()));
 //!     }
 //!
-//!     fn line_received(&mut self, lines: &mut LineContext<'_>, line: Bytes) {
+//!     fn line_received(&mut self, lines: &mut LineContext<'_>, line: Line<'_>) {
 //!         if let Some(idle) = &self.idle {
 //!             let _ = idle.reset(IDLE); // activity: the minute starts again
 //!         }
@@ -83,9 +82,8 @@
 //! # use std::sync::Arc;
 //! # use std::time::Duration;
 //! #
-//! # use bytes::Bytes;
 //! # use torsade::{Clock, ClockExt, DelayedCall, DisconnectReason};
-//! # use torsade_protocols::{LineContext, LineHandler, LineOnlyReceiver};
+//! # use torsade_protocols::{Line, LineContext, LineHandler, LineOnlyReceiver};
 //! #
 //! # /// `SET key value` answers `OK`; `GET key` answers the value or `NOT FOUND`;
 //! # /// a connection silent for a minute is closed.
@@ -109,7 +107,7 @@
 //! #         self.idle = Some(self.clock.call_later(IDLE, move || transport.lose_connection()));
 //! #     }
 //! #
-//! #     fn line_received(&mut self, lines: &mut LineContext<'_>, line: Bytes) {
+//! #     fn line_received(&mut self, lines: &mut LineContext<'_>, line: Line<'_>) {
 //! #         if let Some(idle) = &self.idle {
 //! #             let _ = idle.reset(IDLE); // activity: the minute starts again
 //! #         }
@@ -161,9 +159,8 @@
 //! # use std::sync::Arc;
 //! # use std::time::Duration;
 //! #
-//! # use bytes::Bytes;
 //! # use torsade::{Clock, ClockExt, DelayedCall, DisconnectReason};
-//! # use torsade_protocols::{LineContext, LineHandler, LineOnlyReceiver};
+//! # use torsade_protocols::{Line, LineContext, LineHandler, LineOnlyReceiver};
 //! #
 //! # /// `SET key value` answers `OK`; `GET key` answers the value or `NOT FOUND`;
 //! # /// a connection silent for a minute is closed.
@@ -187,7 +184,7 @@
 //! #         self.idle = Some(self.clock.call_later(IDLE, move || transport.lose_connection()));
 //! #     }
 //! #
-//! #     fn line_received(&mut self, lines: &mut LineContext<'_>, line: Bytes) {
+//! #     fn line_received(&mut self, lines: &mut LineContext<'_>, line: Line<'_>) {
 //! #         if let Some(idle) = &self.idle {
 //! #             let _ = idle.reset(IDLE); // activity: the minute starts again
 //! #         }
@@ -241,7 +238,7 @@
 //! #
 //! # use bytes::Bytes;
 //! # use torsade::{Clock, ClockExt, DelayedCall, DisconnectReason};
-//! # use torsade_protocols::{LineContext, LineHandler, LineOnlyReceiver};
+//! # use torsade_protocols::{Line, LineContext, LineHandler, LineOnlyReceiver};
 //! #
 //! # /// `SET key value` answers `OK`; `GET key` answers the value or `NOT FOUND`;
 //! # /// a connection silent for a minute is closed.
@@ -265,7 +262,7 @@
 //! #         self.idle = Some(self.clock.call_later(IDLE, move || transport.lose_connection()));
 //! #     }
 //! #
-//! #     fn line_received(&mut self, lines: &mut LineContext<'_>, line: Bytes) {
+//! #     fn line_received(&mut self, lines: &mut LineContext<'_>, line: Line<'_>) {
 //! #         if let Some(idle) = &self.idle {
 //! #             let _ = idle.reset(IDLE); // activity: the minute starts again
 //! #         }
@@ -321,9 +318,8 @@
 //! # use std::sync::Arc;
 //! # use std::time::Duration;
 //! #
-//! # use bytes::Bytes;
 //! # use torsade::{Clock, ClockExt, DelayedCall, DisconnectReason};
-//! # use torsade_protocols::{LineContext, LineHandler, LineOnlyReceiver};
+//! # use torsade_protocols::{Line, LineContext, LineHandler, LineOnlyReceiver};
 //! #
 //! # /// `SET key value` answers `OK`; `GET key` answers the value or `NOT FOUND`;
 //! # /// a connection silent for a minute is closed.
@@ -347,7 +343,7 @@
 //! #         self.idle = Some(self.clock.call_later(IDLE, move || transport.lose_connection()));
 //! #     }
 //! #
-//! #     fn line_received(&mut self, lines: &mut LineContext<'_>, line: Bytes) {
+//! #     fn line_received(&mut self, lines: &mut LineContext<'_>, line: Line<'_>) {
 //! #         if let Some(idle) = &self.idle {
 //! #             let _ = idle.reset(IDLE); // activity: the minute starts again
 //! #         }

@@ -2,10 +2,12 @@
 //! the same input split every way, and a pump between two in-memory connections.
 #![allow(dead_code)]
 
+pub mod model;
+
 use bytes::Bytes;
 use torsade::testing::TestConnection;
 use torsade::Protocol;
-use torsade_protocols::{LineContext, LineHandler, LineOnlyReceiver, LineReceiver};
+use torsade_protocols::{Line, LineContext, LineHandler, LineOnlyReceiver, LineReceiver};
 
 /// What a [`Recorder`] saw, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,7 +55,7 @@ impl Recorder {
 }
 
 impl LineHandler for Recorder {
-    fn line_received(&mut self, lines: &mut LineContext<'_>, line: Bytes) {
+    fn line_received(&mut self, lines: &mut LineContext<'_>, line: Line<'_>) {
         self.events.push(Event::Line(line.to_vec()));
         if let Some(count) = line.strip_prefix(b"raw:") {
             let count: usize = std::str::from_utf8(count).unwrap().parse().unwrap();
