@@ -54,6 +54,8 @@
 mod delimiter;
 mod dispatch;
 mod error;
+#[cfg(test)]
+mod framer_properties;
 mod greeting_getter;
 mod greeting_server;
 mod greeting_wire;
