@@ -151,6 +151,28 @@ fn connections_spread_over_the_loops_and_keep_to_one_thread_each() {
 }
 
 #[test]
+fn an_adopted_listener_is_served_by_every_loop_and_stops_cleanly() {
+    let reactor = two_loops();
+    let threads = Arc::new(Threads::default());
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let port = reactor
+        .adopt_tcp_listener(listener, tracker_factory(&reactor, &threads))
+        .unwrap();
+    assert_eq!(port.local_addr(), address);
+    let client = exchange(&reactor, address);
+    run_bounded(&reactor, LIMIT);
+    let echoes = client.join().unwrap();
+    assert_eq!(echoes.len(), CLIENTS);
+    assert_eq!(threads.lost.load(Ordering::SeqCst), CLIENTS);
+    assert!(!port.is_listening(), "the stop closed the adopted socket");
+    assert!(
+        StdStream::connect(address).is_err(),
+        "nothing listens once the reactor has stopped"
+    );
+}
+
+#[test]
 fn a_connection_opened_by_a_protocol_lives_on_the_openers_loop() {
     /// Opens a connection to `target` when connected, and records both threads.
     struct Opener {

@@ -307,10 +307,15 @@ impl Reactor {
     }
 
     /// What the reactor has done so far: open connections, connections accepted, made and
-    /// refused, bytes read and written, write pauses, idle timeouts. A snapshot; cheap
-    /// (it reads one set of counters per loop).
+    /// refused, bytes read and written, write pauses, idle timeouts, tasks alive. A
+    /// snapshot; cheap (it reads one set of counters per loop).
     pub fn stats(&self) -> ReactorStats {
-        self.inner.registry.counters().snapshot()
+        let mut stats = self.inner.registry.counters().snapshot();
+        stats.tasks = self
+            .handles()
+            .map(|handle| handle.metrics().num_alive_tasks() as u64)
+            .sum();
+        stats
     }
 
     /// Completes once the reactor has been stopped and everything it ran has closed.

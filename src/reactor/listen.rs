@@ -95,6 +95,63 @@ impl Reactor {
         self.listen_with(address, factory, Some(config))
     }
 
+    /// Accepts connections on a listening socket made elsewhere: one with socket options
+    /// of its own (buffer sizes, say), or handed over by a service manager. Otherwise as
+    /// [`listen_tcp`](Reactor::listen_tcp). Twisted's `adoptStreamPort`.
+    ///
+    /// The socket must be listening already. With several loops, each accepts on a
+    /// duplicate of it (the kernel wakes them all; one wins each connection).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::CannotListen`] if the socket cannot be used (not a socket, no address).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use torsade::{factory_fn, Address, Protocol, Reactor, TransportRef};
+    ///
+    /// struct Quiet;
+    /// impl Protocol for Quiet {
+    ///     fn data_received(&mut self, _: &TransportRef, _: Bytes) {}
+    /// }
+    ///
+    /// let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let address = listener.local_addr().unwrap();
+    /// let reactor = Reactor::new().unwrap();
+    /// let port = reactor.adopt_tcp_listener(listener, factory_fn(|_: &Address| Quiet)).unwrap();
+    /// assert_eq!(port.local_addr(), address);
+    /// ```
+    #[doc(alias = "adoptStreamPort")]
+    pub fn adopt_tcp_listener<F: ProtocolFactory>(
+        &self,
+        listener: std::net::TcpListener,
+        factory: F,
+    ) -> Result<ListeningPort> {
+        let address = listener
+            .local_addr()
+            .map_or_else(|_| "an adopted socket".to_string(), |a| a.to_string());
+        let cannot_listen = |source: io::Error| Error::CannotListen {
+            address: address.clone(),
+            source,
+        };
+        if self.registry().is_stopping() {
+            return Err(cannot_listen(io::Error::other("the reactor is stopping")));
+        }
+        listener.set_nonblocking(true).map_err(cannot_listen)?;
+        let mut listeners = Vec::new();
+        for handle in self.handles() {
+            let own = listener.try_clone().map_err(cannot_listen)?;
+            let _runtime = handle.enter();
+            let own = TcpListener::from_std(own).map_err(cannot_listen)?;
+            listeners.push((handle.clone(), own));
+        }
+        drop(listener);
+        self.start_listening(listeners, factory, None)
+            .map_err(cannot_listen)
+    }
+
     fn listen_with<F: ProtocolFactory>(
         &self,
         address: impl ToSocketAddrs + fmt::Display,
@@ -110,7 +167,18 @@ impl Reactor {
         }
         let handles: Vec<Handle> = self.handles().cloned().collect();
         let listeners = bind_per_loop(&address, &handles).map_err(cannot_listen)?;
-        let local_addr = listeners[0].1.local_addr().map_err(cannot_listen)?;
+        self.start_listening(listeners, factory, tls)
+            .map_err(cannot_listen)
+    }
+
+    /// Runs an accept loop on each of `listeners`, all feeding one port.
+    fn start_listening<F: ProtocolFactory>(
+        &self,
+        listeners: Vec<(Handle, TcpListener)>,
+        factory: F,
+        tls: Option<Arc<ServerConfig>>,
+    ) -> io::Result<ListeningPort> {
+        let local_addr = listeners[0].1.local_addr()?;
         let control = Arc::new(PortControl::new(listeners.len()));
         let factory = Arc::new(factory);
         factory.start_factory();

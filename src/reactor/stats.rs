@@ -79,6 +79,10 @@ pub struct ReactorStats {
     pub write_pauses: u64,
     /// Idle timeouts that fired ([`Transport::set_idle_timeout`](crate::Transport::set_idle_timeout)).
     pub idle_timeouts: u64,
+    /// Tasks alive on the reactor's loops right now: one per connection (until its
+    /// `connection_lost` has run and its socket is closed), one per accept loop, and the
+    /// reactor's own. A count that grows while connections come and go is a leak.
+    pub tasks: u64,
 }
 
 /// What a listening port has done so far, from
@@ -197,6 +201,7 @@ impl Counters {
             bytes_written: sum(|c| &c.bytes_written),
             write_pauses: sum(|c| &c.write_pauses),
             idle_timeouts: sum(|c| &c.idle_timeouts),
+            tasks: 0,
         }
     }
 }
