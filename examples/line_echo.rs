@@ -6,9 +6,10 @@
 //! ```
 //!
 //! Lines may end with `\n` or `\r\n`. Lines longer than 16 KiB close the connection (the
-//! `LineReceiver` default). `--port 0` picks a free port; the first line printed is
-//! always `listening on ADDR`. Ctrl-C stops the server gracefully. `--tls-cert FILE
-//! --tls-key FILE` (PEM) serve TLS instead.
+//! `LineReceiver` default); a peer that does not read its echoes is not read from either.
+//! `--port 0` picks a free port; the first line printed is always `listening on ADDR`.
+//! Ctrl-C stops the server gracefully. `--tls-cert FILE --tls-key FILE` (PEM) serve TLS
+//! instead.
 
 mod common;
 
@@ -20,13 +21,23 @@ use torsade_protocols::{Line, LineContext, LineHandler, LineReceiver};
 const USAGE: &str = "usage: line_echo [--port PORT] [--loops N] [--tls-cert FILE --tls-key FILE]
    --port defaults to 8000 (0 picks a free port); --tls-cert and --tls-key (PEM) serve TLS";
 
-/// Sends every line back.
+/// Sends every line back. A peer that sends and does not read fills our write buffer:
+/// past its high-water mark we stop reading (the peer's sends back up in TCP), and read
+/// again once it has drained, so each connection holds at most about 64 KiB.
 struct LineEcho;
 
 impl LineHandler for LineEcho {
     fn line_received(&mut self, lines: &mut LineContext<'_>, line: Line<'_>) {
         let line = line.strip_suffix(b"\r").unwrap_or(&line);
         lines.transport().write_many(&[line, b"\r\n"]);
+    }
+
+    fn pause_producing(&mut self, lines: &mut LineContext<'_>) {
+        lines.transport().pause_reading();
+    }
+
+    fn resume_producing(&mut self, lines: &mut LineContext<'_>) {
+        lines.transport().resume_reading();
     }
 }
 

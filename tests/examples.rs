@@ -10,7 +10,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::sync::OnceLock;
 use std::thread;
@@ -231,8 +231,8 @@ fn start_server_with(name: &str, args: &[&str]) -> Server {
     }
 }
 
-/// Sends each line of `stdout` on the channel as it arrives.
-fn lines_in_background(stdout: ChildStdout) -> Receiver<String> {
+/// Sends each line of `stdout` (or any other output) on the channel as it arrives.
+fn lines_in_background(stdout: impl Read + Send + 'static) -> Receiver<String> {
     let (sender, receiver) = mpsc::channel();
     thread::spawn(move || {
         for line in BufReader::new(stdout).lines() {
@@ -518,6 +518,137 @@ fn greeting_getter_against_a_refused_port_fails_with_one_line() {
 fn line_echo_echoes_a_line() {
     let server = start_server("line_echo");
     assert_eq!(ask(&server.address, "echo me"), "echo me");
+}
+
+/// Waits for the echo of `line` on `stream` (whose read timeout is short), or for a
+/// warning on `warnings` that the server is backing off from `accept`: `Ok(echo)`, or
+/// `Err(warning)`. Bounded by [`LIMIT`] (the stream's read timeout must be 20 ms).
+fn echo_or_backoff(
+    stream: &mut TcpStream,
+    line: &str,
+    warnings: &Receiver<String>,
+) -> Result<String, String> {
+    // The stream's read timeout is 20 ms: this many reads take at least LIMIT.
+    let mut answer = Vec::new();
+    for _ in 0..LIMIT.as_millis() / 20 {
+        if let Ok(warning) = warnings.try_recv() {
+            if warning.contains("backing off") {
+                return Err(warning);
+            }
+        }
+        let mut buffer = [0; 64];
+        match stream.read(&mut buffer) {
+            Ok(0) => panic!("the server closed the connection for {line:?}"),
+            Ok(n) => {
+                answer.extend_from_slice(&buffer[..n]);
+                if answer.ends_with(b"\r\n") {
+                    return Ok(String::from_utf8_lossy(&answer).trim_end().to_string());
+                }
+            }
+            Err(error)
+                if matches!(
+                    error.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(error) => panic!("reading the echo of {line:?}: {error}"),
+        }
+    }
+    panic!("neither the echo of {line:?} nor a back-off warning within {LIMIT:?}");
+}
+
+#[test]
+fn line_echo_out_of_file_descriptors_backs_off_and_serves_again_once_some_free_up() {
+    // RLIMIT_NOFILE 32 for the server: after its own descriptors (standard streams, the
+    // runtime's, the listener's) it can hold a couple of dozen connections.
+    let mut command = Command::new("sh");
+    command
+        .arg("-c")
+        .arg("ulimit -n 32 && exec \"$0\" --port 0")
+        .arg(example_path("line_echo"))
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut running = Running::spawn(command, "line_echo under ulimit -n 32");
+    let lines = lines_in_background(running.child.stdout.take().expect("stdout is piped"));
+    let warnings = lines_in_background(running.child.stderr.take().expect("stderr is piped"));
+    let first = lines.recv_timeout(LIMIT).expect("line_echo's first line");
+    let address: SocketAddr = first
+        .strip_prefix("listening on ")
+        .and_then(|address| address.parse().ok())
+        .unwrap_or_else(|| panic!("line_echo's first line is {first:?}"));
+
+    // Connect, one at a time, until the server runs out of descriptors.
+    let mut served = Vec::new();
+    let (mut waiting, waiting_line) = loop {
+        assert!(
+            served.len() < 32,
+            "{} connections served under a limit of 32",
+            served.len()
+        );
+        let mut stream = TcpStream::connect_timeout(&address, LIMIT).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_millis(20)))
+            .expect("a read timeout");
+        let line = format!("ping {}", served.len());
+        stream
+            .write_all(format!("{line}\r\n").as_bytes())
+            .expect("send");
+        match echo_or_backoff(&mut stream, &line, &warnings) {
+            Ok(echo) => {
+                assert_eq!(echo, line);
+                served.push(stream);
+            }
+            Err(_) => break (stream, line),
+        }
+    };
+    assert!(
+        served.len() >= 8,
+        "only {} connections served",
+        served.len()
+    );
+
+    // Free some descriptors: the waiting connection is accepted and served.
+    served.truncate(served.len() - 4);
+    waiting
+        .set_read_timeout(Some(LIMIT))
+        .expect("a read timeout");
+    let mut echo = String::new();
+    BufReader::new(&mut waiting)
+        .read_line(&mut echo)
+        .expect("the waiting connection is served");
+    assert_eq!(echo.trim_end(), waiting_line);
+    assert_eq!(ask(&address.to_string(), "and one more"), "and one more");
+    for (n, stream) in served.iter_mut().enumerate() {
+        stream
+            .set_read_timeout(Some(LIMIT))
+            .expect("a read timeout");
+        stream
+            .write_all(format!("again {n}\r\n").as_bytes())
+            .expect("send");
+        let mut echo = String::new();
+        BufReader::new(stream)
+            .read_line(&mut echo)
+            .expect("still served");
+        assert_eq!(echo.trim_end(), format!("again {n}"));
+    }
+    assert!(
+        running
+            .child
+            .try_wait()
+            .expect("the server can be polled")
+            .is_none(),
+        "line_echo exited"
+    );
+    // It backed off (every 100 ms) instead of spinning on the failing accept.
+    let backoffs = 1 + warnings
+        .try_iter()
+        .filter(|w| w.contains("backing off"))
+        .count();
+    assert!(
+        backoffs < 600,
+        "{backoffs} back-off warnings: accept is spinning"
+    );
 }
 
 // ---- TLS ----
