@@ -245,13 +245,25 @@ fn a_panicking_protocol_aborts_only_its_own_connection() {
         calm.write_all(b"hello").unwrap();
         let mut echo = [0u8; 5];
         calm.read_exact(&mut echo).unwrap();
-        tx.send((excited_outcome, echo)).unwrap();
+        let excited_port = excited.local_addr().unwrap().port();
+        tx.send((excited_outcome, echo, excited_port)).unwrap();
         let _ = r.stop();
     });
-    run_bounded(&reactor, LIMIT);
-    let (excited_closed, echo) = rx.recv().unwrap();
+    let logs = capture_logs(|| run_bounded(&reactor, LIMIT));
+    let (excited_closed, echo, excited_port) = rx.recv().unwrap();
     assert!(excited_closed);
     assert_eq!(&echo, b"hello");
+    // The panic is logged, with the address of the connection it ended.
+    let logged = logs
+        .lines()
+        .find(|line| line.contains("panicked"))
+        .unwrap_or_else(|| panic!("no panic logged:\n{logs}"));
+    assert!(logged.contains("ERROR"), "{logged}");
+    assert!(logged.contains("cannot handle excitement"), "{logged}");
+    assert!(
+        logged.contains(&format!("peer=127.0.0.1:{excited_port}")),
+        "{logged}"
+    );
 }
 
 /// Refuses every connection.
