@@ -1,7 +1,8 @@
 //! Finding a line delimiter in bytes that arrive in pieces: `Delimiter`.
 //!
 //! The searches the framer needs, each without copying: the first whole delimiter in a
-//! slice (`memchr` for one or two bytes, a `memmem::Finder` built once for longer ones), a
+//! slice (`memchr` for one or two bytes, a `memmem::Finder` built once for longer ones;
+//! which of them is decided once, not per line), a
 //! delimiter that straddles the end of buffered bytes and the start of new ones, and how
 //! far an unfinished line can still run before it can no longer end within the limit.
 
@@ -14,9 +15,18 @@ use memchr::memmem;
 #[derive(Clone)]
 pub(crate) struct Delimiter {
     bytes: Bytes,
-    /// For delimiters of three bytes or more; boxed, since most connections use `\r\n`
-    /// or `\n` and should not carry its few hundred bytes.
-    finder: Option<Box<memmem::Finder<'static>>>,
+    /// How to search, decided once: [`find`](Delimiter::find) runs for every line.
+    search: Search,
+}
+
+/// The search for a delimiter of one, two, or more bytes.
+#[derive(Clone)]
+enum Search {
+    One(u8),
+    Pair(u8, u8),
+    /// Boxed: most connections use `\r\n` or `\n` and should not carry its few hundred
+    /// bytes.
+    Long(Box<memmem::Finder<'static>>),
 }
 
 impl Delimiter {
@@ -26,10 +36,13 @@ impl Delimiter {
     ///
     /// If `bytes` is empty: a line receiver needs something to split on.
     pub(crate) fn new(bytes: Bytes) -> Delimiter {
-        assert!(!bytes.is_empty(), "a line delimiter must not be empty");
-        let finder =
-            (bytes.len() > 2).then(|| Box::new(memmem::Finder::new(&bytes[..]).into_owned()));
-        Delimiter { bytes, finder }
+        let search = match bytes[..] {
+            [] => panic!("a line delimiter must not be empty"),
+            [byte] => Search::One(byte),
+            [first, second] => Search::Pair(first, second),
+            _ => Search::Long(Box::new(memmem::Finder::new(&bytes[..]).into_owned())),
+        };
+        Delimiter { bytes, search }
     }
 
     /// The delimiter's bytes.
@@ -45,13 +58,10 @@ impl Delimiter {
     /// Where the first whole delimiter in `haystack` starts.
     #[inline]
     pub(crate) fn find(&self, haystack: &[u8]) -> Option<usize> {
-        match self.bytes.as_ref() {
-            [byte] => memchr::memchr(*byte, haystack),
-            [first, second] => find_pair(*first, *second, haystack),
-            _ => match &self.finder {
-                Some(finder) => finder.find(haystack),
-                None => memmem::find(haystack, &self.bytes),
-            },
+        match &self.search {
+            Search::One(byte) => memchr::memchr(*byte, haystack),
+            Search::Pair(first, second) => find_pair(*first, *second, haystack),
+            Search::Long(finder) => finder.find(haystack),
         }
     }
 

@@ -263,16 +263,11 @@ impl<P: Protocol> CommandQueue<P> for Shared<P> {
     }
 }
 
-impl<P: Protocol> Transport for Shared<P> {
-    fn write(&self, data: &[u8]) {
-        self.write_many(&[data]);
-    }
-
-    fn write_many(&self, chunks: &[&[u8]]) {
-        // From the connection's own callbacks: no lock (see `local_writes`).
-        if local_writes::try_write(self.address(), chunks) {
-            return;
-        }
+impl<P: Protocol> Shared<P> {
+    /// A write from outside the connection's own callbacks: under the lock, waking the
+    /// task. Apart from `write_many` so that its fast path stays a small function.
+    #[inline(never)]
+    fn write_locked(&self, chunks: &[&[u8]]) {
         let total: usize = chunks.iter().map(|chunk| chunk.len()).sum();
         if total == 0 {
             return;
@@ -292,6 +287,19 @@ impl<P: Protocol> Transport for Shared<P> {
         };
         if let Some(waker) = waker {
             waker.wake();
+        }
+    }
+}
+
+impl<P: Protocol> Transport for Shared<P> {
+    fn write(&self, data: &[u8]) {
+        self.write_many(&[data]);
+    }
+
+    fn write_many(&self, chunks: &[&[u8]]) {
+        // From the connection's own callbacks: no lock (see `local_writes`).
+        if !local_writes::try_write(self.address(), chunks) {
+            self.write_locked(chunks);
         }
     }
 
