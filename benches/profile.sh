@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Instructions per echoed line, user space, for one server under the pipelined load:
+# the server runs under valgrind's callgrind, the load generator drives it for DURATION
+# seconds, then the profile is dumped and summarised (docs/BENCHMARKS.md, "Where the CPU
+# per line goes"). Counts, not times: repeatable whatever else the machine does.
+#
+#   bash benches/profile.sh                       # line_echo
+#   bash benches/profile.sh baseline_tokio_echo   # the hand-written server
+#   callgrind_annotate --inclusive=yes target/callgrind.line_echo.out | less
+#
+# Needs valgrind (Debian's valgrind package). Loopback only; bounded by DURATION.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+server=${1:-line_echo}
+DURATION=${DURATION:-10}
+cargo build --release --quiet --example loadgen --example "$server"
+bin=target/release/examples
+out=target/callgrind.$server.out
+log=$(mktemp)
+rm -f "$out"*
+valgrind --tool=callgrind --callgrind-out-file="$out" "$bin/$server" --port 0 >"$log" 2>/dev/null &
+pid=$!
+trap 'kill -9 $pid 2>/dev/null || true; rm -f "$log"' EXIT
+address=
+for _ in $(seq 1 300); do
+  address=$(sed -n 's/^listening on //p' "$log" | head -n1)
+  [ -n "$address" ] && break
+  sleep 0.1
+done
+[ -n "$address" ] || { echo "$server did not start under valgrind" >&2; exit 1; }
+report=$("$bin/loadgen" --addr "$address" --mode pipelined --duration "$DURATION" \
+  --connections 50 --in-flight 64 --line-size 64)
+callgrind_control -d "$pid" >/dev/null
+lines=$(grep -oE 'lines=[0-9]+' <<<"$report" | cut -d= -f2)
+dump=$(ls -t "$out"* | head -n1)
+total=$(callgrind_annotate "$dump" | sed -n 's/^ *\([0-9,]*\) .*PROGRAM TOTALS.*/\1/p' | tr -d ,)
+echo "$server: $lines lines, $total instructions, $((total / lines)) instructions per line"
+echo "profile: $dump"
