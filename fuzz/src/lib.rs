@@ -26,13 +26,12 @@
 //!    so the bound is measured on the same behaviour. If `line_framer.rs` ever uses more
 //!    of its crate than `delimiter.rs`, add the module here too.
 //! 4. The outcome is the one a reference model predicts, working on the whole stream at
-//!    once (`script_model` of `protocols/tests/framing_properties.rs`, copied), except in
-//!    the one case it leaves out (see `modelled`).
+//!    once (`script_model` of `protocols/tests/common/script.rs`, compiled here with the
+//!    rest of those tests' `common` module, `#[path]` below), except in the one case it
+//!    leaves out (see `modelled` there).
 
 use bytes::Bytes;
-use torsade::testing::TestConnection;
-use torsade::Protocol;
-use torsade_protocols::{Line, LineContext, LineHandler, LineOnlyReceiver, LineReceiver};
+use torsade_protocols::{LineOnlyReceiver, LineReceiver};
 
 // The framer's own source, not a copy of it. `rustfmt::skip`: formatting this crate must
 // not touch files of another (the root workspace's `cargo fmt` keeps them formatted).
@@ -45,6 +44,15 @@ mod delimiter;
 #[path = "../../protocols/src/line_framer.rs"]
 mod line_framer;
 
+// The property tests' shared helpers, for the handler the receivers are fuzzed with
+// (`Script`) and the reference model (`script_model`), not copies of them.
+#[allow(dead_code, unreachable_pub)]
+#[rustfmt::skip]
+#[path = "../../protocols/tests/common/mod.rs"]
+mod common;
+
+use common::script::{modelled, script_model, OnTooLong, Script, Steer};
+use common::{join_raw, run, Outcome};
 use line_framer::{LentEvent, LineFramer, LineSource};
 
 /// Which receiver a target fuzzes.
@@ -67,21 +75,6 @@ const DELIMITERS: [&[u8]; 8] = [
     b"\0",
     b"aa",
 ];
-
-/// How many times one connection's handler may push bytes back (pushed-back bytes can
-/// hold an over-long line that pushes back again).
-const PUSH_BACK_BUDGET: usize = 16;
-
-/// What the handler does with an over-long line.
-#[derive(Debug, Clone)]
-enum OnTooLong {
-    Close,
-    KeepOpen,
-    /// Push these bytes back (`|` stands for the delimiter).
-    PushBack(Vec<u8>),
-    /// Take this many raw bytes, then back to lines.
-    Raw(usize),
-}
 
 /// One fuzz case, decoded.
 #[derive(Debug)]
@@ -139,192 +132,28 @@ fn decode(mut data: &[u8]) -> Option<Case<'_>> {
     })
 }
 
-/// What the handler saw, in order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Event {
-    Line(Vec<u8>),
-    Raw(Vec<u8>),
-    Exceeded(Vec<u8>),
-    RawRefused,
-}
-
-/// Everything observable after a stream was fed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Outcome {
-    /// Adjacent raw events joined (raw chunks follow the network's chunks).
-    events: Vec<Event>,
-    written: Vec<u8>,
-    closing: bool,
-}
-
-/// What a handler may do to the receiver: implemented by `LineContext` and by the framer
-/// copy's driver, so one [`Script`] drives both.
-trait Steer {
-    fn delimiter_bytes(&self) -> Vec<u8>;
-    /// Whether raw mode was granted.
-    fn to_raw_mode(&mut self) -> bool;
-    fn to_line_mode(&mut self, extra: Bytes);
-    fn write_line(&mut self, line: &[u8]);
-    fn close(&mut self);
-}
-
-impl Steer for LineContext<'_> {
-    fn delimiter_bytes(&self) -> Vec<u8> {
-        self.delimiter().to_vec()
-    }
-
-    fn to_raw_mode(&mut self) -> bool {
-        self.set_raw_mode().is_ok()
-    }
-
-    fn to_line_mode(&mut self, extra: Bytes) {
-        self.set_line_mode(extra);
-    }
-
-    fn write_line(&mut self, line: &[u8]) {
-        self.send_line(line);
-    }
-
-    fn close(&mut self) {
-        self.transport().lose_connection();
-    }
-}
-
-/// A handler that records its events and, when it obeys, obeys command lines: `rawN`
-/// (N raw bytes, up to two digits, then back to lines), `pushTEXT` (`|` for the
-/// delimiter), `echoTEXT`, `close`.
-#[derive(Debug)]
-struct Script {
-    events: Vec<Event>,
-    obeys: bool,
-    on_too_long: OnTooLong,
-    raw_left: usize,
-    pushes_left: usize,
-}
-
-impl Script {
-    fn new(case: &Case<'_>) -> Script {
-        Script {
-            events: Vec::new(),
-            obeys: case.obeys,
-            on_too_long: case.on_too_long.clone(),
-            raw_left: 0,
-            pushes_left: PUSH_BACK_BUDGET,
-        }
-    }
-
-    fn raw_mode(&mut self, lines: &mut impl Steer, count: usize) {
-        if lines.to_raw_mode() {
-            self.raw_left = count;
-        } else {
-            self.events.push(Event::RawRefused);
-        }
-    }
-
-    fn push_back(&mut self, lines: &mut impl Steer, text: &[u8]) {
-        if self.pushes_left == 0 {
-            return;
-        }
-        self.pushes_left -= 1;
-        let extra = expand(text, &lines.delimiter_bytes());
-        lines.to_line_mode(Bytes::from(extra));
-    }
-
-    fn line(&mut self, lines: &mut impl Steer, line: &[u8]) {
-        self.events.push(Event::Line(line.to_vec()));
-        if !self.obeys {
-            return;
-        }
-        if let Some(count) = line.strip_prefix(b"raw") {
-            self.raw_mode(lines, leading_number(count));
-        } else if let Some(text) = line.strip_prefix(b"push") {
-            self.push_back(lines, text);
-        } else if let Some(text) = line.strip_prefix(b"echo") {
-            lines.write_line(text);
-        } else if line == b"close" {
-            lines.close();
-        }
-    }
-
-    fn raw(&mut self, lines: &mut impl Steer, mut data: Bytes) {
-        let taken = data.split_to(self.raw_left.min(data.len()));
-        self.raw_left -= taken.len();
-        self.events.push(Event::Raw(taken.to_vec()));
-        if self.raw_left == 0 {
-            lines.to_line_mode(data);
-        }
-    }
-
-    fn too_long(&mut self, lines: &mut impl Steer, partial: Bytes) {
-        self.events.push(Event::Exceeded(partial.to_vec()));
-        match self.on_too_long.clone() {
-            OnTooLong::Close => lines.close(),
-            OnTooLong::KeepOpen => {}
-            OnTooLong::PushBack(text) => self.push_back(lines, &text),
-            OnTooLong::Raw(count) => self.raw_mode(lines, count),
-        }
-    }
-}
-
-impl LineHandler for Script {
-    fn line_received(&mut self, lines: &mut LineContext<'_>, line: Line<'_>) {
-        self.line(lines, &line);
-    }
-
-    fn raw_data_received(&mut self, lines: &mut LineContext<'_>, data: Bytes) {
-        self.raw(lines, data);
-    }
-
-    fn line_length_exceeded(&mut self, lines: &mut LineContext<'_>, partial: Bytes) {
-        self.too_long(lines, partial);
-    }
-}
-
-/// Joins adjacent raw events.
-fn join_raw(events: Vec<Event>) -> Vec<Event> {
-    let mut joined: Vec<Event> = Vec::with_capacity(events.len());
-    for event in events {
-        match (joined.last_mut(), event) {
-            (Some(Event::Raw(before)), Event::Raw(more)) => before.extend_from_slice(&more),
-            (_, event) => joined.push(event),
-        }
-    }
-    joined
+/// A new handler for `case`.
+fn script(case: &Case<'_>) -> Script {
+    Script::new(case.obeys, case.on_too_long.clone())
 }
 
 /// Feeds `chunks` to a new receiver of `kind` through a `TestConnection`.
 fn run_receiver(kind: Kind, case: &Case<'_>, chunks: &[&[u8]]) -> Outcome {
     match kind {
-        Kind::LineReceiver => run_protocol(
-            LineReceiver::new(Script::new(case))
+        Kind::LineReceiver => run(
+            LineReceiver::new(script(case))
                 .with_delimiter(case.delimiter.clone())
                 .with_max_length(case.max_length),
             chunks,
-            |receiver| &receiver.handler().events,
+            &|receiver| receiver.handler().events.clone(),
         ),
-        Kind::LineOnlyReceiver => run_protocol(
-            LineOnlyReceiver::new(Script::new(case))
+        Kind::LineOnlyReceiver => run(
+            LineOnlyReceiver::new(script(case))
                 .with_delimiter(case.delimiter.clone())
                 .with_max_length(case.max_length),
             chunks,
-            |receiver| &receiver.handler().events,
+            &|receiver| receiver.handler().events.clone(),
         ),
-    }
-}
-
-fn run_protocol<P: Protocol>(
-    protocol: P,
-    chunks: &[&[u8]],
-    events: impl Fn(&P) -> &Vec<Event>,
-) -> Outcome {
-    let mut connection = TestConnection::new(protocol);
-    for chunk in chunks {
-        connection.receive(chunk);
-    }
-    Outcome {
-        events: join_raw(events(connection.protocol()).clone()),
-        written: connection.written().to_vec(),
-        closing: connection.is_closing(),
     }
 }
 
@@ -367,7 +196,7 @@ impl Steer for Mirror<'_> {
 fn run_framer(kind: Kind, case: &Case<'_>, chunks: &[&[u8]]) -> Outcome {
     let mut framer = LineFramer::new(Bytes::from(case.delimiter.clone()), case.max_length);
     let bound = case.max_length + case.delimiter.len() - 1;
-    let mut script = Script::new(case);
+    let mut script = script(case);
     let mut written = Vec::new();
     let mut closing = false;
     for chunk in chunks {
@@ -424,124 +253,6 @@ fn run_framer(kind: Kind, case: &Case<'_>, chunks: &[&[u8]]) -> Outcome {
     }
 }
 
-/// Whether `rest` (holding no delimiter) could still become a line of at most `max`
-/// bytes: some delimiter prefix starting at or before `max` runs to its end.
-fn still_viable(rest: &[u8], delimiter: &[u8], max: usize) -> bool {
-    (0..=max.min(rest.len())).any(|start| delimiter.starts_with(&rest[start..]))
-}
-
-/// `text` with every `|` replaced by `delimiter`.
-fn expand(text: &[u8], delimiter: &[u8]) -> Vec<u8> {
-    let mut expanded = Vec::with_capacity(text.len());
-    for &byte in text {
-        match byte {
-            b'|' => expanded.extend_from_slice(delimiter),
-            byte => expanded.push(byte),
-        }
-    }
-    expanded
-}
-
-/// The number made of the first (up to two) ASCII digits of `text`; 0 if none.
-fn leading_number(text: &[u8]) -> usize {
-    text.iter()
-        .take(2)
-        .take_while(|byte| byte.is_ascii_digit())
-        .fold(0, |number, byte| number * 10 + usize::from(byte - b'0'))
-}
-
-/// Whether [`model`] covers `case`: not when a line of bytes pushed back from an over-long
-/// line could switch to raw mode, which ends the rest of that over-long line's discard
-/// too (every byte is delivered in raw mode), a case the model leaves out.
-fn modelled(case: &Case<'_>) -> bool {
-    match &case.on_too_long {
-        OnTooLong::PushBack(text) if case.obeys => !expand(text, &case.delimiter).contains(&b'r'),
-        _ => true,
-    }
-}
-
-/// What a receiver of a [`Script`] does with the whole stream at once: lines and over-long
-/// lines by the framing rules, commands and reactions as the script says. Bytes pushed
-/// back from an over-long line replace it, delimiter included; raw mode switched on for
-/// an over-long line starts after the byte that failed it. The same model as
-/// `script_model` in `protocols/tests/framing_properties.rs`.
-fn model(case: &Case<'_>, raw_allowed: bool) -> Outcome {
-    let (delimiter, max) = (&case.delimiter[..], case.max_length);
-    let mut events = Vec::new();
-    let mut written = Vec::new();
-    let mut pushes_left = PUSH_BACK_BUDGET;
-    let mut rest = case.stream.to_vec();
-    let mut push_back = |rest: &mut Vec<u8>, text: &[u8]| {
-        if pushes_left > 0 {
-            pushes_left -= 1;
-            rest.splice(0..0, expand(text, delimiter));
-        }
-    };
-    let closing = loop {
-        let found = rest
-            .windows(delimiter.len())
-            .position(|window| window == delimiter);
-        if let Some(end) = found.filter(|&end| end <= max) {
-            let line: Vec<u8> = rest.drain(..end + delimiter.len()).take(end).collect();
-            events.push(Event::Line(line.clone()));
-            if !case.obeys {
-                continue;
-            }
-            if let Some(count) = line.strip_prefix(b"raw") {
-                if !raw_allowed {
-                    events.push(Event::RawRefused);
-                } else if !rest.is_empty() {
-                    let taken = leading_number(count).min(rest.len());
-                    events.push(Event::Raw(rest.drain(..taken).collect()));
-                }
-            } else if let Some(text) = line.strip_prefix(b"push") {
-                push_back(&mut rest, text);
-            } else if let Some(text) = line.strip_prefix(b"echo") {
-                written.extend_from_slice(text);
-                written.extend_from_slice(delimiter);
-            } else if line == b"close" {
-                break true;
-            }
-            continue;
-        }
-        // No line ends within the limit: the line fails at its first byte that leaves it
-        // no way to become one, or is still unfinished when the stream ends.
-        let fails_at =
-            (max + 1..=rest.len()).find(|&length| !still_viable(&rest[..length], delimiter, max));
-        let Some(fails_at) = fails_at else {
-            break false;
-        };
-        events.push(Event::Exceeded(rest[..max].to_vec()));
-        let line_end = found.map_or(rest.len(), |end| end + delimiter.len());
-        match &case.on_too_long {
-            OnTooLong::Close => break true,
-            OnTooLong::KeepOpen => {
-                rest.drain(..line_end);
-            }
-            OnTooLong::PushBack(text) => {
-                rest.drain(..line_end);
-                push_back(&mut rest, text);
-            }
-            OnTooLong::Raw(count) if raw_allowed => {
-                rest.drain(..fails_at);
-                if !rest.is_empty() {
-                    let taken = (*count).min(rest.len());
-                    events.push(Event::Raw(rest.drain(..taken).collect()));
-                }
-            }
-            OnTooLong::Raw(_) => {
-                events.push(Event::RawRefused);
-                rest.drain(..line_end);
-            }
-        }
-    };
-    Outcome {
-        events,
-        written,
-        closing,
-    }
-}
-
 /// `stream` cut into chunks of `sizes`, used in a cycle.
 fn chunk<'a>(stream: &'a [u8], sizes: &[usize]) -> Vec<&'a [u8]> {
     let mut chunks = Vec::new();
@@ -576,8 +287,15 @@ pub fn check(data: &[u8], kind: Kind) {
         "the framer copy differs from the receiver ({case:?})"
     );
 
-    if modelled(&case) {
-        let expected = model(&case, kind == Kind::LineReceiver);
+    if modelled(&case.delimiter, case.obeys, &case.on_too_long) {
+        let expected = script_model(
+            case.stream,
+            &case.delimiter,
+            case.max_length,
+            kind == Kind::LineReceiver,
+            case.obeys,
+            &case.on_too_long,
+        );
         assert_eq!(whole, expected, "the model differs ({case:?})");
     }
 }

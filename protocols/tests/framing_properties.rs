@@ -2,7 +2,8 @@
 //! delimiters, limits and handler behaviour, `LineReceiver` and `LineOnlyReceiver` see the
 //! same events however the stream is chunked, and the events two reference models predict
 //! from the whole stream: the plain one of `common/model.rs` (a handler that only records)
-//! and `script_model` here (a handler that switches modes, pushes back, writes, closes).
+//! and the script one of `common/script.rs` (a handler that switches modes, pushes back,
+//! writes, closes).
 //!
 //! Inputs are built from pieces that make the interesting cases likely: the delimiter and
 //! its prefixes, lines just under, at and over `max_length`, long lines whose discard spans
@@ -16,15 +17,15 @@
 
 mod common;
 
-use bytes::Bytes;
-use common::model::{model, still_viable};
+use common::model::model;
+use common::script::{script_model, OnTooLong, Script};
 use common::{run, Event, Outcome};
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::{select, Index};
 use proptest::test_runner::FileFailurePersistence;
 use torsade::Protocol;
-use torsade_protocols::{Line, LineContext, LineHandler, LineOnlyReceiver, LineReceiver};
+use torsade_protocols::{LineOnlyReceiver, LineReceiver};
 
 /// The configuration of every property here: `cases` cases unless `PROPTEST_CASES` says
 /// otherwise, failures persisted beside `Cargo.toml` (a path that does not depend on the
@@ -39,126 +40,6 @@ fn config(cases: u32) -> ProptestConfig {
         "/proptest-regressions/framing_properties.txt"
     ))));
     config
-}
-
-/// How many times one connection's handler may push bytes back: pushed-back bytes can
-/// hold an over-long line of their own, which would push back again, forever.
-const PUSH_BACK_BUDGET: usize = 16;
-
-/// In the pushed-back bytes of a [`Script`], this byte stands for the delimiter.
-const DELIMITER_MARK: u8 = b'|';
-
-/// What a [`Script`] does with an over-long line.
-#[derive(Debug, Clone)]
-enum OnTooLong {
-    /// Close the connection (the default hook).
-    Close,
-    /// Keep it open: the rest of the line is discarded.
-    KeepOpen,
-    /// Push these bytes back with `set_line_mode` (`|` stands for the delimiter).
-    PushBack(Vec<u8>),
-    /// Switch to raw mode for this many bytes (the rest of the over-long line comes raw),
-    /// then back to lines.
-    Raw(usize),
-}
-
-/// A line handler that records its events and, when `obeys`, obeys command lines:
-/// `rawN` (take N raw bytes, N of up to two digits, none meaning 0, then back to lines),
-/// `pushTEXT` (push TEXT back, `|` standing for the delimiter), `echoTEXT` (send a line),
-/// `close`.
-#[derive(Debug)]
-struct Script {
-    events: Vec<Event>,
-    obeys: bool,
-    on_too_long: OnTooLong,
-    raw_left: usize,
-    pushes_left: usize,
-}
-
-impl Script {
-    fn new(obeys: bool, on_too_long: OnTooLong) -> Script {
-        Script {
-            events: Vec::new(),
-            obeys,
-            on_too_long,
-            raw_left: 0,
-            pushes_left: PUSH_BACK_BUDGET,
-        }
-    }
-
-    fn raw_mode(&mut self, lines: &mut LineContext<'_>, count: usize) {
-        match lines.set_raw_mode() {
-            Ok(()) => self.raw_left = count,
-            Err(_) => self.events.push(Event::RawRefused),
-        }
-    }
-
-    fn push_back(&mut self, lines: &mut LineContext<'_>, text: &[u8]) {
-        if self.pushes_left == 0 {
-            return;
-        }
-        self.pushes_left -= 1;
-        let extra = expand(text, lines.delimiter());
-        lines.set_line_mode(extra);
-    }
-}
-
-/// `text` with every `|` replaced by `delimiter`.
-fn expand(text: &[u8], delimiter: &[u8]) -> Bytes {
-    let mut expanded = Vec::with_capacity(text.len());
-    for &byte in text {
-        if byte == DELIMITER_MARK {
-            expanded.extend_from_slice(delimiter);
-        } else {
-            expanded.push(byte);
-        }
-    }
-    Bytes::from(expanded)
-}
-
-/// The number made of the first (up to two) ASCII digits of `text`; 0 if none.
-fn leading_number(text: &[u8]) -> usize {
-    text.iter()
-        .take(2)
-        .take_while(|byte| byte.is_ascii_digit())
-        .fold(0, |number, byte| number * 10 + usize::from(byte - b'0'))
-}
-
-impl LineHandler for Script {
-    fn line_received(&mut self, lines: &mut LineContext<'_>, line: Line<'_>) {
-        self.events.push(Event::Line(line.to_vec()));
-        if !self.obeys {
-            return;
-        }
-        if let Some(count) = line.strip_prefix(b"raw") {
-            self.raw_mode(lines, leading_number(count));
-        } else if let Some(text) = line.strip_prefix(b"push") {
-            self.push_back(lines, text);
-        } else if let Some(text) = line.strip_prefix(b"echo") {
-            lines.send_line(text);
-        } else if &line[..] == b"close" {
-            lines.transport().lose_connection();
-        }
-    }
-
-    fn raw_data_received(&mut self, lines: &mut LineContext<'_>, mut data: Bytes) {
-        let taken = data.split_to(self.raw_left.min(data.len()));
-        self.raw_left -= taken.len();
-        self.events.push(Event::Raw(taken.to_vec()));
-        if self.raw_left == 0 {
-            lines.set_line_mode(data);
-        }
-    }
-
-    fn line_length_exceeded(&mut self, lines: &mut LineContext<'_>, partial: Bytes) {
-        self.events.push(Event::Exceeded(partial.to_vec()));
-        match self.on_too_long.clone() {
-            OnTooLong::Close => lines.transport().lose_connection(),
-            OnTooLong::KeepOpen => {}
-            OnTooLong::PushBack(text) => self.push_back(lines, &text),
-            OnTooLong::Raw(count) => self.raw_mode(lines, count),
-        }
-    }
 }
 
 /// The receivers under test, built the same way.
@@ -207,96 +88,6 @@ fn feed<R: Receiver>(
     run(receiver, chunks, &|receiver: &R| {
         receiver.script().events.clone()
     })
-}
-
-/// What a receiver of a [`Script`] that obeys does with `input`, worked out on the whole
-/// stream at once: lines and over-long lines by the framing rules, commands and reactions
-/// as the script says. Bytes pushed back from `line_length_exceeded` replace the over-long
-/// line, delimiter included ("as if `extra` had replaced the over-long line"). Raw mode
-/// switched on from `line_length_exceeded` starts after the byte that failed the line (the
-/// bytes from `max_length` to it were skipped already).
-///
-/// Not modelled: switching to raw mode while the rest of an over-long line is still to be
-/// discarded behind pushed-back bytes (raw mode ends that discard too). The generators
-/// cannot reach it: bytes pushed back from `line_length_exceeded` hold no command.
-fn script_model(
-    input: &[u8],
-    delimiter: &[u8],
-    max: usize,
-    raw_allowed: bool,
-    on_too_long: &OnTooLong,
-) -> Outcome {
-    let mut events = Vec::new();
-    let mut written = Vec::new();
-    let mut pushes_left = PUSH_BACK_BUDGET;
-    let mut rest = input.to_vec();
-    let mut push_back = |rest: &mut Vec<u8>, text: &[u8]| {
-        if pushes_left > 0 {
-            pushes_left -= 1;
-            rest.splice(0..0, expand(text, delimiter));
-        }
-    };
-    let closing = loop {
-        let found = rest
-            .windows(delimiter.len())
-            .position(|window| window == delimiter);
-        if let Some(end) = found.filter(|&end| end <= max) {
-            let line: Vec<u8> = rest.drain(..end + delimiter.len()).take(end).collect();
-            events.push(Event::Line(line.clone()));
-            if let Some(count) = line.strip_prefix(b"raw") {
-                if !raw_allowed {
-                    events.push(Event::RawRefused);
-                } else if !rest.is_empty() {
-                    let taken = leading_number(count).min(rest.len());
-                    events.push(Event::Raw(rest.drain(..taken).collect()));
-                }
-            } else if let Some(text) = line.strip_prefix(b"push") {
-                push_back(&mut rest, text);
-            } else if let Some(text) = line.strip_prefix(b"echo") {
-                written.extend_from_slice(text);
-                written.extend_from_slice(delimiter);
-            } else if line == b"close" {
-                break true;
-            }
-            continue;
-        }
-        // No line ends within the limit: the line fails at its first byte that leaves it
-        // no way to become one, or is still unfinished when the stream ends.
-        let fails_at =
-            (max + 1..=rest.len()).find(|&length| !still_viable(&rest[..length], delimiter, max));
-        let Some(fails_at) = fails_at else {
-            break false;
-        };
-        events.push(Event::Exceeded(rest[..max].to_vec()));
-        let line_end = found.map_or(rest.len(), |end| end + delimiter.len());
-        match on_too_long {
-            OnTooLong::Close => break true,
-            OnTooLong::KeepOpen => {
-                rest.drain(..line_end);
-            }
-            OnTooLong::PushBack(text) => {
-                assert!(!text.contains(&b'r'), "a command in {text:?}: not modelled");
-                rest.drain(..line_end);
-                push_back(&mut rest, text);
-            }
-            OnTooLong::Raw(count) if raw_allowed => {
-                rest.drain(..fails_at);
-                if !rest.is_empty() {
-                    let taken = (*count).min(rest.len());
-                    events.push(Event::Raw(rest.drain(..taken).collect()));
-                }
-            }
-            OnTooLong::Raw(_) => {
-                events.push(Event::RawRefused);
-                rest.drain(..line_end);
-            }
-        }
-    };
-    Outcome {
-        events,
-        written,
-        closing,
-    }
 }
 
 /// How a stream is cut into chunks.
@@ -462,7 +253,7 @@ fn as_the_script_model<R: Receiver>(
 ) -> Result<(), TestCaseError> {
     let chunks = split.apply(&input);
     let outcome = feed::<R>(&chunks, &delimiter, max, true, &on_too_long);
-    let expected = script_model(&input, &delimiter, max, raw_allowed, &on_too_long);
+    let expected = script_model(&input, &delimiter, max, raw_allowed, true, &on_too_long);
     prop_assert_eq!(&outcome, &expected, "fed as {:?}", chunks);
     Ok(())
 }

@@ -1,15 +1,19 @@
 //! Shared helpers: a line handler that records what it sees, a chunking sweep that feeds
-//! the same input split every way, and a pump between two in-memory connections.
+//! the same input split every way, and reference models of the framing (`model`, a handler
+//! that only records; `script`, one that obeys commands). The fuzz crate compiles this
+//! module too (`#[path]` in `fuzz/src/lib.rs`), so it and its
+//! submodules need std, `bytes`, `torsade` and `torsade_protocols` only.
 #![allow(dead_code)]
 
 pub mod model;
+pub mod script;
 
 use bytes::Bytes;
 use torsade::testing::TestConnection;
 use torsade::Protocol;
 use torsade_protocols::{Line, LineContext, LineHandler, LineOnlyReceiver, LineReceiver};
 
-/// What a [`Recorder`] saw, in order.
+/// What a [`Recorder`] (or a [`script::Script`]) saw, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     /// `line_received`.
@@ -136,7 +140,7 @@ pub fn run<P: Protocol>(
 }
 
 /// Joins adjacent `Raw` events.
-fn join_raw(events: Vec<Event>) -> Vec<Event> {
+pub fn join_raw(events: Vec<Event>) -> Vec<Event> {
     let mut joined: Vec<Event> = Vec::with_capacity(events.len());
     for event in events {
         match (joined.last_mut(), event) {
