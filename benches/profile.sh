@@ -21,6 +21,7 @@ log=$(mktemp)
 rm -f "$out"*
 valgrind --tool=callgrind --callgrind-out-file="$out" "$bin/$server" --port 0 >"$log" 2>/dev/null &
 pid=$!
+disown "$pid"
 trap 'kill -9 $pid 2>/dev/null || true; rm -f "$log"' EXIT
 address=
 for _ in $(seq 1 300); do
@@ -31,7 +32,7 @@ done
 [ -n "$address" ] || { echo "$server did not start under valgrind" >&2; exit 1; }
 report=$("$bin/loadgen" --addr "$address" --mode pipelined --duration "$DURATION" \
   --connections 50 --in-flight 64 --line-size 64)
-callgrind_control -d "$pid" >/dev/null
+callgrind_control -d "$pid" >/dev/null 2>&1
 lines=$(grep -oE 'lines=[0-9]+' <<<"$report" | cut -d= -f2)
 dump=$(ls -t "$out"* | head -n1)
 total=$(callgrind_annotate "$dump" | sed -n 's/^ *\([0-9,]*\) .*PROGRAM TOTALS.*/\1/p' | tr -d ,)

@@ -29,7 +29,7 @@ struct LineEcho;
 impl LineHandler for LineEcho {
     fn line_received(&mut self, lines: &mut LineContext<'_>, line: Line<'_>) {
         let line = line.strip_suffix(b"\r").unwrap_or(&line);
-        lines.transport().write_many(&[line, b"\r\n"]);
+        lines.write_many(&[line, b"\r\n"]);
     }
 
     fn pause_producing(&mut self, lines: &mut LineContext<'_>) {

@@ -99,7 +99,8 @@ pub use crate::network::Network;
 pub use crate::producer::{Producer, ProducerKind};
 pub use crate::protocol::Protocol;
 pub use crate::reactor::{
-    LimitPolicy, ListeningPort, PortStats, Reactor, ReactorStats, DEFAULT_CONNECT_TIMEOUT,
+    LentWrites, LimitPolicy, ListeningPort, PortStats, Reactor, ReactorStats,
+    DEFAULT_CONNECT_TIMEOUT,
 };
 pub use crate::reconnect::{Backoff, ReconnectingClient};
 pub use crate::stream::{

@@ -262,6 +262,16 @@ pub trait Transport: Send + Sync + fmt::Debug {
         Err(Error::StartTlsUnsupported)
     }
 
+    /// The write buffer this transport lends to the callback running now, if it lends
+    /// one: writing through it is writing to this transport, in order with every other
+    /// write, minus the per-write cost of a virtual call and a thread-local lookup. The
+    /// reactor's transports lend one to their own protocol's callbacks; `None` elsewhere
+    /// (from another thread, after the callback, for transports that do not: the
+    /// default). See [`LentWrites`](crate::LentWrites).
+    fn lent_writes(&self) -> Option<crate::LentWrites> {
+        None
+    }
+
     /// Watches the connection for idleness: once `timeout` passes with nothing received
     /// and nothing sent, the protocol's
     /// [`timeout_connection`](crate::Protocol::timeout_connection) runs, in the

@@ -354,3 +354,48 @@ fn a_protocol_is_paused_above_the_high_water_mark_and_resumed_below_the_low_one(
     assert_eq!(client.join().unwrap(), Ok(TOTAL));
     assert_eq!(*events.lock().unwrap(), ["pause", "resume"]);
 }
+
+#[test]
+fn writes_through_a_line_context_and_through_the_transport_keep_their_order() {
+    use torsade_protocols::{Line, LineContext, LineHandler, LineReceiver};
+
+    /// Answers each line by writing through the context, the context's transport and a
+    /// transport handle kept from `connection_made`, interleaved.
+    struct Mixer {
+        kept: Option<TransportRef>,
+    }
+    impl LineHandler for Mixer {
+        fn connection_made(&mut self, lines: &mut LineContext<'_>) {
+            self.kept = Some(lines.transport().clone());
+        }
+        fn line_received(&mut self, lines: &mut LineContext<'_>, line: Line<'_>) {
+            let kept = self.kept.as_ref().expect("kept when connected");
+            lines.write(b"1");
+            lines.transport().write(b"2");
+            lines.write_many(&[b"3", &line]);
+            kept.write(b"4");
+            lines.send_line(b"5");
+        }
+    }
+
+    let reactor = Reactor::new().unwrap();
+    let port = reactor
+        .listen_tcp(
+            "127.0.0.1:0",
+            factory_fn(|_: &Address| LineReceiver::new(Mixer { kept: None })),
+        )
+        .unwrap();
+    let (address, r) = (port.local_addr(), reactor.clone());
+    let client = std::thread::spawn(move || {
+        let mut stream = StdStream::connect(address).unwrap();
+        stream.set_read_timeout(Some(LIMIT)).unwrap();
+        stream.write_all(b"a\r\nb\r\n").unwrap();
+        let expected = b"123a45\r\n123b45\r\n";
+        let mut received = vec![0; expected.len()];
+        stream.read_exact(&mut received).unwrap();
+        let _ = r.stop();
+        received
+    });
+    run_bounded(&reactor, LIMIT);
+    assert_eq!(client.join().unwrap(), b"123a45\r\n123b45\r\n");
+}

@@ -69,7 +69,7 @@ impl<H: LineHandler> Dispatcher<H> {
     }
 
     pub(crate) fn connection_made(&mut self, transport: &TransportRef) {
-        let mut lines = LineContext::new(transport, &mut self.framer, self.raw_mode_allowed);
+        let mut lines = LineContext::new(transport, None, &mut self.framer, self.raw_mode_allowed);
         self.handler.connection_made(&mut lines);
         self.deliver(transport);
     }
@@ -81,7 +81,7 @@ impl<H: LineHandler> Dispatcher<H> {
     }
 
     pub(crate) fn eof_received(&mut self, transport: &TransportRef) -> bool {
-        let mut lines = LineContext::new(transport, &mut self.framer, self.raw_mode_allowed);
+        let mut lines = LineContext::new(transport, None, &mut self.framer, self.raw_mode_allowed);
         let keep_open = self.handler.eof_received(&mut lines);
         self.deliver(transport);
         keep_open
@@ -94,7 +94,7 @@ impl<H: LineHandler> Dispatcher<H> {
         transport: &TransportRef,
         event: impl FnOnce(&mut H, &mut LineContext<'_>),
     ) {
-        let mut lines = LineContext::new(transport, &mut self.framer, self.raw_mode_allowed);
+        let mut lines = LineContext::new(transport, None, &mut self.framer, self.raw_mode_allowed);
         event(&mut self.handler, &mut lines);
         self.deliver(transport);
     }
@@ -109,10 +109,13 @@ impl<H: LineHandler> Dispatcher<H> {
     /// A line found whole in a chunk is lent from `held`, this call's own handle on that
     /// chunk: one reference-count increment per chunk rather than one per line, and the
     /// framer stays free to change (a handler may switch modes or push bytes back) while
-    /// the line is lent.
+    /// the line is lent. The transport's lent write buffer, if it has one, is taken once
+    /// for the whole call, not once per line.
     #[inline]
     fn deliver(&mut self, transport: &TransportRef) {
         let mut held = Bytes::new();
+        // Taken once: every line's writes go through it (see `LineContext::write_many`).
+        let lent = transport.lent_writes();
         while !transport.is_closing() {
             let Some(event) = self.framer.next_lent_event() else {
                 return;
@@ -128,25 +131,41 @@ impl<H: LineHandler> Dispatcher<H> {
                     let Some(line) = held.get(range) else {
                         continue;
                     };
-                    let mut lines =
-                        LineContext::new(transport, &mut self.framer, self.raw_mode_allowed);
+                    let mut lines = LineContext::new(
+                        transport,
+                        lent.as_ref(),
+                        &mut self.framer,
+                        self.raw_mode_allowed,
+                    );
                     self.handler
                         .line_received(&mut lines, Line::new(line, &held));
                 }
                 LentEvent::Line(LineSource::Assembled(line)) => {
-                    let mut lines =
-                        LineContext::new(transport, &mut self.framer, self.raw_mode_allowed);
+                    let mut lines = LineContext::new(
+                        transport,
+                        lent.as_ref(),
+                        &mut self.framer,
+                        self.raw_mode_allowed,
+                    );
                     self.handler
                         .line_received(&mut lines, Line::new(&line, &line));
                 }
                 LentEvent::Raw(data) => {
-                    let mut lines =
-                        LineContext::new(transport, &mut self.framer, self.raw_mode_allowed);
+                    let mut lines = LineContext::new(
+                        transport,
+                        lent.as_ref(),
+                        &mut self.framer,
+                        self.raw_mode_allowed,
+                    );
                     self.handler.raw_data_received(&mut lines, data);
                 }
                 LentEvent::TooLong(partial) => {
-                    let mut lines =
-                        LineContext::new(transport, &mut self.framer, self.raw_mode_allowed);
+                    let mut lines = LineContext::new(
+                        transport,
+                        lent.as_ref(),
+                        &mut self.framer,
+                        self.raw_mode_allowed,
+                    );
                     self.handler.line_length_exceeded(&mut lines, partial);
                 }
             }

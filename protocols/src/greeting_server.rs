@@ -95,7 +95,7 @@ impl LineHandler for GreetingServer {
         if text.contains(['\r', '\n']) {
             return GreetingServer::send_error(lines, NAME_HAS_LINE_BREAK);
         }
-        lines.transport().write_many(&[
+        lines.write_many(&[
             HELLO_PREFIX,
             text.as_bytes(),
             HELLO_SUFFIX,

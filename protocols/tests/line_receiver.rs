@@ -426,3 +426,19 @@ fn into_handler_gives_the_handler_back() {
 fn an_empty_delimiter_is_a_programming_error() {
     let _ = receiver().with_delimiter(Bytes::new());
 }
+
+#[test]
+fn writes_through_the_context_reach_the_transport_in_order() {
+    struct Answer;
+    impl LineHandler for Answer {
+        fn line_received(&mut self, lines: &mut LineContext<'_>, line: Line<'_>) {
+            lines.write(b"<");
+            lines.transport().write(&line);
+            lines.write_many(&[b">", b"", b" ok"]);
+            lines.send_line(b"");
+        }
+    }
+    let mut connection = TestConnection::new(LineReceiver::new(Answer));
+    connection.receive(b"one\r\ntwo\r\n");
+    assert_eq!(connection.take_written(), &b"<one> ok\r\n<two> ok\r\n"[..]);
+}

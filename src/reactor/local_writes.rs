@@ -9,8 +9,15 @@
 //!
 //! There is one buffer per thread, not per connection: only one callback runs on a thread
 //! at a time, and an idle connection then holds no write buffer at all.
+//!
+//! A framer can hold the buffer itself for the length of a callback ([`LentWrites`]) and
+//! skip the transport's virtual call and the thread-local lookup on every write; its
+//! writes still land in this one buffer, so order is kept with writes made through the
+//! transport meanwhile.
 
 use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::rc::Rc;
 
 thread_local! {
     /// The address of the connection whose callback runs on this thread, or 0. Apart from
@@ -18,8 +25,62 @@ thread_local! {
     /// needs no destructor, so reaching it costs no lazy-registration check.
     static OWNER: Cell<usize> = const { Cell::new(0) };
     /// What that callback wrote. A `Vec` rather than a `BytesMut`: appending small slices
-    /// is several times cheaper.
-    static BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    /// is several times cheaper. Shared (`Rc`) with the [`LentWrites`] handed out for it,
+    /// so that a framer writes through one without reaching the thread-local each time.
+    static BUFFER: Rc<RefCell<Vec<u8>>> = Rc::new(RefCell::new(Vec::new()));
+}
+
+/// The write buffer a connection lends to the callback running now, on this thread:
+/// appending to it is writing to the connection, in order with every other write made to
+/// it meanwhile (they land in the same buffer), and it costs no virtual call, no lock and
+/// no thread-local lookup per write. From
+/// [`Transport::lent_writes`](crate::Transport::lent_writes).
+///
+/// For framers that write many small pieces per read, such as a line receiver answering
+/// every line: take it once per `data_received`, write through it for each line. It is
+/// neither `Send` nor meant to be kept: once the callback it was lent to has returned,
+/// [`write_many`](LentWrites::write_many) refuses (returns `false`) and the caller writes
+/// through the transport instead.
+pub struct LentWrites {
+    owner: usize,
+    buffer: Rc<RefCell<Vec<u8>>>,
+}
+
+impl LentWrites {
+    /// Appends `chunks` to the connection's output, in order; `false` (nothing written)
+    /// if the buffer is no longer lent to the connection it came from.
+    #[inline]
+    pub fn write_many(&self, chunks: &[&[u8]]) -> bool {
+        if OWNER.get() != self.owner {
+            return false;
+        }
+        let Ok(mut buffer) = self.buffer.try_borrow_mut() else {
+            return false;
+        };
+        for chunk in chunks {
+            append(&mut buffer, chunk);
+        }
+        true
+    }
+}
+
+impl fmt::Debug for LentWrites {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LentWrites")
+            .field("lent", &(OWNER.get() == self.owner))
+            .finish_non_exhaustive()
+    }
+}
+
+/// The buffer lent to `owner`'s running callback, if it runs on this thread now.
+pub(crate) fn lent(owner: usize) -> Option<LentWrites> {
+    if OWNER.get() != owner {
+        return None;
+    }
+    Some(LentWrites {
+        owner,
+        buffer: BUFFER.with(Rc::clone),
+    })
 }
 
 /// The buffer keeps at most this much capacity between callbacks.
@@ -29,7 +90,11 @@ const KEEP_CAPACITY: usize = 64 * 1024;
 /// address of a live value).
 pub(crate) fn lend(owner: usize) {
     OWNER.set(owner);
-    BUFFER.with_borrow_mut(Vec::clear);
+    BUFFER.with(|buffer| {
+        if let Ok(mut buffer) = buffer.try_borrow_mut() {
+            buffer.clear();
+        }
+    });
 }
 
 /// Closes the buffer and hands what was written to `deliver` (not called if nothing was).
@@ -137,6 +202,29 @@ mod tests {
         lend(7);
         let elsewhere = std::thread::spawn(|| try_write(7, &[b"x"])).join().unwrap();
         assert!(!elsewhere);
+        assert!(reclaimed().is_empty());
+    }
+
+    #[test]
+    fn lent_writes_interleave_in_order_with_transport_writes() {
+        assert!(lent(5).is_none(), "nothing is lent outside a callback");
+        lend(5);
+        assert!(lent(6).is_none(), "lent only to its own connection");
+        let writes = lent(5).expect("lent to the running callback");
+        assert!(writes.write_many(&[b"a", b"\r\n"]));
+        assert!(try_write(5, &[b"b"]));
+        assert!(writes.write_many(&[b"c", b"", b"long enough for memcpy"]));
+        assert_eq!(pending(5), 27);
+        assert_eq!(reclaimed(), b"a\r\nbclong enough for memcpy");
+        assert!(
+            !writes.write_many(&[b"late"]),
+            "refused once the callback returned"
+        );
+        lend(6);
+        assert!(
+            !writes.write_many(&[b"x"]),
+            "refused in another connection's callback"
+        );
         assert!(reclaimed().is_empty());
     }
 

@@ -22,6 +22,7 @@ pub(crate) use self::connect::{dial, handshake};
 pub(crate) use self::connection::Connection as ConnectionTask;
 pub use self::event_loop::Reactor;
 pub use self::listen::{LimitPolicy, ListeningPort};
+pub use self::local_writes::LentWrites;
 pub(crate) use self::net_stream::NetStream;
 pub(crate) use self::shared::Shared;
 pub(crate) use self::stats::Counter;

@@ -303,6 +303,10 @@ impl<P: Protocol> Transport for Shared<P> {
         }
     }
 
+    fn lent_writes(&self) -> Option<crate::LentWrites> {
+        local_writes::lent(self.address())
+    }
+
     fn lose_connection(&self) {
         self.closing.store(true, Ordering::Release);
         self.update(|state| {
