@@ -117,6 +117,26 @@ impl<H: LineHandler> Dispatcher<H> {
         // Taken once: every line's writes go through it (see `LineContext::write_many`).
         let lent = transport.lent_writes();
         while !transport.is_closing() {
+            if let Some(range) = self.framer.next_chunk_line() {
+                let chunk = self.framer.chunk();
+                if !same_view(&held, chunk) {
+                    held = chunk.clone();
+                }
+                // The framer's ranges lie inside its chunk; `get` keeps a broken promise
+                // from turning into a panic.
+                let Some(line) = held.get(range) else {
+                    continue;
+                };
+                let mut lines = LineContext::new(
+                    transport,
+                    lent.as_ref(),
+                    &mut self.framer,
+                    self.raw_mode_allowed,
+                );
+                self.handler
+                    .line_received(&mut lines, Line::new(line, &held));
+                continue;
+            }
             let Some(event) = self.framer.next_lent_event() else {
                 return;
             };

@@ -294,6 +294,25 @@ impl LineFramer {
         })
     }
 
+    /// The next line, if it lies whole in the chunk being parsed and nothing else is
+    /// pending (line mode, no unfinished line, no discard): the common case, without the
+    /// general event. `None` means "ask [`next_lent_event`](LineFramer::next_lent_event)",
+    /// which handles everything, this case included.
+    #[inline]
+    pub(crate) fn next_chunk_line(&mut self) -> Option<Range<usize>> {
+        if self.mode != Mode::Line || !self.partial.is_empty() || !self.discards.is_empty() {
+            return None;
+        }
+        let delimiter_len = self.delimiter.len();
+        let start = self.pos;
+        let rest = self.chunk.get(start..)?;
+        // A delimiter must start at or before `max_length`: search no further.
+        let window = self.max_length.saturating_add(delimiter_len);
+        let length = self.delimiter.find(&rest[..rest.len().min(window)])?;
+        self.consume(length + delimiter_len);
+        Some(start..start + length)
+    }
+
     /// The next event, a line found whole in the chunk as its range there, or `None` when
     /// more input is needed.
     #[inline]
