@@ -10,7 +10,7 @@
 use std::fmt;
 
 use bytes::Bytes;
-use torsade::{DisconnectReason, TransportRef};
+use torsade::{DisconnectReason, LentWrites, TransportRef};
 
 use crate::line_framer::{
     LentEvent, LineFramer, LineSource, DEFAULT_DELIMITER, DEFAULT_MAX_LENGTH,
@@ -69,8 +69,9 @@ impl<H: LineHandler> Dispatcher<H> {
     }
 
     pub(crate) fn connection_made(&mut self, transport: &TransportRef) {
-        let mut lines = LineContext::new(transport, None, &mut self.framer, self.raw_mode_allowed);
-        self.handler.connection_made(&mut lines);
+        self.call(transport, None, |handler, lines| {
+            handler.connection_made(lines)
+        });
         self.deliver(transport);
     }
 
@@ -81,8 +82,9 @@ impl<H: LineHandler> Dispatcher<H> {
     }
 
     pub(crate) fn eof_received(&mut self, transport: &TransportRef) -> bool {
-        let mut lines = LineContext::new(transport, None, &mut self.framer, self.raw_mode_allowed);
-        let keep_open = self.handler.eof_received(&mut lines);
+        let keep_open = self.call(transport, None, |handler, lines| {
+            handler.eof_received(lines)
+        });
         self.deliver(transport);
         keep_open
     }
@@ -94,8 +96,7 @@ impl<H: LineHandler> Dispatcher<H> {
         transport: &TransportRef,
         event: impl FnOnce(&mut H, &mut LineContext<'_>),
     ) {
-        let mut lines = LineContext::new(transport, None, &mut self.framer, self.raw_mode_allowed);
-        event(&mut self.handler, &mut lines);
+        self.call(transport, None, event);
         self.deliver(transport);
     }
 
@@ -116,80 +117,59 @@ impl<H: LineHandler> Dispatcher<H> {
         let mut held = Bytes::new();
         // Taken once: every line's writes go through it (see `LineContext::write_many`).
         let lent = transport.lent_writes();
+        let lent = lent.as_ref();
         while !transport.is_closing() {
-            if let Some(range) = self.framer.next_chunk_line() {
-                let chunk = self.framer.chunk();
-                if !same_view(&held, chunk) {
-                    held = chunk.clone();
-                }
-                // The framer's ranges lie inside its chunk; `get` keeps a broken promise
-                // from turning into a panic.
-                let Some(line) = held.get(range) else {
-                    continue;
-                };
-                let mut lines = LineContext::new(
-                    transport,
-                    lent.as_ref(),
-                    &mut self.framer,
-                    self.raw_mode_allowed,
-                );
-                self.handler
-                    .line_received(&mut lines, Line::new(line, &held));
-                continue;
-            }
-            let Some(event) = self.framer.next_lent_event() else {
-                return;
-            };
-            match event {
-                LentEvent::Line(LineSource::Chunk(range)) => {
-                    let chunk = self.framer.chunk();
-                    if !same_view(&held, chunk) {
-                        held = chunk.clone();
-                    }
-                    // The framer's ranges lie inside its chunk; `get` keeps a broken
-                    // promise from turning into a panic.
-                    let Some(line) = held.get(range) else {
+            // The common case first: a line whole in the chunk, without the general event.
+            let range = match self.framer.next_chunk_line() {
+                Some(range) => range,
+                None => match self.framer.next_lent_event() {
+                    None => return,
+                    Some(LentEvent::Line(LineSource::Chunk(range))) => range,
+                    Some(LentEvent::Line(LineSource::Assembled(line))) => {
+                        self.call(transport, lent, |handler, lines| {
+                            handler.line_received(lines, Line::new(&line, &line));
+                        });
                         continue;
-                    };
-                    let mut lines = LineContext::new(
-                        transport,
-                        lent.as_ref(),
-                        &mut self.framer,
-                        self.raw_mode_allowed,
-                    );
-                    self.handler
-                        .line_received(&mut lines, Line::new(line, &held));
-                }
-                LentEvent::Line(LineSource::Assembled(line)) => {
-                    let mut lines = LineContext::new(
-                        transport,
-                        lent.as_ref(),
-                        &mut self.framer,
-                        self.raw_mode_allowed,
-                    );
-                    self.handler
-                        .line_received(&mut lines, Line::new(&line, &line));
-                }
-                LentEvent::Raw(data) => {
-                    let mut lines = LineContext::new(
-                        transport,
-                        lent.as_ref(),
-                        &mut self.framer,
-                        self.raw_mode_allowed,
-                    );
-                    self.handler.raw_data_received(&mut lines, data);
-                }
-                LentEvent::TooLong(partial) => {
-                    let mut lines = LineContext::new(
-                        transport,
-                        lent.as_ref(),
-                        &mut self.framer,
-                        self.raw_mode_allowed,
-                    );
-                    self.handler.line_length_exceeded(&mut lines, partial);
-                }
+                    }
+                    Some(LentEvent::Raw(data)) => {
+                        self.call(transport, lent, |handler, lines| {
+                            handler.raw_data_received(lines, data);
+                        });
+                        continue;
+                    }
+                    Some(LentEvent::TooLong(partial)) => {
+                        self.call(transport, lent, |handler, lines| {
+                            handler.line_length_exceeded(lines, partial);
+                        });
+                        continue;
+                    }
+                },
+            };
+            let chunk = self.framer.chunk();
+            if !same_view(&held, chunk) {
+                held = chunk.clone();
             }
+            // The framer's ranges lie inside its chunk; `get` keeps a broken promise from
+            // turning into a panic.
+            let Some(line) = held.get(range) else {
+                continue;
+            };
+            self.call(transport, lent, |handler, lines| {
+                handler.line_received(lines, Line::new(line, &held));
+            });
         }
+    }
+
+    /// Runs `callback` on the handler with a context for this connection.
+    #[inline]
+    fn call<R>(
+        &mut self,
+        transport: &TransportRef,
+        lent: Option<&LentWrites>,
+        callback: impl FnOnce(&mut H, &mut LineContext<'_>) -> R,
+    ) -> R {
+        let mut lines = LineContext::new(transport, lent, &mut self.framer, self.raw_mode_allowed);
+        callback(&mut self.handler, &mut lines)
     }
 }
 
