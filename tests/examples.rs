@@ -217,18 +217,23 @@ fn start_server_with(name: &str, args: &[&str]) -> Server {
     command.stdout(Stdio::piped()).stderr(Stdio::inherit());
     let mut running = Running::spawn(command, &format!("{name} {}", args.join(" ")));
     let lines = lines_in_background(running.child.stdout.take().expect("stdout is piped"));
-    let first = lines
-        .recv_timeout(LIMIT)
-        .unwrap_or_else(|_| panic!("{name} printed no first line within {LIMIT:?}"));
-    let address = first
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("{name}'s first line is {first:?}, not `listening on ADDR`"))
-        .to_string();
+    let address = listening_address(&lines, name);
     Server {
         address,
         _running: running,
         _lines: lines,
     }
+}
+
+/// The address in a server's first line, `listening on ADDR`.
+fn listening_address(lines: &Receiver<String>, name: &str) -> String {
+    let first = lines
+        .recv_timeout(LIMIT)
+        .unwrap_or_else(|_| panic!("{name} printed no first line within {LIMIT:?}"));
+    first
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("{name}'s first line is {first:?}, not `listening on ADDR`"))
+        .to_string()
 }
 
 /// Sends each line of `stdout` (or any other output) on the channel as it arrives.
@@ -249,10 +254,16 @@ fn lines_in_background(stdout: impl Read + Send + 'static) -> Receiver<String> {
 /// the answer, without its line ending.
 fn ask(address: &str, line: &str) -> String {
     let address: SocketAddr = address.parse().expect("the server prints a socket address");
-    let mut stream = TcpStream::connect_timeout(&address, LIMIT).expect("the server accepts");
+    let stream = TcpStream::connect_timeout(&address, LIMIT).expect("the server accepts");
     stream
         .set_read_timeout(Some(LIMIT))
         .expect("a read timeout can be set");
+    exchange_line(stream, line)
+}
+
+/// Sends `line` and CR/LF on `stream`; returns the first line of the answer, without its
+/// line ending.
+fn exchange_line(mut stream: impl Read + Write, line: &str) -> String {
     stream
         .write_all(format!("{line}\r\n").as_bytes())
         .expect("the server reads");
@@ -572,11 +583,9 @@ fn line_echo_out_of_file_descriptors_backs_off_and_serves_again_once_some_free_u
     let mut running = Running::spawn(command, "line_echo under ulimit -n 32");
     let lines = lines_in_background(running.child.stdout.take().expect("stdout is piped"));
     let warnings = lines_in_background(running.child.stderr.take().expect("stderr is piped"));
-    let first = lines.recv_timeout(LIMIT).expect("line_echo's first line");
-    let address: SocketAddr = first
-        .strip_prefix("listening on ")
-        .and_then(|address| address.parse().ok())
-        .unwrap_or_else(|| panic!("line_echo's first line is {first:?}"));
+    let address: SocketAddr = listening_address(&lines, "line_echo")
+        .parse()
+        .expect("the server prints a socket address");
 
     // Connect, one at a time, until the server runs out of descriptors.
     let mut served = Vec::new();
@@ -697,15 +706,7 @@ fn ask_tls(address: &str, server_name: &str, ca: &str, line: &str) -> String {
     socket
         .set_read_timeout(Some(LIMIT))
         .expect("a read timeout can be set");
-    let mut stream = StreamOwned::new(session, socket);
-    stream
-        .write_all(format!("{line}\r\n").as_bytes())
-        .expect("the TLS handshake succeeds and the server reads");
-    let mut answer = String::new();
-    BufReader::new(stream)
-        .read_line(&mut answer)
-        .expect("the server answers within the limit");
-    answer.trim_end_matches(['\r', '\n']).to_string()
+    exchange_line(StreamOwned::new(session, socket), line)
 }
 
 #[test]

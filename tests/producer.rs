@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::run_bounded;
+use common::{read_all_after_signal, run_bounded};
 use torsade::prelude::*;
 use torsade::testing::TestConnection;
 use torsade::{factory_fn, Address, Reactor, WRITE_BUFFER_HIGH, WRITE_BUFFER_LOW};
@@ -234,19 +234,13 @@ fn a_push_producer_is_paused_while_a_slow_peer_catches_up_over_tcp() {
             }),
         )
         .unwrap();
-    let (address, r) = (port.local_addr(), reactor.clone());
-    let client = std::thread::spawn(move || {
-        let mut stream = StdStream::connect(address).unwrap();
-        stream.set_read_timeout(Some(LIMIT)).unwrap();
-        // A slow peer: read nothing until the producer has been paused.
-        paused_rx
-            .recv_timeout(LIMIT)
-            .expect("the producer was paused");
-        let mut received = Vec::new();
-        let outcome = stream.read_to_end(&mut received).map(|_| received.len());
-        let _ = r.stop();
-        outcome.map_err(|error| error.to_string())
-    });
+    // A slow peer: it reads nothing until the producer has been paused.
+    let client = read_all_after_signal(
+        port.local_addr(),
+        paused_rx,
+        &reactor,
+        "the producer was paused",
+    );
     run_bounded(&reactor, LIMIT);
     assert_eq!(client.join().unwrap(), Ok(TOTAL));
     let events = events.lock().unwrap();

@@ -337,19 +337,13 @@ fn a_protocol_is_paused_above_the_high_water_mark_and_resumed_below_the_low_one(
             }),
         )
         .unwrap();
-    let (address, r) = (port.local_addr(), reactor.clone());
-    let client = std::thread::spawn(move || {
-        let mut stream = StdStream::connect(address).unwrap();
-        stream.set_read_timeout(Some(LIMIT)).unwrap();
-        // Do not read until the server has been told to pause.
-        paused_rx
-            .recv_timeout(LIMIT)
-            .expect("the server was paused");
-        let mut received = Vec::new();
-        let outcome = stream.read_to_end(&mut received).map(|_| received.len());
-        let _ = r.stop();
-        outcome.map_err(|error| error.to_string())
-    });
+    // A slow peer: it reads nothing until the server has been paused.
+    let client = read_all_after_signal(
+        port.local_addr(),
+        paused_rx,
+        &reactor,
+        "the server was paused",
+    );
     run_bounded(&reactor, LIMIT);
     assert_eq!(client.join().unwrap(), Ok(TOTAL));
     assert_eq!(*events.lock().unwrap(), ["pause", "resume"]);

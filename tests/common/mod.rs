@@ -58,6 +58,28 @@ pub fn run_bounded(reactor: &Reactor, limit: Duration) {
 
 pub const LIMIT: Duration = Duration::from_secs(20);
 
+/// A slow peer on a thread of its own: connects to `address`, reads nothing until
+/// `signal` arrives, then reads to the end and stops `reactor`. Gives how many bytes came.
+pub fn read_all_after_signal<T: Send + 'static>(
+    address: SocketAddr,
+    signal: std::sync::mpsc::Receiver<T>,
+    reactor: &Reactor,
+    what: &'static str,
+) -> std::thread::JoinHandle<Result<usize, String>> {
+    let reactor = reactor.clone();
+    std::thread::spawn(move || {
+        let mut stream = std::net::TcpStream::connect(address).unwrap();
+        stream.set_read_timeout(Some(LIMIT)).unwrap();
+        signal
+            .recv_timeout(LIMIT)
+            .unwrap_or_else(|_| panic!("{what} within {LIMIT:?}"));
+        let mut received = Vec::new();
+        let outcome = io::Read::read_to_end(&mut stream, &mut received).map(|_| received.len());
+        let _ = reactor.stop();
+        outcome.map_err(|error| error.to_string())
+    })
+}
+
 /// Echoes everything back.
 pub struct Echo;
 
