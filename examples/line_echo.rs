@@ -27,6 +27,9 @@ const USAGE: &str = "usage: line_echo [--port PORT] [--loops N] [--tls-cert FILE
 struct LineEcho;
 
 impl LineHandler for LineEcho {
+    // Small and called for every line: inlined into the receiver's loop (see
+    // `LineHandler::line_received`).
+    #[inline]
     fn line_received(&mut self, lines: &mut LineContext<'_>, line: Line<'_>) {
         let line = line.strip_suffix(b"\r").unwrap_or(&line);
         lines.write_many(&[line, b"\r\n"]);

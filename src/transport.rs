@@ -268,7 +268,7 @@ pub trait Transport: Send + Sync + fmt::Debug {
     /// reactor's transports lend one to their own protocol's callbacks; `None` elsewhere
     /// (from another thread, after the callback, for transports that do not: the
     /// default). See [`LentWrites`](crate::LentWrites).
-    fn lent_writes(&self) -> Option<crate::LentWrites> {
+    fn lent_writes(&self) -> Option<crate::LentWrites<'_>> {
         None
     }
 

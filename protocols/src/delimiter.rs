@@ -55,12 +55,47 @@ impl Delimiter {
         self.bytes.len()
     }
 
+    /// A searcher for runs of searches: see [`Searcher`].
+    #[inline]
+    pub(crate) fn searcher(&self) -> Searcher {
+        match self.search {
+            Search::One(byte) => Searcher::one(byte),
+            Search::Pair(first, second) => Searcher::pair(first, second),
+            Search::Long(_) => Searcher::Long,
+        }
+    }
+
+    /// Where the first whole delimiter in `haystack` starts, searched with `searcher`
+    /// (from [`searcher`](Delimiter::searcher) on this delimiter).
+    #[inline]
+    pub(crate) fn find_with(&self, searcher: &Searcher, haystack: &[u8]) -> Option<usize> {
+        match searcher {
+            #[cfg(target_arch = "x86_64")]
+            Searcher::OneAvx2(one) => one.find(haystack),
+            Searcher::One(byte) => memchr::memchr(*byte, haystack),
+            #[cfg(target_arch = "x86_64")]
+            Searcher::PairAvx2(first, second) => {
+                find_pair(|haystack| first.find(haystack), *second, haystack)
+            }
+            Searcher::Pair(first, second) => find_pair(
+                |haystack| memchr::memchr(*first, haystack),
+                *second,
+                haystack,
+            ),
+            Searcher::Long => self.find(haystack),
+        }
+    }
+
     /// Where the first whole delimiter in `haystack` starts.
     #[inline]
     pub(crate) fn find(&self, haystack: &[u8]) -> Option<usize> {
         match &self.search {
             Search::One(byte) => memchr::memchr(*byte, haystack),
-            Search::Pair(first, second) => find_pair(*first, *second, haystack),
+            Search::Pair(first, second) => find_pair(
+                |haystack| memchr::memchr(*first, haystack),
+                *second,
+                haystack,
+            ),
             Search::Long(finder) => finder.find(haystack),
         }
     }
@@ -122,18 +157,64 @@ impl Delimiter {
     }
 }
 
-/// The first `first, second` pair in `haystack`: `memchr` for the first byte, then a look
-/// at the next. Linear even on input made of `first` bytes.
+/// The first pair of a first byte (found by `find_first`) and `second` in `haystack`: a
+/// search for the first byte, then a look at the next. Linear even on input made of
+/// first bytes.
 #[inline]
-fn find_pair(first: u8, second: u8, haystack: &[u8]) -> Option<usize> {
+fn find_pair(
+    find_first: impl Fn(&[u8]) -> Option<usize>,
+    second: u8,
+    haystack: &[u8],
+) -> Option<usize> {
     let mut from = 0;
     loop {
-        let at = from + memchr::memchr(first, haystack.get(from..)?)?;
+        let at = from + find_first(haystack.get(from..)?)?;
         match haystack.get(at + 1) {
             Some(&next) if next == second => return Some(at),
             Some(_) => from = at + 1,
             None => return None,
         }
+    }
+}
+
+/// A delimiter search set up for a run of searches (the lines of one chunk): the
+/// vector searcher for the delimiter's first byte is built once for the run, where
+/// `memchr::memchr` picks its implementation and broadcasts the byte on every call.
+#[derive(Clone, Copy)]
+pub(crate) enum Searcher {
+    /// One byte, with AVX2 (found available when the run began).
+    #[cfg(target_arch = "x86_64")]
+    OneAvx2(Avx2Byte),
+    /// One byte, with whatever `memchr` picks.
+    One(u8),
+    /// Two bytes: the first with AVX2, then a look at the next.
+    #[cfg(target_arch = "x86_64")]
+    PairAvx2(Avx2Byte, u8),
+    Pair(u8, u8),
+    /// Longer delimiters keep their `memmem::Finder`, built once per framer.
+    Long,
+}
+
+#[cfg(target_arch = "x86_64")]
+type Avx2Byte = memchr::arch::x86_64::avx2::memchr::One;
+
+impl Searcher {
+    #[inline]
+    fn one(byte: u8) -> Searcher {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(one) = Avx2Byte::new(byte) {
+            return Searcher::OneAvx2(one);
+        }
+        Searcher::One(byte)
+    }
+
+    #[inline]
+    fn pair(first: u8, second: u8) -> Searcher {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(one) = Avx2Byte::new(first) {
+            return Searcher::PairAvx2(one, second);
+        }
+        Searcher::Pair(first, second)
     }
 }
 
@@ -158,6 +239,34 @@ mod tests {
         assert_eq!(delimiter(b"\r\n").find(b"a\rb\r"), None);
         assert_eq!(delimiter(b"+++").find(b"a++++b"), Some(1));
         assert_eq!(delimiter(b"+++").find(b"a++b"), None);
+    }
+
+    #[test]
+    fn a_searcher_finds_what_find_finds() {
+        let cases: [(&'static [u8], &[u8]); 6] = [
+            (b"\n", b"ab\ncd\n"),
+            (
+                b"\n",
+                b"no delimiter here, and longer than one vector of bytes....",
+            ),
+            (b"\r\n", b"a\r\r\nb"),
+            (b"\r\n", b"\r\r\r\r"),
+            (b"+++", b"a++++b"),
+            (b"\n", b""),
+        ];
+        for (bytes, haystack) in cases {
+            let delimiter = delimiter(bytes);
+            let searcher = delimiter.searcher();
+            assert_eq!(
+                delimiter.find_with(&searcher, haystack),
+                delimiter.find(haystack)
+            );
+        }
+        let long = [b'x'; 100];
+        let mut line = long.to_vec();
+        line.push(b'\n');
+        let newline = delimiter(b"\n");
+        assert_eq!(newline.find_with(&newline.searcher(), &line), Some(100));
     }
 
     #[test]

@@ -10,8 +10,9 @@
 use std::fmt;
 
 use bytes::Bytes;
-use torsade::{DisconnectReason, LentWrites, TransportRef};
+use torsade::{DisconnectReason, TransportRef};
 
+use crate::delimiter::Searcher;
 use crate::line_framer::{
     LentEvent, LineFramer, LineSource, DEFAULT_DELIMITER, DEFAULT_MAX_LENGTH,
 };
@@ -69,9 +70,7 @@ impl<H: LineHandler> Dispatcher<H> {
     }
 
     pub(crate) fn connection_made(&mut self, transport: &TransportRef) {
-        self.call(transport, None, |handler, lines| {
-            handler.connection_made(lines)
-        });
+        self.call(transport, |handler, lines| handler.connection_made(lines));
         self.deliver(transport);
     }
 
@@ -82,9 +81,7 @@ impl<H: LineHandler> Dispatcher<H> {
     }
 
     pub(crate) fn eof_received(&mut self, transport: &TransportRef) -> bool {
-        let keep_open = self.call(transport, None, |handler, lines| {
-            handler.eof_received(lines)
-        });
+        let keep_open = self.call(transport, |handler, lines| handler.eof_received(lines));
         self.deliver(transport);
         keep_open
     }
@@ -96,7 +93,7 @@ impl<H: LineHandler> Dispatcher<H> {
         transport: &TransportRef,
         event: impl FnOnce(&mut H, &mut LineContext<'_>),
     ) {
-        self.call(transport, None, event);
+        self.call(transport, event);
         self.deliver(transport);
     }
 
@@ -107,69 +104,91 @@ impl<H: LineHandler> Dispatcher<H> {
     /// Hands the framer's events to the handler until it needs more input or the
     /// protocol asked to close.
     ///
-    /// A line found whole in a chunk is lent from `held`, this call's own handle on that
-    /// chunk: one reference-count increment per chunk rather than one per line, and the
-    /// framer stays free to change (a handler may switch modes or push bytes back) while
-    /// the line is lent. The transport's lent write buffer, if it has one, is taken once
-    /// for the whole call, not once per line.
+    /// The transport's lent write buffer, if it has one, is taken once for the whole
+    /// call, and so is the context every handler call gets.
     #[inline]
     fn deliver(&mut self, transport: &TransportRef) {
-        let mut held = Bytes::new();
-        // Taken once: every line's writes go through it (see `LineContext::write_many`).
         let lent = transport.lent_writes();
-        let lent = lent.as_ref();
-        while !transport.is_closing() {
-            // The common case first: a line whole in the chunk, without the general event.
-            let range = match self.framer.next_chunk_line() {
-                Some(range) => range,
-                None => match self.framer.next_lent_event() {
-                    None => return,
-                    Some(LentEvent::Line(LineSource::Chunk(range))) => range,
-                    Some(LentEvent::Line(LineSource::Assembled(line))) => {
-                        self.call(transport, lent, |handler, lines| {
-                            handler.line_received(lines, Line::new(&line, &line));
-                        });
-                        continue;
-                    }
-                    Some(LentEvent::Raw(data)) => {
-                        self.call(transport, lent, |handler, lines| {
-                            handler.raw_data_received(lines, data);
-                        });
-                        continue;
-                    }
-                    Some(LentEvent::TooLong(partial)) => {
-                        self.call(transport, lent, |handler, lines| {
-                            handler.line_length_exceeded(lines, partial);
-                        });
-                        continue;
-                    }
-                },
-            };
-            let chunk = self.framer.chunk();
-            if !same_view(&held, chunk) {
-                held = chunk.clone();
-            }
-            // The framer's ranges lie inside its chunk; `get` keeps a broken promise from
-            // turning into a panic.
-            let Some(line) = held.get(range) else {
-                continue;
-            };
-            self.call(transport, lent, |handler, lines| {
-                handler.line_received(lines, Line::new(line, &held));
-            });
-        }
+        let mut lines = LineContext::new(
+            transport,
+            lent.as_ref(),
+            &mut self.framer,
+            self.raw_mode_allowed,
+        );
+        deliver_events(&mut self.handler, &mut lines);
     }
 
-    /// Runs `callback` on the handler with a context for this connection.
-    #[inline]
+    /// Runs `callback` on the handler with a context for this connection (callbacks
+    /// other than the framer's events: no lent buffer needed).
     fn call<R>(
         &mut self,
         transport: &TransportRef,
-        lent: Option<&LentWrites>,
         callback: impl FnOnce(&mut H, &mut LineContext<'_>) -> R,
     ) -> R {
-        let mut lines = LineContext::new(transport, lent, &mut self.framer, self.raw_mode_allowed);
+        let mut lines = LineContext::new(transport, None, &mut self.framer, self.raw_mode_allowed);
         callback(&mut self.handler, &mut lines)
+    }
+}
+
+/// The loop of [`Dispatcher::deliver`].
+///
+/// A line found whole in the chunk starts a run: while the framer stays plain (nothing
+/// but the chunk pending) and the handler does not steer it, the lines that follow are
+/// taken straight from the chunk, with a delimiter search set up once for the run.
+/// Lines are lent from `held`, this call's own handle on the chunk (or on a line
+/// assembled from pieces): one reference-count increment per chunk rather than one per
+/// line, and the framer stays free to change while a line is lent. Every line goes
+/// through the one call at the bottom, so the compiler can fold a small handler into
+/// the loop.
+#[inline]
+fn deliver_events<H: LineHandler>(handler: &mut H, lines: &mut LineContext<'_>) {
+    let mut held = Bytes::new();
+    let mut run: Option<Searcher> = None;
+    'events: while !lines.is_closing() {
+        let range = 'line: {
+            if let (Some(searcher), false) = (&run, lines.steered) {
+                if let Some(range) = lines.framer.next_plain_line(searcher) {
+                    break 'line range;
+                }
+            }
+            run = None;
+            match lines.framer.next_lent_event() {
+                None => return,
+                Some(LentEvent::Line(LineSource::Chunk(range))) => {
+                    hold(&mut held, lines.framer.chunk());
+                    if lines.framer.is_plain() {
+                        run = Some(lines.framer.searcher());
+                        lines.steered = false;
+                    }
+                    range
+                }
+                Some(LentEvent::Line(LineSource::Assembled(line))) => {
+                    held = line;
+                    0..held.len()
+                }
+                Some(LentEvent::Raw(data)) => {
+                    handler.raw_data_received(lines, data);
+                    continue 'events;
+                }
+                Some(LentEvent::TooLong(partial)) => {
+                    handler.line_length_exceeded(lines, partial);
+                    continue 'events;
+                }
+            }
+        };
+        // The framer's ranges lie inside its chunk, which `held` views; `get` keeps a
+        // broken promise from turning into a panic.
+        if let Some(line) = held.get(range) {
+            handler.line_received(lines, Line::new(line, &held));
+        }
+    }
+}
+
+/// Makes `held` view `chunk` (a reference-count increment only if it does not already).
+#[inline]
+fn hold(held: &mut Bytes, chunk: &Bytes) {
+    if !same_view(held, chunk) {
+        *held = chunk.clone();
     }
 }
 

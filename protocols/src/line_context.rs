@@ -45,15 +45,19 @@ use crate::{Error, LineSender, Result};
 pub struct LineContext<'a> {
     transport: &'a TransportRef,
     /// The transport's write buffer lent to this callback, when it lends one.
-    lent: Option<&'a LentWrites>,
-    framer: &'a mut LineFramer,
+    lent: Option<&'a LentWrites<'a>>,
+    pub(crate) framer: &'a mut LineFramer,
     raw_mode_allowed: bool,
+    /// Set when the handler steered the framer (a mode switch, pushed-back bytes, a
+    /// clear): the dispatcher, which lets it down between its calls, then stops taking
+    /// lines from the chunk the quick way and asks the framer what comes next.
+    pub(crate) steered: bool,
 }
 
 impl<'a> LineContext<'a> {
     pub(crate) fn new(
         transport: &'a TransportRef,
-        lent: Option<&'a LentWrites>,
+        lent: Option<&'a LentWrites<'a>>,
         framer: &'a mut LineFramer,
         raw_mode_allowed: bool,
     ) -> LineContext<'a> {
@@ -62,6 +66,17 @@ impl<'a> LineContext<'a> {
             lent,
             framer,
             raw_mode_allowed,
+            steered: false,
+        }
+    }
+
+    /// Whether the connection is closing: through the lent buffer when there is one (no
+    /// virtual call).
+    #[inline]
+    pub(crate) fn is_closing(&self) -> bool {
+        match self.lent {
+            Some(lent) => lent.is_closing(),
+            None => self.transport.is_closing(),
         }
     }
 
@@ -142,6 +157,7 @@ impl<'a> LineContext<'a> {
             return Err(Error::RawModeUnsupported);
         }
         self.framer.set_raw_mode();
+        self.steered = true;
         Ok(())
     }
 
@@ -156,6 +172,7 @@ impl<'a> LineContext<'a> {
     #[doc(alias = "setLineMode")]
     pub fn set_line_mode(&mut self, extra: Bytes) {
         self.framer.set_line_mode(extra);
+        self.steered = true;
     }
 
     /// Returns and drops everything buffered: an unfinished line and every byte received
@@ -166,6 +183,7 @@ impl<'a> LineContext<'a> {
     /// arrived so far). If the rest of an over-long line is being discarded, it still is.
     #[doc(alias = "clearLineBuffer")]
     pub fn clear_line_buffer(&mut self) -> Bytes {
+        self.steered = true;
         self.framer.clear()
     }
 

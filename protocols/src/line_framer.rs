@@ -30,7 +30,7 @@ use std::ops::Range;
 
 use bytes::{Bytes, BytesMut};
 
-use crate::delimiter::Delimiter;
+use crate::delimiter::{Delimiter, Searcher};
 
 /// The delimiter line receivers use unless told otherwise: CR LF, as most Internet
 /// protocols.
@@ -104,6 +104,9 @@ enum Pending {
 pub(crate) struct LineFramer {
     delimiter: Delimiter,
     max_length: usize,
+    /// How far to search for a delimiter from the start of a line: one must start at or
+    /// before `max_length`.
+    window: usize,
     mode: Mode,
     /// The start of an unfinished line (line mode only).
     partial: BytesMut,
@@ -124,8 +127,10 @@ impl LineFramer {
     ///
     /// If `delimiter` is empty.
     pub(crate) fn new(delimiter: Bytes, max_length: usize) -> LineFramer {
+        let delimiter = Delimiter::new(delimiter);
         LineFramer {
-            delimiter: Delimiter::new(delimiter),
+            window: max_length.saturating_add(delimiter.len()),
+            delimiter,
             max_length,
             mode: Mode::Line,
             partial: BytesMut::new(),
@@ -294,23 +299,39 @@ impl LineFramer {
         })
     }
 
-    /// The next line, if it lies whole in the chunk being parsed and nothing else is
-    /// pending (line mode, no unfinished line, no discard): the common case, without the
-    /// general event. `None` means "ask [`next_lent_event`](LineFramer::next_lent_event)",
-    /// which handles everything, this case included.
+    /// The delimiter search for a run of [`next_plain_line`](LineFramer::next_plain_line)
+    /// calls, set up once.
     #[inline]
-    pub(crate) fn next_chunk_line(&mut self) -> Option<Range<usize>> {
-        if self.mode != Mode::Line || !self.partial.is_empty() || !self.discards.is_empty() {
-            return None;
-        }
-        let delimiter_len = self.delimiter.len();
+    pub(crate) fn searcher(&self) -> Searcher {
+        self.delimiter.searcher()
+    }
+
+    /// Whether nothing but the chunk is pending: line mode, no unfinished line, no
+    /// discard. Then, until the framer is steered (a mode switch, pushed-back bytes, a
+    /// clear), [`next_plain_line`](LineFramer::next_plain_line) finds the lines whole in
+    /// the chunk.
+    #[inline]
+    pub(crate) fn is_plain(&self) -> bool {
+        self.mode == Mode::Line && self.partial.is_empty() && self.discards.is_empty()
+    }
+
+    /// The next line, if it lies whole in the chunk being parsed: the common case,
+    /// without the general event. Only while the framer [`is_plain`](LineFramer::is_plain)
+    /// (the caller checks once, then watches for steering). `None` means "ask
+    /// [`next_lent_event`](LineFramer::next_lent_event)", which handles everything, this
+    /// case included.
+    ///
+    /// `searcher` comes from [`searcher`](LineFramer::searcher) on this framer.
+    #[inline]
+    pub(crate) fn next_plain_line(&mut self, searcher: &Searcher) -> Option<Range<usize>> {
         let start = self.pos;
         let rest = self.chunk.get(start..)?;
-        // A delimiter must start at or before `max_length`: search no further.
-        let window = self.max_length.saturating_add(delimiter_len);
-        let length = self.delimiter.find(&rest[..rest.len().min(window)])?;
-        self.consume(length + delimiter_len);
-        Some(start..start + length)
+        let searched = rest.get(..self.window).unwrap_or(rest);
+        let length = self.delimiter.find_with(searcher, searched)?;
+        let end = start + length;
+        // The delimiter lies whole in `rest`, so the new position is within the chunk.
+        self.pos = end + self.delimiter.len();
+        Some(start..end)
     }
 
     /// The next event, a line found whole in the chunk as its range there, or `None` when
@@ -386,8 +407,7 @@ impl LineFramer {
     #[inline]
     fn line_step(&mut self) -> Option<LentEvent> {
         let delimiter_len = self.delimiter.len();
-        // A delimiter must start at or before `max_length`: search no further.
-        let window = self.max_length.saturating_add(delimiter_len);
+        let window = self.window;
         if self.partial.is_empty() {
             // The hot path: the line is a range of the chunk; nothing is copied, and no
             // reference count changes.

@@ -18,6 +18,7 @@
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 thread_local! {
     /// The address of the connection whose callback runs on this thread, or 0. Apart from
@@ -41,12 +42,24 @@ thread_local! {
 /// neither `Send` nor meant to be kept: once the callback it was lent to has returned,
 /// [`write_many`](LentWrites::write_many) refuses (returns `false`) and the caller writes
 /// through the transport instead.
-pub struct LentWrites {
+///
+/// It also answers [`is_closing`](LentWrites::is_closing) without a virtual call, for a
+/// framer that stops delivering once its protocol asked to close.
+pub struct LentWrites<'a> {
     owner: usize,
     buffer: Rc<RefCell<Vec<u8>>>,
+    /// The transport's own "close requested or ended" flag.
+    closing: &'a AtomicBool,
 }
 
-impl LentWrites {
+impl LentWrites<'_> {
+    /// Whether the connection is closing or closed:
+    /// [`Transport::is_closing`](crate::Transport::is_closing), read directly.
+    #[inline]
+    pub fn is_closing(&self) -> bool {
+        self.closing.load(Ordering::Acquire)
+    }
+
     /// Appends `chunks` to the connection's output, in order; `false` (nothing written)
     /// if the buffer is no longer lent to the connection it came from.
     #[inline]
@@ -64,7 +77,7 @@ impl LentWrites {
     }
 }
 
-impl fmt::Debug for LentWrites {
+impl fmt::Debug for LentWrites<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LentWrites")
             .field("lent", &(OWNER.get() == self.owner))
@@ -72,14 +85,16 @@ impl fmt::Debug for LentWrites {
     }
 }
 
-/// The buffer lent to `owner`'s running callback, if it runs on this thread now.
-pub(crate) fn lent(owner: usize) -> Option<LentWrites> {
+/// The buffer lent to `owner`'s running callback, if it runs on this thread now;
+/// `closing` is that connection's closing flag.
+pub(crate) fn lent(owner: usize, closing: &AtomicBool) -> Option<LentWrites<'_>> {
     if OWNER.get() != owner {
         return None;
     }
     Some(LentWrites {
         owner,
         buffer: BUFFER.with(Rc::clone),
+        closing,
     })
 }
 
@@ -207,10 +222,20 @@ mod tests {
 
     #[test]
     fn lent_writes_interleave_in_order_with_transport_writes() {
-        assert!(lent(5).is_none(), "nothing is lent outside a callback");
+        let closing = AtomicBool::new(false);
+        assert!(
+            lent(5, &closing).is_none(),
+            "nothing is lent outside a callback"
+        );
         lend(5);
-        assert!(lent(6).is_none(), "lent only to its own connection");
-        let writes = lent(5).expect("lent to the running callback");
+        assert!(
+            lent(6, &closing).is_none(),
+            "lent only to its own connection"
+        );
+        let writes = lent(5, &closing).expect("lent to the running callback");
+        assert!(!writes.is_closing());
+        closing.store(true, Ordering::Release);
+        assert!(writes.is_closing(), "reads the transport's flag");
         assert!(writes.write_many(&[b"a", b"\r\n"]));
         assert!(try_write(5, &[b"b"]));
         assert!(writes.write_many(&[b"c", b"", b"long enough for memcpy"]));

@@ -303,8 +303,8 @@ impl<P: Protocol> Transport for Shared<P> {
         }
     }
 
-    fn lent_writes(&self) -> Option<crate::LentWrites> {
-        local_writes::lent(self.address())
+    fn lent_writes(&self) -> Option<crate::LentWrites<'_>> {
+        local_writes::lent(self.address(), &self.closing)
     }
 
     fn lose_connection(&self) {
