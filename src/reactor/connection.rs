@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::{Buf, BytesMut};
+use bytes::BytesMut;
 use tokio::io::AsyncWrite;
 use tokio::time::{Instant, Sleep};
 use tokio_rustls::{TlsAcceptor, TlsConnector, TlsStream};
@@ -24,6 +24,7 @@ use tokio_util::io::poll_read_buf;
 
 use super::listen::PortControl;
 use super::net_stream::{Handshake, NetStream};
+use super::outgoing::Outgoing;
 use super::registry::Registry;
 use super::shared::{CloseRequest, Shared, WriteSide};
 use super::stats::Counter;
@@ -68,7 +69,7 @@ pub(crate) struct Connection<P> {
     transport: TransportRef,
     read_buf: BytesMut,
     /// Bytes taken from the shared write buffer and not yet accepted by the kernel.
-    out: BytesMut,
+    out: Outgoing,
     /// The listening port that accepted the connection, until it is lost: the port counts
     /// its open connections (and may limit them).
     port: Option<Arc<PortControl>>,
@@ -145,7 +146,7 @@ impl<P: Protocol> Connection<P> {
             shared,
             transport,
             read_buf: BytesMut::new(),
-            out: BytesMut::new(),
+            out: Outgoing::default(),
             port: None,
             extras: None,
             read_eof: false,
@@ -243,7 +244,7 @@ impl<P: Protocol> Connection<P> {
         // `out` holds older bytes than `clear`: they go first.
         self.out.extend_from_slice(&clear);
         while !self.out.is_empty() {
-            match Pin::new(&mut self.stream).poll_write(cx, &self.out) {
+            match Pin::new(&mut self.stream).poll_write(cx, self.out.unsent()) {
                 Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
                 Poll::Ready(Ok(written)) => {
                     self.out.advance(written);
@@ -372,7 +373,16 @@ impl<P: Protocol> Connection<P> {
         let outcome = catch_unwind(AssertUnwindSafe(|| callback(protocol, transport)));
         local_writes::reclaim(|written| {
             let mut state = self.shared.lock();
-            if state.accepts_writes() {
+            if !state.accepts_writes() {
+                return;
+            }
+            if state.write_buf.is_empty() && self.out.is_empty() && !state.start_tls_pending() {
+                // Nothing is queued before these bytes: they become the bytes to flush
+                // as they are, with no copy (what `poll_flush` would do with them), and
+                // the thread keeps `out`'s old allocation for the next callback.
+                self.out.swap_in(written);
+                state.flushing = self.out.len();
+            } else {
                 state.write_buf.extend_from_slice(written);
             }
         });
@@ -481,7 +491,7 @@ impl<P: Protocol> Connection<P> {
         state.waker = Some(cx.waker().clone());
         // Idle until woken: hold no buffers (see `read_buffers`).
         if state.write_buf.is_empty() && state.write_buf.capacity() > 0 {
-            state.write_buf = BytesMut::new();
+            local_writes::give_back(mem::take(&mut state.write_buf));
         }
         drop(state);
         self.release_idle_buffers();
@@ -493,8 +503,9 @@ impl<P: Protocol> Connection<P> {
         if self.read_buf.is_empty() && self.read_buf.capacity() > 0 {
             read_buffers::give_back(mem::take(&mut self.read_buf));
         }
-        if self.out.is_empty() && self.out.capacity() > 0 {
-            self.out = BytesMut::new();
+        // Offered to the thread's write buffer (see `dispatch`), else freed.
+        if let Some(spare) = self.out.take_spare() {
+            local_writes::give_back(spare);
         }
     }
 
@@ -537,6 +548,10 @@ impl<P: Protocol> Connection<P> {
                         return ReadOutcome::End(reason);
                     }
                     let state = self.shared.lock();
+                    if state.close == CloseRequest::Abort {
+                        // Not a byte more: what earlier reads queued is dropped too.
+                        return ReadOutcome::End(DisconnectReason::Aborted);
+                    }
                     if !state.close.reads() || state.read_paused || state.start_tls_pending() {
                         return ReadOutcome::Done;
                     }
@@ -574,10 +589,10 @@ impl<P: Protocol> Connection<P> {
                         Poll::Pending => Ok(false),
                     };
                 }
-                mem::swap(&mut self.out, &mut state.write_buf);
+                self.out.swap_in(&mut state.write_buf);
                 state.flushing = self.out.len();
             }
-            match Pin::new(&mut self.stream).poll_write(cx, &self.out) {
+            match Pin::new(&mut self.stream).poll_write(cx, self.out.unsent()) {
                 Poll::Ready(Ok(0)) => return Err(io::ErrorKind::WriteZero.into()),
                 Poll::Ready(Ok(count)) => {
                     *written += count;
@@ -758,7 +773,7 @@ impl<P: Protocol> Connection<P> {
             let mut state = self.shared.lock();
             self.shared.mark_ended(&mut state);
             state.waker = None;
-            state.write_buf = BytesMut::new();
+            state.write_buf = Vec::new();
             state.flushing = 0;
             (
                 mem::take(&mut state.commands),
@@ -776,7 +791,7 @@ impl<P: Protocol> Connection<P> {
         for waker in drain_wakers {
             waker.wake();
         }
-        self.out = BytesMut::new();
+        self.out = Outgoing::default();
         if let Some(extras) = self.extras.as_mut() {
             extras.idle = None;
         }

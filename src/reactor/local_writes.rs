@@ -112,19 +112,37 @@ pub(crate) fn lend(owner: usize) {
     });
 }
 
-/// Closes the buffer and hands what was written to `deliver` (not called if nothing was).
-pub(crate) fn reclaim(deliver: impl FnOnce(&[u8])) {
+/// Closes the buffer and hands it, holding what was written, to `deliver` (not called if
+/// nothing was). `deliver` may copy the bytes out, or take the buffer itself and leave
+/// another (empty) one in its place; either way the buffer is empty afterwards.
+pub(crate) fn reclaim(deliver: impl FnOnce(&mut Vec<u8>)) {
     OWNER.set(0);
     BUFFER.with(|buffer| {
         let Ok(mut buffer) = buffer.try_borrow_mut() else {
             return;
         };
         if !buffer.is_empty() {
-            deliver(&buffer);
+            deliver(&mut buffer);
             buffer.clear();
         }
         if buffer.capacity() > KEEP_CAPACITY {
             *buffer = Vec::new();
+        }
+    });
+}
+
+/// Offers an empty buffer back to this thread (one a connection took in `reclaim` and is
+/// done with): kept if it is larger than the thread's own and within the bound, so the
+/// next callback writes into it without growing one from scratch.
+pub(crate) fn give_back(spare: Vec<u8>) {
+    if !spare.is_empty() || spare.capacity() > KEEP_CAPACITY || OWNER.get() != 0 {
+        return;
+    }
+    BUFFER.with(|buffer| {
+        if let Ok(mut buffer) = buffer.try_borrow_mut() {
+            if buffer.is_empty() && buffer.capacity() < spare.capacity() {
+                *buffer = spare;
+            }
         }
     });
 }
@@ -198,6 +216,27 @@ mod tests {
         let mut out = Vec::new();
         reclaim(|written| out.extend_from_slice(written));
         out
+    }
+
+    #[test]
+    fn a_taken_buffer_is_replaced_and_a_spare_one_reused() {
+        lend(9);
+        assert!(try_write(9, &[b"taken whole"]));
+        let mut taken = Vec::new();
+        reclaim(|written| taken = std::mem::take(written));
+        assert_eq!(taken, b"taken whole");
+        taken.clear();
+        taken.reserve(4096);
+        let capacity = taken.capacity();
+        give_back(taken);
+        lend(9);
+        assert!(try_write(9, &[b"x"]));
+        let mut reused = 0;
+        reclaim(|written| reused = written.capacity());
+        assert_eq!(reused, capacity, "the spare buffer was written into");
+        give_back(vec![1]);
+        give_back(Vec::with_capacity(KEEP_CAPACITY + 1));
+        assert!(reclaimed().is_empty());
     }
 
     #[test]

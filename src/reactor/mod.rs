@@ -12,6 +12,7 @@ mod listen;
 mod local_writes;
 mod loops;
 mod net_stream;
+mod outgoing;
 mod read_buffers;
 mod registry;
 mod shared;

@@ -11,8 +11,6 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use bytes::BytesMut;
-
 use super::local_writes;
 use crate::handle::{Command, CommandQueue};
 use crate::producer::Registered;
@@ -60,7 +58,7 @@ pub(crate) struct Shared<P> {
 
 pub(crate) struct State<P> {
     /// Written and not yet taken by the task.
-    pub(crate) write_buf: BytesMut,
+    pub(crate) write_buf: Vec<u8>,
     /// Taken by the task and not yet accepted by the kernel.
     pub(crate) flushing: usize,
     pub(crate) close: CloseRequest,
@@ -112,7 +110,7 @@ pub(crate) struct TlsState {
 pub(crate) struct StartRequest {
     pub(crate) tls: StartTls,
     /// Written before the request: sent in the clear, before the handshake.
-    pub(crate) clear_writes: BytesMut,
+    pub(crate) clear_writes: Vec<u8>,
 }
 
 impl<P> State<P> {
@@ -169,7 +167,7 @@ impl<P> Shared<P> {
     pub(crate) fn new(peer: Address, host: Address) -> Shared<P> {
         Shared {
             state: Mutex::new(State {
-                write_buf: BytesMut::new(),
+                write_buf: Vec::new(),
                 flushing: 0,
                 close: CloseRequest::Open,
                 ended: false,
