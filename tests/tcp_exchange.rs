@@ -393,3 +393,65 @@ fn writes_through_a_line_context_and_through_the_transport_keep_their_order() {
     run_bounded(&reactor, LIMIT);
     assert_eq!(client.join().unwrap(), b"123a45\r\n123b45\r\n");
 }
+
+#[test]
+fn a_write_another_thread_makes_during_a_callback_follows_the_callbacks_own_writes() {
+    // Each write happens after the one before it (the callback waits for the other
+    // thread), so the peer sees them in that order. Both lines come in one read: all of
+    // it happens inside one callback of the connection.
+    assert_eq!(
+        exchange_with_delegator(
+            b"a\r\nb\r\n",
+            b"own a; other a; after; own b; other b; after; "
+        ),
+        "own a; other a; after; own b; other b; after; "
+    );
+    // The last write of the callback is the other thread's: it follows the callback's
+    // when these are handed over at its end.
+    assert_eq!(
+        exchange_with_delegator(b"last\r\n", b"own last; other last; "),
+        "own last; other last; "
+    );
+}
+
+/// Sends `input` to a server whose handler, for each line, writes its own answer, has
+/// another thread write through a clone of the transport and waits for it, then (except
+/// for the line `last`) writes once more; returns as many bytes as `expected` has.
+fn exchange_with_delegator(input: &'static [u8], expected: &[u8]) -> String {
+    use torsade_protocols::{Line, LineContext, LineHandler, LineReceiver};
+
+    struct Delegator;
+    impl LineHandler for Delegator {
+        fn line_received(&mut self, lines: &mut LineContext<'_>, line: Line<'_>) {
+            lines.write_many(&[b"own ", &line, b"; "]);
+            let transport = lines.transport().clone();
+            let name = line.to_vec();
+            std::thread::spawn(move || transport.write_many(&[b"other ", &name, b"; "]))
+                .join()
+                .unwrap();
+            if &line[..] != b"last" {
+                lines.write(b"after; ");
+            }
+        }
+    }
+
+    let reactor = Reactor::new().unwrap();
+    let port = reactor
+        .listen_tcp(
+            "127.0.0.1:0",
+            factory_fn(|_: &Address| LineReceiver::new(Delegator)),
+        )
+        .unwrap();
+    let (address, r, length) = (port.local_addr(), reactor.clone(), expected.len());
+    let client = std::thread::spawn(move || {
+        let mut stream = StdStream::connect(address).unwrap();
+        stream.set_read_timeout(Some(LIMIT)).unwrap();
+        stream.write_all(input).unwrap();
+        let mut received = vec![0; length];
+        stream.read_exact(&mut received).unwrap();
+        let _ = r.stop();
+        received
+    });
+    run_bounded(&reactor, LIMIT);
+    String::from_utf8_lossy(&client.join().unwrap()).into_owned()
+}

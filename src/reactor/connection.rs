@@ -363,20 +363,24 @@ impl<P: Protocol> Connection<P> {
     /// Runs a protocol callback, turning a panic into the reason the connection ends.
     ///
     /// The callback's writes to this connection go to a buffer lent to the thread (no
-    /// lock per write); they are appended to the shared write buffer once it returns.
+    /// lock per write); they are appended to the shared write buffer once it returns,
+    /// followed by any writes other threads made meanwhile (see `local_writes`).
     fn dispatch<R>(
         &mut self,
         callback: impl FnOnce(&mut P, &TransportRef) -> R,
     ) -> Result<R, DisconnectReason> {
         let (protocol, transport) = (&mut self.protocol, &self.transport);
+        self.shared.begin_callback();
         local_writes::lend(self.shared.address());
         let outcome = catch_unwind(AssertUnwindSafe(|| callback(protocol, transport)));
         local_writes::reclaim(|written| {
             let mut state = self.shared.lock();
-            if !state.accepts_writes() {
-                return;
-            }
-            if state.write_buf.is_empty() && self.out.is_empty() && !state.start_tls_pending() {
+            if written.is_empty() || !state.accepts_writes() {
+                // Nothing to queue.
+            } else if state.write_buf.is_empty()
+                && self.out.is_empty()
+                && !state.start_tls_pending()
+            {
                 // Nothing is queued before these bytes: they become the bytes to flush
                 // as they are, with no copy (what `poll_flush` would do with them), and
                 // the thread keeps `out`'s old allocation for the next callback.
@@ -385,6 +389,8 @@ impl<P: Protocol> Connection<P> {
             } else {
                 state.write_buf.extend_from_slice(written);
             }
+            // Writes from elsewhere that waited for these follow them.
+            self.shared.end_callback(&mut state);
         });
         outcome.map_err(|payload| {
             let error = Error::from_panic(&*payload);

@@ -14,6 +14,13 @@
 //! skip the transport's virtual call and the thread-local lookup on every write; its
 //! writes still land in this one buffer, so order is kept with writes made through the
 //! transport meanwhile.
+//!
+//! Writes from other threads while the buffer is lent ([`LendState::lent`]) wait in a
+//! side buffer of the connection's and follow the callback's writes. If the callback
+//! writes again after one of them ([`LendState::foreign`]), its write first moves what it
+//! wrote before, then the waiting writes, to the shared buffer: a write another thread
+//! makes after the callback's (say, once the callback handed it the transport) never
+//! overtakes it, and one the callback waits for comes before what it writes next.
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
@@ -48,8 +55,24 @@ thread_local! {
 pub struct LentWrites<'a> {
     owner: usize,
     buffer: Rc<RefCell<Vec<u8>>>,
-    /// The transport's own "close requested or ended" flag.
-    closing: &'a AtomicBool,
+    /// The transport's flags.
+    state: &'a LendState,
+}
+
+/// The flags a connection shares with the buffer it lends, read without its lock.
+#[derive(Debug, Default)]
+pub(crate) struct LendState {
+    /// A close was requested, or the connection ended
+    /// ([`Transport::is_closing`](crate::Transport::is_closing)).
+    pub(crate) closing: AtomicBool,
+    /// One of the connection's callbacks runs with this thread's buffer lent: writes from
+    /// elsewhere wait in the connection's side buffer. Set when the callback starts,
+    /// cleared under the connection's lock when it ends.
+    pub(crate) lent: AtomicBool,
+    /// Writes from elsewhere wait in the side buffer: the callback's next write goes the
+    /// locked way, which moves the lent buffer's bytes and then theirs to the shared
+    /// buffer first. Changed only under the connection's lock.
+    pub(crate) foreign: AtomicBool,
 }
 
 impl LentWrites<'_> {
@@ -57,14 +80,16 @@ impl LentWrites<'_> {
     /// [`Transport::is_closing`](crate::Transport::is_closing), read directly.
     #[inline]
     pub fn is_closing(&self) -> bool {
-        self.closing.load(Ordering::Acquire)
+        self.state.closing.load(Ordering::Acquire)
     }
 
     /// Appends `chunks` to the connection's output, in order; `false` (nothing written)
-    /// if the buffer is no longer lent to the connection it came from.
+    /// if the buffer is no longer lent to the connection it came from, or if writes from
+    /// another thread wait to go after what it holds (the transport's own write then
+    /// keeps the order).
     #[inline]
     pub fn write_many(&self, chunks: &[&[u8]]) -> bool {
-        if OWNER.get() != self.owner {
+        if OWNER.get() != self.owner || self.state.foreign.load(Ordering::Acquire) {
             return false;
         }
         let Ok(mut buffer) = self.buffer.try_borrow_mut() else {
@@ -86,15 +111,15 @@ impl fmt::Debug for LentWrites<'_> {
 }
 
 /// The buffer lent to `owner`'s running callback, if it runs on this thread now;
-/// `closing` is that connection's closing flag.
-pub(crate) fn lent(owner: usize, closing: &AtomicBool) -> Option<LentWrites<'_>> {
+/// `state` is that connection's.
+pub(crate) fn lent(owner: usize, state: &LendState) -> Option<LentWrites<'_>> {
     if OWNER.get() != owner {
         return None;
     }
     Some(LentWrites {
         owner,
         buffer: BUFFER.with(Rc::clone),
-        closing,
+        state,
     })
 }
 
@@ -112,19 +137,20 @@ pub(crate) fn lend(owner: usize) {
     });
 }
 
-/// Closes the buffer and hands it, holding what was written, to `deliver` (not called if
-/// nothing was). `deliver` may copy the bytes out, or take the buffer itself and leave
+/// Closes the buffer and hands it, holding what was written (perhaps nothing), to
+/// `deliver`. `deliver` may copy the bytes out, or take the buffer itself and leave
 /// another (empty) one in its place; either way the buffer is empty afterwards.
 pub(crate) fn reclaim(deliver: impl FnOnce(&mut Vec<u8>)) {
     OWNER.set(0);
     BUFFER.with(|buffer| {
+        // Only a `LentWrites` borrows it otherwise, and only inside a write; `deliver`
+        // runs either way (it also ends the callback for the connection).
         let Ok(mut buffer) = buffer.try_borrow_mut() else {
+            deliver(&mut Vec::new());
             return;
         };
-        if !buffer.is_empty() {
-            deliver(&mut buffer);
-            buffer.clear();
-        }
+        deliver(&mut buffer);
+        buffer.clear();
         if buffer.capacity() > KEEP_CAPACITY {
             *buffer = Vec::new();
         }
@@ -189,15 +215,22 @@ pub(crate) fn discard(owner: usize) {
     }
 }
 
-/// Takes what the buffer holds for `owner` (STARTTLS: those bytes go out in the clear).
-pub(crate) fn take_pending(owner: usize) -> Vec<u8> {
+/// Moves what the buffer holds for `owner` to the end of `into`.
+pub(crate) fn drain_pending(owner: usize, into: &mut Vec<u8>) {
     if OWNER.get() != owner {
-        return Vec::new();
+        return;
     }
-    BUFFER.with(|buffer| match buffer.try_borrow_mut() {
-        Ok(mut buffer) => std::mem::take(&mut *buffer),
-        Err(_) => Vec::new(),
-    })
+    BUFFER.with(|buffer| {
+        if let Ok(mut buffer) = buffer.try_borrow_mut() {
+            into.extend_from_slice(&buffer);
+            buffer.clear();
+        }
+    });
+}
+
+/// Whether the buffer is lent to `owner` on this thread now.
+pub(crate) fn is_lent_to(owner: usize) -> bool {
+    OWNER.get() == owner
 }
 
 /// How many bytes the buffer holds for `owner`.
@@ -261,20 +294,23 @@ mod tests {
 
     #[test]
     fn lent_writes_interleave_in_order_with_transport_writes() {
-        let closing = AtomicBool::new(false);
+        let state = LendState::default();
         assert!(
-            lent(5, &closing).is_none(),
+            lent(5, &state).is_none(),
             "nothing is lent outside a callback"
         );
         lend(5);
-        assert!(
-            lent(6, &closing).is_none(),
-            "lent only to its own connection"
-        );
-        let writes = lent(5, &closing).expect("lent to the running callback");
+        assert!(lent(6, &state).is_none(), "lent only to its own connection");
+        let writes = lent(5, &state).expect("lent to the running callback");
         assert!(!writes.is_closing());
-        closing.store(true, Ordering::Release);
+        state.closing.store(true, Ordering::Release);
         assert!(writes.is_closing(), "reads the transport's flag");
+        state.foreign.store(true, Ordering::Release);
+        assert!(
+            !writes.write_many(&[b"x"]),
+            "refused while writes from elsewhere wait"
+        );
+        state.foreign.store(false, Ordering::Release);
         assert!(writes.write_many(&[b"a", b"\r\n"]));
         assert!(try_write(5, &[b"b"]));
         assert!(writes.write_many(&[b"c", b"", b"long enough for memcpy"]));

@@ -6,12 +6,12 @@
 
 use std::fmt;
 use std::mem;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use super::local_writes;
+use super::local_writes::{self, LendState};
 use crate::handle::{Command, CommandQueue};
 use crate::producer::Registered;
 use crate::tls::{StartTls, TlsInfo};
@@ -50,8 +50,9 @@ impl CloseRequest {
 /// A connection's shared state; also its transport.
 pub(crate) struct Shared<P> {
     state: Mutex<State<P>>,
-    /// Mirrors "close requested or ended" without the lock: framers ask once per frame.
-    closing: AtomicBool,
+    /// "Close requested or ended", and the lent write buffer's flags, without the lock
+    /// (framers ask whether the connection is closing once per frame).
+    lending: LendState,
     peer: Address,
     host: Address,
 }
@@ -95,6 +96,9 @@ pub(crate) struct Extras {
     pub(crate) changed: bool,
     /// The idle timeout was set (perhaps to the same value: the countdown restarts).
     pub(crate) idle_changed: bool,
+    /// Writes from other threads made while one of the connection's callbacks ran with
+    /// its write buffer lent: they follow that callback's writes (see `local_writes`).
+    pub(crate) foreign_writes: Vec<u8>,
 }
 
 /// A connection's TLS side, from the moment it starts becoming TLS.
@@ -157,6 +161,27 @@ impl<P> State<P> {
         mem::take(&mut extras.idle_changed).then_some(extras.idle_timeout)
     }
 
+    /// Bytes written and not yet taken by the task: the write buffer, and writes from
+    /// other threads waiting for a callback's.
+    pub(crate) fn queued(&self) -> usize {
+        self.write_buf.len()
+            + self
+                .extras
+                .as_ref()
+                .map_or(0, |extras| extras.foreign_writes.len())
+    }
+
+    /// Moves the writes from other threads that waited for a callback's to the end of the
+    /// write buffer.
+    fn append_foreign_writes(&mut self) {
+        if let Some(extras) = self.extras.as_mut() {
+            if !extras.foreign_writes.is_empty() {
+                self.write_buf.extend_from_slice(&extras.foreign_writes);
+                extras.foreign_writes = Vec::new();
+            }
+        }
+    }
+
     /// Whether written bytes are still queued (not ended, aborted, or shut for writing).
     pub(crate) fn accepts_writes(&self) -> bool {
         !self.ended && self.write_side == WriteSide::Open && self.close != CloseRequest::Abort
@@ -180,7 +205,7 @@ impl<P> Shared<P> {
                 extras: None,
                 waker: None,
             }),
-            closing: AtomicBool::new(false),
+            lending: LendState::default(),
             peer,
             host,
         }
@@ -225,10 +250,28 @@ impl<P> Shared<P> {
         self as *const Self as *const () as usize
     }
 
+    /// A callback of the connection starts, with this thread's write buffer lent to it
+    /// (see `local_writes`): writes from other threads wait for its writes from now on.
+    pub(crate) fn begin_callback(&self) {
+        self.lending.lent.store(true, Ordering::Release);
+    }
+
+    /// The callback ended and its writes are in (under the caller's lock): writes from
+    /// other threads that waited for them follow, and later ones queue as usual.
+    pub(crate) fn end_callback(&self, state: &mut State<P>) {
+        if state.accepts_writes() {
+            state.append_foreign_writes();
+        } else if let Some(extras) = state.extras.as_mut() {
+            extras.foreign_writes = Vec::new();
+        }
+        self.lending.foreign.store(false, Ordering::Release);
+        self.lending.lent.store(false, Ordering::Release);
+    }
+
     /// Marks the connection ended (under the caller's lock).
     pub(crate) fn mark_ended(&self, state: &mut State<P>) {
         state.ended = true;
-        self.closing.store(true, Ordering::Release);
+        self.lending.closing.store(true, Ordering::Release);
     }
 
     pub(crate) fn peer(&self) -> Address {
@@ -262,8 +305,11 @@ impl<P: Protocol> CommandQueue<P> for Shared<P> {
 }
 
 impl<P: Protocol> Shared<P> {
-    /// A write from outside the connection's own callbacks: under the lock, waking the
-    /// task. Apart from `write_many` so that its fast path stays a small function.
+    /// A write that does not go into this thread's lent buffer, under the lock, waking the
+    /// task: from outside the connection's own callbacks (it waits for the running
+    /// callback's writes, if one runs), or from a callback after such a write (it moves the
+    /// callback's earlier writes and the waiting ones to the write buffer first). Apart
+    /// from `write_many` so that its fast path stays a small function.
     #[inline(never)]
     fn write_locked(&self, chunks: &[&[u8]]) {
         let total: usize = chunks.iter().map(|chunk| chunk.len()).sum();
@@ -277,9 +323,20 @@ impl<P: Protocol> Shared<P> {
                 tracing::debug!(peer = %self.peer, bytes = total, "write after the connection closed for writing; dropped");
                 return;
             }
-            state.write_buf.reserve(total);
+            let queue = if local_writes::is_lent_to(self.address()) {
+                local_writes::drain_pending(self.address(), &mut state.write_buf);
+                state.append_foreign_writes();
+                self.lending.foreign.store(false, Ordering::Release);
+                &mut state.write_buf
+            } else if self.lending.lent.load(Ordering::Acquire) {
+                self.lending.foreign.store(true, Ordering::Release);
+                &mut state.extras_mut().foreign_writes
+            } else {
+                &mut state.write_buf
+            };
+            queue.reserve(total);
             for chunk in chunks {
-                state.write_buf.extend_from_slice(chunk);
+                queue.extend_from_slice(chunk);
             }
             state.waker.take()
         };
@@ -295,18 +352,21 @@ impl<P: Protocol> Transport for Shared<P> {
     }
 
     fn write_many(&self, chunks: &[&[u8]]) {
-        // From the connection's own callbacks: no lock (see `local_writes`).
-        if !local_writes::try_write(self.address(), chunks) {
+        // From the connection's own callbacks: no lock (see `local_writes`), unless
+        // writes from elsewhere wait to go after what the callback wrote so far.
+        if self.lending.foreign.load(Ordering::Acquire)
+            || !local_writes::try_write(self.address(), chunks)
+        {
             self.write_locked(chunks);
         }
     }
 
     fn lent_writes(&self) -> Option<crate::LentWrites<'_>> {
-        local_writes::lent(self.address(), &self.closing)
+        local_writes::lent(self.address(), &self.lending)
     }
 
     fn lose_connection(&self) {
-        self.closing.store(true, Ordering::Release);
+        self.lending.closing.store(true, Ordering::Release);
         self.update(|state| {
             if matches!(state.close, CloseRequest::Open | CloseRequest::LoseWrite) {
                 state.close = CloseRequest::Lose;
@@ -323,16 +383,19 @@ impl<P: Protocol> Transport for Shared<P> {
     }
 
     fn abort_connection(&self) {
-        self.closing.store(true, Ordering::Release);
+        self.lending.closing.store(true, Ordering::Release);
         local_writes::discard(self.address());
         self.update(|state| {
             state.close = CloseRequest::Abort;
             state.write_buf.clear();
+            if let Some(extras) = state.extras.as_mut() {
+                extras.foreign_writes = Vec::new();
+            }
         });
     }
 
     fn is_closing(&self) -> bool {
-        self.closing.load(Ordering::Acquire)
+        self.lending.closing.load(Ordering::Acquire)
     }
 
     fn peer_addr(&self) -> Address {
@@ -358,7 +421,7 @@ impl<P: Protocol> Transport for Shared<P> {
 
     fn write_buffer_size(&self) -> usize {
         let state = self.lock();
-        state.write_buf.len() + state.flushing + local_writes::pending(self.address())
+        state.queued() + state.flushing + local_writes::pending(self.address())
     }
 
     fn register_producer(
@@ -392,8 +455,6 @@ impl<P: Protocol> Transport for Shared<P> {
     }
 
     fn start_tls(&self, tls: StartTls) -> crate::Result<()> {
-        // Bytes written so far from this thread's callback go out in the clear, first.
-        let pending = local_writes::take_pending(self.address());
         let mut outcome = Ok(());
         self.update(|state| {
             if state.ended {
@@ -401,18 +462,19 @@ impl<P: Protocol> Transport for Shared<P> {
             } else if state.tls().is_some() {
                 outcome = Err(Error::TlsAlreadyStarted);
             } else {
-                let mut clear_writes = mem::take(&mut state.write_buf);
-                clear_writes.extend_from_slice(&pending);
+                // Everything written so far goes out in the clear, first: the write
+                // buffer, then what this thread's callback wrote, then the writes from
+                // elsewhere that waited for it.
+                local_writes::drain_pending(self.address(), &mut state.write_buf);
+                state.append_foreign_writes();
+                self.lending.foreign.store(false, Ordering::Release);
+                let clear_writes = mem::take(&mut state.write_buf);
                 state.extras_mut().tls = Some(Box::new(TlsState {
                     request: Some(StartRequest { tls, clear_writes }),
                     info: None,
                 }));
             }
         });
-        if outcome.is_err() && !pending.is_empty() {
-            // Not switching after all: the bytes keep their place in the queue.
-            self.write(&pending);
-        }
         outcome
     }
 
@@ -440,7 +502,7 @@ impl<P: Protocol> Transport for Shared<P> {
     fn is_write_buffer_full(&self) -> bool {
         let pending = local_writes::pending(self.address());
         let state = self.lock();
-        state.write_buf.len() + state.flushing + pending > state.write_limits().high
+        state.queued() + state.flushing + pending > state.write_limits().high
     }
 
     fn set_idle_timeout(&self, timeout: Option<Duration>) -> crate::Result<()> {
@@ -458,7 +520,7 @@ impl<P: Protocol> Transport for Shared<P> {
 
     fn poll_drain(&self, cx: &mut Context<'_>) -> Poll<()> {
         let mut state = self.lock();
-        if state.ended || state.write_buf.len() + state.flushing <= state.write_limits().low {
+        if state.ended || state.queued() + state.flushing <= state.write_limits().low {
             return Poll::Ready(());
         }
         crate::wakers::register(&mut state.drain_wakers, cx.waker());
@@ -472,7 +534,7 @@ impl<P> fmt::Debug for Shared<P> {
         f.debug_struct("TcpTransport")
             .field("peer", &self.peer)
             .field("host", &self.host)
-            .field("buffered", &(state.write_buf.len() + state.flushing))
+            .field("buffered", &(state.queued() + state.flushing))
             .field("close", &state.close)
             .field("ended", &state.ended)
             .finish()
