@@ -74,6 +74,13 @@ pub(crate) enum Event {
     TooLong(Bytes),
 }
 
+/// A run of lines taken whole from the chunk: see [`LineFramer::start_run`].
+#[derive(Clone, Copy)]
+pub(crate) struct PlainRun {
+    searcher: Searcher,
+    window: usize,
+}
+
 /// How incoming bytes are read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -104,9 +111,6 @@ enum Pending {
 pub(crate) struct LineFramer {
     delimiter: Delimiter,
     max_length: usize,
-    /// How far to search for a delimiter from the start of a line: one must start at or
-    /// before `max_length`.
-    window: usize,
     mode: Mode,
     /// The start of an unfinished line (line mode only).
     partial: BytesMut,
@@ -127,10 +131,8 @@ impl LineFramer {
     ///
     /// If `delimiter` is empty.
     pub(crate) fn new(delimiter: Bytes, max_length: usize) -> LineFramer {
-        let delimiter = Delimiter::new(delimiter);
         LineFramer {
-            window: max_length.saturating_add(delimiter.len()),
-            delimiter,
+            delimiter: Delimiter::new(delimiter),
             max_length,
             mode: Mode::Line,
             partial: BytesMut::new(),
@@ -299,11 +301,22 @@ impl LineFramer {
         })
     }
 
-    /// The delimiter search for a run of [`next_plain_line`](LineFramer::next_plain_line)
-    /// calls, set up once.
+    /// How far to search for a delimiter from the start of a line: one must start at or
+    /// before `max_length`. (Computed, not stored: a framer lives in every connection,
+    /// and eight more bytes cost an idle connection 128 in tokio's task cell.)
     #[inline]
-    pub(crate) fn searcher(&self) -> Searcher {
-        self.delimiter.searcher()
+    fn window(&self) -> usize {
+        self.max_length.saturating_add(self.delimiter.len())
+    }
+
+    /// What a run of [`next_plain_line`](LineFramer::next_plain_line) calls needs, set up
+    /// once: the delimiter search and how far it looks.
+    #[inline]
+    pub(crate) fn start_run(&self) -> PlainRun {
+        PlainRun {
+            searcher: self.delimiter.searcher(),
+            window: self.window(),
+        }
     }
 
     /// Whether nothing but the chunk is pending: line mode, no unfinished line, no
@@ -321,13 +334,13 @@ impl LineFramer {
     /// [`next_lent_event`](LineFramer::next_lent_event)", which handles everything, this
     /// case included.
     ///
-    /// `searcher` comes from [`searcher`](LineFramer::searcher) on this framer.
+    /// `run` comes from [`start_run`](LineFramer::start_run) on this framer.
     #[inline]
-    pub(crate) fn next_plain_line(&mut self, searcher: &Searcher) -> Option<Range<usize>> {
+    pub(crate) fn next_plain_line(&mut self, run: &PlainRun) -> Option<Range<usize>> {
         let start = self.pos;
         let rest = self.chunk.get(start..)?;
-        let searched = rest.get(..self.window).unwrap_or(rest);
-        let length = self.delimiter.find_with(searcher, searched)?;
+        let searched = rest.get(..run.window).unwrap_or(rest);
+        let length = self.delimiter.find_with(&run.searcher, searched)?;
         let end = start + length;
         // The delimiter lies whole in `rest`, so the new position is within the chunk.
         self.pos = end + self.delimiter.len();
@@ -407,7 +420,7 @@ impl LineFramer {
     #[inline]
     fn line_step(&mut self) -> Option<LentEvent> {
         let delimiter_len = self.delimiter.len();
-        let window = self.window;
+        let window = self.window();
         if self.partial.is_empty() {
             // The hot path: the line is a range of the chunk; nothing is copied, and no
             // reference count changes.
