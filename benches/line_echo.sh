@@ -65,11 +65,13 @@ start_server() {
 field() { grep -oE "(^| )$1=[^ ]+" <<<"$2" | head -n1 | cut -d= -f2; }
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-declare -A result
-for server in $SERVERS; do
+# Rounds are interleaved: each round runs every server back to back, mode by mode, so a
+# machine whose speed drifts over the minutes of the run moves every server alike (seen
+# here: the hand-written server's CPU per line moved from 106 to 133 ns over one day).
+declare -A samples
+for round in $(seq 1 "$ROUNDS"); do
   for mode in pipelined rr churn idle; do
-    values=()
-    for round in $(seq 1 "$ROUNDS"); do
+    for server in $SERVERS; do
       start_server "$server"
       case $mode in
         pipelined) args=(--connections 50 --in-flight 64 --line-size 64) ;;
@@ -83,15 +85,22 @@ for server in $SERVERS; do
       stop_server
       echo "$server $mode round $round: $report" >&2
       case $mode in
-        pipelined) values+=("$(field lines_per_s "$report") $(field server_cpu_ns_per_unit "$report")") ;;
-        rr) values+=("$(field p50_us "$report") $(field p99_us "$report") $(field requests_per_s "$report")") ;;
-        churn) values+=("$(field connections_per_s "$report") $(field server_cpu_ns_per_unit "$report")") ;;
-        idle) values+=("$(field bytes_per_connection "$report")") ;;
+        pipelined) sample="$(field lines_per_s "$report") $(field server_cpu_ns_per_unit "$report")" ;;
+        rr) sample="$(field p50_us "$report") $(field p99_us "$report") $(field requests_per_s "$report")" ;;
+        churn) sample="$(field connections_per_s "$report") $(field server_cpu_ns_per_unit "$report")" ;;
+        idle) sample="$(field bytes_per_connection "$report")" ;;
       esac
+      samples[$server,$mode]+="$sample"$'\n'
     done
-    columns=$(wc -w <<<"${values[0]}")
+  done
+done
+
+declare -A result
+for server in $SERVERS; do
+  for mode in pipelined rr churn idle; do
+    columns=$(head -n1 <<<"${samples[$server,$mode]}" | wc -w)
     for column in $(seq 1 "$columns"); do
-      result[$server,$mode,$column]=$(printf '%s\n' "${values[@]}" | awk -v c="$column" '{ print $c }' | median)
+      result[$server,$mode,$column]=$(awk -v c="$column" 'NF { print $c }' <<<"${samples[$server,$mode]}" | median)
     done
   done
 done
