@@ -455,3 +455,47 @@ fn exchange_with_delegator(input: &'static [u8], expected: &[u8]) -> String {
     run_bounded(&reactor, LIMIT);
     String::from_utf8_lossy(&client.join().unwrap()).into_owned()
 }
+
+#[test]
+fn no_line_is_delivered_over_tcp_after_the_handler_closes() {
+    use torsade_protocols::{Line, LineContext, LineHandler, LineReceiver};
+
+    /// Echoes and records every line; closes on `QUIT`.
+    struct Quitter(Arc<Mutex<Vec<String>>>);
+    impl LineHandler for Quitter {
+        fn line_received(&mut self, lines: &mut LineContext<'_>, line: Line<'_>) {
+            self.0
+                .lock()
+                .unwrap()
+                .push(String::from_utf8_lossy(&line).into_owned());
+            lines.send_line(&line);
+            if &line[..] == b"QUIT" {
+                lines.transport().lose_connection();
+            }
+        }
+    }
+
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let reactor = Reactor::new().unwrap();
+    let s = seen.clone();
+    let port = reactor
+        .listen_tcp(
+            "127.0.0.1:0",
+            factory_fn(move |_: &Address| LineReceiver::new(Quitter(s.clone()))),
+        )
+        .unwrap();
+    let (address, r) = (port.local_addr(), reactor.clone());
+    let client = std::thread::spawn(move || {
+        let mut stream = StdStream::connect(address).unwrap();
+        stream.set_read_timeout(Some(LIMIT)).unwrap();
+        // One write: the lines after QUIT arrive in the same read as QUIT itself.
+        stream.write_all(b"a\r\nQUIT\r\nb\r\nc\r\n").unwrap();
+        let mut received = Vec::new();
+        stream.read_to_end(&mut received).unwrap();
+        let _ = r.stop();
+        received
+    });
+    run_bounded(&reactor, LIMIT);
+    assert_eq!(client.join().unwrap(), b"a\r\nQUIT\r\n");
+    assert_eq!(*seen.lock().unwrap(), ["a", "QUIT"]);
+}
