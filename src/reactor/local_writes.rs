@@ -2,10 +2,12 @@
 //!
 //! While the connection's task runs a protocol callback, it opens this thread's buffer for
 //! that connection: writes to *that* connection's transport from this thread land in it
-//! with no atomic operation at all. When the callback returns, the task appends what was
-//! written to the shared write buffer under one lock. Writes to any other transport, or
-//! from any other thread, take the ordinary locked path. Order is kept: the buffer only
-//! holds writes made after everything already in the shared buffer.
+//! with no lock and no atomic read-modify-write (one flag is read). When the callback
+//! returns, the task hands what was written over under one lock: appended to the shared
+//! write buffer, or, when nothing is queued before it, the buffer itself becomes the bytes
+//! to send (no copy) and the thread gets an empty one back. Writes to any other
+//! transport, or from any other thread, take the ordinary locked path. Order is kept: the
+//! buffer only holds writes made after everything already in the shared buffer.
 //!
 //! There is one buffer per thread, not per connection: only one callback runs on a thread
 //! at a time, and an idle connection then holds no write buffer at all.

@@ -182,6 +182,13 @@ impl<P> State<P> {
         }
     }
 
+    /// Drops the writes from other threads that waited for a callback's.
+    fn drop_foreign_writes(&mut self) {
+        if let Some(extras) = self.extras.as_mut() {
+            extras.foreign_writes = Vec::new();
+        }
+    }
+
     /// Whether written bytes are still queued (not ended, aborted, or shut for writing).
     pub(crate) fn accepts_writes(&self) -> bool {
         !self.ended && self.write_side == WriteSide::Open && self.close != CloseRequest::Abort
@@ -261,11 +268,20 @@ impl<P> Shared<P> {
     pub(crate) fn end_callback(&self, state: &mut State<P>) {
         if state.accepts_writes() {
             state.append_foreign_writes();
-        } else if let Some(extras) = state.extras.as_mut() {
-            extras.foreign_writes = Vec::new();
+        } else {
+            state.drop_foreign_writes();
         }
         self.lending.foreign.store(false, Ordering::Release);
         self.lending.lent.store(false, Ordering::Release);
+    }
+
+    /// From this connection's running callback, under the lock: moves what the callback
+    /// wrote so far into the write buffer, then the writes from other threads that waited
+    /// for it, so that what is queued next follows both.
+    fn catch_up(&self, state: &mut State<P>) {
+        local_writes::drain_pending(self.address(), &mut state.write_buf);
+        state.append_foreign_writes();
+        self.lending.foreign.store(false, Ordering::Release);
     }
 
     /// Marks the connection ended (under the caller's lock).
@@ -324,9 +340,7 @@ impl<P: Protocol> Shared<P> {
                 return;
             }
             let queue = if local_writes::is_lent_to(self.address()) {
-                local_writes::drain_pending(self.address(), &mut state.write_buf);
-                state.append_foreign_writes();
-                self.lending.foreign.store(false, Ordering::Release);
+                self.catch_up(&mut state);
                 &mut state.write_buf
             } else if self.lending.lent.load(Ordering::Acquire) {
                 self.lending.foreign.store(true, Ordering::Release);
@@ -388,9 +402,7 @@ impl<P: Protocol> Transport for Shared<P> {
         self.update(|state| {
             state.close = CloseRequest::Abort;
             state.write_buf.clear();
-            if let Some(extras) = state.extras.as_mut() {
-                extras.foreign_writes = Vec::new();
-            }
+            state.drop_foreign_writes();
         });
     }
 
@@ -465,9 +477,7 @@ impl<P: Protocol> Transport for Shared<P> {
                 // Everything written so far goes out in the clear, first: the write
                 // buffer, then what this thread's callback wrote, then the writes from
                 // elsewhere that waited for it.
-                local_writes::drain_pending(self.address(), &mut state.write_buf);
-                state.append_foreign_writes();
-                self.lending.foreign.store(false, Ordering::Release);
+                self.catch_up(state);
                 let clear_writes = mem::take(&mut state.write_buf);
                 state.extras_mut().tls = Some(Box::new(TlsState {
                     request: Some(StartRequest { tls, clear_writes }),
