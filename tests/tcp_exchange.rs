@@ -351,7 +351,7 @@ fn a_protocol_is_paused_above_the_high_water_mark_and_resumed_below_the_low_one(
 
 #[test]
 fn writes_through_a_line_context_and_through_the_transport_keep_their_order() {
-    use torsade_protocols::{Line, LineContext, LineHandler, LineReceiver};
+    use torsade_protocols::{Line, LineContext, LineHandler};
 
     /// Answers each line by writing through the context, the context's transport and a
     /// transport handle kept from `connection_made`, interleaved.
@@ -372,26 +372,12 @@ fn writes_through_a_line_context_and_through_the_transport_keep_their_order() {
         }
     }
 
-    let reactor = Reactor::new().unwrap();
-    let port = reactor
-        .listen_tcp(
-            "127.0.0.1:0",
-            factory_fn(|_: &Address| LineReceiver::new(Mixer { kept: None })),
-        )
-        .unwrap();
-    let (address, r) = (port.local_addr(), reactor.clone());
-    let client = std::thread::spawn(move || {
-        let mut stream = StdStream::connect(address).unwrap();
-        stream.set_read_timeout(Some(LIMIT)).unwrap();
-        stream.write_all(b"a\r\nb\r\n").unwrap();
-        let expected = b"123a45\r\n123b45\r\n";
-        let mut received = vec![0; expected.len()];
-        stream.read_exact(&mut received).unwrap();
-        let _ = r.stop();
-        received
-    });
-    run_bounded(&reactor, LIMIT);
-    assert_eq!(client.join().unwrap(), b"123a45\r\n123b45\r\n");
+    let received = line_exchange(
+        || Mixer { kept: None },
+        b"a\r\nb\r\n",
+        Some(b"123a45\r\n123b45\r\n".len()),
+    );
+    assert_eq!(received, b"123a45\r\n123b45\r\n");
 }
 
 #[test]
@@ -418,7 +404,7 @@ fn a_write_another_thread_makes_during_a_callback_follows_the_callbacks_own_writ
 /// another thread write through a clone of the transport and waits for it, then (except
 /// for the line `last`) writes once more; returns as many bytes as `expected` has.
 fn exchange_with_delegator(input: &'static [u8], expected: &[u8]) -> String {
-    use torsade_protocols::{Line, LineContext, LineHandler, LineReceiver};
+    use torsade_protocols::{Line, LineContext, LineHandler};
 
     struct Delegator;
     impl LineHandler for Delegator {
@@ -435,30 +421,12 @@ fn exchange_with_delegator(input: &'static [u8], expected: &[u8]) -> String {
         }
     }
 
-    let reactor = Reactor::new().unwrap();
-    let port = reactor
-        .listen_tcp(
-            "127.0.0.1:0",
-            factory_fn(|_: &Address| LineReceiver::new(Delegator)),
-        )
-        .unwrap();
-    let (address, r, length) = (port.local_addr(), reactor.clone(), expected.len());
-    let client = std::thread::spawn(move || {
-        let mut stream = StdStream::connect(address).unwrap();
-        stream.set_read_timeout(Some(LIMIT)).unwrap();
-        stream.write_all(input).unwrap();
-        let mut received = vec![0; length];
-        stream.read_exact(&mut received).unwrap();
-        let _ = r.stop();
-        received
-    });
-    run_bounded(&reactor, LIMIT);
-    String::from_utf8_lossy(&client.join().unwrap()).into_owned()
+    String::from_utf8_lossy(&line_exchange(|| Delegator, input, Some(expected.len()))).into_owned()
 }
 
 #[test]
 fn no_line_is_delivered_over_tcp_after_the_handler_closes() {
-    use torsade_protocols::{Line, LineContext, LineHandler, LineReceiver};
+    use torsade_protocols::{Line, LineContext, LineHandler};
 
     /// Echoes and records every line; closes on `QUIT`.
     struct Quitter(Arc<Mutex<Vec<String>>>);
@@ -476,26 +444,47 @@ fn no_line_is_delivered_over_tcp_after_the_handler_closes() {
     }
 
     let seen = Arc::new(Mutex::new(Vec::new()));
-    let reactor = Reactor::new().unwrap();
     let s = seen.clone();
+    // One write: the lines after QUIT arrive in the same read as QUIT itself.
+    let received = line_exchange(move || Quitter(s.clone()), b"a\r\nQUIT\r\nb\r\nc\r\n", None);
+    assert_eq!(received, b"a\r\nQUIT\r\n");
+    assert_eq!(*seen.lock().unwrap(), ["a", "QUIT"]);
+}
+
+/// Serves a `LineReceiver` around `handler()` on loopback, sends `input` from a client and
+/// returns what the client reads back: `length` bytes, or up to the end if `None`.
+fn line_exchange<H: torsade_protocols::LineHandler>(
+    handler: impl Fn() -> H + Send + Sync + 'static,
+    input: &'static [u8],
+    length: Option<usize>,
+) -> Vec<u8> {
+    use torsade_protocols::LineReceiver;
+
+    let reactor = Reactor::new().unwrap();
     let port = reactor
         .listen_tcp(
             "127.0.0.1:0",
-            factory_fn(move |_: &Address| LineReceiver::new(Quitter(s.clone()))),
+            factory_fn(move |_: &Address| LineReceiver::new(handler())),
         )
         .unwrap();
     let (address, r) = (port.local_addr(), reactor.clone());
     let client = std::thread::spawn(move || {
         let mut stream = StdStream::connect(address).unwrap();
         stream.set_read_timeout(Some(LIMIT)).unwrap();
-        // One write: the lines after QUIT arrive in the same read as QUIT itself.
-        stream.write_all(b"a\r\nQUIT\r\nb\r\nc\r\n").unwrap();
+        stream.write_all(input).unwrap();
         let mut received = Vec::new();
-        stream.read_to_end(&mut received).unwrap();
+        match length {
+            Some(length) => {
+                received.resize(length, 0);
+                stream.read_exact(&mut received).unwrap();
+            }
+            None => {
+                stream.read_to_end(&mut received).unwrap();
+            }
+        }
         let _ = r.stop();
         received
     });
     run_bounded(&reactor, LIMIT);
-    assert_eq!(client.join().unwrap(), b"a\r\nQUIT\r\n");
-    assert_eq!(*seen.lock().unwrap(), ["a", "QUIT"]);
+    client.join().unwrap()
 }
