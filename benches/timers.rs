@@ -7,12 +7,12 @@
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use torsade::testing::Clock;
+use torsade::testing::FakeClock;
 use torsade::DelayedCall;
 
 const TIMERS: u64 = 100_000;
 
-fn schedule_all(clock: &Clock) -> Vec<DelayedCall> {
+fn schedule_all(clock: &FakeClock) -> Vec<DelayedCall> {
     (0..TIMERS)
         .map(|i| clock.call_later(Duration::from_millis(1 + i % 5000), || {}))
         .collect()
@@ -24,7 +24,7 @@ fn timers(c: &mut Criterion) {
     group.sample_size(20);
     group.bench_function("schedule", |b| {
         b.iter_batched(
-            Clock::new,
+            FakeClock::new,
             |clock| schedule_all(&clock),
             BatchSize::LargeInput,
         )
@@ -32,7 +32,7 @@ fn timers(c: &mut Criterion) {
     group.bench_function("cancel", |b| {
         b.iter_batched(
             || {
-                let clock = Clock::new();
+                let clock = FakeClock::new();
                 let calls = schedule_all(&clock);
                 (clock, calls)
             },
@@ -48,7 +48,7 @@ fn timers(c: &mut Criterion) {
     group.bench_function("fire", |b| {
         b.iter_batched(
             || {
-                let clock = Clock::new();
+                let clock = FakeClock::new();
                 let calls = schedule_all(&clock);
                 (clock, calls)
             },
@@ -61,7 +61,7 @@ fn timers(c: &mut Criterion) {
     });
     group.finish();
     c.bench_function("idle_timeout_reset", |b| {
-        let clock = Clock::new();
+        let clock = FakeClock::new();
         let call = clock.call_later(Duration::from_secs(60), || {});
         b.iter(|| call.reset(Duration::from_secs(60)).unwrap())
     });

@@ -21,7 +21,7 @@
 //! | `loop.run_until_complete(test())`                 | a task on the loop (`Reactor::spawn`)            |
 //!
 //! The program is written against a clock, so `--fake-clock` runs it on
-//! `torsade::testing::Clock`, advanced from one due call to the next.
+//! `torsade::testing::FakeClock`, advanced from one due call to the next.
 
 mod common;
 

@@ -17,7 +17,7 @@
 //! ```
 //!
 //! Everything that is not the reactor is sans-I/O: protocols are tested with
-//! [`testing::TestConnection`] (an in-memory transport) and [`testing::Clock`] (a fake
+//! [`testing::TestConnection`] (an in-memory transport) and [`testing::FakeClock`] (a fake
 //! clock), with no sockets and no sleeping.
 //!
 //! # Example

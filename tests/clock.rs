@@ -3,7 +3,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use torsade::testing::Clock as FakeClock;
+use torsade::testing::FakeClock;
 use torsade::{Clock, ClockExt, DelayedCall, Error};
 
 type Log = Arc<Mutex<Vec<String>>>;

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use common::{run_bounded, LIMIT};
 use deferred_helpers::*;
-use torsade::testing::Clock as FakeClock;
+use torsade::testing::FakeClock;
 use torsade::{maybe_deferred, sleep, Deferred, Error, Failure, Outcome, Reactor};
 
 const SECOND: Duration = Duration::from_secs(1);

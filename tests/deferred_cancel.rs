@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use deferred_helpers::*;
-use torsade::testing::Clock as FakeClock;
+use torsade::testing::FakeClock;
 use torsade::{Deferred, Error, Failure};
 
 fn counter() -> (Arc<AtomicUsize>, Arc<AtomicUsize>) {

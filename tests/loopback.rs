@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use torsade::prelude::*;
-use torsade::testing::{stream_loopback, Clock as FakeClock, Loopback, Side};
+use torsade::testing::{stream_loopback, FakeClock, Loopback, Side};
 
 /// Records every event as text; writes `greeting` when connected; echoes if `echo`.
 #[derive(Default)]

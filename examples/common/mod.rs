@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use torsade::testing::Clock as FakeClock;
+use torsade::testing::FakeClock;
 use torsade::tls::rustls::ServerConfig;
 use torsade::{Clock, Deferred, DelayedCall, Failure};
 use torsade::{ClockExt, ProtocolFactory, Reactor};
@@ -191,7 +191,7 @@ impl Args {
 
 /// A reactor reduced to what the timer examples use — a [`Clock`] and `stop` — running
 /// either in real time on a [`Reactor`] or instantly on the fake
-/// [`testing::Clock`](torsade::testing::Clock). Cheap to clone.
+/// [`testing::FakeClock`](torsade::testing::FakeClock). Cheap to clone.
 ///
 /// The example's program is written once against this type; [`run_timers`] picks the
 /// clock. Times printed with [`say`](ClockReactor::say) are measured from the moment the
@@ -308,7 +308,7 @@ impl fmt::Debug for ClockReactor {
 ///
 /// - Real time (`fake` false): a [`Reactor`] runs `program` once it is running, and runs
 ///   until the program calls [`ClockReactor::stop`] (or Ctrl-C).
-/// - Fake time (`fake` true): `program` runs on a [`testing::Clock`](FakeClock) at time
+/// - Fake time (`fake` true): `program` runs on a [`testing::FakeClock`](FakeClock) at time
 ///   zero; then the driver advances the clock straight to the next due call, again and
 ///   again, until the program stops. Nothing waits, so it finishes at once, with the
 ///   same calls in the same order at the same clock times. If nothing is left scheduled

@@ -59,7 +59,7 @@ impl<T: Send + 'static> Deferred<T> {
     ///
     /// The future is polled **inline**: once now, up to its first pending await, and then
     /// again on whichever thread wakes it, as soon as it is woken — when a Deferred it
-    /// awaits fires, for example, or when a [`testing::Clock`](crate::testing::Clock) is
+    /// awaits fires, for example, or when a [`testing::FakeClock`](crate::testing::FakeClock) is
     /// advanced past a [`sleep`](crate::sleep) it awaits. So no runtime is needed, and
     /// with a fake clock everything happens during `advance`, deterministically. A wake
     /// that arrives while the future is being polled makes it poll again afterwards,
@@ -88,7 +88,7 @@ impl<T: Send + 'static> Deferred<T> {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use torsade::testing::Clock as FakeClock;
+    /// use torsade::testing::FakeClock;
     /// use torsade::{sleep, Deferred};
     ///
     /// let clock = FakeClock::new();

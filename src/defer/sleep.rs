@@ -8,7 +8,7 @@ use crate::Clock;
 /// A Deferred that fires with `()` once `delay` has passed on `clock`. Twisted's
 /// `task.deferLater` (add a callback for the work to do then).
 ///
-/// `clock` is the reactor (real time) or a [`testing::Clock`](crate::testing::Clock), with
+/// `clock` is the reactor (real time) or a [`testing::FakeClock`](crate::testing::FakeClock), with
 /// which the Deferred fires during the `advance` that reaches its time — deterministic,
 /// with no runtime. [Cancelling](Deferred::cancel) it cancels the scheduled call and fails
 /// it with [`Error::Cancelled`](crate::Error::Cancelled).
@@ -20,7 +20,7 @@ use crate::Clock;
 ///
 /// ```
 /// use std::time::Duration;
-/// use torsade::testing::Clock as FakeClock;
+/// use torsade::testing::FakeClock;
 /// use torsade::sleep;
 ///
 /// let clock = FakeClock::new();

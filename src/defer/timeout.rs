@@ -23,13 +23,13 @@ impl<T: Send + 'static> Deferred<T> {
     /// - When the result gets here first, the scheduled cancellation is itself cancelled.
     /// - A [`cancel`](Deferred::cancel) by someone else keeps its plain `Cancelled`.
     ///
-    /// `clock` is the reactor (real time) or a [`testing::Clock`](crate::testing::Clock).
+    /// `clock` is the reactor (real time) or a [`testing::FakeClock`](crate::testing::FakeClock).
     ///
     /// # Examples
     ///
     /// ```
     /// use std::time::Duration;
-    /// use torsade::testing::Clock as FakeClock;
+    /// use torsade::testing::FakeClock;
     /// use torsade::{Deferred, Error};
     ///
     /// let clock = FakeClock::new();

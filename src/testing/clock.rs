@@ -1,4 +1,4 @@
-//! A fake clock moved by hand: [`Clock`].
+//! A fake clock moved by hand: [`FakeClock`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::time::timer_queue::{TimeSource, TimerQueue};
 use crate::DelayedCall;
 
-/// A clock whose time only moves when you [`advance`](Clock::advance) it. Twisted's
+/// A clock whose time only moves when you [`advance`](FakeClock::advance) it. Twisted's
 /// `task.Clock`.
 ///
 /// It follows the reactor's rules exactly (same queue code): calls due at the same time
@@ -25,7 +25,7 @@ use crate::DelayedCall;
 /// use std::sync::atomic::{AtomicU32, Ordering};
 /// use std::sync::Arc;
 /// use std::time::Duration;
-/// use torsade::testing::Clock as FakeClock;
+/// use torsade::testing::FakeClock;
 ///
 /// fn beat(clock: FakeClock, beats: Arc<AtomicU32>) {
 ///     beats.fetch_add(1, Ordering::SeqCst);
@@ -41,14 +41,14 @@ use crate::DelayedCall;
 /// assert_eq!(beats.load(Ordering::SeqCst), 10);
 /// ```
 #[derive(Clone, Debug)]
-pub struct Clock {
+pub struct FakeClock {
     queue: Arc<TimerQueue>,
 }
 
-impl Clock {
+impl FakeClock {
     /// A clock at time zero with nothing scheduled.
-    pub fn new() -> Clock {
-        Clock {
+    pub fn new() -> FakeClock {
+        FakeClock {
             queue: TimerQueue::new(TimeSource::Fake),
         }
     }
@@ -88,7 +88,7 @@ impl Clock {
     /// scheduled. Cancelled calls do not count.
     ///
     /// It can be earlier than [`now`](crate::Clock::now): a zero-delay call scheduled
-    /// during an [`advance`](Clock::advance) waits for the next one. So advance by
+    /// during an [`advance`](FakeClock::advance) waits for the next one. So advance by
     /// `due.saturating_sub(clock.now())`, which is zero for such a call and runs it.
     ///
     /// # Examples
@@ -98,7 +98,7 @@ impl Clock {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use torsade::testing::Clock as FakeClock;
+    /// use torsade::testing::FakeClock;
     /// use torsade::Clock;
     ///
     /// let clock = FakeClock::new();
@@ -126,13 +126,13 @@ impl Clock {
     }
 }
 
-impl Default for Clock {
-    fn default() -> Clock {
-        Clock::new()
+impl Default for FakeClock {
+    fn default() -> FakeClock {
+        FakeClock::new()
     }
 }
 
-impl crate::Clock for Clock {
+impl crate::Clock for FakeClock {
     fn now(&self) -> Duration {
         self.queue.now()
     }

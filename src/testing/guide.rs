@@ -133,7 +133,7 @@
 //! #     }
 //! # }
 //! # fn main() {
-//! use torsade::testing::{every_split, Clock as FakeClock, TestConnection};
+//! use torsade::testing::{every_split, FakeClock, TestConnection};
 //!
 //! let clock = Arc::new(FakeClock::new());
 //! let mut connection = TestConnection::new(KeyValue::protocol(clock.clone()));
@@ -151,7 +151,7 @@
 //!
 //! # 2. Time: the fake `Clock`
 //!
-//! The idle timeout, tested in microseconds: [`Clock`](crate::testing::Clock) only moves
+//! The idle timeout, tested in microseconds: [`Clock`](crate::testing::FakeClock) only moves
 //! when told to, and runs what falls due.
 //!
 //! ```
@@ -210,7 +210,7 @@
 //! #     }
 //! # }
 //! # fn main() {
-//! use torsade::testing::{Clock as FakeClock, TestConnection};
+//! use torsade::testing::{FakeClock, TestConnection};
 //!
 //! let clock = FakeClock::new();
 //! let mut connection = TestConnection::new(KeyValue::protocol(Arc::new(clock.clone())));
@@ -288,7 +288,7 @@
 //! #     }
 //! # }
 //! # fn main() {
-//! use torsade::testing::{stream_loopback, Clock as FakeClock};
+//! use torsade::testing::{stream_loopback, FakeClock};
 //! use torsade::Deferred;
 //!
 //! let server = KeyValue::protocol(Arc::new(FakeClock::new()));

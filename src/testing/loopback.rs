@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::{Clock, StringTransport, TestConnection};
+use super::{FakeClock, StringTransport, TestConnection};
 use crate::stream::{Connection, StreamProtocol, StreamShared};
 use crate::{Address, Clock as _, DisconnectReason, Protocol, TransportRef};
 
@@ -81,7 +81,7 @@ pub struct Loopback<S, C> {
     client: TestConnection<C>,
     chunk_size: Option<usize>,
     server_first: bool,
-    latency: Option<(Clock, Duration)>,
+    latency: Option<(FakeClock, Duration)>,
     /// Bytes on their way, toward the server and toward the client, with when they land.
     to_server: Wire,
     to_client: Wire,
@@ -143,7 +143,7 @@ impl<S: Protocol, C: Protocol> Loopback<S, C> {
 
     /// Bytes take `latency` on `clock` to arrive: [`pump`](Loopback::pump) delivers only
     /// what has landed, so advance the clock between pumps.
-    pub fn with_latency(mut self, clock: &Clock, latency: Duration) -> Loopback<S, C> {
+    pub fn with_latency(mut self, clock: &FakeClock, latency: Duration) -> Loopback<S, C> {
         self.latency = Some((clock.clone(), latency));
         self
     }

@@ -6,7 +6,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use super::{Clock, StringTransport, TestConnection};
+use super::{FakeClock, StringTransport, TestConnection};
 use crate::{
     Address, ClientFactory, Deferred, DelayedCall, Error, ListeningPort, Network, ProtocolFactory,
     ProtocolHandle, Result,
@@ -16,7 +16,7 @@ use crate::{
 const FIRST_FAKE_PORT: u16 = 50000;
 
 /// A [`Network`] that records `listen_tcp` and `connect_tcp` calls instead of touching the
-/// network, with a fake [`Clock`] for time. Twisted's `MemoryReactorClock`.
+/// network, with a fake [`FakeClock`] for time. Twisted's `MemoryReactorClock`.
 ///
 /// A test gives it to the code under test, then looks at what was asked: the addresses,
 /// and the factories themselves (to build protocols and drive them with a
@@ -47,7 +47,7 @@ const FIRST_FAKE_PORT: u16 = 50000;
 /// assert_eq!(greeting.take_result().unwrap().unwrap(), "Hello, World!");
 /// ```
 pub struct MemoryReactor {
-    clock: Clock,
+    clock: FakeClock,
     state: Mutex<State>,
 }
 
@@ -79,7 +79,7 @@ impl MemoryReactor {
     /// A memory reactor at time zero that has recorded nothing.
     pub fn new() -> MemoryReactor {
         MemoryReactor {
-            clock: Clock::new(),
+            clock: FakeClock::new(),
             state: Mutex::new(State {
                 next_port: FIRST_FAKE_PORT,
                 ..State::default()
@@ -92,7 +92,7 @@ impl MemoryReactor {
     }
 
     /// The fake clock (advance it to run `call_later` calls).
-    pub fn clock(&self) -> &Clock {
+    pub fn clock(&self) -> &FakeClock {
         &self.clock
     }
 

@@ -7,7 +7,7 @@
 //!   (with the protocol's own watermarks), and its idle timeout fire on a fake clock.
 //! - [`every_split`] feeds an input at every split point (and, when short, in every
 //!   chunking) and checks every run observes the same thing.
-//! - [`Clock`] is a fake clock you advance by hand; it implements the same
+//! - [`FakeClock`] is a fake clock you advance by hand; it implements the same
 //!   [`Clock`](crate::Clock) trait as the reactor, with the same ordering rules.
 //! - [`Loopback`] connects a server and a client protocol in memory, with chunking,
 //!   latency on the fake clock, and faults (reset, half-close, slow reader);
@@ -58,7 +58,7 @@ mod string_transport;
 mod test_connection;
 
 pub use self::certificates::TestCertificates;
-pub use self::clock::Clock;
+pub use self::clock::FakeClock;
 pub use self::every_split::{every_split, EVERY_CHUNKING_UP_TO};
 pub use self::loopback::{stream_loopback, Loopback, Side, MAX_PUMP_ROUNDS};
 pub use self::memory_reactor::MemoryReactor;

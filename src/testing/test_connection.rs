@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::{Clock, StringTransport};
+use super::{FakeClock, StringTransport};
 use crate::handle::{Command, CommandQueue};
 use crate::producer::{Signal, WritePressure};
 use crate::{
@@ -28,7 +28,7 @@ use crate::{
 /// chunks while the bytes are at or below the low-water mark); and [`ProtocolHandle`] calls run between events, in order
 /// (before each delivery, or when you call [`run_commands`](TestConnection::run_commands)).
 ///
-/// Time is a fake [`Clock`] ([`clock`](TestConnection::clock), or one you share with
+/// Time is a fake [`FakeClock`] ([`clock`](TestConnection::clock), or one you share with
 /// [`with_clock`](TestConnection::with_clock)): [`advance`](TestConnection::advance) moves
 /// it and fires an [idle timeout](Transport::set_idle_timeout) at the moment it is due,
 /// as the reactor would. Activity, for the idle timeout, is data delivered by
@@ -75,7 +75,7 @@ pub struct TestConnection<P> {
     pressure: WritePressure,
     /// Run after `connection_lost` (a client factory's `client_connection_lost`).
     on_lost: Option<LostHook>,
-    clock: Clock,
+    clock: FakeClock,
     idle: Option<IdleCountdown>,
     /// The transport's `taken_total` last seen.
     taken_seen: u64,
@@ -158,7 +158,7 @@ impl<P: Protocol> TestConnection<P> {
             lost: false,
             pressure: WritePressure::default(),
             on_lost: None,
-            clock: Clock::new(),
+            clock: FakeClock::new(),
             idle: None,
             taken_seen: 0,
         };
@@ -168,7 +168,7 @@ impl<P: Protocol> TestConnection<P> {
 
     /// Uses `clock` (shared with the protocol, say) as the connection's time. An idle
     /// countdown under way starts again at `clock`'s present time.
-    pub fn with_clock(mut self, clock: Clock) -> TestConnection<P> {
+    pub fn with_clock(mut self, clock: FakeClock) -> TestConnection<P> {
         self.clock = clock;
         let now = self.clock.now();
         if let Some(idle) = self.idle.as_mut() {
@@ -178,12 +178,12 @@ impl<P: Protocol> TestConnection<P> {
     }
 
     /// The connection's fake clock.
-    pub fn clock(&self) -> &Clock {
+    pub fn clock(&self) -> &FakeClock {
         &self.clock
     }
 
     /// Moves the connection's clock `by` forward (running the clock's due calls, as
-    /// [`Clock::advance`] does), firing the idle timeout each time it comes due on the way
+    /// [`FakeClock::advance`] does), firing the idle timeout each time it comes due on the way
     /// — at its due time, so `now()` in `timeout_connection` reads it — then runs queued
     /// handle calls. A timeout set again with a zero duration from `timeout_connection`
     /// fires at the next `advance`, not in this one (it cannot spin).
@@ -482,13 +482,13 @@ mod tests {
     struct Idler {
         timeout: Option<Duration>,
         on_timeout: OnTimeout,
-        clock: Clock,
+        clock: FakeClock,
         fired_at: Vec<Duration>,
         lost: Option<DisconnectReason>,
     }
 
     impl Idler {
-        fn new(timeout: Duration, on_timeout: OnTimeout, clock: &Clock) -> Idler {
+        fn new(timeout: Duration, on_timeout: OnTimeout, clock: &FakeClock) -> Idler {
             Idler {
                 timeout: Some(timeout),
                 on_timeout,
@@ -524,7 +524,7 @@ mod tests {
     }
 
     fn idler(timeout: Duration, on_timeout: OnTimeout) -> TestConnection<Idler> {
-        let clock = Clock::new();
+        let clock = FakeClock::new();
         TestConnection::new(Idler::new(timeout, on_timeout, &clock)).with_clock(clock)
     }
 

@@ -9,7 +9,7 @@ use super::DelayedCall;
 /// A source of time that can schedule calls. Twisted's `IReactorTime`.
 ///
 /// Implemented by [`Reactor`](crate::Reactor) (real time) and
-/// [`testing::Clock`](crate::testing::Clock) (time you move by hand). Code that schedules
+/// [`testing::FakeClock`](crate::testing::FakeClock) (time you move by hand). Code that schedules
 /// should take an `Arc<dyn Clock>` (or a generic `C: Clock`) so tests can pass the fake.
 ///
 /// Rules both implementations keep:
@@ -23,7 +23,7 @@ use super::DelayedCall;
 /// ```
 /// use std::sync::{Arc, Mutex};
 /// use std::time::Duration;
-/// use torsade::testing::Clock as FakeClock;
+/// use torsade::testing::FakeClock;
 /// use torsade::Clock;
 ///
 /// let clock = FakeClock::new(); // `call_later` is also on every `Clock`, via `ClockExt`
@@ -53,7 +53,7 @@ pub trait Clock: Send + Sync + fmt::Debug {
 /// [`Clock::schedule`] with any closure: `clock.call_later(delay, || ...)`. Implemented
 /// for every clock, `dyn Clock` included; in the [prelude](crate::prelude).
 ///
-/// [`Reactor`](crate::Reactor), [`testing::Clock`](crate::testing::Clock) and
+/// [`Reactor`](crate::Reactor), [`testing::FakeClock`](crate::testing::FakeClock) and
 /// [`testing::MemoryReactor`](crate::testing::MemoryReactor) also have `call_later` as
 /// an inherent method, so they need no import.
 ///
@@ -62,7 +62,7 @@ pub trait Clock: Send + Sync + fmt::Debug {
 /// ```
 /// use std::sync::Arc;
 /// use std::time::Duration;
-/// use torsade::testing::Clock as FakeClock;
+/// use torsade::testing::FakeClock;
 /// use torsade::{Clock, ClockExt};
 ///
 /// let fake = FakeClock::new();

@@ -27,7 +27,7 @@ use crate::Result;
 ///
 /// ```
 /// use std::time::Duration;
-/// use torsade::testing::Clock as FakeClock;
+/// use torsade::testing::FakeClock;
 /// use torsade::Error;
 ///
 /// let clock = FakeClock::new();

@@ -1,7 +1,7 @@
 //! Scheduling: the [`Clock`] trait and the [`DelayedCall`] it returns.
 //!
 //! Everything in torsade that waits for time goes through a `Clock`, so tests can swap the
-//! reactor's clock for [`testing::Clock`](crate::testing::Clock) and move time by hand.
+//! reactor's clock for [`testing::FakeClock`](crate::testing::FakeClock) and move time by hand.
 //! Both run on the same queue, with the same ordering rules (see `TimerQueue`).
 
 mod clock;

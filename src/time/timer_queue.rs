@@ -1,7 +1,7 @@
 //! The queue of scheduled calls behind every clock, real or fake.
 //!
 //! One binary heap ordered by `(due time, sequence number)`, plus a map from call id to
-//! the call. Rules (shared by the reactor and `testing::Clock`, see `docs/ARCHITECTURE.md`):
+//! the call. Rules (shared by the reactor and `testing::FakeClock`, see `docs/ARCHITECTURE.md`):
 //!
 //! - calls due at the same time run in the order they were (re)scheduled;
 //! - a call scheduled while a batch of calls runs, and already due (zero delay), waits for
