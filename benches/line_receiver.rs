@@ -1,41 +1,19 @@
 //! `LineReceiver` parsing throughput: lines of 16 B, 64 B and 1 KiB, fed in 4 KiB chunks
-//! and one byte at a time, into a handler that only counts them (no transport work).
+//! and one byte at a time, into a handler that only counts them (it writes nothing).
+//!
+//! The receiver runs on the test driver (`TestConnection`: the connection core over an
+//! in-memory stream), the only way to call a protocol outside the crate, so each chunk
+//! also pays for a copy into the stream and one delivery through the core. The
+//! `test_driver` group feeds the same chunks to a protocol that only counts bytes: that
+//! delivery alone, so the parser's own cost is the difference between the two groups.
 //!
 //! `cargo bench --bench line_receiver`
 
-use std::sync::Arc;
-
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use torsade::{Address, Protocol, Transport, TransportRef};
+use torsade::testing::TestConnection;
+use torsade::{Context, Protocol};
 use torsade_protocols::{Line, LineContext, LineHandler, LineReceiver};
-
-/// A transport that does nothing: the parser alone is measured.
-#[derive(Debug)]
-struct Null;
-
-impl Transport for Null {
-    fn write(&self, _: &[u8]) {}
-    fn lose_connection(&self) {}
-    fn abort_connection(&self) {}
-    fn is_closing(&self) -> bool {
-        false
-    }
-    fn peer_addr(&self) -> Address {
-        Address::Tcp(([127, 0, 0, 1], 1).into())
-    }
-    fn host_addr(&self) -> Address {
-        Address::Tcp(([127, 0, 0, 1], 2).into())
-    }
-    fn pause_reading(&self) {}
-    fn resume_reading(&self) {}
-    fn is_reading(&self) -> bool {
-        true
-    }
-    fn write_buffer_size(&self) -> usize {
-        0
-    }
-}
 
 /// Counts the bytes of the lines it receives.
 struct Count(usize);
@@ -46,6 +24,25 @@ impl LineHandler for Count {
     }
 }
 
+/// Counts the bytes it receives: a protocol that does no parsing.
+struct CountBytes(usize);
+
+impl Protocol for CountBytes {
+    fn data_received(&mut self, _: &mut Context<'_, Self>, data: Bytes) {
+        self.0 += data.len();
+    }
+}
+
+/// The streams fed: (line length, chunk size, total bytes).
+const INPUTS: [(usize, usize, usize); 6] = [
+    (16, 4096, 1 << 20),
+    (64, 4096, 1 << 20),
+    (1024, 4096, 1 << 20),
+    (16, 1, 1 << 14),
+    (64, 1, 1 << 14),
+    (1024, 1, 1 << 14),
+];
+
 fn chunks(line_length: usize, chunk: usize, total: usize) -> Vec<Bytes> {
     let mut line = vec![b'a'; line_length - 2];
     line.extend_from_slice(b"\r\n");
@@ -54,32 +51,44 @@ fn chunks(line_length: usize, chunk: usize, total: usize) -> Vec<Bytes> {
 }
 
 fn parse(c: &mut Criterion) {
-    let transport: TransportRef = Arc::new(Null);
     let mut group = c.benchmark_group("line_receiver");
-    for (line_length, chunk, total) in [
-        (16, 4096, 1 << 20),
-        (64, 4096, 1 << 20),
-        (1024, 4096, 1 << 20),
-        (16, 1, 1 << 14),
-        (64, 1, 1 << 14),
-        (1024, 1, 1 << 14),
-    ] {
+    for (line_length, chunk, total) in INPUTS {
         let input = chunks(line_length, chunk, total);
         group.throughput(Throughput::Bytes(total as u64));
         let id = BenchmarkId::new(format!("{line_length}B_lines"), format!("{chunk}B_chunks"));
         group.bench_with_input(id, &input, |b, input| {
             b.iter(|| {
-                let mut receiver = LineReceiver::new(Count(0));
-                receiver.connection_made(&transport);
+                let mut connection = TestConnection::new(LineReceiver::new(Count(0)));
                 for chunk in input {
-                    receiver.data_received(&transport, chunk.clone());
+                    connection.receive(chunk);
                 }
-                receiver.handler().0
+                let counted = connection.protocol().handler().0;
+                counted
             })
         });
     }
     group.finish();
 }
 
-criterion_group!(benches, parse);
+fn deliver(c: &mut Criterion) {
+    let mut group = c.benchmark_group("test_driver");
+    for (line_length, chunk, total) in INPUTS {
+        let input = chunks(line_length, chunk, total);
+        group.throughput(Throughput::Bytes(total as u64));
+        let id = BenchmarkId::new(format!("{line_length}B_lines"), format!("{chunk}B_chunks"));
+        group.bench_with_input(id, &input, |b, input| {
+            b.iter(|| {
+                let mut connection = TestConnection::new(CountBytes(0));
+                for chunk in input {
+                    connection.receive(chunk);
+                }
+                let counted = connection.protocol().0;
+                counted
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, parse, deliver);
 criterion_main!(benches);

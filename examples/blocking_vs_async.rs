@@ -34,7 +34,7 @@ use std::time::Duration;
 
 use common::Args;
 use torsade::prelude::*;
-use torsade::{factory_fn, gather_results, Address, Clock, Reactor};
+use torsade::{factory_fn, gather_results, Address, Clock, Reactor, Transport};
 use torsade_protocols::{Line, LineContext, LineHandler, LineOnlyReceiver};
 
 const USAGE: &str =
@@ -68,9 +68,9 @@ fn name(index: usize) -> String {
 }
 
 /// A greeting server that takes its time: each name is answered `delay` after it arrives,
-/// by a timed call, so the server itself never blocks and serves everyone at once.
+/// by a timed call on the connection's clock, so the server itself never blocks and
+/// serves everyone at once.
 struct SlowGreeter {
-    clock: Arc<dyn Clock>,
     delay: Duration,
 }
 
@@ -82,28 +82,29 @@ impl LineHandler for SlowGreeter {
             Err(_) => "ERROR name is not valid UTF-8".to_string(),
         };
         let sender = lines.line_sender();
-        self.clock
+        lines
+            .clock()
             .call_later(self.delay, move || sender.send_line(answer.as_bytes()));
     }
 }
 
-/// Starts `count` slow greeting servers on free ports; returns their addresses.
+/// Starts `count` slow greeting servers on free ports of 127.0.0.1; returns their
+/// addresses.
 fn start_servers(
     reactor: &Reactor,
     count: usize,
     delay: Duration,
-) -> torsade::Result<Vec<SocketAddr>> {
+) -> Result<Vec<SocketAddr>, Box<dyn std::error::Error>> {
     (0..count)
         .map(|_| {
-            let clock = reactor.clock();
-            let factory = factory_fn(move |_: &Address| {
-                LineOnlyReceiver::new(SlowGreeter {
-                    clock: clock.clone(),
-                    delay,
-                })
-            });
-            let port = reactor.listen_tcp("127.0.0.1:0", factory)?;
-            Ok(port.local_addr())
+            let factory =
+                factory_fn(move |_: &Address| LineOnlyReceiver::new(SlowGreeter { delay }));
+            let port = reactor.listen("127.0.0.1:0", factory)?;
+            let address = port.local_addr();
+            match address.socket_addr() {
+                Some(address) => Ok(address),
+                None => Err(format!("a greeting server listens on {address}, not on TCP").into()),
+            }
         })
         .collect()
 }
@@ -270,7 +271,7 @@ fn main() -> ExitCode {
     }
     let delay = Duration::from_millis(delay_ms);
     let failed = Arc::new(AtomicBool::new(false));
-    let run = || -> torsade::Result<()> {
+    let run = || -> Result<(), Box<dyn std::error::Error>> {
         let reactor = Reactor::new()?;
         let servers: Vec<(SocketAddr, String)> = start_servers(&reactor, count, delay)?
             .into_iter()
@@ -283,7 +284,7 @@ fn main() -> ExitCode {
         let (r, failed) = (reactor.clone(), failed.clone());
         reactor.call_when_running(move || compare(&r, servers, delay, failed));
         common::stop_on_ctrl_c(&reactor);
-        reactor.run()
+        Ok(reactor.run()?)
     };
     match run() {
         Ok(()) if failed.load(Ordering::SeqCst) => ExitCode::FAILURE,

@@ -4,22 +4,33 @@
 //! ```text
 //! cargo run --example greeting_coroutine                   # starts its own server
 //! cargo run --example greeting_coroutine -- --connect 127.0.0.1:9999 --name Alice
+//! cargo run --example greeting_coroutine -- --connect unix:path=/tmp/greeting.sock
 //! ```
 //!
-//! Prints the greeting line; a connection failure prints one line on stderr and exits 1.
+//! `--connect` takes `HOST:PORT` or an endpoint string (`tcp:host=H:port=P`,
+//! `tls:host=H:port=P:caCerts=FILE`, `unix:path=FILE`). Prints the greeting line; a
+//! connection failure prints one line on stderr and exits 1, a malformed endpoint exits 2.
 
 mod common;
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
+use torsade::endpoints::{ClientEndpoint, IntoClientEndpoint};
 use torsade::Reactor;
 use torsade_protocols::GreetingServer;
 
-const USAGE: &str = "usage: greeting_coroutine [--connect HOST:PORT] [--name NAME]";
+const USAGE: &str = "usage: greeting_coroutine [--connect ENDPOINT] [--name NAME]
+   --connect takes HOST:PORT or an endpoint string (tcp:host=H:port=P,
+   tls:host=H:port=P:caCerts=FILE, unix:path=FILE)";
 
 /// The seed's `get_greeting` coroutine.
-async fn get_greeting(reactor: &Reactor, address: &str, name: &str) -> torsade::Result<String> {
-    let mut connection = reactor.open_connection(address).await?;
+async fn get_greeting(
+    reactor: &Reactor,
+    server: Arc<dyn ClientEndpoint>,
+    name: &str,
+) -> torsade::Result<String> {
+    let mut connection = reactor.open_connection(server).await?;
     connection.write_line(name.as_bytes()).await?;
     let greeting = connection.read_line().await?.unwrap_or_default();
     Ok(String::from_utf8_lossy(&greeting).into_owned())
@@ -32,7 +43,18 @@ fn main() -> ExitCode {
         Err(code) => return code,
     };
     let name = args.value("name").unwrap_or("World").to_string();
-    match run(args.value("connect"), name) {
+    let server = match args.value("connect") {
+        Some(text) => match common::client_endpoint("--connect", text) {
+            Ok(server) => Some(server),
+            Err(code) => return code,
+        },
+        None if args.flag("connect") => {
+            eprintln!("error: --connect needs an endpoint, such as 127.0.0.1:9999\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+        None => None,
+    };
+    match run(server, name) {
         Ok(greeting) => {
             println!("{greeting}");
             ExitCode::SUCCESS
@@ -44,19 +66,22 @@ fn main() -> ExitCode {
     }
 }
 
-/// Runs the coroutine on a reactor (with its own greeting server unless `connect` is given).
-fn run(connect: Option<&str>, name: String) -> Result<String, Box<dyn std::error::Error>> {
+/// Runs the coroutine on a reactor (with its own greeting server unless `server` is given).
+fn run(
+    server: Option<Arc<dyn ClientEndpoint>>,
+    name: String,
+) -> Result<String, Box<dyn std::error::Error>> {
     let reactor = Reactor::new()?;
-    let address = match connect {
-        Some(address) => address.to_string(),
+    let server = match server {
+        Some(server) => server,
         None => reactor
-            .listen_tcp("127.0.0.1:0", GreetingServer::factory())?
+            .listen("127.0.0.1:0", GreetingServer::factory())?
             .local_addr()
-            .to_string(),
+            .into_client_endpoint()?,
     };
     let r = reactor.clone();
     let mut greeting = reactor.spawn(async move {
-        let greeting = get_greeting(&r, &address, &name).await;
+        let greeting = get_greeting(&r, server, &name).await;
         let _ = r.stop();
         greeting
     });

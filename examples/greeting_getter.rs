@@ -11,48 +11,39 @@
 //! With no `--connect`, a greeting server runs in the same process on a free port (with
 //! `--tls`, using a certificate generated on the spot). Each style prints its greeting on
 //! a line labelled with the style. A connection failure prints one line on stderr and
-//! exits with status 1.
+//! exits with status 1; a malformed endpoint, with status 2.
 //!
-//! `--tls` speaks TLS to the server, checking its certificate against the CA in `--ca
-//! FILE` (PEM), or against the platform's roots without it, for the host of `--connect`
-//! (or `--server-name NAME`).
+//! `--connect` takes `HOST:PORT` or an endpoint string, which can say everything itself:
+//!
+//! ```text
+//! cargo run --example greeting_getter -- --connect tcp:host=localhost:port=9999
+//! cargo run --example greeting_getter -- --connect tls:host=localhost:port=9999:caCerts=ca.pem
+//! cargo run --example greeting_getter -- --connect unix:path=/tmp/greeting.sock
+//! ```
+//!
+//! `--tls` speaks TLS to the server of `--connect HOST:PORT`, checking its certificate
+//! against the CA in `--ca FILE` (PEM), or against the platform's roots without it, for
+//! that host (or `--server-name NAME`).
 
 mod common;
 
+use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 
+use torsade::endpoints::{ClientEndpoint, TcpClient, TcpServer, TlsClient, TlsServer};
 use torsade::prelude::*;
 use torsade::testing::TestCertificates;
-use torsade::tls::rustls::ClientConfig;
-use torsade::{Address, ProtocolHandle, Reactor};
+use torsade::{Address, Reactor};
 use torsade_protocols::{GreetingGetter, GreetingServer, LineOnlyReceiver, RemoteGreetingGetter};
 
-const USAGE: &str = "usage: greeting_getter [--connect HOST:PORT] [--name NAME] \
-                     [--tls [--ca FILE] [--server-name NAME]]";
+const USAGE: &str = "usage: greeting_getter [--connect ENDPOINT] [--name NAME] \
+                     [--tls [--ca FILE] [--server-name NAME]]
+   --connect takes HOST:PORT or an endpoint string (tcp:host=H:port=P,
+   tls:host=H:port=P:caCerts=FILE, unix:path=FILE); --tls goes with --connect HOST:PORT";
 
-/// How to reach the server: its address, and the TLS settings if it speaks TLS.
-#[derive(Clone)]
-struct Dialer {
-    address: String,
-    tls: Option<(String, Arc<ClientConfig>)>,
-}
-
-impl Dialer {
-    /// Connects `factory`'s protocol to the server, over TLS if configured.
-    fn connect<F: ClientFactory>(
-        &self,
-        reactor: &Reactor,
-        factory: F,
-    ) -> Deferred<ProtocolHandle<F::Protocol>> {
-        match &self.tls {
-            None => reactor.connect_tcp(&self.address, factory),
-            Some((name, config)) => {
-                reactor.connect_tls(&self.address, name, factory, config.clone())
-            }
-        }
-    }
-}
+/// How to reach the server.
+type Dialer = Arc<dyn ClientEndpoint>;
 
 /// The seed's `GreetingGetterFactory`: builds a getter that asks for a greeting as soon as
 /// it is connected (`getterConnected`), and fires `greeting` with the answer.
@@ -92,8 +83,8 @@ fn greeting_with_callbacks(reactor: &Reactor, dialer: &Dialer, name: &str) -> De
         name: name.to_string(),
         greeting: resolver.clone(),
     };
-    dialer
-        .connect(reactor, factory)
+    reactor
+        .connect(dialer, factory)
         .add_callbacks(
             |_connected| Ok::<(), Failure>(()),
             move |failure| {
@@ -112,9 +103,9 @@ async fn greeting_with_async(
     dialer: Dialer,
     name: String,
 ) -> Result<String, Failure> {
-    let getter = dialer.connect(&reactor, GreetingGetter::factory()).await?;
+    let getter = reactor.connect(dialer, GreetingGetter::factory()).await?;
     let greeting = getter.get_greeting(&name).await?;
-    getter.transport().lose_connection();
+    getter.lose_connection();
     Ok(greeting)
 }
 
@@ -124,16 +115,25 @@ fn main() -> ExitCode {
         Ok(args) => args,
         Err(code) => return code,
     };
+    let usage_error = |message: &str| {
+        eprintln!("error: {message}\n\n{USAGE}");
+        ExitCode::from(2)
+    };
     if !args.flag("tls") && (args.flag("ca") || args.flag("server-name")) {
-        eprintln!("error: --ca and --server-name go with --tls\n\n{USAGE}");
-        return ExitCode::from(2);
+        return usage_error("--ca and --server-name go with --tls");
     }
     if args.value("connect").is_none() && args.flag("ca") {
-        eprintln!("error: --ca is the CA of the server given by --connect\n\n{USAGE}");
-        return ExitCode::from(2);
+        return usage_error("--ca is the CA of the server given by --connect");
     }
+    if args.flag("connect") && args.value("connect").is_none() {
+        return usage_error("--connect needs an endpoint, such as 127.0.0.1:9999");
+    }
+    let server = match remote_server(&args) {
+        Ok(server) => server,
+        Err(code) => return code,
+    };
     let name = args.value("name").unwrap_or("World").to_string();
-    match run(&args, name) {
+    match run(server, args.flag("tls"), args.value("server-name"), name) {
         Ok(code) => code,
         Err(error) => {
             eprintln!("error: {error}");
@@ -142,47 +142,68 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(args: &common::Args, name: String) -> torsade::Result<ExitCode> {
+/// The server `--connect` names, over TLS with `--tls`; `None` without `--connect`.
+/// A mistake in the flags is one line on stderr and status 2; a CA file that is not
+/// usable, one line and status 1.
+fn remote_server(args: &common::Args) -> Result<Option<Dialer>, ExitCode> {
+    let Some(text) = args.value("connect") else {
+        return Ok(None);
+    };
+    if !args.flag("tls") {
+        return common::client_endpoint("--connect", text).map(Some);
+    }
+    let Some((host, port)) = host_and_port(text) else {
+        eprintln!(
+            "error: --tls goes with --connect HOST:PORT, not {text:?} (an endpoint string says \
+             TLS itself: tls:host=H:port=P:caCerts=FILE)\n\n{USAGE}"
+        );
+        return Err(ExitCode::from(2));
+    };
+    let tls = || -> torsade::Result<Dialer> {
+        let config = match args.value("ca") {
+            Some(ca) => torsade::tls::client_config_with_ca(ca)?,
+            None => torsade::tls::client_config_with_platform_roots()?,
+        };
+        let server_name = args.value("server-name").unwrap_or(host);
+        Ok(Arc::new(TlsClient::new(
+            TcpClient::new(host, port),
+            server_name,
+            config,
+        )?))
+    };
+    tls().map(Some).map_err(|error| {
+        eprintln!("error: {error}");
+        ExitCode::FAILURE
+    })
+}
+
+/// Runs both styles against `server`, or against a greeting server of our own (over TLS
+/// if `tls`) when there is none; the exit status says whether both got their greeting.
+fn run(
+    server: Option<Dialer>,
+    tls: bool,
+    server_name: Option<&str>,
+    name: String,
+) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let reactor = Reactor::new()?;
-    let dialer = match (args.value("connect"), args.flag("tls")) {
-        (Some(address), false) => Dialer {
-            address: address.to_string(),
-            tls: None,
-        },
-        (Some(address), true) => {
-            let config = match args.value("ca") {
-                Some(ca) => torsade::tls::client_config_with_ca(ca)?,
-                None => torsade::tls::client_config_with_platform_roots()?,
-            };
-            let server_name = match args.value("server-name") {
-                Some(name) => name.to_string(),
-                None => host_of(address).to_string(),
-            };
-            Dialer {
-                address: address.to_string(),
-                tls: Some((server_name, config)),
-            }
+    let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+    let dialer: Dialer = match (server, tls) {
+        (Some(server), _) => server,
+        (None, false) => {
+            let listening = reactor.listen(loopback, GreetingServer::factory())?;
+            Arc::new(TcpClient::from(bound_socket(&listening.local_addr())?))
         }
-        (None, false) => Dialer {
-            address: reactor
-                .listen_tcp("127.0.0.1:0", GreetingServer::factory())?
-                .local_addr()
-                .to_string(),
-            tls: None,
-        },
         (None, true) => {
             // A server of our own, with a certificate made for it and trusted by us only.
             let certificates = TestCertificates::new(&["localhost"])?;
-            let listening = reactor.listen_tls(
-                "127.0.0.1:0",
-                GreetingServer::factory(),
-                certificates.server_config()?,
-            )?;
-            let server_name = args.value("server-name").unwrap_or("localhost");
-            Dialer {
-                address: listening.local_addr().to_string(),
-                tls: Some((server_name.to_string(), certificates.client_config()?)),
-            }
+            let endpoint = TlsServer::new(TcpServer::from(loopback), certificates.server_config()?);
+            let listening = reactor.listen(endpoint, GreetingServer::factory())?;
+            let tcp = TcpClient::from(bound_socket(&listening.local_addr())?);
+            Arc::new(TlsClient::new(
+                tcp,
+                server_name.unwrap_or("localhost"),
+                certificates.client_config()?,
+            )?)
         }
     };
     let exit = Arc::new(Mutex::new(ExitCode::SUCCESS));
@@ -199,7 +220,7 @@ fn run(args: &common::Args, name: String) -> torsade::Result<ExitCode> {
             .add_both(move |result| {
                 if let Err(failure) = result {
                     eprintln!("error: {failure}");
-                    *code.lock().unwrap() = ExitCode::FAILURE;
+                    *code.lock().unwrap_or_else(PoisonError::into_inner) = ExitCode::FAILURE;
                 }
                 let _ = stopper.stop();
                 Ok::<(), Failure>(())
@@ -207,15 +228,30 @@ fn run(args: &common::Args, name: String) -> torsade::Result<ExitCode> {
             .detach();
     });
     reactor.run()?;
-    let code = *exit.lock().unwrap();
+    let code = *exit.lock().unwrap_or_else(PoisonError::into_inner);
     Ok(code)
 }
 
-/// The host part of `HOST:PORT` (`[::1]:443` gives `::1`): the name the server's
-/// certificate must be for.
-fn host_of(address: &str) -> &str {
-    let host = address
-        .rsplit_once(':')
-        .map_or(address, |(host, _port)| host);
-    host.trim_start_matches('[').trim_end_matches(']')
+/// The TCP address a port of ours is bound to.
+fn bound_socket(address: &Address) -> Result<SocketAddr, String> {
+    address
+        .socket_addr()
+        .ok_or_else(|| format!("the greeting server listens on {address}, not on TCP"))
+}
+
+/// The host and port of `HOST:PORT` (`[::1]:443` gives `::1` and 443); the host is the
+/// name the server's certificate must be for.
+fn host_and_port(address: &str) -> Option<(&str, u16)> {
+    let (host, port) = address.rsplit_once(':')?;
+    let port = port.parse().ok()?;
+    let host = match host
+        .strip_prefix('[')
+        .and_then(|host| host.strip_suffix(']'))
+    {
+        Some(bracketed) => bracketed,
+        // Only a bracketed IPv6 address holds colons: `tcp:host=...` is no host.
+        None if host.contains(':') => return None,
+        None => host,
+    };
+    (!host.is_empty()).then_some((host, port))
 }

@@ -7,13 +7,22 @@
 //! ```
 //!
 //! `--port 0` picks a free port. The first line printed is always `listening on ADDR`.
-//! Ctrl-C stops the server gracefully.
+//! Ctrl-C or SIGTERM stops the server gracefully (a second one aborts at once).
+//! `--listen ENDPOINT` listens where an endpoint string says
+//! (`tcp:9999:interface=0.0.0.0`, `unix:/tmp/greeting.sock`, `tls:...`):
 //!
-//! With `--tls-cert cert.pem --tls-key key.pem` it serves TLS instead:
+//! ```text
+//! cargo run --example greeting_server -- --listen unix:/tmp/greeting.sock
+//! cargo run --example greeting_getter -- --connect unix:/tmp/greeting.sock
+//! ```
+//!
+//! With `--tls-cert cert.pem --tls-key key.pem` (or `--listen
+//! tls:9999:certKey=cert.pem:privateKey=key.pem`) it serves TLS instead:
 //!
 //! ```text
 //! cargo run --example greeting_server -- --port 9999 --tls-cert cert.pem --tls-key key.pem
 //! cargo run --example greeting_getter -- --tls --ca ca.pem --connect localhost:9999
+//! cargo run --example greeting_getter -- --connect tls:host=localhost:port=9999:caCerts=ca.pem
 //! openssl s_client -quiet -CAfile ca.pem -connect localhost:9999   # then type a name
 //! ```
 
@@ -24,8 +33,10 @@ use std::process::ExitCode;
 use torsade_protocols::GreetingServer;
 
 const USAGE: &str =
-    "usage: greeting_server [--port PORT] [--loops N] [--tls-cert FILE --tls-key FILE]
-   --port defaults to 9999 (0 picks a free port); --tls-cert and --tls-key (PEM) serve TLS";
+    "usage: greeting_server [--port PORT [--tls-cert FILE --tls-key FILE] | --listen ENDPOINT] [--loops N]
+   --port defaults to 9999 on 127.0.0.1 (0 picks a free port); --tls-cert and --tls-key (PEM)
+   serve TLS; --listen takes an endpoint string (tcp:9999:interface=127.0.0.1,
+   unix:/tmp/greeting.sock, tls:9999:certKey=FILE:privateKey=FILE)";
 
 fn main() -> ExitCode {
     common::serve_main(USAGE, 9999, GreetingServer::factory())

@@ -8,18 +8,28 @@
 //! Lines may end with `\n` or `\r\n`. Lines longer than 16 KiB close the connection (the
 //! `LineReceiver` default); a peer that does not read its echoes is not read from either.
 //! `--port 0` picks a free port; the first line printed is always `listening on ADDR`.
-//! Ctrl-C stops the server gracefully. `--tls-cert FILE --tls-key FILE` (PEM) serve TLS
-//! instead.
+//! Ctrl-C or SIGTERM stops the server gracefully (a second one aborts at once).
+//! `--tls-cert FILE --tls-key FILE` (PEM) serve TLS instead. `--listen ENDPOINT` listens
+//! elsewhere, given as an endpoint string:
+//!
+//! ```text
+//! cargo run --example line_echo -- --listen tcp:8000:interface=0.0.0.0
+//! cargo run --example line_echo -- --listen unix:/tmp/line_echo.sock
+//! cargo run --example line_echo -- --listen tls:8443:certKey=cert.pem:privateKey=key.pem
+//! ```
 
 mod common;
 
 use std::process::ExitCode;
 
-use torsade::{factory_fn, Address};
+use torsade::{factory_fn, Address, Transport};
 use torsade_protocols::{Line, LineContext, LineHandler, LineReceiver};
 
-const USAGE: &str = "usage: line_echo [--port PORT] [--loops N] [--tls-cert FILE --tls-key FILE]
-   --port defaults to 8000 (0 picks a free port); --tls-cert and --tls-key (PEM) serve TLS";
+const USAGE: &str =
+    "usage: line_echo [--port PORT [--tls-cert FILE --tls-key FILE] | --listen ENDPOINT] [--loops N]
+   --port defaults to 8000 on 127.0.0.1 (0 picks a free port); --tls-cert and --tls-key (PEM)
+   serve TLS; --listen takes an endpoint string (tcp:8000:interface=127.0.0.1,
+   unix:/tmp/line_echo.sock, tls:8443:certKey=FILE:privateKey=FILE)";
 
 /// Sends every line back. A peer that sends and does not read fills our write buffer:
 /// past its high-water mark we stop reading (the peer's sends back up in TCP), and read
@@ -27,20 +37,17 @@ const USAGE: &str = "usage: line_echo [--port PORT] [--loops N] [--tls-cert FILE
 struct LineEcho;
 
 impl LineHandler for LineEcho {
-    // Small and called for every line: inlined into the receiver's loop (see
-    // `LineHandler::line_received`).
-    #[inline]
     fn line_received(&mut self, lines: &mut LineContext<'_>, line: Line<'_>) {
         let line = line.strip_suffix(b"\r").unwrap_or(&line);
         lines.write_many(&[line, b"\r\n"]);
     }
 
     fn pause_producing(&mut self, lines: &mut LineContext<'_>) {
-        lines.transport().pause_reading();
+        lines.pause_reading();
     }
 
     fn resume_producing(&mut self, lines: &mut LineContext<'_>) {
-        lines.transport().resume_reading();
+        lines.resume_reading();
     }
 }
 

@@ -103,33 +103,13 @@ pub enum Error {
         low: usize,
     },
 
-    /// The transport does not offer this operation.
-    #[error("this transport does not support {operation}")]
-    Unsupported {
-        /// The operation, by its method name.
-        operation: &'static str,
-    },
-
-    /// A connection stayed idle past its idle timeout while it was already closing (the
-    /// peer stopped taking the last bytes), so it was aborted. Found inside the
-    /// `io::Error` of a [`DisconnectReason::Lost`].
-    #[error("the connection was idle for {timeout:?} while closing; aborted")]
-    IdleTimeout {
-        /// The idle timeout that passed.
-        timeout: Duration,
-    },
-
     /// A producer is already registered on the transport.
     #[error("a producer is already registered on this transport")]
     ProducerAlreadyRegistered,
 
-    /// The transport does not take producers.
-    #[error("this transport does not take producers")]
-    ProducerUnsupported,
-
     /// TLS failed: a handshake, a certificate check, or a configuration rustls refused.
-    #[error("TLS: {0}")]
-    Tls(#[from] tokio_rustls::rustls::Error),
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
 
     /// A PEM file (or the platform's certificate store) could not be used.
     #[error("cannot use {path}: {reason}")]
@@ -164,10 +144,6 @@ pub enum Error {
     /// TLS was already started, or is starting, on this connection.
     #[error("TLS is already started on this connection")]
     TlsAlreadyStarted,
-
-    /// This transport cannot start TLS.
-    #[error("this transport cannot start TLS")]
-    StartTlsUnsupported,
 
     /// A [`Deferred`](crate::Deferred) was fired a second time.
     #[error("the Deferred was already fired")]
@@ -217,6 +193,26 @@ pub enum Error {
         reason: &'static str,
     },
 
+    /// An endpoint (a string such as `tcp:8000:interface=127.0.0.1`, or a value) is not
+    /// valid.
+    #[error("invalid endpoint {endpoint:?}: {field}: expected {expected}")]
+    InvalidEndpoint {
+        /// The endpoint, as given.
+        endpoint: String,
+        /// The field that is wrong.
+        field: String,
+        /// What it should have been.
+        expected: String,
+    },
+
+    /// A connection attempt was cancelled before it completed (Twisted's
+    /// `stopConnecting`).
+    #[error("the connection attempt to {address} was cancelled")]
+    ConnectCancelled {
+        /// Where it was connecting to.
+        address: String,
+    },
+
     /// A [`Backoff`](crate::Backoff) setting is out of range.
     #[error("invalid backoff: {reason}")]
     InvalidBackoff {
@@ -233,6 +229,12 @@ pub enum Error {
         /// How many connection attempts it made in all.
         attempts: u64,
     },
+}
+
+impl From<tokio_rustls::rustls::Error> for Error {
+    fn from(error: tokio_rustls::rustls::Error) -> Error {
+        Error::Tls(crate::tls::TlsError::new(error))
+    }
 }
 
 impl Error {
@@ -252,12 +254,13 @@ impl Error {
 /// Why a connection ended, as handed to
 /// [`Protocol::connection_lost`](crate::Protocol::connection_lost).
 ///
-/// Twisted's `ConnectionDone`, `ConnectionAborted` and `ConnectionLost`.
+/// Twisted's `ConnectionDone`, `ConnectionAborted` and `ConnectionLost`; why a connection
+/// was lost is a [`ConnectionError`], matched without downcasting.
 ///
 /// # Examples
 ///
 /// ```
-/// use torsade::DisconnectReason;
+/// use torsade::{ConnectionError, DisconnectReason};
 ///
 /// let reason = DisconnectReason::Done;
 /// assert!(reason.is_clean());
@@ -265,7 +268,8 @@ impl Error {
 ///
 /// let reason = DisconnectReason::lost(std::io::ErrorKind::ConnectionReset.into());
 /// assert!(!reason.is_clean());
-/// assert_eq!(reason.error().unwrap().kind(), std::io::ErrorKind::ConnectionReset);
+/// assert_eq!(reason.io_error().unwrap().kind(), std::io::ErrorKind::ConnectionReset);
+/// assert!(matches!(reason.error(), Some(ConnectionError::Io(_))));
 /// ```
 #[derive(Clone, Debug)]
 #[non_exhaustive]
@@ -276,14 +280,14 @@ pub enum DisconnectReason {
     /// This side called [`abort_connection`](crate::Transport::abort_connection): the
     /// connection was closed at once and unsent data was dropped.
     Aborted,
-    /// The connection failed (reset by the peer, a write error, a TLS error...).
-    Lost(Arc<io::Error>),
+    /// The connection failed: see the [`ConnectionError`].
+    Lost(ConnectionError),
 }
 
 impl DisconnectReason {
-    /// A [`DisconnectReason::Lost`] carrying `error`.
+    /// A [`DisconnectReason::Lost`] carrying an I/O `error`.
     pub fn lost(error: io::Error) -> DisconnectReason {
-        DisconnectReason::Lost(Arc::new(error))
+        DisconnectReason::Lost(ConnectionError::Io(Arc::new(error)))
     }
 
     /// Whether the connection ended cleanly ([`DisconnectReason::Done`]).
@@ -291,11 +295,19 @@ impl DisconnectReason {
         matches!(self, DisconnectReason::Done)
     }
 
-    /// The error that ended the connection, if one did.
-    pub fn error(&self) -> Option<&io::Error> {
+    /// Why the connection was lost, if it was.
+    pub fn error(&self) -> Option<&ConnectionError> {
         match self {
             DisconnectReason::Lost(error) => Some(error),
             DisconnectReason::Done | DisconnectReason::Aborted => None,
+        }
+    }
+
+    /// The I/O error the connection was lost to, if that is why.
+    pub fn io_error(&self) -> Option<&io::Error> {
+        match self.error() {
+            Some(ConnectionError::Io(error)) => Some(error),
+            _ => None,
         }
     }
 }
@@ -310,6 +322,89 @@ impl fmt::Display for DisconnectReason {
     }
 }
 
+/// Why a connection was lost: what a [`DisconnectReason::Lost`] carries.
+///
+/// The connection's own reasons each have a variant, so that a protocol tells them apart
+/// with `match`, not by downcasting.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use torsade::{ConnectionError, DisconnectReason};
+///
+/// let reason = DisconnectReason::Lost(ConnectionError::IdleTimeout {
+///     timeout: Duration::from_secs(30),
+/// });
+/// match reason.error() {
+///     Some(ConnectionError::IdleTimeout { timeout }) => assert_eq!(timeout.as_secs(), 30),
+///     other => panic!("unexpected {other:?}"),
+/// }
+/// ```
+#[derive(Clone, Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConnectionError {
+    /// Reading or writing failed (reset by the peer, a broken pipe...).
+    #[error(transparent)]
+    Io(Arc<io::Error>),
+
+    /// The connection stayed idle past its idle timeout while it was closing (the peer
+    /// stopped taking the last bytes), so it was aborted.
+    #[error("the connection was idle for {timeout:?} while closing; aborted")]
+    IdleTimeout {
+        /// The idle timeout that passed.
+        timeout: Duration,
+    },
+
+    /// A callback of the protocol (or of its producer, or a handle's call) panicked; the
+    /// connection was aborted, since the protocol may be half-updated.
+    #[error("a callback panicked: {message}")]
+    Panicked {
+        /// The panic's message, when it had one.
+        message: String,
+    },
+
+    /// TLS failed: the handshake, a certificate check, or the session.
+    #[error(transparent)]
+    Tls(crate::tls::TlsError),
+
+    /// The TLS handshake did not complete in time.
+    #[error("the TLS handshake did not complete within {timeout:?}")]
+    TlsHandshakeTimeout {
+        /// How long it was given.
+        timeout: Duration,
+    },
+
+    /// The peer sent a line longer than the limit (the line receivers close with this by
+    /// default).
+    #[error("the peer sent a line longer than {max_length} bytes")]
+    LineTooLong {
+        /// The limit, in bytes, delimiter excluded.
+        max_length: usize,
+    },
+
+    /// The peer sent bytes in the clear behind a STARTTLS request (the command injection
+    /// of CVE-2011-0411); the connection was aborted.
+    #[error("{bytes} bytes of plaintext followed the STARTTLS request")]
+    PlaintextAfterStartTls {
+        /// How many.
+        bytes: usize,
+    },
+
+    /// The protocol closed the connection for a reason of its own
+    /// ([`Transport::lose_connection_with`](crate::Transport::lose_connection_with)).
+    #[error(transparent)]
+    Protocol(Arc<dyn std::error::Error + Send + Sync>),
+}
+
+impl ConnectionError {
+    /// A protocol's own reason, for
+    /// [`Transport::lose_connection_with`](crate::Transport::lose_connection_with).
+    pub fn protocol(error: impl std::error::Error + Send + Sync + 'static) -> ConnectionError {
+        ConnectionError::Protocol(Arc::new(error))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -320,6 +415,7 @@ mod tests {
     fn error_and_reason_are_send_sync_static() {
         assert_send_sync_static::<Error>();
         assert_send_sync_static::<DisconnectReason>();
+        assert_send_sync_static::<ConnectionError>();
     }
 
     #[test]

@@ -17,11 +17,12 @@ use crate::{Address, DisconnectReason, Error, Protocol};
 ///
 /// ```
 /// use bytes::Bytes;
-/// use torsade::{Address, Protocol, ProtocolFactory, TransportRef};
+/// use torsade::prelude::*;
+/// use torsade::Address;
 ///
 /// struct Discard;
 /// impl Protocol for Discard {
-///     fn data_received(&mut self, _: &TransportRef, _: Bytes) {}
+///     fn data_received(&mut self, _: &mut Context<'_, Self>, _: Bytes) {}
 /// }
 ///
 /// struct DiscardFactory {
@@ -131,11 +132,12 @@ pub struct FnFactory<F> {
 ///
 /// ```
 /// use bytes::Bytes;
-/// use torsade::{factory_fn, Address, Protocol, ProtocolFactory, TransportRef};
+/// use torsade::prelude::*;
+/// use torsade::{factory_fn, Address};
 ///
 /// struct Echo;
 /// impl Protocol for Echo {
-///     fn data_received(&mut self, transport: &TransportRef, data: Bytes) {
+///     fn data_received(&mut self, transport: &mut Context<'_, Self>, data: Bytes) {
 ///         transport.write(&data);
 ///     }
 /// }

@@ -9,7 +9,7 @@
 //! them.
 //!
 //! ```text
-//!   Reactor ── listen_tcp / connect_tcp ──> ProtocolFactory ──builds──> Protocol
+//!   Reactor ── listen / connect (endpoints) ──> ProtocolFactory ──builds──> Protocol
 //!      │                                                                 ^   │
 //!      │ one task per connection: reads ──> data_received ───────────────┘   │ write
 //!      │                                                                     v
@@ -32,10 +32,10 @@
 //! struct Echo;
 //!
 //! impl Protocol for Echo {
-//!     fn connection_made(&mut self, transport: &TransportRef) {
+//!     fn connection_made(&mut self, transport: &mut Context<'_, Self>) {
 //!         transport.write(b"welcome\r\n");
 //!     }
-//!     fn data_received(&mut self, transport: &TransportRef, data: Bytes) {
+//!     fn data_received(&mut self, transport: &mut Context<'_, Self>, data: Bytes) {
 //!         transport.write(&data);
 //!     }
 //! }
@@ -45,7 +45,7 @@
 //! assert_eq!(connection.take_written(), &b"welcome\r\nping"[..]);
 //! ```
 //!
-//! The same protocol on real sockets: `reactor.listen_tcp("127.0.0.1:8000",
+//! The same protocol on real sockets: `reactor.listen("tcp:8000:interface=127.0.0.1",
 //! torsade::factory_fn(|_| Echo))?` then `reactor.run()?` (see the `line_echo` and
 //! `greeting_server` examples).
 //!
@@ -70,10 +70,13 @@
 #![doc(test(attr(deny(warnings))))]
 
 mod address;
+mod connection;
 mod defer;
+pub mod endpoints;
 mod error;
 mod factory;
-mod handle;
+pub mod lines;
+mod log_limit;
 mod network;
 pub mod prelude;
 mod producer;
@@ -88,26 +91,24 @@ mod transport;
 mod wakers;
 
 pub use crate::address::Address;
+pub use crate::connection::{Context, ProtocolHandle, TransportHandle};
 pub use crate::defer::{
     gather_results, maybe_deferred, sleep, Deferred, DeferredList, DeferredLock, DeferredSemaphore,
     Failure, FirstError, LockGuard, Outcome, Resolver, SemaphorePermit,
 };
-pub use crate::error::{DisconnectReason, Error, Result};
+pub use crate::endpoints::DEFAULT_CONNECT_TIMEOUT;
+pub use crate::error::{ConnectionError, DisconnectReason, Error, Result};
 pub use crate::factory::{factory_fn, ClientFactory, FnFactory, ProtocolFactory};
-pub use crate::handle::ProtocolHandle;
 pub use crate::network::Network;
 pub use crate::producer::{Producer, ProducerKind};
 pub use crate::protocol::Protocol;
 pub use crate::reactor::{
-    LentWrites, LimitPolicy, ListeningPort, PortStats, Reactor, ReactorStats,
-    DEFAULT_CONNECT_TIMEOUT,
+    ByteStream, LimitPolicy, ListeningPort, PortStats, Reactor, ReactorStats, SignalHandling,
+    CLOSE_LINGER, SIGNAL_STOP_DEADLINE,
 };
 pub use crate::reconnect::{Backoff, ReconnectingClient};
-pub use crate::stream::{
-    Connection, HandlerOutput, StreamWriter, DEFAULT_LINE_DELIMITER, DEFAULT_MAX_LINE_LENGTH,
-    READ_BUFFER_LIMIT,
-};
+pub use crate::stream::{Connection, HandlerOutput, StreamWriter, READ_BUFFER_LIMIT};
 pub use crate::time::{Clock, ClockExt, DelayedCall};
 pub use crate::transport::{
-    Transport, TransportRef, WriteBufferLimits, WRITE_BUFFER_HIGH, WRITE_BUFFER_LOW,
+    IdleActivity, Transport, WriteBufferLimits, WRITE_BUFFER_HIGH, WRITE_BUFFER_LOW,
 };

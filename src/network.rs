@@ -1,9 +1,11 @@
-//! The TCP operations of a reactor as a trait: [`Network`].
+//! Listening, connecting and time as a trait: [`Network`].
 //!
 //! Code that listens or connects can take any `N: Network` instead of a [`Reactor`], and
 //! be tested against [`testing::MemoryReactor`](crate::testing::MemoryReactor), which
-//! records the calls instead of opening sockets. Twisted's `IReactorTCP` + `IReactorTime`.
+//! records the calls instead of opening sockets. Twisted's `IReactorTCP` + `IReactorTime`,
+//! through endpoints.
 
+use crate::endpoints::{IntoClientEndpoint, IntoServerEndpoint};
 use crate::{
     ClientFactory, Clock, Deferred, ListeningPort, ProtocolFactory, ProtocolHandle, Reactor, Result,
 };
@@ -20,54 +22,68 @@ use crate::{
 /// use torsade_protocols::GreetingServer;
 ///
 /// fn start(network: &impl Network, port: u16) -> Result<()> {
-///     network.listen_tcp(&format!("127.0.0.1:{port}"), GreetingServer::factory())?;
+///     network.listen(format!("tcp:{port}:interface=127.0.0.1"), GreetingServer::factory())?;
 ///     Ok(())
 /// }
 ///
 /// let memory = MemoryReactor::new();
 /// start(&memory, 9999).unwrap();
-/// assert_eq!(memory.listen_addresses(), ["127.0.0.1:9999"]);
+/// assert_eq!(memory.listen_endpoints(), ["tcp:9999:interface=127.0.0.1"]);
 /// ```
 pub trait Network: Clock {
-    /// Listens on `address`; see [`Reactor::listen_tcp`].
+    /// Listens on `endpoint`; see [`Reactor::listen`].
     ///
     /// # Errors
     ///
+    /// [`Error::InvalidEndpoint`](crate::Error::InvalidEndpoint),
     /// [`Error::CannotListen`](crate::Error::CannotListen).
-    fn listen_tcp<F: ProtocolFactory>(&self, address: &str, factory: F) -> Result<ListeningPort>;
-
-    /// Connects to `address`; see [`Reactor::connect_tcp`].
-    fn connect_tcp<F: ClientFactory>(
+    fn listen<F: ProtocolFactory>(
         &self,
-        address: &str,
+        endpoint: impl IntoServerEndpoint,
+        factory: F,
+    ) -> Result<ListeningPort>;
+
+    /// Connects through `endpoint`; see [`Reactor::connect`]. Cancelling the Deferred
+    /// abandons an attempt under way.
+    fn connect<F: ClientFactory>(
+        &self,
+        endpoint: impl IntoClientEndpoint,
         factory: F,
     ) -> Deferred<ProtocolHandle<F::Protocol>>;
 }
 
 impl Network for Reactor {
-    fn listen_tcp<F: ProtocolFactory>(&self, address: &str, factory: F) -> Result<ListeningPort> {
-        Reactor::listen_tcp(self, address, factory)
+    fn listen<F: ProtocolFactory>(
+        &self,
+        endpoint: impl IntoServerEndpoint,
+        factory: F,
+    ) -> Result<ListeningPort> {
+        Reactor::listen(self, endpoint, factory)
     }
 
-    fn connect_tcp<F: ClientFactory>(
+    fn connect<F: ClientFactory>(
         &self,
-        address: &str,
+        endpoint: impl IntoClientEndpoint,
         factory: F,
     ) -> Deferred<ProtocolHandle<F::Protocol>> {
-        Reactor::connect_tcp(self, address, factory)
+        Reactor::connect(self, endpoint, factory)
     }
 }
 
 impl<N: Network> Network for std::sync::Arc<N> {
-    fn listen_tcp<F: ProtocolFactory>(&self, address: &str, factory: F) -> Result<ListeningPort> {
-        (**self).listen_tcp(address, factory)
+    fn listen<F: ProtocolFactory>(
+        &self,
+        endpoint: impl IntoServerEndpoint,
+        factory: F,
+    ) -> Result<ListeningPort> {
+        (**self).listen(endpoint, factory)
     }
 
-    fn connect_tcp<F: ClientFactory>(
+    fn connect<F: ClientFactory>(
         &self,
-        address: &str,
+        endpoint: impl IntoClientEndpoint,
         factory: F,
     ) -> Deferred<ProtocolHandle<F::Protocol>> {
-        (**self).connect_tcp(address, factory)
+        (**self).connect(endpoint, factory)
     }
 }

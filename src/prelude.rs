@@ -6,8 +6,8 @@
 
 #[doc(no_inline)]
 pub use crate::{
-    ClientFactory, Deferred, DisconnectReason, Error, Failure, Producer, ProducerKind, Protocol,
-    ProtocolFactory, Resolver, Transport, TransportRef,
+    ClientFactory, ConnectionError, Context, Deferred, DisconnectReason, Error, Failure, Producer,
+    ProducerKind, Protocol, ProtocolFactory, ProtocolHandle, Resolver, Transport, TransportHandle,
 };
 #[doc(no_inline)]
 pub use crate::{Clock as _, ClockExt as _};

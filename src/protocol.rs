@@ -1,18 +1,21 @@
 //! The per-connection state machine: the [`Protocol`] trait.
 //!
-//! Start here to write a new protocol. The reactor (or a test double) calls these methods
-//! as events happen on one connection, one at a time, always from that connection's own
-//! task. A protocol is plain single-owner state: callbacks take `&mut self`.
+//! Start here to write a new protocol. The connection's driver (the reactor, or the test
+//! driver) calls these methods as events happen on one connection, one at a time. A
+//! protocol is plain single-owner state: callbacks take `&mut self`, and a
+//! [`Context`] to talk to the connection through.
 
 use bytes::Bytes;
 
-use crate::{DisconnectReason, TransportRef};
+use crate::{Context, DisconnectReason, Transport};
 
 /// Handles the events of one connection.
 ///
-/// Only [`data_received`](Protocol::data_received) is required. The transport is passed to
-/// every callback; keep a clone of it to write from elsewhere (a timer, a Deferred
-/// callback).
+/// Only [`data_received`](Protocol::data_received) is required. Every callback but
+/// `connection_lost` gets the connection's [`Context`]: write and close through it
+/// ([`Transport`], in the [prelude](crate::prelude)), and keep a
+/// [`handle`](Context::handle) on it to reach the protocol later from a timer, another
+/// connection or another thread.
 ///
 /// # Why `Send`
 ///
@@ -22,18 +25,18 @@ use crate::{DisconnectReason, TransportRef};
 ///
 /// # Examples
 ///
-/// An echo protocol, driven by the in-memory test transport:
+/// An echo protocol, driven by the in-memory test driver:
 ///
 /// ```
 /// use bytes::Bytes;
 /// use torsade::testing::TestConnection;
-/// use torsade::{Protocol, TransportRef};
+/// use torsade::prelude::*;
 ///
 /// struct Echo;
 ///
 /// impl Protocol for Echo {
-///     fn data_received(&mut self, transport: &TransportRef, data: Bytes) {
-///         transport.write(&data);
+///     fn data_received(&mut self, cx: &mut Context<'_, Self>, data: Bytes) {
+///         cx.write(&data);
 ///     }
 /// }
 ///
@@ -43,46 +46,46 @@ use crate::{DisconnectReason, TransportRef};
 /// assert_eq!(connection.take_written(), &b"hello world"[..]);
 /// ```
 #[doc(alias = "IProtocol")]
-pub trait Protocol: Send + 'static {
-    /// The connection is up. Send a greeting here, or keep the transport.
+pub trait Protocol: Send + Sized + 'static {
+    /// The connection is up. Send a greeting here, or keep a handle.
     #[doc(alias = "connectionMade")]
-    fn connection_made(&mut self, transport: &TransportRef) {
-        let _ = transport;
+    fn connection_made(&mut self, cx: &mut Context<'_, Self>) {
+        let _ = cx;
     }
 
     /// Bytes arrived. They come in whatever chunks the network delivered: a message may
     /// be split across calls, and one call may hold several messages. `data` is never
     /// empty.
     #[doc(alias = "dataReceived")]
-    fn data_received(&mut self, transport: &TransportRef, data: Bytes);
+    fn data_received(&mut self, cx: &mut Context<'_, Self>, data: Bytes);
 
     /// The peer shut down its writing side (we read EOF).
     ///
     /// Return `true` to keep the connection half-open so this side can finish writing
-    /// (then call [`lose_connection`](crate::Transport::lose_connection) when done), or
-    /// `false` (the default) to close it once pending writes are flushed.
+    /// (then call [`lose_connection`](Transport::lose_connection) when done), or `false`
+    /// (the default) to close it once pending writes are flushed.
     #[doc(alias = "readConnectionLost")]
-    fn eof_received(&mut self, transport: &TransportRef) -> bool {
-        let _ = transport;
+    fn eof_received(&mut self, cx: &mut Context<'_, Self>) -> bool {
+        let _ = cx;
         false
     }
 
     /// The TLS handshake completed (on a TLS port, or after
-    /// [`start_tls`](crate::Transport::start_tls)); [`tls_info`](crate::Transport::tls_info)
-    /// now tells its outcome. Twisted's `IHandshakeListener.handshakeCompleted`.
+    /// [`start_tls`](Transport::start_tls)); [`tls_info`](Transport::tls_info) now tells
+    /// its outcome. Twisted's `IHandshakeListener.handshakeCompleted`.
     #[doc(alias = "handshakeCompleted")]
-    fn handshake_completed(&mut self, transport: &TransportRef) {
-        let _ = transport;
+    fn handshake_completed(&mut self, cx: &mut Context<'_, Self>) {
+        let _ = cx;
     }
 
     /// More than the high-water mark ([`WRITE_BUFFER_HIGH`](crate::WRITE_BUFFER_HIGH)
-    /// unless [set](crate::Transport::set_write_buffer_limits)) is waiting to be sent: stop
+    /// unless [set](Transport::set_write_buffer_limits)) is waiting to be sent: stop
     /// writing until [`resume_producing`](Protocol::resume_producing). Called once per
     /// crossing, after the callback whose writes crossed it. asyncio's `pause_writing`.
     #[doc(alias = "pauseProducing")]
     #[doc(alias = "pause_writing")]
-    fn pause_producing(&mut self, transport: &TransportRef) {
-        let _ = transport;
+    fn pause_producing(&mut self, cx: &mut Context<'_, Self>) {
+        let _ = cx;
     }
 
     /// The unsent bytes drained to the low-water mark
@@ -91,15 +94,13 @@ pub trait Protocol: Send + 'static {
     /// `resume_writing`.
     #[doc(alias = "resumeProducing")]
     #[doc(alias = "resume_writing")]
-    fn resume_producing(&mut self, transport: &TransportRef) {
-        let _ = transport;
+    fn resume_producing(&mut self, cx: &mut Context<'_, Self>) {
+        let _ = cx;
     }
 
     /// The connection has been idle for the timeout set with
-    /// [`Transport::set_idle_timeout`](crate::Transport::set_idle_timeout): nothing
-    /// received, nothing sent. Runs in the connection's own task, like every callback.
-    /// The default closes the connection
-    /// ([`lose_connection`](crate::Transport::lose_connection)); override it to send a
+    /// [`Transport::set_idle_timeout`]. The default closes the connection
+    /// ([`lose_connection`](Transport::lose_connection)); override it to send a
     /// keep-alive, log, or abort instead. Twisted's `TimeoutMixin.timeoutConnection`.
     ///
     /// The timeout fires once: to keep watching (after sending a keep-alive, say), set it
@@ -112,17 +113,17 @@ pub trait Protocol: Send + 'static {
     /// use std::time::Duration;
     /// use bytes::Bytes;
     /// use torsade::testing::TestConnection;
-    /// use torsade::{Protocol, TransportRef};
+    /// use torsade::prelude::*;
     ///
     /// struct Session;
     /// impl Protocol for Session {
-    ///     fn connection_made(&mut self, transport: &TransportRef) {
-    ///         transport.set_idle_timeout(Some(Duration::from_secs(30))).unwrap();
+    ///     fn connection_made(&mut self, cx: &mut Context<'_, Self>) {
+    ///         cx.set_idle_timeout(Some(Duration::from_secs(30)));
     ///     }
-    ///     fn data_received(&mut self, _: &TransportRef, _: Bytes) {}
-    ///     fn timeout_connection(&mut self, transport: &TransportRef) {
-    ///         transport.write(b"bye: idle\r\n");
-    ///         transport.lose_connection();
+    ///     fn data_received(&mut self, _: &mut Context<'_, Self>, _: Bytes) {}
+    ///     fn timeout_connection(&mut self, cx: &mut Context<'_, Self>) {
+    ///         cx.write(b"bye: idle\r\n");
+    ///         cx.lose_connection();
     ///     }
     /// }
     ///
@@ -134,10 +135,11 @@ pub trait Protocol: Send + 'static {
     /// connection.advance(Duration::from_secs(10));
     /// assert!(connection.is_closing());
     /// assert_eq!(connection.take_written(), &b"bye: idle\r\n"[..]);
+    /// assert!(connection.is_lost());
     /// ```
     #[doc(alias = "timeoutConnection")]
-    fn timeout_connection(&mut self, transport: &TransportRef) {
-        transport.lose_connection();
+    fn timeout_connection(&mut self, cx: &mut Context<'_, Self>) {
+        cx.lose_connection();
     }
 
     /// The connection is gone. Called exactly once per connection that saw

@@ -1,4 +1,4 @@
-//! Keeping a client connected: [`ReconnectingClient`] connects to an address and, whenever
+//! Keeping a client connected: [`ReconnectingClient`] connects through an endpoint and, whenever
 //! an attempt fails or the connection is lost, tries again after a delay that grows as its
 //! [`Backoff`] says. Twisted's `ReconnectingClientFactory`.
 //!
@@ -18,32 +18,31 @@
 //! use std::time::Duration;
 //! use bytes::Bytes;
 //! use torsade::testing::MemoryReactor;
-//! use torsade::{
-//!     factory_fn, Address, Backoff, DisconnectReason, Error, Protocol, ReconnectingClient,
-//!     TransportRef,
-//! };
+//! use torsade::prelude::*;
+//! use torsade::{factory_fn, Address, Backoff, ReconnectingClient};
 //!
 //! struct Echo;
 //! impl Protocol for Echo {
-//!     fn data_received(&mut self, transport: &TransportRef, data: Bytes) {
-//!         transport.write(&data);
+//!     fn data_received(&mut self, cx: &mut Context<'_, Self>, data: Bytes) {
+//!         cx.write(&data);
 //!     }
 //! }
 //!
 //! let memory = Arc::new(MemoryReactor::new());
 //! let backoff = Backoff::new().jitter(0.0); // exact delays: 1 s, e s, e² s...
 //! let factory = factory_fn(|_: &Address| Echo);
-//! let client = ReconnectingClient::connect_with(memory.clone(), "10.0.0.1:8000", factory, backoff)
-//!     .unwrap();
+//! let client =
+//!     ReconnectingClient::connect_with(memory.clone(), "tls:host=10.0.0.1:port=8443", factory, backoff)
+//!         .unwrap();
 //! let mut connected = client.when_connected();
 //!
 //! // The first attempt is refused; the next one starts 1 s later.
 //! let refused = ErrorKind::ConnectionRefused.into();
-//! memory.fail_connect(0, Error::ConnectFailed { address: "10.0.0.1:8000".into(), source: refused });
+//! memory.fail_connect(0, Error::ConnectFailed { address: "10.0.0.1:8443".into(), source: refused });
 //! memory.clock().advance(Duration::from_millis(999));
-//! assert_eq!(memory.connect_addresses().len(), 1);
+//! assert_eq!(memory.connect_endpoints().len(), 1);
 //! memory.clock().advance(Duration::from_millis(1));
-//! assert_eq!(memory.connect_addresses().len(), 2);
+//! assert_eq!(memory.connect_endpoints(), ["tls:host=10.0.0.1:port=8443"; 2]);
 //!
 //! // It succeeds: the Deferred fires with the connection's handle.
 //! let mut connection = memory.complete_connect::<Echo>(1).unwrap();
@@ -54,7 +53,7 @@
 //! connection.disconnect(DisconnectReason::lost(ErrorKind::ConnectionReset.into()));
 //! assert!(client.connection().is_none());
 //! memory.clock().advance(Duration::from_secs(1));
-//! assert_eq!(memory.connect_addresses().len(), 3);
+//! assert_eq!(memory.connect_endpoints().len(), 3);
 //!
 //! client.stop_trying();
 //! ```
@@ -64,6 +63,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use crate::endpoints::{ClientEndpoint, IntoClientEndpoint};
 use crate::{
     Address, ClientFactory, Clock, ClockExt, Deferred, DelayedCall, DisconnectReason, Error,
     Failure, Network, Protocol, ProtocolFactory, ProtocolHandle, Resolver, Result,
@@ -267,9 +267,7 @@ impl Default for Backoff {
 ///   from a normal distribution cut off at three standard deviations, and applied to each
 ///   delay as it is scheduled, so it does not compound from one retry to the next.
 /// - The first retry waits the initial delay (as Twisted does since 25.x).
-/// - It does not abort an attempt already under way:
-///   [`stop_trying`](ReconnectingClient::stop_trying) lets it finish (a connection it
-///   makes is handed out, and not replaced when it ends). Nor does it close the current
+/// - [`stop_trying`](ReconnectingClient::stop_trying) does not close the current
 ///   connection: do that through its [`ProtocolHandle`].
 ///
 /// # Examples
@@ -283,7 +281,7 @@ impl Default for Backoff {
 ///
 /// let reactor = Reactor::new().unwrap();
 /// let server = reactor
-///     .listen_tcp("127.0.0.1:0", GreetingServer::factory())
+///     .listen("127.0.0.1:0", GreetingServer::factory())
 ///     .unwrap();
 /// let backoff = Backoff::new().initial_delay(Duration::from_millis(10));
 /// let client = ReconnectingClient::connect_with(
@@ -312,11 +310,13 @@ pub struct ReconnectingClient<P: Protocol> {
     shared: Arc<Shared<P>>,
 }
 
-/// Starts one connection attempt (numbered) for the client.
-type StartAttempt<P> = Box<dyn Fn(&Arc<Shared<P>>, u64) + Send + Sync>;
+/// Starts one connection attempt (numbered) for the client; returns its Deferred, to
+/// cancel it.
+type StartAttempt<P> = Box<dyn Fn(&Arc<Shared<P>>, u64) -> Deferred<()> + Send + Sync>;
 
 /// What the client's handles, its timers and its attempts' factories share.
 struct Shared<P: Protocol> {
+    /// The endpoint's string form, for logs and errors.
     address: String,
     backoff: Backoff,
     clock: Arc<dyn Clock>,
@@ -340,8 +340,8 @@ struct State<P> {
 }
 
 enum Phase<P> {
-    /// Attempt number `attempts` is under way.
-    Connecting,
+    /// Attempt number `attempts` is under way (its Deferred, once started, to cancel it).
+    Connecting(Option<Deferred<()>>),
     /// Attempt number `attempts` made this connection.
     Connected(ProtocolHandle<P>),
     /// A retry is scheduled.
@@ -351,18 +351,23 @@ enum Phase<P> {
 }
 
 impl<P: Protocol> ReconnectingClient<P> {
-    /// Connects to `address` through `network` with `factory`, retrying with Twisted's
-    /// default [`Backoff`]. The first attempt starts now.
+    /// Connects through `endpoint` (any client endpoint: TCP, TLS, a Unix socket; or its
+    /// string) via `network` with `factory`, retrying with Twisted's default [`Backoff`].
+    /// The first attempt starts now.
     ///
     /// `network` is kept for the client's timers and attempts: pass `reactor.clone()`, or
     /// an `Arc<MemoryReactor>` in tests.
-    pub fn connect<N, F>(network: N, address: impl fmt::Display, factory: F) -> Self
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidEndpoint`] for a malformed endpoint string; nothing is attempted
+    /// then.
+    pub fn connect<N, F>(network: N, endpoint: impl IntoClientEndpoint, factory: F) -> Result<Self>
     where
         N: Network + Send + Sync + 'static,
         F: ClientFactory<Protocol = P>,
     {
-        // The defaults are in range: nothing to check.
-        ReconnectingClient::start(network, address.to_string(), factory, Backoff::new())
+        ReconnectingClient::connect_with(network, endpoint, factory, Backoff::new())
     }
 
     /// [`connect`](ReconnectingClient::connect) with your own `backoff`.
@@ -371,9 +376,13 @@ impl<P: Protocol> ReconnectingClient<P> {
     ///
     /// [`Error::InvalidBackoff`] if a setting is out of range (see [`Backoff`]); nothing
     /// is attempted then.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidEndpoint`] for a malformed endpoint string.
     pub fn connect_with<N, F>(
         network: N,
-        address: impl fmt::Display,
+        endpoint: impl IntoClientEndpoint,
         factory: F,
         backoff: Backoff,
     ) -> Result<Self>
@@ -382,15 +391,18 @@ impl<P: Protocol> ReconnectingClient<P> {
         F: ClientFactory<Protocol = P>,
     {
         backoff.check()?;
+        let endpoint = endpoint.into_client_endpoint()?;
         Ok(ReconnectingClient::start(
-            network,
-            address.to_string(),
-            factory,
-            backoff,
+            network, endpoint, factory, backoff,
         ))
     }
 
-    fn start<N, F>(network: N, address: String, factory: F, backoff: Backoff) -> Self
+    fn start<N, F>(
+        network: N,
+        endpoint: Arc<dyn ClientEndpoint>,
+        factory: F,
+        backoff: Backoff,
+    ) -> Self
     where
         N: Network + Send + Sync + 'static,
         F: ClientFactory<Protocol = P>,
@@ -398,6 +410,7 @@ impl<P: Protocol> ReconnectingClient<P> {
         let network = Arc::new(network);
         let factory = Arc::new(factory);
         let clock: Arc<dyn Clock> = network.clone();
+        let address = endpoint.to_string();
         let start: StartAttempt<P> = Box::new(move |client, attempt| {
             let factory = AttemptFactory {
                 factory: factory.clone(),
@@ -406,7 +419,7 @@ impl<P: Protocol> ReconnectingClient<P> {
             };
             let connected = client.clone();
             network
-                .connect_tcp(&client.address, factory)
+                .connect(endpoint.clone(), factory)
                 .add_both(move |result| {
                     // A failure was reported to `client_connection_failed` already.
                     if let Ok(handle) = result {
@@ -414,7 +427,6 @@ impl<P: Protocol> ReconnectingClient<P> {
                     }
                     Ok::<(), Failure>(())
                 })
-                .detach();
         });
         let seed = backoff.jitter_seed.unwrap_or_else(random_seed);
         let shared = Arc::new(Shared {
@@ -423,7 +435,7 @@ impl<P: Protocol> ReconnectingClient<P> {
             clock,
             start,
             state: Mutex::new(State {
-                phase: Phase::Connecting,
+                phase: Phase::Connecting(None),
                 trying: true,
                 attempts: 1,
                 retries: 0,
@@ -432,7 +444,7 @@ impl<P: Protocol> ReconnectingClient<P> {
                 waiters: Vec::new(),
             }),
         });
-        (shared.start)(&shared, 1);
+        shared.start_attempt(1);
         ReconnectingClient { shared }
     }
 
@@ -440,7 +452,7 @@ impl<P: Protocol> ReconnectingClient<P> {
     pub fn connection(&self) -> Option<ProtocolHandle<P>> {
         match &self.shared.lock().phase {
             Phase::Connected(handle) => Some(handle.clone()),
-            Phase::Connecting | Phase::Waiting(_) | Phase::Stopped => None,
+            Phase::Connecting(_) | Phase::Waiting(_) | Phase::Stopped => None,
         }
     }
 
@@ -455,7 +467,7 @@ impl<P: Protocol> ReconnectingClient<P> {
         match &state.phase {
             Phase::Connected(handle) => Deferred::succeed(handle.clone()),
             Phase::Stopped => Deferred::fail(self.shared.stopped_error(&state)),
-            Phase::Connecting | Phase::Waiting(_) => {
+            Phase::Connecting(_) | Phase::Waiting(_) => {
                 let (deferred, resolver) = Deferred::new();
                 state.waiters.push(resolver);
                 deferred
@@ -463,23 +475,25 @@ impl<P: Protocol> ReconnectingClient<P> {
         }
     }
 
-    /// Stops reconnecting: cancels a scheduled retry, and does not reconnect when the
-    /// current connection ends. Twisted's `stopTrying`. Final: to connect again, start a
-    /// new client.
+    /// Stops reconnecting: cancels a scheduled retry, abandons an attempt under way
+    /// (Twisted's `stopConnecting`: the factory's `client_connection_failed` gets
+    /// [`Error::ConnectCancelled`]), and does not reconnect when the current connection
+    /// ends. Twisted's `stopTrying`. Final: to connect again, start a new client.
     ///
-    /// An attempt already under way is not aborted; if it connects, the connection is
-    /// handed out as usual. The current connection stays open: close it through
+    /// The current connection stays open: close it through
     /// [`connection`](ReconnectingClient::connection) if you want it closed.
     #[doc(alias = "stopTrying")]
+    #[doc(alias = "stopConnecting")]
     pub fn stop_trying(&self) {
-        let (call, waiters) = {
+        let (call, attempt, waiters) = {
             let mut state = self.shared.lock();
             state.trying = false;
             match std::mem::replace(&mut state.phase, Phase::Stopped) {
-                Phase::Waiting(call) => (Some(call), std::mem::take(&mut state.waiters)),
+                Phase::Waiting(call) => (Some(call), None, std::mem::take(&mut state.waiters)),
+                Phase::Connecting(attempt) => (None, attempt, std::mem::take(&mut state.waiters)),
                 kept => {
                     state.phase = kept;
-                    (None, Vec::new())
+                    (None, None, Vec::new())
                 }
             }
         };
@@ -487,6 +501,13 @@ impl<P: Protocol> ReconnectingClient<P> {
             tracing::debug!("not reconnecting to {}: asked to stop", self.shared.address);
             // If it is running right now, it sees `trying` is false and does nothing.
             let _ = call.cancel();
+        }
+        if let Some(attempt) = attempt {
+            tracing::debug!(
+                "abandoning the attempt to connect to {}",
+                self.shared.address
+            );
+            attempt.cancel();
         }
         self.shared.fail(waiters);
     }
@@ -505,6 +526,21 @@ impl<P: Protocol> ReconnectingClient<P> {
 impl<P: Protocol> Shared<P> {
     fn lock(&self) -> MutexGuard<'_, State<P>> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Starts attempt number `attempt`, keeping its Deferred to cancel it while it is the
+    /// current one and under way.
+    fn start_attempt(self: &Arc<Self>, attempt: u64) {
+        let deferred = (self.start)(self, attempt);
+        let mut state = self.lock();
+        if state.attempts == attempt {
+            if let Phase::Connecting(slot @ None) = &mut state.phase {
+                *slot = Some(deferred);
+                return;
+            }
+        }
+        drop(state);
+        deferred.detach();
     }
 
     fn stopped_error(&self, state: &State<P>) -> Error {
@@ -541,7 +577,7 @@ impl<P: Protocol> Shared<P> {
         let waiters = {
             let mut state = self.lock();
             // Otherwise the connection was lost before this callback ran (another thread).
-            if state.attempts != attempt || !matches!(state.phase, Phase::Connecting) {
+            if state.attempts != attempt || !matches!(state.phase, Phase::Connecting(_)) {
                 return;
             }
             tracing::debug!("connected to {}", self.address);
@@ -558,7 +594,7 @@ impl<P: Protocol> Shared<P> {
     fn ended(self: &Arc<Self>, attempt: u64, reactor_stopped: bool) {
         let waiters = {
             let mut state = self.lock();
-            let current = matches!(state.phase, Phase::Connecting | Phase::Connected(_));
+            let current = matches!(state.phase, Phase::Connecting(_) | Phase::Connected(_));
             if state.attempts != attempt || !current {
                 return;
             }
@@ -620,10 +656,10 @@ impl<P: Protocol> Shared<P> {
                 return;
             }
             state.attempts += 1;
-            state.phase = Phase::Connecting;
+            state.phase = Phase::Connecting(None);
             state.attempts
         };
-        (self.start)(self, attempt);
+        self.start_attempt(attempt);
     }
 }
 
@@ -722,7 +758,7 @@ impl<P: Protocol> fmt::Debug for ReconnectingClient<P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = self.shared.lock();
         let phase = match state.phase {
-            Phase::Connecting => "connecting",
+            Phase::Connecting(_) => "connecting",
             Phase::Connected(_) => "connected",
             Phase::Waiting(_) => "waiting to retry",
             Phase::Stopped => "stopped",

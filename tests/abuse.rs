@@ -19,6 +19,7 @@ use bytes::Bytes;
 use common::{run_bounded, LIMIT};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use torsade::endpoints::{AdoptedServer, TcpServer, TlsServer};
 use torsade::prelude::*;
 use torsade::testing::TestCertificates;
 use torsade::{factory_fn, Address, Reactor, WRITE_BUFFER_HIGH};
@@ -119,28 +120,32 @@ fn reason_label(reason: &DisconnectReason) -> String {
     }
 }
 
-/// Echoes every byte; stops reading while its echoes are above the high-water mark (the
-/// peer's sends then back up in TCP) and reads again once they drain. Records the most
-/// unsent bytes it saw after a write.
+/// Echoes every byte (`copies` times: a reply larger than what it answers, as `\r\n` for
+/// `\n`); stops reading while its echoes are above the high-water mark (the peer's sends
+/// then back up in TCP) and reads again once they drain. Records the most unsent bytes it
+/// saw after a write.
 struct PausingEcho {
     progress: Arc<Progress>,
     most_unsent: Arc<AtomicUsize>,
+    copies: usize,
 }
 
 impl Protocol for PausingEcho {
-    fn data_received(&mut self, transport: &TransportRef, data: Bytes) {
-        transport.write(&data);
+    fn data_received(&mut self, cx: &mut Context<'_, Self>, data: Bytes) {
+        for _ in 0..self.copies {
+            cx.write(&data);
+        }
         self.most_unsent
-            .fetch_max(transport.write_buffer_size(), Ordering::Relaxed);
+            .fetch_max(cx.write_buffer_size(), Ordering::Relaxed);
     }
 
-    fn pause_producing(&mut self, transport: &TransportRef) {
-        transport.pause_reading();
+    fn pause_producing(&mut self, cx: &mut Context<'_, Self>) {
+        cx.pause_reading();
         self.progress.update(|counts| counts.paused += 1);
     }
 
-    fn resume_producing(&mut self, transport: &TransportRef) {
-        transport.resume_reading();
+    fn resume_producing(&mut self, cx: &mut Context<'_, Self>) {
+        cx.resume_reading();
         self.progress.update(|counts| counts.paused -= 1);
     }
 
@@ -150,8 +155,19 @@ impl Protocol for PausingEcho {
     }
 }
 
-/// Reads client `client`'s echo to the end, checking every byte; returns how many came.
-async fn read_echo(reader: &mut (impl AsyncReadExt + Unpin), client: usize) -> usize {
+/// Reads client `client`'s echo to the end, checking every byte (each echoed `copies`
+/// times, chunk by chunk as they were read: a copy of a byte stream of the same length);
+/// returns how many came.
+async fn read_echo(
+    reader: &mut (impl AsyncReadExt + Unpin),
+    client: usize,
+    copies: usize,
+) -> usize {
+    if copies > 1 {
+        let mut all = Vec::new();
+        reader.read_to_end(&mut all).await.expect("the echo is readable");
+        return all.len() / copies;
+    }
     let mut buffer = vec![0; CHUNK];
     let mut offset = 0;
     loop {
@@ -199,26 +215,40 @@ async fn small_buffered_connect(address: SocketAddr) -> TcpStream {
 
 #[test]
 fn clients_that_never_read_leave_the_server_bounded_and_get_everything_once_they_read() {
+    clients_that_never_read(1);
+}
+
+#[test]
+fn replies_larger_than_what_they_answer_stay_bounded_too() {
+    clients_that_never_read(2);
+}
+
+/// 200 clients write 1 MiB each to a server that answers every chunk `copies` times, and
+/// read nothing until every server connection is paused (or done): the server holds at
+/// most the high-water mark plus one read's reply per connection, and every byte comes
+/// back once the clients read.
+fn clients_that_never_read(copies: usize) {
     const CLIENTS: usize = 200;
     const EACH: usize = 1024 * 1024;
-    // A connection's unsent echoes: the high-water mark, plus what one round of reads
-    // (16 reads of up to 16 KiB) echoed before the mark was looked at.
-    const PER_CONNECTION: usize = WRITE_BUFFER_HIGH + 16 * CHUNK;
+    // A connection's unsent replies: the high-water mark, plus the reply to the one read
+    // (at most 16 KiB) after which write pressure stopped the reading.
+    let per_connection = WRITE_BUFFER_HIGH + copies * CHUNK;
     let _serial = serial();
     let reactor = Reactor::new().unwrap();
     let progress = Arc::new(Progress::default());
     let most_unsent = Arc::new(AtomicUsize::new(0));
     let (p, m) = (progress.clone(), most_unsent.clone());
     let port = reactor
-        .adopt_tcp_listener(
-            small_buffered_listener(),
+        .listen(
+            AdoptedServer::tcp(small_buffered_listener()),
             factory_fn(move |_: &Address| PausingEcho {
                 progress: p.clone(),
                 most_unsent: m.clone(),
+                copies,
             }),
         )
         .unwrap();
-    let address = port.local_addr();
+    let address = port.local_addr().socket_addr().unwrap();
     let start_memory = reset_peak_memory();
     let (go, _) = tokio::sync::watch::channel(false);
     let go = Arc::new(go);
@@ -254,7 +284,7 @@ fn clients_that_never_read_leave_the_server_bounded_and_get_everything_once_they
                 });
                 tasks.push(tokio::spawn(async move {
                     go.wait_for(|go| *go).await.expect("the go signal");
-                    read_echo(&mut reader, client).await
+                    read_echo(&mut reader, client, copies).await
                 }));
             }
             let mut received = Vec::new();
@@ -280,12 +310,12 @@ fn clients_that_never_read_leave_the_server_bounded_and_get_everything_once_they
     );
     let most = most_unsent.load(Ordering::Relaxed);
     assert!(
-        most <= PER_CONNECTION,
-        "a connection had {most} bytes unsent (bound {PER_CONNECTION})"
+        most <= per_connection,
+        "a connection had {most} bytes unsent (bound {per_connection})"
     );
     // Unsent echoes, plus a read buffer, per connection; plus a fixed margin for
     // everything else (the clients' buffers, allocator slack).
-    let bound_kib = (CLIENTS * (PER_CONNECTION + CHUNK) / 1024) as u64 + 32 * 1024;
+    let bound_kib = (CLIENTS * (per_connection + CHUNK) / 1024) as u64 + 32 * 1024;
     let grown = peak.saturating_sub(start_memory);
     assert!(
         grown <= bound_kib,
@@ -306,7 +336,7 @@ impl LineHandler for LineEcho {
     fn line_length_exceeded(&mut self, lines: &mut LineContext<'_>, partial: Bytes) {
         assert!(partial.len() <= DEFAULT_MAX_LENGTH);
         self.0.update(|counts| counts.too_long += 1);
-        lines.transport().lose_connection();
+        lines.lose_connection();
     }
 
     fn connection_lost(&mut self, reason: DisconnectReason) {
@@ -318,7 +348,7 @@ impl LineHandler for LineEcho {
 fn line_echo_port(reactor: &Reactor, progress: &Arc<Progress>) -> SocketAddr {
     let p = progress.clone();
     reactor
-        .listen_tcp(
+        .listen(
             "127.0.0.1:0",
             factory_fn(move |_: &Address| {
                 LineReceiver::new(LineEcho(p.clone())).with_delimiter(&b"\n"[..])
@@ -326,6 +356,8 @@ fn line_echo_port(reactor: &Reactor, progress: &Arc<Progress>) -> SocketAddr {
         )
         .unwrap()
         .local_addr()
+        .socket_addr()
+        .unwrap()
 }
 
 #[test]
@@ -416,13 +448,13 @@ struct Watched {
 }
 
 impl Protocol for Watched {
-    fn connection_made(&mut self, transport: &TransportRef) {
+    fn connection_made(&mut self, cx: &mut Context<'_, Self>) {
         if self.greeting > 0 {
-            transport.write(&vec![b'g'; self.greeting]);
+            cx.write(&vec![b'g'; self.greeting]);
         }
     }
 
-    fn data_received(&mut self, _: &TransportRef, _: Bytes) {}
+    fn data_received(&mut self, _: &mut Context<'_, Self>, _: Bytes) {}
 
     fn connection_lost(&mut self, reason: DisconnectReason) {
         self.progress
@@ -457,22 +489,31 @@ fn clients_resetting_mid_write_mid_read_and_mid_handshake_end_each_connection_on
     // Writes 8 MiB to each client: more than the kernel's buffers take, so the server is
     // still writing when the client resets.
     let writer_port = reactor
-        .listen_tcp("127.0.0.1:0", watched(&writing, 8 * 1024 * 1024))
+        .listen("127.0.0.1:0", watched(&writing, 8 * 1024 * 1024))
         .unwrap()
-        .local_addr();
+        .local_addr()
+        .socket_addr()
+        .unwrap();
     let reader_port = reactor
-        .listen_tcp("127.0.0.1:0", watched(&reading, 0))
+        .listen("127.0.0.1:0", watched(&reading, 0))
         .unwrap()
-        .local_addr();
+        .local_addr()
+        .socket_addr()
+        .unwrap();
     let certificates = TestCertificates::new(&["localhost"]).unwrap();
+    let loopback: SocketAddr = "127.0.0.1:0".parse().unwrap();
     let tls_port = reactor
-        .listen_tls(
-            "127.0.0.1:0",
+        .listen(
+            TlsServer::new(
+                TcpServer::from(loopback),
+                certificates.server_config().unwrap(),
+            ),
             watched(&handshaking, 0),
-            certificates.server_config().unwrap(),
         )
         .unwrap()
-        .local_addr();
+        .local_addr()
+        .socket_addr()
+        .unwrap();
     let before: Arc<Mutex<Option<u64>>> = Arc::default();
     let (b, r) = (before.clone(), reactor.clone());
     reactor.call_when_running(move || *b.lock().unwrap() = Some(r.stats().tasks));
@@ -588,11 +629,11 @@ struct StopAtTarget {
 }
 
 impl Protocol for StopAtTarget {
-    fn connection_made(&mut self, transport: &TransportRef) {
+    fn connection_made(&mut self, cx: &mut Context<'_, Self>) {
         let mut offset = 0;
         while offset < self.size {
             let len = (self.size - offset).min(CHUNK);
-            transport.write(stream_bytes(0, offset, len));
+            cx.write(stream_bytes(0, offset, len));
             offset += len;
         }
         if self.made.fetch_add(1, Ordering::SeqCst) + 1 == self.target {
@@ -601,7 +642,7 @@ impl Protocol for StopAtTarget {
         }
     }
 
-    fn data_received(&mut self, _: &TransportRef, _: Bytes) {}
+    fn data_received(&mut self, _: &mut Context<'_, Self>, _: Bytes) {}
 
     fn connection_lost(&mut self, reason: DisconnectReason) {
         self.progress
@@ -627,7 +668,7 @@ fn a_graceful_stop_with_a_thousand_connections_delivers_every_byte_written_befor
     let (r, p, s) = (reactor.clone(), progress.clone(), stopped.clone());
     let made = Arc::new(AtomicUsize::new(0));
     let address = reactor
-        .listen_tcp(
+        .listen(
             "127.0.0.1:0",
             factory_fn(move |_: &Address| StopAtTarget {
                 reactor: r.clone(),
@@ -639,7 +680,9 @@ fn a_graceful_stop_with_a_thousand_connections_delivers_every_byte_written_befor
             }),
         )
         .unwrap()
-        .local_addr();
+        .local_addr()
+        .socket_addr()
+        .unwrap();
     let clients = std::thread::spawn(move || {
         client_runtime().block_on(async move {
             let mut tasks = Vec::new();
@@ -652,7 +695,7 @@ fn a_graceful_stop_with_a_thousand_connections_delivers_every_byte_written_befor
                         .wait_for(|stopped| *stopped)
                         .await
                         .expect("stop signal");
-                    read_echo(&mut stream, 0).await
+                    read_echo(&mut stream, 0, 1).await
                 }));
             }
             let mut received = Vec::new();

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::*;
+use torsade::endpoints::TcpClient;
 use torsade::prelude::*;
 use torsade::{factory_fn, Address, ProtocolHandle, Reactor};
 
@@ -18,7 +19,7 @@ fn a_refused_connection_reaches_the_client_factory_and_the_deferred() {
     let (o, r) = (outcome.clone(), reactor.clone());
     let address = refused_port();
     reactor
-        .connect_tcp(address, factory.clone())
+        .connect(address, factory.clone())
         .add_both(move |result: Result<ProtocolHandle<Recorder>, Failure>| {
             *o.lock().unwrap() = Some(result.map(|_| ()).map_err(|failure| failure.to_string()));
             let _ = r.stop();
@@ -41,18 +42,18 @@ fn a_refused_connection_reaches_the_client_factory_and_the_deferred() {
 fn a_client_factory_sees_build_made_and_lost_in_order() {
     let reactor = Reactor::new().unwrap();
     let port = reactor
-        .listen_tcp("127.0.0.1:0", factory_fn(|_: &Address| Echo))
+        .listen("127.0.0.1:0", factory_fn(|_: &Address| Echo))
         .unwrap();
     let factory = Arc::new(RecordingClientFactory::default());
     let r = reactor.clone();
     reactor
-        .connect_tcp(port.local_addr(), factory.clone())
+        .connect(port.local_addr(), factory.clone())
         .add_callback(move |handle| {
             let r = r.clone();
             // The handle fires after connection_made: the protocol already asked to close.
             assert!(handle.transport().is_closing());
             handle
-                .call(|_| ())
+                .call(|_, _| ())
                 .add_both(move |result| {
                     // Queued after the close: it may run or fail, but it always fires.
                     let _ = result;
@@ -73,7 +74,7 @@ fn a_client_factory_sees_build_made_and_lost_in_order() {
 fn a_client_refused_by_its_own_factory_fails_with_no_protocol() {
     let reactor = Reactor::new().unwrap();
     let port = reactor
-        .listen_tcp("127.0.0.1:0", factory_fn(|_: &Address| Echo))
+        .listen("127.0.0.1:0", factory_fn(|_: &Address| Echo))
         .unwrap();
     struct RefusingClient;
     impl ProtocolFactory for RefusingClient {
@@ -86,7 +87,7 @@ fn a_client_refused_by_its_own_factory_fails_with_no_protocol() {
     let outcome = Arc::new(Mutex::new(String::new()));
     let (o, r) = (outcome.clone(), reactor.clone());
     reactor
-        .connect_tcp(port.local_addr(), RefusingClient)
+        .connect(port.local_addr(), RefusingClient)
         .add_errback(move |failure: Failure| {
             *o.lock().unwrap() = failure.to_string();
             let _ = r.stop();
@@ -133,7 +134,11 @@ fn a_connection_attempt_that_gets_no_answer_times_out() {
     let outcome = Arc::new(Mutex::new(None));
     let (o, r) = (outcome.clone(), reactor.clone());
     reactor
-        .connect_tcp_with_timeout(address, factory.clone(), Duration::from_millis(300))
+        .connect(
+            TcpClient::new(address.ip().to_string(), address.port())
+                .timeout(Duration::from_millis(300)),
+            factory.clone(),
+        )
         .add_both(move |result| {
             *o.lock().unwrap() = Some(match result {
                 Err(failure) => matches!(

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use common::*;
+use torsade::endpoints::{TcpClient, TcpServer, TlsClient, TlsServer};
 use torsade::prelude::*;
 use torsade::testing::TestCertificates;
 use torsade::{factory_fn, Address, Reactor};
@@ -40,18 +41,18 @@ struct Asker {
 }
 
 impl Protocol for Asker {
-    fn connection_made(&mut self, transport: &TransportRef) {
-        transport.write(b"question, ");
+    fn connection_made(&mut self, cx: &mut Context<'_, Self>) {
+        cx.write(b"question, ");
         // Written after the call but before the shutdown happens: still sent, first.
-        transport.write(b"and more");
-        transport.lose_write_connection();
-        assert!(!transport.is_closing());
-        assert!(transport.is_reading());
+        cx.write(b"and more");
+        cx.lose_write_connection();
+        assert!(!cx.is_closing());
+        assert!(cx.is_reading());
     }
 
-    fn data_received(&mut self, transport: &TransportRef, data: Bytes) {
+    fn data_received(&mut self, cx: &mut Context<'_, Self>, data: Bytes) {
         // The write side is shut by now (the server answers only at EOF): dropped.
-        transport.write(b"too late");
+        cx.write(b"too late");
         self.log.lock().unwrap().received.extend_from_slice(&data);
     }
 
@@ -67,14 +68,14 @@ struct AnswerAtEof {
 }
 
 impl Protocol for AnswerAtEof {
-    fn data_received(&mut self, _: &TransportRef, data: Bytes) {
+    fn data_received(&mut self, _: &mut Context<'_, Self>, data: Bytes) {
         self.log.lock().unwrap().received.extend_from_slice(&data);
     }
 
-    fn eof_received(&mut self, transport: &TransportRef) -> bool {
+    fn eof_received(&mut self, cx: &mut Context<'_, Self>) -> bool {
         let mut log = self.log.lock().unwrap();
         log.eof = true;
-        transport.write(&log.received.to_ascii_uppercase());
+        cx.write(&log.received.to_ascii_uppercase());
         false
     }
 
@@ -93,14 +94,14 @@ fn the_writer_shuts_its_side_and_still_reads_the_answer_over_tcp() {
     let (server, client) = (log(), log());
     let s = server.clone();
     let port = reactor
-        .listen_tcp(
+        .listen(
             "127.0.0.1:0",
             factory_fn(move |_: &Address| AnswerAtEof { log: s.clone() }),
         )
         .unwrap();
     let (c, r) = (client.clone(), reactor.clone());
     reactor
-        .connect_tcp(
+        .connect(
             port.local_addr(),
             factory_fn(move |_: &Address| Asker {
                 log: c.clone(),
@@ -126,14 +127,14 @@ fn the_peer_sees_eof_and_its_bytes_still_arrive_after_it() {
     let (s, r) = (server.clone(), reactor.clone());
     struct Hello(Shared, Reactor);
     impl Protocol for Hello {
-        fn connection_made(&mut self, transport: &TransportRef) {
-            transport.write(b"hello");
-            transport.lose_write_connection();
+        fn connection_made(&mut self, cx: &mut Context<'_, Self>) {
+            cx.write(b"hello");
+            cx.lose_write_connection();
         }
-        fn data_received(&mut self, _: &TransportRef, data: Bytes) {
+        fn data_received(&mut self, _: &mut Context<'_, Self>, data: Bytes) {
             self.0.lock().unwrap().received.extend_from_slice(&data);
         }
-        fn eof_received(&mut self, _: &TransportRef) -> bool {
+        fn eof_received(&mut self, _: &mut Context<'_, Self>) -> bool {
             self.0.lock().unwrap().eof = true;
             true // ignored: nothing is left to write, the connection closes
         }
@@ -143,12 +144,12 @@ fn the_peer_sees_eof_and_its_bytes_still_arrive_after_it() {
         }
     }
     let port = reactor
-        .listen_tcp(
+        .listen(
             "127.0.0.1:0",
             factory_fn(move |_: &Address| Hello(s.clone(), r.clone())),
         )
         .unwrap();
-    let address = port.local_addr();
+    let address = port.local_addr().socket_addr().unwrap();
     let client = std::thread::spawn(move || {
         let outcome = (|| -> std::io::Result<Vec<u8>> {
             let mut stream = StdStream::connect(address)?;
@@ -175,23 +176,30 @@ fn over_tls_close_notify_ends_the_writers_side_and_the_answer_still_comes_back()
     let reactor = Reactor::new().unwrap();
     let (server, client) = (log(), log());
     let s = server.clone();
+    let loopback: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
     let port = reactor
-        .listen_tls(
-            "127.0.0.1:0",
+        .listen(
+            TlsServer::new(
+                TcpServer::from(loopback),
+                certificates.server_config().unwrap(),
+            ),
             factory_fn(move |_: &Address| AnswerAtEof { log: s.clone() }),
-            certificates.server_config().unwrap(),
         )
         .unwrap();
     let (c, r) = (client.clone(), reactor.clone());
+    let endpoint = TlsClient::new(
+        TcpClient::from(port.local_addr().socket_addr().unwrap()),
+        "localhost",
+        certificates.client_config().unwrap(),
+    )
+    .unwrap();
     reactor
-        .connect_tls(
-            port.local_addr(),
-            "localhost",
+        .connect(
+            endpoint,
             factory_fn(move |_: &Address| Asker {
                 log: c.clone(),
                 reactor: r.clone(),
             }),
-            certificates.client_config().unwrap(),
         )
         .detach();
     run_bounded(&reactor, LIMIT);
@@ -211,14 +219,14 @@ fn lose_connection_after_lose_write_connection_ends_the_connection() {
     let (s, r) = (server.clone(), reactor.clone());
     struct HalfThenFull(Shared, Reactor);
     impl Protocol for HalfThenFull {
-        fn connection_made(&mut self, transport: &TransportRef) {
-            transport.write(b"bye");
-            transport.lose_write_connection();
+        fn connection_made(&mut self, cx: &mut Context<'_, Self>) {
+            cx.write(b"bye");
+            cx.lose_write_connection();
         }
-        fn data_received(&mut self, transport: &TransportRef, data: Bytes) {
+        fn data_received(&mut self, cx: &mut Context<'_, Self>, data: Bytes) {
             self.0.lock().unwrap().received.extend_from_slice(&data);
-            transport.lose_connection();
-            assert!(transport.is_closing() && !transport.is_reading());
+            cx.lose_connection();
+            assert!(cx.is_closing() && !cx.is_reading());
         }
         fn connection_lost(&mut self, reason: DisconnectReason) {
             self.0.lock().unwrap().lost = Some(label(&reason));
@@ -226,12 +234,12 @@ fn lose_connection_after_lose_write_connection_ends_the_connection() {
         }
     }
     let port = reactor
-        .listen_tcp(
+        .listen(
             "127.0.0.1:0",
             factory_fn(move |_: &Address| HalfThenFull(s.clone(), r.clone())),
         )
         .unwrap();
-    let address = port.local_addr();
+    let address = port.local_addr().socket_addr().unwrap();
     let client = std::thread::spawn(move || {
         let outcome = (|| -> std::io::Result<Vec<u8>> {
             let mut stream = StdStream::connect(address)?;

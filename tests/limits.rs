@@ -25,16 +25,16 @@ struct Greeter {
 }
 
 impl Protocol for Greeter {
-    fn connection_made(&mut self, transport: &TransportRef) {
-        self.peer = transport.peer_addr().socket_addr().map_or(0, |a| a.port());
+    fn connection_made(&mut self, cx: &mut Context<'_, Self>) {
+        self.peer = cx.peer_addr().socket_addr().map_or(0, |a| a.port());
         self.events
             .lock()
             .unwrap()
             .push(format!("made {}", self.peer));
-        transport.write(b"hi\n");
+        cx.write(b"hi\n");
     }
 
-    fn data_received(&mut self, _: &TransportRef, _: Bytes) {}
+    fn data_received(&mut self, _: &mut Context<'_, Self>, _: Bytes) {}
 
     fn connection_lost(&mut self, _: DisconnectReason) {
         self.events
@@ -53,7 +53,7 @@ fn greeter_port(
     let (lost_tx, lost_rx) = mpsc::channel();
     let (events, lost_tx) = (events.clone(), Mutex::new(lost_tx));
     let port = reactor
-        .listen_tcp(
+        .listen(
             "127.0.0.1:0",
             factory_fn(move |_: &Address| Greeter {
                 events: events.clone(),
@@ -98,7 +98,7 @@ fn a_full_port_refuses_new_connections_until_one_ends() {
     let events: Events = Arc::default();
     let (port, lost) = greeter_port(&reactor, &events);
     port.set_max_connections(Some(2), LimitPolicy::Refuse);
-    let (address, r) = (port.local_addr(), reactor.clone());
+    let (address, r) = (port.local_addr().socket_addr().unwrap(), reactor.clone());
     let client = std::thread::spawn(move || {
         let outcome = (|| -> std::io::Result<Vec<bool>> {
             let mut first = connect(address)?;
@@ -147,7 +147,7 @@ fn a_full_port_that_pauses_accepts_the_next_connection_once_one_ends() {
     let events: Events = Arc::default();
     let (port, lost) = greeter_port(&reactor, &events);
     port.set_max_connections(Some(2), LimitPolicy::PauseAccepting);
-    let (address, r) = (port.local_addr(), reactor.clone());
+    let (address, r) = (port.local_addr().socket_addr().unwrap(), reactor.clone());
     let client = std::thread::spawn(move || {
         let outcome = (|| -> std::io::Result<(Vec<bool>, u16, u16)> {
             let mut first = connect(address)?;
@@ -190,7 +190,11 @@ fn lifting_the_limit_lets_a_paused_port_accept_again() {
         Some((0, LimitPolicy::PauseAccepting))
     );
     let port = Arc::new(port);
-    let (address, r, p) = (port.local_addr(), reactor.clone(), port.clone());
+    let (address, r, p) = (
+        port.local_addr().socket_addr().unwrap(),
+        reactor.clone(),
+        port.clone(),
+    );
     let client = std::thread::spawn(move || {
         let outcome = (|| -> std::io::Result<bool> {
             let mut waiting = connect(address)?;
@@ -208,23 +212,22 @@ fn lifting_the_limit_lets_a_paused_port_accept_again() {
 /// Streams `total` bytes as a pull producer in 32 KiB chunks under the watermarks
 /// `limits`; records the most unsent bytes seen when asked for a chunk.
 struct Streamer {
-    transport: TransportRef,
     left: usize,
     most_unsent_when_asked: Arc<Mutex<usize>>,
 }
 
 impl Producer for Streamer {
-    fn resume_producing(&mut self) {
-        let unsent = self.transport.write_buffer_size();
+    fn resume_producing(&mut self, cx: &mut Context<'_>) {
+        let unsent = cx.write_buffer_size();
         let mut most = self.most_unsent_when_asked.lock().unwrap();
         *most = (*most).max(unsent);
         if self.left == 0 {
-            self.transport.unregister_producer();
-            self.transport.lose_connection();
+            cx.unregister_producer();
+            cx.lose_connection();
             return;
         }
         let chunk = self.left.min(32 * 1024);
-        self.transport.write(&vec![b's'; chunk]);
+        cx.write(&vec![b's'; chunk]);
         self.left -= chunk;
     }
 }
@@ -238,27 +241,25 @@ fn watermarks_set_on_a_connection_drive_its_producer() {
     let m = most.clone();
     struct Download(Arc<Mutex<usize>>);
     impl Protocol for Download {
-        fn connection_made(&mut self, transport: &TransportRef) {
-            transport.set_write_buffer_limits(4 * LOW, LOW).unwrap();
-            assert_eq!(transport.write_buffer_limits().low, LOW);
+        fn connection_made(&mut self, cx: &mut Context<'_, Self>) {
+            cx.set_write_buffer_limits(4 * LOW, LOW).unwrap();
+            assert_eq!(cx.write_buffer_limits().low, LOW);
             let streamer = Streamer {
-                transport: transport.clone(),
                 left: TOTAL,
                 most_unsent_when_asked: self.0.clone(),
             };
-            transport
-                .register_producer(Box::new(streamer), ProducerKind::Pull)
+            cx.register_producer(Box::new(streamer), ProducerKind::Pull)
                 .unwrap();
         }
-        fn data_received(&mut self, _: &TransportRef, _: Bytes) {}
+        fn data_received(&mut self, _: &mut Context<'_, Self>, _: Bytes) {}
     }
     let port = reactor
-        .listen_tcp(
+        .listen(
             "127.0.0.1:0",
             factory_fn(move |_: &Address| Download(m.clone())),
         )
         .unwrap();
-    let (address, r) = (port.local_addr(), reactor.clone());
+    let (address, r) = (port.local_addr().socket_addr().unwrap(), reactor.clone());
     let client = std::thread::spawn(move || {
         let outcome = (|| -> std::io::Result<usize> {
             let mut stream = connect(address)?;
@@ -286,15 +287,15 @@ struct Stuck {
 }
 
 impl Protocol for Stuck {
-    fn connection_made(&mut self, transport: &TransportRef) {
-        transport.write(&vec![b'x'; self.size]);
+    fn connection_made(&mut self, cx: &mut Context<'_, Self>) {
+        cx.write(&vec![b'x'; self.size]);
         if self.close_at_once {
-            transport.lose_connection();
+            cx.lose_connection();
         }
         self.reactor.stop_with_deadline(self.deadline).unwrap();
     }
 
-    fn data_received(&mut self, _: &TransportRef, _: Bytes) {}
+    fn data_received(&mut self, _: &mut Context<'_, Self>, _: Bytes) {}
 
     fn connection_lost(&mut self, reason: DisconnectReason) {
         *self.lost.lock().unwrap() = Some(format!("{reason}"));
@@ -309,7 +310,7 @@ fn run_stuck(size: usize, close_at_once: bool, deadline: Duration) -> (String, D
     let lost: Arc<Mutex<Option<String>>> = Arc::default();
     let (l, r) = (lost.clone(), reactor.clone());
     let port = reactor
-        .listen_tcp(
+        .listen(
             "127.0.0.1:0",
             factory_fn(move |_: &Address| Stuck {
                 reactor: r.clone(),
@@ -321,7 +322,7 @@ fn run_stuck(size: usize, close_at_once: bool, deadline: Duration) -> (String, D
         )
         .unwrap();
     let (stopped_tx, stopped_rx) = mpsc::channel::<()>();
-    let address = port.local_addr();
+    let address = port.local_addr().socket_addr().unwrap();
     let client = std::thread::spawn(move || {
         let stream = StdStream::connect(address).unwrap();
         let _ = stopped_rx.recv_timeout(LIMIT);
@@ -357,18 +358,18 @@ fn a_stop_deadline_that_is_not_needed_changes_nothing() {
     let seen = seen();
     let (s, r) = (seen.clone(), reactor.clone());
     let port = reactor
-        .listen_tcp(
+        .listen(
             "127.0.0.1:0",
             factory_fn(move |_: &Address| {
                 let r = r.clone();
-                Recorder::new(&s).on_made(move |transport| {
-                    transport.write(b"bye");
+                Recorder::new(&s).on_made(move |cx| {
+                    cx.write(b"bye");
                     r.stop_with_deadline(Duration::from_secs(10)).unwrap();
                 })
             }),
         )
         .unwrap();
-    let address = port.local_addr();
+    let address = port.local_addr().socket_addr().unwrap();
     let client = std::thread::spawn(move || {
         let mut stream = connect(address).unwrap();
         let mut received = Vec::new();

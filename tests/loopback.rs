@@ -35,28 +35,28 @@ impl Log {
 }
 
 impl Protocol for Log {
-    fn connection_made(&mut self, transport: &TransportRef) {
+    fn connection_made(&mut self, cx: &mut Context<'_, Self>) {
         self.push("made".into());
-        transport.write(self.greeting);
+        cx.write(self.greeting);
     }
 
-    fn data_received(&mut self, transport: &TransportRef, data: Bytes) {
+    fn data_received(&mut self, cx: &mut Context<'_, Self>, data: Bytes) {
         self.push(format!("data {}", String::from_utf8_lossy(&data)));
         if self.echo {
-            transport.write(&data);
+            cx.write(&data);
         }
     }
 
-    fn eof_received(&mut self, _: &TransportRef) -> bool {
+    fn eof_received(&mut self, _: &mut Context<'_, Self>) -> bool {
         self.push("eof".into());
         self.half_open
     }
 
-    fn pause_producing(&mut self, _: &TransportRef) {
+    fn pause_producing(&mut self, _: &mut Context<'_, Self>) {
         self.push("pause".into());
     }
 
-    fn resume_producing(&mut self, _: &TransportRef) {
+    fn resume_producing(&mut self, _: &mut Context<'_, Self>) {
         self.push("resume".into());
     }
 
@@ -98,10 +98,10 @@ fn each_step_delivers_the_client_bytes_first_unless_told_otherwise() {
     let order = Arc::new(Mutex::new(Vec::new()));
     struct Tagged(&'static str, Arc<Mutex<Vec<&'static str>>>);
     impl Protocol for Tagged {
-        fn connection_made(&mut self, transport: &TransportRef) {
-            transport.write(b"x");
+        fn connection_made(&mut self, cx: &mut Context<'_, Self>) {
+            cx.write(b"x");
         }
-        fn data_received(&mut self, _: &TransportRef, _: Bytes) {
+        fn data_received(&mut self, _: &mut Context<'_, Self>, _: Bytes) {
             self.1.lock().unwrap().push(self.0);
         }
     }
@@ -127,7 +127,8 @@ fn latency_holds_bytes_until_the_fake_clock_moves() {
     let clock = FakeClock::new();
     let (server, server_log) = Log::new(b"", false);
     let (client, _) = Log::new(b"late", false);
-    let mut pair = Loopback::new(server, client).with_latency(&clock, Duration::from_millis(50));
+    let mut pair =
+        Loopback::with_clock(server, client, &clock).with_latency(Duration::from_millis(50));
     assert_eq!(pair.pump(), 0);
     clock.advance(Duration::from_millis(49));
     assert_eq!(pair.pump(), 0);
@@ -140,11 +141,11 @@ fn latency_holds_bytes_until_the_fake_clock_moves() {
 fn losing_the_connection_sends_eof_after_the_data_and_ends_both_sides_once() {
     struct SayAndGo;
     impl Protocol for SayAndGo {
-        fn connection_made(&mut self, transport: &TransportRef) {
-            transport.write(b"bye");
-            transport.lose_connection();
+        fn connection_made(&mut self, cx: &mut Context<'_, Self>) {
+            cx.write(b"bye");
+            cx.lose_connection();
         }
-        fn data_received(&mut self, _: &TransportRef, _: Bytes) {}
+        fn data_received(&mut self, _: &mut Context<'_, Self>, _: Bytes) {}
     }
     let (server, server_log) = Log::new(b"", false);
     let mut pair = Loopback::new(server, SayAndGo);
@@ -167,17 +168,18 @@ fn a_half_open_peer_can_keep_writing_after_eof() {
     pair.send_eof(Side::Client);
     pair.pump();
     assert_eq!(events(&server_log), ["made", "eof"]);
-    pair.server_mut().transport().write(b"still here");
+    pair.server_mut().transport_handle().write(b"still here");
     pair.pump();
     assert_eq!(events(&client_log), ["made", "data still here"]);
 }
 
 #[test]
 fn a_reset_ends_both_sides_with_connection_reset_and_drops_bytes_in_flight() {
-    let clock = FakeClock::new();
     let (server, server_log) = Log::new(b"", false);
     let (client, client_log) = Log::new(b"never arrives", false);
-    let mut pair = Loopback::new(server, client).with_latency(&clock, Duration::from_secs(1));
+    // The latency runs on the pair's own clock.
+    let mut pair = Loopback::new(server, client).with_latency(Duration::from_secs(1));
+    let clock = pair.clock().clone();
     pair.pump();
     pair.reset();
     clock.advance(Duration::from_secs(1));
@@ -199,17 +201,20 @@ fn a_slow_reader_fills_its_peers_write_buffer_and_pauses_it() {
     let mut pair = Loopback::new(server, client);
     pair.set_reading(Side::Client, false);
     let chunk = vec![b'z'; 40 * 1024];
-    pair.server_mut().transport().write(&chunk);
-    pair.server_mut().run_commands();
-    pair.server_mut().transport().write(&chunk);
+    pair.server_mut().transport_handle().write(&chunk);
+    pair.server_mut().run_pending();
+    pair.server_mut().transport_handle().write(&chunk);
     pair.pump();
-    pair.server_mut().run_commands();
+    pair.server_mut().run_pending();
     assert_eq!(events(&server_log), ["made", "pause"]);
-    assert_eq!(pair.server().transport().write_buffer_size(), 80 * 1024);
+    assert_eq!(
+        pair.server().transport_handle().write_buffer_size(),
+        80 * 1024
+    );
     pair.set_reading(Side::Client, true);
     pair.pump();
     assert_eq!(events(&server_log), ["made", "pause", "resume"]);
-    assert_eq!(pair.server().transport().write_buffer_size(), 0);
+    assert_eq!(pair.server().transport_handle().write_buffer_size(), 0);
 }
 
 #[test]
@@ -218,7 +223,7 @@ fn handle_calls_run_between_pumps() {
     let (client, client_log) = Log::new(b"", false);
     let mut pair = Loopback::new(server, client);
     let handle = pair.server().handle();
-    let mut answer = handle.call(|log: &mut Log| {
+    let mut answer = handle.call(|log: &mut Log, _: &mut Context<'_, Log>| {
         log.push("asked".into());
         42
     });
@@ -251,11 +256,11 @@ fn an_async_connection_talks_to_a_protocol_in_memory() {
 fn an_async_connection_sees_the_end_of_the_stream_in_memory() {
     struct Bye;
     impl Protocol for Bye {
-        fn connection_made(&mut self, transport: &TransportRef) {
-            transport.write(b"last line\r\nunfinished");
-            transport.lose_connection();
+        fn connection_made(&mut self, cx: &mut Context<'_, Self>) {
+            cx.write(b"last line\r\nunfinished");
+            cx.lose_connection();
         }
-        fn data_received(&mut self, _: &TransportRef, _: Bytes) {}
+        fn data_received(&mut self, _: &mut Context<'_, Self>, _: Bytes) {}
     }
     let (mut connection, mut pair) = stream_loopback(Bye);
     let mut reads = Deferred::from_future(async move {

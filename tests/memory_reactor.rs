@@ -9,12 +9,12 @@ use torsade::prelude::*;
 use torsade::testing::MemoryReactor;
 use torsade::{Address, Network};
 
-/// Echoes; remembers the peer it was built for.
+/// Echoes.
 struct Echo;
 
 impl Protocol for Echo {
-    fn data_received(&mut self, transport: &TransportRef, data: Bytes) {
-        transport.write(&data);
+    fn data_received(&mut self, cx: &mut Context<'_, Self>, data: Bytes) {
+        cx.write(&data);
     }
 }
 
@@ -70,11 +70,13 @@ impl ClientFactory for Recording {
 fn listens_are_recorded_with_their_factories() {
     let memory = MemoryReactor::new();
     let factory = Arc::new(Recording::default());
-    let port = memory.listen_tcp("127.0.0.1:0", factory.clone()).unwrap();
-    memory
-        .listen_tcp("0.0.0.0:8080", Recording::default())
-        .unwrap();
-    assert_eq!(memory.listen_addresses(), ["127.0.0.1:0", "0.0.0.0:8080"]);
+    let port = memory.listen("127.0.0.1:0", factory.clone()).unwrap();
+    memory.listen("0.0.0.0:8080", Recording::default()).unwrap();
+    // Recorded as endpoint strings (the address given is parsed into a TCP endpoint).
+    assert_eq!(
+        memory.listen_endpoints(),
+        ["tcp:0:interface=127.0.0.1", "tcp:8080"]
+    );
     assert_eq!(port.local_addr().to_string(), "127.0.0.1:50000");
     assert_eq!(factory.events(), ["start"]);
     let recorded = memory.listen_factory::<Arc<Recording>>(0).unwrap();
@@ -87,7 +89,7 @@ fn listens_are_recorded_with_their_factories() {
 fn a_recorded_factory_builds_protocols_to_drive_in_memory() {
     let memory = MemoryReactor::new();
     memory
-        .listen_tcp("127.0.0.1:7000", Recording::default())
+        .listen("127.0.0.1:7000", Recording::default())
         .unwrap();
     let factory = memory.listen_factory::<Recording>(0).unwrap();
     let peer = Address::Tcp("10.1.1.1:5555".parse().unwrap());
@@ -100,9 +102,7 @@ fn a_recorded_factory_builds_protocols_to_drive_in_memory() {
 #[test]
 fn stopping_a_memory_port_completes_at_once() {
     let memory = MemoryReactor::new();
-    let port = memory
-        .listen_tcp("127.0.0.1:0", Recording::default())
-        .unwrap();
+    let port = memory.listen("127.0.0.1:0", Recording::default()).unwrap();
     assert!(port.is_listening());
     let mut stopped = port.stop_listening();
     assert!(stopped.take_result().unwrap().is_ok());
@@ -112,19 +112,26 @@ fn stopping_a_memory_port_completes_at_once() {
 #[test]
 fn a_listen_address_that_is_not_ip_and_port_is_refused() {
     let memory = MemoryReactor::new();
-    let error = memory
-        .listen_tcp("nonsense", Recording::default())
-        .unwrap_err();
-    assert!(matches!(error, Error::CannotListen { .. }));
+    let factory = Arc::new(Recording::default());
+    let error = memory.listen("nonsense", factory.clone()).unwrap_err();
+    // A listen address is now an endpoint string: one that does not parse is refused as an
+    // invalid endpoint naming it (it was CannotListen), and nothing is recorded or started.
+    assert!(
+        matches!(error, Error::InvalidEndpoint { ref endpoint, .. } if endpoint == "nonsense"),
+        "{error:?}"
+    );
+    assert!(memory.listen_endpoints().is_empty());
+    assert!(factory.events().is_empty());
 }
 
 #[test]
 fn connects_wait_until_the_test_completes_them() {
     let memory = MemoryReactor::new();
     let factory = Arc::new(Recording::default());
-    let mut connected = memory.connect_tcp("10.9.9.9:4000", factory.clone());
+    let mut connected = memory.connect("10.9.9.9:4000", factory.clone());
     assert!(connected.take_result().is_none());
-    assert_eq!(memory.connect_addresses(), ["10.9.9.9:4000"]);
+    // Recorded, and told to the factory, as the endpoint string of the address given.
+    assert_eq!(memory.connect_endpoints(), ["tcp:host=10.9.9.9:port=4000"]);
     let mut connection = memory.complete_connect::<Echo>(0).unwrap();
     let handle = connected.take_result().unwrap().unwrap();
     assert_eq!(handle.peer_addr().to_string(), "10.9.9.9:4000");
@@ -134,7 +141,7 @@ fn connects_wait_until_the_test_completes_them() {
     assert_eq!(
         factory.events(),
         [
-            "connecting 10.9.9.9:4000",
+            "connecting tcp:host=10.9.9.9:port=4000",
             "start",
             "build 10.9.9.9:4000",
             "lost connection closed cleanly",
@@ -147,7 +154,7 @@ fn connects_wait_until_the_test_completes_them() {
 fn a_failed_connect_reaches_the_factory_and_the_deferred() {
     let memory = MemoryReactor::new();
     let factory = Arc::new(Recording::default());
-    let mut connected = memory.connect_tcp("10.9.9.9:4000", factory.clone());
+    let mut connected = memory.connect("10.9.9.9:4000", factory.clone());
     assert!(memory.fail_connect(0, Error::ReactorStopped));
     let failure = connected.take_result().unwrap().unwrap_err();
     assert!(matches!(
@@ -169,7 +176,7 @@ fn a_refusing_client_factory_fails_the_attempt_with_no_protocol() {
         refuse: true,
         ..Recording::default()
     };
-    let mut connected = memory.connect_tcp("10.9.9.9:4000", refusing);
+    let mut connected = memory.connect("10.9.9.9:4000", refusing);
     assert!(memory.complete_connect::<Echo>(0).is_none());
     let failure = connected.take_result().unwrap().unwrap_err();
     assert!(matches!(
@@ -182,10 +189,10 @@ fn a_refusing_client_factory_fails_the_attempt_with_no_protocol() {
 fn completing_with_the_wrong_protocol_type_leaves_the_attempt_pending() {
     struct Other;
     impl Protocol for Other {
-        fn data_received(&mut self, _: &TransportRef, _: Bytes) {}
+        fn data_received(&mut self, _: &mut Context<'_, Self>, _: Bytes) {}
     }
     let memory = MemoryReactor::new();
-    let mut connected = memory.connect_tcp("10.9.9.9:4000", Recording::default());
+    let mut connected = memory.connect("10.9.9.9:4000", Recording::default());
     assert!(memory.complete_connect::<Other>(0).is_none());
     assert!(connected.take_result().is_none());
     assert!(memory.complete_connect::<Echo>(0).is_some());

@@ -15,7 +15,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use common::run_bounded;
 use torsade::prelude::*;
-use torsade::{factory_fn, Address, Reactor};
+use torsade::{endpoints, factory_fn, Address, Reactor};
 
 const LIMIT: Duration = Duration::from_secs(20);
 const CLIENTS: usize = 32;
@@ -50,7 +50,7 @@ impl Tracker {
 }
 
 impl Protocol for Tracker {
-    fn connection_made(&mut self, _: &TransportRef) {
+    fn connection_made(&mut self, _: &mut Context<'_, Self>) {
         self.record("made");
         let (id, threads) = (self.id, self.threads.clone());
         self.reactor.call_later(Duration::ZERO, move || {
@@ -59,9 +59,9 @@ impl Protocol for Tracker {
         });
     }
 
-    fn data_received(&mut self, transport: &TransportRef, data: Bytes) {
+    fn data_received(&mut self, cx: &mut Context<'_, Self>, data: Bytes) {
         self.record("data");
-        transport.write(&data);
+        cx.write(&data);
     }
 
     fn connection_lost(&mut self, _: DisconnectReason) {
@@ -113,9 +113,9 @@ fn connections_spread_over_the_loops_and_keep_to_one_thread_each() {
     assert_eq!(reactor.loops(), 2);
     let threads = Arc::new(Threads::default());
     let port = reactor
-        .listen_tcp("127.0.0.1:0", tracker_factory(&reactor, &threads))
+        .listen("127.0.0.1:0", tracker_factory(&reactor, &threads))
         .unwrap();
-    let client = exchange(&reactor, port.local_addr());
+    let client = exchange(&reactor, port.local_addr().socket_addr().unwrap());
     run_bounded(&reactor, LIMIT);
     let echoes = client.join().unwrap();
     assert_eq!(echoes.len(), CLIENTS);
@@ -157,9 +157,12 @@ fn an_adopted_listener_is_served_by_every_loop_and_stops_cleanly() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let address = listener.local_addr().unwrap();
     let port = reactor
-        .adopt_tcp_listener(listener, tracker_factory(&reactor, &threads))
+        .listen(
+            endpoints::AdoptedServer::tcp(listener),
+            tracker_factory(&reactor, &threads),
+        )
         .unwrap();
-    assert_eq!(port.local_addr(), address);
+    assert_eq!(port.local_addr().socket_addr(), Some(address));
     let client = exchange(&reactor, address);
     run_bounded(&reactor, LIMIT);
     let echoes = client.join().unwrap();
@@ -181,12 +184,12 @@ fn a_connection_opened_by_a_protocol_lives_on_the_openers_loop() {
         result: Arc<Mutex<Option<(ThreadId, ThreadId)>>>,
     }
     impl Protocol for Opener {
-        fn connection_made(&mut self, _: &TransportRef) {
+        fn connection_made(&mut self, _: &mut Context<'_, Self>) {
             let here = std::thread::current().id();
             let (result, reactor) = (self.result.clone(), self.reactor.clone());
             let for_factory = reactor.clone();
             self.reactor
-                .connect_tcp(
+                .connect(
                     self.target,
                     factory_fn(move |_: &Address| Tracker {
                         id: usize::MAX,
@@ -202,18 +205,20 @@ fn a_connection_opened_by_a_protocol_lives_on_the_openers_loop() {
                 })
                 .detach();
         }
-        fn data_received(&mut self, _: &TransportRef, _: Bytes) {}
+        fn data_received(&mut self, _: &mut Context<'_, Self>, _: Bytes) {}
     }
     let reactor = two_loops();
     let threads = Arc::new(Threads::default());
     let target = reactor
-        .listen_tcp("127.0.0.1:0", tracker_factory(&reactor, &threads))
+        .listen("127.0.0.1:0", tracker_factory(&reactor, &threads))
         .unwrap()
-        .local_addr();
+        .local_addr()
+        .socket_addr()
+        .unwrap();
     let result = Arc::new(Mutex::new(None));
     let (r, res) = (reactor.clone(), result.clone());
     let opener = reactor
-        .listen_tcp(
+        .listen(
             "127.0.0.1:0",
             factory_fn(move |_: &Address| Opener {
                 target,
@@ -222,7 +227,9 @@ fn a_connection_opened_by_a_protocol_lives_on_the_openers_loop() {
             }),
         )
         .unwrap()
-        .local_addr();
+        .local_addr()
+        .socket_addr()
+        .unwrap();
     let _client = std::thread::spawn(move || {
         StdStream::connect(opener).map(|stream| {
             let mut stream = stream;
@@ -243,9 +250,9 @@ fn graceful_stop_closes_connections_on_every_loop() {
     let reactor = two_loops();
     let threads = Arc::new(Threads::default());
     let port = reactor
-        .listen_tcp("127.0.0.1:0", tracker_factory(&reactor, &threads))
+        .listen("127.0.0.1:0", tracker_factory(&reactor, &threads))
         .unwrap();
-    let address = port.local_addr();
+    let address = port.local_addr().socket_addr().unwrap();
     let r = reactor.clone();
     let clients = std::thread::spawn(move || {
         let streams: Vec<StdStream> = (0..CLIENTS)

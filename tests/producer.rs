@@ -21,14 +21,13 @@ type Log = Arc<Mutex<Vec<String>>>;
 
 /// Streams `left` bytes in chunks when asked; checks the buffer is low whenever asked.
 struct Streamer {
-    transport: TransportRef,
     left: usize,
     log: Log,
 }
 
 impl Producer for Streamer {
-    fn resume_producing(&mut self) {
-        let unsent = self.transport.write_buffer_size();
+    fn resume_producing(&mut self, cx: &mut Context<'_>) {
+        let unsent = cx.write_buffer_size();
         if unsent > WRITE_BUFFER_LOW {
             self.log
                 .lock()
@@ -36,16 +35,16 @@ impl Producer for Streamer {
                 .push(format!("asked with {unsent} unsent"));
         }
         if self.left == 0 {
-            self.transport.unregister_producer();
-            self.transport.lose_connection();
+            cx.unregister_producer();
+            cx.lose_connection();
             return;
         }
         let chunk = self.left.min(CHUNK);
-        self.transport.write(&vec![b's'; chunk]);
+        cx.write(&vec![b's'; chunk]);
         self.left -= chunk;
     }
 
-    fn stop_producing(&mut self) {
+    fn stop_producing(&mut self, _: &mut Context<'_>) {
         self.log.lock().unwrap().push("stopped".into());
     }
 }
@@ -57,20 +56,18 @@ struct Download {
 }
 
 impl Protocol for Download {
-    fn connection_made(&mut self, transport: &TransportRef) {
+    fn connection_made(&mut self, cx: &mut Context<'_, Self>) {
         let streamer = Streamer {
-            transport: transport.clone(),
             left: self.total,
             log: self.log.clone(),
         };
-        transport
-            .register_producer(Box::new(streamer), ProducerKind::Pull)
+        cx.register_producer(Box::new(streamer), ProducerKind::Pull)
             .unwrap();
         // Closing waits for the producer to unregister.
-        transport.lose_connection();
+        cx.lose_connection();
     }
 
-    fn data_received(&mut self, _: &TransportRef, _: Bytes) {}
+    fn data_received(&mut self, _: &mut Context<'_, Self>, _: Bytes) {}
 }
 
 fn log() -> Log {
@@ -84,7 +81,7 @@ fn a_pull_producer_streams_a_large_payload_through_a_bounded_buffer_over_tcp() {
     let events = log();
     let e = events.clone();
     let port = reactor
-        .listen_tcp(
+        .listen(
             "127.0.0.1:0",
             factory_fn(move |_: &Address| Download {
                 total: TOTAL,
@@ -92,7 +89,7 @@ fn a_pull_producer_streams_a_large_payload_through_a_bounded_buffer_over_tcp() {
             }),
         )
         .unwrap();
-    let (address, r) = (port.local_addr(), reactor.clone());
+    let (address, r) = (port.local_addr().socket_addr().unwrap(), reactor.clone());
     let client = std::thread::spawn(move || {
         let mut stream = StdStream::connect(address).unwrap();
         stream.set_read_timeout(Some(LIMIT)).unwrap();
@@ -119,16 +116,13 @@ fn a_pull_producer_is_asked_for_its_first_chunk_at_once_in_memory() {
         total: 3 * CHUNK,
         log: events.clone(),
     });
-    assert_eq!(
-        connection.transport().producer_kind(),
-        Some(ProducerKind::Pull)
-    );
+    assert_eq!(connection.producer_kind(), Some(ProducerKind::Pull));
     assert_eq!(connection.take_written().len(), CHUNK);
     assert_eq!(connection.take_written().len(), CHUNK);
     assert_eq!(connection.take_written().len(), CHUNK);
     assert!(connection.take_written().is_empty());
     // Done: the producer unregistered itself, so the requested close can go ahead.
-    assert_eq!(connection.transport().producer_kind(), None);
+    assert_eq!(connection.producer_kind(), None);
     assert!(connection.is_closing());
 }
 
@@ -147,11 +141,11 @@ fn a_producer_still_registered_when_the_connection_ends_is_stopped() {
 struct Recorder(Log);
 
 impl Producer for Recorder {
-    fn pause_producing(&mut self) {
+    fn pause_producing(&mut self, _: &mut Context<'_>) {
         self.0.lock().unwrap().push("pause".into());
     }
 
-    fn resume_producing(&mut self) {
+    fn resume_producing(&mut self, _: &mut Context<'_>) {
         self.0.lock().unwrap().push("resume".into());
     }
 }
@@ -159,9 +153,9 @@ impl Producer for Recorder {
 struct Quiet;
 
 impl Protocol for Quiet {
-    fn data_received(&mut self, _: &TransportRef, _: Bytes) {}
+    fn data_received(&mut self, _: &mut Context<'_, Self>, _: Bytes) {}
 
-    fn pause_producing(&mut self, _: &TransportRef) {
+    fn pause_producing(&mut self, _: &mut Context<'_, Self>) {
         panic!("the protocol is not asked while a producer is registered");
     }
 }
@@ -170,12 +164,18 @@ impl Protocol for Quiet {
 fn a_push_producer_not_the_protocol_is_paused_and_resumed_in_memory() {
     let events = log();
     let mut connection = TestConnection::new(Quiet);
-    let transport: TransportRef = connection.transport().clone();
-    transport
-        .register_producer(Box::new(Recorder(events.clone())), ProducerKind::Push)
-        .unwrap();
-    transport.write(&vec![0; WRITE_BUFFER_HIGH + 1]);
-    connection.run_commands();
+    let producer = Recorder(events.clone());
+    connection
+        .handle()
+        .call(move |_, cx| {
+            cx.register_producer(Box::new(producer), ProducerKind::Push)
+                .unwrap()
+        })
+        .detach();
+    connection
+        .transport_handle()
+        .write(&vec![0; WRITE_BUFFER_HIGH + 1]);
+    connection.run_pending();
     assert_eq!(*events.lock().unwrap(), ["pause"]);
     connection.take_written();
     assert_eq!(*events.lock().unwrap(), ["pause", "resume"]);
@@ -183,17 +183,22 @@ fn a_push_producer_not_the_protocol_is_paused_and_resumed_in_memory() {
 
 #[test]
 fn registering_a_second_producer_is_an_error() {
-    let connection = TestConnection::new(Quiet);
-    let transport: TransportRef = connection.transport().clone();
-    transport
-        .register_producer(Box::new(Recorder(log())), ProducerKind::Push)
-        .unwrap();
-    let second = transport.register_producer(Box::new(Recorder(log())), ProducerKind::Pull);
-    assert!(matches!(second, Err(Error::ProducerAlreadyRegistered)));
-    transport.unregister_producer();
-    assert!(transport
-        .register_producer(Box::new(Recorder(log())), ProducerKind::Pull)
-        .is_ok());
+    let mut connection = TestConnection::new(Quiet);
+    let handle = connection.handle();
+    let register =
+        |kind| handle.call(move |_, cx| cx.register_producer(Box::new(Recorder(log())), kind));
+    let mut first = register(ProducerKind::Push);
+    let mut second = register(ProducerKind::Pull);
+    handle.call(|_, cx| cx.unregister_producer()).detach();
+    let mut third = register(ProducerKind::Pull);
+    connection.run_pending();
+    assert!(first.take_result().unwrap().unwrap().is_ok());
+    assert!(matches!(
+        second.take_result().unwrap().unwrap(),
+        Err(Error::ProducerAlreadyRegistered)
+    ));
+    assert!(third.take_result().unwrap().unwrap().is_ok());
+    assert_eq!(connection.producer_kind(), Some(ProducerKind::Pull));
 }
 
 /// Writes 64 KiB chunks on a timer while not paused; counts pauses and resumes.
@@ -204,13 +209,13 @@ struct Ticker {
 }
 
 impl Producer for Ticker {
-    fn pause_producing(&mut self) {
+    fn pause_producing(&mut self, _: &mut Context<'_>) {
         *self.paused.lock().unwrap() = true;
         self.log.lock().unwrap().push("pause".into());
         let _ = self.first_pause.send(());
     }
 
-    fn resume_producing(&mut self) {
+    fn resume_producing(&mut self, _: &mut Context<'_>) {
         *self.paused.lock().unwrap() = false;
         self.log.lock().unwrap().push("resume".into());
     }
@@ -225,7 +230,7 @@ fn a_push_producer_is_paused_while_a_slow_peer_catches_up_over_tcp() {
     let paused_tx = Mutex::new(paused_tx);
     let (e, r) = (events.clone(), reactor.clone());
     let port = reactor
-        .listen_tcp(
+        .listen(
             "127.0.0.1:0",
             factory_fn(move |_: &Address| PushServer {
                 log: e.clone(),
@@ -236,7 +241,7 @@ fn a_push_producer_is_paused_while_a_slow_peer_catches_up_over_tcp() {
         .unwrap();
     // A slow peer: it reads nothing until the producer has been paused.
     let client = read_all_after_signal(
-        port.local_addr(),
+        port.local_addr().socket_addr().unwrap(),
         paused_rx,
         &reactor,
         "the producer was paused",
@@ -258,40 +263,43 @@ struct PushServer {
 }
 
 impl Protocol for PushServer {
-    fn connection_made(&mut self, transport: &TransportRef) {
+    fn connection_made(&mut self, cx: &mut Context<'_, Self>) {
         let paused = Arc::new(Mutex::new(false));
         let ticker = Ticker {
             paused: paused.clone(),
             log: self.log.clone(),
             first_pause: self.first_pause.clone(),
         };
-        transport
-            .register_producer(Box::new(ticker), ProducerKind::Push)
+        cx.register_producer(Box::new(ticker), ProducerKind::Push)
             .unwrap();
-        tick(
-            self.reactor.clone(),
-            transport.clone(),
-            paused,
-            64 * 1024 * 1024,
-        );
+        tick(self.reactor.clone(), cx.handle(), paused, 64 * 1024 * 1024);
     }
 
-    fn data_received(&mut self, _: &TransportRef, _: Bytes) {}
+    fn data_received(&mut self, _: &mut Context<'_, Self>, _: Bytes) {}
 }
 
 /// Writes one 64 KiB chunk unless paused, and schedules itself again.
-fn tick(reactor: Reactor, transport: TransportRef, paused: Arc<Mutex<bool>>, left: usize) {
+fn tick(
+    reactor: Reactor,
+    handle: ProtocolHandle<PushServer>,
+    paused: Arc<Mutex<bool>>,
+    left: usize,
+) {
     if left == 0 {
-        transport.unregister_producer();
-        transport.lose_connection();
+        handle
+            .call(|_, cx| {
+                cx.unregister_producer();
+                cx.lose_connection();
+            })
+            .detach();
         return;
     }
     let mut left = left;
     if !*paused.lock().unwrap() {
         let chunk = left.min(64 * 1024);
-        transport.write(&vec![b'p'; chunk]);
+        handle.write(&vec![b'p'; chunk]);
         left -= chunk;
     }
     let next = reactor.clone();
-    reactor.call_later(Duration::ZERO, move || tick(next, transport, paused, left));
+    reactor.call_later(Duration::ZERO, move || tick(next, handle, paused, left));
 }

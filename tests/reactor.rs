@@ -19,7 +19,7 @@ fn listening_on_a_taken_port_is_an_error() {
     let taken = StdListener::bind("127.0.0.1:0").unwrap();
     let address = taken.local_addr().unwrap();
     let error = reactor
-        .listen_tcp(address, factory_fn(|_: &Address| Echo))
+        .listen(address, factory_fn(|_: &Address| Echo))
         .unwrap_err();
     match error {
         Error::CannotListen { source, .. } => {
@@ -107,7 +107,7 @@ fn graceful_stop_flushes_every_connection_and_fires_each_connection_lost_once() 
     let (s, r) = (server.clone(), reactor.clone());
     let made = Arc::new(AtomicUsize::new(0));
     let port = reactor
-        .listen_tcp(
+        .listen(
             "127.0.0.1:0",
             factory_fn(move |_: &Address| {
                 let (r, made) = (r.clone(), made.clone());
@@ -121,7 +121,7 @@ fn graceful_stop_flushes_every_connection_and_fires_each_connection_lost_once() 
             }),
         )
         .unwrap();
-    let address = port.local_addr();
+    let address = port.local_addr().socket_addr().unwrap();
     let (tx, rx) = mpsc::channel();
     for _ in 0..CLIENTS {
         let tx = tx.clone();
@@ -169,7 +169,7 @@ fn stop_listening_closes_the_port_and_runs_stop_factory() {
     }
     let reactor = Reactor::new().unwrap();
     let factory = Arc::new(Tracked::default());
-    let port = reactor.listen_tcp("127.0.0.1:0", factory.clone()).unwrap();
+    let port = reactor.listen("127.0.0.1:0", factory.clone()).unwrap();
     let address = port.local_addr();
     let outcome = Arc::new(Mutex::new(None));
     let (o, r) = (outcome.clone(), reactor.clone());
@@ -178,7 +178,7 @@ fn stop_listening_closes_the_port_and_runs_stop_factory() {
             let o = o.clone();
             let r2 = r.clone();
             // A new connection is now refused.
-            r.connect_tcp(address, factory_fn(|_: &Address| Echo))
+            r.connect(address, factory_fn(|_: &Address| Echo))
                 .add_both(move |result| {
                     *o.lock().unwrap() = Some(result.is_err());
                     let _ = r2.stop();

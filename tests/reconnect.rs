@@ -16,13 +16,15 @@ use torsade::testing::{MemoryReactor, TestConnection};
 use torsade::{factory_fn, Address, Backoff, Reactor, ReconnectingClient};
 
 const ADDRESS: &str = "10.0.0.1:8000";
+/// `ADDRESS` as the client endpoint it is parsed into: how attempts are recorded and named.
+const ENDPOINT: &str = "tcp:host=10.0.0.1:port=8000";
 const SECOND: Duration = Duration::from_secs(1);
 
 struct Echo;
 
 impl Protocol for Echo {
-    fn data_received(&mut self, transport: &TransportRef, data: Bytes) {
-        transport.write(&data);
+    fn data_received(&mut self, cx: &mut Context<'_, Self>, data: Bytes) {
+        cx.write(&data);
     }
 }
 
@@ -46,7 +48,7 @@ fn start(memory: &Arc<MemoryReactor>, backoff: Backoff) -> ReconnectingClient<Ec
 }
 
 fn attempts(memory: &MemoryReactor) -> usize {
-    memory.connect_addresses().len()
+    memory.connect_endpoints().len()
 }
 
 /// How long until the scheduled retry, if one is scheduled.
@@ -94,8 +96,8 @@ fn defaults_are_twisteds() {
 #[test]
 fn first_attempt_starts_at_once() {
     let memory = Arc::new(MemoryReactor::new());
-    let client = ReconnectingClient::connect(memory.clone(), ADDRESS, echo_factory());
-    assert_eq!(memory.connect_addresses(), [ADDRESS]);
+    let client = ReconnectingClient::connect(memory.clone(), ADDRESS, echo_factory()).unwrap();
+    assert_eq!(memory.connect_endpoints(), [ENDPOINT]);
     assert!(client.connection().is_none());
 }
 
@@ -221,7 +223,8 @@ fn max_retries_gives_up_after_that_many_retries_in_a_row() {
     let failure = waiting.take_result().unwrap().unwrap_err();
     match failure.downcast_ref::<Error>() {
         Some(Error::StoppedTrying { address, attempts }) => {
-            assert_eq!((address.as_str(), *attempts), (ADDRESS, 3));
+            // The client is named by its endpoint (it was the bare address).
+            assert_eq!((address.as_str(), *attempts), (ENDPOINT, 3));
         }
         other => panic!("unexpected {other:?}"),
     }
@@ -317,20 +320,40 @@ fn stop_trying_prevents_reconnecting_after_the_connection_is_lost() {
     assert_eq!(attempts(&memory), 1);
 }
 
+/// The rule changed with endpoints (issue 12): `stop_trying` is also Twisted's
+/// `stopConnecting`, so an attempt under way is cancelled rather than left to finish. The
+/// old test pinned the opposite ("the attempt may still connect"); this pins the new rule.
 #[test]
-fn stop_trying_lets_an_attempt_under_way_finish_without_retrying() {
+fn stop_trying_cancels_an_attempt_under_way_and_does_not_retry() {
     let memory = Arc::new(MemoryReactor::new());
-    let client = start(&memory, Backoff::new());
+    let factory = Arc::new(Recording::default());
+    let client =
+        ReconnectingClient::connect_with(memory.clone(), ADDRESS, factory.clone(), Backoff::new())
+            .unwrap();
+    factory.take();
     let mut waiting = client.when_connected();
+    assert!(memory.is_connect_pending(0));
     client.stop_trying();
-    assert!(
-        waiting.take_result().is_none(),
-        "the attempt may still connect"
-    );
 
-    assert!(memory.fail_connect(0, refused()));
-    assert!(waiting.take_result().unwrap().is_err());
+    // The attempt is settled at once: cancelled, so it can neither fail nor connect later.
+    assert!(!memory.is_connect_pending(0));
+    let failure = waiting.take_result().unwrap().unwrap_err();
+    assert!(matches!(
+        failure.downcast_ref::<Error>(),
+        Some(Error::StoppedTrying { attempts: 1, .. })
+    ));
+    let cancelled = Error::ConnectCancelled {
+        address: ENDPOINT.into(),
+    };
+    assert_eq!(
+        factory.take(),
+        [format!("failed {cancelled}"), "stop".into()]
+    );
+    assert!(!memory.fail_connect(0, refused()));
+    assert!(memory.complete_connect::<Echo>(0).is_none());
     assert_eq!(memory.clock().pending_calls(), 0);
+    memory.clock().advance(Duration::from_secs(86_400));
+    assert_eq!(attempts(&memory), 1);
 }
 
 #[test]
@@ -423,7 +446,7 @@ fn wrapped_factory_hooks_are_called_for_every_attempt() {
             .unwrap();
     assert_eq!(
         factory.take(),
-        [format!("connecting {ADDRESS}"), "start".into()]
+        [format!("connecting {ENDPOINT}"), "start".into()]
     );
 
     assert!(memory.fail_connect(0, refused()));
@@ -437,7 +460,7 @@ fn wrapped_factory_hooks_are_called_for_every_attempt() {
     assert_eq!(
         factory.take(),
         [
-            format!("connecting {ADDRESS}"),
+            format!("connecting {ENDPOINT}"),
             "start".into(),
             "build".into(),
             format!("lost {}", reset()),
@@ -547,7 +570,7 @@ impl ClientFactory for ServerComesUp {
                 common::Recorder::new(&seen).on_made(move |_| arrive())
             });
             self.reactor
-                .listen_tcp(self.address, server)
+                .listen(self.address, server)
                 .expect("the port is free again");
         }
     }
@@ -585,7 +608,7 @@ fn reconnects_over_loopback_once_the_server_starts_listening() {
     client
         .when_connected()
         .add_both(move |handle| {
-            *peer.lock().unwrap() = Some(handle.map(|handle| handle.peer_addr()));
+            *peer.lock().unwrap() = Some(handle.map(|handle| handle.peer_addr().clone()));
             done.stop_trying();
             arrive();
             Ok::<(), Failure>(())

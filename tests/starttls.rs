@@ -1,7 +1,8 @@
 //! STARTTLS over loopback: a line protocol upgrades mid-connection, the client and the
 //! server each playing their TLS side; bytes written before the switch travel in the
 //! clear and first, bytes after it encrypted; plaintext slipped in after the request is
-//! refused, never delivered as if it were protected (CVE-2011-0411).
+//! refused, never delivered as if it were protected (CVE-2011-0411). The same upgrade
+//! runs in memory too: two test connections in a loopback pair, with real rustls.
 
 mod common;
 
@@ -12,7 +13,7 @@ use std::time::Duration;
 
 use common::run_bounded;
 use torsade::prelude::*;
-use torsade::testing::TestCertificates;
+use torsade::testing::{Loopback, TestCertificates, TestConnection};
 use torsade::tls::rustls::{ClientConfig, ServerConfig};
 use torsade::tls::StartTls;
 use torsade::{factory_fn, Address, Reactor};
@@ -43,7 +44,7 @@ impl LineHandler for Server {
             }
             return;
         }
-        let tls = lines.transport().tls_info().is_some();
+        let tls = lines.tls_info().is_some();
         lines.send_line(format!("ECHO {text} tls={tls}").as_bytes());
     }
 
@@ -56,11 +57,12 @@ impl LineHandler for Server {
     }
 }
 
-/// Talks in the clear, asks for STARTTLS, then talks encrypted; stops the reactor when done.
+/// Talks in the clear, asks for STARTTLS, then talks encrypted; stops the reactor (if it
+/// runs on one) when done.
 struct Client {
     config: Arc<ClientConfig>,
     log: Log,
-    reactor: Reactor,
+    reactor: Option<Reactor>,
 }
 
 impl LineHandler for Client {
@@ -79,7 +81,7 @@ impl LineHandler for Client {
                 // Written after the switch: sent encrypted, once the handshake is done.
                 lines.send_line(b"SECRET");
             }
-            _ => lines.transport().lose_connection(),
+            _ => lines.lose_connection(),
         }
     }
 
@@ -87,8 +89,11 @@ impl LineHandler for Client {
         note(&self.log, "client handshake");
     }
 
-    fn connection_lost(&mut self, _: DisconnectReason) {
-        let _ = self.reactor.stop();
+    fn connection_lost(&mut self, reason: DisconnectReason) {
+        note(&self.log, format!("client lost: {reason}"));
+        if let Some(reactor) = &self.reactor {
+            let _ = reactor.stop();
+        }
     }
 }
 
@@ -99,7 +104,7 @@ fn server_port(
 ) -> std::net::SocketAddr {
     let (config, log) = (certificates.server_config().unwrap(), log.clone());
     reactor
-        .listen_tcp(
+        .listen(
             "127.0.0.1:0",
             factory_fn(move |_: &Address| {
                 LineOnlyReceiver::new(Server {
@@ -110,6 +115,8 @@ fn server_port(
         )
         .unwrap()
         .local_addr()
+        .socket_addr()
+        .unwrap()
 }
 
 #[test]
@@ -124,19 +131,23 @@ fn a_line_protocol_upgrades_to_tls_mid_connection_on_both_sides() {
         reactor.clone(),
     );
     reactor
-        .connect_tcp(
+        .connect(
             address,
             factory_fn(move |_: &Address| {
                 LineOnlyReceiver::new(Client {
                     config: config.clone(),
                     log: l.clone(),
-                    reactor: r.clone(),
+                    reactor: Some(r.clone()),
                 })
             }),
         )
         .detach();
     run_bounded(&reactor, LIMIT);
-    let log = log.lock().unwrap();
+    assert_upgraded_in_order(&log.lock().unwrap());
+}
+
+/// The log of a conversation that upgraded: in the clear first, then only inside TLS.
+fn assert_upgraded_in_order(log: &[String]) {
     let position = |entry: &str| {
         log.iter()
             .position(|seen| seen == entry)
@@ -236,15 +247,71 @@ fn plaintext_sent_instead_of_a_handshake_fails_it_and_is_never_delivered() {
     );
 }
 
+/// The rule changed with the one connection core (issue 12): the in-memory connection
+/// runs the reactor's code, TLS included, so STARTTLS works there rather than answering
+/// "unsupported" (what the old test pinned). The whole upgrade, in a loopback pair.
 #[test]
-fn an_in_memory_transport_says_it_cannot_start_tls() {
+fn an_in_memory_pair_upgrades_to_tls_mid_connection_on_both_sides() {
     let certificates = TestCertificates::new(&["localhost"]).unwrap();
-    let connection = torsade::testing::TestConnection::new(LineOnlyReceiver::new(Server {
+    let log: Log = Arc::new(Mutex::new(Vec::new()));
+    let server = LineOnlyReceiver::new(Server {
         config: certificates.server_config().unwrap(),
-        log: Arc::new(Mutex::new(Vec::new())),
+        log: log.clone(),
+    });
+    let client = LineOnlyReceiver::new(Client {
+        config: certificates.client_config().unwrap(),
+        log: log.clone(),
+        reactor: None,
+    });
+    let mut pair = Loopback::new(server, client);
+    pair.pump();
+    let log = log.lock().unwrap().clone();
+    assert_upgraded_in_order(&log);
+    // The client hung up once its secret came back; both ends ended cleanly (close_notify
+    // then EOF, as over TCP).
+    assert!(
+        pair.client().is_lost() && pair.server().is_lost(),
+        "{log:?}"
+    );
+    assert!(
+        log.contains(&"client lost: connection closed cleanly".to_string()),
+        "{log:?}"
+    );
+    assert!(
+        log.contains(&"server lost: connection closed cleanly".to_string()),
+        "{log:?}"
+    );
+}
+
+/// CVE-2011-0411 in memory: the command pipelined behind STARTTLS is refused and never
+/// delivered, and the connection is aborted without answering.
+#[test]
+fn plaintext_pipelined_behind_starttls_is_refused_in_memory_too() {
+    let certificates = TestCertificates::new(&["localhost"]).unwrap();
+    let log: Log = Arc::new(Mutex::new(Vec::new()));
+    let mut connection = TestConnection::new(LineOnlyReceiver::new(Server {
+        config: certificates.server_config().unwrap(),
+        log: log.clone(),
     }));
-    // StringTransport does not do TLS: it says so rather than pretending.
-    let transport: TransportRef = connection.transport().clone();
-    let outcome = transport.start_tls(StartTls::server(certificates.server_config().unwrap()));
-    assert!(matches!(outcome, Err(Error::StartTlsUnsupported)));
+    connection.receive(b"STARTTLS\r\nRCPT TO:<victim>\r\n");
+    let log = log.lock().unwrap().clone();
+    assert!(
+        log.iter()
+            .any(|entry| entry.starts_with("server refused: 18 bytes of plaintext")),
+        "{log:?}"
+    );
+    assert!(
+        !log.iter().any(|entry| entry.contains("RCPT")),
+        "the injected command was delivered: {log:?}"
+    );
+    assert!(matches!(
+        connection
+            .lost_reason()
+            .and_then(|reason| reason.error().cloned()),
+        Some(ConnectionError::PlaintextAfterStartTls { bytes: 18 })
+    ));
+    assert!(
+        !connection.take_written().starts_with(b"READY"),
+        "the aborted connection still answered"
+    );
 }

@@ -23,14 +23,14 @@ struct Client {
 }
 
 impl Protocol for Client {
-    fn connection_made(&mut self, transport: &TransportRef) {
-        transport.write(&vec![b'c'; self.size]);
+    fn connection_made(&mut self, cx: &mut Context<'_, Self>) {
+        cx.write(&vec![b'c'; self.size]);
     }
 
-    fn data_received(&mut self, transport: &TransportRef, data: Bytes) {
+    fn data_received(&mut self, cx: &mut Context<'_, Self>, data: Bytes) {
         self.received += data.len();
         if self.received == self.size {
-            transport.lose_connection();
+            cx.lose_connection();
         }
     }
 
@@ -46,13 +46,13 @@ impl Protocol for Client {
 /// Echo clients against an echo server on `reactor`; returns the port.
 fn exchange(reactor: &Reactor, clients: usize, size: usize) -> torsade::ListeningPort {
     let port = reactor
-        .listen_tcp("127.0.0.1:0", factory_fn(|_: &Address| Echo))
+        .listen("127.0.0.1:0", factory_fn(|_: &Address| Echo))
         .unwrap();
     let done: Arc<Mutex<usize>> = Arc::default();
     for _ in 0..clients {
         let (d, r) = (done.clone(), reactor.clone());
         reactor
-            .connect_tcp(
+            .connect(
                 port.local_addr(),
                 factory_fn(move |_: &Address| Client {
                     size,
@@ -107,24 +107,24 @@ fn counts_from_every_loop_add_up() {
 fn open_connections_are_counted_while_they_are_open() {
     let reactor = Reactor::new().unwrap();
     let port = reactor
-        .listen_tcp("127.0.0.1:0", factory_fn(|_: &Address| Echo))
+        .listen("127.0.0.1:0", factory_fn(|_: &Address| Echo))
         .unwrap();
     let observed: Arc<Mutex<Option<(u64, usize)>>> = Arc::default();
     let (o, r) = (observed.clone(), reactor.clone());
     let port = Arc::new(port);
     let p = port.clone();
     reactor
-        .connect_tcp(
+        .connect(
             port.local_addr(),
             factory_fn(move |_: &Address| {
                 let (o, r, p) = (o.clone(), r.clone(), p.clone());
                 Recorder::new(&seen())
-                    .on_made(|transport| transport.write(b"x"))
-                    .on_data(move |transport, _| {
+                    .on_made(|cx| cx.write(b"x"))
+                    .on_data(move |cx, _| {
                         // The server has read our byte: both ends are open.
                         *o.lock().unwrap() =
                             Some((r.stats().open_connections, p.stats().open_connections));
-                        transport.lose_connection();
+                        cx.lose_connection();
                         let _ = r.stop();
                     })
             }),
@@ -140,12 +140,12 @@ fn open_connections_are_counted_while_they_are_open() {
 struct Flood(usize);
 
 impl Protocol for Flood {
-    fn connection_made(&mut self, transport: &TransportRef) {
-        transport.write(&vec![b'f'; self.0]);
-        transport.lose_connection();
+    fn connection_made(&mut self, cx: &mut Context<'_, Self>) {
+        cx.write(&vec![b'f'; self.0]);
+        cx.lose_connection();
     }
 
-    fn data_received(&mut self, _: &TransportRef, _: Bytes) {}
+    fn data_received(&mut self, _: &mut Context<'_, Self>, _: Bytes) {}
 }
 
 #[test]
@@ -153,12 +153,12 @@ fn crossing_the_high_water_mark_counts_a_write_pause() {
     const SIZE: usize = 32 * 1024 * 1024;
     let reactor = Reactor::new().unwrap();
     let port = reactor
-        .listen_tcp("127.0.0.1:0", factory_fn(|_: &Address| Flood(SIZE)))
+        .listen("127.0.0.1:0", factory_fn(|_: &Address| Flood(SIZE)))
         .unwrap();
     let client = seen();
     let (c, r) = (client.clone(), reactor.clone());
     reactor
-        .connect_tcp(
+        .connect(
             port.local_addr(),
             factory_fn(move |_: &Address| Recorder::new(&c).on_lost(stop_on_lost(&r))),
         )
@@ -177,15 +177,15 @@ fn events_of_a_connection_carry_its_span_with_the_peer_address() {
     let logs = capture_logs(|| {
         let reactor = Reactor::new().unwrap();
         let port = reactor
-            .listen_tcp("127.0.0.1:0", factory_fn(|_: &Address| Echo))
+            .listen("127.0.0.1:0", factory_fn(|_: &Address| Echo))
             .unwrap();
         let r = reactor.clone();
         reactor
-            .connect_tcp(
+            .connect(
                 port.local_addr(),
                 factory_fn(move |_: &Address| {
                     Recorder::new(&seen())
-                        .on_made(|transport| transport.lose_connection())
+                        .on_made(|cx| cx.lose_connection())
                         .on_lost(stop_on_lost(&r))
                 }),
             )

@@ -60,7 +60,7 @@ fn an_async_client_talks_to_an_async_server() {
 fn the_seed_coroutine_gets_a_greeting_in_a_few_lines() {
     let reactor = Reactor::new().unwrap();
     let server = reactor
-        .listen_tcp("127.0.0.1:0", GreetingServer::factory())
+        .listen("127.0.0.1:0", GreetingServer::factory())
         .unwrap();
     let (r, address) = (reactor.clone(), server.local_addr());
     let greeting = run_async(&reactor, async move {

@@ -21,12 +21,12 @@ fn lose_connection_flushes_pending_data_first() {
     let server = seen();
     let s = server.clone();
     let port = reactor
-        .listen_tcp(
+        .listen(
             "127.0.0.1:0",
             factory_fn(move |_: &Address| {
-                Recorder::new(&s).on_made(|transport| {
-                    transport.write(&vec![b'x'; SIZE]);
-                    transport.lose_connection();
+                Recorder::new(&s).on_made(|cx| {
+                    cx.write(&vec![b'x'; SIZE]);
+                    cx.lose_connection();
                 })
             }),
         )
@@ -34,7 +34,7 @@ fn lose_connection_flushes_pending_data_first() {
     let client = seen();
     let (c, r) = (client.clone(), reactor.clone());
     reactor
-        .connect_tcp(
+        .connect(
             port.local_addr(),
             factory_fn(move |_: &Address| Recorder::new(&c).on_lost(stop_on_lost(&r))),
         )
@@ -53,13 +53,13 @@ fn abort_connection_drops_pending_data() {
     let server = seen();
     let s = server.clone();
     let port = reactor
-        .listen_tcp(
+        .listen(
             "127.0.0.1:0",
             factory_fn(move |_: &Address| {
-                Recorder::new(&s).on_made(|transport| {
-                    transport.write(&vec![b'x'; 1024 * 1024]);
-                    transport.abort_connection();
-                    assert_eq!(transport.write_buffer_size(), 0);
+                Recorder::new(&s).on_made(|cx| {
+                    cx.write(&vec![b'x'; 1024 * 1024]);
+                    cx.abort_connection();
+                    assert_eq!(cx.write_buffer_size(), 0);
                 })
             }),
         )
@@ -67,7 +67,7 @@ fn abort_connection_drops_pending_data() {
     let client = seen();
     let (c, r) = (client.clone(), reactor.clone());
     reactor
-        .connect_tcp(
+        .connect(
             port.local_addr(),
             factory_fn(move |_: &Address| Recorder::new(&c).on_lost(stop_on_lost(&r))),
         )
@@ -98,7 +98,7 @@ fn connection_lost_fires_exactly_once_per_connection() {
     let server = seen();
     let (s, on_server_lost) = (server.clone(), count_and_maybe_stop.clone());
     let port = reactor
-        .listen_tcp(
+        .listen(
             "127.0.0.1:0",
             factory_fn(move |_: &Address| Recorder::new(&s).on_lost(on_server_lost())),
         )
@@ -107,20 +107,20 @@ fn connection_lost_fires_exactly_once_per_connection() {
     for i in 0..CLIENTS {
         let (c, on_client_lost) = (client.clone(), count_and_maybe_stop.clone());
         reactor
-            .connect_tcp(
+            .connect(
                 port.local_addr(),
                 factory_fn(move |_: &Address| {
                     Recorder::new(&c)
-                        .on_made(move |transport| {
+                        .on_made(move |cx| {
                             // Close in every way a connection can end.
                             match i % 3 {
-                                0 => transport.lose_connection(),
-                                1 => transport.abort_connection(),
+                                0 => cx.lose_connection(),
+                                1 => cx.abort_connection(),
                                 _ => {
-                                    transport.write(b"bye");
-                                    transport.lose_connection();
-                                    transport.lose_connection();
-                                    transport.abort_connection();
+                                    cx.write(b"bye");
+                                    cx.lose_connection();
+                                    cx.lose_connection();
+                                    cx.abort_connection();
                                 }
                             }
                         })
@@ -147,23 +147,23 @@ fn eof_received_can_keep_the_connection_half_open() {
         bytes: usize,
     }
     impl Protocol for CountThenAnswer {
-        fn data_received(&mut self, _: &TransportRef, data: Bytes) {
+        fn data_received(&mut self, _: &mut Context<'_, Self>, data: Bytes) {
             self.bytes += data.len();
         }
-        fn eof_received(&mut self, transport: &TransportRef) -> bool {
-            transport.write(format!("{} bytes", self.bytes).as_bytes());
-            transport.lose_connection();
+        fn eof_received(&mut self, cx: &mut Context<'_, Self>) -> bool {
+            cx.write(format!("{} bytes", self.bytes).as_bytes());
+            cx.lose_connection();
             true
         }
     }
     let reactor = Reactor::new().unwrap();
     let port = reactor
-        .listen_tcp(
+        .listen(
             "127.0.0.1:0",
             factory_fn(|_: &Address| CountThenAnswer::default()),
         )
         .unwrap();
-    let address = port.local_addr();
+    let address = port.local_addr().socket_addr().unwrap();
     let (tx, rx) = mpsc::channel();
     let r = reactor.clone();
     std::thread::spawn(move || {
@@ -186,12 +186,12 @@ fn the_default_eof_received_closes_the_connection() {
     let server = seen();
     let s = server.clone();
     let port = reactor
-        .listen_tcp(
+        .listen(
             "127.0.0.1:0",
             factory_fn(move |_: &Address| Recorder::new(&s)),
         )
         .unwrap();
-    let address = port.local_addr();
+    let address = port.local_addr().socket_addr().unwrap();
     let (tx, rx) = mpsc::channel();
     let r = reactor.clone();
     std::thread::spawn(move || {
@@ -216,18 +216,18 @@ fn a_panicking_protocol_aborts_only_its_own_connection() {
     /// Panics on the byte `!`, echoes otherwise.
     struct Fragile;
     impl Protocol for Fragile {
-        fn data_received(&mut self, transport: &TransportRef, data: Bytes) {
+        fn data_received(&mut self, cx: &mut Context<'_, Self>, data: Bytes) {
             if data.contains(&b'!') {
                 panic!("cannot handle excitement");
             }
-            transport.write(&data);
+            cx.write(&data);
         }
     }
     let reactor = Reactor::new().unwrap();
     let port = reactor
-        .listen_tcp("127.0.0.1:0", factory_fn(|_: &Address| Fragile))
+        .listen("127.0.0.1:0", factory_fn(|_: &Address| Fragile))
         .unwrap();
-    let address = port.local_addr();
+    let address = port.local_addr().socket_addr().unwrap();
     let (tx, rx) = mpsc::channel();
     let r = reactor.clone();
     std::thread::spawn(move || {
@@ -280,11 +280,11 @@ impl ProtocolFactory for Refuser {
 #[test]
 fn a_factory_refusing_a_connection_closes_it() {
     let reactor = Reactor::new().unwrap();
-    let port = reactor.listen_tcp("127.0.0.1:0", Refuser).unwrap();
+    let port = reactor.listen("127.0.0.1:0", Refuser).unwrap();
     let client = seen();
     let (c, r) = (client.clone(), reactor.clone());
     reactor
-        .connect_tcp(
+        .connect(
             port.local_addr(),
             factory_fn(move |_: &Address| Recorder::new(&c).on_lost(stop_on_lost(&r))),
         )

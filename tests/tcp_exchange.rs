@@ -19,24 +19,24 @@ use torsade::{factory_fn, Address, ProtocolHandle, Reactor};
 fn a_client_and_a_server_exchange_data() {
     let reactor = Reactor::new().unwrap();
     let port = reactor
-        .listen_tcp("127.0.0.1:0", factory_fn(|_: &Address| Echo))
+        .listen("127.0.0.1:0", factory_fn(|_: &Address| Echo))
         .unwrap();
     let client = seen();
     let (c, r) = (client.clone(), reactor.clone());
     let factory = factory_fn(move |_: &Address| {
         Recorder::new(&c)
-            .on_made(|transport| {
-                transport.write(b"hello, ");
-                transport.write_many(&[b"wor", b"ld"]);
+            .on_made(|cx| {
+                cx.write(b"hello, ");
+                cx.write_many(&[b"wor", b"ld"]);
             })
-            .on_data(|transport, total| {
+            .on_data(|cx, total| {
                 if total == 12 {
-                    transport.lose_connection();
+                    cx.lose_connection();
                 }
             })
             .on_lost(stop_on_lost(&r))
     });
-    reactor.connect_tcp(port.local_addr(), factory).detach();
+    reactor.connect(port.local_addr(), factory).detach();
     run_bounded(&reactor, LIMIT);
     let client = client.lock().unwrap();
     assert_eq!(client.made, 1);
@@ -59,13 +59,13 @@ fn addresses_are_reported_on_both_ends() {
     let server_view = Arc::new(Mutex::new(None));
     let (sv, stop) = (server_view.clone(), stop_when_both.clone());
     let port = reactor
-        .listen_tcp(
+        .listen(
             "127.0.0.1:0",
             factory_fn(move |peer: &Address| {
-                let (sv, stop, peer) = (sv.clone(), stop.clone(), *peer);
-                Recorder::new(&seen()).on_made(move |transport| {
+                let (sv, stop, peer) = (sv.clone(), stop.clone(), peer.clone());
+                Recorder::new(&seen()).on_made(move |cx| {
                     *sv.lock().unwrap() =
-                        Some((peer, transport.peer_addr(), transport.host_addr()));
+                        Some((peer, cx.peer_addr().clone(), cx.host_addr().clone()));
                     stop();
                 })
             }),
@@ -74,17 +74,18 @@ fn addresses_are_reported_on_both_ends() {
     let client_view = Arc::new(Mutex::new(None));
     let cv = client_view.clone();
     reactor
-        .connect_tcp(port.local_addr(), factory_fn(|_: &Address| Echo))
+        .connect(port.local_addr(), factory_fn(|_: &Address| Echo))
         .add_callback(move |handle| {
-            *cv.lock().unwrap() = Some((handle.peer_addr(), handle.host_addr()));
+            *cv.lock().unwrap() = Some((handle.peer_addr().clone(), handle.host_addr().clone()));
             stop_when_both();
         })
         .detach();
     run_bounded(&reactor, LIMIT);
-    let (peer_seen_by_factory, server_peer, server_host) = server_view.lock().unwrap().unwrap();
-    let (client_peer, client_host) = client_view.lock().unwrap().unwrap();
-    assert_eq!(server_host, Address::Tcp(port.local_addr()));
-    assert_eq!(client_peer, Address::Tcp(port.local_addr()));
+    let (peer_seen_by_factory, server_peer, server_host) =
+        server_view.lock().unwrap().clone().unwrap();
+    let (client_peer, client_host) = client_view.lock().unwrap().clone().unwrap();
+    assert_eq!(server_host, port.local_addr());
+    assert_eq!(client_peer, port.local_addr());
     assert_eq!(server_peer, client_host);
     assert_eq!(peer_seen_by_factory, client_host);
 }
@@ -96,7 +97,7 @@ fn writes_from_another_thread_reach_the_peer() {
     let server = seen();
     let (s, r) = (server.clone(), reactor.clone());
     let port = reactor
-        .listen_tcp(
+        .listen(
             "127.0.0.1:0",
             factory_fn(move |_: &Address| {
                 let r = r.clone();
@@ -109,12 +110,12 @@ fn writes_from_another_thread_reach_the_peer() {
         )
         .unwrap();
     reactor
-        .connect_tcp(
+        .connect(
             port.local_addr(),
             factory_fn(|_: &Address| Counter::default()),
         )
         .add_callback(|handle| {
-            let transport = handle.transport();
+            let transport = handle.transport().clone();
             std::thread::spawn(move || {
                 for _ in 0..1000 {
                     transport.write(b"0123456789");
@@ -130,12 +131,12 @@ fn writes_from_another_thread_reach_the_peer() {
 fn handle_calls_run_in_order_inside_the_connection() {
     let reactor = Reactor::new().unwrap();
     let port = reactor
-        .listen_tcp("127.0.0.1:0", factory_fn(|_: &Address| Echo))
+        .listen("127.0.0.1:0", factory_fn(|_: &Address| Echo))
         .unwrap();
     let results = Arc::new(Mutex::new(Vec::new()));
     let (res, r) = (results.clone(), reactor.clone());
     reactor
-        .connect_tcp(
+        .connect(
             port.local_addr(),
             factory_fn(|_: &Address| Counter::default()),
         )
@@ -143,7 +144,7 @@ fn handle_calls_run_in_order_inside_the_connection() {
             for i in 0..10 {
                 let res = res.clone();
                 handle
-                    .call(move |counter: &mut Counter| {
+                    .call(move |counter: &mut Counter, _| {
                         counter.chunks += 1;
                         (i, counter.chunks)
                     })
@@ -152,7 +153,7 @@ fn handle_calls_run_in_order_inside_the_connection() {
             }
             let r2 = r.clone();
             handle
-                .call(move |_| {
+                .call(move |_, _| {
                     let _ = r2.stop();
                 })
                 .detach();
@@ -168,7 +169,7 @@ fn handle_calls_run_in_order_inside_the_connection() {
 fn handle_calls_after_the_connection_ended_fail_with_connection_closed() {
     let reactor = Reactor::new().unwrap();
     let port = reactor
-        .listen_tcp("127.0.0.1:0", factory_fn(|_: &Address| Echo))
+        .listen("127.0.0.1:0", factory_fn(|_: &Address| Echo))
         .unwrap();
     let outcome = Arc::new(Mutex::new(None));
     let (o, r) = (outcome.clone(), reactor.clone());
@@ -182,7 +183,7 @@ fn handle_calls_after_the_connection_ended_fail_with_connection_closed() {
             let later = r.clone();
             later.call_later(Duration::ZERO, move || {
                 handle
-                    .call(|_| ())
+                    .call(|_, _| ())
                     .add_both(move |result| {
                         *o.lock().unwrap() = Some(matches!(
                             result.map_err(|f| f
@@ -198,7 +199,7 @@ fn handle_calls_after_the_connection_ended_fail_with_connection_closed() {
         })
     });
     reactor
-        .connect_tcp(port.local_addr(), factory)
+        .connect(port.local_addr(), factory)
         .add_callback(move |handle| {
             handle.transport().lose_connection();
             *slot.lock().unwrap() = Some(handle);
@@ -208,26 +209,26 @@ fn handle_calls_after_the_connection_ended_fail_with_connection_closed() {
     assert_eq!(*outcome.lock().unwrap(), Some(true));
 }
 
-/// Pauses reading as soon as it is connected and hands its transport out; counts bytes;
-/// reports the total at EOF.
+/// Pauses reading as soon as it is connected and hands a handle on its transport out;
+/// counts bytes; reports the total at EOF.
 struct PausedCounter {
-    transport_out: mpsc::Sender<TransportRef>,
+    transport_out: mpsc::Sender<TransportHandle>,
     received: Arc<AtomicUsize>,
     at_eof: Arc<Mutex<Option<usize>>>,
     reactor: Reactor,
 }
 
 impl Protocol for PausedCounter {
-    fn connection_made(&mut self, transport: &TransportRef) {
-        transport.pause_reading();
-        self.transport_out.send(transport.clone()).unwrap();
+    fn connection_made(&mut self, cx: &mut Context<'_, Self>) {
+        cx.pause_reading();
+        self.transport_out.send(cx.transport_handle()).unwrap();
     }
 
-    fn data_received(&mut self, _: &TransportRef, data: Bytes) {
+    fn data_received(&mut self, _: &mut Context<'_, Self>, data: Bytes) {
         self.received.fetch_add(data.len(), Ordering::SeqCst);
     }
 
-    fn eof_received(&mut self, _: &TransportRef) -> bool {
+    fn eof_received(&mut self, _: &mut Context<'_, Self>) -> bool {
         *self.at_eof.lock().unwrap() = Some(self.received.load(Ordering::SeqCst));
         self.reactor.stop().unwrap();
         false
@@ -243,7 +244,7 @@ fn a_paused_transport_stops_reading_until_resumed() {
     let (rcv, eof, r) = (received.clone(), at_eof.clone(), reactor.clone());
     let transport_tx = Mutex::new(transport_tx);
     let port = reactor
-        .listen_tcp(
+        .listen(
             "127.0.0.1:0",
             factory_fn(move |_: &Address| PausedCounter {
                 transport_out: transport_tx.lock().unwrap().clone(),
@@ -253,12 +254,12 @@ fn a_paused_transport_stops_reading_until_resumed() {
             }),
         )
         .unwrap();
-    let address = port.local_addr();
+    let address = port.local_addr().socket_addr().unwrap();
     let (result_tx, result_rx) = mpsc::channel();
-    let (r, rcv) = (reactor.clone(), received.clone());
+    let rcv = received.clone();
     std::thread::spawn(move || {
         let mut stream = StdStream::connect(address).unwrap();
-        let server_transport: TransportRef = transport_rx.recv().unwrap();
+        let server_transport: TransportHandle = transport_rx.recv().unwrap();
         // While the server is paused, the kernel buffers fill and writing blocks.
         stream.set_nonblocking(true).unwrap();
         let chunk = vec![3u8; 64 * 1024];
@@ -277,8 +278,8 @@ fn a_paused_transport_stops_reading_until_resumed() {
         result_tx
             .send((blocked, received_while_paused, written))
             .unwrap();
-        // Resume on the loop; then send EOF and let the server count everything.
-        r.call_later(Duration::ZERO, move || server_transport.resume_reading());
+        // Resume through the handle; then send EOF and let the server count everything.
+        server_transport.resume_reading();
         stream.set_nonblocking(false).unwrap();
         stream.shutdown(std::net::Shutdown::Write).unwrap();
         let mut rest = Vec::new();
@@ -300,21 +301,21 @@ struct Flooder {
 }
 
 impl Protocol for Flooder {
-    fn connection_made(&mut self, transport: &TransportRef) {
-        transport.write(&vec![b'f'; self.total]);
-        transport.lose_connection();
+    fn connection_made(&mut self, cx: &mut Context<'_, Self>) {
+        cx.write(&vec![b'f'; self.total]);
+        cx.lose_connection();
     }
 
-    fn data_received(&mut self, _: &TransportRef, _: Bytes) {}
+    fn data_received(&mut self, _: &mut Context<'_, Self>, _: Bytes) {}
 
-    fn pause_producing(&mut self, transport: &TransportRef) {
-        assert!(transport.write_buffer_size() > torsade::WRITE_BUFFER_HIGH);
+    fn pause_producing(&mut self, cx: &mut Context<'_, Self>) {
+        assert!(cx.write_buffer_size() > torsade::WRITE_BUFFER_HIGH);
         self.events.lock().unwrap().push("pause");
         let _ = self.paused.send(());
     }
 
-    fn resume_producing(&mut self, transport: &TransportRef) {
-        assert!(transport.write_buffer_size() <= torsade::WRITE_BUFFER_LOW);
+    fn resume_producing(&mut self, cx: &mut Context<'_, Self>) {
+        assert!(cx.write_buffer_size() <= torsade::WRITE_BUFFER_LOW);
         self.events.lock().unwrap().push("resume");
     }
 }
@@ -328,7 +329,7 @@ fn a_protocol_is_paused_above_the_high_water_mark_and_resumed_below_the_low_one(
     let (paused_tx, paused_rx) = mpsc::channel();
     let e = events.clone();
     let port = reactor
-        .listen_tcp(
+        .listen(
             "127.0.0.1:0",
             factory_fn(move |_: &Address| Flooder {
                 total: TOTAL,
@@ -339,7 +340,7 @@ fn a_protocol_is_paused_above_the_high_water_mark_and_resumed_below_the_low_one(
         .unwrap();
     // A slow peer: it reads nothing until the server has been paused.
     let client = read_all_after_signal(
-        port.local_addr(),
+        port.local_addr().socket_addr().unwrap(),
         paused_rx,
         &reactor,
         "the server was paused",
@@ -353,19 +354,19 @@ fn a_protocol_is_paused_above_the_high_water_mark_and_resumed_below_the_low_one(
 fn writes_through_a_line_context_and_through_the_transport_keep_their_order() {
     use torsade_protocols::{Line, LineContext, LineHandler};
 
-    /// Answers each line by writing through the context, the context's transport and a
-    /// transport handle kept from `connection_made`, interleaved.
+    /// Answers each line by writing through the context, a transport handle taken in the
+    /// callback and one kept from `connection_made`, interleaved.
     struct Mixer {
-        kept: Option<TransportRef>,
+        kept: Option<TransportHandle>,
     }
     impl LineHandler for Mixer {
         fn connection_made(&mut self, lines: &mut LineContext<'_>) {
-            self.kept = Some(lines.transport().clone());
+            self.kept = Some(lines.transport_handle());
         }
         fn line_received(&mut self, lines: &mut LineContext<'_>, line: Line<'_>) {
             let kept = self.kept.as_ref().expect("kept when connected");
             lines.write(b"1");
-            lines.transport().write(b"2");
+            lines.transport_handle().write(b"2");
             lines.write_many(&[b"3", &line]);
             kept.write(b"4");
             lines.send_line(b"5");
@@ -401,7 +402,7 @@ fn a_write_another_thread_makes_during_a_callback_follows_the_callbacks_own_writ
 }
 
 /// Sends `input` to a server whose handler, for each line, writes its own answer, has
-/// another thread write through a clone of the transport and waits for it, then (except
+/// another thread write through a transport handle and waits for it, then (except
 /// for the line `last`) writes once more; returns as many bytes as `expected` has.
 fn exchange_with_delegator(input: &'static [u8], expected: &[u8]) -> String {
     use torsade_protocols::{Line, LineContext, LineHandler};
@@ -410,7 +411,7 @@ fn exchange_with_delegator(input: &'static [u8], expected: &[u8]) -> String {
     impl LineHandler for Delegator {
         fn line_received(&mut self, lines: &mut LineContext<'_>, line: Line<'_>) {
             lines.write_many(&[b"own ", &line, b"; "]);
-            let transport = lines.transport().clone();
+            let transport = lines.transport_handle();
             let name = line.to_vec();
             std::thread::spawn(move || transport.write_many(&[b"other ", &name, b"; "]))
                 .join()
@@ -438,7 +439,7 @@ fn no_line_is_delivered_over_tcp_after_the_handler_closes() {
                 .push(String::from_utf8_lossy(&line).into_owned());
             lines.send_line(&line);
             if &line[..] == b"QUIT" {
-                lines.transport().lose_connection();
+                lines.lose_connection();
             }
         }
     }
@@ -462,12 +463,12 @@ fn line_exchange<H: torsade_protocols::LineHandler>(
 
     let reactor = Reactor::new().unwrap();
     let port = reactor
-        .listen_tcp(
+        .listen(
             "127.0.0.1:0",
             factory_fn(move |_: &Address| LineReceiver::new(handler())),
         )
         .unwrap();
-    let (address, r) = (port.local_addr(), reactor.clone());
+    let (address, r) = (port.local_addr().socket_addr().unwrap(), reactor.clone());
     let client = std::thread::spawn(move || {
         let mut stream = StdStream::connect(address).unwrap();
         stream.set_read_timeout(Some(LIMIT)).unwrap();

@@ -4,16 +4,17 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::TcpStream as StdStream;
+use std::net::{SocketAddr, TcpStream as StdStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
 use common::run_bounded;
+use torsade::endpoints::{TcpClient, TcpServer, TlsClient, TlsServer};
 use torsade::prelude::*;
 use torsade::testing::TestCertificates;
-use torsade::tls::rustls::{CertificateError, Error as TlsError};
+use torsade::tls::rustls::{self, CertificateError};
 use torsade::tls::StartTls;
 use torsade::{factory_fn, Address, Connection, Reactor};
 
@@ -21,6 +22,24 @@ const LIMIT: Duration = Duration::from_secs(20);
 
 fn certificates() -> TestCertificates {
     TestCertificates::new(&["localhost", "127.0.0.1"]).unwrap()
+}
+
+/// A TLS endpoint on a free loopback port.
+fn tls_server(config: Arc<rustls::ServerConfig>) -> TlsServer {
+    TlsServer::new(
+        TcpServer::from(SocketAddr::from(([127, 0, 0, 1], 0))),
+        config,
+    )
+}
+
+/// A TLS client endpoint to `address`, checking the certificate for `name`.
+fn tls_client(address: SocketAddr, name: &str, config: Arc<rustls::ClientConfig>) -> TlsClient {
+    TlsClient::new(TcpClient::from(address), name, config).unwrap()
+}
+
+/// The socket address a port listens on.
+fn socket_addr(port: &torsade::ListeningPort) -> SocketAddr {
+    port.local_addr().socket_addr().unwrap()
 }
 
 /// What one end saw.
@@ -35,10 +54,12 @@ struct Seen {
     lost: Option<String>,
 }
 
-/// Echoes (server) or sends `hello` and closes once it came back (client); records.
+/// Echoes (server) or sends `hello` and closes once it came back (client); records. A
+/// `listener` only records.
 struct Peer {
     seen: Arc<Mutex<Seen>>,
     client: bool,
+    listener: bool,
     on_lost: Option<Box<dyn FnOnce() + Send>>,
 }
 
@@ -47,7 +68,16 @@ impl Peer {
         Peer {
             seen: seen.clone(),
             client,
+            listener: false,
             on_lost: None,
+        }
+    }
+
+    /// Only records: writes nothing.
+    fn listener(seen: &Arc<Mutex<Seen>>) -> Peer {
+        Peer {
+            listener: true,
+            ..Peer::new(seen, false)
         }
     }
 
@@ -61,14 +91,14 @@ impl Peer {
 }
 
 impl Protocol for Peer {
-    fn connection_made(&mut self, transport: &TransportRef) {
+    fn connection_made(&mut self, cx: &mut Context<'_, Self>) {
         if self.client {
-            transport.write(b"hello");
+            cx.write(b"hello");
         }
     }
 
-    fn handshake_completed(&mut self, transport: &TransportRef) {
-        let info = transport.tls_info().expect("TLS is on");
+    fn handshake_completed(&mut self, cx: &mut Context<'_, Self>) {
+        let info = cx.tls_info().expect("TLS is on");
         let mut seen = self.seen.lock().unwrap();
         seen.handshakes += 1;
         seen.tls_server_name = info.server_name().map(str::to_string);
@@ -79,18 +109,21 @@ impl Protocol for Peer {
             .map(|version| format!("{version:?}"));
     }
 
-    fn data_received(&mut self, transport: &TransportRef, data: Bytes) {
+    fn data_received(&mut self, cx: &mut Context<'_, Self>, data: Bytes) {
         let total = {
             let mut seen = self.seen.lock().unwrap();
             seen.data.extend_from_slice(&data);
             seen.data.len()
         };
+        if self.listener {
+            return;
+        }
         if self.client {
             if total == 5 {
-                transport.lose_connection();
+                cx.lose_connection();
             }
         } else {
-            transport.write(&data);
+            cx.write(&data);
         }
     }
 
@@ -116,19 +149,20 @@ fn a_tls_client_and_server_exchange_data_and_see_the_handshake() {
     let (server, client) = (seen(), seen());
     let s = server.clone();
     let port = reactor
-        .listen_tls(
-            "127.0.0.1:0",
+        .listen(
+            tls_server(certificates.server_config().unwrap()),
             factory_fn(move |_: &Address| Peer::new(&s, false)),
-            certificates.server_config().unwrap(),
         )
         .unwrap();
     let (c, r) = (client.clone(), reactor.clone());
     reactor
-        .connect_tls(
-            port.local_addr(),
-            "localhost",
+        .connect(
+            tls_client(
+                socket_addr(&port),
+                "localhost",
+                certificates.client_config().unwrap(),
+            ),
             factory_fn(move |_: &Address| Peer::new(&c, true).stop_on_lost(&r)),
-            certificates.client_config().unwrap(),
         )
         .detach();
     run_bounded(&reactor, LIMIT);
@@ -183,19 +217,16 @@ fn users_own_configs_work_and_the_negotiated_alpn_protocol_is_seen_on_both_sides
     let (server, client) = (seen(), seen());
     let s = server.clone();
     let port = reactor
-        .listen_tls(
-            "127.0.0.1:0",
+        .listen(
+            tls_server(Arc::new(server_config)),
             factory_fn(move |_: &Address| Peer::new(&s, false)),
-            Arc::new(server_config),
         )
         .unwrap();
     let (c, r) = (client.clone(), reactor.clone());
     reactor
-        .connect_tls(
-            port.local_addr(),
-            "localhost",
+        .connect(
+            tls_client(socket_addr(&port), "localhost", Arc::new(client_config)),
             factory_fn(move |_: &Address| Peer::new(&c, true).stop_on_lost(&r)),
-            Arc::new(client_config),
         )
         .detach();
     run_bounded(&reactor, LIMIT);
@@ -212,24 +243,24 @@ fn the_async_face_works_over_tls() {
     let certificates = certificates();
     let reactor = Reactor::new().unwrap();
     let port = reactor
-        .start_tls_server(
-            "127.0.0.1:0",
+        .start_server(
+            tls_server(certificates.server_config().unwrap()),
             |mut connection: Connection| async move {
                 while let Some(line) = connection.read_line().await? {
                     connection.write_line(&line.to_ascii_uppercase()).await?;
                 }
                 Ok::<(), torsade::Error>(())
             },
-            certificates.server_config().unwrap(),
         )
         .unwrap();
-    let (r, config, address) = (
-        reactor.clone(),
+    let client = tls_client(
+        socket_addr(&port),
+        "127.0.0.1",
         certificates.client_config().unwrap(),
-        port.local_addr(),
     );
+    let r = reactor.clone();
     let mut answer = reactor.spawn(async move {
-        let mut connection = r.open_tls_connection(address, "127.0.0.1", config).await?;
+        let mut connection = r.open_connection(client).await?;
         connection.write_line(b"secret").await?;
         let answer = connection.read_line().await?;
         assert!(connection.transport().tls_info().is_some());
@@ -241,25 +272,27 @@ fn the_async_face_works_over_tls() {
     assert_eq!(answer.as_deref(), Some(&b"SECRET"[..]));
 }
 
-/// Counts connections lost with an error, keeps the last error.
+/// Counts connections lost with an error, keeps the last error (and its text).
 #[derive(Default)]
 struct Failures {
     count: AtomicUsize,
     last: Mutex<Option<String>>,
+    last_error: Mutex<Option<ConnectionError>>,
 }
 
 /// A server protocol that records how it ended into `Failures`.
 struct Watched(Arc<Failures>);
 
 impl Protocol for Watched {
-    fn data_received(&mut self, transport: &TransportRef, data: Bytes) {
-        transport.write(&data);
+    fn data_received(&mut self, cx: &mut Context<'_, Self>, data: Bytes) {
+        cx.write(&data);
     }
 
     fn connection_lost(&mut self, reason: DisconnectReason) {
         if let DisconnectReason::Lost(error) = &reason {
             self.0.count.fetch_add(1, Ordering::SeqCst);
             *self.0.last.lock().unwrap() = Some(error.to_string());
+            *self.0.last_error.lock().unwrap() = Some(error.clone());
         }
     }
 }
@@ -272,13 +305,14 @@ fn watched_tls_port(
 ) -> std::net::SocketAddr {
     let f = failures.clone();
     reactor
-        .listen_tls(
-            "127.0.0.1:0",
+        .listen(
+            tls_server(certificates.server_config().unwrap()),
             factory_fn(move |_: &Address| Watched(f.clone())),
-            certificates.server_config().unwrap(),
         )
         .unwrap()
         .local_addr()
+        .socket_addr()
+        .unwrap()
 }
 
 /// Connects a good TLS client (from any thread), recording into `seen`; it stops the
@@ -291,11 +325,9 @@ fn connect_good_client(
 ) {
     let r = reactor.clone();
     reactor
-        .connect_tls(
-            address,
-            "localhost",
+        .connect(
+            tls_client(address, "localhost", config),
             factory_fn(move |_: &Address| Peer::new(&seen, true).stop_on_lost(&r)),
-            config,
         )
         .detach();
 }
@@ -333,6 +365,13 @@ fn plaintext_to_a_tls_port_ends_that_connection_with_a_tls_error_and_the_port_go
         last.contains("TLS") || last.contains("tls") || last.contains("message"),
         "{last}"
     );
+    assert!(
+        matches!(
+            failures.last_error.lock().unwrap().clone(),
+            Some(ConnectionError::Tls(_))
+        ),
+        "{last}"
+    );
 }
 
 #[test]
@@ -363,6 +402,13 @@ fn a_stalled_handshake_times_out_and_the_port_goes_on() {
     assert_eq!(good.lock().unwrap().data, b"hello");
     let last = failures.last.lock().unwrap().clone().unwrap();
     assert!(last.contains("did not complete within 200ms"), "{last}");
+    assert!(
+        matches!(
+            failures.last_error.lock().unwrap().clone(),
+            Some(ConnectionError::TlsHandshakeTimeout { timeout }) if timeout == Duration::from_millis(200)
+        ),
+        "{last}"
+    );
 }
 
 /// Connects with `config` for `name` and returns how the attempt failed.
@@ -375,19 +421,20 @@ fn failed_attempt(
     let outcome = Arc::new(Mutex::new(None));
     let (o, r) = (outcome.clone(), reactor.clone());
     reactor
-        .connect_tls(
-            address,
-            name,
+        .connect(
+            tls_client(address, name, config),
             factory_fn(|_: &Address| Peer::new(&seen(), true)),
-            config,
         )
         .add_both(move |result| {
             *o.lock().unwrap() = Some(match result {
                 Ok(_) => "connected".to_string(),
-                Err(failure) => match failure.downcast_ref::<Error>() {
-                    Some(Error::Tls(TlsError::InvalidCertificate(problem))) => {
-                        format!("{problem:?}")
-                    }
+                // The rustls error is the source of torsade's TLS error.
+                Err(failure) => match failure
+                    .downcast_ref::<Error>()
+                    .and_then(std::error::Error::source)
+                    .and_then(|source| source.downcast_ref::<rustls::Error>())
+                {
+                    Some(rustls::Error::InvalidCertificate(problem)) => format!("{problem:?}"),
                     _ => failure.to_string(),
                 },
             });
@@ -451,11 +498,9 @@ fn a_failed_attempt_reaches_the_client_factory() {
     let factory = Arc::new(Recording(Mutex::new(Vec::new())));
     let r = reactor.clone();
     reactor
-        .connect_tls(
-            address,
-            "localhost",
+        .connect(
+            tls_client(address, "localhost", stranger.client_config().unwrap()),
             factory.clone(),
-            stranger.client_config().unwrap(),
         )
         .add_both(move |_| {
             let _ = r.stop();
@@ -478,31 +523,33 @@ fn lose_connection_sends_close_notify_so_the_peer_sees_a_clean_end() {
     let reactor = Reactor::new().unwrap();
     struct Bye;
     impl Protocol for Bye {
-        fn connection_made(&mut self, transport: &TransportRef) {
-            transport.write(b"bye");
-            transport.lose_connection();
+        fn connection_made(&mut self, cx: &mut Context<'_, Self>) {
+            cx.write(b"bye");
+            cx.lose_connection();
         }
-        fn data_received(&mut self, _: &TransportRef, _: Bytes) {}
+        fn data_received(&mut self, _: &mut Context<'_, Self>, _: Bytes) {}
     }
     let port = reactor
-        .listen_tls(
-            "127.0.0.1:0",
+        .listen(
+            tls_server(certificates.server_config().unwrap()),
             factory_fn(|_: &Address| Bye),
-            certificates.server_config().unwrap(),
         )
         .unwrap();
     let (client, r) = (seen(), reactor.clone());
     let c = client.clone();
     reactor
-        .connect_tls(
-            port.local_addr(),
-            "localhost",
-            factory_fn(move |_: &Address| {
-                let mut peer = Peer::new(&c, true).stop_on_lost(&r);
-                peer.client = false; // just record
-                peer
-            }),
-            certificates.client_config().unwrap(),
+        .connect(
+            tls_client(
+                socket_addr(&port),
+                "localhost",
+                certificates.client_config().unwrap(),
+            ),
+            // Only records. (The old client meant to, but echoed "bye": the server lingered
+            // then and swallowed it. A close with nothing unread no longer lingers (issue
+            // 12), so an echo reaching the closed server is reset and the client's own
+            // close_notify fails with EPIPE: a write-after-close outcome, not what this
+            // test is about.)
+            factory_fn(move |_: &Address| Peer::listener(&c).stop_on_lost(&r)),
         )
         .detach();
     run_bounded(&reactor, LIMIT);
@@ -518,13 +565,12 @@ fn a_peer_closing_without_close_notify_is_reported_as_such() {
     let (server, r) = (seen(), reactor.clone());
     let s = server.clone();
     let port = reactor
-        .listen_tls(
-            "127.0.0.1:0",
+        .listen(
+            tls_server(certificates.server_config().unwrap()),
             factory_fn(move |_: &Address| Peer::new(&s, false).stop_on_lost(&r)),
-            certificates.server_config().unwrap(),
         )
         .unwrap();
-    let (address, config) = (port.local_addr(), certificates.client_config().unwrap());
+    let (address, config) = (socket_addr(&port), certificates.client_config().unwrap());
     // A raw rustls client that completes the handshake, then drops the TCP connection.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -565,19 +611,19 @@ fn starting_tls_on_a_tls_connection_is_an_error() {
     /// Tries STARTTLS while the port's handshake runs, and again after it.
     struct Again(StartTls, Arc<Mutex<Vec<String>>>, Reactor);
     impl Protocol for Again {
-        fn connection_made(&mut self, transport: &TransportRef) {
-            let outcome = transport.start_tls(self.0.clone());
+        fn connection_made(&mut self, cx: &mut Context<'_, Self>) {
+            let outcome = cx.start_tls(self.0.clone());
             self.1.lock().unwrap().push(format!("made: {outcome:?}"));
         }
-        fn handshake_completed(&mut self, transport: &TransportRef) {
-            let outcome = transport.start_tls(self.0.clone());
+        fn handshake_completed(&mut self, cx: &mut Context<'_, Self>) {
+            let outcome = cx.start_tls(self.0.clone());
             self.1
                 .lock()
                 .unwrap()
                 .push(format!("handshake: {outcome:?}"));
             let _ = self.2.stop();
         }
-        fn data_received(&mut self, _: &TransportRef, _: Bytes) {}
+        fn data_received(&mut self, _: &mut Context<'_, Self>, _: Bytes) {}
     }
     let certificates = certificates();
     let reactor = Reactor::new().unwrap();
@@ -588,20 +634,21 @@ fn starting_tls_on_a_tls_connection_is_an_error() {
         certificates.server_config().unwrap(),
     );
     let port = reactor
-        .listen_tls(
-            "127.0.0.1:0",
+        .listen(
+            tls_server(certificates.server_config().unwrap()),
             factory_fn(move |_: &Address| {
                 Again(StartTls::server(config.clone()), o.clone(), r.clone())
             }),
-            certificates.server_config().unwrap(),
         )
         .unwrap();
     reactor
-        .connect_tls(
-            port.local_addr(),
-            "localhost",
+        .connect(
+            tls_client(
+                socket_addr(&port),
+                "localhost",
+                certificates.client_config().unwrap(),
+            ),
             factory_fn(|_: &Address| Peer::new(&seen(), false)),
-            certificates.client_config().unwrap(),
         )
         .detach();
     run_bounded(&reactor, LIMIT);

@@ -10,6 +10,7 @@ mod common;
 use std::time::Duration;
 
 use common::run_bounded;
+use torsade::endpoints::{TcpClient, TcpServer, TlsClient, TlsServer};
 use torsade::testing::TestCertificates;
 use torsade::{tls, Connection, Error, Reactor};
 
@@ -35,20 +36,21 @@ fn platform_roots_come_from_the_platform_store_and_an_empty_store_is_an_error() 
     std::env::remove_var("SSL_CERT_FILE");
 
     let reactor = Reactor::new().unwrap();
+    let server = TlsServer::new(
+        TcpServer::from("127.0.0.1:0".parse::<std::net::SocketAddr>().unwrap()),
+        certificates.server_config().unwrap(),
+    );
     let port = reactor
-        .start_tls_server(
-            "127.0.0.1:0",
-            |mut connection: Connection| async move {
-                connection.write_line(b"trusted").await?;
-                connection.close().await
-            },
-            certificates.server_config().unwrap(),
-        )
+        .start_server(server, |mut connection: Connection| async move {
+            connection.write_line(b"trusted").await?;
+            connection.close().await
+        })
         .unwrap();
-    let (r, address) = (reactor.clone(), port.local_addr());
+    let (r, address) = (reactor.clone(), port.local_addr().socket_addr().unwrap());
     let mut answer = reactor.spawn(async move {
         let outcome = async {
-            let mut connection = r.open_tls_connection(address, "localhost", config).await?;
+            let client = TlsClient::new(TcpClient::from(address), "localhost", config)?;
+            let mut connection = r.open_connection(client).await?;
             connection.read_line().await
         }
         .await;

@@ -11,8 +11,8 @@ use torsade::{factory_fn, Address, Reactor};
 struct Echo;
 
 impl Protocol for Echo {
-    fn data_received(&mut self, transport: &TransportRef, data: Bytes) {
-        transport.write(&data);
+    fn data_received(&mut self, cx: &mut Context<'_, Self>, data: Bytes) {
+        cx.write(&data);
     }
 }
 
@@ -24,7 +24,7 @@ struct Collector {
 }
 
 impl Protocol for Collector {
-    fn data_received(&mut self, _: &TransportRef, data: Bytes) {
+    fn data_received(&mut self, _: &mut Context<'_, Self>, data: Bytes) {
         self.received.extend_from_slice(&data);
         if self.received.len() >= self.expected {
             let _ = self.done.callback(self.received.clone());
@@ -42,11 +42,11 @@ fn a_reactor_runs_on_a_multi_threaded_runtime_the_user_owns() {
     let outcome = runtime.block_on(async {
         let reactor = Reactor::from_handle(tokio::runtime::Handle::current());
         let port = reactor
-            .listen_tcp("127.0.0.1:0", factory_fn(|_: &Address| Echo))
+            .listen("127.0.0.1:0", factory_fn(|_: &Address| Echo))
             .unwrap();
         let (echoed, done) = Deferred::new();
         let client = reactor
-            .connect_tcp(
+            .connect(
                 port.local_addr(),
                 factory_fn(move |_: &Address| Collector {
                     received: Vec::new(),
@@ -63,7 +63,7 @@ fn a_reactor_runs_on_a_multi_threaded_runtime_the_user_owns() {
             .unwrap();
         // The handle reaches the live protocol from this task.
         let seen = client
-            .call(|c: &mut Collector| c.received.len())
+            .call(|c: &mut Collector, _| c.received.len())
             .await
             .unwrap();
         assert_eq!(seen, 10);

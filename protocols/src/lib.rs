@@ -51,17 +51,13 @@
 )]
 #![doc(test(attr(deny(warnings))))]
 
-mod delimiter;
 mod dispatch;
 mod error;
-#[cfg(test)]
-mod framer_properties;
 mod greeting_getter;
 mod greeting_server;
 mod greeting_wire;
 mod line;
 mod line_context;
-mod line_framer;
 mod line_handler;
 mod line_only_receiver;
 mod line_receiver;
@@ -73,7 +69,7 @@ pub use crate::greeting_getter::{GreetingGetter, RemoteGreetingGetter};
 pub use crate::greeting_server::GreetingServer;
 pub use crate::line::Line;
 pub use crate::line_context::LineContext;
-pub use crate::line_framer::{DEFAULT_DELIMITER, DEFAULT_MAX_LENGTH};
+pub use torsade::lines::{DEFAULT_DELIMITER, DEFAULT_MAX_LENGTH};
 pub use crate::line_handler::LineHandler;
 pub use crate::line_only_receiver::LineOnlyReceiver;
 pub use crate::line_receiver::LineReceiver;

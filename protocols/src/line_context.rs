@@ -1,17 +1,22 @@
 //! What a line handler can do from inside a callback: [`LineContext`].
 
 use std::fmt;
+use std::ops::{Deref, DerefMut};
 
 use bytes::Bytes;
 use torsade::tls::StartTls;
-use torsade::{LentWrites, TransportRef};
+use torsade::{ConnectionError, Context, Transport};
 
-use crate::line_framer::LineFramer;
+use torsade::lines::LineFramer;
 use crate::{Error, LineSender, Result};
 
 /// The connection and its framer, as seen from inside a
 /// [`LineHandler`](crate::LineHandler) callback: Twisted's `self.transport`,
 /// `sendLine`, `setRawMode`, `setLineMode` and `clearLineBuffer`.
+///
+/// It derefs to the connection's [`Context`], so everything a protocol's callback can do
+/// (write, close, pause, time — through [`Transport`], in torsade's prelude) a line
+/// handler does the same way: `lines.write(..)`, `lines.lose_connection()`.
 ///
 /// Mode switches and pushed-back bytes take effect at once, in the same
 /// `data_received` call: the rest of the chunk being parsed is read the new way. The
@@ -23,6 +28,7 @@ use crate::{Error, LineSender, Result};
 ///
 /// ```
 /// use torsade::testing::TestConnection;
+/// use torsade::Transport;
 /// use torsade_protocols::{Line, LineContext, LineHandler, LineOnlyReceiver};
 ///
 /// struct Pinger;
@@ -31,7 +37,7 @@ use crate::{Error, LineSender, Result};
 ///     fn line_received(&mut self, lines: &mut LineContext<'_>, line: Line<'_>) {
 ///         match &line[..] {
 ///             b"PING" => lines.send_line(b"PONG"),
-///             b"QUIT" => lines.transport().lose_connection(),
+///             b"QUIT" => lines.lose_connection(),
 ///             _ => lines.send_line(b"ERR unknown command"),
 ///         }
 ///     }
@@ -40,81 +46,43 @@ use crate::{Error, LineSender, Result};
 /// let mut connection = TestConnection::new(LineOnlyReceiver::new(Pinger));
 /// connection.receive(b"PING\r\nQUIT\r\nPING\r\n");
 /// assert_eq!(connection.take_written(), &b"PONG\r\n"[..]); // nothing after QUIT
-/// assert!(connection.is_closing());
+/// assert!(connection.is_lost());
 /// ```
 pub struct LineContext<'a> {
-    transport: &'a TransportRef,
-    /// The transport's write buffer lent to this callback, when it lends one.
-    lent: Option<&'a LentWrites<'a>>,
+    cx: Context<'a>,
     pub(crate) framer: &'a mut LineFramer,
     raw_mode_allowed: bool,
-    /// Set when the handler steered the framer (a mode switch, pushed-back bytes, a
-    /// clear): the dispatcher, which lets it down between its calls, then stops taking
-    /// lines from the chunk the quick way and asks the framer what comes next.
-    pub(crate) steered: bool,
 }
 
 impl<'a> LineContext<'a> {
     pub(crate) fn new(
-        transport: &'a TransportRef,
-        lent: Option<&'a LentWrites<'a>>,
+        cx: Context<'a>,
         framer: &'a mut LineFramer,
         raw_mode_allowed: bool,
     ) -> LineContext<'a> {
         LineContext {
-            transport,
-            lent,
+            cx,
             framer,
             raw_mode_allowed,
-            steered: false,
         }
-    }
-
-    /// Whether the connection is closing: through the lent buffer when there is one (no
-    /// virtual call).
-    #[inline]
-    pub(crate) fn is_closing(&self) -> bool {
-        match self.lent {
-            Some(lent) => lent.is_closing(),
-            None => self.transport.is_closing(),
-        }
-    }
-
-    /// The connection's transport: write to it, close it, or clone it to keep.
-    pub fn transport(&self) -> &TransportRef {
-        self.transport
-    }
-
-    /// Writes `data` to the connection: [`Transport::write`](torsade::Transport::write),
-    /// made cheaper per call. Writes through the context and through the transport keep
-    /// their order.
-    pub fn write(&self, data: &[u8]) {
-        self.write_many(&[data]);
-    }
-
-    /// Writes `chunks` one after the other:
-    /// [`Transport::write_many`](torsade::Transport::write_many), made cheaper per call —
-    /// on the reactor, through the write buffer the connection lends to this callback
-    /// ([`LentWrites`]), taken once per read rather than looked up per write. Writes
-    /// through the context and through the transport keep their order.
-    #[inline]
-    pub fn write_many(&self, chunks: &[&[u8]]) {
-        if let Some(lent) = self.lent {
-            if lent.write_many(chunks) {
-                return;
-            }
-        }
-        self.transport.write_many(chunks);
     }
 
     /// Writes `line` followed by the delimiter, in one
-    /// [`write_many`](LineContext::write_many) call.
+    /// [`write_many`](Transport::write_many) call.
     ///
     /// `line` should not contain the delimiter (it is not checked): the peer would read
     /// two lines.
     #[doc(alias = "sendLine")]
-    pub fn send_line(&self, line: &[u8]) {
-        self.write_many(&[line, self.framer.delimiter()]);
+    #[inline]
+    pub fn send_line(&mut self, line: &[u8]) {
+        self.cx.write_many(&[line, self.framer.delimiter()]);
+    }
+
+    /// Writes `parts` one after the other, then the delimiter: one line made of pieces,
+    /// with no copy to join them first.
+    pub fn send_line_parts(&mut self, parts: &[&[u8]]) {
+        self.cx.write_many(parts);
+        self.cx.write(self.framer.delimiter());
     }
 
     /// The delimiter that ends lines, both ways.
@@ -130,7 +98,7 @@ impl<'a> LineContext<'a> {
 
     /// A handle that sends lines on this connection from outside the callbacks.
     pub fn line_sender(&self) -> LineSender {
-        LineSender::new(self.transport.clone(), self.framer.delimiter().clone())
+        LineSender::new(self.cx.transport_handle(), self.framer.delimiter().clone())
     }
 
     /// Whether incoming bytes are split into lines (`false` in raw mode).
@@ -157,7 +125,6 @@ impl<'a> LineContext<'a> {
             return Err(Error::RawModeUnsupported);
         }
         self.framer.set_raw_mode();
-        self.steered = true;
         Ok(())
     }
 
@@ -172,7 +139,6 @@ impl<'a> LineContext<'a> {
     #[doc(alias = "setLineMode")]
     pub fn set_line_mode(&mut self, extra: Bytes) {
         self.framer.set_line_mode(extra);
-        self.steered = true;
     }
 
     /// Returns and drops everything buffered: an unfinished line and every byte received
@@ -183,7 +149,6 @@ impl<'a> LineContext<'a> {
     /// arrived so far). If the rest of an over-long line is being discarded, it still is.
     #[doc(alias = "clearLineBuffer")]
     pub fn clear_line_buffer(&mut self) -> Bytes {
-        self.steered = true;
         self.framer.clear()
     }
 
@@ -194,19 +159,21 @@ impl<'a> LineContext<'a> {
     /// Refuses if bytes the peer sent after the line being handled are already buffered:
     /// they arrived in the clear, and parsing them after the switch would pass them off as
     /// protected (the STARTTLS command injection of CVE-2011-0411). The connection is then
-    /// aborted. A protocol that wants to drop such bytes instead calls
+    /// aborted, lost with [`ConnectionError::PlaintextAfterStartTls`]. A protocol that
+    /// wants to drop such bytes instead calls
     /// [`clear_line_buffer`](LineContext::clear_line_buffer) first.
     ///
     /// # Errors
     ///
     /// [`Error::PlaintextAfterStartTls`] (the connection is aborted);
-    /// [`Error::StartTlsFailed`] if the transport cannot switch.
+    /// [`Error::StartTlsFailed`] if the connection is TLS, or becoming TLS, already.
     ///
     /// # Examples
     ///
     /// ```
     /// use torsade::testing::{TestCertificates, TestConnection};
     /// use torsade::tls::StartTls;
+    /// use torsade::ConnectionError;
     /// use torsade_protocols::{Error, Line, LineContext, LineHandler, LineOnlyReceiver};
     ///
     /// struct Smtpish(StartTls);
@@ -225,21 +192,23 @@ impl<'a> LineContext<'a> {
     /// let mut connection = TestConnection::new(LineOnlyReceiver::new(Smtpish(StartTls::server(config))));
     /// // An attacker pipelines a command behind STARTTLS, in the clear:
     /// connection.receive(b"STARTTLS\r\nRCPT TO:<victim>\r\n");
-    /// assert!(connection.transport().is_aborted());
+    /// let reason = connection.lost_reason().unwrap();
+    /// assert!(matches!(reason.error(), Some(ConnectionError::PlaintextAfterStartTls { bytes: 18 })));
     /// ```
     #[doc(alias = "startTLS")]
     pub fn start_tls(&mut self, tls: StartTls) -> Result<()> {
         let buffered = self.framer.buffered();
         if buffered > 0 {
             tracing::warn!(
-                peer = %self.transport.peer_addr(),
+                peer = %self.cx.peer_addr(),
                 bytes = buffered,
                 "plaintext after STARTTLS; aborting the connection"
             );
-            self.transport.abort_connection();
+            self.cx
+                .abort_connection_with(ConnectionError::PlaintextAfterStartTls { bytes: buffered });
             return Err(Error::PlaintextAfterStartTls { bytes: buffered });
         }
-        self.transport
+        self.cx
             .start_tls(tls)
             .map_err(|error| Error::StartTlsFailed {
                 reason: error.to_string(),
@@ -247,10 +216,24 @@ impl<'a> LineContext<'a> {
     }
 }
 
+impl<'a> Deref for LineContext<'a> {
+    type Target = Context<'a>;
+
+    fn deref(&self) -> &Context<'a> {
+        &self.cx
+    }
+}
+
+impl<'a> DerefMut for LineContext<'a> {
+    fn deref_mut(&mut self) -> &mut Context<'a> {
+        &mut self.cx
+    }
+}
+
 impl fmt::Debug for LineContext<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LineContext")
-            .field("transport", self.transport)
+            .field("connection", &self.cx)
             .field("framer", &self.framer)
             .field("raw_mode_allowed", &self.raw_mode_allowed)
             .finish()

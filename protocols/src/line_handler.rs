@@ -1,7 +1,7 @@
 //! What a line-based protocol implements: the [`LineHandler`] trait.
 
 use bytes::Bytes;
-use torsade::DisconnectReason;
+use torsade::{ConnectionError, DisconnectReason, Transport};
 
 use crate::{Line, LineContext};
 
@@ -50,10 +50,6 @@ pub trait LineHandler: Send + 'static {
     /// it was received (read it as a `&[u8]`); [`Line::to_bytes`] keeps it, without a
     /// copy — keeping it keeps the received chunk alive.
     ///
-    /// Called once per line, from one place in the receiver's loop. A handler this small
-    /// wants `#[inline]` on its implementation: the compiler can then fold it into that
-    /// loop, which it does not do on its own across codegen units (measured on
-    /// `examples/line_echo.rs`: 12 % fewer instructions per echoed line).
     #[doc(alias = "lineReceived")]
     fn line_received(&mut self, lines: &mut LineContext<'_>, line: Line<'_>);
 
@@ -75,13 +71,15 @@ pub trait LineHandler: Send + 'static {
     /// first `max_length` bytes. Called once per over-long line, as soon as the line can
     /// no longer end within the limit (before its delimiter arrives).
     ///
-    /// The default closes the connection. If the handler keeps it open, the rest of the
-    /// over-long line, up to and including its delimiter, is discarded: never parsed as
-    /// lines of its own.
+    /// The default closes the connection (once what was written is sent), reporting
+    /// [`ConnectionError::LineTooLong`] as the reason it was lost. If the handler keeps it
+    /// open, the rest of the over-long line, up to and including its delimiter, is
+    /// discarded: never parsed as lines of its own.
     #[doc(alias = "lineLengthExceeded")]
     fn line_length_exceeded(&mut self, lines: &mut LineContext<'_>, partial: Bytes) {
         let _ = partial;
-        lines.transport().lose_connection();
+        let max_length = lines.max_length();
+        lines.lose_connection_with(ConnectionError::LineTooLong { max_length });
     }
 
     /// The peer shut down its writing side. Return `true` to keep the connection

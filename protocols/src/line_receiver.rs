@@ -5,7 +5,7 @@
 use std::fmt;
 
 use bytes::Bytes;
-use torsade::{DisconnectReason, Protocol, TransportRef};
+use torsade::{Context, DisconnectReason, Protocol};
 
 use crate::dispatch::Dispatcher;
 use crate::LineHandler;
@@ -145,33 +145,35 @@ impl<H: LineHandler> LineReceiver<H> {
 }
 
 impl<H: LineHandler> Protocol for LineReceiver<H> {
-    fn connection_made(&mut self, transport: &TransportRef) {
-        self.dispatcher.connection_made(transport);
+    fn connection_made(&mut self, cx: &mut Context<'_, Self>) {
+        self.dispatcher.connection_made(cx.untyped());
     }
 
     #[inline]
-    fn data_received(&mut self, transport: &TransportRef, data: Bytes) {
-        self.dispatcher.data_received(transport, data);
+    fn data_received(&mut self, cx: &mut Context<'_, Self>, data: Bytes) {
+        self.dispatcher.data_received(cx.untyped(), data);
     }
 
-    fn eof_received(&mut self, transport: &TransportRef) -> bool {
-        self.dispatcher.eof_received(transport)
+    fn eof_received(&mut self, cx: &mut Context<'_, Self>) -> bool {
+        self.dispatcher.eof_received(cx.untyped())
     }
 
-    fn handshake_completed(&mut self, transport: &TransportRef) {
-        self.dispatcher.notify(transport, |handler, lines| {
+    fn handshake_completed(&mut self, cx: &mut Context<'_, Self>) {
+        self.dispatcher.notify(cx.untyped(), |handler, lines| {
             handler.handshake_completed(lines)
         });
     }
 
-    fn pause_producing(&mut self, transport: &TransportRef) {
-        self.dispatcher
-            .notify(transport, |handler, lines| handler.pause_producing(lines));
+    fn pause_producing(&mut self, cx: &mut Context<'_, Self>) {
+        self.dispatcher.notify(cx.untyped(), |handler, lines| {
+            handler.pause_producing(lines)
+        });
     }
 
-    fn resume_producing(&mut self, transport: &TransportRef) {
-        self.dispatcher
-            .notify(transport, |handler, lines| handler.resume_producing(lines));
+    fn resume_producing(&mut self, cx: &mut Context<'_, Self>) {
+        self.dispatcher.notify(cx.untyped(), |handler, lines| {
+            handler.resume_producing(lines)
+        });
     }
 
     fn connection_lost(&mut self, reason: DisconnectReason) {

@@ -3,7 +3,7 @@
 use std::fmt;
 
 use bytes::Bytes;
-use torsade::TransportRef;
+use torsade::TransportHandle;
 
 /// A handle that sends lines on one connection: its transport and its delimiter.
 ///
@@ -38,13 +38,13 @@ use torsade::TransportRef;
 /// ```
 #[derive(Clone)]
 pub struct LineSender {
-    transport: TransportRef,
+    transport: TransportHandle,
     delimiter: Bytes,
 }
 
 impl LineSender {
     /// A sender writing to `transport`, ending each line with `delimiter`.
-    pub fn new(transport: TransportRef, delimiter: impl Into<Bytes>) -> LineSender {
+    pub fn new(transport: TransportHandle, delimiter: impl Into<Bytes>) -> LineSender {
         LineSender {
             transport,
             delimiter: delimiter.into(),
@@ -52,7 +52,7 @@ impl LineSender {
     }
 
     /// Writes `line` followed by the delimiter, in one
-    /// [`write_many`](torsade::Transport::write_many) call.
+    /// [`write_many`](torsade::TransportHandle::write_many) call.
     ///
     /// `line` should not contain the delimiter (it is not checked): the peer would read
     /// two lines.
@@ -61,8 +61,8 @@ impl LineSender {
         self.transport.write_many(&[line, &self.delimiter]);
     }
 
-    /// The transport lines are written to.
-    pub fn transport(&self) -> &TransportRef {
+    /// The connection lines are written to.
+    pub fn transport(&self) -> &TransportHandle {
         &self.transport
     }
 

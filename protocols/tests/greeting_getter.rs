@@ -158,7 +158,7 @@ fn losing_the_connection_fails_the_pending_greeting_with_the_reason() {
     match error(deferred) {
         Error::ConnectionClosed { reason } => {
             assert_eq!(
-                reason.error().map(|e| e.kind()),
+                reason.io_error().map(|e| e.kind()),
                 Some(std::io::ErrorKind::ConnectionReset)
             );
         }

@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex};
 
 use torsade::testing::Loopback;
-use torsade::DisconnectReason;
+use torsade::{ConnectionError, DisconnectReason};
 use torsade_protocols::{Error, GreetingGetter, GreetingServer, LineOnlyReceiver};
 
 #[test]
@@ -60,7 +60,7 @@ fn a_reset_while_waiting_fails_the_pending_greeting() {
     let failure = greeting.take_result().unwrap().unwrap_err();
     match failure.downcast_ref::<Error>() {
         Some(Error::ConnectionClosed {
-            reason: DisconnectReason::Lost(error),
+            reason: DisconnectReason::Lost(ConnectionError::Io(error)),
         }) => {
             assert_eq!(error.kind(), std::io::ErrorKind::ConnectionReset)
         }

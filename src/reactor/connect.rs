@@ -1,245 +1,292 @@
-//! Making connections: [`Reactor::connect_tcp`] and [`Reactor::connect_tls`].
+//! Making connections: [`Reactor::connect`] through any client endpoint, and
+//! [`Reactor::connect_stream`] over a stream you opened.
 
-use std::fmt;
 use std::io;
-use std::sync::Arc;
-use std::time::Duration;
-
-use tokio::net::TcpStream;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio_rustls::{TlsConnector, TlsStream};
 
-use super::connection::{Connection, Hooks, OnLost, OnMade};
-use super::net_stream::NetStream;
+use super::host::ReactorHost;
 use super::registry::Registry;
-use super::shared::Shared;
 use super::stats::Counter;
-use super::Reactor;
-use crate::tls::rustls::pki_types::ServerName;
-use crate::tls::rustls::{self, ClientConfig};
-use crate::{Address, ClientFactory, Deferred, Error, ProtocolHandle, Resolver};
-
-/// How long [`Reactor::connect_tcp`] waits for a connection (Twisted's default).
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+use super::{NetStream, Reactor};
+use crate::connection::drive::{Driver, OnLost, OnMade};
+use crate::connection::inbox::Inbox;
+use crate::endpoints::{ClientEndpoint, Connected, IntoClientEndpoint};
+use crate::tls::StartTls;
+use crate::{
+    Address, ByteStream, ClientFactory, Clock, Deferred, Error, Protocol, ProtocolHandle, Resolver,
+};
 
 impl Reactor {
-    /// Connects to `address` (`"host:port"`, a `SocketAddr`...) and runs a protocol built
-    /// by `factory` on the connection. Twisted's `connectTCP`, with the endpoint-style
-    /// result: the Deferred fires with a [`ProtocolHandle`] once `connection_made` has run.
+    /// Connects through `endpoint` and runs a protocol built by `factory` on the
+    /// connection. Twisted's `endpoint.connect(factory)` (and `connectTCP`, `connectSSL`,
+    /// `connectUNIX`): the Deferred fires with a [`ProtocolHandle`] once `connection_made`
+    /// has run.
     ///
-    /// Host names are resolved without blocking the loop; addresses are tried in turn.
-    /// The attempt gives up after [`DEFAULT_CONNECT_TIMEOUT`].
+    /// `endpoint` is any [`ClientEndpoint`], an endpoint string
+    /// (`"tcp:host=example.com:port=80"`, `"tls:host=example.com:port=443"`,
+    /// `"unix:path=/run/app.sock"`), `"host:port"`, or an [`Address`] (a listening port's
+    /// [`local_addr`](crate::ListeningPort::local_addr), say). Over TLS the handshake
+    /// completes before the protocol is built, so a wrong name, an untrusted or expired
+    /// certificate is a failed attempt, never a connection that dies later.
     ///
     /// On failure the factory's [`client_connection_failed`] runs and the Deferred fails
-    /// with [`Error::ConnectFailed`], [`Error::ConnectTimeout`], [`Error::NoProtocol`] or
-    /// [`Error::ReactorStopped`]. When a made connection ends, the factory's
+    /// with [`Error::InvalidEndpoint`], [`Error::ConnectFailed`], [`Error::ConnectTimeout`],
+    /// [`Error::Tls`], [`Error::TlsHandshakeTimeout`], [`Error::NoProtocol`] or
+    /// [`Error::ReactorStopped`]. Cancelling the Deferred while the attempt is under way
+    /// abandons it (Twisted's `stopConnecting`): the factory is told, with
+    /// [`Error::ConnectCancelled`]. When a made connection ends, the factory's
     /// [`client_connection_lost`] runs after the protocol's `connection_lost`.
     ///
     /// [`client_connection_failed`]: ClientFactory::client_connection_failed
     /// [`client_connection_lost`]: ClientFactory::client_connection_lost
     #[doc(alias = "connectTCP")]
-    pub fn connect_tcp<F: ClientFactory>(
-        &self,
-        address: impl fmt::Display,
-        factory: F,
-    ) -> Deferred<ProtocolHandle<F::Protocol>> {
-        self.connect_tcp_with_timeout(address, factory, DEFAULT_CONNECT_TIMEOUT)
-    }
-
-    /// [`connect_tcp`](Reactor::connect_tcp) giving up after `timeout`.
-    pub fn connect_tcp_with_timeout<F: ClientFactory>(
-        &self,
-        address: impl fmt::Display,
-        factory: F,
-        timeout: Duration,
-    ) -> Deferred<ProtocolHandle<F::Protocol>> {
-        self.connect_with(address, factory, timeout, None)
-    }
-
-    /// Connects to `address` over TLS, checking that the server's certificate is valid for
-    /// `server_name` (also sent as SNI). Twisted's `connectSSL`.
-    ///
-    /// The handshake completes before the protocol is built, so the protocol's transport is
-    /// encrypted from `connection_made` on, and [`Transport::tls_info`](crate::Transport::tls_info)
-    /// tells the outcome. A failed handshake — an untrusted, expired or wrong-name
-    /// certificate, a peer that does not speak TLS, one that stalls past
-    /// the handshake timeout (see [`Reactor::set_tls_handshake_timeout`]) — fails the attempt like a refused connection:
-    /// [`Error::Tls`], [`Error::TlsHandshakeTimeout`] or [`Error::ConnectFailed`], to the
-    /// factory's `client_connection_failed` and the Deferred. Build `config` with
-    /// [`tls::client_config_with_ca`](crate::tls::client_config_with_ca) or
-    /// [`tls::client_config_with_platform_roots`](crate::tls::client_config_with_platform_roots).
     #[doc(alias = "connectSSL")]
-    pub fn connect_tls<F: ClientFactory>(
+    #[doc(alias = "connectUNIX")]
+    pub fn connect<F: ClientFactory>(
         &self,
-        address: impl fmt::Display,
-        server_name: &str,
+        endpoint: impl IntoClientEndpoint,
         factory: F,
-        config: Arc<ClientConfig>,
     ) -> Deferred<ProtocolHandle<F::Protocol>> {
-        match crate::tls::parse_server_name(server_name) {
-            Ok(name) => self.connect_with(
-                address,
-                factory,
-                DEFAULT_CONNECT_TIMEOUT,
-                Some((name, config)),
-            ),
+        let factory = Arc::new(factory);
+        let endpoint = match endpoint.into_client_endpoint() {
+            Ok(endpoint) => endpoint,
             Err(error) => {
                 let (deferred, resolver) = Deferred::new();
-                fail(&factory, &resolver, error);
-                deferred
+                Attempt::new(factory, resolver, String::new()).fail(error);
+                return deferred;
             }
-        }
-    }
-
-    fn connect_with<F: ClientFactory>(
-        &self,
-        address: impl fmt::Display,
-        factory: F,
-        timeout: Duration,
-        tls: Option<(ServerName<'static>, Arc<ClientConfig>)>,
-    ) -> Deferred<ProtocolHandle<F::Protocol>> {
-        let address = address.to_string();
-        let factory = Arc::new(factory);
-        let (deferred, resolver) = Deferred::new();
-        factory.started_connecting(&address);
+        };
+        let name = endpoint.to_string();
+        factory.started_connecting(&name);
         factory.start_factory();
+        let abort: Arc<Mutex<Option<tokio::task::AbortHandle>>> = Arc::default();
+        let settled = Arc::new(AtomicBool::new(false));
+        let (deferred, resolver) = {
+            let (abort, settled, factory, name) = (
+                abort.clone(),
+                settled.clone(),
+                factory.clone(),
+                name.clone(),
+            );
+            Deferred::with_canceller(move |resolver| {
+                if settled.swap(true, Ordering::AcqRel) {
+                    return;
+                }
+                if let Some(task) = abort.lock().unwrap_or_else(PoisonError::into_inner).take() {
+                    task.abort();
+                }
+                let attempt = Attempt {
+                    factory,
+                    resolver,
+                    name: name.clone(),
+                    settled: Arc::new(AtomicBool::new(false)),
+                };
+                attempt.fail(Error::ConnectCancelled { address: name });
+            })
+        };
+        let attempt = Attempt {
+            factory,
+            resolver,
+            name,
+            settled,
+        };
         let registry = self.registry().clone();
         if registry.is_stopping() {
-            fail(&factory, &resolver, Error::ReactorStopped);
+            attempt.fail(Error::ReactorStopped);
             return deferred;
         }
         let alive = registry.register_task();
-        self.handle().spawn(async move {
+        let (handle, clock) = self.pick_loop();
+        let task = handle.spawn(async move {
             let _alive = alive;
-            let (stream, peer, host) = match dial(&registry, &address, timeout).await {
-                Ok(dialed) => dialed,
-                Err(error) => return fail(&factory, &resolver, error),
-            };
-            let server_name = tls.as_ref().map(|(name, _)| name.to_str().into_owned());
-            let stream = match tls {
-                None => NetStream::Tcp(stream),
-                Some((name, config)) => {
-                    match handshake(&registry, stream, name, config, &address).await {
-                        Ok(stream) => stream,
-                        Err(error) => return fail(&factory, &resolver, error),
-                    }
-                }
-            };
-            let Some(protocol) = factory.build_protocol(&peer) else {
-                return fail(&factory, &resolver, Error::NoProtocol { address });
-            };
-            let on_made: OnMade<F::Protocol> = Box::new(move |handle| {
-                // The resolver is fired only here.
-                let _ = resolver.callback(handle);
-            });
-            let lost_factory = factory.clone();
-            let on_lost: OnLost = Box::new(move |reason| {
-                lost_factory.client_connection_lost(reason);
-                lost_factory.stop_factory();
-            });
-            let shared = Arc::new(Shared::new(peer, host));
-            let mut connection = Connection::new(protocol, stream, shared, registry);
-            connection.count(Counter::Connected, 1);
-            if let Some(name) = &server_name {
-                connection = connection.with_server_name(name);
+            let factory = attempt.factory.clone();
+            let established = establish(&registry, clock, &*endpoint, |peer| {
+                factory.build_protocol(peer)
+            })
+            .await;
+            match established {
+                Ok(driver) => attempt.run(driver).await,
+                Err(error) => attempt.fail(error),
             }
-            connection
-                .run(Some(Box::new(Hooks {
-                    on_made: Some(on_made),
-                    on_lost: Some(on_lost),
-                })))
-                .await;
         });
+        *abort.lock().unwrap_or_else(PoisonError::into_inner) = Some(task.abort_handle());
         deferred
+    }
+
+    /// Runs a protocol built by `factory` over `stream`, a connection you opened yourself
+    /// (any [`ByteStream`]: a socket from another library, an in-memory stream, a pipe),
+    /// with the addresses of its ends. The Deferred fires with the protocol's handle once
+    /// `connection_made` has run. Twisted's `protocol.makeConnection(transport)`, for any
+    /// transport.
+    pub fn connect_stream<F: ClientFactory>(
+        &self,
+        stream: impl ByteStream,
+        peer: Address,
+        host: Address,
+        factory: F,
+    ) -> Deferred<ProtocolHandle<F::Protocol>> {
+        let connected = Connected::new(stream, peer, host);
+        struct Given(Mutex<Option<Connected>>);
+        impl std::fmt::Debug for Given {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("Given")
+            }
+        }
+        impl std::fmt::Display for Given {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a given stream")
+            }
+        }
+        #[async_trait::async_trait]
+        impl ClientEndpoint for Given {
+            async fn connect(&self) -> crate::Result<Connected> {
+                self.0
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .take()
+                    .ok_or(Error::ConnectionClosed)
+            }
+        }
+        self.connect(Given(Mutex::new(Some(connected))), factory)
     }
 }
 
-/// Connects to `address` within `timeout`, unless the reactor stops first; returns the
-/// stream with `TCP_NODELAY` set, and its peer and host addresses.
-pub(crate) async fn dial(
-    registry: &Registry,
-    address: &str,
-    timeout: Duration,
-) -> Result<(TcpStream, Address, Address), Error> {
-    let mut stopping = registry.stop_signal();
-    let stream = tokio::select! {
-        biased;
-        _ = stopping.wait_for(|stopping| *stopping) => return Err(Error::ReactorStopped),
-        attempt = tokio::time::timeout(timeout, open_stream(address)) => match attempt {
-            Err(_) => return Err(Error::ConnectTimeout { address: address.to_string(), timeout }),
-            Ok(Err(source)) => return Err(Error::ConnectFailed { address: address.to_string(), source }),
-            Ok(Ok(stream)) => stream,
-        },
-    };
-    // Failing to set the option only costs latency; the connection is still good.
-    let _ = stream.set_nodelay(true);
-    match (stream.peer_addr(), stream.local_addr()) {
-        (Ok(peer), Ok(host)) => Ok((stream, Address::Tcp(peer), Address::Tcp(host))),
-        (Err(source), _) | (_, Err(source)) => Err(Error::ConnectFailed {
-            address: address.to_string(),
-            source,
-        }),
+/// One connection attempt: its factory and the Deferred to fire, exactly once.
+struct Attempt<F: ClientFactory> {
+    factory: Arc<F>,
+    resolver: Resolver<ProtocolHandle<F::Protocol>>,
+    name: String,
+    /// The attempt succeeded, failed or was cancelled: nothing else reports it.
+    settled: Arc<AtomicBool>,
+}
+
+impl<F: ClientFactory> Attempt<F> {
+    fn new(factory: Arc<F>, resolver: Resolver<ProtocolHandle<F::Protocol>>, name: String) -> Self {
+        Attempt {
+            factory,
+            resolver,
+            name,
+            settled: Arc::new(AtomicBool::new(false)),
+        }
     }
+
+    /// Reports the failure, unless the attempt was settled already.
+    fn fail(&self, error: Error) {
+        if self.settled.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        tracing::debug!(endpoint = %self.name, "connection attempt failed: {error}");
+        self.factory.client_connection_failed(&error);
+        self.factory.stop_factory();
+        // The resolver is fired only once: here, or when the connection is made.
+        let _ = self.resolver.errback(error);
+    }
+
+    /// The connection is established: tells whoever connected once `connection_made`
+    /// has run, and the factory once it is lost; drives it until it ends.
+    async fn run(self, driver: Driver<F::Protocol, NetStream, ReactorHost>) {
+        if self.settled.swap(true, Ordering::AcqRel) {
+            return; // Cancelled meanwhile.
+        }
+        let Attempt {
+            factory, resolver, ..
+        } = self;
+        let on_made: OnMade<F::Protocol> = Box::new(move |handle| {
+            // The resolver is fired only here.
+            let _ = resolver.callback(handle);
+        });
+        let on_lost: OnLost = Box::new(move |reason| {
+            factory.client_connection_lost(reason);
+            factory.stop_factory();
+        });
+        let mut driver = driver.with_hooks(Some(on_made), Some(on_lost));
+        std::future::poll_fn(move |cx| driver.poll(cx)).await;
+    }
+}
+
+/// Opens a stream through `endpoint` (unless the reactor stops first), runs the TLS
+/// handshake if the endpoint asks for one, and builds the protocol with `build`: a
+/// connection ready to run on this loop, or why not.
+pub(crate) async fn establish<P: Protocol>(
+    registry: &Arc<Registry>,
+    clock: Arc<dyn Clock>,
+    endpoint: &dyn ClientEndpoint,
+    build: impl FnOnce(&Address) -> Option<P>,
+) -> Result<Driver<P, NetStream, ReactorHost>, Error> {
+    let mut stopping = registry.stop_signal();
+    let connected = tokio::select! {
+        biased;
+        _ = stopping.wait_for(|stopping| *stopping) => Err(Error::ReactorStopped),
+        connected = endpoint.connect() => connected,
+    }?;
+    let Connected {
+        stream,
+        peer,
+        host,
+        tls,
+        #[cfg(unix)]
+        credentials,
+    } = connected;
+    let stream = match tls {
+        None => Err(stream),
+        Some(tls) => {
+            let server_name = match &tls {
+                StartTls::Client { server_name, .. } => Some(server_name.to_str().into_owned()),
+                StartTls::Server { .. } => None,
+            };
+            Ok((handshake(registry, stream, tls).await?, server_name))
+        }
+    };
+    let protocol = build(&peer).ok_or_else(|| Error::NoProtocol {
+        address: endpoint.to_string(),
+    })?;
+    let inbox = Inbox::new(peer, host, clock);
+    #[cfg(unix)]
+    if let Some(credentials) = credentials {
+        inbox.set_credentials(credentials);
+    }
+    let host = ReactorHost::new(registry.clone(), Counter::Connected);
+    Ok(match stream {
+        Ok((stream, server_name)) => {
+            Driver::with_tls_stream(protocol, stream, server_name, inbox, host)
+        }
+        Err(stream) => Driver::new(protocol, stream, inbox, host),
+    })
 }
 
 /// Runs the client side of a TLS handshake on `stream`, within the reactor's handshake
 /// timeout, unless the reactor's stop deadline passes first.
-pub(crate) async fn handshake(
+async fn handshake(
     registry: &Registry,
-    stream: TcpStream,
-    name: ServerName<'static>,
-    config: Arc<ClientConfig>,
-    address: &str,
-) -> Result<NetStream, Error> {
+    stream: NetStream,
+    tls: StartTls,
+) -> Result<TlsStream<NetStream>, Error> {
+    let StartTls::Client {
+        server_name,
+        config,
+    } = tls
+    else {
+        return Err(Error::Io(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "a client endpoint asked for the server side of TLS",
+        )));
+    };
     let timeout = registry.tls_handshake_timeout();
     let mut aborted = registry.abort_signal();
-    let connect = TlsConnector::from(config).connect(name, stream);
+    let connect = TlsConnector::from(config).connect(server_name, stream);
     tokio::select! {
         biased;
         _ = aborted.wait_for(|aborted| *aborted) => Err(Error::ReactorStopped),
         outcome = tokio::time::timeout(timeout, connect) => match outcome {
             Err(_) => Err(Error::TlsHandshakeTimeout { timeout }),
-            Ok(Ok(stream)) => Ok(NetStream::Tls(Box::new(TlsStream::Client(stream)))),
-            Ok(Err(error)) => Err(tls_error(error, address)),
+            Ok(Ok(stream)) => Ok(TlsStream::Client(stream)),
+            Ok(Err(error)) => Err(match crate::tls::tls_error_in(&error) {
+                Some(tls) => Error::Tls(tls),
+                None => Error::Io(error),
+            }),
         },
     }
-}
-
-/// A handshake's I/O error as torsade's: the rustls error inside it when there is one.
-fn tls_error(error: io::Error, address: &str) -> Error {
-    match error
-        .get_ref()
-        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-    {
-        Some(tls) => Error::Tls(tls.clone()),
-        None => Error::ConnectFailed {
-            address: address.to_string(),
-            source: error,
-        },
-    }
-}
-
-/// Resolves `address` and connects to the first of its addresses that accepts.
-async fn open_stream(address: &str) -> io::Result<TcpStream> {
-    let mut last_error = None;
-    for candidate in tokio::net::lookup_host(address).await? {
-        match TcpStream::connect(candidate).await {
-            Ok(stream) => return Ok(stream),
-            Err(error) => last_error = Some(error),
-        }
-    }
-    Err(last_error.unwrap_or_else(|| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "the address resolved to nothing",
-        )
-    }))
-}
-
-fn fail<F: ClientFactory, T: Send + 'static>(factory: &F, resolver: &Resolver<T>, error: Error) {
-    tracing::debug!("connection attempt failed: {error}");
-    factory.client_connection_failed(&error);
-    factory.stop_factory();
-    // The resolver is fired only once: either here or on success.
-    let _ = resolver.errback(error);
 }

@@ -10,8 +10,9 @@ use futures::FutureExt;
 use tokio::runtime::{Handle, Runtime};
 use tokio::sync::{watch, Notify};
 
-use super::loops::{Loop, Loops, Running};
+use super::loops::{Loop, LoopClock, Loops, Running};
 use super::registry::Registry;
+use super::signals::{self, SignalHandling};
 use super::stats::ReactorStats;
 use crate::time::timer_queue::{TimeSource, TimerQueue};
 use crate::{Clock, Deferred, DelayedCall, Error, Result};
@@ -36,7 +37,7 @@ type Hook = Box<dyn FnOnce() + Send>;
 /// lives on the opener's loop. What changes: callbacks of *different* connections may run
 /// at the same time on different threads, so state shared between connections (in a
 /// factory, say) needs a `Mutex` or atomics — as the `Sync` bound on factories already
-/// asks. Listening ports accept on every loop (see [`listen_tcp`](Reactor::listen_tcp)).
+/// asks. Listening ports accept on every loop (see [`listen`](Reactor::listen)).
 ///
 /// [`run`]: Reactor::run
 /// [`stop`]: Reactor::stop
@@ -64,6 +65,8 @@ struct Inner {
     loops: Loops,
     registry: Arc<Registry>,
     phase: Mutex<Phase>,
+    /// What `run` does on SIGINT and SIGTERM.
+    signals: Mutex<SignalHandling>,
     stop_requested: Notify,
     /// Tells the loops other than loop 0 to end, once everything has closed.
     loops_done: watch::Sender<bool>,
@@ -124,10 +127,14 @@ impl Reactor {
             .map(|(handle, runtime)| {
                 let timers = TimerQueue::new(TimeSource::System { origin });
                 handle.spawn(drive_timers(timers.clone(), origin));
+                let clock: Arc<dyn Clock> = Arc::new(LoopClock {
+                    timers: timers.clone(),
+                });
                 Loop {
                     runtime: Mutex::new(runtime),
                     handle,
                     timers,
+                    clock,
                 }
             })
             .collect();
@@ -138,6 +145,7 @@ impl Reactor {
                 loops: Loops::new(loops),
                 registry,
                 phase: Mutex::new(Phase::Idle(Vec::new())),
+                signals: Mutex::new(SignalHandling::default()),
                 stop_requested: Notify::new(),
                 loops_done,
             }),
@@ -168,6 +176,10 @@ impl Reactor {
 
     /// Runs the event loop on this thread until [`stop`](Reactor::stop) has completed:
     /// every port closed and every connection's `connection_lost` called.
+    ///
+    /// While it runs, SIGINT and SIGTERM stop the reactor gracefully (with a deadline; a
+    /// second signal aborts everything at once), as Twisted's reactor does — see
+    /// [`set_signal_handling`](Reactor::set_signal_handling) to change or turn that off.
     ///
     /// A reactor runs once.
     ///
@@ -203,6 +215,10 @@ impl Reactor {
         {
             let _running = Running::enter(self.id(), 0);
             first.block_on(async {
+                if let SignalHandling::Stop { deadline } = self.signal_handling() {
+                    let registry = self.inner.registry.clone();
+                    tokio::spawn(signals::watch(self.clone(), registry, deadline));
+                }
                 for hook in hooks {
                     run_hook(hook);
                 }
@@ -296,6 +312,12 @@ impl Reactor {
     /// ```
     pub fn stop_with_deadline(&self, deadline: Duration) -> Result<()> {
         self.stop()?;
+        self.abort_after(deadline);
+        Ok(())
+    }
+
+    /// Aborts whatever has not closed `deadline` from now (the reactor is stopping).
+    pub(crate) fn abort_after(&self, deadline: Duration) {
         let registry = self.inner.registry.clone();
         self.handle().spawn(async move {
             tokio::select! {
@@ -303,7 +325,6 @@ impl Reactor {
                 () = registry.drained() => {}
             }
         });
-        Ok(())
     }
 
     /// What the reactor has done so far: open connections, connections accepted, made and
@@ -392,6 +413,49 @@ impl Reactor {
         self.inner.registry.set_tls_handshake_timeout(timeout);
     }
 
+    /// Sets what [`run`](Reactor::run) does on SIGINT and SIGTERM: by default the first
+    /// stops the reactor gracefully, aborting what has not closed after
+    /// [`SIGNAL_STOP_DEADLINE`](crate::SIGNAL_STOP_DEADLINE) (10 s), and a second aborts
+    /// at once; [`SignalHandling::Off`] leaves the signals to the process (a program that
+    /// handles them itself). Takes effect at the next `run`. A reactor on your own runtime
+    /// ([`from_handle`](Reactor::from_handle)) never handles signals.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use torsade::{Reactor, SignalHandling};
+    ///
+    /// let reactor = Reactor::new().unwrap();
+    /// reactor.set_signal_handling(SignalHandling::Stop { deadline: Duration::from_secs(30) });
+    /// reactor.set_signal_handling(SignalHandling::Off);
+    /// ```
+    pub fn set_signal_handling(&self, handling: SignalHandling) {
+        *self
+            .inner
+            .signals
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = handling;
+    }
+
+    fn signal_handling(&self) -> SignalHandling {
+        *self
+            .inner
+            .signals
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Sets how long a cleanly closed connection goes on reading (and dropping) what its
+    /// peer still sends, when something was unread as the close completed (default
+    /// [`CLOSE_LINGER`](crate::CLOSE_LINGER), 2 s; zero: never). Closing a TCP socket with
+    /// unread input sends a reset, which can make the peer lose the last bytes it was
+    /// sent; lingering until the peer closes (or the time passes) avoids that. A close with
+    /// nothing unread does not linger. The reactor's stop deadline cuts lingers short.
+    pub fn set_close_linger(&self, linger: Duration) {
+        self.inner.registry.set_linger(linger);
+    }
+
     /// How many connections are alive on this reactor (closed connections still draining
     /// their socket for a moment included; see also [`stats`](Reactor::stats)).
     pub fn connection_count(&self) -> usize {
@@ -401,6 +465,18 @@ impl Reactor {
     /// The runtime new work goes to: the current loop's, else the next loop in turn.
     pub(crate) fn handle(&self) -> &Handle {
         &self.inner.loops.pick(self.id()).handle
+    }
+
+    /// The loop a new connection goes to — the current one, else the next in turn — as
+    /// its runtime and its clock.
+    pub(crate) fn pick_loop(&self) -> (Handle, Arc<dyn Clock>) {
+        let picked = self.inner.loops.pick(self.id());
+        (picked.handle.clone(), picked.clock.clone())
+    }
+
+    /// The clock of loop `index`.
+    pub(crate) fn loop_clock(&self, index: usize) -> Arc<dyn Clock> {
+        self.inner.loops.get(index).clock.clone()
     }
 
     /// Every loop's runtime (a listening port accepts on each).

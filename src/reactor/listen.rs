@@ -1,273 +1,135 @@
-//! Accepting connections: [`Reactor::listen_tcp`] and the [`ListeningPort`] it returns,
-//! with its connection limit and counters.
+//! Accepting connections: [`Reactor::listen`] on any [`ServerEndpoint`], and the
+//! [`ListeningPort`] it returns, with its connection limit and counters.
 
 use std::fmt;
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use tokio::net::{TcpListener, TcpSocket, TcpStream};
-use tokio::runtime::Handle;
 use tokio::sync::{watch, Notify};
 
-use super::connection::Connection;
-use super::net_stream::NetStream;
+use super::host::ReactorHost;
 use super::registry::{Guard, Registry};
-use super::shared::Shared;
 use super::stats::{Counter, PortStats};
 use super::Reactor;
+use crate::connection::drive::Driver;
+use crate::connection::inbox::Inbox;
+use crate::endpoints::{cannot_listen, Accepted, Binding, IntoServerEndpoint, Listener};
 use crate::tls::rustls::ServerConfig;
 use crate::tls::StartTls;
-use crate::{Address, Deferred, Error, ProtocolFactory, Resolver, Result};
+use crate::{Address, Clock, Deferred, Error, ProtocolFactory, Resolver, Result};
 
-/// Connections the kernel may queue before we accept them.
-const BACKLOG: u32 = 1024;
 /// How long to wait before accepting again after running out of file descriptors or
 /// memory, instead of spinning.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 impl Reactor {
-    /// Listens for TCP connections on `address`, building a protocol for each with
-    /// `factory`. Twisted's `listenTCP`.
+    /// Listens on `endpoint`, building a protocol for each connection with `factory`.
+    /// Twisted's `endpoint.listen(factory)` (and `listenTCP`, `listenSSL`, `listenUNIX`).
     ///
-    /// The socket is bound now (so errors surface here), with `SO_REUSEADDR` and a backlog
-    /// of 1024; port 0 picks a free port (see [`ListeningPort::local_addr`]). With several
-    /// loops, each loop gets its own socket on the port (`SO_REUSEPORT`) and accepts on it;
-    /// the kernel spreads connections over them. Accepted
-    /// connections have `TCP_NODELAY` set: torsade batches writes itself. A host name in
-    /// `address` is resolved with the system resolver, which blocks; the first address
-    /// that binds is used. `factory.start_factory()` runs before this returns.
+    /// `endpoint` is any [`ServerEndpoint`](crate::endpoints::ServerEndpoint), an endpoint
+    /// string (`"tcp:8000:interface=127.0.0.1"`, `"unix:/run/app.sock"`, ...), or a socket
+    /// address (`"127.0.0.1:0"`, a `SocketAddr`), which listens on TCP. The socket is bound
+    /// now, so errors surface here; port 0 picks a free port (see
+    /// [`ListeningPort::local_addr`]). `factory.start_factory()` runs before this returns.
     ///
     /// # Errors
     ///
-    /// [`Error::CannotListen`] if no address could be bound.
+    /// [`Error::InvalidEndpoint`] for a malformed string; [`Error::CannotListen`] if the
+    /// address cannot be bound, or the reactor is stopping.
     ///
     /// # Examples
     ///
     /// ```
     /// use bytes::Bytes;
-    /// use torsade::{factory_fn, Address, Protocol, Reactor, TransportRef};
+    /// use torsade::prelude::*;
+    /// use torsade::{factory_fn, Address, Reactor};
     ///
     /// struct Echo;
     /// impl Protocol for Echo {
-    ///     fn data_received(&mut self, transport: &TransportRef, data: Bytes) {
-    ///         transport.write(&data);
+    ///     fn data_received(&mut self, cx: &mut Context<'_, Self>, data: Bytes) {
+    ///         cx.write(&data);
     ///     }
     /// }
     ///
     /// let reactor = Reactor::new().unwrap();
-    /// let port = reactor.listen_tcp("127.0.0.1:0", factory_fn(|_: &Address| Echo)).unwrap();
-    /// assert_ne!(port.local_addr().port(), 0);
+    /// let port = reactor.listen("tcp:0:interface=127.0.0.1", factory_fn(|_: &Address| Echo)).unwrap();
+    /// assert_ne!(port.local_addr().port(), Some(0));
     /// ```
     #[doc(alias = "listenTCP")]
-    pub fn listen_tcp<F: ProtocolFactory>(
-        &self,
-        address: impl ToSocketAddrs + fmt::Display,
-        factory: F,
-    ) -> Result<ListeningPort> {
-        self.listen_with(address, factory, None)
-    }
-
-    /// Listens for TLS connections on `address`: [`listen_tcp`](Reactor::listen_tcp), with a
-    /// TLS handshake on every accepted connection. Twisted's `listenSSL`.
-    ///
-    /// The protocol is built and `connection_made` runs as soon as the TCP connection is
-    /// accepted (what it writes is sent encrypted once the handshake completes); then
-    /// [`handshake_completed`](crate::Protocol::handshake_completed) runs. A failed or
-    /// stalled handshake (over [`TLS_HANDSHAKE_TIMEOUT`](crate::tls::TLS_HANDSHAKE_TIMEOUT))
-    /// ends that connection with the TLS error in `connection_lost`; the port goes on
-    /// serving. Build `config` with [`tls::server_config_from_pem`](crate::tls::server_config_from_pem)
-    /// or bring your own.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::CannotListen`] if no address could be bound.
     #[doc(alias = "listenSSL")]
-    pub fn listen_tls<F: ProtocolFactory>(
+    #[doc(alias = "listenUNIX")]
+    pub fn listen<F: ProtocolFactory>(
         &self,
-        address: impl ToSocketAddrs + fmt::Display,
-        factory: F,
-        config: Arc<ServerConfig>,
-    ) -> Result<ListeningPort> {
-        self.listen_with(address, factory, Some(config))
-    }
-
-    /// Accepts connections on a listening socket made elsewhere: one with socket options
-    /// of its own (buffer sizes, say), or handed over by a service manager. Otherwise as
-    /// [`listen_tcp`](Reactor::listen_tcp). Twisted's `adoptStreamPort`.
-    ///
-    /// The socket must be listening already. With several loops, each accepts on a
-    /// duplicate of it (the kernel wakes them all; one wins each connection).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::CannotListen`] if the socket cannot be used (not a socket, no address).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use bytes::Bytes;
-    /// use torsade::{factory_fn, Address, Protocol, Reactor, TransportRef};
-    ///
-    /// struct Quiet;
-    /// impl Protocol for Quiet {
-    ///     fn data_received(&mut self, _: &TransportRef, _: Bytes) {}
-    /// }
-    ///
-    /// let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    /// let address = listener.local_addr().unwrap();
-    /// let reactor = Reactor::new().unwrap();
-    /// let port = reactor.adopt_tcp_listener(listener, factory_fn(|_: &Address| Quiet)).unwrap();
-    /// assert_eq!(port.local_addr(), address);
-    /// ```
-    #[doc(alias = "adoptStreamPort")]
-    pub fn adopt_tcp_listener<F: ProtocolFactory>(
-        &self,
-        listener: std::net::TcpListener,
+        endpoint: impl IntoServerEndpoint,
         factory: F,
     ) -> Result<ListeningPort> {
-        let address = listener
-            .local_addr()
-            .map_or_else(|_| "an adopted socket".to_string(), |a| a.to_string());
-        let cannot_listen = |source: io::Error| Error::CannotListen {
-            address: address.clone(),
-            source,
-        };
+        let endpoint = endpoint.into_server_endpoint()?;
         if self.registry().is_stopping() {
-            return Err(cannot_listen(io::Error::other("the reactor is stopping")));
-        }
-        listener.set_nonblocking(true).map_err(cannot_listen)?;
-        let mut listeners = Vec::new();
-        for handle in self.handles() {
-            let own = listener.try_clone().map_err(cannot_listen)?;
-            let _runtime = handle.enter();
-            let own = TcpListener::from_std(own).map_err(cannot_listen)?;
-            listeners.push((handle.clone(), own));
-        }
-        drop(listener);
-        self.start_listening(listeners, factory, None)
-            .map_err(cannot_listen)
-    }
-
-    fn listen_with<F: ProtocolFactory>(
-        &self,
-        address: impl ToSocketAddrs + fmt::Display,
-        factory: F,
-        tls: Option<Arc<ServerConfig>>,
-    ) -> Result<ListeningPort> {
-        let cannot_listen = |source: io::Error| Error::CannotListen {
-            address: address.to_string(),
-            source,
-        };
-        if self.registry().is_stopping() {
-            return Err(cannot_listen(io::Error::other("the reactor is stopping")));
-        }
-        let handles: Vec<Handle> = self.handles().cloned().collect();
-        let listeners = bind_per_loop(&address, &handles).map_err(cannot_listen)?;
-        self.start_listening(listeners, factory, tls)
-            .map_err(cannot_listen)
-    }
-
-    /// Runs an accept loop on each of `listeners`, all feeding one port.
-    fn start_listening<F: ProtocolFactory>(
-        &self,
-        listeners: Vec<(Handle, TcpListener)>,
-        factory: F,
-        tls: Option<Arc<ServerConfig>>,
-    ) -> io::Result<ListeningPort> {
-        let local_addr = listeners[0].1.local_addr()?;
-        let control = Arc::new(PortControl::new(listeners.len()));
-        let factory = Arc::new(factory);
-        factory.start_factory();
-        for (handle, listener) in listeners {
-            let guard = self.registry().register_task();
-            handle.spawn(accept_loop(
-                listener,
-                factory.clone(),
-                control.clone(),
-                self.registry().clone(),
-                guard,
-                tls.clone(),
+            return Err(cannot_listen(
+                &endpoint.to_string(),
+                io::Error::other("the reactor is stopping"),
             ));
         }
-        tracing::debug!(%local_addr, loops = self.loops(), "listening");
-        Ok(ListeningPort {
-            local_addr,
-            control,
-        })
+        let binding = endpoint.bind(self)?;
+        Ok(self.start_listening(binding, factory))
     }
-}
 
-/// Binds one listening socket per loop, each registered with the loop that accepts on it.
-/// With several loops they share the port with `SO_REUSEPORT` (the later ones bind to the
-/// port the first got), and the kernel spreads connections over them by address hash.
-///
-/// Measured against one accepting loop handing connections out in turn (docs/BENCHMARKS.md):
-/// as fast or faster in every round, and simpler — no socket moves between loops (a hand-off
-/// costs two more `epoll_ctl` per connection) and no loop on the accept path of another.
-fn bind_per_loop(
-    address: &impl ToSocketAddrs,
-    handles: &[Handle],
-) -> io::Result<Vec<(Handle, TcpListener)>> {
-    let shared = handles.len() > 1;
-    let first = {
-        let _runtime = handles[0].enter();
-        bind(address, shared)?
-    };
-    let local_addr = first.local_addr()?;
-    let mut listeners = vec![(handles[0].clone(), first)];
-    if shared {
-        for handle in &handles[1..] {
-            let _runtime = handle.enter();
-            listeners.push((handle.clone(), bind_one(local_addr, true)?));
+    /// Runs an accept loop on each of the binding's listeners, all feeding one port.
+    fn start_listening<F: ProtocolFactory>(&self, binding: Binding, factory: F) -> ListeningPort {
+        let Binding {
+            listeners,
+            local,
+            tls,
+            cleanup,
+        } = binding;
+        let control = Arc::new(PortControl::new(listeners.len(), cleanup));
+        let factory = Arc::new(factory);
+        factory.start_factory();
+        for (index, (handle, listener)) in listeners.into_iter().enumerate() {
+            let guard = self.registry().register_task();
+            let accepting = Accepting {
+                factory: factory.clone(),
+                control: control.clone(),
+                registry: self.registry().clone(),
+                clock: self.loop_clock(index),
+                tls: tls.clone(),
+            };
+            handle.spawn(accept_loop(listener, accepting, guard));
         }
+        tracing::debug!(%local, loops = self.loops(), "listening");
+        ListeningPort { local, control }
     }
-    Ok(listeners)
 }
 
-fn bind(address: &impl ToSocketAddrs, shared: bool) -> io::Result<TcpListener> {
-    let mut last_error = None;
-    for address in address.to_socket_addrs()? {
-        match bind_one(address, shared) {
-            Ok(listener) => return Ok(listener),
-            Err(error) => last_error = Some(error),
-        }
-    }
-    Err(last_error.unwrap_or_else(|| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "the address resolved to nothing",
-        )
-    }))
-}
-
-fn bind_one(address: SocketAddr, shared: bool) -> io::Result<TcpListener> {
-    let socket = match address {
-        SocketAddr::V4(_) => TcpSocket::new_v4()?,
-        SocketAddr::V6(_) => TcpSocket::new_v6()?,
-    };
-    socket.set_reuseaddr(true)?;
-    if shared {
-        socket.set_reuseport(true)?;
-    }
-    socket.bind(address)?;
-    socket.listen(BACKLOG)
-}
-
-async fn accept_loop<F: ProtocolFactory>(
-    listener: TcpListener,
+/// What an accept loop needs to start its connections.
+struct Accepting<F> {
     factory: Arc<F>,
     control: Arc<PortControl>,
     registry: Arc<Registry>,
-    _alive: Guard,
+    /// The clock of the loop this accept loop runs on (its connections' clock).
+    clock: Arc<dyn Clock>,
     tls: Option<Arc<ServerConfig>>,
+}
+
+async fn accept_loop<F: ProtocolFactory>(
+    listener: Listener,
+    accepting: Accepting<F>,
+    _alive: Guard,
 ) {
+    let Accepting {
+        factory,
+        control,
+        registry,
+        ..
+    } = &accepting;
     let mut reactor_stopping = registry.stop_signal();
     let mut port_stopping = control.stopping.subscribe();
     let slot = registry.counters().slot_for_this_thread();
+    let mut exhausted = crate::log_limit::RepeatedLog::new("accept failed, backing off");
     loop {
         let accepted = tokio::select! {
             biased;
@@ -282,12 +144,12 @@ async fn accept_loop<F: ProtocolFactory>(
             } => accepted,
         };
         match accepted {
-            Ok((stream, peer)) => {
+            Ok(accepted) => {
                 if !control.try_reserve() {
                     if !control.pauses_when_full() {
                         control.refused.fetch_add(1, Ordering::Relaxed);
                         registry.counters().add(slot, Counter::Refused, 1);
-                        tracing::debug!(%peer, "the port is at its connection limit; refused");
+                        tracing::debug!(peer = %accepted.peer, "the port is at its connection limit; refused");
                         continue; // Dropping the stream closes it.
                     }
                     // Another loop took the last place since this one looked: wait for
@@ -299,10 +161,10 @@ async fn accept_loop<F: ProtocolFactory>(
                         () = control.reserve() => {}
                     }
                 }
-                start_connection(stream, peer, &factory, &registry, tls.as_ref(), &control);
+                start_connection(accepted, &accepting);
             }
             Err(error) if is_resource_exhaustion(&error) => {
-                tracing::warn!("accept failed, backing off: {error}");
+                exhausted.record(accepting.clock.now(), &error);
                 tokio::select! {
                     () = tokio::time::sleep(ACCEPT_BACKOFF) => {}
                     _ = port_stopping.wait_for(|stopping| *stopping) => break,
@@ -314,6 +176,7 @@ async fn accept_loop<F: ProtocolFactory>(
     }
     drop(listener);
     if control.loop_closed() {
+        control.remove_socket_file();
         factory.stop_factory();
         control.closed();
     }
@@ -326,33 +189,30 @@ fn is_resource_exhaustion(error: &io::Error) -> bool {
 
 /// Starts a connection the port has reserved a place for (given back if it does not
 /// start).
-fn start_connection<F: ProtocolFactory>(
-    stream: TcpStream,
-    peer: SocketAddr,
-    factory: &Arc<F>,
-    registry: &Arc<Registry>,
-    tls: Option<&Arc<ServerConfig>>,
-    control: &Arc<PortControl>,
-) {
-    // Failing to set the option only costs latency; the connection is still good.
-    let _ = stream.set_nodelay(true);
-    let Ok(host) = stream.local_addr() else {
-        control.release();
-        return; // Reset before we could look at it.
-    };
-    let peer = Address::Tcp(peer);
-    match catch_unwind(AssertUnwindSafe(|| factory.build_protocol(&peer))) {
+fn start_connection<F: ProtocolFactory>(accepted: Accepted, accepting: &Accepting<F>) {
+    let Accepted {
+        stream,
+        peer,
+        host,
+        #[cfg(unix)]
+        credentials,
+    } = accepted;
+    let control = &accepting.control;
+    match catch_unwind(AssertUnwindSafe(|| accepting.factory.build_protocol(&peer))) {
         Ok(Some(protocol)) => {
             control.accepted.fetch_add(1, Ordering::Relaxed);
-            let shared = Arc::new(Shared::new(peer, Address::Tcp(host)));
-            let mut connection =
-                Connection::new(protocol, NetStream::Tcp(stream), shared, registry.clone())
-                    .with_port(control.clone());
-            connection.count(Counter::Accepted, 1);
-            if let Some(config) = tls {
-                connection = connection.with_handshake(StartTls::server(config.clone()));
+            let inbox = Inbox::new(peer, host, accepting.clock.clone());
+            #[cfg(unix)]
+            if let Some(credentials) = credentials {
+                inbox.set_credentials(credentials);
             }
-            tokio::spawn(connection.run(None));
+            let host = ReactorHost::new(accepting.registry.clone(), Counter::Accepted)
+                .with_port(control.clone());
+            let mut driver = Driver::new(protocol, stream, inbox, host);
+            if let Some(config) = &accepting.tls {
+                driver = driver.with_handshake(StartTls::server(config.clone()));
+            }
+            tokio::spawn(std::future::poll_fn(move |cx| driver.poll(cx)));
         }
         Ok(None) => {
             control.release();
@@ -383,7 +243,7 @@ pub enum LimitPolicy {
 ///
 /// Dropping it does not stop listening; call [`stop_listening`](ListeningPort::stop_listening).
 pub struct ListeningPort {
-    local_addr: SocketAddr,
+    local: Address,
     control: Arc<PortControl>,
 }
 
@@ -396,6 +256,8 @@ pub(crate) struct PortControl {
     state: Mutex<PortState>,
     /// No socket behind it (a `MemoryReactor` port): stopping completes at once.
     in_memory: bool,
+    /// A Unix socket's file, removed once the port has stopped listening.
+    socket_file: Mutex<Option<PathBuf>>,
     /// Connections accepted (or being started) and not yet lost.
     open: AtomicUsize,
     accepted: AtomicU64,
@@ -416,18 +278,33 @@ struct PortState {
 }
 
 impl PortControl {
-    fn new(loops: usize) -> PortControl {
+    fn new(loops: usize, socket_file: Option<PathBuf>) -> PortControl {
         PortControl {
             stopping: watch::channel(false).0,
             open_loops: AtomicUsize::new(loops),
             state: Mutex::new(PortState::default()),
             in_memory: false,
+            socket_file: Mutex::new(socket_file),
             open: AtomicUsize::new(0),
             accepted: AtomicU64::new(0),
             refused: AtomicU64::new(0),
             max: AtomicUsize::new(usize::MAX),
             pause_when_full: AtomicBool::new(false),
             room: Notify::new(),
+        }
+    }
+
+    /// Removes the port's Unix socket file, if it has one.
+    fn remove_socket_file(&self) {
+        let path = self
+            .socket_file
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(path) = path {
+            if let Err(error) = std::fs::remove_file(&path) {
+                tracing::debug!("cannot remove {}: {error}", path.display());
+            }
         }
     }
 
@@ -501,12 +378,12 @@ impl PortControl {
 
 impl ListeningPort {
     /// A port with no socket behind it, for [`testing::MemoryReactor`](crate::testing::MemoryReactor).
-    pub(crate) fn in_memory(local_addr: SocketAddr) -> ListeningPort {
+    pub(crate) fn in_memory(local: Address) -> ListeningPort {
         ListeningPort {
-            local_addr,
+            local,
             control: Arc::new(PortControl {
                 in_memory: true,
-                ..PortControl::new(0)
+                ..PortControl::new(0, None)
             }),
         }
     }
@@ -516,10 +393,11 @@ impl ListeningPort {
         !self.control.lock().closed
     }
 
-    /// The address the port is bound to (with the real port number when 0 was asked for).
+    /// The address the port is bound to (with the real port number when 0 was asked for;
+    /// a Unix socket's path).
     #[doc(alias = "getHost")]
-    pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
+    pub fn local_addr(&self) -> Address {
+        self.local.clone()
     }
 
     /// Limits how many of this port's connections may be open at once (`None`: no limit,
@@ -532,15 +410,16 @@ impl ListeningPort {
     ///
     /// ```
     /// use bytes::Bytes;
-    /// use torsade::{factory_fn, Address, LimitPolicy, Protocol, Reactor, TransportRef};
+    /// use torsade::prelude::*;
+    /// use torsade::{factory_fn, Address, LimitPolicy, Reactor};
     ///
     /// struct Quiet;
     /// impl Protocol for Quiet {
-    ///     fn data_received(&mut self, _: &TransportRef, _: Bytes) {}
+    ///     fn data_received(&mut self, _: &mut Context<'_, Self>, _: Bytes) {}
     /// }
     ///
     /// let reactor = Reactor::new().unwrap();
-    /// let port = reactor.listen_tcp("127.0.0.1:0", factory_fn(|_: &Address| Quiet)).unwrap();
+    /// let port = reactor.listen("127.0.0.1:0", factory_fn(|_: &Address| Quiet)).unwrap();
     /// port.set_max_connections(Some(1000), LimitPolicy::Refuse);
     /// assert_eq!(port.max_connections(), Some((1000, LimitPolicy::Refuse)));
     /// assert_eq!(port.stats().refused, 0);
@@ -603,7 +482,7 @@ impl ListeningPort {
 impl fmt::Debug for ListeningPort {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ListeningPort")
-            .field("local_addr", &self.local_addr)
+            .field("local", &self.local)
             .field("closed", &self.control.lock().closed)
             .finish()
     }

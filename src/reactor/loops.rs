@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use tokio::runtime::{Handle, Runtime};
 
 use crate::time::timer_queue::TimerQueue;
+use crate::{Clock, DelayedCall};
 
 thread_local! {
     /// The reactor (its address) and loop the current thread is running, if any.
@@ -25,6 +26,25 @@ pub(crate) struct Loop {
     pub(crate) runtime: Mutex<Option<Runtime>>,
     pub(crate) handle: Handle,
     pub(crate) timers: Arc<TimerQueue>,
+    /// The loop's timers as a [`Clock`]: the clock of the connections on this loop.
+    pub(crate) clock: Arc<dyn Clock>,
+}
+
+/// A loop's timer queue as a [`Clock`]: calls scheduled on it run on that loop.
+#[derive(Debug)]
+pub(crate) struct LoopClock {
+    pub(crate) timers: Arc<TimerQueue>,
+}
+
+impl Clock for LoopClock {
+    fn now(&self) -> std::time::Duration {
+        self.timers.now()
+    }
+
+    fn schedule(&self, delay: std::time::Duration, call: Box<dyn FnOnce() + Send>) -> DelayedCall {
+        let (id, status) = self.timers.schedule(delay, call);
+        DelayedCall::new(self.timers.clone(), id, status)
+    }
 }
 
 /// A reactor's loops.

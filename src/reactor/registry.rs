@@ -1,10 +1,10 @@
 //! Who is still alive on a reactor, so that `stop` can close everything and wait for it,
 //! and the reactor's counters.
 //!
-//! Live connections register their transport (so `stop` can ask each to lose its
-//! connection, and a stop deadline can abort it); listening ports and connection attempts
-//! hold a plain guard and watch the stop signal themselves. `Reactor::run` returns once
-//! every connection and guard is gone.
+//! Live connections register their inbox (so `stop` can ask each to lose its connection,
+//! and a stop deadline can abort it or cut its linger short); listening ports and
+//! connection attempts hold a plain guard and watch the stop signal themselves.
+//! `Reactor::run` returns once every connection and guard is gone.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -13,12 +13,19 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tokio::sync::{watch, Notify};
 
 use super::stats::Counters;
-use crate::TransportRef;
+use crate::connection::inbox::{Inbox, Request};
+
+/// How long a cleanly closed connection goes on reading (and dropping) what its peer still
+/// sends, when something was unread at the close, unless set otherwise
+/// ([`Reactor::set_close_linger`](crate::Reactor::set_close_linger)).
+pub const CLOSE_LINGER: std::time::Duration = std::time::Duration::from_secs(2);
 
 pub(crate) struct Registry {
     state: Mutex<State>,
     /// How long TLS handshakes on this reactor may take, in milliseconds.
     tls_handshake_timeout_ms: std::sync::atomic::AtomicU64,
+    /// How long a clean close lingers, in milliseconds.
+    linger_ms: std::sync::atomic::AtomicU64,
     /// Notified whenever a guard is dropped or a connection unregistered.
     changed: Notify,
     stop_tx: watch::Sender<bool>,
@@ -29,9 +36,9 @@ pub(crate) struct Registry {
 
 #[derive(Default)]
 struct State {
-    /// Live connections, by the address of their shared state (unique while they live:
-    /// the map holds a reference to it).
-    connections: HashMap<usize, TransportRef>,
+    /// Live connections, by the address of their inbox (unique while they live: the map
+    /// holds a reference to it).
+    connections: HashMap<usize, Arc<Inbox>>,
     /// Guards that are not connections: listening ports, connection attempts.
     tasks: usize,
     stopping: bool,
@@ -52,6 +59,7 @@ impl Registry {
             tls_handshake_timeout_ms: std::sync::atomic::AtomicU64::new(
                 crate::tls::TLS_HANDSHAKE_TIMEOUT.as_millis() as u64,
             ),
+            linger_ms: std::sync::atomic::AtomicU64::new(CLOSE_LINGER.as_millis() as u64),
             changed: Notify::new(),
             stop_tx,
             abort_tx,
@@ -71,16 +79,17 @@ impl Registry {
     /// Counts a live connection under `key` until
     /// [`deregister_connection`](Registry::deregister_connection); if the reactor is
     /// stopping, asks it to close at once (or, past the stop deadline, aborts it).
-    pub(crate) fn register_connection(&self, key: usize, transport: TransportRef) {
+    pub(crate) fn register_connection(&self, key: usize, inbox: Arc<Inbox>) {
         let (stopping, aborting) = {
             let mut state = self.lock();
-            state.connections.insert(key, transport.clone());
+            state.connections.insert(key, inbox.clone());
             (state.stopping, state.aborting)
         };
         if aborting {
-            transport.abort_connection();
+            let _ = inbox.request(Request::Abort);
+            inbox.interrupt();
         } else if stopping {
-            transport.lose_connection();
+            let _ = inbox.request(Request::LoseConnection);
         }
     }
 
@@ -114,6 +123,17 @@ impl Registry {
             .store(millis, std::sync::atomic::Ordering::Relaxed);
     }
 
+    /// How long a clean close lingers.
+    pub(crate) fn linger(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.linger_ms.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    pub(crate) fn set_linger(&self, linger: std::time::Duration) {
+        let millis = u64::try_from(linger.as_millis()).unwrap_or(u64::MAX);
+        self.linger_ms
+            .store(millis, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// A receiver that sees `true` once the reactor starts stopping.
     pub(crate) fn stop_signal(&self) -> watch::Receiver<bool> {
         self.stop_tx.subscribe()
@@ -131,33 +151,35 @@ impl Registry {
     /// The stop deadline passed: aborts every connection still open (and every one that
     /// registers from now on), and ends lingering closes and TLS handshakes of attempts.
     pub(crate) fn abort_all(&self) {
-        let transports: Vec<TransportRef> = {
+        let inboxes: Vec<Arc<Inbox>> = {
             let mut state = self.lock();
             state.aborting = true;
             state.connections.values().cloned().collect()
         };
         self.abort_tx.send_replace(true);
-        if !transports.is_empty() {
+        let open = inboxes.iter().filter(|inbox| !inbox.is_ended()).count();
+        if open > 0 {
             tracing::warn!(
-                connections = transports.len(),
+                connections = open,
                 "stop deadline passed; aborting the connections still open"
             );
         }
-        for transport in transports {
-            transport.abort_connection();
+        for inbox in inboxes {
+            let _ = inbox.request(Request::Abort);
+            inbox.interrupt();
         }
     }
 
     /// Starts stopping: signals listeners and attempts, asks every connection to close.
     pub(crate) fn begin_stop(&self) {
-        let transports: Vec<TransportRef> = {
+        let inboxes: Vec<Arc<Inbox>> = {
             let mut state = self.lock();
             state.stopping = true;
             state.connections.values().cloned().collect()
         };
         self.stop_tx.send_replace(true);
-        for transport in transports {
-            transport.lose_connection();
+        for inbox in inboxes {
+            let _ = inbox.request(Request::LoseConnection);
         }
     }
 

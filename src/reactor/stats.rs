@@ -19,11 +19,12 @@ use super::loops::Loops;
 ///
 /// ```
 /// use bytes::Bytes;
-/// use torsade::{factory_fn, Address, DisconnectReason, Protocol, Reactor, TransportRef};
+/// use torsade::prelude::*;
+/// use torsade::{factory_fn, Address, Reactor};
 ///
 /// struct Echo;
 /// impl Protocol for Echo {
-///     fn data_received(&mut self, transport: &TransportRef, data: Bytes) {
+///     fn data_received(&mut self, transport: &mut Context<'_, Self>, data: Bytes) {
 ///         transport.write(&data);
 ///     }
 /// }
@@ -31,10 +32,10 @@ use super::loops::Loops;
 /// /// Sends "hello", hangs up once it is echoed, and stops the reactor.
 /// struct Hello(Reactor, usize);
 /// impl Protocol for Hello {
-///     fn connection_made(&mut self, transport: &TransportRef) {
+///     fn connection_made(&mut self, transport: &mut Context<'_, Self>) {
 ///         transport.write(b"hello");
 ///     }
-///     fn data_received(&mut self, transport: &TransportRef, data: Bytes) {
+///     fn data_received(&mut self, transport: &mut Context<'_, Self>, data: Bytes) {
 ///         self.1 += data.len();
 ///         if self.1 == 5 {
 ///             transport.lose_connection();
@@ -46,10 +47,10 @@ use super::loops::Loops;
 /// }
 ///
 /// let reactor = Reactor::new().unwrap();
-/// let port = reactor.listen_tcp("127.0.0.1:0", factory_fn(|_: &Address| Echo)).unwrap();
+/// let port = reactor.listen("127.0.0.1:0", factory_fn(|_: &Address| Echo)).unwrap();
 /// let r = reactor.clone();
 /// reactor
-///     .connect_tcp(port.local_addr(), factory_fn(move |_: &Address| Hello(r.clone(), 0)))
+///     .connect(port.local_addr(), factory_fn(move |_: &Address| Hello(r.clone(), 0)))
 ///     .detach();
 /// reactor.run().unwrap();
 /// let stats = reactor.stats();
@@ -65,7 +66,7 @@ pub struct ReactorStats {
     pub open_connections: u64,
     /// Connections accepted by listening ports and given a protocol.
     pub accepted: u64,
-    /// Outgoing connections made (`connect_tcp`, `connect_tls`, `open_connection`).
+    /// Outgoing connections made (`connect`, `open_connection`).
     pub connected: u64,
     /// Connections a port closed at once because it was at its connection limit
     /// ([`ListeningPort::set_max_connections`](crate::ListeningPort::set_max_connections)).

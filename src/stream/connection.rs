@@ -5,18 +5,11 @@ use std::future::poll_fn;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use bytes::{Buf, Bytes};
+use bytes::{Bytes, BytesMut};
 
 use super::shared::{StreamShared, StreamState, READ_BUFFER_LIMIT};
-use crate::{Address, DisconnectReason, Error, Result, TransportRef};
-
-/// The delimiter of [`Connection::read_line`] and [`StreamWriter::write_line`] unless
-/// changed: CR LF, as `LineReceiver`'s.
-pub const DEFAULT_LINE_DELIMITER: &[u8] = b"\r\n";
-
-/// The longest line [`Connection::read_line`] accepts unless changed (`LineReceiver`'s
-/// limit).
-pub const DEFAULT_MAX_LINE_LENGTH: usize = 16384;
+use crate::lines::{Frame, LineFramer, DEFAULT_DELIMITER, DEFAULT_MAX_LENGTH};
+use crate::{Address, DisconnectReason, Error, Result, TransportHandle};
 
 /// One TCP connection driven with async/await: asyncio's `StreamReader` and
 /// `StreamWriter` in one value. Get one from
@@ -27,9 +20,10 @@ pub const DEFAULT_MAX_LINE_LENGTH: usize = 16384;
 /// buffers what arrives (pausing the socket when [`READ_BUFFER_LIMIT`] bytes wait unread,
 /// so a peer cannot make it hold more), and writes go through the connection's transport.
 ///
-/// - Reads take `&mut self`. Lines are limited like `LineReceiver`'s: a line longer than
-///   the maximum is an [`Error::LineTooLong`], its rest is skipped up to its delimiter, and
-///   the next read goes on after it.
+/// - Reads take `&mut self`. Lines are split by the line receivers' own
+///   [`LineFramer`] (`\r\n` and [`DEFAULT_MAX_LENGTH`](crate::lines::DEFAULT_MAX_LENGTH)
+///   unless set): a line longer than the maximum is an [`Error::LineTooLong`], its rest
+///   is skipped up to its delimiter, and the next read goes on after it.
 /// - Writes never block the writer for long: once more than the transport's high-water
 ///   mark ([`WRITE_BUFFER_HIGH`](crate::WRITE_BUFFER_HIGH) unless
 ///   [set](crate::Transport::set_write_buffer_limits)) waits to be sent, a write waits
@@ -51,7 +45,7 @@ pub const DEFAULT_MAX_LINE_LENGTH: usize = 16384;
 /// use torsade_protocols::GreetingServer;
 ///
 /// let reactor = Reactor::new().unwrap();
-/// let server = reactor.listen_tcp("127.0.0.1:0", GreetingServer::factory()).unwrap();
+/// let server = reactor.listen("127.0.0.1:0", GreetingServer::factory()).unwrap();
 /// let address = server.local_addr();
 /// let r = reactor.clone();
 /// let greeting = reactor.spawn(async move {
@@ -70,11 +64,6 @@ pub struct Connection {
     shared: Arc<StreamShared>,
     writer: StreamWriter,
     max_line_length: usize,
-    /// Skipping the rest of an over-long frame, up to and including this delimiter.
-    discarding: Option<Bytes>,
-    /// How much of the buffer was searched for `searched_for` without finding it.
-    searched: usize,
-    searched_for: Bytes,
 }
 
 /// The writing side of a [`Connection`]: cheap to clone, so one task can write while
@@ -83,23 +72,20 @@ pub struct Connection {
 #[derive(Clone)]
 pub struct StreamWriter {
     shared: Arc<StreamShared>,
-    transport: TransportRef,
+    transport: TransportHandle,
     delimiter: Bytes,
 }
 
 impl Connection {
-    pub(crate) fn new(shared: Arc<StreamShared>, transport: TransportRef) -> Connection {
+    pub(crate) fn new(shared: Arc<StreamShared>, transport: TransportHandle) -> Connection {
         Connection {
             writer: StreamWriter {
                 shared: shared.clone(),
                 transport,
-                delimiter: Bytes::from_static(DEFAULT_LINE_DELIMITER),
+                delimiter: Bytes::from_static(DEFAULT_DELIMITER),
             },
             shared,
-            max_line_length: DEFAULT_MAX_LINE_LENGTH,
-            discarding: None,
-            searched: 0,
-            searched_for: Bytes::new(),
+            max_line_length: DEFAULT_MAX_LENGTH,
         }
     }
 
@@ -126,18 +112,18 @@ impl Connection {
         self.writer.clone()
     }
 
-    /// The connection's transport (the callback API's view of it).
-    pub fn transport(&self) -> &TransportRef {
+    /// A handle on the connection (the callback API's view of it from outside).
+    pub fn transport(&self) -> &TransportHandle {
         &self.writer.transport
     }
 
     /// The address of the other end.
-    pub fn peer_addr(&self) -> Address {
+    pub fn peer_addr(&self) -> &Address {
         self.writer.transport.peer_addr()
     }
 
     /// The address of this end.
-    pub fn host_addr(&self) -> Address {
+    pub fn host_addr(&self) -> &Address {
         self.writer.transport.host_addr()
     }
 
@@ -162,7 +148,7 @@ impl Connection {
     #[doc(alias = "readline")]
     pub async fn read_line(&mut self) -> Result<Option<Bytes>> {
         let delimiter = self.writer.delimiter.clone();
-        poll_fn(|cx| self.poll_frame(cx, &delimiter, false)).await
+        poll_fn(|cx| self.poll_frame(cx, &delimiter)).await
     }
 
     /// Reads up to and including `delimiter`. asyncio's `readuntil`.
@@ -179,8 +165,13 @@ impl Connection {
     pub async fn read_until(&mut self, delimiter: &[u8]) -> Result<Bytes> {
         assert!(!delimiter.is_empty(), "read_until needs a delimiter");
         let delimiter = Bytes::copy_from_slice(delimiter);
-        match poll_fn(|cx| self.poll_frame(cx, &delimiter, true)).await? {
-            Some(frame) => Ok(frame),
+        match poll_fn(|cx| self.poll_frame(cx, &delimiter)).await? {
+            Some(frame) => {
+                let mut whole = BytesMut::with_capacity(frame.len() + delimiter.len());
+                whole.extend_from_slice(&frame);
+                whole.extend_from_slice(&delimiter);
+                Ok(whole.freeze())
+            }
             None => Err(Error::IncompleteRead {
                 partial: Bytes::new(),
                 expected: None,
@@ -251,9 +242,8 @@ impl Connection {
     fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Bytes>>> {
         let mut state = self.shared.lock();
         self.set_limit(&mut state, 0);
-        if !state.received.is_empty() {
-            self.searched = 0;
-            let data = state.received.split().freeze();
+        if state.framer.buffered() > 0 {
+            let data = state.framer.clear();
             self.resume_if_room(&mut state);
             return Poll::Ready(Ok(Some(data)));
         }
@@ -266,9 +256,11 @@ impl Connection {
     fn poll_exact(&mut self, cx: &mut Context<'_>, count: usize) -> Poll<Result<Bytes>> {
         let mut state = self.shared.lock();
         self.set_limit(&mut state, count);
-        if state.received.len() >= count {
-            self.searched = 0;
-            let data = state.received.split_to(count).freeze();
+        if state.framer.buffered() >= count {
+            let mut data = state.framer.clear();
+            let rest = data.split_off(count);
+            // What follows goes back in front of anything received later.
+            state.framer.set_line_mode(rest);
             self.set_limit(&mut state, 0);
             self.resume_if_room(&mut state);
             return Poll::Ready(Ok(data));
@@ -283,86 +275,34 @@ impl Connection {
         }
     }
 
-    /// Reads one frame ended by `delimiter` (kept if `keep_delimiter`).
-    fn poll_frame(
-        &mut self,
-        cx: &mut Context<'_>,
-        delimiter: &Bytes,
-        keep_delimiter: bool,
-    ) -> Poll<Result<Option<Bytes>>> {
+    /// Reads one frame ended by `delimiter` (removed), with the framer's rules.
+    fn poll_frame(&mut self, cx: &mut Context<'_>, delimiter: &Bytes) -> Poll<Result<Option<Bytes>>> {
         let shared = self.shared.clone();
         let mut state = shared.lock();
         self.set_limit(&mut state, 0);
-        if !self.skip_discarded(&mut state) {
-            // The stream may end inside the skipped line: what is left of it is skipped too.
-            return match end_of_stream(&mut state, None) {
-                Some(Err(Error::IncompleteRead { .. })) | Some(Ok(())) => Poll::Ready(Ok(None)),
-                Some(Err(error)) => Poll::Ready(Err(error)),
-                None => self.wait(cx, &mut state),
-            };
+        if state.framer.delimiter() != delimiter || state.framer.max_length() != self.max_line_length {
+            // Another delimiter or limit: a framer of its own, over what is buffered.
+            let buffered = state.framer.clear();
+            state.framer = LineFramer::new(delimiter.clone(), self.max_line_length);
+            state.framer.push(buffered);
         }
-        // Resume the search where the last one stopped (minus a possible split delimiter);
-        // clamped, since the end of the stream may have taken the buffer since.
-        let from = if self.searched_for == *delimiter {
-            self.searched
-                .saturating_sub(delimiter.len() - 1)
-                .min(state.received.len())
-        } else {
-            0
-        };
-        let found = memchr::memmem::find(&state.received[from..], delimiter).map(|at| from + at);
-        let Some(end) = found else {
-            self.searched = state.received.len();
-            self.searched_for = delimiter.clone();
-            if state.received.len() > self.max_line_length + delimiter.len() - 1 {
-                // It can no longer become a frame of the allowed length: skip the rest.
-                self.discarding = Some(delimiter.clone());
-                self.skip_discarded(&mut state);
-                return Poll::Ready(Err(Error::LineTooLong {
-                    max_length: self.max_line_length,
-                }));
-            }
-            return match end_of_stream(&mut state, None) {
-                Some(result) => Poll::Ready(result.map(|()| None)),
-                None => self.wait(cx, &mut state),
-            };
-        };
-        self.searched = 0;
-        let result = if end > self.max_line_length {
-            state.received.advance(end + delimiter.len());
-            Err(Error::LineTooLong {
+        let outcome = match state.framer.next() {
+            Some(Frame::Line(line)) => Some(Ok(Some(line))),
+            Some(Frame::TooLong(_)) => Some(Err(Error::LineTooLong {
                 max_length: self.max_line_length,
-            })
-        } else if keep_delimiter {
-            Ok(Some(
-                state.received.split_to(end + delimiter.len()).freeze(),
-            ))
-        } else {
-            let frame = state.received.split_to(end).freeze();
-            state.received.advance(delimiter.len());
-            Ok(Some(frame))
+            })),
+            // Never in line mode: raw bytes are read with `read`/`read_exact`.
+            Some(Frame::Raw(data)) => Some(Ok(Some(data))),
+            None => None,
         };
-        self.resume_if_room(&mut state);
-        Poll::Ready(result)
-    }
-
-    /// Skips the rest of an over-long frame; returns whether it is done with it.
-    fn skip_discarded(&mut self, state: &mut StreamState) -> bool {
-        let Some(delimiter) = &self.discarding else {
-            return true;
-        };
-        self.searched = 0;
-        if let Some(at) = memchr::memmem::find(&state.received, delimiter) {
-            state.received.advance(at + delimiter.len());
-            self.discarding = None;
-            self.resume_if_room(state);
-            return true;
+        if let Some(outcome) = outcome {
+            self.resume_if_room(&mut state);
+            return Poll::Ready(outcome);
         }
-        // Keep what could be the start of a delimiter split across reads.
-        let skip = state.received.len().saturating_sub(delimiter.len() - 1);
-        state.received.advance(skip);
-        self.resume_if_room(state);
-        false
+        match end_of_stream(&mut state, None) {
+            Some(result) => Poll::Ready(result.map(|()| None)),
+            None => self.wait(cx, &mut state),
+        }
     }
 
     /// How much may be buffered: enough for the longest frame, or for `want` bytes.
@@ -373,7 +313,7 @@ impl Connection {
 
     /// Resumes reading the socket if the buffer has room again.
     fn resume_if_room(&self, state: &mut StreamState) {
-        if state.read_paused && state.received.len() < state.limit {
+        if state.read_paused && state.framer.buffered() < state.limit {
             state.read_paused = false;
             self.writer.transport.resume_reading();
         }
@@ -399,11 +339,12 @@ fn end_of_stream(state: &mut StreamState, expected: Option<usize>) -> Option<Res
     if !state.eof && state.ended.is_none() {
         return None;
     }
-    if state.received.is_empty() {
+    // What is left of an over-long line being skipped is not buffered: it is skipped too.
+    if state.framer.buffered() == 0 {
         return Some(Ok(()));
     }
     Some(Err(Error::IncompleteRead {
-        partial: state.received.split().freeze(),
+        partial: state.framer.clear(),
         expected,
     }))
 }
@@ -440,7 +381,7 @@ impl StreamWriter {
     ///
     /// [`Error::Disconnected`] if the connection failed.
     pub async fn drain(&self) -> Result<()> {
-        poll_fn(|cx| self.transport.poll_drain(cx)).await;
+        self.transport.drain().await;
         self.check_not_failed()
     }
 
@@ -480,7 +421,6 @@ impl fmt::Debug for Connection {
         f.debug_struct("Connection")
             .field("transport", &self.writer.transport)
             .field("max_line_length", &self.max_line_length)
-            .field("discarding", &self.discarding.is_some())
             .finish()
     }
 }

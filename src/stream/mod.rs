@@ -11,9 +11,7 @@ mod open;
 mod protocol;
 mod shared;
 
-pub use self::connection::{
-    Connection, StreamWriter, DEFAULT_LINE_DELIMITER, DEFAULT_MAX_LINE_LENGTH,
-};
+pub use self::connection::{Connection, StreamWriter};
 pub use self::open::HandlerOutput;
 pub(crate) use self::protocol::StreamProtocol;
 pub(crate) use self::shared::StreamShared;

@@ -1,103 +1,64 @@
 //! Getting an async [`Connection`]: [`Reactor::open_connection`] and
-//! [`Reactor::start_server`].
+//! [`Reactor::start_server`], through any endpoint.
 
 use std::fmt;
 use std::future::Future;
-use std::net::ToSocketAddrs;
-use std::sync::Arc;
 
 use futures::FutureExt;
 
 use super::protocol::StreamProtocol;
 use super::shared::StreamShared;
 use super::Connection;
-use crate::reactor::{dial, handshake, ConnectionTask, Counter, NetStream, Shared};
-use crate::tls::rustls::pki_types::ServerName;
-use crate::tls::rustls::{ClientConfig, ServerConfig};
-use crate::{
-    factory_fn, Address, Error, ListeningPort, Reactor, Result, TransportRef,
-    DEFAULT_CONNECT_TIMEOUT,
-};
+use crate::endpoints::{IntoClientEndpoint, IntoServerEndpoint};
+use crate::reactor::establish;
+use crate::{factory_fn, Address, Error, ListeningPort, Reactor, Result, TransportHandle};
 
 impl Reactor {
-    /// Connects to `address` and returns the connection to drive with async/await.
-    /// asyncio's `open_connection`.
+    /// Connects through `endpoint` (an endpoint, an endpoint string, `host:port`, an
+    /// [`Address`]; see [`Reactor::connect`]) and returns the connection to drive with
+    /// async/await. asyncio's `open_connection`.
     ///
     /// The connection runs on this reactor like any other (an adapter protocol on a
-    /// connection task); this future may be awaited from any task. The attempt gives up
-    /// after [`DEFAULT_CONNECT_TIMEOUT`].
+    /// connection's driver); this future may be awaited from any task. Over TLS the
+    /// handshake completes before this returns.
     ///
     /// # Errors
     ///
-    /// [`Error::ConnectFailed`], [`Error::ConnectTimeout`], or [`Error::ReactorStopped`].
+    /// As [`Reactor::connect`]: [`Error::InvalidEndpoint`], [`Error::ConnectFailed`],
+    /// [`Error::ConnectTimeout`], [`Error::Tls`], [`Error::TlsHandshakeTimeout`],
+    /// [`Error::ReactorStopped`].
     #[doc(alias = "connectTCP")]
-    pub async fn open_connection(&self, address: impl fmt::Display) -> Result<Connection> {
-        self.open_with(address.to_string(), None).await
-    }
-
-    /// [`open_connection`](Reactor::open_connection) over TLS: the handshake (checking
-    /// the server's certificate for `server_name`) completes before this returns.
-    ///
-    /// # Errors
-    ///
-    /// As [`open_connection`](Reactor::open_connection), and [`Error::InvalidServerName`],
-    /// [`Error::Tls`], [`Error::TlsHandshakeTimeout`].
-    pub async fn open_tls_connection(
-        &self,
-        address: impl fmt::Display,
-        server_name: &str,
-        config: Arc<ClientConfig>,
-    ) -> Result<Connection> {
-        let name = crate::tls::parse_server_name(server_name)?;
-        self.open_with(address.to_string(), Some((name, config)))
-            .await
-    }
-
-    async fn open_with(
-        &self,
-        address: String,
-        tls: Option<(ServerName<'static>, Arc<ClientConfig>)>,
-    ) -> Result<Connection> {
+    pub async fn open_connection(&self, endpoint: impl IntoClientEndpoint) -> Result<Connection> {
+        let endpoint = endpoint.into_client_endpoint()?;
         let registry = self.registry().clone();
         if registry.is_stopping() {
             return Err(Error::ReactorStopped);
         }
-        let attempt = self.handle().spawn(async move {
+        let (handle, clock) = self.pick_loop();
+        let attempt = handle.spawn(async move {
             let _alive = registry.register_task();
-            let (stream, peer, host) = dial(&registry, &address, DEFAULT_CONNECT_TIMEOUT).await?;
-            let server_name = tls.as_ref().map(|(name, _)| name.to_str().into_owned());
-            let stream = match tls {
-                None => NetStream::Tcp(stream),
-                Some((name, config)) => {
-                    handshake(&registry, stream, name, config, &address).await?
-                }
-            };
-            let stream_shared = StreamShared::new();
-            let shared = Arc::new(Shared::new(peer, host));
-            let transport: TransportRef = shared.clone();
-            let connection = Connection::new(stream_shared.clone(), transport);
-            let protocol = StreamProtocol::new(stream_shared);
-            let mut task = ConnectionTask::new(protocol, stream, shared, registry.clone());
-            task.count(Counter::Connected, 1);
-            if let Some(name) = &server_name {
-                task = task.with_server_name(name);
-            }
-            tokio::spawn(task.run(None));
-            Ok(connection)
+            let shared = StreamShared::new();
+            let protocol = StreamProtocol::new(shared.clone());
+            let mut driver = establish(&registry, clock, &*endpoint, |_| Some(protocol)).await?;
+            let transport = TransportHandle::new(driver.inbox().clone());
+            tokio::spawn(std::future::poll_fn(move |cx| driver.poll(cx)));
+            Ok(Connection::new(shared, transport))
         });
         attempt.await.unwrap_or(Err(Error::ReactorStopped))
     }
 
-    /// Listens on `address` and runs `handler` as a task for each accepted connection:
-    /// a server written as `async fn handle(connection)`. asyncio's `start_server`.
+    /// Listens on `endpoint` (see [`Reactor::listen`]) and runs `handler` as a task for
+    /// each accepted connection: a server written as `async fn handle(connection)`.
+    /// asyncio's `start_server`.
     ///
     /// When the handler returns, the connection is closed gracefully (unless the handler
     /// kept it elsewhere). A handler returning `Err` has the error logged; one that panics
-    /// has the panic logged; either way only its own connection is affected.
+    /// has the panic logged; either way only its own connection is affected. Over TLS the
+    /// handler starts at once and its reads and writes wait for the handshake.
     ///
     /// # Errors
     ///
-    /// [`Error::CannotListen`], as [`listen_tcp`](Reactor::listen_tcp).
+    /// As [`Reactor::listen`].
     ///
     /// # Examples
     ///
@@ -129,7 +90,7 @@ impl Reactor {
     #[doc(alias = "listenTCP")]
     pub fn start_server<H, F, O>(
         &self,
-        address: impl ToSocketAddrs + fmt::Display,
+        endpoint: impl IntoServerEndpoint,
         handler: H,
     ) -> Result<ListeningPort>
     where
@@ -137,44 +98,9 @@ impl Reactor {
         F: Future<Output = O> + Send + 'static,
         O: HandlerOutput,
     {
-        self.serve_with(address, handler, None)
-    }
-
-    /// [`start_server`](Reactor::start_server) over TLS: each connection's handler starts
-    /// at once and its reads and writes wait for the handshake (see
-    /// [`listen_tls`](Reactor::listen_tls)).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::CannotListen`], as [`listen_tcp`](Reactor::listen_tcp).
-    pub fn start_tls_server<H, F, O>(
-        &self,
-        address: impl ToSocketAddrs + fmt::Display,
-        handler: H,
-        config: Arc<ServerConfig>,
-    ) -> Result<ListeningPort>
-    where
-        H: Fn(Connection) -> F + Send + Sync + 'static,
-        F: Future<Output = O> + Send + 'static,
-        O: HandlerOutput,
-    {
-        self.serve_with(address, handler, Some(config))
-    }
-
-    fn serve_with<H, F, O>(
-        &self,
-        address: impl ToSocketAddrs + fmt::Display,
-        handler: H,
-        tls: Option<Arc<ServerConfig>>,
-    ) -> Result<ListeningPort>
-    where
-        H: Fn(Connection) -> F + Send + Sync + 'static,
-        F: Future<Output = O> + Send + 'static,
-        O: HandlerOutput,
-    {
-        let handler = Arc::new(handler);
+        let handler = std::sync::Arc::new(handler);
         let factory = factory_fn(move |peer: &Address| {
-            let (handler, peer) = (handler.clone(), *peer);
+            let (handler, peer) = (handler.clone(), peer.clone());
             StreamProtocol::serving(Box::new(move |connection| {
                 let task = std::panic::AssertUnwindSafe(handler(connection)).catch_unwind();
                 tokio::spawn(async move {
@@ -187,10 +113,7 @@ impl Reactor {
                 });
             }))
         });
-        match tls {
-            None => self.listen_tcp(address, factory),
-            Some(config) => self.listen_tls(address, factory, config),
-        }
+        self.listen(endpoint, factory)
     }
 }
 

@@ -10,7 +10,7 @@ use bytes::Bytes;
 
 use super::shared::StreamShared;
 use super::Connection;
-use crate::{DisconnectReason, Protocol, TransportRef};
+use crate::{Context, DisconnectReason, Protocol, Transport};
 
 /// What to do with the [`Connection`] once the transport is up (a server's handler).
 pub(crate) type OnConnection = Box<dyn FnOnce(Connection) + Send>;
@@ -38,19 +38,19 @@ impl StreamProtocol {
 }
 
 impl Protocol for StreamProtocol {
-    fn connection_made(&mut self, transport: &TransportRef) {
+    fn connection_made(&mut self, cx: &mut Context<'_, Self>) {
         if let Some(on_connection) = self.on_connection.take() {
-            on_connection(Connection::new(self.shared.clone(), transport.clone()));
+            on_connection(Connection::new(self.shared.clone(), cx.transport_handle()));
         }
     }
 
-    fn data_received(&mut self, transport: &TransportRef, data: Bytes) {
+    fn data_received(&mut self, cx: &mut Context<'_, Self>, data: Bytes) {
         let reader = {
             let mut state = self.shared.lock();
-            state.received.extend_from_slice(&data);
-            if state.received.len() >= state.limit && !state.read_paused {
+            state.framer.push(data);
+            if state.framer.buffered() >= state.limit && !state.read_paused {
                 state.read_paused = true;
-                transport.pause_reading();
+                cx.pause_reading();
             }
             state.reader.take()
         };
@@ -59,7 +59,7 @@ impl Protocol for StreamProtocol {
         }
     }
 
-    fn eof_received(&mut self, _: &TransportRef) -> bool {
+    fn eof_received(&mut self, _: &mut Context<'_, Self>) -> bool {
         let reader = {
             let mut state = self.shared.lock();
             state.eof = true;

@@ -4,8 +4,7 @@
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::Waker;
 
-use bytes::BytesMut;
-
+use crate::lines::{LineFramer, DEFAULT_DELIMITER, DEFAULT_MAX_LENGTH};
 use crate::DisconnectReason;
 
 /// Received bytes held for the reader beyond which the transport stops reading (unless a
@@ -16,10 +15,10 @@ pub(crate) struct StreamShared {
     state: Mutex<StreamState>,
 }
 
-#[derive(Default)]
 pub(crate) struct StreamState {
-    /// Received and not yet read.
-    pub(crate) received: BytesMut,
+    /// Received and not yet read, split into lines on demand: the line receivers' framer,
+    /// so that `read_line` keeps exactly their rules.
+    pub(crate) framer: LineFramer,
     /// The peer sent EOF.
     pub(crate) eof: bool,
     /// The connection ended, and why.
@@ -38,8 +37,13 @@ impl StreamShared {
     pub(crate) fn new() -> Arc<StreamShared> {
         Arc::new(StreamShared {
             state: Mutex::new(StreamState {
+                framer: LineFramer::new(DEFAULT_DELIMITER, DEFAULT_MAX_LENGTH),
+                eof: false,
+                ended: None,
                 limit: READ_BUFFER_LIMIT,
-                ..StreamState::default()
+                read_paused: false,
+                reader: None,
+                closing: Vec::new(),
             }),
         })
     }

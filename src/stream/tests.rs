@@ -3,7 +3,6 @@
 
 use std::future::Future;
 use std::pin::pin;
-use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
@@ -12,45 +11,39 @@ use futures::FutureExt;
 use super::protocol::StreamProtocol;
 use super::shared::StreamShared;
 use super::Connection;
-use crate::testing::StringTransport;
-use crate::{DisconnectReason, Error, Protocol, Transport, TransportRef, WRITE_BUFFER_HIGH};
+use crate::testing::TestConnection;
+use crate::{ConnectionError, DisconnectReason, Error, Transport, WRITE_BUFFER_HIGH};
 
-/// A connection whose peer is played by the test.
+/// A connection whose peer is played by the test: the async face's protocol on the test
+/// driver.
 struct Peer {
-    protocol: StreamProtocol,
-    transport: Arc<StringTransport>,
-    transport_ref: TransportRef,
+    connection: TestConnection<StreamProtocol>,
 }
 
 fn pair() -> (Connection, Peer) {
     let shared = StreamShared::new();
-    let transport = StringTransport::new();
-    let transport_ref: TransportRef = transport.clone();
-    let mut protocol = StreamProtocol::new(shared.clone());
-    protocol.connection_made(&transport_ref);
-    let connection = Connection::new(shared, transport_ref.clone());
-    (
-        connection,
-        Peer {
-            protocol,
-            transport,
-            transport_ref,
-        },
-    )
+    let connection = TestConnection::new(StreamProtocol::new(shared.clone()));
+    let async_face = Connection::new(shared, connection.transport_handle());
+    (async_face, Peer { connection })
 }
 
 impl Peer {
-    fn send(&mut self, data: &[u8]) {
-        self.protocol
-            .data_received(&self.transport_ref, Bytes::copy_from_slice(data));
+    /// Sends `data`; whether the connection was reading it.
+    fn send(&mut self, data: &[u8]) -> bool {
+        self.connection.receive(data)
     }
 
     fn send_eof(&mut self) {
-        assert!(self.protocol.eof_received(&self.transport_ref));
+        assert!(self.connection.receive_eof());
     }
 
     fn end(&mut self, reason: DisconnectReason) {
-        self.protocol.connection_lost(reason);
+        self.connection.disconnect(reason);
+    }
+
+    /// What the async side wrote, read by the peer.
+    fn take(&mut self) -> Bytes {
+        self.connection.take_written()
     }
 }
 
@@ -171,7 +164,7 @@ fn a_failed_connection_fails_reads_once_the_buffer_is_read() {
     match now(connection.read_line()) {
         Err(Error::Disconnected { reason }) => {
             assert_eq!(
-                reason.error().unwrap().kind(),
+                reason.io_error().unwrap().kind(),
                 std::io::ErrorKind::ConnectionReset
             )
         }
@@ -238,14 +231,17 @@ fn read_returns_what_arrived_then_none_at_the_end() {
 fn an_unread_buffer_pauses_the_transport_and_reading_resumes_it() {
     let (mut connection, mut peer) = pair();
     let chunk = vec![b'x'; 16 * 1024];
-    while peer.transport.is_reading() {
-        peer.send(&chunk);
-    }
-    assert!(peer.transport.write_buffer_size() == 0);
+    while peer.send(&chunk) {}
+    // The last chunk waits unread in the stream: reading paused.
     let buffered = now(connection.read()).unwrap().unwrap();
     assert!(buffered.len() >= super::READ_BUFFER_LIMIT);
     assert!(buffered.len() < super::READ_BUFFER_LIMIT + chunk.len());
-    assert!(peer.transport.is_reading());
+    peer.connection.run_pending();
+    assert_eq!(
+        now(connection.read()).unwrap().unwrap().len(),
+        chunk.len(),
+        "reading resumed"
+    );
 }
 
 #[test]
@@ -266,37 +262,39 @@ fn a_dropped_read_loses_nothing() {
 
 #[test]
 fn write_line_writes_the_line_and_the_delimiter_at_once() {
-    let (connection, peer) = pair();
+    let (connection, mut peer) = pair();
     now(connection.write_line(b"hello")).unwrap();
-    assert_eq!(peer.transport.take(), &b"hello\r\n"[..]);
+    assert_eq!(peer.take(), &b"hello\r\n"[..]);
 }
 
 #[test]
 fn a_writer_waits_while_the_peer_is_slow_and_goes_on_when_it_reads() {
-    let (connection, peer) = pair();
+    let (connection, mut peer) = pair();
     let chunk = vec![b'y'; WRITE_BUFFER_HIGH];
     now(connection.write(&chunk)).unwrap();
     let mut write = pin!(connection.write(b"!"));
     assert!(poll_once(write.as_mut()).is_pending());
-    assert_eq!(peer.transport.take().len(), WRITE_BUFFER_HIGH + 1);
+    assert_eq!(peer.take().len(), WRITE_BUFFER_HIGH + 1);
     assert!(matches!(poll_once(write.as_mut()), Poll::Ready(Ok(()))));
 }
 
 #[test]
 fn a_writer_waits_at_the_transports_own_high_water_mark_and_goes_on_at_its_low_one() {
-    let (connection, peer) = pair();
-    connection
-        .transport()
-        .set_write_buffer_limits(100, 10)
-        .unwrap();
+    let (connection, mut peer) = pair();
+    peer.connection
+        .handle()
+        .call(|_, cx| cx.set_write_buffer_limits(100, 10).unwrap())
+        .detach();
+    peer.connection.run_pending();
     now(connection.write(&[b'a'; 100])).unwrap(); // at the mark, not past it
     let mut write = pin!(connection.write(b"!"));
     assert!(poll_once(write.as_mut()).is_pending());
     // Drained to 11 unsent: still above the low mark.
-    let _ = peer.transport.take();
-    peer.transport.write(&[b'b'; 11]);
+    let _ = peer.take();
+    peer.connection.transport_handle().write(&[b'b'; 11]);
+    peer.connection.run_pending();
     assert!(poll_once(write.as_mut()).is_pending());
-    assert_eq!(peer.transport.take().len(), 11);
+    assert_eq!(peer.take().len(), 11);
     assert!(matches!(poll_once(write.as_mut()), Poll::Ready(Ok(()))));
 }
 
@@ -308,17 +306,18 @@ fn writing_after_close_is_refused() {
         now(connection.write(b"late")),
         Err(Error::ConnectionClosed)
     ));
-    assert!(peer.transport.value().is_empty());
+    assert!(peer.connection.written().is_empty());
 }
 
 #[test]
 fn dropping_the_connection_closes_it_gracefully() {
-    let (connection, peer) = pair();
+    let (connection, mut peer) = pair();
     now(connection.write(b"bye")).unwrap();
     drop(connection);
-    assert!(peer.transport.is_closing());
-    assert!(!peer.transport.is_aborted());
-    assert_eq!(peer.transport.value(), &b"bye"[..]);
+    peer.connection.run_pending();
+    assert!(peer.connection.is_closing());
+    assert_eq!(peer.take(), &b"bye"[..]);
+    assert!(peer.connection.lost_reason().unwrap().is_clean());
 }
 
 #[test]
@@ -327,7 +326,8 @@ fn close_waits_for_the_connection_to_end() {
     {
         let mut close = pin!(connection.close());
         assert!(poll_once(close.as_mut()).is_pending());
-        assert!(peer.transport.is_closing());
+        peer.connection.run_pending();
+        assert!(peer.connection.is_closing());
         peer.end(DisconnectReason::Done);
         assert!(matches!(poll_once(close.as_mut()), Poll::Ready(Ok(()))));
     }

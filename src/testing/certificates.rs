@@ -22,7 +22,7 @@ use crate::{tls, Error, Result};
 /// use torsade::testing::TestCertificates;
 ///
 /// let certificates = TestCertificates::new(&["localhost", "127.0.0.1"]).unwrap();
-/// let server = certificates.server_config().unwrap(); // for Reactor::listen_tls
+/// let server = certificates.server_config().unwrap(); // for endpoints::TlsServer
 /// let client = certificates.client_config().unwrap(); // trusts the CA only
 /// assert!(certificates.ca_pem().starts_with("-----BEGIN CERTIFICATE-----"));
 /// # let _ = (server, client);

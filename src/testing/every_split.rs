@@ -31,7 +31,7 @@ pub const EVERY_CHUNKING_UP_TO: usize = 10;
 /// ```
 /// use bytes::Bytes;
 /// use torsade::testing::every_split;
-/// use torsade::{Protocol, TransportRef};
+/// use torsade::prelude::*;
 ///
 /// /// Counts `;`-terminated commands.
 /// #[derive(Default)]
@@ -41,7 +41,7 @@ pub const EVERY_CHUNKING_UP_TO: usize = 10;
 /// }
 ///
 /// impl Protocol for Commands {
-///     fn data_received(&mut self, _: &TransportRef, data: Bytes) {
+///     fn data_received(&mut self, _: &mut Context<'_, Self>, data: Bytes) {
 ///         for &byte in data.iter() {
 ///             if byte == b';' {
 ///                 let command = String::from_utf8_lossy(&self.pending).into_owned();
@@ -102,14 +102,14 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::TransportRef;
+    use crate::{Context, Transport};
     use bytes::Bytes;
 
     /// Echoes each chunk back with its length: an observable that depends on chunking.
     struct ChunkLengths;
 
     impl Protocol for ChunkLengths {
-        fn data_received(&mut self, transport: &TransportRef, data: Bytes) {
+        fn data_received(&mut self, transport: &mut Context<'_, Self>, data: Bytes) {
             transport.write(data.len().to_string().as_bytes());
         }
     }
@@ -118,7 +118,7 @@ mod tests {
     struct Echo;
 
     impl Protocol for Echo {
-        fn data_received(&mut self, transport: &TransportRef, data: Bytes) {
+        fn data_received(&mut self, transport: &mut Context<'_, Self>, data: Bytes) {
             transport.write(&data);
         }
     }

@@ -2,68 +2,67 @@
 //! [`testing`](crate::testing).
 //!
 //! A protocol is plain state driven by callbacks, so it can be tested without a network
-//! and without waiting: feed it bytes, read what it wrote, move a fake clock. This guide
-//! tests a small key-value protocol four ways. (None of these tests opens a socket: run
-//! the test binary under `strace -f -e trace=socket` and you will see no `socket(` call;
-//! `.ci/run` checks exactly that for the protocol crate's tests.)
+//! and without waiting: feed it bytes, read what it wrote, move a fake clock. The test
+//! driver runs the very connection core the reactor runs — closing, write pressure, idle
+//! timeouts, handles — over memory, so what passes here holds on sockets. (None of these
+//! tests opens a socket: `.ci/run` runs the in-memory test binaries under `strace` to
+//! check.)
 //!
 //! # The protocol
 //!
-//! Lines in, lines out, and an idle timeout through an injected [`Clock`](crate::Clock),
-//! so the test can hand it a fake one:
+//! A small key-value server: lines in, lines out, a store shared by every connection, and
+//! an idle timeout on the connection's own clock (the fake one under test, the reactor's
+//! in production: nothing to inject).
 //!
 //! ```
 //! use std::collections::HashMap;
-//! use std::sync::Arc;
+//! use std::sync::{Arc, Mutex};
 //! use std::time::Duration;
 //!
-//! use torsade::{Clock, ClockExt, DelayedCall, DisconnectReason};
+//! use torsade::prelude::*;
 //! use torsade_protocols::{Line, LineContext, LineHandler, LineOnlyReceiver};
+//!
+//! /// The store every connection shares (Twisted's `self.factory.store`).
+//! pub type Store = Arc<Mutex<HashMap<String, String>>>;
 //!
 //! /// `SET key value` answers `OK`; `GET key` answers the value or `NOT FOUND`;
 //! /// a connection silent for a minute is closed.
 //! pub struct KeyValue {
-//!     store: HashMap<String, String>,
-//!     clock: Arc<dyn Clock>,
-//!     idle: Option<DelayedCall>,
+//!     store: Store,
 //! }
 //!
-//! const IDLE: Duration = Duration::from_secs(60);
+//! pub const IDLE: Duration = Duration::from_secs(60);
 //!
 //! impl KeyValue {
-//!     pub fn protocol(clock: Arc<dyn Clock>) -> LineOnlyReceiver<KeyValue> {
-//!         LineOnlyReceiver::new(KeyValue { store: HashMap::new(), clock, idle: None })
+//!     pub fn protocol(store: Store) -> LineOnlyReceiver<KeyValue> {
+//!         LineOnlyReceiver::new(KeyValue { store })
 //!     }
 //! }
 //!
 //! impl LineHandler for KeyValue {
 //!     fn connection_made(&mut self, lines: &mut LineContext<'_>) {
-//!         let transport = lines.transport().clone();
-//!         self.idle = Some(self.clock.call_later(IDLE, move || transport.lose_connection()));
+//!         // Activity (bytes in or out) restarts the minute; the default
+//!         // `timeout_connection` closes the connection.
+//!         lines.set_idle_timeout(Some(IDLE));
 //!     }
 //!
 //!     fn line_received(&mut self, lines: &mut LineContext<'_>, line: Line<'_>) {
-//!         if let Some(idle) = &self.idle {
-//!             let _ = idle.reset(IDLE); // activity: the minute starts again
-//!         }
 //!         let text = String::from_utf8_lossy(&line);
 //!         let mut words = text.splitn(3, ' ');
 //!         match (words.next(), words.next(), words.next()) {
 //!             (Some("SET"), Some(key), Some(value)) => {
-//!                 self.store.insert(key.to_string(), value.to_string());
+//!                 let mut store = self.store.lock().unwrap();
+//!                 store.insert(key.to_string(), value.to_string());
 //!                 lines.send_line(b"OK");
 //!             }
-//!             (Some("GET"), Some(key), None) => match self.store.get(key) {
-//!                 Some(value) => lines.send_line(value.as_bytes()),
-//!                 None => lines.send_line(b"NOT FOUND"),
-//!             },
+//!             (Some("GET"), Some(key), None) => {
+//!                 let value = self.store.lock().unwrap().get(key).cloned();
+//!                 match value {
+//!                     Some(value) => lines.send_line(value.as_bytes()),
+//!                     None => lines.send_line(b"NOT FOUND"),
+//!                 }
+//!             }
 //!             _ => lines.send_line(b"ERROR"),
-//!         }
-//!     }
-//!
-//!     fn connection_lost(&mut self, _: DisconnectReason) {
-//!         if let Some(idle) = self.idle.take() {
-//!             let _ = idle.cancel();
 //!         }
 //!     }
 //! }
@@ -72,158 +71,233 @@
 //!
 //! # 1. Bytes in, bytes out: `TestConnection`
 //!
-//! [`TestConnection`](crate::testing::TestConnection) plays the reactor: it connects the
-//! protocol to a [`StringTransport`](crate::testing::StringTransport) that records what
-//! is written. [`every_split`](crate::testing::every_split) then checks that the answer
-//! does not depend on how TCP chunks the input.
+//! [`TestConnection`](crate::testing::TestConnection) connects the protocol in memory:
+//! [`receive`](crate::testing::TestConnection::receive) is the peer sending,
+//! [`take_written`](crate::testing::TestConnection::take_written) the peer reading.
+//! [`every_split`](crate::testing::every_split) then checks that the answer does not
+//! depend on how TCP chunks the input.
 //!
 //! ```
 //! # use std::collections::HashMap;
-//! # use std::sync::Arc;
+//! # use std::sync::{Arc, Mutex};
 //! # use std::time::Duration;
 //! #
-//! # use torsade::{Clock, ClockExt, DelayedCall, DisconnectReason};
+//! # use torsade::prelude::*;
 //! # use torsade_protocols::{Line, LineContext, LineHandler, LineOnlyReceiver};
+//! #
+//! # /// The store every connection shares (Twisted's `self.factory.store`).
+//! # pub type Store = Arc<Mutex<HashMap<String, String>>>;
 //! #
 //! # /// `SET key value` answers `OK`; `GET key` answers the value or `NOT FOUND`;
 //! # /// a connection silent for a minute is closed.
 //! # pub struct KeyValue {
-//! #     store: HashMap<String, String>,
-//! #     clock: Arc<dyn Clock>,
-//! #     idle: Option<DelayedCall>,
+//! #     store: Store,
 //! # }
 //! #
-//! # const IDLE: Duration = Duration::from_secs(60);
+//! # pub const IDLE: Duration = Duration::from_secs(60);
 //! #
 //! # impl KeyValue {
-//! #     pub fn protocol(clock: Arc<dyn Clock>) -> LineOnlyReceiver<KeyValue> {
-//! #         LineOnlyReceiver::new(KeyValue { store: HashMap::new(), clock, idle: None })
+//! #     pub fn protocol(store: Store) -> LineOnlyReceiver<KeyValue> {
+//! #         LineOnlyReceiver::new(KeyValue { store })
 //! #     }
 //! # }
 //! #
 //! # impl LineHandler for KeyValue {
 //! #     fn connection_made(&mut self, lines: &mut LineContext<'_>) {
-//! #         let transport = lines.transport().clone();
-//! #         self.idle = Some(self.clock.call_later(IDLE, move || transport.lose_connection()));
+//! #         // Activity (bytes in or out) restarts the minute; the default
+//! #         // `timeout_connection` closes the connection.
+//! #         lines.set_idle_timeout(Some(IDLE));
 //! #     }
 //! #
 //! #     fn line_received(&mut self, lines: &mut LineContext<'_>, line: Line<'_>) {
-//! #         if let Some(idle) = &self.idle {
-//! #             let _ = idle.reset(IDLE); // activity: the minute starts again
-//! #         }
 //! #         let text = String::from_utf8_lossy(&line);
 //! #         let mut words = text.splitn(3, ' ');
 //! #         match (words.next(), words.next(), words.next()) {
 //! #             (Some("SET"), Some(key), Some(value)) => {
-//! #                 self.store.insert(key.to_string(), value.to_string());
+//! #                 let mut store = self.store.lock().unwrap();
+//! #                 store.insert(key.to_string(), value.to_string());
 //! #                 lines.send_line(b"OK");
 //! #             }
-//! #             (Some("GET"), Some(key), None) => match self.store.get(key) {
-//! #                 Some(value) => lines.send_line(value.as_bytes()),
-//! #                 None => lines.send_line(b"NOT FOUND"),
-//! #             },
+//! #             (Some("GET"), Some(key), None) => {
+//! #                 let value = self.store.lock().unwrap().get(key).cloned();
+//! #                 match value {
+//! #                     Some(value) => lines.send_line(value.as_bytes()),
+//! #                     None => lines.send_line(b"NOT FOUND"),
+//! #                 }
+//! #             }
 //! #             _ => lines.send_line(b"ERROR"),
-//! #         }
-//! #     }
-//! #
-//! #     fn connection_lost(&mut self, _: DisconnectReason) {
-//! #         if let Some(idle) = self.idle.take() {
-//! #             let _ = idle.cancel();
 //! #         }
 //! #     }
 //! # }
 //! # fn main() {
-//! use torsade::testing::{every_split, FakeClock, TestConnection};
+//! use torsade::testing::{every_split, TestConnection};
 //!
-//! let clock = Arc::new(FakeClock::new());
-//! let mut connection = TestConnection::new(KeyValue::protocol(clock.clone()));
+//! let store = Store::default();
+//! let mut connection = TestConnection::new(KeyValue::protocol(store.clone()));
 //! connection.receive(b"SET colour blue\r\nGET colour\r\nGET size\r\n");
 //! assert_eq!(connection.take_written(), &b"OK\r\nblue\r\nNOT FOUND\r\n"[..]);
 //!
 //! let answers = every_split(
 //!     b"SET a 1\r\nGET a\r\n",
-//!     || KeyValue::protocol(clock.clone()),
+//!     || KeyValue::protocol(Store::default()),
 //!     |connection| connection.take_written(),
 //! );
 //! assert_eq!(answers, &b"OK\r\n1\r\n"[..]);
 //! # }
 //! ```
 //!
-//! # 2. Time: the fake `Clock`
+//! # 2. Time: the connection's fake clock
 //!
-//! The idle timeout, tested in microseconds: [`Clock`](crate::testing::FakeClock) only moves
-//! when told to, and runs what falls due.
+//! The idle timeout, tested in microseconds: the connection's
+//! [`FakeClock`](crate::testing::FakeClock) only moves when told to, and runs what falls
+//! due at its due time.
 //!
 //! ```
 //! # use std::collections::HashMap;
-//! # use std::sync::Arc;
+//! # use std::sync::{Arc, Mutex};
 //! # use std::time::Duration;
 //! #
-//! # use torsade::{Clock, ClockExt, DelayedCall, DisconnectReason};
+//! # use torsade::prelude::*;
 //! # use torsade_protocols::{Line, LineContext, LineHandler, LineOnlyReceiver};
+//! #
+//! # /// The store every connection shares (Twisted's `self.factory.store`).
+//! # pub type Store = Arc<Mutex<HashMap<String, String>>>;
 //! #
 //! # /// `SET key value` answers `OK`; `GET key` answers the value or `NOT FOUND`;
 //! # /// a connection silent for a minute is closed.
 //! # pub struct KeyValue {
-//! #     store: HashMap<String, String>,
-//! #     clock: Arc<dyn Clock>,
-//! #     idle: Option<DelayedCall>,
+//! #     store: Store,
 //! # }
 //! #
-//! # const IDLE: Duration = Duration::from_secs(60);
+//! # pub const IDLE: Duration = Duration::from_secs(60);
 //! #
 //! # impl KeyValue {
-//! #     pub fn protocol(clock: Arc<dyn Clock>) -> LineOnlyReceiver<KeyValue> {
-//! #         LineOnlyReceiver::new(KeyValue { store: HashMap::new(), clock, idle: None })
+//! #     pub fn protocol(store: Store) -> LineOnlyReceiver<KeyValue> {
+//! #         LineOnlyReceiver::new(KeyValue { store })
 //! #     }
 //! # }
 //! #
 //! # impl LineHandler for KeyValue {
 //! #     fn connection_made(&mut self, lines: &mut LineContext<'_>) {
-//! #         let transport = lines.transport().clone();
-//! #         self.idle = Some(self.clock.call_later(IDLE, move || transport.lose_connection()));
+//! #         // Activity (bytes in or out) restarts the minute; the default
+//! #         // `timeout_connection` closes the connection.
+//! #         lines.set_idle_timeout(Some(IDLE));
 //! #     }
 //! #
 //! #     fn line_received(&mut self, lines: &mut LineContext<'_>, line: Line<'_>) {
-//! #         if let Some(idle) = &self.idle {
-//! #             let _ = idle.reset(IDLE); // activity: the minute starts again
-//! #         }
 //! #         let text = String::from_utf8_lossy(&line);
 //! #         let mut words = text.splitn(3, ' ');
 //! #         match (words.next(), words.next(), words.next()) {
 //! #             (Some("SET"), Some(key), Some(value)) => {
-//! #                 self.store.insert(key.to_string(), value.to_string());
+//! #                 let mut store = self.store.lock().unwrap();
+//! #                 store.insert(key.to_string(), value.to_string());
 //! #                 lines.send_line(b"OK");
 //! #             }
-//! #             (Some("GET"), Some(key), None) => match self.store.get(key) {
-//! #                 Some(value) => lines.send_line(value.as_bytes()),
-//! #                 None => lines.send_line(b"NOT FOUND"),
-//! #             },
+//! #             (Some("GET"), Some(key), None) => {
+//! #                 let value = self.store.lock().unwrap().get(key).cloned();
+//! #                 match value {
+//! #                     Some(value) => lines.send_line(value.as_bytes()),
+//! #                     None => lines.send_line(b"NOT FOUND"),
+//! #                 }
+//! #             }
 //! #             _ => lines.send_line(b"ERROR"),
 //! #         }
 //! #     }
+//! # }
+//! # fn main() {
+//! use torsade::testing::TestConnection;
+//!
+//! let mut connection = TestConnection::new(KeyValue::protocol(Store::default()));
+//! connection.advance(Duration::from_secs(59));
+//! connection.receive(b"GET x\r\n"); // activity restarts the timeout
+//! connection.take_written();
+//! connection.advance(Duration::from_secs(59));
+//! assert!(!connection.is_closing());
+//! connection.advance(Duration::from_secs(1));
+//! assert!(connection.is_lost()); // a silent minute: closed, as on the reactor
+//! # }
+//! ```
+//!
+//! # 3. Several connections, shared state, one clock
+//!
+//! Connections that share state (here the store) are tested together: each is a
+//! `TestConnection`, all on one clock ([`with_clock`](crate::testing::TestConnection::with_clock)).
+//! Outside code reaches a live connection through a handle, as a timer or another
+//! connection would on the reactor: what it asks is applied between the connection's
+//! callbacks.
+//!
+//! ```
+//! # use std::collections::HashMap;
+//! # use std::sync::{Arc, Mutex};
+//! # use std::time::Duration;
 //! #
-//! #     fn connection_lost(&mut self, _: DisconnectReason) {
-//! #         if let Some(idle) = self.idle.take() {
-//! #             let _ = idle.cancel();
+//! # use torsade::prelude::*;
+//! # use torsade_protocols::{Line, LineContext, LineHandler, LineOnlyReceiver};
+//! #
+//! # /// The store every connection shares (Twisted's `self.factory.store`).
+//! # pub type Store = Arc<Mutex<HashMap<String, String>>>;
+//! #
+//! # /// `SET key value` answers `OK`; `GET key` answers the value or `NOT FOUND`;
+//! # /// a connection silent for a minute is closed.
+//! # pub struct KeyValue {
+//! #     store: Store,
+//! # }
+//! #
+//! # pub const IDLE: Duration = Duration::from_secs(60);
+//! #
+//! # impl KeyValue {
+//! #     pub fn protocol(store: Store) -> LineOnlyReceiver<KeyValue> {
+//! #         LineOnlyReceiver::new(KeyValue { store })
+//! #     }
+//! # }
+//! #
+//! # impl LineHandler for KeyValue {
+//! #     fn connection_made(&mut self, lines: &mut LineContext<'_>) {
+//! #         // Activity (bytes in or out) restarts the minute; the default
+//! #         // `timeout_connection` closes the connection.
+//! #         lines.set_idle_timeout(Some(IDLE));
+//! #     }
+//! #
+//! #     fn line_received(&mut self, lines: &mut LineContext<'_>, line: Line<'_>) {
+//! #         let text = String::from_utf8_lossy(&line);
+//! #         let mut words = text.splitn(3, ' ');
+//! #         match (words.next(), words.next(), words.next()) {
+//! #             (Some("SET"), Some(key), Some(value)) => {
+//! #                 let mut store = self.store.lock().unwrap();
+//! #                 store.insert(key.to_string(), value.to_string());
+//! #                 lines.send_line(b"OK");
+//! #             }
+//! #             (Some("GET"), Some(key), None) => {
+//! #                 let value = self.store.lock().unwrap().get(key).cloned();
+//! #                 match value {
+//! #                     Some(value) => lines.send_line(value.as_bytes()),
+//! #                     None => lines.send_line(b"NOT FOUND"),
+//! #                 }
+//! #             }
+//! #             _ => lines.send_line(b"ERROR"),
 //! #         }
 //! #     }
 //! # }
 //! # fn main() {
 //! use torsade::testing::{FakeClock, TestConnection};
 //!
-//! let clock = FakeClock::new();
-//! let mut connection = TestConnection::new(KeyValue::protocol(Arc::new(clock.clone())));
-//! clock.advance(Duration::from_secs(59));
-//! connection.receive(b"GET x\r\n"); // activity resets the timeout
-//! clock.advance(Duration::from_secs(59));
-//! assert!(!connection.is_closing());
-//! clock.advance(Duration::from_secs(1));
-//! assert!(connection.is_closing()); // a silent minute: closed
+//! let (store, clock) = (Store::default(), FakeClock::new());
+//! let mut alice = TestConnection::with_clock(KeyValue::protocol(store.clone()), &clock);
+//! let mut bob = TestConnection::with_clock(KeyValue::protocol(store.clone()), &clock);
+//! alice.receive(b"SET greeting hi\r\n");
+//! bob.receive(b"GET greeting\r\n");
+//! assert_eq!(bob.take_written(), &b"hi\r\n"[..]);
+//!
+//! // From outside the protocol: a write through a handle, and the shared clock moving.
+//! bob.transport_handle().write(b"server going down\r\n");
+//! clock.advance(Duration::from_secs(61));
+//! assert!(alice.is_closing()); // idle for a minute
+//! assert_eq!(bob.take_written(), &b"server going down\r\n"[..]);
+//! assert!(bob.is_lost()); // its idle close completed once the peer read the last line
 //! # }
 //! ```
 //!
-//! # 3. Client and server together: the loopback pair
+//! # 4. Client and server together: the loopback pair
 //!
 //! [`stream_loopback`](crate::testing::stream_loopback) connects the protocol, in memory,
 //! to an async [`Connection`](crate::Connection); the client is ordinary async code,
@@ -233,66 +307,61 @@
 //!
 //! ```
 //! # use std::collections::HashMap;
-//! # use std::sync::Arc;
+//! # use std::sync::{Arc, Mutex};
 //! # use std::time::Duration;
 //! #
-//! # use bytes::Bytes;
-//! # use torsade::{Clock, ClockExt, DelayedCall, DisconnectReason};
+//! # use torsade::prelude::*;
 //! # use torsade_protocols::{Line, LineContext, LineHandler, LineOnlyReceiver};
+//! #
+//! # /// The store every connection shares (Twisted's `self.factory.store`).
+//! # pub type Store = Arc<Mutex<HashMap<String, String>>>;
 //! #
 //! # /// `SET key value` answers `OK`; `GET key` answers the value or `NOT FOUND`;
 //! # /// a connection silent for a minute is closed.
 //! # pub struct KeyValue {
-//! #     store: HashMap<String, String>,
-//! #     clock: Arc<dyn Clock>,
-//! #     idle: Option<DelayedCall>,
+//! #     store: Store,
 //! # }
 //! #
-//! # const IDLE: Duration = Duration::from_secs(60);
+//! # pub const IDLE: Duration = Duration::from_secs(60);
 //! #
 //! # impl KeyValue {
-//! #     pub fn protocol(clock: Arc<dyn Clock>) -> LineOnlyReceiver<KeyValue> {
-//! #         LineOnlyReceiver::new(KeyValue { store: HashMap::new(), clock, idle: None })
+//! #     pub fn protocol(store: Store) -> LineOnlyReceiver<KeyValue> {
+//! #         LineOnlyReceiver::new(KeyValue { store })
 //! #     }
 //! # }
 //! #
 //! # impl LineHandler for KeyValue {
 //! #     fn connection_made(&mut self, lines: &mut LineContext<'_>) {
-//! #         let transport = lines.transport().clone();
-//! #         self.idle = Some(self.clock.call_later(IDLE, move || transport.lose_connection()));
+//! #         // Activity (bytes in or out) restarts the minute; the default
+//! #         // `timeout_connection` closes the connection.
+//! #         lines.set_idle_timeout(Some(IDLE));
 //! #     }
 //! #
 //! #     fn line_received(&mut self, lines: &mut LineContext<'_>, line: Line<'_>) {
-//! #         if let Some(idle) = &self.idle {
-//! #             let _ = idle.reset(IDLE); // activity: the minute starts again
-//! #         }
 //! #         let text = String::from_utf8_lossy(&line);
 //! #         let mut words = text.splitn(3, ' ');
 //! #         match (words.next(), words.next(), words.next()) {
 //! #             (Some("SET"), Some(key), Some(value)) => {
-//! #                 self.store.insert(key.to_string(), value.to_string());
+//! #                 let mut store = self.store.lock().unwrap();
+//! #                 store.insert(key.to_string(), value.to_string());
 //! #                 lines.send_line(b"OK");
 //! #             }
-//! #             (Some("GET"), Some(key), None) => match self.store.get(key) {
-//! #                 Some(value) => lines.send_line(value.as_bytes()),
-//! #                 None => lines.send_line(b"NOT FOUND"),
-//! #             },
+//! #             (Some("GET"), Some(key), None) => {
+//! #                 let value = self.store.lock().unwrap().get(key).cloned();
+//! #                 match value {
+//! #                     Some(value) => lines.send_line(value.as_bytes()),
+//! #                     None => lines.send_line(b"NOT FOUND"),
+//! #                 }
+//! #             }
 //! #             _ => lines.send_line(b"ERROR"),
-//! #         }
-//! #     }
-//! #
-//! #     fn connection_lost(&mut self, _: DisconnectReason) {
-//! #         if let Some(idle) = self.idle.take() {
-//! #             let _ = idle.cancel();
 //! #         }
 //! #     }
 //! # }
 //! # fn main() {
-//! use torsade::testing::{stream_loopback, FakeClock};
-//! use torsade::Deferred;
+//! use bytes::Bytes;
+//! use torsade::testing::stream_loopback;
 //!
-//! let server = KeyValue::protocol(Arc::new(FakeClock::new()));
-//! let (mut client, mut pair) = stream_loopback(server);
+//! let (mut client, mut pair) = stream_loopback(KeyValue::protocol(Store::default()));
 //! let mut session = Deferred::from_future(async move {
 //!     client.write_line(b"SET answer 42").await?;
 //!     client.write_line(b"GET answer").await?;
@@ -307,64 +376,61 @@
 //! # }
 //! ```
 //!
-//! # 4. Code that listens: `MemoryReactor`
+//! # 5. Code that listens: `MemoryReactor`
 //!
 //! Code that sets up servers takes any [`Network`](crate::Network);
-//! [`MemoryReactor`](crate::testing::MemoryReactor) records what it was asked, and hands
-//! the factory back to drive.
+//! [`MemoryReactor`](crate::testing::MemoryReactor) records what it was asked (the
+//! endpoints, as strings), and hands the factory back to drive.
 //!
 //! ```
 //! # use std::collections::HashMap;
-//! # use std::sync::Arc;
+//! # use std::sync::{Arc, Mutex};
 //! # use std::time::Duration;
 //! #
-//! # use torsade::{Clock, ClockExt, DelayedCall, DisconnectReason};
+//! # use torsade::prelude::*;
 //! # use torsade_protocols::{Line, LineContext, LineHandler, LineOnlyReceiver};
+//! #
+//! # /// The store every connection shares (Twisted's `self.factory.store`).
+//! # pub type Store = Arc<Mutex<HashMap<String, String>>>;
 //! #
 //! # /// `SET key value` answers `OK`; `GET key` answers the value or `NOT FOUND`;
 //! # /// a connection silent for a minute is closed.
 //! # pub struct KeyValue {
-//! #     store: HashMap<String, String>,
-//! #     clock: Arc<dyn Clock>,
-//! #     idle: Option<DelayedCall>,
+//! #     store: Store,
 //! # }
 //! #
-//! # const IDLE: Duration = Duration::from_secs(60);
+//! # pub const IDLE: Duration = Duration::from_secs(60);
 //! #
 //! # impl KeyValue {
-//! #     pub fn protocol(clock: Arc<dyn Clock>) -> LineOnlyReceiver<KeyValue> {
-//! #         LineOnlyReceiver::new(KeyValue { store: HashMap::new(), clock, idle: None })
+//! #     pub fn protocol(store: Store) -> LineOnlyReceiver<KeyValue> {
+//! #         LineOnlyReceiver::new(KeyValue { store })
 //! #     }
 //! # }
 //! #
 //! # impl LineHandler for KeyValue {
 //! #     fn connection_made(&mut self, lines: &mut LineContext<'_>) {
-//! #         let transport = lines.transport().clone();
-//! #         self.idle = Some(self.clock.call_later(IDLE, move || transport.lose_connection()));
+//! #         // Activity (bytes in or out) restarts the minute; the default
+//! #         // `timeout_connection` closes the connection.
+//! #         lines.set_idle_timeout(Some(IDLE));
 //! #     }
 //! #
 //! #     fn line_received(&mut self, lines: &mut LineContext<'_>, line: Line<'_>) {
-//! #         if let Some(idle) = &self.idle {
-//! #             let _ = idle.reset(IDLE); // activity: the minute starts again
-//! #         }
 //! #         let text = String::from_utf8_lossy(&line);
 //! #         let mut words = text.splitn(3, ' ');
 //! #         match (words.next(), words.next(), words.next()) {
 //! #             (Some("SET"), Some(key), Some(value)) => {
-//! #                 self.store.insert(key.to_string(), value.to_string());
+//! #                 let mut store = self.store.lock().unwrap();
+//! #                 store.insert(key.to_string(), value.to_string());
 //! #                 lines.send_line(b"OK");
 //! #             }
-//! #             (Some("GET"), Some(key), None) => match self.store.get(key) {
-//! #                 Some(value) => lines.send_line(value.as_bytes()),
-//! #                 None => lines.send_line(b"NOT FOUND"),
-//! #             },
+//! #             (Some("GET"), Some(key), None) => {
+//! #                 let value = self.store.lock().unwrap().get(key).cloned();
+//! #                 match value {
+//! #                     Some(value) => lines.send_line(value.as_bytes()),
+//! #                     None => lines.send_line(b"NOT FOUND"),
+//! #                 }
+//! #             }
 //! #             _ => lines.send_line(b"ERROR"),
-//! #         }
-//! #     }
-//! #
-//! #     fn connection_lost(&mut self, _: DisconnectReason) {
-//! #         if let Some(idle) = self.idle.take() {
-//! #             let _ = idle.cancel();
 //! #         }
 //! #     }
 //! # }
@@ -372,13 +438,13 @@
 //! use torsade::testing::MemoryReactor;
 //! use torsade::{factory_fn, Address, Network};
 //!
-//! fn serve(network: &impl Network, clock: Arc<dyn Clock>, port: u16) -> torsade::Result<()> {
-//!     let factory = factory_fn(move |_: &Address| KeyValue::protocol(clock.clone()));
-//!     network.listen_tcp(&format!("127.0.0.1:{port}"), factory).map(drop)
+//! fn serve(network: &impl Network, store: Store, port: u16) -> torsade::Result<()> {
+//!     let factory = factory_fn(move |_: &Address| KeyValue::protocol(store.clone()));
+//!     network.listen(format!("tcp:{port}:interface=127.0.0.1"), factory).map(drop)
 //! }
 //!
 //! let memory = MemoryReactor::new();
-//! serve(&memory, Arc::new(memory.clock().clone()), 6379).unwrap();
-//! assert_eq!(memory.listen_addresses(), ["127.0.0.1:6379"]);
+//! serve(&memory, Store::default(), 6379).unwrap();
+//! assert_eq!(memory.listen_endpoints(), ["tcp:6379:interface=127.0.0.1"]);
 //! # }
 //! ```

@@ -3,6 +3,7 @@
 //!
 //! Twisted's `iosim` (`connectedServerAndClient` + `IOPump`), with the faults a real
 //! network has: chunking, latency on the fake clock, a reset, a half-close, a slow reader.
+//! Each end is a [`TestConnection`], so both run the connection core the reactor runs.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -11,9 +12,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::{FakeClock, StringTransport, TestConnection};
+use super::{FakeClock, TestConnection};
 use crate::stream::{Connection, StreamProtocol, StreamShared};
-use crate::{Address, Clock as _, DisconnectReason, Protocol, TransportRef};
+use crate::{Address, Clock, DisconnectReason, Protocol};
 
 /// How many pump rounds [`Loopback::pump`] allows before deciding the pair never goes
 /// quiet (a protocol that answers every message with a message, forever).
@@ -28,16 +29,23 @@ pub enum Side {
     Client,
 }
 
+impl Side {
+    fn other(self) -> Side {
+        match self {
+            Side::Server => Side::Client,
+            Side::Client => Side::Server,
+        }
+    }
+}
+
 /// A server protocol and a client protocol connected in memory: what one writes, the
 /// other receives when you [`pump`](Loopback::pump).
 ///
-/// Each end is a [`TestConnection`] (so handles, write pressure and the reactor's other
-/// promises hold). Closing behaves as on TCP: once an end that asked to close has had all
-/// its bytes delivered, its peer receives EOF and the closing end its `connection_lost`;
-/// an end that shut down only its write side
-/// ([`lose_write_connection`](crate::Transport::lose_write_connection)) has its peer
-/// receive EOF once its bytes are delivered, and goes on receiving; bytes sent to an end
-/// whose connection is over are dropped.
+/// Each end is a [`TestConnection`] (so handles, write pressure, timers and every other
+/// rule of the reactor's connections hold), on one [`FakeClock`]. Closing behaves as on
+/// TCP: an end that closes (or shuts down its write side) sends what it wrote, then its
+/// peer receives EOF; an end that aborts is followed by EOF too; bytes sent to an end whose
+/// connection is over are dropped.
 ///
 /// Control: [`set_chunk_size`](Loopback::set_chunk_size) (deliver in pieces),
 /// [`set_server_first`](Loopback::set_server_first) (order within a step),
@@ -51,22 +59,22 @@ pub enum Side {
 /// ```
 /// use bytes::Bytes;
 /// use torsade::testing::Loopback;
-/// use torsade::{Protocol, TransportRef};
+/// use torsade::prelude::*;
 ///
 /// struct Echo;
 /// impl Protocol for Echo {
-///     fn data_received(&mut self, transport: &TransportRef, data: Bytes) {
-///         transport.write(&data);
+///     fn data_received(&mut self, cx: &mut Context<'_, Self>, data: Bytes) {
+///         cx.write(&data);
 ///     }
 /// }
 ///
 /// #[derive(Default)]
 /// struct Client(Vec<u8>);
 /// impl Protocol for Client {
-///     fn connection_made(&mut self, transport: &TransportRef) {
-///         transport.write(b"ping");
+///     fn connection_made(&mut self, cx: &mut Context<'_, Self>) {
+///         cx.write(b"ping");
 ///     }
-///     fn data_received(&mut self, _: &TransportRef, data: Bytes) {
+///     fn data_received(&mut self, _: &mut Context<'_, Self>, data: Bytes) {
 ///         self.0.extend_from_slice(&data);
 ///     }
 /// }
@@ -76,13 +84,14 @@ pub enum Side {
 /// pair.pump();
 /// assert_eq!(pair.client().protocol().0, b"ping");
 /// ```
-pub struct Loopback<S, C> {
+pub struct Loopback<S: Protocol, C: Protocol> {
     server: TestConnection<S>,
     client: TestConnection<C>,
+    clock: FakeClock,
     chunk_size: Option<usize>,
     server_first: bool,
-    latency: Option<(FakeClock, Duration)>,
-    /// Bytes on their way, toward the server and toward the client, with when they land.
+    latency: Duration,
+    /// Bytes on their way, toward the server and toward the client.
     to_server: Wire,
     to_client: Wire,
 }
@@ -92,37 +101,48 @@ pub struct Loopback<S, C> {
 struct Wire {
     /// Segments in flight, with the time they arrive.
     in_flight: VecDeque<(Duration, Bytes)>,
-    /// The receiving end takes bytes (a slow reader does not).
+    /// The receiving end does not read (a slow reader).
     paused: bool,
-    /// The sending end half-closed: EOF follows the bytes in flight.
+    /// The test half-closed the sending end: EOF follows the bytes in flight.
     eof_pending: bool,
     /// EOF was delivered.
     eof_sent: bool,
 }
 
 impl<S: Protocol, C: Protocol> Loopback<S, C> {
-    /// Connects `server` and `client` (`connection_made` on the server first), with
-    /// addresses `10.0.0.1:8000` (server) and `10.0.0.2:40000` (client).
+    /// Connects `server` and `client` (`connection_made` on the server first) on a new
+    /// fake clock, with addresses `10.0.0.1:8000` (server) and `10.0.0.2:40000` (client).
     pub fn new(server: S, client: C) -> Loopback<S, C> {
+        Loopback::with_clock(server, client, &FakeClock::new())
+    }
+
+    /// [`new`](Loopback::new), on `clock`.
+    pub fn with_clock(server: S, client: C, clock: &FakeClock) -> Loopback<S, C> {
         let server_address = Address::Tcp(SocketAddr::from((Ipv4Addr::new(10, 0, 0, 1), 8000)));
         let client_address = Address::Tcp(SocketAddr::from((Ipv4Addr::new(10, 0, 0, 2), 40000)));
-        let server = TestConnection::with_transport(
+        let server = TestConnection::start(
             server,
-            StringTransport::with_addresses(server_address, client_address),
+            server_address.clone(),
+            client_address.clone(),
+            clock,
+            None,
         );
-        let client = TestConnection::with_transport(
-            client,
-            StringTransport::with_addresses(client_address, server_address),
-        );
+        let client = TestConnection::start(client, client_address, server_address, clock, None);
         Loopback {
             server,
             client,
+            clock: clock.clone(),
             chunk_size: None,
             server_first: false,
-            latency: None,
+            latency: Duration::ZERO,
             to_server: Wire::default(),
             to_client: Wire::default(),
         }
+    }
+
+    /// The pair's fake clock.
+    pub fn clock(&self) -> &FakeClock {
+        &self.clock
     }
 
     /// Delivers bytes in pieces of at most `size` (`None`: as written).
@@ -141,10 +161,10 @@ impl<S: Protocol, C: Protocol> Loopback<S, C> {
         self.server_first = server_first;
     }
 
-    /// Bytes take `latency` on `clock` to arrive: [`pump`](Loopback::pump) delivers only
-    /// what has landed, so advance the clock between pumps.
-    pub fn with_latency(mut self, clock: &FakeClock, latency: Duration) -> Loopback<S, C> {
-        self.latency = Some((clock.clone(), latency));
+    /// Bytes take `latency` on the pair's clock to arrive: [`pump`](Loopback::pump)
+    /// delivers only what has landed, so advance the clock between pumps.
+    pub fn with_latency(mut self, latency: Duration) -> Loopback<S, C> {
+        self.latency = latency;
         self
     }
 
@@ -158,7 +178,7 @@ impl<S: Protocol, C: Protocol> Loopback<S, C> {
     /// `side` shuts down its writing side: its peer receives EOF after the bytes already
     /// sent. (The connection stays open the other way.)
     pub fn send_eof(&mut self, side: Side) {
-        self.wire_to(opposite(side)).eof_pending = true;
+        self.wire_to(side.other()).eof_pending = true;
     }
 
     /// The connection is reset: both ends lose it at once with `ConnectionReset`; bytes in
@@ -180,8 +200,8 @@ impl<S: Protocol, C: Protocol> Loopback<S, C> {
     pub fn pump(&mut self) -> usize {
         let mut moved = 0;
         for _ in 0..MAX_PUMP_ROUNDS {
-            let step = self.pump_once();
-            if step == 0 && !self.settle_closes() {
+            let (step, changed) = self.step();
+            if step == 0 && !changed {
                 return moved;
             }
             moved += step;
@@ -189,11 +209,16 @@ impl<S: Protocol, C: Protocol> Loopback<S, C> {
         panic!("the loopback pair was still talking after {MAX_PUMP_ROUNDS} rounds");
     }
 
-    /// One step: runs queued handle calls, then delivers what each side wrote (in the
+    /// One step: runs what handles asked, then delivers what each side wrote (in the
     /// configured order). Returns how many bytes were delivered.
     pub fn pump_once(&mut self) -> usize {
-        self.server.run_commands();
-        self.client.run_commands();
+        self.step().0
+    }
+
+    /// One step; how many bytes were delivered, and whether an EOF was.
+    fn step(&mut self) -> (usize, bool) {
+        self.server.run_pending();
+        self.client.run_pending();
         let order = if self.server_first {
             [Side::Client, Side::Server]
         } else {
@@ -202,8 +227,10 @@ impl<S: Protocol, C: Protocol> Loopback<S, C> {
         // Each side's bytes are carried to the other: `Client` means "to the client".
         order
             .into_iter()
-            .map(|destination| self.carry(destination))
-            .sum()
+            .fold((0, false), |(bytes, eof), destination| {
+                let (more, delivered_eof) = self.carry(destination);
+                (bytes + more, eof || delivered_eof)
+            })
     }
 
     /// The server's end.
@@ -233,37 +260,32 @@ impl<S: Protocol, C: Protocol> Loopback<S, C> {
         }
     }
 
-    fn now(&self) -> Duration {
-        self.latency
-            .as_ref()
-            .map_or(Duration::ZERO, |(clock, _)| clock.now())
-    }
-
-    /// Moves what `destination`'s peer wrote onto the wire, and delivers what has landed.
-    fn carry(&mut self, destination: Side) -> usize {
-        let landing = self.now() + self.latency.as_ref().map_or(Duration::ZERO, |(_, d)| *d);
+    /// Moves what `destination`'s peer wrote onto the wire, and delivers what has landed
+    /// (then EOF, once its peer has shut its write side or ended and nothing is left in
+    /// flight). Returns the bytes delivered and whether EOF was.
+    fn carry(&mut self, destination: Side) -> (usize, bool) {
+        let now = self.clock.now();
+        let landing = now.saturating_add(self.latency);
         let chunk_size = self.chunk_size;
-        let now = self.now();
-        let (wire, source_lost, destination_lost) = match destination {
+        let (source_done, destination_lost) = match destination {
             Side::Server => (
-                &mut self.to_server,
-                self.client.is_lost(),
+                self.client.is_write_shut() || self.client.is_lost(),
                 self.server.is_lost(),
             ),
             Side::Client => (
-                &mut self.to_client,
-                self.server.is_lost(),
+                self.server.is_write_shut() || self.server.is_lost(),
                 self.client.is_lost(),
             ),
         };
-        if wire.paused && !destination_lost {
-            return 0;
+        if self.wire_to(destination).paused && !destination_lost {
+            return (0, false);
         }
         let sent = match destination {
             Side::Server => self.client.take_written(),
             Side::Client => self.server.take_written(),
         };
-        if !sent.is_empty() && !source_lost {
+        let wire = self.wire_to(destination);
+        if !sent.is_empty() {
             wire.in_flight.push_back((landing, sent));
         }
         let mut landed = Vec::new();
@@ -272,7 +294,7 @@ impl<S: Protocol, C: Protocol> Loopback<S, C> {
                 landed.push(bytes);
             }
         }
-        let eof = wire.eof_pending && !wire.eof_sent && wire.in_flight.is_empty();
+        let eof = (wire.eof_pending || source_done) && !wire.eof_sent && wire.in_flight.is_empty();
         if eof {
             wire.eof_sent = true;
         }
@@ -286,117 +308,35 @@ impl<S: Protocol, C: Protocol> Loopback<S, C> {
                 };
             }
         }
-        if eof {
+        if eof && !destination_lost {
             match destination {
                 Side::Server => self.server.receive_eof(),
                 Side::Client => self.client.receive_eof(),
             };
         }
-        delivered
-    }
-
-    /// Once nothing moves: ends connections that asked to close and whose bytes are all
-    /// delivered (their peer gets EOF first), and sends EOF for an end that shut down its
-    /// write side. Returns whether anything changed.
-    fn settle_closes(&mut self) -> bool {
-        let mut changed = false;
-        for side in [Side::Client, Side::Server] {
-            let write_closed = self.transport(side).is_write_closed()
-                && self.transport(side).value().is_empty()
-                && self.wire_to(opposite(side)).in_flight.is_empty();
-            if write_closed && !self.wire_to(opposite(side)).eof_sent && !self.peer_lost(side) {
-                self.wire_to(opposite(side)).eof_sent = true;
-                match side {
-                    Side::Server => self.client.receive_eof(),
-                    Side::Client => self.server.receive_eof(),
-                };
-                changed = true;
-            }
-        }
-        for side in [Side::Client, Side::Server] {
-            let (closing, lost, unsent) = match side {
-                Side::Server => (
-                    self.server.is_closing(),
-                    self.server.is_lost(),
-                    !self.server.written().is_empty() || !self.to_client.in_flight.is_empty(),
-                ),
-                Side::Client => (
-                    self.client.is_closing(),
-                    self.client.is_lost(),
-                    !self.client.written().is_empty() || !self.to_server.in_flight.is_empty(),
-                ),
-            };
-            // A registered producer holds a close until it is unregistered, as on TCP.
-            let producing = self.transport(side).producer_kind().is_some();
-            if !closing || lost || producing || (unsent && !self.peer_lost(side)) {
-                continue;
-            }
-            let reason = if self.transport(side).is_aborted() {
-                DisconnectReason::Aborted
-            } else {
-                DisconnectReason::Done
-            };
-            let wire = self.wire_to(opposite(side));
-            if !wire.eof_sent {
-                wire.eof_sent = true;
-                match side {
-                    Side::Server => self.client.receive_eof(),
-                    Side::Client => self.server.receive_eof(),
-                };
-            }
-            match side {
-                Side::Server => self.server.disconnect(reason),
-                Side::Client => self.client.disconnect(reason),
-            }
-            changed = true;
-        }
-        changed
-    }
-
-    fn peer_lost(&self, side: Side) -> bool {
-        match side {
-            Side::Server => self.client.is_lost(),
-            Side::Client => self.server.is_lost(),
-        }
-    }
-
-    fn transport(&self, side: Side) -> &StringTransport {
-        match side {
-            Side::Server => self.server.transport(),
-            Side::Client => self.client.transport(),
-        }
+        (delivered, eof)
     }
 }
 
-fn opposite(side: Side) -> Side {
-    match side {
-        Side::Server => Side::Client,
-        Side::Client => Side::Server,
-    }
+/// `bytes` in pieces of at most `size`.
+fn pieces(bytes: &[u8], size: Option<usize>) -> impl Iterator<Item = &[u8]> {
+    bytes.chunks(size.unwrap_or(bytes.len().max(1)))
 }
 
-fn pieces(bytes: &Bytes, size: Option<usize>) -> Vec<&[u8]> {
-    match size {
-        Some(size) => bytes.chunks(size).collect(),
-        None => vec![&bytes[..]],
-    }
-}
-
-/// An async [`Connection`] connected in memory to `server`: drive the connection from a
-/// future (e.g. [`Deferred::from_future`](crate::Deferred::from_future), which needs no
-/// runtime) and move the bytes with [`Loopback::pump`].
+/// An async [`Connection`] to `server`, in memory: the client side is the async face, the
+/// server a protocol. Pump the pair to move bytes.
 ///
 /// # Examples
 ///
 /// ```
 /// use bytes::Bytes;
 /// use torsade::testing::stream_loopback;
-/// use torsade::{Deferred, Protocol, TransportRef};
+/// use torsade::prelude::*;
 ///
 /// struct Shout;
 /// impl Protocol for Shout {
-///     fn data_received(&mut self, transport: &TransportRef, data: Bytes) {
-///         transport.write(&data.to_ascii_uppercase());
+///     fn data_received(&mut self, cx: &mut Context<'_, Self>, data: Bytes) {
+///         cx.write(&data.to_ascii_uppercase());
 ///     }
 /// }
 ///
@@ -412,11 +352,11 @@ fn pieces(bytes: &Bytes, size: Option<usize>) -> Vec<&[u8]> {
 pub fn stream_loopback<S: Protocol>(server: S) -> (Connection, Loopback<S, impl Protocol>) {
     let shared = StreamShared::new();
     let pair = Loopback::new(server, StreamProtocol::new(shared.clone()));
-    let transport: TransportRef = pair.client().transport().clone();
+    let transport = pair.client().transport_handle();
     (Connection::new(shared, transport), pair)
 }
 
-impl<S, C> fmt::Debug for Loopback<S, C> {
+impl<S: Protocol, C: Protocol> fmt::Debug for Loopback<S, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Loopback")
             .field("server", &self.server)
@@ -429,6 +369,7 @@ impl<S, C> fmt::Debug for Loopback<S, C> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{Context, Transport};
 
     /// Sends a request, shuts its write side, and collects the answer.
     #[derive(Default)]
@@ -438,11 +379,11 @@ mod tests {
     }
 
     impl Protocol for Asker {
-        fn connection_made(&mut self, transport: &TransportRef) {
-            transport.write(b"question");
-            transport.lose_write_connection();
+        fn connection_made(&mut self, cx: &mut Context<'_, Self>) {
+            cx.write(b"question");
+            cx.lose_write_connection();
         }
-        fn data_received(&mut self, _: &TransportRef, data: Bytes) {
+        fn data_received(&mut self, _: &mut Context<'_, Self>, data: Bytes) {
             self.answer.extend_from_slice(&data);
         }
         fn connection_lost(&mut self, reason: DisconnectReason) {
@@ -457,11 +398,11 @@ mod tests {
     }
 
     impl Protocol for AnswerAtEof {
-        fn data_received(&mut self, _: &TransportRef, data: Bytes) {
+        fn data_received(&mut self, _: &mut Context<'_, Self>, data: Bytes) {
             self.request.extend_from_slice(&data);
         }
-        fn eof_received(&mut self, transport: &TransportRef) -> bool {
-            transport.write(&self.request.to_ascii_uppercase());
+        fn eof_received(&mut self, cx: &mut Context<'_, Self>) -> bool {
+            cx.write(&self.request.to_ascii_uppercase());
             false
         }
     }

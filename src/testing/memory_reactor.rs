@@ -2,28 +2,32 @@
 
 use std::any::{Any, TypeId};
 use std::fmt;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use super::{FakeClock, StringTransport, TestConnection};
+use super::{FakeClock, TestConnection};
+use crate::connection::drive::OnLost;
+use crate::endpoints::{IntoClientEndpoint, IntoServerEndpoint};
 use crate::{
-    Address, ClientFactory, Deferred, DelayedCall, Error, ListeningPort, Network, ProtocolFactory,
-    ProtocolHandle, Result,
+    Address, ClientFactory, Clock, Deferred, DelayedCall, Error, ListeningPort, Network, Protocol,
+    ProtocolFactory, ProtocolHandle, Result,
 };
 
-/// Fake ports handed out for `:0` start here.
+/// Fake ports handed out for port 0 start here.
 const FIRST_FAKE_PORT: u16 = 50000;
 
-/// A [`Network`] that records `listen_tcp` and `connect_tcp` calls instead of touching the
-/// network, with a fake [`FakeClock`] for time. Twisted's `MemoryReactorClock`.
+/// A [`Network`] that records `listen` and `connect` calls instead of touching the
+/// network, with a [`FakeClock`] for time. Twisted's `MemoryReactorClock`.
 ///
-/// A test gives it to the code under test, then looks at what was asked: the addresses,
-/// and the factories themselves (to build protocols and drive them with a
-/// [`TestConnection`]). Connection attempts never complete by themselves: the test
+/// A test gives it to the code under test, then looks at what was asked: the endpoints
+/// (in their string form), and the factories themselves (to build protocols and drive them
+/// with a [`TestConnection`]). Connection attempts never complete by themselves: the test
 /// completes one with [`complete_connect`](MemoryReactor::complete_connect) (the
 /// attempt's Deferred fires with a handle on the returned [`TestConnection`]) or fails it
-/// with [`fail_connect`](MemoryReactor::fail_connect).
+/// with [`fail_connect`](MemoryReactor::fail_connect). Cancelling an attempt's Deferred
+/// settles it as cancelled.
 ///
 /// # Examples
 ///
@@ -34,14 +38,13 @@ const FIRST_FAKE_PORT: u16 = 50000;
 ///
 /// let memory = MemoryReactor::new();
 /// let mut greeting = memory
-///     .connect_tcp("greeter.example:9999", GreetingGetter::factory())
+///     .connect("tcp:host=greeter.example:port=9999", GreetingGetter::factory())
 ///     .and_then(|getter| getter.get_greeting("World"));
-/// assert_eq!(memory.connect_addresses(), ["greeter.example:9999"]);
+/// assert_eq!(memory.connect_endpoints(), ["tcp:host=greeter.example:port=9999"]);
 ///
 /// let mut connection = memory
 ///     .complete_connect::<LineOnlyReceiver<GreetingGetter>>(0)
 ///     .unwrap();
-/// connection.run_commands();
 /// assert_eq!(connection.take_written(), &b"World\r\n"[..]);
 /// connection.receive(b"Hello, World!\r\n");
 /// assert_eq!(greeting.take_result().unwrap().unwrap(), "Hello, World!");
@@ -59,20 +62,22 @@ struct State {
 }
 
 struct ListenRecord {
-    address: String,
+    endpoint: String,
     factory: Arc<dyn Any + Send + Sync>,
 }
 
 /// Completes an attempt: builds the protocol and its test connection (boxed), or fails
 /// the attempt if the factory refuses.
-type Complete = Box<dyn FnOnce() -> Option<Box<dyn Any>> + Send>;
+type Complete = Box<dyn FnOnce(&FakeClock) -> Option<Box<dyn Any>> + Send>;
 type Fail = Box<dyn FnOnce(Error) + Send>;
 
 struct ConnectRecord {
-    address: String,
+    endpoint: String,
     factory: Arc<dyn Any + Send + Sync>,
     protocol: TypeId,
     settle: Option<(Complete, Fail)>,
+    /// Settled by the test or cancelled by the code under test.
+    settled: Arc<AtomicBool>,
 }
 
 impl MemoryReactor {
@@ -101,56 +106,56 @@ impl MemoryReactor {
     /// Dropping the returned [`DelayedCall`] does not cancel the call.
     #[doc(alias = "callLater")]
     pub fn call_later(&self, delay: Duration, call: impl FnOnce() + Send + 'static) -> DelayedCall {
-        crate::Clock::schedule(self, delay, Box::new(call))
+        self.clock.schedule(delay, Box::new(call))
     }
 
-    /// The addresses passed to `listen_tcp`, in order.
-    pub fn listen_addresses(&self) -> Vec<String> {
+    /// The endpoints passed to `listen`, in their string form, in order.
+    pub fn listen_endpoints(&self) -> Vec<String> {
         self.lock()
             .listens
             .iter()
-            .map(|listen| listen.address.clone())
+            .map(|listen| listen.endpoint.clone())
             .collect()
     }
 
-    /// The factory of the `index`th `listen_tcp`, if it was an `F`.
+    /// The factory of the `index`th `listen`, if it was an `F`.
     pub fn listen_factory<F: Send + Sync + 'static>(&self, index: usize) -> Option<Arc<F>> {
         let factory = self.lock().listens.get(index)?.factory.clone();
         factory.downcast::<F>().ok()
     }
 
-    /// The addresses passed to `connect_tcp`, in order.
-    pub fn connect_addresses(&self) -> Vec<String> {
+    /// The endpoints passed to `connect`, in their string form, in order.
+    pub fn connect_endpoints(&self) -> Vec<String> {
         self.lock()
             .connects
             .iter()
-            .map(|connect| connect.address.clone())
+            .map(|connect| connect.endpoint.clone())
             .collect()
     }
 
-    /// The factory of the `index`th `connect_tcp`, if it was an `F`.
+    /// The factory of the `index`th `connect`, if it was an `F`.
     pub fn connect_factory<F: Send + Sync + 'static>(&self, index: usize) -> Option<Arc<F>> {
         let factory = self.lock().connects.get(index)?.factory.clone();
         factory.downcast::<F>().ok()
     }
 
     /// Completes the `index`th connection attempt: the factory builds a `P`, which is
-    /// connected to a [`StringTransport`]; the attempt's Deferred fires with a handle on
-    /// it; the [`TestConnection`] is returned for the test to drive.
+    /// connected in memory on this reactor's clock; the attempt's Deferred fires with a
+    /// handle on it; the [`TestConnection`] is returned for the test to drive.
     ///
-    /// `None` if there is no such attempt, it was already settled, its protocol is not a
-    /// `P`, or the factory refused (the attempt then fails with
-    /// [`Error::NoProtocol`](crate::Error::NoProtocol)).
-    pub fn complete_connect<P: crate::Protocol>(&self, index: usize) -> Option<TestConnection<P>> {
+    /// `None` if there is no such attempt, it was already settled (or cancelled), its
+    /// protocol is not a `P`, or the factory refused (the attempt then fails with
+    /// [`Error::NoProtocol`]).
+    pub fn complete_connect<P: Protocol>(&self, index: usize) -> Option<TestConnection<P>> {
         let (complete, _) = {
             let mut state = self.lock();
             let record = state.connects.get_mut(index)?;
-            if record.protocol != TypeId::of::<P>() {
+            if record.protocol != TypeId::of::<P>() || record.settled.swap(true, Ordering::AcqRel) {
                 return None;
             }
             record.settle.take()?
         };
-        complete()?
+        complete(&self.clock)?
             .downcast::<TestConnection<P>>()
             .ok()
             .map(|boxed| *boxed)
@@ -160,11 +165,16 @@ impl MemoryReactor {
     /// `client_connection_failed` runs). Returns whether there was such an unsettled
     /// attempt.
     pub fn fail_connect(&self, index: usize, error: Error) -> bool {
-        let settle = self
-            .lock()
-            .connects
-            .get_mut(index)
-            .and_then(|record| record.settle.take());
+        let settle = {
+            let mut state = self.lock();
+            let Some(record) = state.connects.get_mut(index) else {
+                return false;
+            };
+            if record.settled.swap(true, Ordering::AcqRel) {
+                return false;
+            }
+            record.settle.take()
+        };
         match settle {
             Some((_, fail)) => {
                 fail(error);
@@ -172,6 +182,56 @@ impl MemoryReactor {
             }
             None => false,
         }
+    }
+
+    /// Whether the `index`th connection attempt is still waiting to be settled.
+    pub fn is_connect_pending(&self, index: usize) -> bool {
+        self.lock()
+            .connects
+            .get(index)
+            .is_some_and(|record| !record.settled.load(Ordering::Acquire))
+    }
+}
+
+/// The address a server endpoint's string names, for a TCP one (a fake port for port 0).
+fn listen_address(endpoint: &str, next_port: &mut u16) -> Address {
+    let mut parts = endpoint.split(':');
+    if parts.next() != Some("tcp") {
+        return Address::named(endpoint);
+    }
+    let Some(port) = parts.next().and_then(|port| port.parse::<u16>().ok()) else {
+        return Address::named(endpoint);
+    };
+    let interface = endpoint
+        .split(":interface=")
+        .nth(1)
+        .and_then(|rest| rest.split(':').next())
+        .and_then(|ip| ip.parse::<IpAddr>().ok())
+        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    let port = if port == 0 {
+        let fake = *next_port;
+        *next_port = next_port.wrapping_add(1);
+        fake
+    } else {
+        port
+    };
+    Address::Tcp(SocketAddr::new(interface, port))
+}
+
+/// The peer a client endpoint's string names, when it is an IP address and port.
+fn peer_address(endpoint: &str) -> Address {
+    let field = |name: &str| {
+        endpoint
+            .split(':')
+            .find_map(|part| part.strip_prefix(name))
+            .map(str::to_string)
+    };
+    match (
+        field("host=").and_then(|h| h.parse::<IpAddr>().ok()),
+        field("port=").and_then(|p| p.parse::<u16>().ok()),
+    ) {
+        (Some(ip), Some(port)) => Address::Tcp(SocketAddr::new(ip, port)),
+        _ => Address::Tcp(SocketAddr::from((Ipv4Addr::new(10, 0, 0, 1), 8000))),
     }
 }
 
@@ -181,7 +241,7 @@ impl Default for MemoryReactor {
     }
 }
 
-impl crate::Clock for MemoryReactor {
+impl Clock for MemoryReactor {
     fn now(&self) -> Duration {
         self.clock.now()
     }
@@ -192,44 +252,52 @@ impl crate::Clock for MemoryReactor {
 }
 
 impl Network for MemoryReactor {
-    fn listen_tcp<F: ProtocolFactory>(&self, address: &str, factory: F) -> Result<ListeningPort> {
-        let mut local_addr: SocketAddr = address.parse().map_err(|_| Error::CannotListen {
-            address: address.to_string(),
-            source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "not an IP:port address"),
-        })?;
+    fn listen<F: ProtocolFactory>(
+        &self,
+        endpoint: impl IntoServerEndpoint,
+        factory: F,
+    ) -> Result<ListeningPort> {
+        let endpoint = endpoint.into_server_endpoint()?.to_string();
         let factory = Arc::new(factory);
         factory.start_factory();
         let mut state = self.lock();
-        if local_addr.port() == 0 {
-            local_addr.set_port(state.next_port);
-            state.next_port = state.next_port.wrapping_add(1);
-        }
-        state.listens.push(ListenRecord {
-            address: address.to_string(),
-            factory,
-        });
-        Ok(ListeningPort::in_memory(local_addr))
+        let local = listen_address(&endpoint, &mut state.next_port);
+        state.listens.push(ListenRecord { endpoint, factory });
+        Ok(ListeningPort::in_memory(local))
     }
 
-    fn connect_tcp<F: ClientFactory>(
+    fn connect<F: ClientFactory>(
         &self,
-        address: &str,
+        endpoint: impl IntoClientEndpoint,
         factory: F,
     ) -> Deferred<ProtocolHandle<F::Protocol>> {
         let factory = Arc::new(factory);
-        let (deferred, resolver) = Deferred::new();
-        factory.started_connecting(address);
+        let endpoint = match endpoint.into_client_endpoint() {
+            Ok(endpoint) => endpoint.to_string(),
+            Err(error) => {
+                factory.client_connection_failed(&error);
+                return Deferred::fail(error);
+            }
+        };
+        factory.started_connecting(&endpoint);
         factory.start_factory();
-        let peer = address
-            .parse()
-            .map(Address::Tcp)
-            .unwrap_or(Address::Tcp(SocketAddr::from((
-                Ipv4Addr::new(10, 0, 0, 1),
-                8000,
-            ))));
+        let settled = Arc::new(AtomicBool::new(false));
+        let (deferred, resolver) = {
+            let (factory, settled, name) = (factory.clone(), settled.clone(), endpoint.clone());
+            Deferred::with_canceller(move |resolver| {
+                if settled.swap(true, Ordering::AcqRel) {
+                    return;
+                }
+                let error = Error::ConnectCancelled { address: name };
+                factory.client_connection_failed(&error);
+                factory.stop_factory();
+                let _ = resolver.errback(error);
+            })
+        };
+        let peer = peer_address(&endpoint);
         let host = Address::Tcp(SocketAddr::from((Ipv4Addr::new(10, 0, 0, 2), 40000)));
-        let (f, r, name) = (factory.clone(), resolver.clone(), address.to_string());
-        let complete: Complete = Box::new(move || {
+        let (f, r, name) = (factory.clone(), resolver.clone(), endpoint.clone());
+        let complete: Complete = Box::new(move |clock| {
             let Some(protocol) = f.build_protocol(&peer) else {
                 let error = Error::NoProtocol { address: name };
                 f.client_connection_failed(&error);
@@ -237,16 +305,13 @@ impl Network for MemoryReactor {
                 let _ = r.errback(error);
                 return None;
             };
-            let mut connection = TestConnection::with_transport(
-                protocol,
-                StringTransport::with_addresses(host, peer),
-            );
             let lost = f.clone();
-            connection.on_lost(Box::new(move |reason| {
+            let on_lost: OnLost = Box::new(move |reason| {
                 lost.client_connection_lost(reason);
                 lost.stop_factory();
-            }));
-            // Each attempt's resolver is fired once: here or in `fail`.
+            });
+            let connection = TestConnection::start(protocol, host, peer, clock, Some(on_lost));
+            // Each attempt's resolver is fired once: here, in `fail`, or by the canceller.
             let _ = r.callback(connection.handle());
             Some(Box::new(connection))
         });
@@ -257,10 +322,11 @@ impl Network for MemoryReactor {
             let _ = resolver.errback(error);
         });
         self.lock().connects.push(ConnectRecord {
-            address: address.to_string(),
+            endpoint,
             factory,
             protocol: TypeId::of::<F::Protocol>(),
             settle: Some((complete, fail)),
+            settled,
         });
         deferred
     }
@@ -270,8 +336,8 @@ impl fmt::Debug for MemoryReactor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MemoryReactor")
             .field("clock", &self.clock)
-            .field("listens", &self.listen_addresses())
-            .field("connects", &self.connect_addresses())
+            .field("listens", &self.listen_endpoints())
+            .field("connects", &self.connect_endpoints())
             .finish()
     }
 }

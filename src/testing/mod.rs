@@ -1,10 +1,11 @@
 //! Deterministic doubles for testing protocols: no sockets, no real time.
 //!
-//! - [`StringTransport`] records what a protocol writes and whether it asked to close.
-//! - [`TestConnection`] drives a protocol over a `StringTransport`: feed it bytes in any
-//!   chunking, read what it wrote, end the connection with any reason; reach it through a
-//!   [`ProtocolHandle`](crate::ProtocolHandle); see write pressure as the reactor applies it
-//!   (with the protocol's own watermarks), and its idle timeout fire on a fake clock.
+//! - [`TestConnection`] runs a protocol on the very connection core the reactor runs,
+//!   over an in-memory stream whose other end is the test: feed it bytes in any chunking,
+//!   read what it wrote, end the connection with any reason; reach it through a
+//!   [`ProtocolHandle`](crate::ProtocolHandle); see write pressure, closes, half-closes,
+//!   STARTTLS and its timers behave exactly as on the reactor, on a fake clock.
+//! - [`MemoryStream`] is an in-memory byte stream pair any connection can run over.
 //! - [`every_split`] feeds an input at every split point (and, when short, in every
 //!   chunking) and checks every run observes the same thing.
 //! - [`FakeClock`] is a fake clock you advance by hand; it implements the same
@@ -12,8 +13,8 @@
 //! - [`Loopback`] connects a server and a client protocol in memory, with chunking,
 //!   latency on the fake clock, and faults (reset, half-close, slow reader);
 //!   [`stream_loopback`] does it for an async [`Connection`](crate::Connection).
-//! - [`MemoryReactor`] is a [`Network`](crate::Network) that records `listen_tcp` and
-//!   `connect_tcp` instead of opening sockets.
+//! - [`MemoryReactor`] is a [`Network`](crate::Network) that records `listen` and
+//!   `connect` instead of opening sockets.
 //! - [`TestCertificates`] generates a throwaway CA and server certificate for TLS tests.
 //!
 //! The [`guide`] walks through testing a protocol with all of these. Twisted's
@@ -26,13 +27,13 @@
 //! ```
 //! use bytes::Bytes;
 //! use torsade::testing::TestConnection;
-//! use torsade::{Protocol, TransportRef};
+//! use torsade::prelude::*;
 //!
 //! /// Answers every chunk with its length, and hangs up on "bye".
 //! struct Counter;
 //!
 //! impl Protocol for Counter {
-//!     fn data_received(&mut self, transport: &TransportRef, data: Bytes) {
+//!     fn data_received(&mut self, transport: &mut Context<'_, Self>, data: Bytes) {
 //!         if &data[..] == b"bye" {
 //!             transport.lose_connection();
 //!         } else {
@@ -45,7 +46,7 @@
 //! connection.receive(b"abc");
 //! assert_eq!(connection.take_written(), &b"3"[..]);
 //! connection.receive(b"bye");
-//! assert!(connection.is_closing());
+//! assert!(connection.is_lost()); // nothing was unsent: the close completed
 //! ```
 
 mod certificates;
@@ -54,7 +55,7 @@ mod every_split;
 pub mod guide;
 mod loopback;
 mod memory_reactor;
-mod string_transport;
+mod memory_stream;
 mod test_connection;
 
 pub use self::certificates::TestCertificates;
@@ -62,5 +63,5 @@ pub use self::clock::FakeClock;
 pub use self::every_split::{every_split, EVERY_CHUNKING_UP_TO};
 pub use self::loopback::{stream_loopback, Loopback, Side, MAX_PUMP_ROUNDS};
 pub use self::memory_reactor::MemoryReactor;
-pub use self::string_transport::StringTransport;
+pub use self::memory_stream::MemoryStream;
 pub use self::test_connection::TestConnection;

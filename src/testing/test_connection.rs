@@ -1,47 +1,59 @@
-//! Driving one protocol over a [`StringTransport`]: [`TestConnection`].
+//! Driving one protocol in memory, the way the reactor does: [`TestConnection`].
 
 use std::fmt;
-use std::io;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::task::{Context as TaskContext, Wake, Waker};
 use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::{FakeClock, StringTransport};
-use crate::handle::{Command, CommandQueue};
-use crate::producer::{Signal, WritePressure};
+use super::memory_stream::{MemoryStream, Pipe};
+use super::FakeClock;
+use crate::connection::drive::{Driver, Host, OnLost};
+use crate::connection::inbox::Inbox;
 use crate::{
-    Clock as _, DisconnectReason, Error, Protocol, ProtocolHandle, Transport, TransportRef,
+    Address, Clock, ConnectionError, DisconnectReason, ProducerKind, Protocol, ProtocolHandle,
+    TransportHandle,
 };
 
-/// A protocol connected to a [`StringTransport`], with the reactor's side of the contract
-/// played by method calls: Twisted's `makeConnection` + `dataReceived` in a test.
+/// How many times one drive polls a connection that keeps waking itself before deciding
+/// it never settles (a protocol that writes for ever to a peer that reads everything).
+const MAX_POLLS_PER_DRIVE: usize = 100_000;
+
+/// A protocol on a connection in memory, driven by the same code as the reactor's
+/// connections (the connection core and its I/O loop), over an in-memory stream whose
+/// other end is the test, on a [`FakeClock`]. Twisted's `makeConnection` +
+/// `StringTransport`, with every rule of the real thing.
 ///
-/// It keeps the reactor's promises: `connection_made` first; no empty `data_received`;
-/// nothing delivered once the protocol asked to close; `connection_lost` exactly once;
-/// [`pause_producing`](Protocol::pause_producing) when the bytes written and not yet taken
-/// by the test cross the high-water mark ([`WRITE_BUFFER_HIGH`](crate::WRITE_BUFFER_HIGH)
-/// unless the protocol [set](Transport::set_write_buffer_limits) its own) and
-/// [`resume_producing`](Protocol::resume_producing) when taking them brings them down to
-/// the low one ([`WRITE_BUFFER_LOW`](crate::WRITE_BUFFER_LOW)) (to a registered
-/// [`Producer`](crate::Producer) instead, if there is one; a pull producer is asked for
-/// chunks while the bytes are at or below the low-water mark); and [`ProtocolHandle`] calls run between events, in order
-/// (before each delivery, or when you call [`run_commands`](TestConnection::run_commands)).
-///
-/// Time is a fake [`FakeClock`] ([`clock`](TestConnection::clock), or one you share with
-/// [`with_clock`](TestConnection::with_clock)): [`advance`](TestConnection::advance) moves
-/// it and fires an [idle timeout](Transport::set_idle_timeout) at the moment it is due,
-/// as the reactor would. Activity, for the idle timeout, is data delivered by
-/// [`receive`](TestConnection::receive) and bytes the test takes from the transport (the
-/// peer reading them). A timeout that passed while the clock was advanced some other way
-/// fires at the next `receive`, `receive_eof` or `advance`.
+/// - [`receive`](TestConnection::receive) is the peer sending a chunk: it is delivered as
+///   one `data_received` (unless the connection is not reading: paused, closing — then it
+///   waits, as it would in a socket).
+/// - [`take_written`](TestConnection::take_written) is the peer reading everything written
+///   so far. Until the test takes them, written bytes count as unsent: write pressure
+///   ([`pause_producing`](Protocol::pause_producing) past the high-water mark) and a close
+///   waiting for them to be sent behave as with a peer that does not read.
+/// - [`lose_connection`](crate::Transport::lose_connection) ends the connection as on the
+///   reactor: once the bytes written before it are taken (at once if there are none), the
+///   write side shuts down and `connection_lost(Done)` runs.
+/// - Time is the connection's [`FakeClock`]: [`advance`](TestConnection::advance) it (or
+///   the clock itself) and the connection's timers — its idle timeout, the protocol's own
+///   `cx.clock().call_later(...)` — fire at their due times.
+/// - [`handle`](TestConnection::handle)s reach the protocol as on the reactor; what they
+///   ask is applied at the test's next call on the connection (or
+///   [`run_pending`](TestConnection::run_pending)).
+/// - A panic in one of the protocol's callbacks fails the test: it is raised again from the
+///   call that drove the connection (after the connection was aborted, as the reactor
+///   does), unless [`allow_panics`](TestConnection::allow_panics) was called.
 ///
 /// # Examples
 ///
 /// ```
 /// use bytes::Bytes;
 /// use torsade::testing::TestConnection;
-/// use torsade::{DisconnectReason, Protocol, TransportRef};
+/// use torsade::prelude::*;
 ///
 /// #[derive(Default)]
 /// struct Recorder {
@@ -50,8 +62,12 @@ use crate::{
 /// }
 ///
 /// impl Protocol for Recorder {
-///     fn data_received(&mut self, _: &TransportRef, data: Bytes) {
+///     fn data_received(&mut self, cx: &mut Context<'_, Self>, data: Bytes) {
 ///         self.seen.extend_from_slice(&data);
+///         if self.seen.ends_with(b"bye") {
+///             cx.write(b"ok, bye");
+///             cx.lose_connection();
+///         }
 ///     }
 ///     fn connection_lost(&mut self, reason: DisconnectReason) {
 ///         self.lost = Some(reason);
@@ -59,122 +75,171 @@ use crate::{
 /// }
 ///
 /// let mut connection = TestConnection::new(Recorder::default());
-/// for byte in b"one byte at a time" {
+/// for byte in b"one byte at a time, bye" {
 ///     connection.receive(&[*byte]);
 /// }
-/// connection.disconnect(DisconnectReason::Done);
-/// assert_eq!(connection.protocol().seen, b"one byte at a time");
+/// assert!(connection.is_closing() && !connection.is_lost()); // "ok, bye" is unread
+/// assert_eq!(connection.take_written(), &b"ok, bye"[..]);
+/// assert!(connection.is_lost());
+/// assert_eq!(connection.protocol().seen, b"one byte at a time, bye");
 /// assert!(connection.protocol().lost.as_ref().unwrap().is_clean());
 /// ```
-pub struct TestConnection<P> {
-    protocol: P,
-    transport: Arc<StringTransport>,
-    transport_ref: TransportRef,
-    queue: Arc<TestQueue<P>>,
-    lost: bool,
-    pressure: WritePressure,
-    /// Run after `connection_lost` (a client factory's `client_connection_lost`).
-    on_lost: Option<LostHook>,
+pub struct TestConnection<P: Protocol> {
+    shared: Arc<Shared<P>>,
+    /// What the test sends to the connection.
+    to_connection: Arc<Pipe>,
+    /// What the connection sends to the test.
+    from_connection: Arc<Pipe>,
     clock: FakeClock,
-    idle: Option<IdleCountdown>,
-    /// The transport's `taken_total` last seen.
-    taken_seen: u64,
 }
 
-/// An armed idle timeout, on the fake clock.
-#[derive(Debug)]
-struct IdleCountdown {
-    timeout: Duration,
-    last_activity: Duration,
+/// The driver, shared with the waker the connection's timer wakes.
+struct Shared<P: Protocol> {
+    driver: Mutex<Driver<P, MemoryStream, TestHost>>,
+    /// Set by the driver's waker: something changed, poll again.
+    woken: Arc<Flag>,
+    /// Raise a panic of the protocol's in the test.
+    raise_panics: AtomicBool,
 }
 
-impl IdleCountdown {
-    fn due(&self) -> Duration {
-        self.last_activity.saturating_add(self.timeout)
+/// A waker that records that it was woken.
+#[derive(Default)]
+struct Flag(AtomicBool);
+
+impl Wake for Flag {
+    fn wake(self: Arc<Self>) {
+        self.0.store(true, Ordering::Release);
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.store(true, Ordering::Release);
     }
 }
 
-/// Run once the connection is lost.
-pub(crate) type LostHook = Box<dyn FnOnce(&DisconnectReason) + Send>;
+/// A waker that drives the connection at once (its timer fired: the callback must run
+/// while the clock reads its due time).
+struct DriveNow<P: Protocol>(Weak<Shared<P>>);
 
-/// The command queue behind a test connection's handles.
-struct TestQueue<P> {
-    state: Mutex<QueueState<P>>,
-    transport: TransportRef,
-}
-
-struct QueueState<P> {
-    commands: Vec<Command<P>>,
-    ended: bool,
-}
-
-impl<P> TestQueue<P> {
-    fn lock(&self) -> MutexGuard<'_, QueueState<P>> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-impl<P: Protocol> CommandQueue<P> for TestQueue<P> {
-    fn push_command(&self, command: Command<P>) -> Result<(), Command<P>> {
-        let mut state = self.lock();
-        if state.ended {
-            return Err(command);
+impl<P: Protocol> Wake for DriveNow<P> {
+    fn wake(self: Arc<Self>) {
+        if let Some(shared) = self.0.upgrade() {
+            shared.drive();
         }
-        state.commands.push(command);
-        Ok(())
+    }
+}
+
+/// The test driver's host: its timer drives the connection at once.
+struct TestHost {
+    timer: Waker,
+}
+
+impl Host for TestHost {
+    fn timer_waker(&self) -> Option<Waker> {
+        Some(self.timer.clone())
+    }
+}
+
+impl<P: Protocol> Shared<P> {
+    fn lock(&self) -> MutexGuard<'_, Driver<P, MemoryStream, TestHost>> {
+        // A panic inside the driver is caught by it; the state stays consistent.
+        self.driver.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn transport(self: Arc<Self>) -> TransportRef {
-        self.transport.clone()
-    }
-
-    fn is_connected(&self) -> bool {
-        !self.lock().ended
+    /// Polls the driver until it has nothing left to do. From inside one of its own
+    /// callbacks (the clock advanced there), it only notes that it must look again.
+    fn drive(&self) {
+        let waker = Waker::from(self.woken.clone());
+        let mut cx = TaskContext::from_waker(&waker);
+        loop {
+            let Ok(mut driver) = self.driver.try_lock() else {
+                self.woken.0.store(true, Ordering::Release);
+                return;
+            };
+            let mut polls = 0;
+            loop {
+                self.woken.0.store(false, Ordering::Release);
+                if driver.poll(&mut cx).is_ready() || !self.woken.0.load(Ordering::Acquire) {
+                    break;
+                }
+                polls += 1;
+                assert!(
+                    polls < MAX_POLLS_PER_DRIVE,
+                    "the connection never settles: it keeps working after {MAX_POLLS_PER_DRIVE} polls"
+                );
+            }
+            drop(driver);
+            if !self.woken.0.load(Ordering::Acquire) {
+                return;
+            }
+        }
     }
 }
 
 impl<P: Protocol> TestConnection<P> {
-    /// Connects `protocol` to a new [`StringTransport`] and calls `connection_made`.
+    /// Connects `protocol` in memory on a new fake clock and runs `connection_made`. The
+    /// addresses are Twisted's `StringTransport`'s: this end `10.0.0.1:12345`, the peer
+    /// `192.168.1.1:54321`.
     pub fn new(protocol: P) -> TestConnection<P> {
-        TestConnection::with_transport(protocol, StringTransport::new())
+        TestConnection::with_clock(protocol, &FakeClock::new())
     }
 
-    /// Connects `protocol` to `transport` and calls `connection_made`.
-    pub fn with_transport(mut protocol: P, transport: Arc<StringTransport>) -> TestConnection<P> {
-        let transport_ref: TransportRef = transport.clone();
-        protocol.connection_made(&transport_ref);
-        let queue = Arc::new(TestQueue {
-            state: Mutex::new(QueueState {
-                commands: Vec::new(),
-                ended: false,
-            }),
-            transport: transport_ref.clone(),
+    /// [`new`](TestConnection::new), on `clock` (shared with other connections, say).
+    pub fn with_clock(protocol: P, clock: &FakeClock) -> TestConnection<P> {
+        let host = SocketAddr::from((Ipv4Addr::new(10, 0, 0, 1), 12345));
+        let peer = SocketAddr::from((Ipv4Addr::new(192, 168, 1, 1), 54321));
+        TestConnection::start(protocol, host.into(), peer.into(), clock, None)
+    }
+
+    /// Connects `protocol` in memory with these addresses, on `clock`; `on_lost` runs
+    /// after `connection_lost`.
+    pub(crate) fn start(
+        protocol: P,
+        host: Address,
+        peer: Address,
+        clock: &FakeClock,
+        on_lost: Option<OnLost>,
+    ) -> TestConnection<P> {
+        let (stream, to_connection, from_connection) = MemoryStream::for_test();
+        let clock_ref: Arc<dyn Clock> = Arc::new(clock.clone());
+        let inbox = Inbox::new(peer, host, clock_ref);
+        let shared = Arc::new_cyclic(|weak: &Weak<Shared<P>>| {
+            let timer = Waker::from(Arc::new(DriveNow(weak.clone())));
+            let driver =
+                Driver::new(protocol, stream, inbox, TestHost { timer }).with_hooks(None, on_lost);
+            Shared {
+                driver: Mutex::new(driver),
+                woken: Arc::new(Flag::default()),
+                raise_panics: AtomicBool::new(true),
+            }
         });
-        let mut connection = TestConnection {
-            protocol,
-            transport,
-            transport_ref,
-            queue,
-            lost: false,
-            pressure: WritePressure::default(),
-            on_lost: None,
-            clock: FakeClock::new(),
-            idle: None,
-            taken_seen: 0,
+        let connection = TestConnection {
+            shared,
+            to_connection,
+            from_connection,
+            clock: clock.clone(),
         };
-        connection.after_event();
+        connection.drive();
         connection
     }
 
-    /// Uses `clock` (shared with the protocol, say) as the connection's time. An idle
-    /// countdown under way starts again at `clock`'s present time.
-    pub fn with_clock(mut self, clock: FakeClock) -> TestConnection<P> {
-        self.clock = clock;
-        let now = self.clock.now();
-        if let Some(idle) = self.idle.as_mut() {
-            idle.last_activity = now;
+    /// Drives the connection, then raises a panic of the protocol's in the test.
+    fn drive(&self) {
+        self.shared.drive();
+        if !self.shared.raise_panics.load(Ordering::Acquire) {
+            return;
         }
-        self
+        let message = match self.shared.lock().reason() {
+            Some(DisconnectReason::Lost(ConnectionError::Panicked { message })) => message.clone(),
+            _ => return,
+        };
+        self.shared.raise_panics.store(false, Ordering::Release);
+        panic!("a callback of the protocol under test panicked: {message}");
+    }
+
+    /// Lets a callback's panic end the connection (aborted, with
+    /// [`ConnectionError::Panicked`]) without failing the test: for a test of exactly that.
+    pub fn allow_panics(&mut self) {
+        self.shared.raise_panics.store(false, Ordering::Release);
     }
 
     /// The connection's fake clock.
@@ -182,75 +247,46 @@ impl<P: Protocol> TestConnection<P> {
         &self.clock
     }
 
-    /// Moves the connection's clock `by` forward (running the clock's due calls, as
-    /// [`FakeClock::advance`] does), firing the idle timeout each time it comes due on the way
-    /// — at its due time, so `now()` in `timeout_connection` reads it — then runs queued
-    /// handle calls. A timeout set again with a zero duration from `timeout_connection`
-    /// fires at the next `advance`, not in this one (it cannot spin).
+    /// Moves the connection's clock `by` forward, running what falls due on the way, each
+    /// at its own due time (see [`FakeClock::advance`]), then what handles asked.
     #[doc(alias = "advance_clock")]
     pub fn advance(&mut self, by: Duration) {
-        let end = self.clock.now().saturating_add(by);
-        let mut fired_at = None;
-        loop {
-            self.sync_idle();
-            let Some(due) = self.idle.as_ref().map(IdleCountdown::due) else {
-                break;
-            };
-            if self.lost || due > end || fired_at.is_some_and(|at| due <= at) {
-                break;
-            }
-            let now = self.clock.now();
-            if due > now {
-                self.clock.advance(due - now);
-            }
-            fired_at = Some(self.clock.now());
-            self.fire_idle_if_due();
-        }
-        let now = self.clock.now();
-        if end > now {
-            self.clock.advance(end - now);
-        }
-        self.run_commands();
+        self.clock.advance(by);
+        self.drive();
     }
 
-    /// A handle on the protocol, as [`Reactor::connect_tcp`](crate::Reactor::connect_tcp)
-    /// gives: its calls run at the next event or [`run_commands`](TestConnection::run_commands).
+    /// A handle on the protocol, as a connect call gives: what it asks is applied at the
+    /// test's next call on the connection.
     pub fn handle(&self) -> ProtocolHandle<P> {
-        ProtocolHandle::new(self.queue.clone())
+        ProtocolHandle::new(self.shared.lock().inbox().clone())
     }
 
-    /// Runs the calls queued through [`handle`](TestConnection::handle)s, in order.
-    pub fn run_commands(&mut self) {
-        loop {
-            let commands = std::mem::take(&mut self.queue.lock().commands);
-            if commands.is_empty() {
-                break;
-            }
-            for command in commands {
-                // A panicking call fails its own Deferred; the test sees that there.
-                let _ = command(Some(&mut self.protocol));
-            }
-        }
-        self.after_event();
+    /// A handle on the connection, for writing and closing from outside the protocol.
+    pub fn transport_handle(&self) -> TransportHandle {
+        TransportHandle::new(self.shared.lock().inbox().clone())
     }
 
-    /// Delivers `data` as one chunk. Returns whether it was delivered: empty data, data
-    /// after the protocol asked to close, and data after the connection ended are not (a
-    /// real connection stops reading at those points).
+    /// Applies what handles asked (and anything else pending), in order.
+    #[doc(alias = "run_commands")]
+    pub fn run_pending(&mut self) {
+        self.drive();
+    }
+
+    /// The peer sends `data`, as one chunk. Returns whether the protocol got it now:
+    /// empty data is not sent; data sent while the connection is not reading (paused, or
+    /// closing) waits as it would in a socket, and is delivered if reading resumes (or
+    /// never, once the connection closes).
     pub fn receive(&mut self, data: &[u8]) -> bool {
-        self.run_commands();
-        self.fire_idle_if_due();
-        if data.is_empty() || self.lost || self.transport.is_closing() {
+        self.drive();
+        if data.is_empty() || self.is_lost() {
             return false;
         }
-        self.touch_idle();
-        self.protocol
-            .data_received(&self.transport_ref, Bytes::copy_from_slice(data));
-        self.after_event();
-        true
+        self.to_connection.push(Bytes::copy_from_slice(data));
+        self.drive();
+        self.to_connection.peek().is_empty()
     }
 
-    /// Delivers `data` split into chunks of `size` bytes (the last may be shorter).
+    /// The peer sends `data` split into chunks of `size` bytes (the last may be shorter).
     ///
     /// # Panics
     ///
@@ -261,203 +297,125 @@ impl<P: Protocol> TestConnection<P> {
         }
     }
 
-    /// Tells the protocol the peer sent EOF. If it does not ask to stay half-open, or if
-    /// its own write side is shut down
-    /// ([`lose_write_connection`](Transport::lose_write_connection)), the transport is asked
-    /// to close, as the reactor would. Returns what `eof_received` returned (`false` if it
-    /// was not called: the connection was closing or over).
+    /// The peer shuts down its writing side: EOF, after what it sent before. Returns
+    /// whether the connection read it now (it was reading; a connection that is not
+    /// reads it if it resumes).
     pub fn receive_eof(&mut self) -> bool {
-        self.run_commands();
-        self.fire_idle_if_due();
-        if self.lost || self.transport.is_closing() {
+        self.drive();
+        if self.is_lost() || self.to_connection.is_closed() {
             return false;
         }
-        let keep_open = self.protocol.eof_received(&self.transport_ref);
-        if !keep_open || self.transport.is_write_closed() {
-            self.transport.lose_connection();
-        }
-        self.after_event();
-        keep_open
+        self.to_connection.close();
+        self.drive();
+        self.shared.lock().eof_read()
     }
 
-    /// Ends the connection: calls `connection_lost(reason)` unless it was already called.
-    /// Calls still queued through handles then fail with
-    /// [`Error::ConnectionClosed`](crate::Error::ConnectionClosed).
+    /// The network ends the connection with `reason` (a reset, say):
+    /// `connection_lost(reason)` runs unless it already has. Calls still queued through
+    /// handles then fail with [`Error::ConnectionClosed`](crate::Error::ConnectionClosed).
     pub fn disconnect(&mut self, reason: DisconnectReason) {
-        if self.lost {
-            return;
-        }
-        self.run_commands();
-        self.lost = true;
-        let commands = {
-            let mut state = self.queue.lock();
-            state.ended = true;
-            std::mem::take(&mut state.commands)
-        };
-        for command in commands {
-            let _ = command(None);
-        }
-        if let Some(producer) = self.transport.take_producer() {
-            producer.lock().stop_producing();
-        }
-        self.protocol.connection_lost(reason.clone());
-        if let Some(on_lost) = self.on_lost.take() {
-            on_lost(&reason);
-        }
+        self.drive();
+        self.shared.lock().end_now(reason);
+        self.drive();
     }
 
-    /// Runs `hook` once the connection is lost, after the protocol's `connection_lost`.
-    pub(crate) fn on_lost(&mut self, hook: LostHook) {
-        self.on_lost = Some(hook);
-    }
-
-    /// Everything the protocol wrote since the last `take_written`.
+    /// Everything the connection has written and the peer has not taken yet (for a TLS
+    /// connection: what is sent, encrypted).
     pub fn written(&self) -> Bytes {
-        self.transport.value()
+        self.drive();
+        let sent = self.from_connection.peek();
+        let driver = self.shared.lock();
+        if driver.stream().is_tls() || driver.unsent().is_empty() {
+            return sent;
+        }
+        let mut all = Vec::with_capacity(sent.len() + driver.unsent().len());
+        all.extend_from_slice(&sent);
+        all.extend_from_slice(driver.unsent());
+        Bytes::from(all)
     }
 
-    /// Everything the protocol wrote since the last `take_written`, forgetting it: the
-    /// peer read it. A protocol paused for write pressure is resumed.
+    /// The peer reads everything the connection has written so far, which this returns.
+    /// A producer paused for write pressure is resumed (and may write more, for the next
+    /// take); a close that waited for these bytes completes.
     pub fn take_written(&mut self) -> Bytes {
-        let taken = self.transport.take();
-        self.after_event();
+        self.drive();
+        let grant = {
+            let driver = self.shared.lock();
+            if driver.stream().is_tls() {
+                usize::MAX
+            } else {
+                driver.unsent().len()
+            }
+        };
+        self.from_connection.grant(grant);
+        self.drive();
+        self.from_connection.revoke();
+        let taken = self.from_connection.take_all();
+        self.drive();
         taken
     }
 
-    /// Whether the protocol asked to close (or abort) the connection.
+    /// Whether the protocol asked to close (or abort) the connection, or it ended.
     pub fn is_closing(&self) -> bool {
-        self.transport.is_closing()
+        self.shared.lock().is_closing()
     }
 
     /// Whether `connection_lost` has been called.
     pub fn is_lost(&self) -> bool {
-        self.lost
+        self.shared.lock().is_lost()
+    }
+
+    /// Why the connection ended, once it has.
+    pub fn lost_reason(&self) -> Option<DisconnectReason> {
+        self.shared.lock().reason().cloned()
+    }
+
+    /// Whether the connection shut down its write side (the peer reads EOF after what it
+    /// has not taken yet).
+    pub fn is_write_shut(&self) -> bool {
+        self.from_connection.is_closed()
+    }
+
+    /// The kind of producer registered, if one is.
+    pub fn producer_kind(&self) -> Option<ProducerKind> {
+        self.shared.lock().producer_kind()
     }
 
     /// The protocol.
-    pub fn protocol(&self) -> &P {
-        &self.protocol
+    pub fn protocol(&self) -> impl Deref<Target = P> + '_ {
+        ProtocolGuard(self.shared.lock())
     }
 
     /// The protocol, mutably (to call its own methods as outside code would).
-    pub fn protocol_mut(&mut self) -> &mut P {
-        &mut self.protocol
-    }
-
-    /// The transport the protocol writes to.
-    pub fn transport(&self) -> &Arc<StringTransport> {
-        &self.transport
-    }
-
-    /// What the reactor's connection does after every callback: write pressure, and the
-    /// idle timeout's settings and activity.
-    fn after_event(&mut self) {
-        self.signal_write_pressure();
-        self.sync_idle();
-    }
-
-    /// Takes in a new idle timeout, and the peer's reading as activity.
-    fn sync_idle(&mut self) {
-        if let Some(change) = self.transport.take_idle_change() {
-            let now = self.clock.now();
-            self.idle = change.map(|timeout| IdleCountdown {
-                timeout,
-                last_activity: now,
-            });
-        }
-        let taken = self.transport.taken_total();
-        if taken != self.taken_seen {
-            self.taken_seen = taken;
-            self.touch_idle();
-        }
-    }
-
-    fn touch_idle(&mut self) {
-        let now = self.clock.now();
-        if let Some(idle) = self.idle.as_mut() {
-            idle.last_activity = now;
-        }
-    }
-
-    /// Fires the idle timeout if it is due, as the reactor does: `timeout_connection`
-    /// once; or, for a connection already closing whose last bytes the peer is not taking,
-    /// the end of the connection (`Lost` with [`Error::IdleTimeout`]).
-    fn fire_idle_if_due(&mut self) {
-        self.sync_idle();
-        let now = self.clock.now();
-        let Some(idle) = self.idle.as_mut().filter(|idle| idle.due() <= now) else {
-            return;
-        };
-        let timeout = idle.timeout;
-        idle.last_activity = now;
-        if self.lost {
-            return;
-        }
-        if self.transport.is_closing() {
-            // On the reactor a close with nothing left to send is over already, and an
-            // abort is the test's to finish: only a stuck close is ended here.
-            self.idle = None;
-            if !self.transport.is_aborted() && self.transport.write_buffer_size() > 0 {
-                let error = io::Error::new(io::ErrorKind::TimedOut, Error::IdleTimeout { timeout });
-                self.disconnect(DisconnectReason::lost(error));
-            }
-            return;
-        }
-        self.protocol.timeout_connection(&self.transport_ref);
-        if !self.transport.is_closing() {
-            // One shot, unless the protocol sets it again (taken in below).
-            self.idle = None;
-        }
-        self.after_event();
-    }
-
-    /// Tells the producer (or the protocol) when what was written and not yet taken by
-    /// the test crosses the watermarks, and asks a pull producer for more, as the reactor
-    /// does. A pull producer that writes is asked again until the buffer is above the
-    /// low-water mark or it stops writing.
-    fn signal_write_pressure(&mut self) {
-        for _ in 0..MAX_PULLS_PER_EVENT {
-            if self.lost {
-                return;
-            }
-            let unsent = self.transport.write_buffer_size();
-            let producer = self.transport.producer();
-            let limits = self.transport.write_buffer_limits();
-            match (
-                self.pressure
-                    .check(unsent, producer.as_ref().map(|p| p.kind), limits),
-                producer,
-            ) {
-                (Signal::Nothing, _) | (Signal::Pull, None) => return,
-                (Signal::Pause, None) => return self.protocol.pause_producing(&self.transport_ref),
-                (Signal::Resume, None) => {
-                    return self.protocol.resume_producing(&self.transport_ref)
-                }
-                (Signal::Pause, Some(producer)) => return producer.lock().pause_producing(),
-                (Signal::Resume, Some(producer)) => return producer.lock().resume_producing(),
-                (Signal::Pull, Some(producer)) => {
-                    producer.lock().resume_producing();
-                    if self.transport.write_buffer_size() == unsent {
-                        return; // it wrote nothing: ask again at the next event
-                    }
-                }
-            }
-        }
+    pub fn protocol_mut(&mut self) -> impl DerefMut<Target = P> + '_ {
+        ProtocolGuard(self.shared.lock())
     }
 }
 
-/// How many chunks a pull producer is asked for in one event, at most.
-const MAX_PULLS_PER_EVENT: usize = 64;
+/// The protocol, borrowed from its driver.
+struct ProtocolGuard<'a, P: Protocol>(MutexGuard<'a, Driver<P, MemoryStream, TestHost>>);
 
-impl<P> fmt::Debug for TestConnection<P> {
+impl<P: Protocol> Deref for ProtocolGuard<'_, P> {
+    type Target = P;
+
+    fn deref(&self) -> &P {
+        self.0.protocol()
+    }
+}
+
+impl<P: Protocol> DerefMut for ProtocolGuard<'_, P> {
+    fn deref_mut(&mut self) -> &mut P {
+        self.0.protocol_mut()
+    }
+}
+
+impl<P: Protocol> fmt::Debug for TestConnection<P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TestConnection")
             .field("protocol", &std::any::type_name::<P>())
-            .field("transport", &self.transport)
-            .field("lost", &self.lost)
-            .field("pressure", &self.pressure)
+            .field("closing", &self.is_closing())
+            .field("lost", &self.is_lost())
             .field("clock", &self.clock.now())
-            .field("idle", &self.idle)
             .finish()
     }
 }
@@ -465,6 +423,7 @@ impl<P> fmt::Debug for TestConnection<P> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{Context, Transport};
 
     const SECOND: Duration = Duration::from_secs(1);
 
@@ -482,17 +441,15 @@ mod tests {
     struct Idler {
         timeout: Option<Duration>,
         on_timeout: OnTimeout,
-        clock: FakeClock,
         fired_at: Vec<Duration>,
         lost: Option<DisconnectReason>,
     }
 
     impl Idler {
-        fn new(timeout: Duration, on_timeout: OnTimeout, clock: &FakeClock) -> Idler {
+        fn new(timeout: Duration, on_timeout: OnTimeout) -> Idler {
             Idler {
                 timeout: Some(timeout),
                 on_timeout,
-                clock: clock.clone(),
                 fired_at: Vec::new(),
                 lost: None,
             }
@@ -500,19 +457,19 @@ mod tests {
     }
 
     impl Protocol for Idler {
-        fn connection_made(&mut self, transport: &TransportRef) {
-            transport.set_idle_timeout(self.timeout).unwrap();
+        fn connection_made(&mut self, cx: &mut Context<'_, Self>) {
+            cx.set_idle_timeout(self.timeout);
         }
 
-        fn data_received(&mut self, _: &TransportRef, _: Bytes) {}
+        fn data_received(&mut self, _: &mut Context<'_, Self>, _: Bytes) {}
 
-        fn timeout_connection(&mut self, transport: &TransportRef) {
-            self.fired_at.push(self.clock.now());
+        fn timeout_connection(&mut self, cx: &mut Context<'_, Self>) {
+            self.fired_at.push(cx.clock().now());
             match self.on_timeout {
-                OnTimeout::Close => transport.lose_connection(),
+                OnTimeout::Close => cx.lose_connection(),
                 OnTimeout::KeepAlive(again) => {
-                    transport.write(b"ping");
-                    transport.set_idle_timeout(Some(again)).unwrap();
+                    cx.write(b"ping");
+                    cx.set_idle_timeout(Some(again));
                 }
                 OnTimeout::Ignore => {}
             }
@@ -524,8 +481,7 @@ mod tests {
     }
 
     fn idler(timeout: Duration, on_timeout: OnTimeout) -> TestConnection<Idler> {
-        let clock = FakeClock::new();
-        TestConnection::new(Idler::new(timeout, on_timeout, &clock)).with_clock(clock)
+        TestConnection::new(Idler::new(timeout, on_timeout))
     }
 
     #[test]
@@ -552,12 +508,12 @@ mod tests {
     fn bytes_the_peer_reads_are_activity_and_bytes_it_leaves_are_not() {
         let mut connection = idler(3 * SECOND, OnTimeout::Ignore);
         connection.advance(2 * SECOND);
-        connection.transport().write(b"unread");
+        connection.transport_handle().write(b"unread");
         connection.advance(SECOND);
         assert_eq!(connection.protocol().fired_at, [3 * SECOND]);
 
         let mut connection = idler(3 * SECOND, OnTimeout::Ignore);
-        connection.transport().write(b"read");
+        connection.transport_handle().write(b"read");
         connection.advance(2 * SECOND);
         connection.take_written();
         connection.advance(2 * SECOND);
@@ -594,7 +550,10 @@ mod tests {
     #[test]
     fn none_stops_watching() {
         let mut connection = idler(SECOND, OnTimeout::Close);
-        connection.transport().set_idle_timeout(None).unwrap();
+        connection
+            .handle()
+            .call(|_, cx| cx.set_idle_timeout(None))
+            .detach();
         connection.advance(10 * SECOND);
         assert!(connection.protocol().fired_at.is_empty());
     }
@@ -602,26 +561,28 @@ mod tests {
     #[test]
     fn a_close_the_peer_does_not_take_ends_one_more_timeout_later() {
         let mut connection = idler(SECOND, OnTimeout::Close);
-        connection.transport().write(b"never read");
+        connection.transport_handle().write(b"never read");
         connection.advance(SECOND);
         assert!(connection.is_closing() && !connection.is_lost());
         connection.advance(SECOND);
         assert!(connection.is_lost());
         let reason = connection.protocol().lost.clone().unwrap();
-        let error = reason.error().unwrap();
-        assert_eq!(error.kind(), io::ErrorKind::TimedOut);
         assert!(matches!(
-            error.get_ref().unwrap().downcast_ref::<Error>(),
-            Some(Error::IdleTimeout { timeout }) if *timeout == SECOND
+            reason.error(),
+            Some(ConnectionError::IdleTimeout { timeout }) if *timeout == SECOND
         ));
     }
 
     #[test]
-    fn a_timeout_past_while_the_clock_moved_elsewhere_fires_before_the_next_delivery() {
+    fn a_timeout_fires_on_time_when_the_clock_is_moved_directly() {
         let mut connection = idler(SECOND, OnTimeout::Close);
         connection.clock().advance(2 * SECOND);
+        assert_eq!(connection.protocol().fired_at, [SECOND]);
+        assert!(
+            connection.is_lost(),
+            "nothing was unsent: the close completed"
+        );
         assert!(!connection.receive(b"too late"));
-        assert_eq!(connection.protocol().fired_at, [2 * SECOND]);
     }
 
     /// Records write pressure.
@@ -629,16 +590,16 @@ mod tests {
     struct Pressured(Vec<&'static str>);
 
     impl Protocol for Pressured {
-        fn connection_made(&mut self, transport: &TransportRef) {
-            transport.set_write_buffer_limits(10, 4).unwrap();
+        fn connection_made(&mut self, cx: &mut Context<'_, Self>) {
+            cx.set_write_buffer_limits(10, 4).unwrap();
         }
-        fn data_received(&mut self, transport: &TransportRef, data: Bytes) {
-            transport.write(&data);
+        fn data_received(&mut self, cx: &mut Context<'_, Self>, data: Bytes) {
+            cx.write(&data);
         }
-        fn pause_producing(&mut self, _: &TransportRef) {
+        fn pause_producing(&mut self, _: &mut Context<'_, Self>) {
             self.0.push("pause");
         }
-        fn resume_producing(&mut self, _: &TransportRef) {
+        fn resume_producing(&mut self, _: &mut Context<'_, Self>) {
             self.0.push("resume");
         }
     }
@@ -652,10 +613,10 @@ mod tests {
         assert_eq!(connection.protocol().0, ["pause"]);
         // New limits apply at the next check: 11 unsent is at or below the new low mark.
         connection
-            .transport()
-            .set_write_buffer_limits(20, 12)
-            .unwrap();
-        connection.run_commands();
+            .handle()
+            .call(|_, cx| cx.set_write_buffer_limits(20, 12).unwrap())
+            .detach();
+        connection.run_pending();
         assert_eq!(connection.protocol().0, ["pause", "resume"]);
         connection.receive(b"0123456789");
         assert_eq!(connection.protocol().0, ["pause", "resume", "pause"]);
@@ -667,26 +628,44 @@ mod tests {
     }
 
     /// Wants to stay half-open after EOF, and shuts its write side after one reply.
-    struct Replier;
+    struct Replier(Option<DisconnectReason>);
+
+    impl Replier {
+        fn lost_clean(&self) -> bool {
+            self.0.as_ref().is_some_and(DisconnectReason::is_clean)
+        }
+    }
 
     impl Protocol for Replier {
-        fn data_received(&mut self, transport: &TransportRef, _: Bytes) {
-            transport.write(b"reply");
-            transport.lose_write_connection();
+        fn data_received(&mut self, cx: &mut Context<'_, Self>, _: Bytes) {
+            cx.write(b"reply");
+            cx.lose_write_connection();
         }
-        fn eof_received(&mut self, _: &TransportRef) -> bool {
+        fn eof_received(&mut self, _: &mut Context<'_, Self>) -> bool {
             true
+        }
+        fn connection_lost(&mut self, reason: DisconnectReason) {
+            self.0 = Some(reason);
         }
     }
 
     #[test]
     fn eof_after_the_write_side_is_closed_closes_whatever_eof_received_says() {
-        let mut connection = TestConnection::new(Replier);
+        let mut connection = TestConnection::new(Replier(None));
         connection.receive(b"question");
-        assert!(connection.receive(b"more is still delivered"));
         assert_eq!(connection.take_written(), &b"reply"[..]);
+        assert!(
+            connection.is_write_shut(),
+            "shut once what came before is sent"
+        );
+        assert!(connection.receive(b"more is still delivered"));
+        assert!(
+            connection.take_written().is_empty(),
+            "written after the shutdown: dropped"
+        );
         assert!(!connection.is_closing());
         assert!(connection.receive_eof());
-        assert!(connection.is_closing());
+        assert!(connection.is_lost());
+        assert!(connection.protocol_mut().lost_clean());
     }
 }

@@ -1,5 +1,5 @@
-//! TLS on tokio-rustls, as just another transport: [`Reactor::listen_tls`],
-//! [`Reactor::connect_tls`], and STARTTLS on a live connection
+//! TLS on tokio-rustls, over any stream: [`TlsServer`](crate::endpoints::TlsServer) and
+//! [`TlsClient`](crate::endpoints::TlsClient) endpoints, and STARTTLS on a live connection
 //! ([`Transport::start_tls`]).
 //!
 //! A protocol does not see whether its transport is encrypted; it can ask for the
@@ -10,12 +10,11 @@
 //! with an explicit crypto provider (ring). rustls itself is re-exported as
 //! [`tls::rustls`](rustls), to build your own `ServerConfig`/`ClientConfig`.
 //!
-//! [`Reactor::listen_tls`]: crate::Reactor::listen_tls
-//! [`Reactor::connect_tls`]: crate::Reactor::connect_tls
 //! [`Transport::start_tls`]: crate::Transport::start_tls
 //! [`Transport::tls_info`]: crate::Transport::tls_info
 
 mod config;
+mod error;
 mod info;
 mod start;
 
@@ -25,6 +24,8 @@ pub use self::config::{
     client_config_with_ca, client_config_with_platform_roots, client_config_with_roots,
     crypto_provider, server_config, server_config_from_pem,
 };
+pub use self::error::TlsError;
+pub(crate) use self::error::{handshake_failure, tls_error_in};
 pub use self::info::TlsInfo;
 pub(crate) use self::start::parse_server_name;
 pub use self::start::StartTls;

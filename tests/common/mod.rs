@@ -84,8 +84,8 @@ pub fn read_all_after_signal<T: Send + 'static>(
 pub struct Echo;
 
 impl Protocol for Echo {
-    fn data_received(&mut self, transport: &TransportRef, data: Bytes) {
-        transport.write(&data);
+    fn data_received(&mut self, cx: &mut Context<'_, Self>, data: Bytes) {
+        cx.write(&data);
     }
 }
 
@@ -97,8 +97,8 @@ pub struct Seen {
     pub lost: Vec<String>,
 }
 
-pub type OnMade = Box<dyn FnOnce(&TransportRef) + Send>;
-pub type OnData = Box<dyn FnMut(&TransportRef, usize) + Send>;
+pub type OnMade = Box<dyn FnOnce(&mut Context<'_, Recorder>) + Send>;
+pub type OnData = Box<dyn FnMut(&mut Context<'_, Recorder>, usize) + Send>;
 pub type OnLost = Box<dyn FnOnce() + Send>;
 
 /// Records everything; runs its hooks from the matching callbacks.
@@ -120,12 +120,18 @@ impl Recorder {
         }
     }
 
-    pub fn on_data(mut self, hook: impl FnMut(&TransportRef, usize) + Send + 'static) -> Recorder {
+    pub fn on_data(
+        mut self,
+        hook: impl FnMut(&mut Context<'_, Recorder>, usize) + Send + 'static,
+    ) -> Recorder {
         self.on_data = Some(Box::new(hook));
         self
     }
 
-    pub fn on_made(mut self, hook: impl FnOnce(&TransportRef) + Send + 'static) -> Recorder {
+    pub fn on_made(
+        mut self,
+        hook: impl FnOnce(&mut Context<'_, Recorder>) + Send + 'static,
+    ) -> Recorder {
         self.on_made = Some(Box::new(hook));
         self
     }
@@ -137,21 +143,21 @@ impl Recorder {
 }
 
 impl Protocol for Recorder {
-    fn connection_made(&mut self, transport: &TransportRef) {
+    fn connection_made(&mut self, cx: &mut Context<'_, Self>) {
         self.seen.lock().unwrap().made += 1;
         if let Some(hook) = self.on_made.take() {
-            hook(transport);
+            hook(cx);
         }
     }
 
-    fn data_received(&mut self, transport: &TransportRef, data: Bytes) {
+    fn data_received(&mut self, cx: &mut Context<'_, Self>, data: Bytes) {
         let total = {
             let mut seen = self.seen.lock().unwrap();
             seen.data.extend_from_slice(&data);
             seen.data.len()
         };
         if let Some(hook) = &mut self.on_data {
-            hook(transport, total);
+            hook(cx, total);
         }
     }
 
@@ -159,7 +165,9 @@ impl Protocol for Recorder {
         let label = match &reason {
             DisconnectReason::Done => "done".to_string(),
             DisconnectReason::Aborted => "aborted".to_string(),
-            DisconnectReason::Lost(error) => format!("lost:{:?}", error.kind()),
+            DisconnectReason::Lost(ConnectionError::Io(error)) => {
+                format!("lost:{:?}", error.kind())
+            }
             other => format!("{other}"),
         };
         self.seen.lock().unwrap().lost.push(label);
@@ -200,7 +208,7 @@ impl ProtocolFactory for RecordingClientFactory {
 
     fn build_protocol(&self, _: &Address) -> Option<Recorder> {
         self.events.lock().unwrap().push("build".into());
-        Some(Recorder::new(&self.seen).on_made(|transport| transport.lose_connection()))
+        Some(Recorder::new(&self.seen).on_made(|cx| cx.lose_connection()))
     }
 
     fn start_factory(&self) {
@@ -241,7 +249,7 @@ pub struct Counter {
 }
 
 impl Protocol for Counter {
-    fn data_received(&mut self, _: &TransportRef, data: Bytes) {
+    fn data_received(&mut self, _: &mut Context<'_, Self>, data: Bytes) {
         self.bytes += data.len();
         self.chunks += 1;
     }

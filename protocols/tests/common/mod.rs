@@ -10,7 +10,7 @@ pub mod script;
 
 use bytes::Bytes;
 use torsade::testing::TestConnection;
-use torsade::Protocol;
+use torsade::{Protocol, Transport};
 use torsade_protocols::{Line, LineContext, LineHandler, LineOnlyReceiver, LineReceiver};
 
 /// What a [`Recorder`] (or a [`script::Script`]) saw, in order.
@@ -70,7 +70,7 @@ impl LineHandler for Recorder {
         } else if let Some(text) = line.strip_prefix(b"echo:") {
             lines.send_line(text);
         } else if &line[..] == b"close" {
-            lines.transport().lose_connection();
+            lines.lose_connection();
         } else if &line[..] == b"clear" {
             let cleared = lines.clear_line_buffer();
             self.events.push(Event::Cleared(cleared.to_vec()));
@@ -89,7 +89,7 @@ impl LineHandler for Recorder {
     fn line_length_exceeded(&mut self, lines: &mut LineContext<'_>, partial: Bytes) {
         self.events.push(Event::Exceeded(partial.to_vec()));
         match self.on_exceeded {
-            OnExceeded::Close => lines.transport().lose_connection(),
+            OnExceeded::Close => lines.lose_connection(),
             OnExceeded::KeepOpen => {}
             OnExceeded::PushBack(extra) => lines.set_line_mode(Bytes::from_static(extra)),
         }
@@ -132,8 +132,9 @@ pub fn run<P: Protocol>(
     for chunk in chunks {
         connection.receive(chunk);
     }
+    let events = join_raw(events(&connection.protocol()));
     Outcome {
-        events: join_raw(events(connection.protocol())),
+        events,
         written: connection.written().to_vec(),
         closing: connection.is_closing(),
     }

@@ -5,6 +5,7 @@
 //! `torsade` and `torsade_protocols` only.
 
 use bytes::Bytes;
+use torsade::Transport;
 use torsade_protocols::{Line, LineContext, LineHandler};
 
 use super::model::still_viable;
@@ -64,7 +65,7 @@ impl Steer for LineContext<'_> {
     }
 
     fn close(&mut self) {
-        self.transport().lose_connection();
+        self.lose_connection();
     }
 }
 

@@ -1,10 +1,11 @@
-//! The sans-I/O line framer both line receivers run on: bytes in, line, raw and
-//! too-long events out.
+//! Splitting a byte stream into lines: [`LineFramer`], the one framer behind the line
+//! receivers (`torsade-protocols`) and the async face's `read_line`.
 //!
-//! It never touches a transport and never calls a handler: the receiver pushes chunks in
-//! with `push`, pulls events out with `next_event`, and between two events the handler may
-//! switch modes, push bytes back or clear the buffer. Every rule is a property of the byte
-//! stream, never of how it was chunked (`DESIGN.md`, "Where Twisted is inconsistent"):
+//! It is sans-I/O: chunks are pushed in with [`push`](LineFramer::push), frames pulled out
+//! with [`next`](LineFramer::next) (or [`next_lent`](LineFramer::next_lent)), and between
+//! two frames its user may switch modes, push bytes back or clear the buffer. Every rule is
+//! a property of the byte stream, never of how it was chunked (`DESIGN.md`, "Where Twisted
+//! is inconsistent"):
 //!
 //! - A line is the bytes before the first delimiter. A complete line of up to
 //!   `max_length` bytes is delivered. An unfinished line fails as soon as it can no longer
@@ -17,11 +18,10 @@
 //!   the over-long line.
 //! - All of this is a loop over a queue, never recursion.
 //!
-//! Lines are ranges of the received chunks: when nothing is buffered, no byte is copied and
-//! no reference count is touched (the framer advances an offset into the chunk it is
-//! parsing, and the receiver lends the line to the handler as a [`Line`](crate::Line));
-//! only an unfinished line's bytes are copied into the framer's buffer, which therefore
-//! never holds more than `max_length` plus one delimiter.
+//! Lines are slices of the received chunks: a line whole in a chunk is never copied (only
+//! an unfinished line's bytes are copied into the framer's buffer, which therefore never
+//! holds more than `max_length` plus one delimiter, and gives its memory back once the line
+//! is complete).
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -30,20 +30,33 @@ use std::ops::Range;
 
 use bytes::{Bytes, BytesMut};
 
-use crate::delimiter::{Delimiter, Searcher};
+use super::delimiter::{Delimiter, Searcher};
 
-/// The delimiter line receivers use unless told otherwise: CR LF, as most Internet
-/// protocols.
+/// The delimiter lines end with unless told otherwise: CR LF, as most Internet protocols.
 pub const DEFAULT_DELIMITER: &[u8] = b"\r\n";
 
-/// The longest line, in bytes and delimiter excluded, that line receivers accept unless
-/// told otherwise (Twisted's `MAX_LENGTH`). It bounds the memory one connection can make a
-/// receiver hold.
+/// The longest line, in bytes and delimiter excluded, accepted unless told otherwise
+/// (Twisted's `MAX_LENGTH`). It bounds the memory one connection can make a reader hold.
 pub const DEFAULT_MAX_LENGTH: usize = 16384;
 
-/// What the framer hands to the receiver, lines as ranges of the chunk being parsed.
+/// What a [`LineFramer`] found next.
+///
+/// `L` is how a line is given: a `Bytes` of its own ([`LineFramer::next`]), or a range of
+/// the bytes the framer lends ([`LineFramer::next_lent`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum LentEvent {
+pub enum Frame<L = Bytes> {
+    /// A complete line, delimiter removed.
+    Line(L),
+    /// Bytes received in raw mode.
+    Raw(Bytes),
+    /// The first `max_length` bytes of a line over the limit; the rest of that line, up to
+    /// and including its delimiter, is skipped.
+    TooLong(Bytes),
+}
+
+/// What the framer hands out internally, lines as ranges of the chunk being parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum LentEvent {
     /// A complete line, delimiter removed.
     Line(LineSource),
     /// Bytes received in raw mode.
@@ -54,29 +67,16 @@ pub(crate) enum LentEvent {
 
 /// Where a complete line's bytes are.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum LineSource {
-    /// This range of [`LineFramer::chunk`] (valid until the framer is next changed).
+enum LineSource {
+    /// This range of the chunk being parsed (valid until the framer is next changed).
     Chunk(Range<usize>),
     /// Assembled from pieces of several chunks.
     Assembled(Bytes),
 }
 
-/// What the framer hands to the receiver, every line as a `Bytes` of its own (for tests:
-/// the receivers use [`LentEvent`]).
-#[cfg(test)]
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Event {
-    /// A complete line, delimiter removed.
-    Line(Bytes),
-    /// Bytes received in raw mode.
-    Raw(Bytes),
-    /// The first `max_length` bytes of a line that is over the limit.
-    TooLong(Bytes),
-}
-
-/// A run of lines taken whole from the chunk: see [`LineFramer::start_run`].
+/// A run of lines taken whole from one chunk: the delimiter search set up once for it.
 #[derive(Clone, Copy)]
-pub(crate) struct PlainRun {
+struct PlainRun {
     searcher: Searcher,
     window: usize,
 }
@@ -107,8 +107,28 @@ enum Pending {
     Discards(Vec<Discard>),
 }
 
-/// The line framer's state. See the module docs for the rules.
-pub(crate) struct LineFramer {
+/// A line framer: bytes in, [`Frame`]s out. See the [module](self) for the rules.
+///
+/// # Examples
+///
+/// ```
+/// use bytes::Bytes;
+/// use torsade::lines::{Frame, LineFramer};
+///
+/// let mut framer = LineFramer::new(&b"\r\n"[..], 8);
+/// framer.push(Bytes::from_static(b"hello\r\nthis line is too long\r\nwor"));
+/// framer.push(Bytes::from_static(b"ld\r\n"));
+/// let frames: Vec<Frame> = std::iter::from_fn(|| framer.next()).collect();
+/// assert_eq!(
+///     frames,
+///     [
+///         Frame::Line(Bytes::from_static(b"hello")),
+///         Frame::TooLong(Bytes::from_static(b"this lin")),
+///         Frame::Line(Bytes::from_static(b"world")),
+///     ]
+/// );
+/// ```
+pub struct LineFramer {
     delimiter: Delimiter,
     max_length: usize,
     mode: Mode,
@@ -122,17 +142,21 @@ pub(crate) struct LineFramer {
     pos: usize,
     /// Input after `chunk`.
     queue: VecDeque<Pending>,
+    /// Lines are being taken whole from `chunk` with this search (see `next_lent`); reset
+    /// whenever the chunk changes or the framer is steered.
+    run: Option<PlainRun>,
 }
 
 impl LineFramer {
-    /// A framer in line mode.
+    /// A framer in line mode, splitting on `delimiter`, accepting lines of up to
+    /// `max_length` bytes (delimiter excluded).
     ///
     /// # Panics
     ///
-    /// If `delimiter` is empty.
-    pub(crate) fn new(delimiter: Bytes, max_length: usize) -> LineFramer {
+    /// If `delimiter` is empty (a programming error: there would be nothing to split on).
+    pub fn new(delimiter: impl Into<Bytes>, max_length: usize) -> LineFramer {
         LineFramer {
-            delimiter: Delimiter::new(delimiter),
+            delimiter: Delimiter::new(delimiter.into()),
             max_length,
             mode: Mode::Line,
             partial: BytesMut::new(),
@@ -140,26 +164,27 @@ impl LineFramer {
             chunk: Bytes::new(),
             pos: 0,
             queue: VecDeque::new(),
+            run: None,
         }
     }
 
     /// The delimiter.
-    pub(crate) fn delimiter(&self) -> &Bytes {
+    pub fn delimiter(&self) -> &Bytes {
         self.delimiter.bytes()
     }
 
     /// The longest line accepted, delimiter excluded.
-    pub(crate) fn max_length(&self) -> usize {
+    pub fn max_length(&self) -> usize {
         self.max_length
     }
 
     /// Whether the framer splits lines (rather than passing raw bytes on).
-    pub(crate) fn is_line_mode(&self) -> bool {
+    pub fn is_line_mode(&self) -> bool {
         self.mode == Mode::Line
     }
 
     /// Adds received bytes after everything already queued.
-    pub(crate) fn push(&mut self, data: Bytes) {
+    pub fn push(&mut self, data: Bytes) {
         if data.is_empty() {
             return;
         }
@@ -173,7 +198,8 @@ impl LineFramer {
     /// Passes the bytes not yet parsed on as raw data from now on. An unfinished line is
     /// passed on as raw data too, and a discard in progress ends: in raw mode every byte
     /// is delivered.
-    pub(crate) fn set_raw_mode(&mut self) {
+    pub fn set_raw_mode(&mut self) {
+        self.run = None;
         self.mode = Mode::Raw;
         self.discards.clear();
         self.queue
@@ -185,7 +211,8 @@ impl LineFramer {
     }
 
     /// Splits lines from now on, starting with `extra` (before anything not yet parsed).
-    pub(crate) fn set_line_mode(&mut self, extra: Bytes) {
+    pub fn set_line_mode(&mut self, extra: Bytes) {
+        self.run = None;
         self.mode = Mode::Line;
         if extra.is_empty() {
             return;
@@ -227,10 +254,12 @@ impl LineFramer {
     fn set_chunk(&mut self, data: Bytes) {
         self.chunk = data;
         self.pos = 0;
+        self.run = None;
     }
 
     /// Takes the unparsed part of the chunk out (the framer is left with none).
     fn take_rest(&mut self) -> Bytes {
+        self.run = None;
         let chunk = mem::take(&mut self.chunk);
         let pos = mem::take(&mut self.pos);
         if pos == 0 {
@@ -244,16 +273,12 @@ impl LineFramer {
     fn drop_rest(&mut self) {
         self.chunk = Bytes::new();
         self.pos = 0;
-    }
-
-    /// The chunk being parsed, which [`LineSource::Chunk`] ranges refer to.
-    pub(crate) fn chunk(&self) -> &Bytes {
-        &self.chunk
+        self.run = None;
     }
 
     /// How many received bytes are buffered and not yet parsed (an unfinished line
     /// included).
-    pub(crate) fn buffered(&self) -> usize {
+    pub fn buffered(&self) -> usize {
         let queued: usize = self
             .queue
             .iter()
@@ -268,7 +293,8 @@ impl LineFramer {
     /// Returns and drops every buffered byte: the unfinished line and all input not yet
     /// parsed. If the rest of an over-long line is being discarded, it still is (as one
     /// line, up to the next delimiter).
-    pub(crate) fn clear(&mut self) -> Bytes {
+    pub fn clear(&mut self) -> Bytes {
+        self.run = None;
         let mut pieces = Vec::with_capacity(self.queue.len() + 2);
         pieces.push(self.partial.split().freeze());
         pieces.push(self.take_rest());
@@ -289,15 +315,67 @@ impl LineFramer {
         cleared
     }
 
-    /// The next event, every line as a `Bytes` of its own, or `None` when more input is
+    /// The next frame, every line as a `Bytes` of its own (a slice of the chunk it was
+    /// received in, when it lies whole in one: no copy), or `None` when more input is
     /// needed.
-    #[cfg(test)]
-    pub(crate) fn next_event(&mut self) -> Option<Event> {
+    pub fn next(&mut self) -> Option<Frame> {
+        let mut held = Bytes::new();
+        Some(match self.next_lent(&mut held)? {
+            Frame::Line(range) => Frame::Line(held.slice(range)),
+            Frame::Raw(data) => Frame::Raw(data),
+            Frame::TooLong(start) => Frame::TooLong(start),
+        })
+    }
+
+    /// The next frame, a line lent as a range of `held`, or `None` when more input is
+    /// needed. The framer makes `held` view the bytes the line lies in — the chunk it was
+    /// received in, or the line itself if it came in pieces — so that a loop over the
+    /// lines of a chunk copies nothing and counts no references for each line. Pass the
+    /// same `held` to every call; keep a line with `held.slice(range)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use torsade::lines::{Frame, LineFramer};
+    ///
+    /// let mut framer = LineFramer::new(&b"\n"[..], 100);
+    /// framer.push(Bytes::from_static(b"one\ntwo\nthr"));
+    /// let mut held = Bytes::new();
+    /// let mut lines = Vec::new();
+    /// while let Some(Frame::Line(range)) = framer.next_lent(&mut held) {
+    ///     lines.push(held[range].to_vec());
+    /// }
+    /// assert_eq!(lines, [b"one".to_vec(), b"two".to_vec()]);
+    /// assert_eq!(framer.buffered(), 3); // "thr" waits for its delimiter
+    /// ```
+    #[inline]
+    pub fn next_lent(&mut self, held: &mut Bytes) -> Option<Frame<Range<usize>>> {
+        if self.run.is_some() {
+            if same_view(held, &self.chunk) {
+                if let Some(range) = self.next_plain_line() {
+                    return Some(Frame::Line(range));
+                }
+            }
+            self.run = None;
+        }
         Some(match self.next_lent_event()? {
-            LentEvent::Line(LineSource::Chunk(range)) => Event::Line(self.chunk.slice(range)),
-            LentEvent::Line(LineSource::Assembled(line)) => Event::Line(line),
-            LentEvent::Raw(data) => Event::Raw(data),
-            LentEvent::TooLong(start) => Event::TooLong(start),
+            LentEvent::Line(LineSource::Chunk(range)) => {
+                if !same_view(held, &self.chunk) {
+                    *held = self.chunk.clone();
+                }
+                if self.is_plain() {
+                    self.run = Some(self.start_run());
+                }
+                Frame::Line(range)
+            }
+            LentEvent::Line(LineSource::Assembled(line)) => {
+                let length = line.len();
+                *held = line;
+                Frame::Line(0..length)
+            }
+            LentEvent::Raw(data) => Frame::Raw(data),
+            LentEvent::TooLong(start) => Frame::TooLong(start),
         })
     }
 
@@ -312,7 +390,7 @@ impl LineFramer {
     /// What a run of [`next_plain_line`](LineFramer::next_plain_line) calls needs, set up
     /// once: the delimiter search and how far it looks.
     #[inline]
-    pub(crate) fn start_run(&self) -> PlainRun {
+    fn start_run(&self) -> PlainRun {
         PlainRun {
             searcher: self.delimiter.searcher(),
             window: self.window(),
@@ -324,7 +402,7 @@ impl LineFramer {
     /// clear), [`next_plain_line`](LineFramer::next_plain_line) finds the lines whole in
     /// the chunk.
     #[inline]
-    pub(crate) fn is_plain(&self) -> bool {
+    fn is_plain(&self) -> bool {
         self.mode == Mode::Line && self.partial.is_empty() && self.discards.is_empty()
     }
 
@@ -334,9 +412,10 @@ impl LineFramer {
     /// [`next_lent_event`](LineFramer::next_lent_event)", which handles everything, this
     /// case included.
     ///
-    /// `run` comes from [`start_run`](LineFramer::start_run) on this framer.
     #[inline]
-    pub(crate) fn next_plain_line(&mut self, run: &PlainRun) -> Option<Range<usize>> {
+    fn next_plain_line(&mut self) -> Option<Range<usize>> {
+        // Borrowed, not copied: a run's searcher is as large as a few vector registers.
+        let run = self.run.as_ref()?;
         let start = self.pos;
         let rest = self.chunk.get(start..)?;
         let searched = rest.get(..run.window).unwrap_or(rest);
@@ -350,7 +429,7 @@ impl LineFramer {
     /// The next event, a line found whole in the chunk as its range there, or `None` when
     /// more input is needed.
     #[inline]
-    pub(crate) fn next_lent_event(&mut self) -> Option<LentEvent> {
+    fn next_lent_event(&mut self) -> Option<LentEvent> {
         loop {
             if self.rest().is_empty() && !self.refill() {
                 // Let go of the spent chunk: it points into the connection's read buffer,
@@ -447,16 +526,14 @@ impl LineFramer {
             }
             self.consume(start + delimiter_len - buffered);
             self.partial.truncate(start);
-            let line = self.partial.split().freeze();
-            return Some(LentEvent::Line(LineSource::Assembled(line)));
+            return Some(LentEvent::Line(LineSource::Assembled(self.take_partial())));
         }
         let rest = self.chunk.get(self.pos..).unwrap_or_default();
         let searched = &rest[..rest.len().min(window.saturating_sub(buffered))];
         if let Some(length) = self.delimiter.find(searched) {
             self.partial.extend_from_slice(&searched[..length]);
             self.consume(length + delimiter_len);
-            let line = self.partial.split().freeze();
-            return Some(LentEvent::Line(LineSource::Assembled(line)));
+            return Some(LentEvent::Line(LineSource::Assembled(self.take_partial())));
         }
         self.unfinished_line()
     }
@@ -499,6 +576,13 @@ impl LineFramer {
         Some(LentEvent::TooLong(reported))
     }
 
+    /// Takes the assembled line out of `partial`, allocation and all: a `split` would leave
+    /// the allocation's spare room behind, and an idle connection would keep up to
+    /// `max_length` bytes for a line long gone.
+    fn take_partial(&mut self) -> Bytes {
+        mem::take(&mut self.partial).freeze()
+    }
+
     /// Copies bytes `from..to` of `partial ++ rest`.
     fn bytes_between(&self, from: usize, to: usize) -> Vec<u8> {
         let buffered = self.partial.len();
@@ -513,6 +597,13 @@ impl LineFramer {
         }
         bytes
     }
+}
+
+/// Whether `a` and `b` view the same bytes (the same memory, so the same contents: memory
+/// a `Bytes` views does not change while it does).
+#[inline]
+fn same_view(a: &Bytes, b: &Bytes) -> bool {
+    a.as_ptr() == b.as_ptr() && a.len() == b.len()
 }
 
 /// Joins `pieces` into one `Bytes`, without copying when at most one is non-empty.
@@ -560,20 +651,20 @@ mod tests {
         LineFramer::new(Bytes::from_static(delimiter), max_length)
     }
 
-    fn line(bytes: &'static [u8]) -> Event {
-        Event::Line(Bytes::from_static(bytes))
+    fn line(bytes: &'static [u8]) -> Frame {
+        Frame::Line(Bytes::from_static(bytes))
     }
 
-    fn too_long(bytes: &'static [u8]) -> Event {
-        Event::TooLong(Bytes::from_static(bytes))
+    fn too_long(bytes: &'static [u8]) -> Frame {
+        Frame::TooLong(Bytes::from_static(bytes))
     }
 
     /// Pushes `chunks` one by one, collecting every event.
-    fn events(framer: &mut LineFramer, chunks: &[&'static [u8]]) -> Vec<Event> {
+    fn events(framer: &mut LineFramer, chunks: &[&'static [u8]]) -> Vec<Frame> {
         let mut events = Vec::new();
         for chunk in chunks {
             framer.push(Bytes::from_static(chunk));
-            while let Some(event) = framer.next_event() {
+            while let Some(event) = framer.next() {
                 events.push(event);
             }
         }
@@ -635,7 +726,7 @@ mod tests {
             .take(500)
         {
             framer.push(Bytes::copy_from_slice(&[*byte]));
-            while framer.next_event().is_some() {}
+            while framer.next().is_some() {}
             assert!(framer.buffered() <= 8 + 2);
         }
     }
@@ -646,8 +737,8 @@ mod tests {
         assert_eq!(events(&mut framer, &[b"abc"]), []);
         framer.set_raw_mode();
         assert_eq!(
-            framer.next_event(),
-            Some(Event::Raw(Bytes::from_static(b"abc")))
+            framer.next(),
+            Some(Frame::Raw(Bytes::from_static(b"abc")))
         );
         assert!(!framer.is_line_mode());
     }
@@ -656,21 +747,21 @@ mod tests {
     fn pushed_back_bytes_come_before_queued_input() {
         let mut framer = framer(b"\n", 10);
         framer.push(Bytes::from_static(b"a\nb\n"));
-        assert_eq!(framer.next_event(), Some(line(b"a")));
+        assert_eq!(framer.next(), Some(line(b"a")));
         framer.set_line_mode(Bytes::from_static(b"x\n"));
-        assert_eq!(framer.next_event(), Some(line(b"x")));
-        assert_eq!(framer.next_event(), Some(line(b"b")));
-        assert_eq!(framer.next_event(), None);
+        assert_eq!(framer.next(), Some(line(b"x")));
+        assert_eq!(framer.next(), Some(line(b"b")));
+        assert_eq!(framer.next(), None);
     }
 
     #[test]
     fn bytes_pushed_back_during_a_discard_replace_the_over_long_line() {
         let mut framer = framer(b"\n", 5);
         framer.push(Bytes::from_static(b"abcdefgh"));
-        assert_eq!(framer.next_event(), Some(too_long(b"abcde")));
+        assert_eq!(framer.next(), Some(too_long(b"abcde")));
         framer.set_line_mode(Bytes::from_static(b"in\nst"));
-        assert_eq!(framer.next_event(), Some(line(b"in")));
-        assert_eq!(framer.next_event(), None);
+        assert_eq!(framer.next(), Some(line(b"in")));
+        assert_eq!(framer.next(), None);
         assert_eq!(events(&mut framer, &[b"ij\nart\n"]), [line(b"start")]);
     }
 
@@ -678,11 +769,11 @@ mod tests {
     fn nested_discards_end_one_delimiter_each_innermost_last() {
         let mut framer = framer(b"\n", 3);
         framer.push(Bytes::from_static(b"abcdef"));
-        assert_eq!(framer.next_event(), Some(too_long(b"abc")));
+        assert_eq!(framer.next(), Some(too_long(b"abc")));
         // The pushed-back bytes hold an over-long line of their own.
         framer.set_line_mode(Bytes::from_static(b"wxyz"));
-        assert_eq!(framer.next_event(), Some(too_long(b"wxy")));
-        assert_eq!(framer.next_event(), None);
+        assert_eq!(framer.next(), Some(too_long(b"wxy")));
+        assert_eq!(framer.next(), None);
         // First "\n" ends the outer line, the second the inner one.
         let events = events(&mut framer, &[b"g\nh\nok\n"]);
         assert_eq!(events, [line(b"ok")]);
@@ -693,12 +784,12 @@ mod tests {
         let mut framer = framer(b"\n", 3);
         framer.push(Bytes::from_static(b"a\nbc\nd"));
         framer.push(Bytes::from_static(b"ef"));
-        assert_eq!(framer.next_event(), Some(line(b"a")));
+        assert_eq!(framer.next(), Some(line(b"a")));
         assert_eq!(framer.clear(), Bytes::from_static(b"bc\ndef"));
-        assert_eq!(framer.next_event(), None);
+        assert_eq!(framer.next(), None);
 
         framer.push(Bytes::from_static(b"abcdefg"));
-        assert_eq!(framer.next_event(), Some(too_long(b"abc")));
+        assert_eq!(framer.next(), Some(too_long(b"abc")));
         assert_eq!(framer.clear(), Bytes::from_static(b"efg"));
         assert_eq!(events(&mut framer, &[b"hi\nok\n"]), [line(b"ok")]);
     }
@@ -708,16 +799,59 @@ mod tests {
         let mut framer = framer(b"\n", 10);
         framer.push(Bytes::from(b"x\nx".repeat(100_000)));
         let mut lines = 0;
-        while let Some(event) = framer.next_event() {
+        while let Some(event) = framer.next() {
             match event {
-                Event::Line(_) => {
+                Frame::Line(_) => {
                     lines += 1;
                     framer.set_raw_mode();
                 }
-                Event::Raw(data) => framer.set_line_mode(data),
-                Event::TooLong(_) => unreachable!(),
+                Frame::Raw(data) => framer.set_line_mode(data),
+                Frame::TooLong(_) => unreachable!(),
             }
         }
         assert_eq!(lines, 100_000);
+    }
+}
+
+#[cfg(test)]
+mod memory_tests {
+    use super::*;
+
+    #[test]
+    fn a_line_assembled_from_pieces_takes_the_buffer_with_it() {
+        let mut framer = LineFramer::new(Bytes::from_static(b"\n"), 20_000);
+        framer.push(Bytes::from(vec![b'x'; 16_000]));
+        assert!(framer.next().is_none());
+        assert!(framer.partial.capacity() >= 16_000);
+        framer.push(Bytes::from_static(b"\n"));
+        assert!(matches!(framer.next(), Some(Frame::Line(line)) if line.len() == 16_000));
+        assert_eq!(framer.partial.capacity(), 0, "no memory kept for a line long gone");
+    }
+
+    #[test]
+    fn lent_lines_view_their_chunk_and_a_run_survives_nothing_but_the_chunk() {
+        let mut framer = LineFramer::new(Bytes::from_static(b"\r\n"), 100);
+        let chunk = Bytes::from_static(b"a\r\nbb\r\nccc\r\n");
+        framer.push(chunk.clone());
+        let mut held = Bytes::new();
+        assert_eq!(framer.next_lent(&mut held), Some(Frame::Line(0..1)));
+        assert_eq!(held.as_ptr(), chunk.as_ptr());
+        assert_eq!(framer.next_lent(&mut held), Some(Frame::Line(3..5)));
+        // Steering ends the run; the framer goes on from where it is.
+        framer.set_line_mode(Bytes::from_static(b"dd\r\n"));
+        assert_eq!(framer.next_lent(&mut held), Some(Frame::Line(0..2)));
+        assert_eq!(&held[..2], b"dd");
+        let Some(Frame::Line(range)) = framer.next_lent(&mut held) else {
+            panic!("the rest of the chunk follows the pushed-back line");
+        };
+        assert_eq!(&held[range], b"ccc");
+        // A `held` that is not the framer's is repaired, not trusted.
+        let mut other = Bytes::from_static(b"something else");
+        framer.push(Bytes::from_static(b"e\r\nf\r\n"));
+        assert_eq!(framer.next_lent(&mut other), Some(Frame::Line(0..1)));
+        other = Bytes::from_static(b"replaced");
+        assert_eq!(framer.next_lent(&mut other), Some(Frame::Line(3..4)));
+        assert_eq!(&other[3..4], b"f");
+        assert_eq!(framer.next_lent(&mut other), None);
     }
 }

@@ -1,11 +1,11 @@
-//! Property tests of the line framer that need crate-private access: after every chunk is
-//! parsed, the framer holds less than `max_length` plus one delimiter in line mode and
-//! nothing in raw mode, whatever the handler did in between (mode switches, pushed-back
-//! bytes, `clear`); lines are at most `max_length` long and an over-long line is reported
-//! with exactly its first `max_length` bytes.
+//! Property tests of the line framer: after every chunk is parsed, the framer holds less
+//! than `max_length` plus one delimiter in line mode and nothing in raw mode, whatever its
+//! user did in between (mode switches, pushed-back bytes, `clear`); lines are at most
+//! `max_length` long and an over-long line is reported with exactly its first
+//! `max_length` bytes.
 //!
-//! The chunking and model properties go through the public API:
-//! `tests/framing_properties.rs`. A failing case is saved to
+//! The chunking and model properties of the line receivers built on it are in
+//! `protocols/tests/framing_properties.rs`. A failing case is saved to
 //! `proptest-regressions/framer_properties.txt` (beside `Cargo.toml`); commit it and it is
 //! replayed first on every later run.
 
@@ -15,7 +15,7 @@ use proptest::prelude::*;
 use proptest::sample::{select, Index};
 use proptest::test_runner::FileFailurePersistence;
 
-use crate::line_framer::{Event, LineFramer};
+use torsade::lines::{Frame, LineFramer};
 
 /// `cases` cases unless `PROPTEST_CASES` says otherwise; failures persisted beside
 /// `Cargo.toml`.
@@ -85,11 +85,11 @@ fn check_bounds(
                     if let Some(chunk) = chunk.take() {
                         framer.push(Bytes::copy_from_slice(chunk));
                     }
-                    let Some(event) = framer.next_event() else {
+                    let Some(event) = framer.next() else {
                         break;
                     };
                     match event {
-                        Event::Raw(mut data) => {
+                        Frame::Raw(mut data) => {
                             prop_assert!(!data.is_empty(), "empty raw event");
                             let taken = data.split_to(raw_left.min(data.len()));
                             raw_left -= taken.len();
@@ -98,10 +98,10 @@ fn check_bounds(
                             }
                             continue;
                         }
-                        Event::Line(line) => {
+                        Frame::Line(line) => {
                             prop_assert!(line.len() <= max, "line {line:?} over {max} bytes");
                         }
-                        Event::TooLong(start) => {
+                        Frame::TooLong(start) => {
                             prop_assert_eq!(start.len(), max, "reported as {:?}", start);
                         }
                     }
