@@ -128,7 +128,11 @@ pub enum Error {
     ProducerUnsupported,
 
     /// TLS failed: a handshake, a certificate check, or a configuration rustls refused.
-    #[error("TLS: {0}")]
+    ///
+    /// Its message says what is wrong and what to do ("the server's certificate is not
+    /// valid for the name ..."); rustls's error is both the field and the
+    /// [`source`](std::error::Error::source).
+    #[error("TLS: {}", crate::tls::Explained(.0))]
     Tls(#[from] tokio_rustls::rustls::Error),
 
     /// A PEM file (or the platform's certificate store) could not be used.

@@ -775,7 +775,61 @@ fn greeting_getter_refuses_a_server_its_ca_did_not_sign() {
     assert!(run.stdout.is_empty(), "stdout: {}", run.stdout);
     let errors = run.stderr_lines();
     assert_eq!(errors.len(), 1, "stderr: {}", run.stderr);
-    assert!(errors[0].contains("UnknownIssuer"), "{}", errors[0]);
+    assert!(
+        errors[0].contains("signed by an authority this client does not trust"),
+        "{}",
+        errors[0]
+    );
+}
+
+/// A self-signed certificate for localhost and its key as PEM files, made as `openssl req
+/// -x509 -subj /CN=localhost -addext subjectAltName=DNS:localhost` makes one (`CA:TRUE`):
+/// (dir, cert, key).
+fn self_signed_files(tag: &str) -> (TempDir, String, String) {
+    let dir = TempDir::new(tag);
+    let mut params =
+        rcgen::CertificateParams::new(vec!["localhost".to_string()]).expect("parameters");
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "localhost");
+    let key = rcgen::KeyPair::generate().expect("a key");
+    let certificate = params.self_signed(&key).expect("a certificate");
+    let (cert_path, key_path) = (dir.0.join("cert.pem"), dir.0.join("key.pem"));
+    std::fs::write(&cert_path, certificate.pem()).expect("the certificate file");
+    std::fs::write(&key_path, key.serialize_pem()).expect("the key file");
+    let text = |path: PathBuf| path.to_str().expect("a UTF-8 temp path").to_string();
+    (dir, text(cert_path), text(key_path))
+}
+
+#[test]
+fn greeting_getter_trusts_a_self_signed_certificate_given_as_its_ca_and_checks_its_name() {
+    let (_dir, cert, key) = self_signed_files("self-signed");
+    let server = start_tls_server("greeting_server", &cert, &key);
+    let port = server.address.rsplit_once(':').expect("HOST:PORT").1;
+    let localhost = format!("localhost:{port}");
+    let getter = run_example(
+        "greeting_getter",
+        &["--tls", "--ca", &cert, "--connect", &localhost],
+    );
+    assert_eq!(
+        getter.success(),
+        ["callbacks: Hello, World!", "async/await: Hello, World!"]
+    );
+    // By address: the certificate names localhost only.
+    let run = run_example(
+        "greeting_getter",
+        &["--tls", "--ca", &cert, "--connect", &server.address],
+    );
+    assert!(!run.status.success(), "a wrong name was accepted");
+    let errors = run.stderr_lines();
+    assert_eq!(errors.len(), 1, "stderr: {}", run.stderr);
+    assert_eq!(
+        errors[0],
+        "error: TLS: the server's certificate is not valid for the name \"127.0.0.1\"; it is \
+         for localhost: connect with a name in the certificate, or give one as the server \
+         name (--server-name NAME)"
+    );
 }
 
 #[test]

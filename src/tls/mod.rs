@@ -12,7 +12,8 @@
 //!
 //! A client given a self-signed certificate as its CA ([`client_config_with_ca`]) accepts
 //! a server presenting exactly that certificate, even one marked `CA:TRUE` as `openssl req
-//! -x509` makes them; its name and validity are still checked.
+//! -x509` makes them; its name and validity are still checked. A failed handshake is
+//! [`Error::Tls`](crate::Error::Tls), whose message says what is wrong and what to do.
 //!
 //! [`Reactor::listen_tls`]: crate::Reactor::listen_tls
 //! [`Reactor::connect_tls`]: crate::Reactor::connect_tls
@@ -20,6 +21,7 @@
 //! [`Transport::tls_info`]: crate::Transport::tls_info
 
 mod config;
+mod explain;
 mod info;
 mod start;
 mod utc;
@@ -33,6 +35,7 @@ pub use self::config::{
     client_config_with_platform_roots, client_config_with_roots, crypto_provider, server_config,
     server_config_from_pem,
 };
+pub(crate) use self::explain::Explained;
 pub use self::info::TlsInfo;
 pub(crate) use self::start::parse_server_name;
 pub use self::start::StartTls;
