@@ -176,8 +176,11 @@ impl Finished {
 
 /// Runs example `name` with `args` to its end.
 fn run_example(name: &str, args: &[&str]) -> Finished {
-    let what = format!("{name} {}", args.join(" "));
-    let mut command = example(name, args);
+    run_to_end(example(name, args), format!("{name} {}", args.join(" ")))
+}
+
+/// Runs `command` (an [`example`]) to its end, its output captured through pipes.
+fn run_to_end(mut command: Command, what: String) -> Finished {
     command.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut running = Running::spawn(command, &what);
     let stdout = read_to_end_in_background(running.child.stdout.take().expect("stdout is piped"));
@@ -481,6 +484,16 @@ fn greeting_getter_greets_the_world_in_both_styles() {
         run.success(),
         ["callbacks: Hello, World!", "async/await: Hello, World!"]
     );
+}
+
+#[test]
+fn an_examples_log_to_a_pipe_has_no_colour_codes() {
+    let mut command = example("greeting_getter", &[]);
+    command.env("RUST_LOG", "torsade=debug");
+    let run = run_to_end(command, "greeting_getter with debug logs".to_string());
+    assert!(run.status.success(), "stderr: {}", run.stderr);
+    assert!(run.stderr.contains("DEBUG"), "no log: {}", run.stderr);
+    assert!(!run.stderr.contains("\x1b["), "{:?}", run.stderr);
 }
 
 #[test]
