@@ -74,6 +74,7 @@ mod defer;
 mod error;
 mod factory;
 mod handle;
+mod log_limit;
 mod network;
 pub mod prelude;
 mod producer;

@@ -412,6 +412,12 @@ impl Reactor {
         &self.inner.registry
     }
 
+    /// What the reactor's clock reads ([`Clock::now`]), for the reactor's own tasks: unlike
+    /// the reactor (or its [`clock`](Reactor::clock)), it does not keep the loops alive.
+    pub(crate) fn time(&self) -> Arc<TimerQueue> {
+        self.inner.loops.get(0).timers.clone()
+    }
+
     /// The reactor's clock, to hand to code that takes an `Arc<dyn Clock>`.
     pub fn clock(&self) -> Arc<dyn Clock> {
         Arc::new(self.clone())

@@ -19,6 +19,7 @@ use super::registry::{Guard, Registry};
 use super::shared::Shared;
 use super::stats::{Counter, PortStats};
 use super::Reactor;
+use crate::log_limit::RepeatedError;
 use crate::tls::rustls::ServerConfig;
 use crate::tls::StartTls;
 use crate::{Address, Deferred, Error, ProtocolFactory, Resolver, Result};
@@ -28,6 +29,8 @@ const BACKLOG: u32 = 1024;
 /// How long to wait before accepting again after running out of file descriptors or
 /// memory, instead of spinning.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+/// How often repeated accept failures are summarised in the log, per loop.
+const ACCEPT_FAILURE_SUMMARY: Duration = Duration::from_secs(60);
 
 impl Reactor {
     /// Listens for TCP connections on `address`, building a protocol for each with
@@ -184,6 +187,12 @@ impl Reactor {
         factory.start_factory();
         for (handle, listener) in listeners {
             let guard = self.registry().register_task();
+            let time = self.time();
+            let failures = RepeatedError::new(
+                "accept failed (backing off)",
+                ACCEPT_FAILURE_SUMMARY,
+                Box::new(move || time.now()),
+            );
             handle.spawn(accept_loop(
                 listener,
                 factory.clone(),
@@ -191,6 +200,7 @@ impl Reactor {
                 self.registry().clone(),
                 guard,
                 tls.clone(),
+                failures,
             ));
         }
         tracing::debug!(%local_addr, loops = self.loops(), "listening");
@@ -264,6 +274,7 @@ async fn accept_loop<F: ProtocolFactory>(
     registry: Arc<Registry>,
     _alive: Guard,
     tls: Option<Arc<ServerConfig>>,
+    mut failures: RepeatedError,
 ) {
     let mut reactor_stopping = registry.stop_signal();
     let mut port_stopping = control.stopping.subscribe();
@@ -283,6 +294,9 @@ async fn accept_loop<F: ProtocolFactory>(
         };
         match accepted {
             Ok((stream, peer)) => {
+                if let Some(summary) = failures.succeeded() {
+                    tracing::warn!("{summary}");
+                }
                 if !control.try_reserve() {
                     if !control.pauses_when_full() {
                         control.refused.fetch_add(1, Ordering::Relaxed);
@@ -302,7 +316,9 @@ async fn accept_loop<F: ProtocolFactory>(
                 start_connection(stream, peer, &factory, &registry, tls.as_ref(), &control);
             }
             Err(error) if is_resource_exhaustion(&error) => {
-                tracing::warn!("accept failed, backing off: {error}");
+                if let Some(line) = failures.failed(&error) {
+                    tracing::warn!("{line}");
+                }
                 tokio::select! {
                     () = tokio::time::sleep(ACCEPT_BACKOFF) => {}
                     _ = port_stopping.wait_for(|stopping| *stopping) => break,
