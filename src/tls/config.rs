@@ -297,6 +297,33 @@ mod tests {
     }
 
     #[test]
+    fn pinned_configs_come_from_pem_files_of_readable_certificates_only() {
+        let scratch = Scratch::new("pinned");
+        let certificates = TestCertificates::new(&["localhost"]).unwrap();
+        let (ca, cert, key) = certificates.write_to(&scratch.0).unwrap();
+        assert!(client_config_with_pinned(&cert).is_ok());
+        assert!(client_config_with_pinned(&ca).is_ok());
+        let (_, reason) = pem_reason(client_config_with_pinned(&key));
+        assert_eq!(reason, "no certificate in the file");
+        // A CERTIFICATE block whose contents are not an X.509 certificate.
+        let bogus = scratch.file(
+            "bogus.pem",
+            &format!(
+                "{}-----BEGIN CERTIFICATE-----\nAAECAwQF\n-----END CERTIFICATE-----\n",
+                certificates.cert_pem()
+            ),
+        );
+        let (path, reason) = pem_reason(client_config_with_pinned(&bogus));
+        assert!(path.ends_with("bogus.pem"), "{path}");
+        assert_eq!(reason, "certificate 2 is not a readable X.509 certificate");
+        let garbage = CertificateDer::from(vec![0, 1, 2, 3, 4, 5]);
+        assert!(matches!(
+            client_config_with_pinned_certificates([garbage]),
+            Err(Error::Tls(_))
+        ));
+    }
+
+    #[test]
     fn configs_use_torsades_provider_not_the_process_default() {
         let certificates = TestCertificates::new(&["localhost"]).unwrap();
         let client = certificates.client_config().unwrap();
