@@ -62,7 +62,7 @@ impl RepeatedError {
                 latest: String::new(),
             });
             return Some(format!(
-                "{}: {error} (repeats are summarised every {})",
+                "{}: {error}; repeats are summarised every {}",
                 self.what,
                 seconds(self.interval)
             ));
@@ -170,7 +170,7 @@ mod tests {
         assert_eq!(
             line,
             format!(
-                "accept failed: {} (repeats are summarised every 60 s)",
+                "accept failed: {}; repeats are summarised every 60 s",
                 emfile()
             )
         );

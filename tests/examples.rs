@@ -631,7 +631,7 @@ fn line_echo_out_of_file_descriptors_backs_off_and_serves_again_once_some_free_u
     );
     assert!(
         first_warning.contains("accept failed (backing off): ")
-            && first_warning.contains("(repeats are summarised every 60 s)")
+            && first_warning.contains("; repeats are summarised every 60 s")
             && !first_warning.contains("\x1b["),
         "{first_warning:?}"
     );
