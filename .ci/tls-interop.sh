@@ -2,7 +2,9 @@
 # TLS interoperability: an independent client, OpenSSL's `s_client`, talks to the TLS
 # greeting server (examples/greeting_server.rs) with certificates made by OpenSSL, over
 # TLS 1.3 and TLS 1.2, checks the certificate chain and host name, and expects the
-# greeting back. Loopback only; every wait is bounded.
+# greeting back. Then the greeting getter trusts a self-signed certificate made the way
+# users make one (`openssl req -x509`, which marks it CA:TRUE) with `--ca`, and refuses it
+# for a name it does not hold. Loopback only; every wait is bounded.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,7 +20,7 @@ openssl version
 work=$(mktemp -d)
 server_pid=""
 cleanup() {
-    if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; fi
+    stop_server
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -34,16 +36,33 @@ printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nex
 openssl x509 -req -in "$work/server.csr" -CA "$work/ca.pem" -CAkey "$work/ca.key" \
     -CAcreateserial -days 2 -extfile "$work/server.ext" -out "$work/cert.pem" 2>/dev/null
 
-cargo build --quiet --example greeting_server
-server="${CARGO_TARGET_DIR:-target}/debug/examples/greeting_server"
-mkfifo "$work/server.out"
-"$server" --port 0 --tls-cert "$work/cert.pem" --tls-key "$work/key.pem" >"$work/server.out" &
-server_pid=$!
-exec 3<"$work/server.out"
-read -r -t 60 first <&3 || { echo "the TLS greeting server did not start"; exit 1; }
-address=${first#listening on }
-port=${address##*:}
-echo "TLS greeting server on $address"
+cargo build --quiet --example greeting_server --example greeting_getter
+examples="${CARGO_TARGET_DIR:-target}/debug/examples"
+
+# Starts the TLS greeting server with certificate $1 and key $2 (stopping one already
+# running); sets `port`.
+start_server() {
+    stop_server
+    rm -f "$work/server.out"
+    mkfifo "$work/server.out"
+    "$examples/greeting_server" --port 0 --tls-cert "$1" --tls-key "$2" >"$work/server.out" &
+    server_pid=$!
+    exec 3<"$work/server.out"
+    read -r -t 60 first <&3 || { echo "the TLS greeting server did not start"; exit 1; }
+    local address=${first#listening on }
+    port=${address##*:}
+    echo "TLS greeting server on $address"
+}
+
+stop_server() {
+    if [ -n "$server_pid" ]; then
+        kill "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+        server_pid=""
+    fi
+}
+
+start_server "$work/cert.pem" "$work/key.pem"
 
 # Asks for one greeting with `s_client` (extra arguments: protocol version); prints the
 # answer line.
@@ -70,3 +89,43 @@ for version in -tls1_3 -tls1_2; do
     fi
     echo "openssl s_client $version: $answer"
 done
+
+# A self-signed certificate as users make it (RSA, as most recipes do): CA:TRUE, its own
+# issuer, for localhost.
+openssl req -x509 -newkey rsa:2048 -nodes \
+    -keyout "$work/self-key.pem" -out "$work/self-cert.pem" -days 2 -subj "/CN=localhost" \
+    -addext "subjectAltName=DNS:localhost" 2>/dev/null
+if ! openssl x509 -in "$work/self-cert.pem" -noout -text | grep -q "CA:TRUE"; then
+    echo "this openssl made a self-signed certificate without CA:TRUE: the case is not tested"
+    exit 1
+fi
+start_server "$work/self-cert.pem" "$work/self-key.pem"
+
+getter() {
+    timeout 60 "$examples/greeting_getter" --tls --ca "$work/self-cert.pem" "$@" \
+        >"$work/getter.out" 2>"$work/getter.err"
+}
+
+getter --connect "localhost:$port" || {
+    echo "the greeting getter refused the self-signed certificate given as its CA"
+    cat "$work/getter.out" "$work/getter.err"
+    exit 1
+}
+expected=$'callbacks: Hello, World!\nasync/await: Hello, World!'
+if [ "$(cat "$work/getter.out")" != "$expected" ]; then
+    echo "greeting_getter with a self-signed --ca printed:"
+    cat "$work/getter.out" "$work/getter.err"
+    exit 1
+fi
+echo "greeting_getter --ca self-signed (CA:TRUE) certificate: accepted"
+
+if getter --connect "127.0.0.1:$port"; then
+    echo "the greeting getter accepted the self-signed certificate for 127.0.0.1, a name it does not hold"
+    exit 1
+fi
+if ! grep -q "not valid for the name \"127.0.0.1\"" "$work/getter.err"; then
+    echo "the wrong-name refusal does not say so:"
+    cat "$work/getter.err"
+    exit 1
+fi
+echo "greeting_getter for a name not in the certificate: $(cat "$work/getter.err")"

@@ -24,6 +24,10 @@
 //! `--tls` speaks TLS to the server of `--connect HOST:PORT`, checking its certificate
 //! against the CA in `--ca FILE` (PEM), or against the platform's roots without it, for
 //! that host (or `--server-name NAME`).
+//! A self-signed server certificate is its own CA: `openssl req -x509 -newkey ec -pkeyopt
+//! ec_paramgen_curve:prime256v1 -nodes -keyout key.pem -out cert.pem -subj /CN=localhost
+//! -addext subjectAltName=DNS:localhost` makes one for `greeting_server --tls-cert cert.pem
+//! --tls-key key.pem`, and `--ca cert.pem` trusts it.
 
 mod common;
 

@@ -60,6 +60,7 @@
 //!
 //! A [`Deferred`] is `Unpin`: poll `&mut deferred` (in `tokio::select!`, say) and abandon
 //! the poll, and nothing is lost — the result stays in the Deferred until it is taken.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![warn(
     missing_docs,

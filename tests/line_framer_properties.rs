@@ -85,7 +85,7 @@ fn check_bounds(
                     if let Some(chunk) = chunk.take() {
                         framer.push(Bytes::copy_from_slice(chunk));
                     }
-                    let Some(event) = framer.next() else {
+                    let Some(event) = framer.next_frame() else {
                         break;
                     };
                     match event {

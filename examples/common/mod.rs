@@ -73,15 +73,18 @@ impl Args {
     }
 }
 
-/// Sends `tracing` output to stderr, filtered by `RUST_LOG` (default: warnings), in
-/// colour only when stderr is a terminal (a log file gets no escape codes).
+/// Sends `tracing` output to stderr, filtered by `RUST_LOG` (default: warnings), in colour
+/// only when stderr is a terminal (and `NO_COLOR` is not set): a log written to a file or
+/// a pipe carries no escape codes.
 pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let colour = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
+        .with_ansi(colour)
         .init();
 }
 

@@ -42,6 +42,7 @@
 //! }
 //! assert_eq!(connection.take_written(), &b"olleh\r\ndlrow\r\n"[..]);
 //! ```
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![warn(
     missing_docs,
@@ -63,6 +64,11 @@ mod line_only_receiver;
 mod line_receiver;
 mod line_sender;
 pub mod prelude;
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExample;
 
 pub use crate::error::{Error, Result};
 pub use crate::greeting_getter::{GreetingGetter, RemoteGreetingGetter};

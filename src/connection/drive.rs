@@ -236,10 +236,6 @@ where
         &mut self.core.protocol
     }
 
-    pub(crate) fn host(&self) -> &H {
-        &self.host
-    }
-
     pub(crate) fn stream(&self) -> &Layer<S> {
         &self.stream
     }

@@ -2,7 +2,7 @@
 //! receivers (`torsade-protocols`) and the async face's `read_line`.
 //!
 //! It is sans-I/O: chunks are pushed in with [`push`](LineFramer::push), frames pulled out
-//! with [`next`](LineFramer::next) (or [`next_lent`](LineFramer::next_lent)), and between
+//! with [`next_frame`](LineFramer::next_frame) (or [`next_lent`](LineFramer::next_lent)), and between
 //! two frames its user may switch modes, push bytes back or clear the buffer. Every rule is
 //! a property of the byte stream, never of how it was chunked (`DESIGN.md`, "Where Twisted
 //! is inconsistent"):
@@ -41,7 +41,7 @@ pub const DEFAULT_MAX_LENGTH: usize = 16384;
 
 /// What a [`LineFramer`] found next.
 ///
-/// `L` is how a line is given: a `Bytes` of its own ([`LineFramer::next`]), or a range of
+/// `L` is how a line is given: a `Bytes` of its own ([`LineFramer::next_frame`]), or a range of
 /// the bytes the framer lends ([`LineFramer::next_lent`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Frame<L = Bytes> {
@@ -118,7 +118,7 @@ enum Pending {
 /// let mut framer = LineFramer::new(&b"\r\n"[..], 8);
 /// framer.push(Bytes::from_static(b"hello\r\nthis line is too long\r\nwor"));
 /// framer.push(Bytes::from_static(b"ld\r\n"));
-/// let frames: Vec<Frame> = std::iter::from_fn(|| framer.next()).collect();
+/// let frames: Vec<Frame> = std::iter::from_fn(|| framer.next_frame()).collect();
 /// assert_eq!(
 ///     frames,
 ///     [
@@ -318,7 +318,7 @@ impl LineFramer {
     /// The next frame, every line as a `Bytes` of its own (a slice of the chunk it was
     /// received in, when it lies whole in one: no copy), or `None` when more input is
     /// needed.
-    pub fn next(&mut self) -> Option<Frame> {
+    pub fn next_frame(&mut self) -> Option<Frame> {
         let mut held = Bytes::new();
         Some(match self.next_lent(&mut held)? {
             Frame::Line(range) => Frame::Line(held.slice(range)),
@@ -664,7 +664,7 @@ mod tests {
         let mut events = Vec::new();
         for chunk in chunks {
             framer.push(Bytes::from_static(chunk));
-            while let Some(event) = framer.next() {
+            while let Some(event) = framer.next_frame() {
                 events.push(event);
             }
         }
@@ -726,7 +726,7 @@ mod tests {
             .take(500)
         {
             framer.push(Bytes::copy_from_slice(&[*byte]));
-            while framer.next().is_some() {}
+            while framer.next_frame().is_some() {}
             assert!(framer.buffered() <= 8 + 2);
         }
     }
@@ -737,7 +737,7 @@ mod tests {
         assert_eq!(events(&mut framer, &[b"abc"]), []);
         framer.set_raw_mode();
         assert_eq!(
-            framer.next(),
+            framer.next_frame(),
             Some(Frame::Raw(Bytes::from_static(b"abc")))
         );
         assert!(!framer.is_line_mode());
@@ -747,21 +747,21 @@ mod tests {
     fn pushed_back_bytes_come_before_queued_input() {
         let mut framer = framer(b"\n", 10);
         framer.push(Bytes::from_static(b"a\nb\n"));
-        assert_eq!(framer.next(), Some(line(b"a")));
+        assert_eq!(framer.next_frame(), Some(line(b"a")));
         framer.set_line_mode(Bytes::from_static(b"x\n"));
-        assert_eq!(framer.next(), Some(line(b"x")));
-        assert_eq!(framer.next(), Some(line(b"b")));
-        assert_eq!(framer.next(), None);
+        assert_eq!(framer.next_frame(), Some(line(b"x")));
+        assert_eq!(framer.next_frame(), Some(line(b"b")));
+        assert_eq!(framer.next_frame(), None);
     }
 
     #[test]
     fn bytes_pushed_back_during_a_discard_replace_the_over_long_line() {
         let mut framer = framer(b"\n", 5);
         framer.push(Bytes::from_static(b"abcdefgh"));
-        assert_eq!(framer.next(), Some(too_long(b"abcde")));
+        assert_eq!(framer.next_frame(), Some(too_long(b"abcde")));
         framer.set_line_mode(Bytes::from_static(b"in\nst"));
-        assert_eq!(framer.next(), Some(line(b"in")));
-        assert_eq!(framer.next(), None);
+        assert_eq!(framer.next_frame(), Some(line(b"in")));
+        assert_eq!(framer.next_frame(), None);
         assert_eq!(events(&mut framer, &[b"ij\nart\n"]), [line(b"start")]);
     }
 
@@ -769,11 +769,11 @@ mod tests {
     fn nested_discards_end_one_delimiter_each_innermost_last() {
         let mut framer = framer(b"\n", 3);
         framer.push(Bytes::from_static(b"abcdef"));
-        assert_eq!(framer.next(), Some(too_long(b"abc")));
+        assert_eq!(framer.next_frame(), Some(too_long(b"abc")));
         // The pushed-back bytes hold an over-long line of their own.
         framer.set_line_mode(Bytes::from_static(b"wxyz"));
-        assert_eq!(framer.next(), Some(too_long(b"wxy")));
-        assert_eq!(framer.next(), None);
+        assert_eq!(framer.next_frame(), Some(too_long(b"wxy")));
+        assert_eq!(framer.next_frame(), None);
         // First "\n" ends the outer line, the second the inner one.
         let events = events(&mut framer, &[b"g\nh\nok\n"]);
         assert_eq!(events, [line(b"ok")]);
@@ -784,12 +784,12 @@ mod tests {
         let mut framer = framer(b"\n", 3);
         framer.push(Bytes::from_static(b"a\nbc\nd"));
         framer.push(Bytes::from_static(b"ef"));
-        assert_eq!(framer.next(), Some(line(b"a")));
+        assert_eq!(framer.next_frame(), Some(line(b"a")));
         assert_eq!(framer.clear(), Bytes::from_static(b"bc\ndef"));
-        assert_eq!(framer.next(), None);
+        assert_eq!(framer.next_frame(), None);
 
         framer.push(Bytes::from_static(b"abcdefg"));
-        assert_eq!(framer.next(), Some(too_long(b"abc")));
+        assert_eq!(framer.next_frame(), Some(too_long(b"abc")));
         assert_eq!(framer.clear(), Bytes::from_static(b"efg"));
         assert_eq!(events(&mut framer, &[b"hi\nok\n"]), [line(b"ok")]);
     }
@@ -799,7 +799,7 @@ mod tests {
         let mut framer = framer(b"\n", 10);
         framer.push(Bytes::from(b"x\nx".repeat(100_000)));
         let mut lines = 0;
-        while let Some(event) = framer.next() {
+        while let Some(event) = framer.next_frame() {
             match event {
                 Frame::Line(_) => {
                     lines += 1;
@@ -821,10 +821,10 @@ mod memory_tests {
     fn a_line_assembled_from_pieces_takes_the_buffer_with_it() {
         let mut framer = LineFramer::new(Bytes::from_static(b"\n"), 20_000);
         framer.push(Bytes::from(vec![b'x'; 16_000]));
-        assert!(framer.next().is_none());
+        assert!(framer.next_frame().is_none());
         assert!(framer.partial.capacity() >= 16_000);
         framer.push(Bytes::from_static(b"\n"));
-        assert!(matches!(framer.next(), Some(Frame::Line(line)) if line.len() == 16_000));
+        assert!(matches!(framer.next_frame(), Some(Frame::Line(line)) if line.len() == 16_000));
         assert_eq!(framer.partial.capacity(), 0, "no memory kept for a line long gone");
     }
 

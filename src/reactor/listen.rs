@@ -18,6 +18,7 @@ use super::Reactor;
 use crate::connection::drive::Driver;
 use crate::connection::inbox::Inbox;
 use crate::endpoints::{cannot_listen, Accepted, Binding, IntoServerEndpoint, Listener};
+use crate::log_limit::RepeatedError;
 use crate::tls::rustls::ServerConfig;
 use crate::tls::StartTls;
 use crate::{Address, Clock, Deferred, Error, ProtocolFactory, Resolver, Result};
@@ -25,6 +26,8 @@ use crate::{Address, Clock, Deferred, Error, ProtocolFactory, Resolver, Result};
 /// How long to wait before accepting again after running out of file descriptors or
 /// memory, instead of spinning.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+/// How often repeated accept failures are summarised in the log, per loop.
+const ACCEPT_FAILURE_SUMMARY: Duration = Duration::from_secs(60);
 
 impl Reactor {
     /// Listens on `endpoint`, building a protocol for each connection with `factory`.
@@ -129,7 +132,12 @@ async fn accept_loop<F: ProtocolFactory>(
     let mut reactor_stopping = registry.stop_signal();
     let mut port_stopping = control.stopping.subscribe();
     let slot = registry.counters().slot_for_this_thread();
-    let mut exhausted = crate::log_limit::RepeatedLog::new("accept failed, backing off");
+    let time = accepting.clock.clone();
+    let mut failures = RepeatedError::new(
+        "accept failed (backing off)",
+        ACCEPT_FAILURE_SUMMARY,
+        Box::new(move || time.now()),
+    );
     loop {
         let accepted = tokio::select! {
             biased;
@@ -145,6 +153,9 @@ async fn accept_loop<F: ProtocolFactory>(
         };
         match accepted {
             Ok(accepted) => {
+                if let Some(summary) = failures.succeeded() {
+                    tracing::warn!("{summary}");
+                }
                 if !control.try_reserve() {
                     if !control.pauses_when_full() {
                         control.refused.fetch_add(1, Ordering::Relaxed);
@@ -164,7 +175,9 @@ async fn accept_loop<F: ProtocolFactory>(
                 start_connection(accepted, &accepting);
             }
             Err(error) if is_resource_exhaustion(&error) => {
-                exhausted.record(accepting.clock.now(), &error);
+                if let Some(line) = failures.failed(&error) {
+                    tracing::warn!("{line}");
+                }
                 tokio::select! {
                     () = tokio::time::sleep(ACCEPT_BACKOFF) => {}
                     _ = port_stopping.wait_for(|stopping| *stopping) => break,

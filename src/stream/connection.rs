@@ -286,7 +286,7 @@ impl Connection {
             state.framer = LineFramer::new(delimiter.clone(), self.max_line_length);
             state.framer.push(buffered);
         }
-        let outcome = match state.framer.next() {
+        let outcome = match state.framer.next_frame() {
             Some(Frame::Line(line)) => Some(Ok(Some(line))),
             Some(Frame::TooLong(_)) => Some(Err(Error::LineTooLong {
                 max_length: self.max_line_length,

@@ -12,7 +12,7 @@ use super::protocol::StreamProtocol;
 use super::shared::StreamShared;
 use super::Connection;
 use crate::testing::TestConnection;
-use crate::{ConnectionError, DisconnectReason, Error, Transport, WRITE_BUFFER_HIGH};
+use crate::{DisconnectReason, Error, Transport, WRITE_BUFFER_HIGH};
 
 /// A connection whose peer is played by the test: the async face's protocol on the test
 /// driver.

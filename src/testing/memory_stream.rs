@@ -100,17 +100,6 @@ impl Pipe {
         wake(reader);
     }
 
-    /// Breaks the stream: both ends see `kind`.
-    pub(crate) fn fail(&self, kind: io::ErrorKind) {
-        let (reader, writer) = {
-            let mut state = self.lock();
-            state.failed = Some(kind);
-            (state.reader.take(), state.writer.take())
-        };
-        wake(reader);
-        wake(writer);
-    }
-
     /// Lets the writer put `bytes` more.
     pub(crate) fn grant(&self, bytes: usize) {
         let writer = {

@@ -1,4 +1,5 @@
-//! Building rustls configurations: from PEM files, with the platform's roots or a given CA.
+//! Building rustls configurations: from PEM files, with the platform's roots, given CAs or
+//! pinned certificates.
 //!
 //! Every configuration is built with an explicit crypto provider (ring), never the
 //! process-wide default, so a crate elsewhere in the build enabling another rustls
@@ -10,8 +11,11 @@ use std::sync::Arc;
 use tokio_rustls::rustls::crypto::{ring, CryptoProvider};
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use tokio_rustls::rustls::{ClientConfig, RootCertStore, ServerConfig};
+use tokio_rustls::rustls::server::ParsedCertificate;
+use tokio_rustls::rustls::{CertificateError, ClientConfig, RootCertStore, ServerConfig};
 
+use super::validity::Validity;
+use super::verifier::ServerCertificateCheck;
 use crate::{Error, Result};
 
 /// The crypto provider torsade builds every configuration with: rustls's `ring`.
@@ -52,6 +56,13 @@ pub fn server_config_from_pem(
 
 /// A client configuration trusting only the CA certificates in the PEM file `ca`.
 ///
+/// A certificate in the file is trusted as a CA (the server's chain may end at it) and as
+/// the server's own certificate, when the server presents exactly that certificate: a
+/// self-signed certificate made with `openssl req -x509` (which marks it `CA:TRUE`) works
+/// as its own CA, as it does with OpenSSL and Python's `ssl`. The server's name and the
+/// certificate's validity period are checked either way. See
+/// [`client_config_with_pinned`] to trust given certificates and no CA at all.
+///
 /// # Errors
 ///
 /// [`Error::Pem`] if the file cannot be read or holds no certificate; [`Error::Tls`] if a
@@ -60,7 +71,10 @@ pub fn client_config_with_ca(ca: impl AsRef<Path>) -> Result<Arc<ClientConfig>> 
     client_config_with_roots(read_certificates(ca.as_ref())?)
 }
 
-/// A client configuration trusting the given CA certificates.
+/// A client configuration trusting the given CA certificates (each also as the server's
+/// own certificate, as [`client_config_with_ca`] explains).
+///
+/// With no certificates, it trusts no server.
 ///
 /// # Errors
 ///
@@ -68,15 +82,15 @@ pub fn client_config_with_ca(ca: impl AsRef<Path>) -> Result<Arc<ClientConfig>> 
 pub fn client_config_with_roots(
     roots: impl IntoIterator<Item = CertificateDer<'static>>,
 ) -> Result<Arc<ClientConfig>> {
-    let mut store = RootCertStore::empty();
-    for root in roots {
-        store.add(root)?;
-    }
-    client_config(store)
+    let check = ServerCertificateCheck::trusting(roots.into_iter().collect(), crypto_provider())?;
+    client_config(check)
 }
 
 /// A client configuration trusting the platform's CA certificates (the system store, e.g.
 /// `/etc/ssl/certs`). Certificates the platform lists but rustls cannot use are skipped.
+///
+/// As with [`client_config_with_ca`], a server may also present one of these certificates
+/// as its own.
 ///
 /// # Errors
 ///
@@ -84,20 +98,84 @@ pub fn client_config_with_roots(
 pub fn client_config_with_platform_roots() -> Result<Arc<ClientConfig>> {
     let loaded = rustls_native_certs::load_native_certs();
     let mut store = RootCertStore::empty();
-    let (added, _ignored) = store.add_parsable_certificates(loaded.certs);
-    if added == 0 {
+    let mut kept = Vec::new();
+    for certificate in loaded.certs {
+        if store.add(certificate.clone()).is_ok() {
+            kept.push(certificate);
+        }
+    }
+    if kept.is_empty() {
         return Err(Error::Pem {
             path: "the platform certificate store".into(),
             reason: format!("no usable certificate ({} errors)", loaded.errors.len()),
         });
     }
-    client_config(store)
+    client_config(ServerCertificateCheck::trusting_store(
+        store,
+        kept,
+        crypto_provider(),
+    )?)
 }
 
-fn client_config(store: RootCertStore) -> Result<Arc<ClientConfig>> {
+/// A client configuration pinned to the certificates in the PEM file `certificates`: a
+/// server is trusted if, and only if, it presents one of them (byte for byte) as its own
+/// certificate, valid now and for the name connected to. No CA is trusted, not even one
+/// in the file: a certificate a pinned one signed is refused.
+///
+/// For a server with a self-signed certificate you were given, or to accept only the
+/// certificate you know even where a CA would vouch for another.
+///
+/// # Errors
+///
+/// [`Error::Pem`] if the file cannot be read, holds no certificate, or holds one that is
+/// not a readable X.509 certificate.
+pub fn client_config_with_pinned(certificates: impl AsRef<Path>) -> Result<Arc<ClientConfig>> {
+    let path = certificates.as_ref();
+    let certificates = read_certificates(path)?;
+    if let Some(index) = certificates.iter().position(|each| !is_readable(each)) {
+        return Err(Error::Pem {
+            path: path.display().to_string(),
+            reason: format!(
+                "certificate {} is not a readable X.509 certificate",
+                index + 1
+            ),
+        });
+    }
+    client_config_with_pinned_certificates(certificates)
+}
+
+/// A client configuration pinned to `certificates`, as
+/// [`client_config_with_pinned`] explains. With no certificates, it trusts no server.
+///
+/// # Errors
+///
+/// [`Error::Tls`] (an invalid certificate, badly encoded) if one of them is not a
+/// readable X.509 certificate.
+pub fn client_config_with_pinned_certificates(
+    certificates: impl IntoIterator<Item = CertificateDer<'static>>,
+) -> Result<Arc<ClientConfig>> {
+    let certificates: Vec<_> = certificates.into_iter().collect();
+    if !certificates.iter().all(is_readable) {
+        return Err(Error::Tls(
+            tokio_rustls::rustls::Error::InvalidCertificate(CertificateError::BadEncoding).into(),
+        ));
+    }
+    client_config(ServerCertificateCheck::pinned(
+        certificates,
+        &crypto_provider(),
+    ))
+}
+
+/// Whether `certificate` parses as an end-entity certificate, with a validity period.
+fn is_readable(certificate: &CertificateDer<'static>) -> bool {
+    ParsedCertificate::try_from(certificate).is_ok() && Validity::of(certificate).is_some()
+}
+
+fn client_config(check: ServerCertificateCheck) -> Result<Arc<ClientConfig>> {
     let config = ClientConfig::builder_with_provider(crypto_provider())
         .with_safe_default_protocol_versions()?
-        .with_root_certificates(store)
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(check))
         .with_no_client_auth();
     Ok(Arc::new(config))
 }
@@ -216,6 +294,33 @@ mod tests {
         let key = scratch.file("key.pem", other.key_pem());
         assert!(matches!(
             server_config_from_pem(&cert, &key),
+            Err(Error::Tls(_))
+        ));
+    }
+
+    #[test]
+    fn pinned_configs_come_from_pem_files_of_readable_certificates_only() {
+        let scratch = Scratch::new("pinned");
+        let certificates = TestCertificates::new(&["localhost"]).unwrap();
+        let (ca, cert, key) = certificates.write_to(&scratch.0).unwrap();
+        assert!(client_config_with_pinned(&cert).is_ok());
+        assert!(client_config_with_pinned(&ca).is_ok());
+        let (_, reason) = pem_reason(client_config_with_pinned(&key));
+        assert_eq!(reason, "no certificate in the file");
+        // A CERTIFICATE block whose contents are not an X.509 certificate.
+        let bogus = scratch.file(
+            "bogus.pem",
+            &format!(
+                "{}-----BEGIN CERTIFICATE-----\nAAECAwQF\n-----END CERTIFICATE-----\n",
+                certificates.cert_pem()
+            ),
+        );
+        let (path, reason) = pem_reason(client_config_with_pinned(&bogus));
+        assert!(path.ends_with("bogus.pem"), "{path}");
+        assert_eq!(reason, "certificate 2 is not a readable X.509 certificate");
+        let garbage = CertificateDer::from(vec![0, 1, 2, 3, 4, 5]);
+        assert!(matches!(
+            client_config_with_pinned_certificates([garbage]),
             Err(Error::Tls(_))
         ));
     }

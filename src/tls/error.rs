@@ -8,7 +8,8 @@ use tokio_rustls::rustls;
 use crate::{ConnectionError, DisconnectReason};
 
 /// TLS failed: a handshake, a certificate check, or the session. Its message says what is
-/// wrong; the error from the TLS library is its [`source`](std::error::Error::source).
+/// wrong and what to do ("the server's certificate is not valid for the name ..."); the
+/// error from the TLS library is its [`source`](std::error::Error::source).
 #[derive(Clone, Debug)]
 pub struct TlsError {
     error: rustls::Error,
@@ -17,6 +18,12 @@ pub struct TlsError {
 impl TlsError {
     pub(crate) fn new(error: rustls::Error) -> TlsError {
         TlsError { error }
+    }
+
+    /// The TLS library's error, to match on what failed:
+    /// `rustls::Error::InvalidCertificate(CertificateError::Expired)`, say.
+    pub fn rustls_error(&self) -> &rustls::Error {
+        &self.error
     }
 }
 
@@ -28,7 +35,7 @@ impl From<rustls::Error> for TlsError {
 
 impl fmt::Display for TlsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "TLS: {}", self.error)
+        write!(f, "TLS: {}", super::Explained(&self.error))
     }
 }
 
