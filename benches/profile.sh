@@ -19,7 +19,7 @@ bin=target/release/examples
 out=target/callgrind.$server.out
 log=$(mktemp)
 rm -f "$out"*
-valgrind --tool=callgrind --callgrind-out-file="$out" "$bin/$server" --port 0 >"$log" 2>/dev/null &
+valgrind --tool=callgrind ${CALLGRIND_OPTIONS:-} --callgrind-out-file="$out" "$bin/$server" --port 0 >"$log" 2>/dev/null &
 pid=$!
 disown "$pid"
 trap 'kill -9 $pid 2>/dev/null || true; rm -f "$log"' EXIT

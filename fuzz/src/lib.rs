@@ -31,7 +31,7 @@
 //!    leaves out (see `modelled` there).
 
 use bytes::Bytes;
-use torsade::lines::{Frame, LineFramer};
+use torsade::lines::{Frame, Lent, LineFramer};
 use torsade_protocols::{LineOnlyReceiver, LineReceiver};
 
 // The property tests' shared helpers, for the handler the receivers are fuzzed with
@@ -196,10 +196,10 @@ fn run_framer(kind: Kind, case: &Case<'_>, chunks: &[&[u8]]) -> Outcome {
             continue;
         }
         framer.push(Bytes::copy_from_slice(chunk));
-        // One delivery per chunk, lending lines from `held` as the dispatcher does.
-        let mut held = Bytes::new();
+        // One delivery per chunk, lending lines from `lent` as the dispatcher does.
+        let mut lent = Lent::new();
         while !closing {
-            let Some(frame) = framer.next_lent(&mut held) else {
+            let Some(frame) = framer.next_lent(&mut lent) else {
                 break;
             };
             let mut lines = Mirror {
@@ -210,7 +210,7 @@ fn run_framer(kind: Kind, case: &Case<'_>, chunks: &[&[u8]]) -> Outcome {
             };
             match frame {
                 Frame::Line(range) => {
-                    let line = held.slice(range);
+                    let line = lent.bytes().slice(range);
                     script.line(&mut lines, &line);
                 }
                 Frame::Raw(data) => script.raw(&mut lines, data),

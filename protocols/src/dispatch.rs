@@ -13,8 +13,8 @@ use std::fmt;
 use bytes::Bytes;
 use torsade::{Context, DisconnectReason, Transport};
 
-use torsade::lines::{Frame, LineFramer, DEFAULT_DELIMITER, DEFAULT_MAX_LENGTH};
 use crate::{Line, LineContext, LineHandler};
+use torsade::lines::{Frame, Lent, LineFramer, DEFAULT_DELIMITER, DEFAULT_MAX_LENGTH};
 
 /// A handler, its framer, and the loop between them.
 pub(crate) struct Dispatcher<H> {
@@ -121,20 +121,20 @@ impl<H: LineHandler> Dispatcher<H> {
 }
 
 /// The loop of [`Dispatcher::deliver`]: the framer's frames to the handler until the
-/// framer needs more input or the protocol asked to close. Lines are lent from `held`,
+/// framer needs more input or the protocol asked to close. Lines are lent from `lent`,
 /// which the framer keeps viewing the chunk they lie in (see [`LineFramer::next_lent`]):
 /// no copy and no reference count per line. Every line goes through one call site.
 #[inline]
 fn deliver_events<H: LineHandler>(handler: &mut H, lines: &mut LineContext<'_>) {
-    let mut held = Bytes::new();
+    let mut lent = Lent::new();
     while !lines.is_closing() {
-        match lines.framer.next_lent(&mut held) {
+        match lines.framer.next_lent(&mut lent) {
             None => return,
             Some(Frame::Line(range)) => {
                 // The framer's ranges lie inside `held`; `get` keeps a broken promise from
                 // turning into a panic.
-                if let Some(line) = held.get(range) {
-                    handler.line_received(lines, Line::new(line, &held));
+                if let Some(line) = lent.bytes().get(range) {
+                    handler.line_received(lines, Line::new(line, lent.bytes()));
                 }
             }
             Some(Frame::Raw(data)) => handler.raw_data_received(lines, data),

@@ -202,7 +202,7 @@ impl<P> fmt::Debug for Context<'_, P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Context")
             .field("peer", self.state.inbox.peer())
-            .field("close", &self.state.close)
+            .field("close", &self.state.close())
             .field("unsent", &self.state.out.len())
             .finish_non_exhaustive()
     }

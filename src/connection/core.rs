@@ -75,7 +75,7 @@ impl<P: Protocol> Core<P> {
     pub(crate) fn eof(&mut self) -> Result<(), End> {
         self.state.read_eof = true;
         let keep_open = self.dispatch(|protocol, cx| protocol.eof_received(cx))?;
-        if !keep_open || self.state.close == Close::LoseWrite {
+        if !keep_open || self.state.close() == Close::LoseWrite {
             self.state.lose_connection();
         }
         self.after_callback()
@@ -98,7 +98,7 @@ impl<P: Protocol> Core<P> {
     /// within one read).
     #[inline]
     pub(crate) fn after_callback(&mut self) -> Result<(), End> {
-        if self.state.close == Close::Abort {
+        if self.state.close() == Close::Abort {
             return Err(self.state.abort_reason());
         }
         self.check_pressure()
@@ -179,7 +179,7 @@ impl<P: Protocol> Core<P> {
     /// After `pause_producing` or `resume_producing`: an abort ends the connection (the
     /// pressure itself is checked again at the next event, not in a loop here).
     fn after_pressure_callback(&mut self) -> Result<(), End> {
-        if self.state.close == Close::Abort {
+        if self.state.close() == Close::Abort {
             return Err(self.state.abort_reason());
         }
         Ok(())
@@ -218,14 +218,14 @@ impl<P: Protocol> Core<P> {
     /// Records activity for the idle timeout after a round that read `read` bytes and
     /// sent `sent`.
     pub(crate) fn activity(&mut self, read: usize, sent: usize) {
+        let closing = self.state.close() == Close::Lose;
         let Some(extras) = self.state.extras.as_mut() else {
             return;
         };
         let Some(idle) = extras.idle.as_mut() else {
             return;
         };
-        let counts_sends = extras.idle_activity == IdleActivity::ReadsAndWrites
-            || matches!(self.state.close, Close::Lose);
+        let counts_sends = extras.idle_activity == IdleActivity::ReadsAndWrites || closing;
         if read > 0 || (sent > 0 && counts_sends) {
             idle.last_activity = self.state.inbox.clock().now();
         }
@@ -253,7 +253,7 @@ impl<P: Protocol> Core<P> {
         idle.last_activity = now;
         idle.fired = true;
         extras.idle_timeouts += 1;
-        if self.state.close == Close::Lose {
+        if self.state.close() == Close::Lose {
             tracing::debug!(peer = %self.state.inbox.peer(), ?timeout, "idle while closing; aborting the connection");
             return Err(DisconnectReason::Lost(ConnectionError::IdleTimeout {
                 timeout,
@@ -261,7 +261,7 @@ impl<P: Protocol> Core<P> {
         }
         tracing::debug!(peer = %self.state.inbox.peer(), ?timeout, "idle timeout");
         self.dispatch(|protocol, cx| protocol.timeout_connection(cx))?;
-        if self.state.close != Close::Lose {
+        if self.state.close() != Close::Lose {
             // One shot: watching again is the protocol's call (it set a new timeout, which
             // is not marked fired). A closing connection stays watched, so that a close
             // stuck for another timeout is aborted.
@@ -279,7 +279,7 @@ impl<P: Protocol> Core<P> {
     /// switching to TLS.
     #[inline]
     pub(crate) fn wants_read(&self) -> bool {
-        self.state.close.reads()
+        self.state.close().reads()
             && !self.state.read_paused
             && !self.state.read_eof
             && !self.state.start_tls_pending()
@@ -288,7 +288,7 @@ impl<P: Protocol> Core<P> {
     /// What the driver should do about closing, once everything written is sent
     /// (`flushed`).
     pub(crate) fn close_action(&mut self, flushed: bool) -> CloseAction {
-        match self.state.close {
+        match self.state.close() {
             Close::Open => CloseAction::Nothing,
             Close::Abort => CloseAction::End(self.state.abort_reason()),
             // A registered producer holds the close until it is unregistered (Twisted).
@@ -301,11 +301,11 @@ impl<P: Protocol> Core<P> {
                 CloseAction::Nothing
             }
             close => {
-                if self.state.write_side == WriteSide::Open {
+                if self.state.write_side() == WriteSide::Open {
                     // From here on writes are dropped: nothing can slip in behind the FIN.
-                    self.state.write_side = WriteSide::ShuttingDown;
+                    self.state.set_write_side(WriteSide::ShuttingDown);
                 }
-                if self.state.write_side == WriteSide::ShuttingDown {
+                if self.state.write_side() == WriteSide::ShuttingDown {
                     CloseAction::ShutdownWrite
                 } else if close == Close::Lose {
                     CloseAction::End(self.state.close_reason())
@@ -318,16 +318,16 @@ impl<P: Protocol> Core<P> {
 
     /// The write side is shut down (the stream's shutdown completed).
     pub(crate) fn write_shut(&mut self) {
-        self.state.write_side = WriteSide::Shut;
+        self.state.set_write_side(WriteSide::Shut);
     }
 
     /// The connection ended with `reason`: the inbox is closed and its calls are told, a
     /// producer is stopped, and the protocol gets `connection_lost`. Runs once.
     pub(crate) fn lost(&mut self, reason: &DisconnectReason) {
-        if self.state.ended {
+        if self.state.has_ended() {
             return;
         }
-        self.state.ended = true;
+        self.state.set_ended();
         self.state.out.discard();
         if let Some(taken) = self.state.inbox.end() {
             for (_, request) in taken.requests {
@@ -390,8 +390,8 @@ pub(crate) fn io_lost(error: io::Error) -> DisconnectReason {
 impl<P> std::fmt::Debug for Core<P> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Core")
-            .field("close", &self.state.close)
-            .field("write_side", &self.state.write_side)
+            .field("close", &self.state.close())
+            .field("write_side", &self.state.write_side())
             .field("unsent", &self.state.out.len())
             .finish_non_exhaustive()
     }
@@ -452,6 +452,10 @@ mod tests {
         assert_eq!(received, 300);
         assert!(connection.is_lost(), "the close it asked for completed");
         assert_eq!(connection.producer_kind(), None);
-        assert_eq!(*calls.lock().unwrap(), 4, "three chunks, then the call that ended it");
+        assert_eq!(
+            *calls.lock().unwrap(),
+            4,
+            "three chunks, then the call that ended it"
+        );
     }
 }

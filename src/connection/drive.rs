@@ -252,7 +252,7 @@ where
 
     /// Whether `connection_lost` has run.
     pub(crate) fn is_lost(&self) -> bool {
-        self.core.state.ended
+        self.core.state.has_ended()
     }
 
     /// Whether the connection asked to close, or ended.
@@ -771,4 +771,3 @@ impl<P, S, H: Host> Drop for Driver<P, S, H> {
         }
     }
 }
-

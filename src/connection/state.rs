@@ -50,13 +50,17 @@ pub(crate) struct State {
     /// Written and not yet taken by the stream.
     pub(crate) out: Outgoing,
     pub(crate) inbox: Arc<Inbox>,
-    pub(crate) close: Close,
-    pub(crate) write_side: WriteSide,
+    close: Close,
+    write_side: WriteSide,
+    /// Writes are queued: `write_side` open, `close` not an abort, not `ended`. Kept by
+    /// every change of the three (they change only through this file), so a write tests
+    /// one flag.
+    writable: bool,
     pub(crate) read_paused: bool,
     /// The peer sent EOF.
     pub(crate) read_eof: bool,
     /// `connection_lost` has been called (or is being called).
-    pub(crate) ended: bool,
+    ended: bool,
     pub(crate) pressure: WritePressure,
     /// Watermarks other than the defaults, an idle timeout, a producer, TLS.
     pub(crate) extras: Option<Box<Extras>>,
@@ -121,6 +125,7 @@ impl State {
             inbox,
             close: Close::Open,
             write_side: WriteSide::Open,
+            writable: true,
             read_paused: false,
             read_eof: false,
             ended: false,
@@ -133,23 +138,64 @@ impl State {
         self.extras.get_or_insert_with(Box::default)
     }
 
-    /// Whether writes are still queued: not ended, not aborted, write side not shut.
-    #[inline]
-    pub(crate) fn accepts_writes(&self) -> bool {
-        self.write_side == WriteSide::Open && self.close != Close::Abort && !self.ended
+    /// Recomputes `writable` after a change of what it caches.
+    fn refresh_writable(&mut self) {
+        self.writable =
+            self.write_side == WriteSide::Open && self.close != Close::Abort && !self.ended;
+    }
+
+    /// How the connection is being closed, if it is.
+    pub(crate) fn close(&self) -> Close {
+        self.close
+    }
+
+    fn set_close(&mut self, close: Close) {
+        self.close = close;
+        self.refresh_writable();
+    }
+
+    /// How far the write side is shut.
+    pub(crate) fn write_side(&self) -> WriteSide {
+        self.write_side
+    }
+
+    pub(crate) fn set_write_side(&mut self, write_side: WriteSide) {
+        self.write_side = write_side;
+        self.refresh_writable();
+    }
+
+    /// Whether the connection ended (`connection_lost` ran or is running).
+    pub(crate) fn has_ended(&self) -> bool {
+        self.ended
+    }
+
+    pub(crate) fn set_ended(&mut self) {
+        self.ended = true;
+        self.refresh_writable();
     }
 
     /// Appends `chunks` to what is to be sent, after anything left in the inbox before
     /// (see `inbox` on order).
     #[inline]
     pub(crate) fn write_many(&mut self, chunks: &[&[u8]]) {
-        if !self.accepts_writes() {
+        if !self.writable || self.inbox.is_waiting() {
+            return self.write_many_after_checks(chunks);
+        }
+        for chunk in chunks {
+            self.out.append(chunk);
+        }
+    }
+
+    /// [`write_many`](State::write_many) when writes are refused, or a handle's bytes are
+    /// waiting to go before these.
+    #[cold]
+    #[inline(never)]
+    fn write_many_after_checks(&mut self, chunks: &[&[u8]]) {
+        if !self.writable {
             self.dropped(chunks);
             return;
         }
-        if self.inbox.is_waiting() {
-            self.catch_up();
-        }
+        self.catch_up();
         for chunk in chunks {
             self.out.append(chunk);
         }
@@ -174,7 +220,7 @@ impl State {
 
     pub(crate) fn lose_connection(&mut self) {
         if matches!(self.close, Close::Open | Close::LoseWrite) {
-            self.close = Close::Lose;
+            self.set_close(Close::Lose);
             self.inbox.mark_closing();
         }
     }
@@ -188,16 +234,17 @@ impl State {
 
     pub(crate) fn lose_write_connection(&mut self) {
         if self.close == Close::Open {
-            self.close = Close::LoseWrite;
+            self.set_close(Close::LoseWrite);
         }
     }
 
     pub(crate) fn abort(&mut self) {
-        self.close = Close::Abort;
+        self.set_close(Close::Abort);
         self.out.discard();
         self.inbox.mark_closing();
     }
 
+    #[inline]
     pub(crate) fn is_closing(&self) -> bool {
         matches!(self.close, Close::Lose | Close::Abort) || self.ended
     }

@@ -69,20 +69,30 @@ impl Delimiter {
     /// (from [`searcher`](Delimiter::searcher) on this delimiter).
     #[inline]
     pub(crate) fn find_with(&self, searcher: &Searcher, haystack: &[u8]) -> Option<usize> {
+        // The vector searchers first, tested one by one: they are what runs where the
+        // CPU has AVX2, and a test per kind is cheaper than a jump through a table.
+        #[cfg(target_arch = "x86_64")]
+        if let Searcher::OneAvx2(one) = searcher {
+            return one.find(haystack);
+        }
+        #[cfg(target_arch = "x86_64")]
+        if let Searcher::PairAvx2(first, second) = searcher {
+            return find_pair(|haystack| first.find(haystack), *second, haystack);
+        }
+        self.find_portably(searcher, haystack)
+    }
+
+    /// [`find_with`](Delimiter::find_with) without a vector searcher of its own.
+    #[inline(never)]
+    fn find_portably(&self, searcher: &Searcher, haystack: &[u8]) -> Option<usize> {
         match searcher {
-            #[cfg(target_arch = "x86_64")]
-            Searcher::OneAvx2(one) => one.find(haystack),
             Searcher::One(byte) => memchr::memchr(*byte, haystack),
-            #[cfg(target_arch = "x86_64")]
-            Searcher::PairAvx2(first, second) => {
-                find_pair(|haystack| first.find(haystack), *second, haystack)
-            }
             Searcher::Pair(first, second) => find_pair(
                 |haystack| memchr::memchr(*first, haystack),
                 *second,
                 haystack,
             ),
-            Searcher::Long => self.find(haystack),
+            _ => self.find(haystack),
         }
     }
 

@@ -74,11 +74,44 @@ enum LineSource {
     Assembled(Bytes),
 }
 
-/// A run of lines taken whole from one chunk: the delimiter search set up once for it.
+/// A run of lines taken whole from one chunk: the delimiter search set up once for it,
+/// valid while the framer's `epoch` is the one it was set up in.
 #[derive(Clone, Copy)]
 struct PlainRun {
     searcher: Searcher,
     window: usize,
+    epoch: u32,
+}
+
+/// Where [`LineFramer::next_lent`] lends lines from, kept by the caller from one call to
+/// the next: the bytes the lines lie in, and the delimiter search for a run of lines in
+/// them. It lives with the loop that takes the lines (on its stack), so a framer kept for
+/// a connection's whole life does not carry the search state between reads.
+#[derive(Clone, Default)]
+pub struct Lent {
+    bytes: Bytes,
+    run: Option<PlainRun>,
+}
+
+impl Lent {
+    /// Nothing lent yet.
+    pub fn new() -> Lent {
+        Lent::default()
+    }
+
+    /// The bytes the lent lines are ranges of.
+    pub fn bytes(&self) -> &Bytes {
+        &self.bytes
+    }
+}
+
+impl fmt::Debug for Lent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Lent")
+            .field("bytes", &self.bytes.len())
+            .field("in_run", &self.run.is_some())
+            .finish()
+    }
 }
 
 /// How incoming bytes are read.
@@ -142,9 +175,11 @@ pub struct LineFramer {
     pos: usize,
     /// Input after `chunk`.
     queue: VecDeque<Pending>,
-    /// Lines are being taken whole from `chunk` with this search (see `next_lent`); reset
-    /// whenever the chunk changes or the framer is steered.
-    run: Option<PlainRun>,
+    /// Counts the changes that end a run of plain lines (see `next_lent`): a new chunk,
+    /// a mode switch, pushed-back bytes, a clear. A [`Lent`]'s run is valid only in the
+    /// epoch it began in. It wraps: a run would have to sit unused through 2^32 changes
+    /// to be taken for current.
+    epoch: u32,
 }
 
 impl LineFramer {
@@ -164,7 +199,7 @@ impl LineFramer {
             chunk: Bytes::new(),
             pos: 0,
             queue: VecDeque::new(),
-            run: None,
+            epoch: 0,
         }
     }
 
@@ -199,7 +234,7 @@ impl LineFramer {
     /// passed on as raw data too, and a discard in progress ends: in raw mode every byte
     /// is delivered.
     pub fn set_raw_mode(&mut self) {
-        self.run = None;
+        self.end_run();
         self.mode = Mode::Raw;
         self.discards.clear();
         self.queue
@@ -212,7 +247,7 @@ impl LineFramer {
 
     /// Splits lines from now on, starting with `extra` (before anything not yet parsed).
     pub fn set_line_mode(&mut self, extra: Bytes) {
-        self.run = None;
+        self.end_run();
         self.mode = Mode::Line;
         if extra.is_empty() {
             return;
@@ -254,12 +289,12 @@ impl LineFramer {
     fn set_chunk(&mut self, data: Bytes) {
         self.chunk = data;
         self.pos = 0;
-        self.run = None;
+        self.end_run();
     }
 
     /// Takes the unparsed part of the chunk out (the framer is left with none).
     fn take_rest(&mut self) -> Bytes {
-        self.run = None;
+        self.end_run();
         let chunk = mem::take(&mut self.chunk);
         let pos = mem::take(&mut self.pos);
         if pos == 0 {
@@ -273,7 +308,7 @@ impl LineFramer {
     fn drop_rest(&mut self) {
         self.chunk = Bytes::new();
         self.pos = 0;
-        self.run = None;
+        self.end_run();
     }
 
     /// How many received bytes are buffered and not yet parsed (an unfinished line
@@ -294,7 +329,7 @@ impl LineFramer {
     /// parsed. If the rest of an over-long line is being discarded, it still is (as one
     /// line, up to the next delimiter).
     pub fn clear(&mut self) -> Bytes {
-        self.run = None;
+        self.end_run();
         let mut pieces = Vec::with_capacity(self.queue.len() + 2);
         pieces.push(self.partial.split().freeze());
         pieces.push(self.take_rest());
@@ -319,59 +354,60 @@ impl LineFramer {
     /// received in, when it lies whole in one: no copy), or `None` when more input is
     /// needed.
     pub fn next_frame(&mut self) -> Option<Frame> {
-        let mut held = Bytes::new();
-        Some(match self.next_lent(&mut held)? {
-            Frame::Line(range) => Frame::Line(held.slice(range)),
+        let mut lent = Lent::new();
+        Some(match self.next_lent(&mut lent)? {
+            Frame::Line(range) => Frame::Line(lent.bytes.slice(range)),
             Frame::Raw(data) => Frame::Raw(data),
             Frame::TooLong(start) => Frame::TooLong(start),
         })
     }
 
-    /// The next frame, a line lent as a range of `held`, or `None` when more input is
-    /// needed. The framer makes `held` view the bytes the line lies in — the chunk it was
-    /// received in, or the line itself if it came in pieces — so that a loop over the
-    /// lines of a chunk copies nothing and counts no references for each line. Pass the
-    /// same `held` to every call; keep a line with `held.slice(range)`.
+    /// The next frame, a line lent as a range of [`lent.bytes()`](Lent::bytes), or `None`
+    /// when more input is needed. The framer makes `lent` view the bytes the line lies in
+    /// — the chunk it was received in, or the line itself if it came in pieces — so that
+    /// a loop over the lines of a chunk copies nothing and counts no references for each
+    /// line. Pass the same `lent` to every call; keep a line with
+    /// `lent.bytes().slice(range)`.
     ///
     /// # Examples
     ///
     /// ```
     /// use bytes::Bytes;
-    /// use torsade::lines::{Frame, LineFramer};
+    /// use torsade::lines::{Frame, Lent, LineFramer};
     ///
     /// let mut framer = LineFramer::new(&b"\n"[..], 100);
     /// framer.push(Bytes::from_static(b"one\ntwo\nthr"));
-    /// let mut held = Bytes::new();
+    /// let mut lent = Lent::new();
     /// let mut lines = Vec::new();
-    /// while let Some(Frame::Line(range)) = framer.next_lent(&mut held) {
-    ///     lines.push(held[range].to_vec());
+    /// while let Some(Frame::Line(range)) = framer.next_lent(&mut lent) {
+    ///     lines.push(lent.bytes()[range].to_vec());
     /// }
     /// assert_eq!(lines, [b"one".to_vec(), b"two".to_vec()]);
     /// assert_eq!(framer.buffered(), 3); // "thr" waits for its delimiter
     /// ```
     #[inline]
-    pub fn next_lent(&mut self, held: &mut Bytes) -> Option<Frame<Range<usize>>> {
-        if self.run.is_some() {
-            if same_view(held, &self.chunk) {
-                if let Some(range) = self.next_plain_line() {
+    pub fn next_lent(&mut self, lent: &mut Lent) -> Option<Frame<Range<usize>>> {
+        if let Some(run) = &lent.run {
+            if run.epoch == self.epoch && same_view(&lent.bytes, &self.chunk) {
+                if let Some(range) = self.next_plain_line(run) {
                     return Some(Frame::Line(range));
                 }
             }
-            self.run = None;
+            lent.run = None;
         }
         Some(match self.next_lent_event()? {
             LentEvent::Line(LineSource::Chunk(range)) => {
-                if !same_view(held, &self.chunk) {
-                    *held = self.chunk.clone();
+                if !same_view(&lent.bytes, &self.chunk) {
+                    lent.bytes = self.chunk.clone();
                 }
                 if self.is_plain() {
-                    self.run = Some(self.start_run());
+                    lent.run = Some(self.start_run());
                 }
                 Frame::Line(range)
             }
             LentEvent::Line(LineSource::Assembled(line)) => {
                 let length = line.len();
-                *held = line;
+                lent.bytes = line;
                 Frame::Line(0..length)
             }
             LentEvent::Raw(data) => Frame::Raw(data),
@@ -380,21 +416,27 @@ impl LineFramer {
     }
 
     /// How far to search for a delimiter from the start of a line: one must start at or
-    /// before `max_length`. (Computed, not stored: a framer lives in every connection,
-    /// and eight more bytes cost an idle connection 128 in tokio's task cell.)
+    /// before `max_length`.
     #[inline]
     fn window(&self) -> usize {
         self.max_length.saturating_add(self.delimiter.len())
     }
 
     /// What a run of [`next_plain_line`](LineFramer::next_plain_line) calls needs, set up
-    /// once: the delimiter search and how far it looks.
+    /// once: the delimiter search and how far it looks, for this epoch.
     #[inline]
     fn start_run(&self) -> PlainRun {
         PlainRun {
             searcher: self.delimiter.searcher(),
             window: self.window(),
+            epoch: self.epoch,
         }
+    }
+
+    /// Ends any run of plain lines: the framer was steered or its chunk changed.
+    #[inline]
+    fn end_run(&mut self) {
+        self.epoch = self.epoch.wrapping_add(1);
     }
 
     /// Whether nothing but the chunk is pending: line mode, no unfinished line, no
@@ -407,15 +449,12 @@ impl LineFramer {
     }
 
     /// The next line, if it lies whole in the chunk being parsed: the common case,
-    /// without the general event. Only while the framer [`is_plain`](LineFramer::is_plain)
-    /// (the caller checks once, then watches for steering). `None` means "ask
+    /// without the general event. Only within a run (`run` is from this epoch, so the
+    /// framer is still plain). `None` means "ask
     /// [`next_lent_event`](LineFramer::next_lent_event)", which handles everything, this
     /// case included.
-    ///
     #[inline]
-    fn next_plain_line(&mut self) -> Option<Range<usize>> {
-        // Borrowed, not copied: a run's searcher is as large as a few vector registers.
-        let run = self.run.as_ref()?;
+    fn next_plain_line(&mut self, run: &PlainRun) -> Option<Range<usize>> {
         let start = self.pos;
         let rest = self.chunk.get(start..)?;
         let searched = rest.get(..run.window).unwrap_or(rest);
@@ -825,7 +864,11 @@ mod memory_tests {
         assert!(framer.partial.capacity() >= 16_000);
         framer.push(Bytes::from_static(b"\n"));
         assert!(matches!(framer.next_frame(), Some(Frame::Line(line)) if line.len() == 16_000));
-        assert_eq!(framer.partial.capacity(), 0, "no memory kept for a line long gone");
+        assert_eq!(
+            framer.partial.capacity(),
+            0,
+            "no memory kept for a line long gone"
+        );
     }
 
     #[test]
@@ -833,25 +876,34 @@ mod memory_tests {
         let mut framer = LineFramer::new(Bytes::from_static(b"\r\n"), 100);
         let chunk = Bytes::from_static(b"a\r\nbb\r\nccc\r\n");
         framer.push(chunk.clone());
-        let mut held = Bytes::new();
-        assert_eq!(framer.next_lent(&mut held), Some(Frame::Line(0..1)));
-        assert_eq!(held.as_ptr(), chunk.as_ptr());
-        assert_eq!(framer.next_lent(&mut held), Some(Frame::Line(3..5)));
+        let mut lent = Lent::new();
+        assert_eq!(framer.next_lent(&mut lent), Some(Frame::Line(0..1)));
+        assert_eq!(lent.bytes().as_ptr(), chunk.as_ptr());
+        assert!(lent.run.is_some(), "a run began");
+        assert_eq!(framer.next_lent(&mut lent), Some(Frame::Line(3..5)));
         // Steering ends the run; the framer goes on from where it is.
         framer.set_line_mode(Bytes::from_static(b"dd\r\n"));
-        assert_eq!(framer.next_lent(&mut held), Some(Frame::Line(0..2)));
-        assert_eq!(&held[..2], b"dd");
-        let Some(Frame::Line(range)) = framer.next_lent(&mut held) else {
+        assert_eq!(framer.next_lent(&mut lent), Some(Frame::Line(0..2)));
+        assert_eq!(&lent.bytes()[..2], b"dd");
+        let Some(Frame::Line(range)) = framer.next_lent(&mut lent) else {
             panic!("the rest of the chunk follows the pushed-back line");
         };
-        assert_eq!(&held[range], b"ccc");
-        // A `held` that is not the framer's is repaired, not trusted.
-        let mut other = Bytes::from_static(b"something else");
-        framer.push(Bytes::from_static(b"e\r\nf\r\n"));
-        assert_eq!(framer.next_lent(&mut other), Some(Frame::Line(0..1)));
-        other = Bytes::from_static(b"replaced");
+        assert_eq!(&lent.bytes()[range], b"ccc");
+        // A run from before a switch to raw mode is not trusted: the rest comes raw.
+        framer.push(Bytes::from_static(b"e\r\nf\r\ng\r\n"));
+        assert_eq!(framer.next_lent(&mut lent), Some(Frame::Line(0..1)));
+        framer.set_raw_mode();
+        assert_eq!(
+            framer.next_lent(&mut lent),
+            Some(Frame::Raw(Bytes::from_static(b"f\r\ng\r\n")))
+        );
+        // Another `Lent` (one that views something else) is repaired, not trusted.
+        framer.set_line_mode(Bytes::new());
+        framer.push(Bytes::from_static(b"h\r\ni\r\n"));
+        assert_eq!(framer.next_lent(&mut lent), Some(Frame::Line(0..1)));
+        let mut other = Lent::new();
         assert_eq!(framer.next_lent(&mut other), Some(Frame::Line(3..4)));
-        assert_eq!(&other[3..4], b"f");
-        assert_eq!(framer.next_lent(&mut other), None);
+        assert_eq!(&other.bytes()[3..4], b"i");
+        assert_eq!(framer.next_lent(&mut lent), None);
     }
 }

@@ -5,4 +5,4 @@
 mod delimiter;
 mod framer;
 
-pub use self::framer::{Frame, LineFramer, DEFAULT_DELIMITER, DEFAULT_MAX_LENGTH};
+pub use self::framer::{Frame, Lent, LineFramer, DEFAULT_DELIMITER, DEFAULT_MAX_LENGTH};
