@@ -2,7 +2,7 @@
 # A short fuzz run of every target in fuzz/ (cargo-fuzz, libFuzzer), when this machine has
 # a nightly toolchain and cargo-fuzz; otherwise one line saying it was skipped, exit 0:
 # the proptest properties (protocols/tests/framing_properties.rs and
-# protocols/src/framer_properties.rs, run by `cargo test`) check the same invariants.
+# tests/line_framer_properties.rs, run by `cargo test`) check the same invariants.
 #
 # FUZZ_SECONDS sets each target's run time (default 30). A crash fails the script; the
 # input that caused it is written under fuzz/artifacts/TARGET/, and

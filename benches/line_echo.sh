@@ -1,26 +1,28 @@
 #!/usr/bin/env bash
-# The line-echo comparison behind docs/BENCHMARKS.md: torsade's `line_echo` against a
-# hand-written tokio server and tokio-util's `LinesCodec`, under the load generator; and
-# `line_echo` over TLS (`line_echo_tls`: certificates made with openssl, the load
-# generator on tokio-rustls), so the cost of encryption is known.
+# The line-echo comparison behind docs/BENCHMARKS.md: torsade's `line_echo` (a
+# `LineReceiver`) and `echo` (a plain `Protocol`) against a hand-written tokio server and
+# tokio-util's `LinesCodec`, under the load generator; and over TLS, torsade's
+# `line_echo` against the hand-written server on tokio-rustls (`NAME_tls`: example NAME
+# with certificates made by openssl, the load generator on tokio-rustls).
 #
 #   bash benches/line_echo.sh            # 3 rounds per measurement, medians reported
 #   ROUNDS=1 SECONDS_PER_RUN=3 bash benches/line_echo.sh   # a quick look
 #
 # Each server runs pinned to core 0 and the load generator to core 1 (`taskset`), on
 # loopback only. Every run is bounded by SECONDS_PER_RUN; the whole script takes about
-# 3 servers x 4 modes x ROUNDS x SECONDS_PER_RUN. Not part of the test run.
+# 6 servers x 4 modes x ROUNDS x SECONDS_PER_RUN. Not part of the test run. Ratios are
+# to the hand-written server: the plain one for plain servers, the TLS one for TLS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ROUNDS=${ROUNDS:-3}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-8}
 IDLE_CONNECTIONS=${IDLE_CONNECTIONS:-10000}
-SERVERS=${SERVERS:-"line_echo baseline_tokio_echo baseline_lines_codec line_echo_tls"}
+SERVERS=${SERVERS:-"line_echo echo baseline_tokio_echo baseline_lines_codec line_echo_tls baseline_tokio_echo_tls"}
 SERVER_CORE=${SERVER_CORE:-0}
 CLIENT_CORE=${CLIENT_CORE:-1}
 
-cargo build --release --quiet --example loadgen $(for s in $SERVERS; do printf -- '--example %s ' "${s%_tls}"; done)
+cargo build --release --quiet --example loadgen $(for s in $SERVERS; do printf -- '--example %s ' "${s%_tls}"; done | sort -u)
 bin=target/release/examples
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
@@ -86,7 +88,7 @@ for round in $(seq 1 "$ROUNDS"); do
       echo "$server $mode round $round: $report" >&2
       case $mode in
         pipelined) sample="$(field lines_per_s "$report") $(field server_cpu_ns_per_unit "$report")" ;;
-        rr) sample="$(field p50_us "$report") $(field p99_us "$report") $(field requests_per_s "$report")" ;;
+        rr) sample="$(field p50_us "$report") $(field p99_us "$report") $(field server_cpu_ns_per_unit "$report")" ;;
         churn) sample="$(field connections_per_s "$report") $(field server_cpu_ns_per_unit "$report")" ;;
         idle) sample="$(field bytes_per_connection "$report")" ;;
       esac
@@ -105,21 +107,24 @@ for server in $SERVERS; do
   done
 done
 
-base=baseline_tokio_echo
+# base SERVER: what SERVER's ratios are to.
+base() { if [ "${1%_tls}" != "$1" ]; then echo baseline_tokio_echo_tls; else echo baseline_tokio_echo; fi; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 echo
-echo "| server | pipelined lines/s | CPU ns/line | rr p50 µs | rr p99 µs | churn conn/s | CPU µs/conn | idle B/conn |"
-echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
+echo "| server | pipelined lines/s | CPU ns/line | rr p50 µs | rr p99 µs | rr CPU µs/req | churn conn/s | CPU µs/conn | idle B/conn |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 for server in $SERVERS; do
-  printf '| %s | %.0f (%sx) | %.0f (%sx) | %s | %s (%sx) | %.0f (%sx) | %.1f | %s (%sx) |\n' \
+  b=$(base "$server")
+  printf '| %s | %.0f (%sx) | %.0f (%sx) | %s | %s (%sx) | %.1f (%sx) | %.0f (%sx) | %.1f (%sx) | %s (%sx) |\n' \
     "$server" \
-    "${result[$server,pipelined,1]}" "$(ratio "${result[$server,pipelined,1]}" "${result[$base,pipelined,1]:-0}")" \
-    "${result[$server,pipelined,2]}" "$(ratio "${result[$server,pipelined,2]}" "${result[$base,pipelined,2]:-0}")" \
+    "${result[$server,pipelined,1]}" "$(ratio "${result[$server,pipelined,1]}" "${result[$b,pipelined,1]:-0}")" \
+    "${result[$server,pipelined,2]}" "$(ratio "${result[$server,pipelined,2]}" "${result[$b,pipelined,2]:-0}")" \
     "${result[$server,rr,1]}" \
-    "${result[$server,rr,2]}" "$(ratio "${result[$server,rr,2]}" "${result[$base,rr,2]:-0}")" \
-    "${result[$server,churn,1]}" "$(ratio "${result[$server,churn,1]}" "${result[$base,churn,1]:-0}")" \
-    "$(awk -v n="${result[$server,churn,2]}" 'BEGIN { printf "%.1f", n / 1000 }')" \
-    "${result[$server,idle,1]}" "$(ratio "${result[$server,idle,1]}" "${result[$base,idle,1]:-0}")"
+    "${result[$server,rr,2]}" "$(ratio "${result[$server,rr,2]}" "${result[$b,rr,2]:-0}")" \
+    "$(awk -v n="${result[$server,rr,3]}" 'BEGIN { printf "%.1f", n / 1000 }')" "$(ratio "${result[$server,rr,3]}" "${result[$b,rr,3]:-0}")" \
+    "${result[$server,churn,1]}" "$(ratio "${result[$server,churn,1]}" "${result[$b,churn,1]:-0}")" \
+    "$(awk -v n="${result[$server,churn,2]}" 'BEGIN { printf "%.1f", n / 1000 }')" "$(ratio "${result[$server,churn,2]}" "${result[$b,churn,2]:-0}")" \
+    "${result[$server,idle,1]}" "$(ratio "${result[$server,idle,1]}" "${result[$b,idle,1]:-0}")"
 done
 echo
-echo "(ratios are to $base; $ROUNDS rounds of ${SECONDS_PER_RUN}s each, medians)"
+echo "(ratios are to baseline_tokio_echo, or baseline_tokio_echo_tls for TLS servers; $ROUNDS rounds of ${SECONDS_PER_RUN}s each, medians)"

@@ -1,6 +1,8 @@
 //! Baseline for the benchmarks: a line echo server written by hand on tokio, the way a
 //! careful tokio user would — a `BytesMut` per connection (8 KiB), `memchr` for the
-//! delimiter, and one write per read carrying every line that read completed.
+//! delimiter, and one write per read carrying every line that read completed. With
+//! `--tls-cert FILE --tls-key FILE` (PEM) the same loop runs over tokio-rustls: the
+//! baseline torsade's TLS is measured against.
 //!
 //! ```text
 //! cargo run --release --example baseline_tokio_echo -- --port 8001
@@ -13,24 +15,81 @@
 
 mod common;
 
+use std::io;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use bytes::BytesMut;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 
-const USAGE: &str = "usage: baseline_tokio_echo [--port PORT]   (0 picks a free port)";
+const USAGE: &str = "usage: baseline_tokio_echo [--port PORT] [--tls-cert FILE --tls-key FILE]
+   (--port 0 picks a free port; --tls-cert and --tls-key, PEM, serve TLS)";
 const MAX_LINE: usize = 16 * 1024;
 
 fn main() -> ExitCode {
-    common::tokio_serve_main(USAGE, 8001, |stream| async move {
-        if let Err(error) = echo(stream).await {
-            tracing::debug!("connection ended: {error}");
+    common::init_logging();
+    let args = match common::Args::parse(USAGE, &["port", "tls-cert", "tls-key"]) {
+        Ok(args) => args,
+        Err(code) => return code,
+    };
+    let port = match args.number("port", 8001) {
+        Ok(port) => port,
+        Err(code) => return code,
+    };
+    let tls = match (args.value("tls-cert"), args.value("tls-key")) {
+        (None, None) => None,
+        (Some(cert), Some(key)) => match torsade::tls::server_config_from_pem(cert, key) {
+            Ok(config) => Some(TlsAcceptor::from(config)),
+            Err(error) => {
+                eprintln!("error: {error}");
+                return ExitCode::FAILURE;
+            }
+        },
+        _ => {
+            eprintln!("--tls-cert and --tls-key go together\n{USAGE}");
+            return ExitCode::from(2);
         }
-    })
+    };
+    let outcome = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .and_then(|runtime| runtime.block_on(serve(port, tls)));
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
-async fn echo(mut stream: TcpStream) -> std::io::Result<()> {
+/// Accepts on 127.0.0.1:`port` and echoes each connection in a task of its own.
+async fn serve(port: u16, tls: Option<TlsAcceptor>) -> io::Result<()> {
+    let listener = TcpListener::bind(("127.0.0.1", port)).await?;
+    println!("listening on {}", listener.local_addr()?);
+    let tls = tls.map(Arc::new);
+    loop {
+        let (stream, _) = listener.accept().await?;
+        stream.set_nodelay(true)?;
+        let tls = tls.clone();
+        tokio::spawn(async move {
+            let outcome = match tls {
+                None => echo(stream).await,
+                Some(acceptor) => match acceptor.accept(stream).await {
+                    Ok(stream) => echo(stream).await,
+                    Err(error) => Err(error),
+                },
+            };
+            if let Err(error) = outcome {
+                tracing::debug!("connection ended: {error}");
+            }
+        });
+    }
+}
+
+async fn echo(mut stream: impl AsyncRead + AsyncWrite + Unpin) -> io::Result<()> {
     let mut input = BytesMut::with_capacity(8 * 1024);
     let mut output = Vec::with_capacity(8 * 1024);
     loop {
