@@ -64,16 +64,11 @@ impl Listener {
         listener: std::net::TcpListener,
     ) -> io::Result<Vec<(Handle, Listener)>> {
         listener.set_nonblocking(true)?;
-        let mut listeners = Vec::new();
-        for handle in reactor.handles() {
-            let own = listener.try_clone()?;
-            let _runtime = handle.enter();
-            listeners.push((
-                handle.clone(),
-                Listener::Tcp(tokio::net::TcpListener::from_std(own)?),
-            ));
-        }
-        Ok(listeners)
+        Listener::per_loop(reactor, || {
+            Ok(Listener::Tcp(tokio::net::TcpListener::from_std(
+                listener.try_clone()?,
+            )?))
+        })
     }
 
     /// One duplicate of a Unix listening socket per loop of `reactor`.
@@ -83,15 +78,25 @@ impl Listener {
         listener: std::os::unix::net::UnixListener,
     ) -> io::Result<Vec<(Handle, Listener)>> {
         listener.set_nonblocking(true)?;
-        let mut listeners = Vec::new();
-        for handle in reactor.handles() {
-            let own = listener.try_clone()?;
-            let _runtime = handle.enter();
-            listeners.push((
-                handle.clone(),
-                Listener::Unix(tokio::net::UnixListener::from_std(own)?),
-            ));
-        }
-        Ok(listeners)
+        Listener::per_loop(reactor, || {
+            Ok(Listener::Unix(tokio::net::UnixListener::from_std(
+                listener.try_clone()?,
+            )?))
+        })
+    }
+
+    /// A listener from `register` for each loop of `reactor`, made inside that loop's
+    /// runtime so that it registers there.
+    fn per_loop(
+        reactor: &Reactor,
+        mut register: impl FnMut() -> io::Result<Listener>,
+    ) -> io::Result<Vec<(Handle, Listener)>> {
+        reactor
+            .handles()
+            .map(|handle| {
+                let _runtime = handle.enter();
+                Ok((handle.clone(), register()?))
+            })
+            .collect()
     }
 }
