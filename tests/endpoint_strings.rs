@@ -69,8 +69,8 @@ fn invalid_field(text: &str, error: Error) -> String {
 fn every_server_form_parses_and_prints_back_as_itself() {
     let dir = TempDir::new("server-forms");
     let certificates = TestCertificates::new(&["localhost"]).unwrap();
-    let cert = dir.file("cert.pem", &certificates.cert_pem());
-    let key = dir.file("key.pem", &certificates.key_pem());
+    let cert = dir.file("cert.pem", certificates.cert_pem());
+    let key = dir.file("key.pem", certificates.key_pem());
     let mut forms = vec![
         "tcp:8000".to_string(),
         "tcp:8000:interface=127.0.0.1:backlog=50".to_string(),
@@ -106,7 +106,7 @@ fn every_server_form_parses_and_prints_back_as_itself() {
 fn every_client_form_parses_and_prints_back_as_itself() {
     let dir = TempDir::new("client-forms");
     let certificates = TestCertificates::new(&["localhost"]).unwrap();
-    let ca = dir.file("ca.pem", &certificates.ca_pem());
+    let ca = dir.file("ca.pem", certificates.ca_pem());
     let mut forms = vec![
         "tcp:host=example.com:port=80".to_string(),
         "tcp:host=example.com:port=80:timeout=5".to_string(),
@@ -290,9 +290,9 @@ fn parsed_tcp_endpoints_carry_a_connection() {
 fn parsed_tls_endpoints_carry_a_connection_with_certificate_files() {
     let dir = TempDir::new("tls-files");
     let certificates = TestCertificates::new(&["localhost"]).unwrap();
-    let cert = dir.file("cert.pem", &certificates.cert_pem());
-    let key = dir.file("key.pem", &certificates.key_pem());
-    let ca = dir.file("ca.pem", &certificates.ca_pem());
+    let cert = dir.file("cert.pem", certificates.cert_pem());
+    let key = dir.file("key.pem", certificates.key_pem());
+    let ca = dir.file("ca.pem", certificates.ca_pem());
     let server = format!("tls:0:interface=127.0.0.1:certKey={cert}:privateKey={key}");
     let echoed = exchange(&server, |address| {
         let port = address.socket_addr().unwrap().port();
