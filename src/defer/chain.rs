@@ -75,6 +75,9 @@ struct State {
     /// Cancelled because its consumer is gone (see `abandon`): a failure left in it is
     /// not reported as unhandled.
     abandoned: bool,
+    /// How many `pause` calls are not yet balanced by an `unpause`; no link runs (and the
+    /// result is not handed out) while it is above zero.
+    paused: u32,
 }
 
 /// What `Chain::poll_result` found.
@@ -160,7 +163,12 @@ impl Chain {
     /// Takes the final result if the chain has finished, else registers `waker`.
     pub(crate) fn poll_result(&self, waker: &Waker) -> Poll {
         let mut state = self.lock();
-        if state.fired && !state.running && state.waiting_on.is_none() && state.links.is_empty() {
+        if state.fired
+            && !state.running
+            && state.paused == 0
+            && state.waiting_on.is_none()
+            && state.links.is_empty()
+        {
             if let Some(result) = state.result.take() {
                 return Poll::Ready(result);
             }
@@ -170,6 +178,28 @@ impl Chain {
             _ => state.waker = Some(waker.clone()),
         }
         Poll::Pending
+    }
+
+    /// Stops running links until a matching `unpause`.
+    pub(crate) fn pause(&self) {
+        let mut state = self.lock();
+        state.paused = state.paused.saturating_add(1);
+    }
+
+    /// Balances one `pause`; the last one runs whatever waited.
+    pub(crate) fn unpause(self: &Arc<Self>) {
+        {
+            let mut state = self.lock();
+            state.paused = state.paused.saturating_sub(1);
+            if state.paused > 0 {
+                return;
+            }
+        }
+        run(self.clone());
+    }
+
+    pub(crate) fn is_paused(&self) -> bool {
+        self.lock().paused > 0
     }
 
     /// Twisted's `Deferred.cancel`: an unfired chain runs its canceller (once) and, if
@@ -319,13 +349,18 @@ enum Next {
 /// result to the chain waiting on it.
 fn advance(chain: &Arc<Chain>) -> Next {
     let mut state = chain.lock();
-    if state.running || state.waiting_on.is_some() || !state.fired {
-        // Someone else is running it, it waits on another chain, or it has no result:
-        // whoever changes that will run it.
+    if state.running || state.waiting_on.is_some() || !state.fired || state.paused > 0 {
+        // Someone else is running it, it waits on another chain, it has no result, or it
+        // is paused: whoever changes that will run it.
         return Next::Pop;
     }
     state.running = true;
     loop {
+        if state.paused > 0 {
+            // A link paused its own chain: the rest waits for the `unpause`.
+            state.running = false;
+            return Next::Pop;
+        }
         let Some(link) = state.links.pop_front() else {
             state.running = false;
             let waker = state.waker.take();

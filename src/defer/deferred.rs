@@ -134,6 +134,11 @@ impl<T: Send + 'static> Deferred<T> {
         }
     }
 
+    /// The chain this Deferred is a view of.
+    pub(super) fn chain(&self) -> &Arc<Chain> {
+        &self.chain
+    }
+
     /// Whether the chain has been fired (it may still be waiting on a nested Deferred).
     #[doc(alias = "called")]
     pub fn is_called(&self) -> bool {

@@ -8,7 +8,8 @@
 //! - making Deferreds: [`Deferred::new`], [`Deferred::with_canceller`],
 //!   [`Deferred::succeed`], [`Deferred::fail`], [`maybe_deferred`], [`sleep`],
 //!   [`Deferred::from_future`];
-//! - using them: callbacks, [`Deferred::cancel`], [`Deferred::add_timeout`], `.await`;
+//! - using them: callbacks, [`Deferred::cancel`], [`Deferred::add_timeout`],
+//!   [`Deferred::pause`], `.await`;
 //! - several at once: [`DeferredList`], [`gather_results`];
 //! - limiting concurrency: [`DeferredLock`], [`DeferredSemaphore`].
 
@@ -24,6 +25,7 @@ mod list;
 mod lock;
 mod maybe;
 mod outcome;
+mod pause;
 mod semaphore;
 mod sleep;
 mod timeout;
@@ -35,5 +37,6 @@ pub use self::list::{gather_results, DeferredList};
 pub use self::lock::{DeferredLock, LockGuard};
 pub use self::maybe::maybe_deferred;
 pub use self::outcome::Outcome;
+pub use self::pause::PauseGuard;
 pub use self::semaphore::{DeferredSemaphore, SemaphorePermit};
 pub use self::sleep::sleep;
