@@ -47,6 +47,10 @@ enum Link {
     Call(Box<dyn FnOnce(StepResult) -> Step + Send>),
     /// This chain's result becomes the result of `outer`, which was waiting for it.
     Continue(Arc<Chain>),
+    /// This chain's result fires `other` (`chain_deferred`), and this chain goes on with
+    /// `()`. Done here rather than by a callback firing `other`, so that a long line of
+    /// Deferreds handing on to each other runs at constant stack depth.
+    HandOver(Arc<Chain>),
 }
 
 /// A Deferred's shared state.
@@ -78,6 +82,16 @@ struct State {
     /// How many `pause` calls are not yet balanced by an `unpause`; no link runs (and the
     /// result is not handed out) while it is above zero.
     paused: u32,
+}
+
+/// What `Chain::accept` did with a result.
+pub(crate) enum Accepted {
+    /// The chain has it now; its links are to be run.
+    Fired,
+    /// The chain was cancelled without a canceller: this first firing is ignored.
+    Ignored,
+    /// The chain already had a result; here is this one back.
+    AlreadyCalled(StepResult),
 }
 
 /// What `Chain::poll_result` found.
@@ -133,6 +147,22 @@ impl Chain {
 
     /// Gives the chain its result and runs its links.
     pub(crate) fn fire(self: &Arc<Self>, result: StepResult) -> Result<(), Error> {
+        match self.accept(result) {
+            Accepted::Fired => {
+                run(self.clone());
+                Ok(())
+            }
+            Accepted::Ignored => Ok(()),
+            Accepted::AlreadyCalled(result) => {
+                drop(result);
+                Err(Error::AlreadyCalled)
+            }
+        }
+    }
+
+    /// Gives the chain its result, or hands the result back if it already has one; the
+    /// caller runs the links.
+    pub(crate) fn accept(&self, result: StepResult) -> Accepted {
         let canceller = {
             let mut state = self.lock();
             if state.fired {
@@ -140,9 +170,10 @@ impl Chain {
                     state.suppress_already_called = false;
                     drop(state);
                     tracing::debug!("ignored the first firing of a cancelled Deferred");
-                    return Ok(());
+                    return Accepted::Ignored;
                 }
-                return Err(Error::AlreadyCalled);
+                drop(state);
+                return Accepted::AlreadyCalled(result);
             }
             state.fired = true;
             state.result = Some(result);
@@ -150,8 +181,14 @@ impl Chain {
         };
         // Dropped outside the lock: its captures may do anything.
         drop(canceller);
+        Accepted::Fired
+    }
+
+    /// Appends a link that fires `other` with this chain's result; this chain then
+    /// continues with `()` (or with [`Error::AlreadyCalled`] if `other` was fired).
+    pub(crate) fn push_hand_over(self: &Arc<Self>, other: Arc<Chain>) {
+        self.lock().links.push_back(Link::HandOver(other));
         run(self.clone());
-        Ok(())
     }
 
     /// Appends a link made of user code, running it now if the result is there.
@@ -387,6 +424,23 @@ fn advance(chain: &Arc<Chain>) -> Next {
                 drop(state);
                 outer.resume(input);
                 return Next::Push(outer);
+            }
+            Link::HandOver(other) => {
+                drop(state);
+                let (own, fired) = match other.accept(input) {
+                    Accepted::Fired => (Ok(Box::new(()) as Value), true),
+                    Accepted::Ignored => (Ok(Box::new(()) as Value), false),
+                    Accepted::AlreadyCalled(_) => (Err(Failure::new(Error::AlreadyCalled)), false),
+                };
+                state = chain.lock();
+                state.result = Some(own);
+                if fired {
+                    // Run `other` now; `run` comes back to this chain afterwards.
+                    state.running = false;
+                    drop(state);
+                    return Next::Push(other);
+                }
+                continue;
             }
         };
         drop(state);

@@ -81,7 +81,8 @@ pub struct Deferred<T> {
 }
 
 /// The right to fire a [`Deferred`]: give it its result with [`callback`](Resolver::callback)
-/// or [`errback`](Resolver::errback).
+/// or [`errback`](Resolver::errback), a `Result` with [`resolve`](Resolver::resolve), or
+/// another Deferred's outcome with [`Deferred::chain_deferred`].
 ///
 /// Cheap to clone, `Send` and `Sync`: keep it wherever the result will come from. Firing a
 /// second time returns [`Error::AlreadyCalled`] — except the first firing after a
@@ -137,6 +138,11 @@ impl<T: Send + 'static> Deferred<T> {
     /// The chain this Deferred is a view of.
     pub(super) fn chain(&self) -> &Arc<Chain> {
         &self.chain
+    }
+
+    /// Gives up this view of the chain, to hand the chain on.
+    pub(super) fn into_chain(self) -> Arc<Chain> {
+        self.chain
     }
 
     /// Whether the chain has been fired (it may still be waiting on a nested Deferred).
@@ -254,8 +260,9 @@ impl<T: Send + 'static> Deferred<T> {
         self,
         link: impl FnOnce(StepResult) -> Step + Send + 'static,
     ) -> Deferred<U> {
-        self.chain.push(Box::new(link));
-        Deferred::from_chain(self.chain)
+        let chain = self.into_chain();
+        chain.push(Box::new(link));
+        Deferred::from_chain(chain)
     }
 }
 
@@ -264,12 +271,12 @@ fn step<U: Send + 'static>(outcome: Outcome<U>) -> Step {
     match outcome {
         Outcome::Value(value) => Step::Done(Ok(Box::new(value))),
         Outcome::Failure(failure) => Step::Done(Err(failure)),
-        Outcome::Deferred(deferred) => Step::Wait(deferred.chain),
+        Outcome::Deferred(deferred) => Step::Wait(deferred.into_chain()),
     }
 }
 
 /// Recovers the typed value from the chain.
-fn unbox<T: 'static>(value: Value) -> T {
+pub(super) fn unbox<T: 'static>(value: Value) -> T {
     match value.downcast::<T>() {
         Ok(value) => *value,
         // Invariant: the typed views only ever link a `Deferred<T>` step to a callback
@@ -312,6 +319,11 @@ impl<T: Send + 'static> Resolver<T> {
             chain,
             _value: PhantomData,
         }
+    }
+
+    /// Gives up this resolver, to hand its chain on.
+    pub(super) fn into_chain(self) -> Arc<Chain> {
+        self.chain
     }
 
     /// Fires the Deferred with `value`, running its callbacks now.

@@ -8,8 +8,10 @@
 //! - making Deferreds: [`Deferred::new`], [`Deferred::with_canceller`],
 //!   [`Deferred::succeed`], [`Deferred::fail`], [`maybe_deferred`], [`sleep`],
 //!   [`Deferred::from_future`];
-//! - using them: callbacks, [`Deferred::cancel`], [`Deferred::add_timeout`],
+//! - using them: callbacks (and [`Deferred::inspect_failure`],
+//!   [`Deferred::swallow_failure`]), [`Deferred::cancel`], [`Deferred::add_timeout`],
 //!   [`Deferred::pause`], `.await`;
+//! - passing results on: [`Resolver::resolve`], [`Deferred::chain_deferred`];
 //! - several at once: [`DeferredList`], [`gather_results`];
 //! - limiting concurrency: [`DeferredLock`], [`DeferredSemaphore`].
 
@@ -21,9 +23,11 @@ mod drive;
 mod failure;
 mod first_error;
 mod future;
+mod handoff;
 mod list;
 mod lock;
 mod maybe;
+mod observe;
 mod outcome;
 mod pause;
 mod semaphore;
