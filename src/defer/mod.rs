@@ -12,7 +12,7 @@
 //!   [`Deferred::swallow_failure`]), [`Deferred::cancel`], [`Deferred::add_timeout`],
 //!   [`Deferred::pause`], `.await`;
 //! - passing results on: [`Resolver::resolve`], [`Deferred::chain_deferred`];
-//! - several at once: [`DeferredList`], [`gather_results`];
+//! - several at once: [`DeferredList`], [`gather_results`], [`race`];
 //! - limiting concurrency: [`DeferredLock`], [`DeferredSemaphore`].
 
 mod cancel;
@@ -21,6 +21,7 @@ mod deferred;
 mod dispose;
 mod drive;
 mod failure;
+mod failure_group;
 mod first_error;
 mod future;
 mod handoff;
@@ -30,17 +31,20 @@ mod maybe;
 mod observe;
 mod outcome;
 mod pause;
+mod race;
 mod semaphore;
 mod sleep;
 mod timeout;
 
 pub use self::deferred::{Deferred, Resolver};
 pub use self::failure::Failure;
+pub use self::failure_group::FailureGroup;
 pub use self::first_error::FirstError;
 pub use self::list::{gather_results, DeferredList};
 pub use self::lock::{DeferredLock, LockGuard};
 pub use self::maybe::maybe_deferred;
 pub use self::outcome::Outcome;
 pub use self::pause::PauseGuard;
+pub use self::race::race;
 pub use self::semaphore::{DeferredSemaphore, SemaphorePermit};
 pub use self::sleep::sleep;
