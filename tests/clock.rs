@@ -371,7 +371,12 @@ fn calls_due_during_a_slow_call_run_after_it_late_and_in_due_order() {
     clock.advance(Duration::from_secs(10));
     assert_eq!(
         entries(&log),
-        ["slow ends@4000", "due at 2@4000", "due at 3@4000", "due at 6@6000"]
+        [
+            "slow ends@4000",
+            "due at 2@4000",
+            "due at 3@4000",
+            "due at 6@6000"
+        ]
     );
     assert_eq!(clock.now(), Duration::from_secs(10));
 }

@@ -54,7 +54,12 @@ fn the_first_success_wins_with_its_index_and_every_other_input_is_cancelled_once
             assert_eq!(value(raced), (before, 42));
             let mut expected = vec![1; before + 1 + after];
             expected[before] = 0;
-            assert_eq!(counts(&counters), expected, "winner {before} of {}", before + 1 + after);
+            assert_eq!(
+                counts(&counters),
+                expected,
+                "winner {before} of {}",
+                before + 1 + after
+            );
         }
     }
 }
@@ -68,7 +73,9 @@ fn when_every_input_fails_the_race_fails_with_all_failures_in_input_order() {
         // Fail them last to first: the group is still in input order.
         for (index, resolver) in resolvers.iter().enumerate().rev() {
             assert_no_result(&mut raced);
-            resolver.errback(Failure::new(format!("failure {index}"))).unwrap();
+            resolver
+                .errback(Failure::new(format!("failure {index}")))
+                .unwrap();
         }
         let failure = failure(raced);
         let messages: Vec<String> = group(&failure)
@@ -180,7 +187,10 @@ fn a_failure_group_names_how_many_failed_and_the_first_failure() {
         Deferred::fail(Failure::new("second")),
     ]);
     let failure = failure(raced);
-    assert_eq!(failure.to_string(), "all 2 Deferreds failed; the first: first");
+    assert_eq!(
+        failure.to_string(),
+        "all 2 Deferreds failed; the first: first"
+    );
     let source = std::error::Error::source(group(&failure)).unwrap();
     assert_eq!(source.to_string(), "first");
 }
