@@ -90,8 +90,8 @@ mod wakers;
 pub use crate::address::Address;
 pub use crate::defer::{
     gather_results, maybe_deferred, race, sleep, Deferred, DeferredList, DeferredLock,
-    DeferredSemaphore, Failure, FailureGroup, FirstError, LockGuard, Outcome, PauseGuard, Resolver,
-    SemaphorePermit,
+    DeferredQueue, DeferredSemaphore, Failure, FailureGroup, FirstError, LockGuard, Outcome,
+    PauseGuard, QueueOverflow, Resolver, SemaphorePermit,
 };
 pub use crate::error::{DisconnectReason, Error, Result};
 pub use crate::factory::{factory_fn, ClientFactory, FnFactory, ProtocolFactory};

@@ -184,6 +184,11 @@ impl Chain {
         Accepted::Fired
     }
 
+    /// Runs the links of a chain that just accepted its result.
+    pub(crate) fn run_fired(self: &Arc<Self>) {
+        run(self.clone());
+    }
+
     /// Appends a link that fires `other` with this chain's result; this chain then
     /// continues with `()` (or with [`Error::AlreadyCalled`] if `other` was fired).
     pub(crate) fn push_hand_over(self: &Arc<Self>, other: Arc<Chain>) {

@@ -321,6 +321,11 @@ impl<T: Send + 'static> Resolver<T> {
         }
     }
 
+    /// The chain this resolver fires.
+    pub(super) fn chain(&self) -> &Arc<Chain> {
+        &self.chain
+    }
+
     /// Gives up this resolver, to hand its chain on.
     pub(super) fn into_chain(self) -> Arc<Chain> {
         self.chain

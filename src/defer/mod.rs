@@ -13,7 +13,8 @@
 //!   [`Deferred::pause`], `.await`;
 //! - passing results on: [`Resolver::resolve`], [`Deferred::chain_deferred`];
 //! - several at once: [`DeferredList`], [`gather_results`], [`race`];
-//! - limiting concurrency: [`DeferredLock`], [`DeferredSemaphore`].
+//! - limiting concurrency: [`DeferredLock`], [`DeferredSemaphore`];
+//! - handing values to consumers that wait: [`DeferredQueue`].
 
 mod cancel;
 mod chain;
@@ -31,6 +32,7 @@ mod maybe;
 mod observe;
 mod outcome;
 mod pause;
+mod queue;
 mod race;
 mod semaphore;
 mod sleep;
@@ -45,6 +47,7 @@ pub use self::lock::{DeferredLock, LockGuard};
 pub use self::maybe::maybe_deferred;
 pub use self::outcome::Outcome;
 pub use self::pause::PauseGuard;
+pub use self::queue::{DeferredQueue, QueueOverflow};
 pub use self::race::race;
 pub use self::semaphore::{DeferredSemaphore, SemaphorePermit};
 pub use self::sleep::sleep;
