@@ -17,6 +17,7 @@
 use std::any::Any;
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::task::Waker;
 
@@ -56,6 +57,10 @@ enum Link {
 /// A Deferred's shared state.
 pub(crate) struct Chain {
     state: Mutex<State>,
+    /// Set once, by `from_future`, on the chain its task fires: letting go of the chain's
+    /// Deferred while it is unfired cancels the task. Read on every drop of a Deferred, so
+    /// it sits outside the mutex.
+    cancel_when_dropped: AtomicBool,
 }
 
 #[derive(Default)]
@@ -104,6 +109,7 @@ impl Chain {
     pub(crate) fn new() -> Arc<Chain> {
         Arc::new(Chain {
             state: Mutex::new(State::default()),
+            cancel_when_dropped: AtomicBool::new(false),
         })
     }
 
@@ -115,6 +121,7 @@ impl Chain {
                 result: Some(result),
                 ..State::default()
             }),
+            cancel_when_dropped: AtomicBool::new(false),
         })
     }
 
@@ -282,6 +289,25 @@ impl Chain {
                     return;
                 }
             }
+        }
+    }
+
+    /// Marks the chain as fired by a `from_future` task: letting go of its Deferred while
+    /// unfired cancels the task (see `handle_dropped`).
+    pub(crate) fn cancel_when_dropped(&self) {
+        self.cancel_when_dropped.store(true, Ordering::Release);
+    }
+
+    /// The chain's Deferred was let go of (dropped, not handed on). If a `from_future`
+    /// task is still working on its result, nobody can observe that result any more:
+    /// the task is cancelled, as by `abandon`.
+    pub(crate) fn handle_dropped(self: &Arc<Self>) {
+        if !self.cancel_when_dropped.load(Ordering::Acquire) {
+            return;
+        }
+        let unfired = !self.lock().fired;
+        if unfired {
+            self.abandon();
         }
     }
 

@@ -76,7 +76,9 @@ use crate::Error;
 /// ```
 #[must_use = "a Deferred does nothing unless you add callbacks to it or await it"]
 pub struct Deferred<T> {
-    pub(super) chain: Arc<Chain>,
+    /// Always `Some` while the Deferred exists: it is taken only by `into_chain`, which
+    /// consumes the Deferred, so `Drop` can tell a handle handed on from one let go.
+    chain: Option<Arc<Chain>>,
     _value: PhantomData<fn() -> T>,
 }
 
@@ -130,25 +132,26 @@ impl<T: Send + 'static> Deferred<T> {
 
     pub(crate) fn from_chain(chain: Arc<Chain>) -> Deferred<T> {
         Deferred {
-            chain,
+            chain: Some(chain),
             _value: PhantomData,
         }
     }
 
-    /// The chain this Deferred is a view of.
-    pub(super) fn chain(&self) -> &Arc<Chain> {
-        &self.chain
-    }
-
-    /// Gives up this view of the chain, to hand the chain on.
-    pub(super) fn into_chain(self) -> Arc<Chain> {
-        self.chain
+    /// Gives up this view of the chain, to hand the chain on (to the next view of it, to a
+    /// chain that waits on it, to nobody for `detach`): letting it go this way is not the
+    /// drop that cancels a `from_future` task.
+    pub(super) fn into_chain(mut self) -> Arc<Chain> {
+        match self.chain.take() {
+            Some(chain) => chain,
+            // Invariant: `chain` is `Some` until this method takes it, consuming `self`.
+            None => unreachable!("a Deferred without its chain"),
+        }
     }
 
     /// Whether the chain has been fired (it may still be waiting on a nested Deferred).
     #[doc(alias = "called")]
     pub fn is_called(&self) -> bool {
-        self.chain.is_fired()
+        self.chain().is_fired()
     }
 
     /// Adds a callback that maps the value. Failures pass by it untouched.
@@ -228,7 +231,9 @@ impl<T: Send + 'static> Deferred<T> {
     ///
     /// The callback style often ends a chain this way (Twisted code simply drops the
     /// Deferred); it says so explicitly where `let _ = ...` would look like a forgotten
-    /// `.await`.
+    /// `.await`. For the Deferred of a [`from_future`](Deferred::from_future) task it is
+    /// also the difference between running on and stopping: dropping that Deferred
+    /// cancels the task, detaching it lets the task run to its end.
     ///
     /// # Examples
     ///
@@ -242,7 +247,9 @@ impl<T: Send + 'static> Deferred<T> {
     /// resolver.callback(5).unwrap();
     /// assert_eq!(receiver.recv().unwrap(), 5);
     /// ```
-    pub fn detach(self) {}
+    pub fn detach(self) {
+        drop(self.into_chain());
+    }
 
     /// Takes the result if the chain has finished: `None` while it has not (the Deferred
     /// is then unchanged). After a result is taken the Deferred is spent: awaiting it or
@@ -250,7 +257,7 @@ impl<T: Send + 'static> Deferred<T> {
     ///
     /// Twisted trial's `successResultOf` / `failureResultOf`, without the assertion.
     pub fn take_result(&mut self) -> Option<Result<T, Failure>> {
-        match self.chain.poll_result(std::task::Waker::noop()) {
+        match self.chain().poll_result(std::task::Waker::noop()) {
             chain::Poll::Ready(result) => Some(result.map(unbox::<T>)),
             chain::Poll::Pending => None,
         }
@@ -292,13 +299,34 @@ impl<T: Send + 'static> Future for Deferred<T> {
     type Output = Result<T, Failure>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.chain.poll_result(cx.waker()) {
+        match self.chain().poll_result(cx.waker()) {
             chain::Poll::Ready(result) => Poll::Ready(result.map(unbox::<T>)),
             chain::Poll::Pending => {
                 // Inside `Deferred::from_future`: cancelling that cancels this one.
-                super::future::note_awaited(&self.chain);
+                super::future::note_awaited(self.chain());
                 Poll::Pending
             }
+        }
+    }
+}
+
+impl<T> Deferred<T> {
+    /// The chain this Deferred is a view of.
+    pub(super) fn chain(&self) -> &Arc<Chain> {
+        match &self.chain {
+            Some(chain) => chain,
+            // Invariant: `chain` is `Some` until `into_chain` takes it, consuming `self`.
+            None => unreachable!("a Deferred without its chain"),
+        }
+    }
+}
+
+impl<T> Drop for Deferred<T> {
+    /// A Deferred let go of (not handed on) stops the `from_future` task producing its
+    /// result, if that is still running: see [`Deferred::from_future`].
+    fn drop(&mut self) {
+        if let Some(chain) = self.chain.take() {
+            chain.handle_dropped();
         }
     }
 }
@@ -307,8 +335,8 @@ impl<T> fmt::Debug for Deferred<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Deferred")
             .field("type", &std::any::type_name::<T>())
-            .field("called", &self.chain.is_fired())
-            .field("waiting", &self.chain.is_waiting())
+            .field("called", &self.chain().is_fired())
+            .field("waiting", &self.chain().is_waiting())
             .finish()
     }
 }
