@@ -211,6 +211,16 @@ pub enum Error {
         backlog: usize,
     },
 
+    /// [`LoopingCall::start`](crate::LoopingCall::start) on a loop that is running, or
+    /// still finishing its last call after a stop.
+    #[error("the looping call is already running")]
+    LoopingCallRunning,
+
+    /// [`LoopingCall::stop`](crate::LoopingCall::stop) or
+    /// [`reset`](crate::LoopingCall::reset) on a loop that is not running.
+    #[error("the looping call is not running")]
+    LoopingCallNotRunning,
+
     /// Code run by torsade (a callback) panicked; the panic was caught.
     #[error("panicked: {message}")]
     Panicked {

@@ -218,6 +218,11 @@ impl Reactor {
         // Dropping the runtime drops whatever tasks remain (lingering closes past their
         // deadline, user tasks), and with them any reactor clones they held.
         drop(first);
+        // Timed calls not yet due never run; dropping them frees the reactor clones they
+        // hold (a LoopingCall's next call holds its clock: this reactor).
+        for each in self.inner.loops.iter() {
+            each.timers.close();
+        }
         Ok(())
     }
 
@@ -468,6 +473,9 @@ async fn drive_timers(timers: Arc<TimerQueue>, origin: tokio::time::Instant) {
         }
         match timers.next_due_time() {
             None => scheduled.await,
+            // Due already (a zero delay): run it on this turn, not at the timer wheel's
+            // next millisecond tick.
+            Some(due) if due <= timers.now() => {}
             Some(due) => {
                 tokio::select! {
                     () = tokio::time::sleep_until(origin + due) => {}
@@ -476,6 +484,9 @@ async fn drive_timers(timers: Arc<TimerQueue>, origin: tokio::time::Instant) {
             }
         }
         timers.run_due();
+        // One batch per turn of the loop: calls scheduled by this batch with no delay
+        // (an interval-zero LoopingCall) run after the loop has polled its I/O again.
+        tokio::task::yield_now().await;
     }
 }
 

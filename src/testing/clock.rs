@@ -66,8 +66,8 @@ impl FakeClock {
     /// the outer advance goes on from there — up to its own target, or to where the slow
     /// call left the clock if that is later — and the calls that fell due while the call
     /// ran run then, late, in due order: what a reactor does after a slow call. This is
-    /// how a test shows what a late call does, for example how a repeating call skips
-    /// the intervals it missed. (Twisted's
+    /// how a test shows what a late call does, for example how a
+    /// [`LoopingCall`](crate::LoopingCall) skips the intervals it missed. (Twisted's
     /// `Clock.advance` runs the due calls inside the slow call instead.)
     ///
     /// An `advance` from another thread while one runs is ignored, with a warning.

@@ -102,9 +102,24 @@ impl TimerQueue {
     }
 
     /// Tells the reactor's timer task to end (the reactor is gone).
+    ///
+    /// The calls still pending will never run: they are cancelled and dropped now, so
+    /// what they hold is freed — a repeating call's next call, which holds the call's
+    /// owner, which holds the call, would otherwise keep both alive.
     pub(crate) fn close(&self) {
         self.closed.store(true, Ordering::Release);
         self.notify.notify_one();
+        let pending: Vec<Entry> = {
+            let mut state = self.lock();
+            state.heap.clear();
+            state.parked.clear();
+            state.calls.drain().map(|(_, entry)| entry).collect()
+        };
+        for entry in &pending {
+            entry.status.store(CANCELLED, Ordering::Release);
+        }
+        // Dropped outside the lock: their captures may do anything.
+        drop(pending);
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -490,6 +505,18 @@ mod tests {
         );
         assert_eq!(queue.pending(), 1);
         assert_eq!(queue.due_time(keep.0), Some(Duration::from_secs(1_000)));
+    }
+
+    #[test]
+    fn closing_cancels_and_drops_the_pending_calls() {
+        let queue = TimerQueue::new(TimeSource::Fake);
+        let token = Arc::new(());
+        let held = token.clone();
+        let (_, status) = queue.schedule(Duration::from_secs(1), Box::new(move || drop(held)));
+        queue.close();
+        assert_eq!(Arc::strong_count(&token), 1);
+        assert_eq!(status.load(Ordering::SeqCst), CANCELLED);
+        assert_eq!(queue.pending(), 0);
     }
 
     #[test]
