@@ -108,7 +108,7 @@ pub use crate::stream::{
     Connection, HandlerOutput, StreamWriter, DEFAULT_LINE_DELIMITER, DEFAULT_MAX_LINE_LENGTH,
     READ_BUFFER_LIMIT,
 };
-pub use crate::time::{Clock, ClockExt, DelayedCall, LoopingCall};
+pub use crate::time::{ticks, Clock, ClockExt, DelayedCall, LoopingCall, Ticks};
 pub use crate::transport::{
     Transport, TransportRef, WriteBufferLimits, WRITE_BUFFER_HIGH, WRITE_BUFFER_LOW,
 };

@@ -677,3 +677,108 @@ fn a_loop_still_running_when_the_reactor_stops_is_dropped_with_it() {
         "the loop, its next call and the reactor it holds are freed"
     );
 }
+
+// ---- the async face: ticks ----
+
+#[test]
+fn ticks_come_at_once_then_every_interval_on_the_fake_clock() {
+    let clock = FakeClock::new();
+    let timer = clock.clone();
+    let mut seen = Deferred::from_future(async move {
+        let mut ticks = torsade::ticks(timer.clone(), Duration::from_secs(1));
+        let mut seen = Vec::new();
+        while let Some(count) = ticks.tick().await {
+            seen.push((timer.now().as_millis(), count));
+            if seen.len() == 11 {
+                break;
+            }
+        }
+        seen
+    });
+    assert_no_result(&mut seen);
+    clock.advance(Duration::from_secs(10));
+    let expected: Vec<(u128, u64)> = (0..=10).map(|second| (second * 1000, 1)).collect();
+    assert_eq!(value(seen), expected);
+    assert_eq!(
+        clock.pending_calls(),
+        0,
+        "dropping the ticks stopped the loop"
+    );
+}
+
+#[test]
+fn a_consumer_late_for_a_tick_skips_the_ones_it_missed_and_the_next_counts_them() {
+    let clock = FakeClock::new();
+    let timer = clock.clone();
+    let seen = Deferred::from_future(async move {
+        let mut ticks = torsade::ticks(timer.clone(), Duration::from_secs(1));
+        let mut seen = Vec::new();
+        for _ in 0..4 {
+            let count = ticks.tick().await.unwrap();
+            seen.push((timer.now().as_millis(), count));
+            if seen.len() == 1 {
+                // Busy elsewhere for 2.5 s before asking for the next tick.
+                sleep(&timer, ms(2500)).await.unwrap();
+            }
+        }
+        seen
+    });
+    clock.advance(Duration::from_secs(5));
+    // The tick offered at 1 s is taken at 2.5 s; the one due at 2 s is skipped, and the
+    // next, at 3 s, counts the two intervals since the one at 1 s.
+    assert_eq!(value(seen), [(0, 1), (2500, 1), (3000, 2), (4000, 1)]);
+}
+
+#[test]
+fn ticks_are_a_stream_and_stopping_ends_it() {
+    use futures::StreamExt;
+    let clock = FakeClock::new();
+    let timer = clock.clone();
+    let seen = Deferred::from_future(async move {
+        let mut ticks = torsade::ticks(timer, Duration::from_secs(1));
+        let first = ticks.next().await;
+        ticks.stop();
+        (first, ticks.next().await, ticks.looping_call().running())
+    });
+    assert_eq!(value(seen), (Some(1), None, false));
+    assert_eq!(clock.pending_calls(), 0);
+}
+
+#[test]
+fn ticks_on_the_reactor_come_on_the_interval_boundaries() {
+    const INTERVAL: Duration = Duration::from_millis(20);
+    let reactor = Reactor::new().unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let (r, record) = (reactor.clone(), seen.clone());
+    reactor.call_when_running(move || {
+        let clock = r.clone();
+        let stopper = r.clone();
+        r.spawn(async move {
+            let start = clock.now();
+            let mut ticks = torsade::ticks(clock.clone(), INTERVAL);
+            for _ in 0..4 {
+                let count = ticks.tick().await.unwrap();
+                record
+                    .lock()
+                    .unwrap()
+                    .push(((clock.now() - start).as_nanos(), count));
+            }
+            stopper.stop().unwrap();
+        })
+        .detach();
+    });
+    run_bounded(&reactor);
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 4);
+    let interval = INTERVAL.as_nanos();
+    let mut total = 0;
+    for (index, &(at, count)) in seen.iter().enumerate() {
+        total += u128::from(count);
+        // Tick n comes at the earliest at the boundary the counts so far add up to.
+        assert!(
+            at >= (total - 1) * interval,
+            "tick {index} at {at} ns: {seen:?}"
+        );
+        assert!(count >= 1);
+    }
+}
