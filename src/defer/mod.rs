@@ -14,7 +14,8 @@
 //! - passing results on: [`Resolver::resolve`], [`Deferred::chain_deferred`];
 //! - several at once: [`DeferredList`], [`gather_results`], [`race`];
 //! - limiting concurrency: [`DeferredLock`], [`DeferredSemaphore`];
-//! - handing values to consumers that wait: [`DeferredQueue`].
+//! - handing values to consumers that wait: [`DeferredQueue`];
+//! - blocking work off the loop: [`Reactor::defer_to_thread`](crate::Reactor::defer_to_thread).
 
 mod cancel;
 mod chain;
@@ -36,7 +37,9 @@ mod queue;
 mod race;
 mod semaphore;
 mod sleep;
+mod thread_pool;
 mod timeout;
+mod to_thread;
 
 pub use self::deferred::{Deferred, Resolver};
 pub use self::failure::Failure;
@@ -51,3 +54,4 @@ pub use self::queue::{DeferredQueue, QueueOverflow};
 pub use self::race::race;
 pub use self::semaphore::{DeferredSemaphore, SemaphorePermit};
 pub use self::sleep::sleep;
+pub(crate) use self::thread_pool::{ThreadPool, DEFAULT_THREAD_POOL_SIZE};

@@ -13,6 +13,7 @@ use tokio::sync::{watch, Notify};
 use super::loops::{Loop, Loops, Running};
 use super::registry::Registry;
 use super::stats::ReactorStats;
+use crate::defer::{ThreadPool, DEFAULT_THREAD_POOL_SIZE};
 use crate::time::timer_queue::{TimeSource, TimerQueue};
 use crate::{Clock, Deferred, DelayedCall, Error, Result};
 
@@ -67,6 +68,9 @@ struct Inner {
     stop_requested: Notify,
     /// Tells the loops other than loop 0 to end, once everything has closed.
     loops_done: watch::Sender<bool>,
+    /// The threads of `defer_to_thread` (`defer/to_thread.rs`); shut down with the
+    /// reactor.
+    thread_pool: ThreadPool,
 }
 
 enum Phase {
@@ -140,6 +144,7 @@ impl Reactor {
                 phase: Mutex::new(Phase::Idle(Vec::new())),
                 stop_requested: Notify::new(),
                 loops_done,
+                thread_pool: ThreadPool::new(DEFAULT_THREAD_POOL_SIZE),
             }),
         }
     }
@@ -215,6 +220,10 @@ impl Reactor {
                 tracing::error!("an event loop thread panicked");
             }
         }
+        // Work still queued for the pool never runs; work running is waited for. Results
+        // it sends to the loop from now on are dropped with the runtime, failing their
+        // Deferreds with ReactorStopped.
+        self.inner.thread_pool.shutdown(true);
         // Dropping the runtime drops whatever tasks remain (lingering closes past their
         // deadline, user tasks), and with them any reactor clones they held.
         drop(first);
@@ -417,6 +426,10 @@ impl Reactor {
         &self.inner.registry
     }
 
+    pub(crate) fn thread_pool(&self) -> &ThreadPool {
+        &self.inner.thread_pool
+    }
+
     /// The reactor's clock, to hand to code that takes an `Arc<dyn Clock>`.
     pub fn clock(&self) -> Arc<dyn Clock> {
         Arc::new(self.clone())
@@ -437,6 +450,8 @@ impl Clock for Reactor {
 
 impl Drop for Inner {
     fn drop(&mut self) {
+        // Not joined: this may be one of the pool's own threads.
+        self.thread_pool.shutdown(false);
         for each in self.loops.iter() {
             each.timers.close();
             // A reactor dropped without running may be dropped inside some async context,
