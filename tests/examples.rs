@@ -830,3 +830,130 @@ fn a_server_given_a_missing_certificate_file_names_it_and_exits_1() {
     assert_eq!(errors.len(), 1, "stderr: {}", run.stderr);
     assert!(errors[0].contains("nowhere.pem"), "{}", errors[0]);
 }
+
+// ---- the time examples: heartbeat and fate ----
+
+/// The time examples, built on first use like [`EXAMPLES`] (which the functions above
+/// build).
+const TIME_EXAMPLES: [&str; 1] = ["heartbeat"];
+
+/// Runs time example `name` with `args` to its end, after bringing [`TIME_EXAMPLES`] up
+/// to date with the cargo that runs this test (a no-op when they are fresh).
+fn run_time_example(name: &str, args: &[&str]) -> Finished {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let profile_dir = examples_dir()
+            .parent()
+            .expect("target/<profile>/examples has a parent");
+        let Some(cargo) = std::env::var_os("CARGO") else {
+            return;
+        };
+        let target_dir = profile_dir.parent().expect("target/<profile> has a parent");
+        let profile = match profile_dir.file_name().and_then(|name| name.to_str()) {
+            Some("debug") | None => "dev",
+            Some(other) => other,
+        };
+        let mut command = Command::new(cargo);
+        command
+            .args(["build", "--quiet", "--profile", profile, "--manifest-path"])
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
+            .arg("--target-dir")
+            .arg(target_dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for name in TIME_EXAMPLES {
+            command.args(["--example", name]);
+        }
+        let mut running = Running::spawn(command, "cargo build --example ...");
+        let errors =
+            read_to_end_in_background(running.child.stderr.take().expect("stderr is piped"));
+        let errors = errors
+            .recv_timeout(BUILD_LIMIT)
+            .unwrap_or_else(|_| panic!("building the time examples took over {BUILD_LIMIT:?}"));
+        let status = running.child.wait().expect("cargo can be waited for");
+        assert!(
+            status.success(),
+            "building the time examples failed:\n{errors}"
+        );
+    });
+    run_example(name, args)
+}
+
+#[test]
+fn heartbeat_beats_every_second_and_stops_after_its_beats() {
+    for style in [&[][..], &["--async"][..]] {
+        let args = [style, &["--fake-clock"]].concat();
+        let run = run_time_example("heartbeat", &args);
+        assert_eq!(
+            run.success(),
+            [
+                "[0.0 s] beat 1",
+                "[1.0 s] beat 2",
+                "[2.0 s] beat 3",
+                "[3.0 s] beat 4",
+                "[4.0 s] beat 5",
+                "[4.0 s] stopping after 5 beats",
+            ],
+            "{args:?}"
+        );
+    }
+}
+
+#[test]
+fn heartbeat_after_a_slow_beat_skips_the_beats_it_missed_and_counts_them() {
+    let run = run_time_example(
+        "heartbeat",
+        &["--beats", "6", "--slow-beat", "3", "--fake-clock"],
+    );
+    assert_eq!(
+        run.success(),
+        [
+            "[0.0 s] beat 1",
+            "[1.0 s] beat 2",
+            "[2.0 s] beat 3, slow: busy for 2.5 s",
+            "[5.0 s] beat 4 (2 missed)",
+            "[6.0 s] beat 5",
+            "[7.0 s] beat 6",
+            "[7.0 s] stopping after 6 beats",
+        ]
+    );
+}
+
+#[test]
+fn heartbeat_as_a_task_late_for_a_tick_takes_it_late_and_counts_the_next() {
+    let run = run_time_example(
+        "heartbeat",
+        &[
+            "--async",
+            "--beats",
+            "6",
+            "--slow-beat",
+            "3",
+            "--fake-clock",
+        ],
+    );
+    assert_eq!(
+        run.success(),
+        [
+            "[0.0 s] beat 1",
+            "[1.0 s] beat 2",
+            "[2.0 s] beat 3, slow: busy for 2.5 s",
+            "[4.5 s] beat 4",
+            "[5.0 s] beat 5 (1 missed)",
+            "[6.0 s] beat 6",
+            "[6.0 s] stopping after 6 beats",
+        ]
+    );
+}
+
+#[test]
+fn heartbeat_refuses_zero_beats() {
+    let run = run_time_example("heartbeat", &["--beats", "0", "--fake-clock"]);
+    assert_eq!(run.status.code(), Some(2));
+    assert_eq!(
+        run.stderr_lines().first(),
+        Some(&"error: --beats must be at least 1")
+    );
+    assert!(run.stdout.is_empty());
+}
