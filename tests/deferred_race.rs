@@ -10,9 +10,12 @@ use std::sync::Arc;
 use deferred_helpers::{assert_no_result, capture_logs, failure, is_cancelled, value};
 use torsade::{race, Deferred, Error, Failure, FailureGroup, Resolver};
 
+/// Cancellation counters, Deferreds, and their resolvers, one of each per input.
+type Inputs = (Vec<Arc<AtomicU32>>, Vec<Deferred<u32>>, Vec<Resolver<u32>>);
+
 /// `count` Deferreds whose cancellers count how often each was cancelled (and do not fire
 /// it, so it then fails with `Cancelled`), with their resolvers.
-fn counted(count: usize) -> (Vec<Arc<AtomicU32>>, Vec<Deferred<u32>>, Vec<Resolver<u32>>) {
+fn counted(count: usize) -> Inputs {
     let mut counters = Vec::new();
     let mut deferreds = Vec::new();
     let mut resolvers = Vec::new();
