@@ -14,9 +14,12 @@ use super::Failure;
 /// # Examples
 ///
 /// ```
-/// use torsade::{race, Deferred, Error, FailureGroup};
+/// use torsade::{race, Deferred, Error, Failure, FailureGroup};
 ///
-/// let mut raced = race([Deferred::<u32>::fail(Error::Cancelled), Deferred::fail("no route")]);
+/// let mut raced = race([
+///     Deferred::<u32>::fail(Error::Cancelled),
+///     Deferred::fail(Failure::new("no route")),
+/// ]);
 /// let failure = raced.take_result().unwrap().unwrap_err();
 /// let group = failure.downcast_ref::<FailureGroup>().unwrap();
 /// assert_eq!(group.failures.len(), 2);

@@ -28,7 +28,7 @@ use super::{Deferred, Failure, FailureGroup, Resolver};
 ///
 /// let (slow, _slow_producer) = Deferred::<&str>::new();
 /// let (fast, fast_producer) = Deferred::<&str>::new();
-/// let (mut failing, failing_producer) = Deferred::<&str>::new();
+/// let (failing, failing_producer) = Deferred::<&str>::new();
 /// let mut first = race([slow, fast, failing]);
 ///
 /// failing_producer.errback(Error::Cancelled).unwrap(); // a failure does not end a race
