@@ -170,6 +170,33 @@ pub enum Error {
         timeout: Duration,
     },
 
+    /// A [`DeferredQueue`](crate::DeferredQueue) with a size limit was full (see also
+    /// [`QueueOverflow`](crate::QueueOverflow), which gives the value back). Twisted's
+    /// `QueueOverflow`.
+    #[error("the queue is full: it keeps at most {size} values")]
+    QueueOverflow {
+        /// The queue's size limit.
+        size: usize,
+    },
+
+    /// A [`DeferredQueue`](crate::DeferredQueue) with a backlog limit already had that many
+    /// gets waiting. Twisted's `QueueUnderflow`.
+    #[error("too many gets are waiting on the queue ({backlog})")]
+    QueueUnderflow {
+        /// The queue's backlog limit.
+        backlog: usize,
+    },
+
+    /// [`LoopingCall::start`](crate::LoopingCall::start) on a loop that is running, or
+    /// still finishing its last call after a stop.
+    #[error("the looping call is already running")]
+    LoopingCallRunning,
+
+    /// [`LoopingCall::stop`](crate::LoopingCall::stop) or
+    /// [`reset`](crate::LoopingCall::reset) on a loop that is not running.
+    #[error("the looping call is not running")]
+    LoopingCallNotRunning,
+
     /// Code run by torsade (a callback) panicked; the panic was caught.
     #[error("panicked: {message}")]
     Panicked {

@@ -94,8 +94,9 @@ mod wakers;
 pub use crate::address::Address;
 pub use crate::connection::{Context, ProtocolHandle, TransportHandle};
 pub use crate::defer::{
-    gather_results, maybe_deferred, sleep, Deferred, DeferredList, DeferredLock, DeferredSemaphore,
-    Failure, FirstError, LockGuard, Outcome, Resolver, SemaphorePermit,
+    gather_results, maybe_deferred, race, sleep, Deferred, DeferredList, DeferredLock,
+    DeferredQueue, DeferredSemaphore, Failure, FailureGroup, FirstError, LockGuard, Outcome,
+    PauseGuard, QueueOverflow, Resolver, SemaphorePermit,
 };
 pub use crate::endpoints::DEFAULT_CONNECT_TIMEOUT;
 pub use crate::error::{ConnectionError, DisconnectReason, Error, Result};
@@ -109,7 +110,7 @@ pub use crate::reactor::{
 };
 pub use crate::reconnect::{Backoff, ReconnectingClient};
 pub use crate::stream::{Connection, HandlerOutput, StreamWriter, READ_BUFFER_LIMIT};
-pub use crate::time::{Clock, ClockExt, DelayedCall};
+pub use crate::time::{ticks, Clock, ClockExt, DelayedCall, LoopingCall, Ticks};
 pub use crate::transport::{
     IdleActivity, Transport, WriteBufferLimits, WRITE_BUFFER_HIGH, WRITE_BUFFER_LOW,
 };

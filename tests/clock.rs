@@ -145,14 +145,79 @@ fn delay_adds_to_the_due_time() {
 }
 
 #[test]
-fn a_rescheduled_call_runs_after_calls_already_due_at_its_new_time() {
+fn a_reset_call_keeps_its_place_among_calls_due_at_its_new_time() {
     let (clock, log) = (FakeClock::new(), log());
     let moved = record(&clock, &log, 5, "moved");
-    record(&clock, &log, 10, "first");
+    record(&clock, &log, 10, "second");
     moved.reset(10 * MS).unwrap();
     record(&clock, &log, 10, "last");
     clock.advance(10 * MS);
-    assert_eq!(entries(&log), ["first@10", "moved@10", "last@10"]);
+    assert_eq!(entries(&log), ["moved@10", "second@10", "last@10"]);
+}
+
+#[test]
+fn a_call_reset_to_the_time_of_an_earlier_scheduled_call_runs_after_it() {
+    let (clock, log) = (FakeClock::new(), log());
+    record(&clock, &log, 10, "first");
+    let moved = record(&clock, &log, 5, "moved");
+    moved.reset(10 * MS).unwrap();
+    clock.advance(10 * MS);
+    assert_eq!(entries(&log), ["first@10", "moved@10"]);
+}
+
+#[test]
+fn a_delayed_call_keeps_its_place_among_calls_due_at_its_new_time() {
+    let (clock, log) = (FakeClock::new(), log());
+    let delayed = record(&clock, &log, 4, "delayed");
+    record(&clock, &log, 10, "other");
+    delayed.delay(6 * MS).unwrap();
+    clock.advance(10 * MS);
+    assert_eq!(entries(&log), ["delayed@10", "other@10"]);
+}
+
+#[test]
+fn a_call_moved_earlier_keeps_its_place_among_calls_due_at_its_new_time() {
+    let (clock, log) = (FakeClock::new(), log());
+    let early = record(&clock, &log, 50, "early");
+    record(&clock, &log, 10, "other");
+    early.reset(10 * MS).unwrap();
+    clock.advance(10 * MS);
+    assert_eq!(entries(&log), ["early@10", "other@10"]);
+}
+
+/// Twisted's `test_callLaterKeepsCallsOrdered`.
+#[test]
+fn a_call_reset_later_runs_after_a_call_scheduled_between() {
+    let (clock, log) = (FakeClock::new(), log());
+    let a = record(&clock, &log, 1000, "a");
+    a.reset(Duration::from_secs(3)).unwrap();
+    record(&clock, &log, 2000, "b");
+    clock.pump(&[Duration::from_secs(1); 3]);
+    assert_eq!(entries(&log), ["b@2000", "a@3000"]);
+}
+
+/// Twisted's `test_callLaterResetKeepsCallsOrdered`.
+#[test]
+fn a_call_reset_past_a_later_call_runs_after_it() {
+    let (clock, log) = (FakeClock::new(), log());
+    let a = record(&clock, &log, 1000, "a");
+    record(&clock, &log, 2000, "b");
+    a.reset(Duration::from_secs(3)).unwrap();
+    clock.pump(&[Duration::from_secs(1); 3]);
+    assert_eq!(entries(&log), ["b@2000", "a@3000"]);
+}
+
+/// Twisted's `test_callLaterResetInsideCallKeepsCallsOrdered`.
+#[test]
+fn a_call_reset_from_inside_another_call_keeps_the_order() {
+    let (clock, log) = (FakeClock::new(), log());
+    let b = record(&clock, &log, 2000, "b");
+    clock.call_later(Duration::from_secs(1), move || {
+        b.reset(Duration::from_secs(3)).unwrap();
+    });
+    record(&clock, &log, 3000, "c");
+    clock.pump(&[Duration::from_millis(500); 10]);
+    assert_eq!(entries(&log), ["c@3000", "b@4000"]);
 }
 
 #[test]
@@ -271,4 +336,101 @@ fn a_dyn_clock_schedules_like_a_concrete_one() {
     clock.call_later(MS, move || *flag.lock().unwrap() = true);
     fake.advance(MS);
     assert!(*ran.lock().unwrap());
+}
+
+// ---- slow calls: `advance` from inside a call ----
+
+/// Schedules a call at `at_ms` that is busy for `busy_ms` (it advances the clock), and logs
+/// the time it ends.
+fn slow(clock: &FakeClock, log: &Log, at_ms: u64, busy_ms: u64) {
+    let (log, inner) = (log.clone(), clock.clone());
+    clock.call_later(Duration::from_millis(at_ms), move || {
+        inner.advance(Duration::from_millis(busy_ms));
+        log.lock()
+            .unwrap()
+            .push(format!("slow ends@{}", inner.now().as_millis()));
+    });
+}
+
+#[test]
+fn a_call_that_advances_the_clock_moves_time_on_from_its_own_time() {
+    let (clock, log) = (FakeClock::new(), log());
+    slow(&clock, &log, 1000, 3000);
+    clock.advance(Duration::from_secs(2));
+    assert_eq!(entries(&log), ["slow ends@4000"]);
+    assert_eq!(clock.now(), Duration::from_secs(4));
+}
+
+#[test]
+fn calls_due_during_a_slow_call_run_after_it_late_and_in_due_order() {
+    let (clock, log) = (FakeClock::new(), log());
+    slow(&clock, &log, 1000, 3000);
+    record(&clock, &log, 3000, "due at 3");
+    record(&clock, &log, 2000, "due at 2");
+    record(&clock, &log, 6000, "due at 6");
+    clock.advance(Duration::from_secs(10));
+    assert_eq!(
+        entries(&log),
+        [
+            "slow ends@4000",
+            "due at 2@4000",
+            "due at 3@4000",
+            "due at 6@6000"
+        ]
+    );
+    assert_eq!(clock.now(), Duration::from_secs(10));
+}
+
+#[test]
+fn nothing_else_runs_while_a_call_is_slow() {
+    let (clock, during) = (FakeClock::new(), log());
+    let log = log();
+    let (inner, seen, seen_during) = (clock.clone(), log.clone(), during.clone());
+    clock.call_later(MS, move || {
+        inner.advance(10 * MS);
+        *seen_during.lock().unwrap() = entries(&seen);
+    });
+    record(&clock, &log, 5, "x");
+    clock.advance(MS);
+    assert!(entries(&during).is_empty(), "ran during the slow call");
+    assert_eq!(entries(&log), ["x@11"]);
+}
+
+#[test]
+fn a_call_scheduled_by_a_slow_call_runs_at_its_own_time_within_the_advance() {
+    let (clock, log) = (FakeClock::new(), log());
+    let (inner, later) = (clock.clone(), log.clone());
+    clock.call_later(Duration::from_secs(1), move || {
+        inner.advance(Duration::from_secs(2));
+        record(&inner, &later, 500, "scheduled after");
+    });
+    clock.advance(Duration::from_secs(5));
+    assert_eq!(entries(&log), ["scheduled after@3500"]);
+}
+
+#[test]
+fn a_zero_delay_call_scheduled_by_a_slow_call_waits_for_the_next_advance() {
+    let (clock, log) = (FakeClock::new(), log());
+    let (inner, later) = (clock.clone(), log.clone());
+    clock.call_later(Duration::from_secs(1), move || {
+        inner.advance(Duration::from_secs(2));
+        record(&inner, &later, 0, "zero");
+    });
+    clock.advance(Duration::from_secs(5));
+    assert!(entries(&log).is_empty());
+    clock.advance(Duration::ZERO);
+    assert_eq!(entries(&log), ["zero@5000"]);
+}
+
+#[test]
+fn an_advance_from_another_thread_during_an_advance_is_ignored() {
+    let clock = FakeClock::new();
+    let other = clock.clone();
+    clock.call_later(Duration::from_secs(1), move || {
+        std::thread::spawn(move || other.advance(Duration::from_secs(100)))
+            .join()
+            .unwrap();
+    });
+    clock.advance(Duration::from_secs(2));
+    assert_eq!(clock.now(), Duration::from_secs(2));
 }

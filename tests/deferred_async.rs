@@ -366,3 +366,143 @@ fn maybe_deferred_runs_an_async_function_through_from_future() {
     clock.advance(SECOND);
     assert_eq!(value(deferred), 5);
 }
+
+// from_future: letting go of the Deferred cancels the task; handing it on does not.
+
+/// A future that sleeps a second on `clock` and then counts in `finished`; it holds
+/// `token` while it exists.
+fn sleeper(
+    clock: &FakeClock,
+    token: &Arc<()>,
+    finished: &Arc<AtomicUsize>,
+) -> impl Future<Output = ()> + Send + 'static {
+    let (timer, held, count) = (clock.clone(), token.clone(), finished.clone());
+    async move {
+        let _held = held;
+        sleep(&timer, SECOND).await.unwrap();
+        count.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn dropping_a_from_future_deferred_cancels_its_task_and_drops_the_future() {
+    let logs = common::capture_logs(|| {
+        let (clock, token, finished) = (FakeClock::new(), Arc::new(()), Arc::default());
+        let deferred = Deferred::from_future(sleeper(&clock, &token, &finished));
+        assert_eq!(Arc::strong_count(&token), 2);
+        drop(deferred);
+        assert_eq!(Arc::strong_count(&token), 1, "the future was dropped");
+        assert_eq!(clock.pending_calls(), 0, "its sleep was cancelled");
+        clock.advance(SECOND);
+        assert_eq!(finished.load(Ordering::SeqCst), 0);
+    });
+    assert!(!logs.contains("Unhandled error"), "{logs}");
+}
+
+#[test]
+fn a_detached_from_future_task_runs_to_its_end() {
+    let (clock, token, finished) = (FakeClock::new(), Arc::new(()), Arc::default());
+    Deferred::from_future(sleeper(&clock, &token, &finished)).detach();
+    clock.advance(SECOND);
+    assert_eq!(finished.load(Ordering::SeqCst), 1);
+    assert_eq!(Arc::strong_count(&token), 1);
+}
+
+#[test]
+fn adding_a_callback_hands_the_task_on_and_dropping_that_deferred_cancels_it() {
+    let (clock, token, finished) = (FakeClock::new(), Arc::new(()), Arc::default());
+    let chained = Deferred::from_future(sleeper(&clock, &token, &finished)).add_callback(|()| 1);
+    assert_eq!(clock.pending_calls(), 1, "still running");
+    drop(chained);
+    assert_eq!(clock.pending_calls(), 0);
+    assert_eq!(Arc::strong_count(&token), 1);
+}
+
+#[test]
+fn a_from_future_deferred_returned_by_a_callback_runs_on() {
+    let (clock, token, finished) = (
+        FakeClock::new(),
+        Arc::new(()),
+        Arc::<AtomicUsize>::default(),
+    );
+    let (outer, resolver) = Deferred::<()>::new();
+    let (c, t, f) = (clock.clone(), token.clone(), finished.clone());
+    let outer = outer.and_then(move |()| Deferred::from_future(sleeper(&c, &t, &f)));
+    resolver.callback(()).unwrap();
+    clock.advance(SECOND);
+    assert_eq!(finished.load(Ordering::SeqCst), 1);
+    value(outer);
+}
+
+#[test]
+fn from_future_deferreds_in_a_list_or_a_race_run_on_when_the_list_is_dropped() {
+    let (clock, token, finished) = (
+        FakeClock::new(),
+        Arc::new(()),
+        Arc::<AtomicUsize>::default(),
+    );
+    let list = torsade::DeferredList::new([
+        Deferred::from_future(sleeper(&clock, &token, &finished)),
+        Deferred::from_future(sleeper(&clock, &token, &finished)),
+    ])
+    .into_deferred();
+    let raced = torsade::race([Deferred::from_future(sleeper(&clock, &token, &finished))]);
+    drop((list, raced));
+    clock.advance(SECOND);
+    assert_eq!(finished.load(Ordering::SeqCst), 3);
+}
+
+#[test]
+fn dropping_an_outer_task_cancels_the_task_it_awaits() {
+    let (clock, token, finished) = (
+        FakeClock::new(),
+        Arc::new(()),
+        Arc::<AtomicUsize>::default(),
+    );
+    let inner = Deferred::from_future(sleeper(&clock, &token, &finished));
+    let outer = Deferred::from_future(async move { inner.await.unwrap() });
+    assert_eq!(clock.pending_calls(), 1);
+    drop(outer);
+    assert_eq!(
+        clock.pending_calls(),
+        0,
+        "the inner task's sleep was cancelled"
+    );
+    assert_eq!(Arc::strong_count(&token), 1);
+}
+
+#[test]
+fn a_future_that_stops_awaiting_a_task_cancels_it() {
+    let (clock, token, finished) = (
+        FakeClock::new(),
+        Arc::new(()),
+        Arc::<AtomicUsize>::default(),
+    );
+    let inner = Deferred::from_future(sleeper(&clock, &token, &finished));
+    let outer = Deferred::from_future(async move {
+        let mut inner = std::pin::pin!(inner);
+        // Polled once, then abandoned (as a `select!` that took another branch would).
+        let pending =
+            std::future::poll_fn(|context| Poll::Ready(inner.as_mut().poll(context).is_pending()))
+                .await;
+        assert!(pending);
+        "gave up"
+    });
+    assert_eq!(value(outer), "gave up");
+    assert_eq!(clock.pending_calls(), 0);
+    assert_eq!(Arc::strong_count(&token), 1);
+}
+
+#[test]
+fn dropping_a_finished_from_future_deferred_changes_nothing() {
+    let (clock, token, finished) = (
+        FakeClock::new(),
+        Arc::new(()),
+        Arc::<AtomicUsize>::default(),
+    );
+    let mut deferred = Deferred::from_future(sleeper(&clock, &token, &finished));
+    clock.advance(SECOND);
+    assert_eq!(deferred.take_result().unwrap().ok(), Some(()));
+    drop(deferred);
+    assert_eq!(finished.load(Ordering::SeqCst), 1);
+}

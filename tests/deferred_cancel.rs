@@ -406,3 +406,122 @@ fn cancelling_deferreds_that_wait_on_each_other_in_a_cycle_returns() {
     });
     assert!(logs.contains("cycle"), "{logs}");
 }
+
+// Timeouts with `on_timeout` (Twisted's `onTimeoutCancel`; its `*Custom` tests, with
+// `_overrideFunc` answering "OVERRIDDEN" to anything).
+
+fn overridden<T>(_: Result<T, Failure>, _: Duration) -> Result<&'static str, Failure> {
+    Ok("OVERRIDDEN")
+}
+
+/// Twisted's `test_timedOutCustom`.
+#[test]
+fn on_timeout_decides_the_result_of_a_deferred_that_timed_out() {
+    let clock = FakeClock::new();
+    let (deferred, _resolver) = Deferred::<&str>::new();
+    let mut deferred = deferred.add_timeout_with(Duration::from_secs(10), &clock, overridden);
+    assert_no_result(&mut deferred);
+    clock.advance(Duration::from_secs(15));
+    assert_eq!(value(deferred), "OVERRIDDEN");
+}
+
+#[test]
+fn on_timeout_receives_the_cancelled_failure_and_the_timeout() {
+    let clock = FakeClock::new();
+    let (deferred, _resolver) = Deferred::<u32>::new();
+    let received = Arc::new(Mutex::new(None));
+    let record = received.clone();
+    let deferred =
+        deferred.add_timeout_with(Duration::from_secs(3), &clock, move |result, timeout| {
+            *record.lock().unwrap() = Some((result.as_ref().err().map(is_cancelled), timeout));
+            result
+        });
+    clock.advance(Duration::from_secs(3));
+    assert_eq!(
+        *received.lock().unwrap(),
+        Some((Some(true), Duration::from_secs(3)))
+    );
+    assert!(is_cancelled(&failure(deferred)));
+}
+
+/// Twisted's `test_successResultBeforeTimeoutCustom` and
+/// `test_failureBeforeTimeoutCustom`.
+#[test]
+fn on_timeout_is_not_called_for_a_result_that_arrives_in_time() {
+    let clock = FakeClock::new();
+    let (deferred, resolver) = Deferred::<&str>::new();
+    let (inner, _inner_resolver) = Deferred::<&str>::new();
+    let mut deferred = deferred
+        .add_timeout_with(Duration::from_secs(10), &clock, overridden)
+        .and_then(move |_| inner);
+    resolver.callback("results").unwrap();
+    clock.advance(Duration::from_secs(15));
+    // The timeout did not fire: it would have cancelled `inner` through the chain.
+    assert_no_result(&mut deferred);
+
+    let (failing, resolver) = Deferred::<&str>::new();
+    let failing = failing.add_timeout_with(Duration::from_secs(10), &clock, overridden);
+    resolver.errback(std::io::Error::other("fail")).unwrap();
+    clock.advance(Duration::from_secs(15));
+    assert_eq!(failure(failing).to_string(), "fail");
+    drop(deferred);
+}
+
+/// Twisted's `test_cancelBeforeTimeoutCustom`.
+#[test]
+fn on_timeout_is_not_called_for_a_cancellation_by_someone_else() {
+    let clock = FakeClock::new();
+    let (deferred, _resolver) = Deferred::<&str>::new();
+    let deferred = deferred.add_timeout_with(Duration::from_secs(10), &clock, overridden);
+    deferred.cancel();
+    clock.advance(Duration::from_secs(15));
+    assert!(is_cancelled(&failure(deferred)));
+}
+
+/// Twisted's `test_providedCancelCalledBeforeTimeoutCustom`.
+#[test]
+fn on_timeout_decides_even_when_the_canceller_failed_the_deferred_otherwise() {
+    let clock = FakeClock::new();
+    let (deferred, _resolver) = Deferred::<&str>::with_canceller(|resolver| {
+        resolver.errback(std::io::Error::other("what!")).unwrap();
+    });
+    let deferred = deferred.add_timeout_with(Duration::from_secs(10), &clock, overridden);
+    clock.advance(Duration::from_secs(15));
+    assert_eq!(value(deferred), "OVERRIDDEN");
+}
+
+/// Twisted's `test_errbackAddedBeforeTimeoutCustom` and
+/// `test_errbackAddedBeforeTimeoutSuppressesCancellationCustom`.
+#[test]
+fn on_timeout_decides_after_errbacks_added_before_it_whatever_they_did() {
+    for recover in [false, true] {
+        let clock = FakeClock::new();
+        let (deferred, _resolver) = Deferred::<&str>::new();
+        let (deferred, seen) = watch(deferred);
+        let deferred = deferred
+            .add_errback(move |failure: Failure| {
+                if recover {
+                    Ok("recovered")
+                } else {
+                    Err(failure)
+                }
+            })
+            .add_timeout_with(Duration::from_secs(10), &clock, overridden);
+        clock.advance(Duration::from_secs(15));
+        assert_eq!(seen.get(), ["err:the Deferred was cancelled"]);
+        assert_eq!(value(deferred), "OVERRIDDEN");
+    }
+}
+
+/// Twisted's `test_callbackAddedToCancelerBeforeTimeoutCustom`: a canceller that
+/// succeeds, and on_timeout is applied to that success too.
+#[test]
+fn on_timeout_is_applied_to_a_success_the_canceller_produced() {
+    let clock = FakeClock::new();
+    let (deferred, _resolver) = cancelled_with("success");
+    let (deferred, seen) = watch(deferred);
+    let deferred = deferred.add_timeout_with(Duration::from_secs(10), &clock, overridden);
+    clock.advance(Duration::from_secs(15));
+    assert_eq!(seen.get(), ["ok:\"success\""]);
+    assert_eq!(value(deferred), "OVERRIDDEN");
+}

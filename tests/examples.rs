@@ -1189,3 +1189,215 @@ fn a_server_given_a_missing_certificate_file_names_it_and_exits_1() {
     assert_eq!(errors.len(), 1, "stderr: {}", run.stderr);
     assert!(errors[0].contains("nowhere.pem"), "{}", errors[0]);
 }
+
+// ---- the time examples: heartbeat and fate ----
+
+/// The time examples, built on first use like [`EXAMPLES`] (which the functions above
+/// build).
+const TIME_EXAMPLES: [&str; 2] = ["fate", "heartbeat"];
+
+/// Runs time example `name` with `args` to its end, after bringing [`TIME_EXAMPLES`] up
+/// to date with the cargo that runs this test (a no-op when they are fresh).
+fn run_time_example(name: &str, args: &[&str]) -> Finished {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let profile_dir = examples_dir()
+            .parent()
+            .expect("target/<profile>/examples has a parent");
+        let Some(cargo) = std::env::var_os("CARGO") else {
+            return;
+        };
+        let target_dir = profile_dir.parent().expect("target/<profile> has a parent");
+        let profile = match profile_dir.file_name().and_then(|name| name.to_str()) {
+            Some("debug") | None => "dev",
+            Some(other) => other,
+        };
+        let mut command = Command::new(cargo);
+        command
+            .args(["build", "--quiet", "--profile", profile, "--manifest-path"])
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
+            .arg("--target-dir")
+            .arg(target_dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for name in TIME_EXAMPLES {
+            command.args(["--example", name]);
+        }
+        let mut running = Running::spawn(command, "cargo build --example ...");
+        let errors =
+            read_to_end_in_background(running.child.stderr.take().expect("stderr is piped"));
+        let errors = errors
+            .recv_timeout(BUILD_LIMIT)
+            .unwrap_or_else(|_| panic!("building the time examples took over {BUILD_LIMIT:?}"));
+        let status = running.child.wait().expect("cargo can be waited for");
+        assert!(
+            status.success(),
+            "building the time examples failed:\n{errors}"
+        );
+    });
+    run_example(name, args)
+}
+
+#[test]
+fn heartbeat_beats_every_second_and_stops_after_its_beats() {
+    for style in [&[][..], &["--async"][..]] {
+        let args = [style, &["--fake-clock"]].concat();
+        let run = run_time_example("heartbeat", &args);
+        assert_eq!(
+            run.success(),
+            [
+                "[0.0 s] beat 1",
+                "[1.0 s] beat 2",
+                "[2.0 s] beat 3",
+                "[3.0 s] beat 4",
+                "[4.0 s] beat 5",
+                "[4.0 s] stopping after 5 beats",
+            ],
+            "{args:?}"
+        );
+    }
+}
+
+#[test]
+fn heartbeat_after_a_slow_beat_skips_the_beats_it_missed_and_counts_them() {
+    let run = run_time_example(
+        "heartbeat",
+        &["--beats", "6", "--slow-beat", "3", "--fake-clock"],
+    );
+    assert_eq!(
+        run.success(),
+        [
+            "[0.0 s] beat 1",
+            "[1.0 s] beat 2",
+            "[2.0 s] beat 3, slow: busy for 2.5 s",
+            "[5.0 s] beat 4 (2 missed)",
+            "[6.0 s] beat 5",
+            "[7.0 s] beat 6",
+            "[7.0 s] stopping after 6 beats",
+        ]
+    );
+}
+
+#[test]
+fn heartbeat_as_a_task_late_for_a_tick_takes_it_late_and_counts_the_next() {
+    let run = run_time_example(
+        "heartbeat",
+        &[
+            "--async",
+            "--beats",
+            "6",
+            "--slow-beat",
+            "3",
+            "--fake-clock",
+        ],
+    );
+    assert_eq!(
+        run.success(),
+        [
+            "[0.0 s] beat 1",
+            "[1.0 s] beat 2",
+            "[2.0 s] beat 3, slow: busy for 2.5 s",
+            "[4.5 s] beat 4",
+            "[5.0 s] beat 5 (1 missed)",
+            "[6.0 s] beat 6",
+            "[6.0 s] stopping after 6 beats",
+        ]
+    );
+}
+
+#[test]
+fn heartbeat_refuses_zero_beats() {
+    let run = run_time_example("heartbeat", &["--beats", "0", "--fake-clock"]);
+    assert_eq!(run.status.code(), Some(2));
+    assert_eq!(
+        run.stderr_lines().first(),
+        Some(&"error: --beats must be at least 1")
+    );
+    assert!(run.stdout.is_empty());
+}
+
+#[test]
+fn fate_runs_both_scenarios_and_shows_it_polls_and_fires_late_where_the_reactor_does_not() {
+    let run = run_time_example("fate", &["--fake-clock"]);
+    assert_eq!(
+        run.success(),
+        [
+            "== firecracker, 1.5 s fuse, on Fate (a pass over the fuses every 0.2 s)",
+            "[0.0 s] The Mad Hatter lights the fuse: it burns for 1.5 s",
+            "[1.0 s] The Mad Hatter hands the firecracker to Ben Eills",
+            "[1.6 s] BOOM! Firecracker exploded in the unlucky hands of Ben Eills",
+            "[3.6 s] Shutting down",
+            "== firecracker, 1.5 s fuse, on the reactor",
+            "[0.0 s] The Mad Hatter lights the fuse: it burns for 1.5 s",
+            "[1.0 s] The Mad Hatter hands the firecracker to Ben Eills",
+            "[1.5 s] BOOM! Firecracker exploded in the unlucky hands of Ben Eills",
+            "[3.5 s] Shutting down",
+            "== firecracker, 1.5 s fuse: how late each fuse fired, and how often each loop woke up",
+            "                                          Fate    reactor",
+            "  hand the firecracker to Ben Eills      +0 ms      +0 ms",
+            "  light the fuse                         +0 ms      +0 ms",
+            "  explode (1.5 s fuse)                 +100 ms      +0 ms",
+            "  shut down                              +0 ms      +0 ms",
+            "  woke up                             19 times    3 times",
+            "== chain of 8 fuses, on Fate (a pass over the fuses every 0.2 s)",
+            "[0.0 s] ...igniting next fuse in chain... (fuse 1 of 8, burns 0.6 s)",
+            "[0.6 s] ...igniting next fuse in chain... (fuse 2 of 8, burns 0.5 s)",
+            "[1.2 s] ...igniting next fuse in chain... (fuse 3 of 8, burns 0.4 s)",
+            "[1.6 s] ...igniting next fuse in chain... (fuse 4 of 8, burns 0.3 s)",
+            "[2.0 s] ...igniting next fuse in chain... (fuse 5 of 8, burns 0.2 s)",
+            "[2.2 s] ...igniting next fuse in chain... (fuse 6 of 8, burns 0.1 s)",
+            "[2.4 s] ...igniting next fuse in chain... (fuse 7 of 8, burns 0.0 s)",
+            "[2.6 s] ...igniting next fuse in chain... (fuse 8 of 8, burns 0.3 s, tied to the barrel)",
+            "[3.0 s] Boom! The Houses of Parliament explode!",
+            "== chain of 8 fuses, on the reactor",
+            "[0.0 s] ...igniting next fuse in chain... (fuse 1 of 8, burns 0.6 s)",
+            "[0.6 s] ...igniting next fuse in chain... (fuse 2 of 8, burns 0.5 s)",
+            "[1.1 s] ...igniting next fuse in chain... (fuse 3 of 8, burns 0.4 s)",
+            "[1.5 s] ...igniting next fuse in chain... (fuse 4 of 8, burns 0.3 s)",
+            "[1.8 s] ...igniting next fuse in chain... (fuse 5 of 8, burns 0.2 s)",
+            "[2.0 s] ...igniting next fuse in chain... (fuse 6 of 8, burns 0.1 s)",
+            "[2.1 s] ...igniting next fuse in chain... (fuse 7 of 8, burns 0.0 s)",
+            "[2.1 s] ...igniting next fuse in chain... (fuse 8 of 8, burns 0.3 s, tied to the barrel)",
+            "[2.4 s] Boom! The Houses of Parliament explode!",
+            "== chain of 8 fuses: how late each fuse fired, and how often each loop woke up",
+            "                       Fate    reactor",
+            "  fuse 1 (0.6 s)      +0 ms      +0 ms",
+            "  fuse 2 (0.5 s)    +100 ms      +0 ms",
+            "  fuse 3 (0.4 s)      +0 ms      +0 ms",
+            "  fuse 4 (0.3 s)    +100 ms      +0 ms",
+            "  fuse 5 (0.2 s)      +0 ms      +0 ms",
+            "  fuse 6 (0.1 s)    +100 ms      +0 ms",
+            "  fuse 7 (0.0 s)    +200 ms      +0 ms",
+            "  fuse 8 (0.3 s)    +100 ms      +0 ms",
+            "  woke up          16 times    7 times",
+        ]
+    );
+}
+
+#[test]
+fn fate_skips_the_fuse_after_one_it_removes_until_its_next_pass() {
+    // With a 1.0 s fuse, the hand-over and the explosion are due together: Fate removes
+    // the hand-over's fuse from the list it is iterating, as the article's Python does,
+    // which skips the explosion's fuse until the next pass, 0.2 s later.
+    let run = run_time_example(
+        "fate",
+        &["--fuse-ms", "1000", "--length", "1", "--fake-clock"],
+    );
+    let lines = run.success();
+    assert!(lines.contains(&"[1.2 s] BOOM! Firecracker exploded in the unlucky hands of Ben Eills"));
+    assert!(lines.contains(&"[1.0 s] BOOM! Firecracker exploded in the unlucky hands of Ben Eills"));
+    assert!(lines.contains(&"  explode (1.0 s fuse)                 +200 ms      +0 ms"));
+    assert!(lines.contains(&"  woke up                             17 times    2 times"));
+}
+
+#[test]
+fn fate_refuses_a_chain_of_no_fuses() {
+    let run = run_time_example("fate", &["--length", "0", "--fake-clock"]);
+    assert_eq!(run.status.code(), Some(2));
+    assert_eq!(
+        run.stderr_lines().first(),
+        Some(&"error: a chain has 1 to 1000 fuses")
+    );
+    assert!(run.stdout.is_empty());
+}

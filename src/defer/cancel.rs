@@ -62,7 +62,7 @@ impl<T: Send + 'static> Deferred<T> {
         F: FnOnce(Resolver<T>) + Send + 'static,
     {
         let (deferred, resolver) = Deferred::new();
-        deferred.chain.set_canceller(Box::new(move |chain| {
+        deferred.chain().set_canceller(Box::new(move |chain| {
             canceller(Resolver::from_chain(chain))
         }));
         (deferred, resolver)
@@ -114,6 +114,6 @@ impl<T: Send + 'static> Deferred<T> {
     /// assert!(matches!(failure.downcast_ref::<Error>(), Some(Error::Cancelled)));
     /// ```
     pub fn cancel(&self) {
-        self.chain.cancel();
+        self.chain().cancel();
     }
 }

@@ -17,6 +17,7 @@
 use std::any::Any;
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::task::Waker;
 
@@ -47,11 +48,19 @@ enum Link {
     Call(Box<dyn FnOnce(StepResult) -> Step + Send>),
     /// This chain's result becomes the result of `outer`, which was waiting for it.
     Continue(Arc<Chain>),
+    /// This chain's result fires `other` (`chain_deferred`), and this chain goes on with
+    /// `()`. Done here rather than by a callback firing `other`, so that a long line of
+    /// Deferreds handing on to each other runs at constant stack depth.
+    HandOver(Arc<Chain>),
 }
 
 /// A Deferred's shared state.
 pub(crate) struct Chain {
     state: Mutex<State>,
+    /// Set once, by `from_future`, on the chain its task fires: letting go of the chain's
+    /// Deferred while it is unfired cancels the task. Read on every drop of a Deferred, so
+    /// it sits outside the mutex.
+    cancel_when_dropped: AtomicBool,
 }
 
 #[derive(Default)]
@@ -75,6 +84,19 @@ struct State {
     /// Cancelled because its consumer is gone (see `abandon`): a failure left in it is
     /// not reported as unhandled.
     abandoned: bool,
+    /// How many `pause` calls are not yet balanced by an `unpause`; no link runs (and the
+    /// result is not handed out) while it is above zero.
+    paused: u32,
+}
+
+/// What `Chain::accept` did with a result.
+pub(crate) enum Accepted {
+    /// The chain has it now; its links are to be run.
+    Fired,
+    /// The chain was cancelled without a canceller: this first firing is ignored.
+    Ignored,
+    /// The chain already had a result; here is this one back.
+    AlreadyCalled(StepResult),
 }
 
 /// What `Chain::poll_result` found.
@@ -87,6 +109,7 @@ impl Chain {
     pub(crate) fn new() -> Arc<Chain> {
         Arc::new(Chain {
             state: Mutex::new(State::default()),
+            cancel_when_dropped: AtomicBool::new(false),
         })
     }
 
@@ -98,6 +121,7 @@ impl Chain {
                 result: Some(result),
                 ..State::default()
             }),
+            cancel_when_dropped: AtomicBool::new(false),
         })
     }
 
@@ -130,6 +154,22 @@ impl Chain {
 
     /// Gives the chain its result and runs its links.
     pub(crate) fn fire(self: &Arc<Self>, result: StepResult) -> Result<(), Error> {
+        match self.accept(result) {
+            Accepted::Fired => {
+                run(self.clone());
+                Ok(())
+            }
+            Accepted::Ignored => Ok(()),
+            Accepted::AlreadyCalled(result) => {
+                drop(result);
+                Err(Error::AlreadyCalled)
+            }
+        }
+    }
+
+    /// Gives the chain its result, or hands the result back if it already has one; the
+    /// caller runs the links.
+    pub(crate) fn accept(&self, result: StepResult) -> Accepted {
         let canceller = {
             let mut state = self.lock();
             if state.fired {
@@ -137,9 +177,10 @@ impl Chain {
                     state.suppress_already_called = false;
                     drop(state);
                     tracing::debug!("ignored the first firing of a cancelled Deferred");
-                    return Ok(());
+                    return Accepted::Ignored;
                 }
-                return Err(Error::AlreadyCalled);
+                drop(state);
+                return Accepted::AlreadyCalled(result);
             }
             state.fired = true;
             state.result = Some(result);
@@ -147,8 +188,19 @@ impl Chain {
         };
         // Dropped outside the lock: its captures may do anything.
         drop(canceller);
+        Accepted::Fired
+    }
+
+    /// Runs the links of a chain that just accepted its result.
+    pub(crate) fn run_fired(self: &Arc<Self>) {
         run(self.clone());
-        Ok(())
+    }
+
+    /// Appends a link that fires `other` with this chain's result; this chain then
+    /// continues with `()` (or with [`Error::AlreadyCalled`] if `other` was fired).
+    pub(crate) fn push_hand_over(self: &Arc<Self>, other: Arc<Chain>) {
+        self.lock().links.push_back(Link::HandOver(other));
+        run(self.clone());
     }
 
     /// Appends a link made of user code, running it now if the result is there.
@@ -160,7 +212,12 @@ impl Chain {
     /// Takes the final result if the chain has finished, else registers `waker`.
     pub(crate) fn poll_result(&self, waker: &Waker) -> Poll {
         let mut state = self.lock();
-        if state.fired && !state.running && state.waiting_on.is_none() && state.links.is_empty() {
+        if state.fired
+            && !state.running
+            && state.paused == 0
+            && state.waiting_on.is_none()
+            && state.links.is_empty()
+        {
             if let Some(result) = state.result.take() {
                 return Poll::Ready(result);
             }
@@ -170,6 +227,28 @@ impl Chain {
             _ => state.waker = Some(waker.clone()),
         }
         Poll::Pending
+    }
+
+    /// Stops running links until a matching `unpause`.
+    pub(crate) fn pause(&self) {
+        let mut state = self.lock();
+        state.paused = state.paused.saturating_add(1);
+    }
+
+    /// Balances one `pause`; the last one runs whatever waited.
+    pub(crate) fn unpause(self: &Arc<Self>) {
+        {
+            let mut state = self.lock();
+            state.paused = state.paused.saturating_sub(1);
+            if state.paused > 0 {
+                return;
+            }
+        }
+        run(self.clone());
+    }
+
+    pub(crate) fn is_paused(&self) -> bool {
+        self.lock().paused > 0
     }
 
     /// Twisted's `Deferred.cancel`: an unfired chain runs its canceller (once) and, if
@@ -210,6 +289,25 @@ impl Chain {
                     return;
                 }
             }
+        }
+    }
+
+    /// Marks the chain as fired by a `from_future` task: letting go of its Deferred while
+    /// unfired cancels the task (see `handle_dropped`).
+    pub(crate) fn cancel_when_dropped(&self) {
+        self.cancel_when_dropped.store(true, Ordering::Release);
+    }
+
+    /// The chain's Deferred was let go of (dropped, not handed on). If a `from_future`
+    /// task is still working on its result, nobody can observe that result any more:
+    /// the task is cancelled, as by `abandon`.
+    pub(crate) fn handle_dropped(self: &Arc<Self>) {
+        if !self.cancel_when_dropped.load(Ordering::Acquire) {
+            return;
+        }
+        let unfired = !self.lock().fired;
+        if unfired {
+            self.abandon();
         }
     }
 
@@ -319,13 +417,18 @@ enum Next {
 /// result to the chain waiting on it.
 fn advance(chain: &Arc<Chain>) -> Next {
     let mut state = chain.lock();
-    if state.running || state.waiting_on.is_some() || !state.fired {
-        // Someone else is running it, it waits on another chain, or it has no result:
-        // whoever changes that will run it.
+    if state.running || state.waiting_on.is_some() || !state.fired || state.paused > 0 {
+        // Someone else is running it, it waits on another chain, it has no result, or it
+        // is paused: whoever changes that will run it.
         return Next::Pop;
     }
     state.running = true;
     loop {
+        if state.paused > 0 {
+            // A link paused its own chain: the rest waits for the `unpause`.
+            state.running = false;
+            return Next::Pop;
+        }
         let Some(link) = state.links.pop_front() else {
             state.running = false;
             let waker = state.waker.take();
@@ -352,6 +455,23 @@ fn advance(chain: &Arc<Chain>) -> Next {
                 drop(state);
                 outer.resume(input);
                 return Next::Push(outer);
+            }
+            Link::HandOver(other) => {
+                drop(state);
+                let (own, fired) = match other.accept(input) {
+                    Accepted::Fired => (Ok(Box::new(()) as Value), true),
+                    Accepted::Ignored => (Ok(Box::new(()) as Value), false),
+                    Accepted::AlreadyCalled(_) => (Err(Failure::new(Error::AlreadyCalled)), false),
+                };
+                state = chain.lock();
+                state.result = Some(own);
+                if fired {
+                    // Run `other` now; `run` comes back to this chain afterwards.
+                    state.running = false;
+                    drop(state);
+                    return Next::Push(other);
+                }
+                continue;
             }
         };
         drop(state);

@@ -76,12 +76,15 @@ use crate::Error;
 /// ```
 #[must_use = "a Deferred does nothing unless you add callbacks to it or await it"]
 pub struct Deferred<T> {
-    pub(super) chain: Arc<Chain>,
+    /// Always `Some` while the Deferred exists: it is taken only by `into_chain`, which
+    /// consumes the Deferred, so `Drop` can tell a handle handed on from one let go.
+    chain: Option<Arc<Chain>>,
     _value: PhantomData<fn() -> T>,
 }
 
 /// The right to fire a [`Deferred`]: give it its result with [`callback`](Resolver::callback)
-/// or [`errback`](Resolver::errback).
+/// or [`errback`](Resolver::errback), a `Result` with [`resolve`](Resolver::resolve), or
+/// another Deferred's outcome with [`Deferred::chain_deferred`].
 ///
 /// Cheap to clone, `Send` and `Sync`: keep it wherever the result will come from. Firing a
 /// second time returns [`Error::AlreadyCalled`] — except the first firing after a
@@ -129,15 +132,26 @@ impl<T: Send + 'static> Deferred<T> {
 
     pub(crate) fn from_chain(chain: Arc<Chain>) -> Deferred<T> {
         Deferred {
-            chain,
+            chain: Some(chain),
             _value: PhantomData,
+        }
+    }
+
+    /// Gives up this view of the chain, to hand the chain on (to the next view of it, to a
+    /// chain that waits on it, to nobody for `detach`): letting it go this way is not the
+    /// drop that cancels a `from_future` task.
+    pub(super) fn into_chain(mut self) -> Arc<Chain> {
+        match self.chain.take() {
+            Some(chain) => chain,
+            // Invariant: `chain` is `Some` until this method takes it, consuming `self`.
+            None => unreachable!("a Deferred without its chain"),
         }
     }
 
     /// Whether the chain has been fired (it may still be waiting on a nested Deferred).
     #[doc(alias = "called")]
     pub fn is_called(&self) -> bool {
-        self.chain.is_fired()
+        self.chain().is_fired()
     }
 
     /// Adds a callback that maps the value. Failures pass by it untouched.
@@ -217,7 +231,9 @@ impl<T: Send + 'static> Deferred<T> {
     ///
     /// The callback style often ends a chain this way (Twisted code simply drops the
     /// Deferred); it says so explicitly where `let _ = ...` would look like a forgotten
-    /// `.await`.
+    /// `.await`. For the Deferred of a [`from_future`](Deferred::from_future) task it is
+    /// also the difference between running on and stopping: dropping that Deferred
+    /// cancels the task, detaching it lets the task run to its end.
     ///
     /// # Examples
     ///
@@ -231,7 +247,9 @@ impl<T: Send + 'static> Deferred<T> {
     /// resolver.callback(5).unwrap();
     /// assert_eq!(receiver.recv().unwrap(), 5);
     /// ```
-    pub fn detach(self) {}
+    pub fn detach(self) {
+        drop(self.into_chain());
+    }
 
     /// Takes the result if the chain has finished: `None` while it has not (the Deferred
     /// is then unchanged). After a result is taken the Deferred is spent: awaiting it or
@@ -239,7 +257,7 @@ impl<T: Send + 'static> Deferred<T> {
     ///
     /// Twisted trial's `successResultOf` / `failureResultOf`, without the assertion.
     pub fn take_result(&mut self) -> Option<Result<T, Failure>> {
-        match self.chain.poll_result(std::task::Waker::noop()) {
+        match self.chain().poll_result(std::task::Waker::noop()) {
             chain::Poll::Ready(result) => Some(result.map(unbox::<T>)),
             chain::Poll::Pending => None,
         }
@@ -249,8 +267,9 @@ impl<T: Send + 'static> Deferred<T> {
         self,
         link: impl FnOnce(StepResult) -> Step + Send + 'static,
     ) -> Deferred<U> {
-        self.chain.push(Box::new(link));
-        Deferred::from_chain(self.chain)
+        let chain = self.into_chain();
+        chain.push(Box::new(link));
+        Deferred::from_chain(chain)
     }
 }
 
@@ -259,12 +278,12 @@ fn step<U: Send + 'static>(outcome: Outcome<U>) -> Step {
     match outcome {
         Outcome::Value(value) => Step::Done(Ok(Box::new(value))),
         Outcome::Failure(failure) => Step::Done(Err(failure)),
-        Outcome::Deferred(deferred) => Step::Wait(deferred.chain),
+        Outcome::Deferred(deferred) => Step::Wait(deferred.into_chain()),
     }
 }
 
 /// Recovers the typed value from the chain.
-fn unbox<T: 'static>(value: Value) -> T {
+pub(super) fn unbox<T: 'static>(value: Value) -> T {
     match value.downcast::<T>() {
         Ok(value) => *value,
         // Invariant: the typed views only ever link a `Deferred<T>` step to a callback
@@ -280,13 +299,34 @@ impl<T: Send + 'static> Future for Deferred<T> {
     type Output = Result<T, Failure>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.chain.poll_result(cx.waker()) {
+        match self.chain().poll_result(cx.waker()) {
             chain::Poll::Ready(result) => Poll::Ready(result.map(unbox::<T>)),
             chain::Poll::Pending => {
                 // Inside `Deferred::from_future`: cancelling that cancels this one.
-                super::future::note_awaited(&self.chain);
+                super::future::note_awaited(self.chain());
                 Poll::Pending
             }
+        }
+    }
+}
+
+impl<T> Deferred<T> {
+    /// The chain this Deferred is a view of.
+    pub(super) fn chain(&self) -> &Arc<Chain> {
+        match &self.chain {
+            Some(chain) => chain,
+            // Invariant: `chain` is `Some` until `into_chain` takes it, consuming `self`.
+            None => unreachable!("a Deferred without its chain"),
+        }
+    }
+}
+
+impl<T> Drop for Deferred<T> {
+    /// A Deferred let go of (not handed on) stops the `from_future` task producing its
+    /// result, if that is still running: see [`Deferred::from_future`].
+    fn drop(&mut self) {
+        if let Some(chain) = self.chain.take() {
+            chain.handle_dropped();
         }
     }
 }
@@ -295,8 +335,8 @@ impl<T> fmt::Debug for Deferred<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Deferred")
             .field("type", &std::any::type_name::<T>())
-            .field("called", &self.chain.is_fired())
-            .field("waiting", &self.chain.is_waiting())
+            .field("called", &self.chain().is_fired())
+            .field("waiting", &self.chain().is_waiting())
             .finish()
     }
 }
@@ -307,6 +347,16 @@ impl<T: Send + 'static> Resolver<T> {
             chain,
             _value: PhantomData,
         }
+    }
+
+    /// The chain this resolver fires.
+    pub(super) fn chain(&self) -> &Arc<Chain> {
+        &self.chain
+    }
+
+    /// Gives up this resolver, to hand its chain on.
+    pub(super) fn into_chain(self) -> Arc<Chain> {
+        self.chain
     }
 
     /// Fires the Deferred with `value`, running its callbacks now.

@@ -73,10 +73,20 @@ impl<T: Send + 'static> Deferred<T> {
     ///   once, or as soon as its current poll returns), and fails the Deferred with
     ///   [`Error::Cancelled`](crate::Error::Cancelled). Unlike a Twisted coroutine, the
     ///   future does not get to see the cancellation: it is dropped.
-    /// - The task lives as long as something can wake it: a future whose wakers are all
-    ///   gone is dropped (its Deferred then never fires). A future awaiting a Deferred
-    ///   that nobody will ever fire is kept alive by that Deferred (which holds its waker)
-    ///   and so never dropped: cancel it, or give the wait a timeout.
+    /// - **Dropping the Deferred cancels the task** the same way, if the future has not
+    ///   finished: nobody could observe its result any more, so it does not go on running
+    ///   unobserved, holding what it awaits. The cancellation then has nobody to report
+    ///   to, so nothing is logged. Handing the Deferred on is not dropping it: adding a
+    ///   callback (the chain continues in the returned Deferred), returning it from a
+    ///   callback, awaiting it, or putting it in a [`DeferredList`](crate::DeferredList)
+    ///   or a [`race`](crate::race). To let the task run on with nobody watching, say so
+    ///   with [`detach`](Deferred::detach). (This is the structured-concurrency rule of
+    ///   smol's `Task`; a tokio `JoinHandle` detaches on drop instead, and so does the
+    ///   task of [`Reactor::spawn`](crate::Reactor::spawn).)
+    /// - A detached task lives as long as something can wake it: a future whose wakers
+    ///   are all gone is dropped (its Deferred then never fires). A future awaiting a
+    ///   Deferred that nobody will ever fire is kept alive by that Deferred (which holds
+    ///   its waker) and so never dropped: cancel it, or give the wait a timeout.
     ///
     /// **Futures that use tokio resources** (tokio sockets, timers, channels that need a
     /// runtime) must run inside a tokio runtime: run them with
@@ -101,6 +111,34 @@ impl<T: Send + 'static> Deferred<T> {
     /// clock.advance(Duration::from_secs(1)); // the future runs to its end in here
     /// assert_eq!(answer.take_result().unwrap().unwrap(), 42);
     /// ```
+    ///
+    /// Dropping the Deferred stops the task; `detach` lets it run:
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU32, Ordering};
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// use torsade::testing::FakeClock;
+    /// use torsade::{sleep, Deferred};
+    ///
+    /// let clock = FakeClock::new();
+    /// let finished = Arc::new(AtomicU32::new(0));
+    /// for detach in [false, true] {
+    ///     let (timer, count) = (clock.clone(), finished.clone());
+    ///     let task = Deferred::from_future(async move {
+    ///         sleep(&timer, Duration::from_secs(1)).await.unwrap();
+    ///         count.fetch_add(1, Ordering::SeqCst);
+    ///     });
+    ///     if detach {
+    ///         task.detach();
+    ///     } else {
+    ///         drop(task); // cancels it: its sleep is cancelled too
+    ///     }
+    /// }
+    /// assert_eq!(clock.pending_calls(), 1);
+    /// clock.advance(Duration::from_secs(1));
+    /// assert_eq!(finished.load(Ordering::SeqCst), 1); // only the detached one
+    /// ```
     #[doc(alias = "ensureDeferred")]
     #[doc(alias = "fromCoroutine")]
     pub fn from_future<F>(future: F) -> Deferred<T>
@@ -120,11 +158,12 @@ impl<T: Send + 'static> Deferred<T> {
         });
         // Weak: the task lives as long as something can wake it.
         let weak: Weak<Task<T>> = Arc::downgrade(&task);
-        deferred.chain.set_canceller(Box::new(move |_| {
+        deferred.chain().set_canceller(Box::new(move |_| {
             if let Some(task) = weak.upgrade() {
                 task.cancel();
             }
         }));
+        deferred.chain().cancel_when_dropped();
         drive::start(task);
         deferred
     }

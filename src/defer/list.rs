@@ -197,7 +197,7 @@ impl<T: Send + 'static> DeferredList<T> {
         let inputs: Vec<Weak<Chain>> = self
             .inputs
             .iter()
-            .map(|input| Arc::downgrade(&input.chain))
+            .map(|input| Arc::downgrade(input.chain()))
             .collect();
         let (deferred, resolver) = Deferred::with_canceller(move |_| {
             // Weak: an input nobody can fire any more cannot be cancelled either.

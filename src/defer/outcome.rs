@@ -49,3 +49,21 @@ impl<U> From<Deferred<U>> for Outcome<U> {
         Outcome::Deferred(deferred)
     }
 }
+
+/// A callback or errback that returns nothing leaves `()` on the callback side: an
+/// errback on a `Deferred<()>` that only logs the failure swallows it, with no
+/// `Ok::<(), Failure>(())` to write.
+///
+/// ```
+/// use torsade::{Deferred, Error};
+///
+/// let mut handled = Deferred::<()>::fail(Error::Cancelled).add_errback(|failure| {
+///     tracing::warn!("gave up: {failure}");
+/// });
+/// assert!(handled.take_result().unwrap().is_ok());
+/// ```
+impl From<()> for Outcome<()> {
+    fn from((): ()) -> Outcome<()> {
+        Outcome::Value(())
+    }
+}

@@ -45,7 +45,7 @@ pub fn sleep<C: Clock + ?Sized>(clock: &C, delay: Duration) -> Deferred<()> {
             let _ = resolver.callback(());
         }),
     );
-    deferred.chain.set_canceller(Box::new(move |_| {
+    deferred.chain().set_canceller(Box::new(move |_| {
         // Fails only if the call already ran; the Deferred then has its result.
         let _ = call.cancel();
     }));

@@ -14,6 +14,7 @@ use super::loops::{Loop, LoopClock, Loops, Running};
 use super::registry::Registry;
 use super::signals::{self, SignalHandling};
 use super::stats::ReactorStats;
+use crate::defer::{ThreadPool, DEFAULT_THREAD_POOL_SIZE};
 use crate::time::timer_queue::{TimeSource, TimerQueue};
 use crate::{Clock, Deferred, DelayedCall, Error, Result};
 
@@ -70,6 +71,9 @@ struct Inner {
     stop_requested: Notify,
     /// Tells the loops other than loop 0 to end, once everything has closed.
     loops_done: watch::Sender<bool>,
+    /// The threads of `defer_to_thread` (`defer/to_thread.rs`); shut down with the
+    /// reactor.
+    thread_pool: ThreadPool,
 }
 
 enum Phase {
@@ -148,6 +152,7 @@ impl Reactor {
                 signals: Mutex::new(SignalHandling::default()),
                 stop_requested: Notify::new(),
                 loops_done,
+                thread_pool: ThreadPool::new(DEFAULT_THREAD_POOL_SIZE),
             }),
         }
     }
@@ -231,9 +236,18 @@ impl Reactor {
                 tracing::error!("an event loop thread panicked");
             }
         }
+        // Work still queued for the pool never runs; work running is waited for. Results
+        // it sends to the loop from now on are dropped with the runtime, failing their
+        // Deferreds with ReactorStopped.
+        self.inner.thread_pool.shutdown(true);
         // Dropping the runtime drops whatever tasks remain (lingering closes past their
         // deadline, user tasks), and with them any reactor clones they held.
         drop(first);
+        // Timed calls not yet due never run; dropping them frees the reactor clones they
+        // hold (a LoopingCall's next call holds its clock: this reactor).
+        for each in self.inner.loops.iter() {
+            each.timers.close();
+        }
         Ok(())
     }
 
@@ -488,6 +502,10 @@ impl Reactor {
         &self.inner.registry
     }
 
+    pub(crate) fn thread_pool(&self) -> &ThreadPool {
+        &self.inner.thread_pool
+    }
+
     /// The reactor's clock, to hand to code that takes an `Arc<dyn Clock>`.
     pub fn clock(&self) -> Arc<dyn Clock> {
         Arc::new(self.clone())
@@ -508,6 +526,8 @@ impl Clock for Reactor {
 
 impl Drop for Inner {
     fn drop(&mut self) {
+        // Not joined: this may be one of the pool's own threads.
+        self.thread_pool.shutdown(false);
         for each in self.loops.iter() {
             each.timers.close();
             // A reactor dropped without running may be dropped inside some async context,
@@ -544,6 +564,9 @@ async fn drive_timers(timers: Arc<TimerQueue>, origin: tokio::time::Instant) {
         }
         match timers.next_due_time() {
             None => scheduled.await,
+            // Due already (a zero delay): run it on this turn, not at the timer wheel's
+            // next millisecond tick.
+            Some(due) if due <= timers.now() => {}
             Some(due) => {
                 tokio::select! {
                     () = tokio::time::sleep_until(origin + due) => {}
@@ -552,6 +575,9 @@ async fn drive_timers(timers: Arc<TimerQueue>, origin: tokio::time::Instant) {
             }
         }
         timers.run_due();
+        // One batch per turn of the loop: calls scheduled by this batch with no delay
+        // (an interval-zero LoopingCall) run after the loop has polled its I/O again.
+        tokio::task::yield_now().await;
     }
 }
 

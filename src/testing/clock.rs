@@ -10,10 +10,12 @@ use crate::DelayedCall;
 /// `task.Clock`.
 ///
 /// It follows the reactor's rules exactly (same queue code): calls due at the same time
-/// run in the order scheduled, and `advance` runs each due call at its own due time — a
-/// call scheduled during the advance that falls due within it runs in the same advance,
-/// except a zero-delay call, which waits for the next advance (so a call that reschedules
-/// itself with no delay cannot spin).
+/// run in the order first scheduled (a [`reset`](DelayedCall::reset) or
+/// [`delay`](DelayedCall::delay) keeps a call's place), and `advance` runs each due call
+/// at its own due time — a call scheduled during the advance that falls due within it
+/// runs in the same advance, except a zero-delay call, which waits for the next advance
+/// (so a call that reschedules itself with no delay cannot spin). A call that calls
+/// `advance` itself is a slow call (see [`advance`](FakeClock::advance)).
 ///
 /// Cheap to clone; clones share the same time and calls.
 ///
@@ -56,10 +58,51 @@ impl FakeClock {
     /// Moves time forward by `amount`, running every call that falls due, each at its own
     /// due time.
     ///
+    /// # Slow calls
+    ///
+    /// Called from inside a call that an `advance` is running, `advance(d)` makes that call
+    /// slow: time moves on by `d` from the call's own time and nothing else runs meanwhile
+    /// (the call is busy, as a slow call keeps a real loop busy). When the call returns,
+    /// the outer advance goes on from there — up to its own target, or to where the slow
+    /// call left the clock if that is later — and the calls that fell due while the call
+    /// ran run then, late, in due order: what a reactor does after a slow call. This is
+    /// how a test shows what a late call does, for example how a
+    /// [`LoopingCall`](crate::LoopingCall) skips the intervals it missed. (Twisted's
+    /// `Clock.advance` runs the due calls inside the slow call instead.)
+    ///
+    /// An `advance` from another thread while one runs is ignored, with a warning.
+    ///
     /// # Panics
     ///
     /// If a scheduled call panics, the panic propagates out of `advance`; time stays at
     /// that call's due time and the remaining due calls run at the next advance.
+    ///
+    /// # Examples
+    ///
+    /// A call that takes 3 seconds delays the one due at 2 seconds:
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use std::time::Duration;
+    /// use torsade::testing::FakeClock;
+    /// use torsade::Clock;
+    ///
+    /// let clock = FakeClock::new();
+    /// let ran_at = Arc::new(Mutex::new(Vec::new()));
+    /// let (slow, log) = (clock.clone(), ran_at.clone());
+    /// clock.call_later(Duration::from_secs(1), move || {
+    ///     slow.advance(Duration::from_secs(3)); // the call is busy for 3 s
+    ///     log.lock().unwrap().push(("slow ends", slow.now().as_secs()));
+    /// });
+    /// let (late, log) = (clock.clone(), ran_at.clone());
+    /// clock.call_later(Duration::from_secs(2), move || {
+    ///     log.lock().unwrap().push(("due at 2", late.now().as_secs()));
+    /// });
+    ///
+    /// clock.advance(Duration::from_secs(2));
+    /// assert_eq!(*ran_at.lock().unwrap(), [("slow ends", 4), ("due at 2", 4)]);
+    /// assert_eq!(clock.now(), Duration::from_secs(4));
+    /// ```
     pub fn advance(&self, amount: Duration) {
         self.queue.advance(amount);
     }

@@ -13,7 +13,8 @@ use super::DelayedCall;
 /// should take an `Arc<dyn Clock>` (or a generic `C: Clock`) so tests can pass the fake.
 ///
 /// Rules both implementations keep:
-/// - calls due at the same time run in the order they were scheduled;
+/// - calls due at the same time run in the order they were first scheduled (moving one
+///   with [`DelayedCall::reset`] or [`DelayedCall::delay`] keeps its place);
 /// - a call scheduled with a zero delay while scheduled calls are running runs on the next
 ///   turn, not in the current one;
 /// - a call's function runs at most once, on the clock's own thread of execution.

@@ -57,12 +57,14 @@ impl DelayedCall {
         self.queue.cancel(self.id, &self.status)
     }
 
-    /// Moves the call to `delay` from now (not from its old time).
+    /// Moves the call to `delay` from now (not from its old time). Among calls due at the
+    /// same time it keeps its place: the order in which they were first scheduled.
     pub fn reset(&self, delay: Duration) -> Result<()> {
         self.queue.reset(self.id, &self.status, delay)
     }
 
-    /// Moves the call `more` later than it was.
+    /// Moves the call `more` later than it was, keeping its place among calls due at the
+    /// same time (see [`reset`](DelayedCall::reset)).
     pub fn delay(&self, more: Duration) -> Result<()> {
         self.queue.delay(self.id, &self.status, more)
     }

@@ -3,7 +3,9 @@
 //! One binary heap ordered by `(due time, sequence number)`, plus a map from call id to
 //! the call. Rules (shared by the reactor and `testing::FakeClock`, see `docs/ARCHITECTURE.md`):
 //!
-//! - calls due at the same time run in the order they were (re)scheduled;
+//! - calls due at the same time run in the order they were first scheduled: `reset` and
+//!   `delay` move a call in time but keep its place among calls due at the same time
+//!   (Twisted's clock re-sorts its calls with a stable sort, which keeps that place too);
 //! - a call scheduled while a batch of calls runs, and already due (zero delay), waits for
 //!   the next batch, so a zero-delay call that reschedules itself cannot spin;
 //! - moving a call later is lazy (its heap node is re-queued when it surfaces), so an idle
@@ -65,6 +67,9 @@ struct QueueState {
     batch_reference: Option<Duration>,
     /// Nodes skipped by the running batch, re-queued when it ends.
     parked: Vec<Node>,
+    /// The thread running the fake clock's `advance`, while it runs: an `advance` from a
+    /// call it runs (on that thread) is a slow call.
+    advancing: Option<std::thread::ThreadId>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -76,6 +81,8 @@ struct Node {
 
 struct Entry {
     time: Duration,
+    /// Its place among calls due at the same time: set when it is scheduled, kept when it
+    /// is moved.
     seq: u64,
     /// The one heap node that stands for this call.
     queued: (Duration, u64),
@@ -95,9 +102,24 @@ impl TimerQueue {
     }
 
     /// Tells the reactor's timer task to end (the reactor is gone).
+    ///
+    /// The calls still pending will never run: they are cancelled and dropped now, so
+    /// what they hold is freed — a repeating call's next call, which holds the call's
+    /// owner, which holds the call, would otherwise keep both alive.
     pub(crate) fn close(&self) {
         self.closed.store(true, Ordering::Release);
         self.notify.notify_one();
+        let pending: Vec<Entry> = {
+            let mut state = self.lock();
+            state.heap.clear();
+            state.parked.clear();
+            state.calls.drain().map(|(_, entry)| entry).collect()
+        };
+        for entry in &pending {
+            entry.status.store(CANCELLED, Ordering::Release);
+        }
+        // Dropped outside the lock: their captures may do anything.
+        drop(pending);
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -189,8 +211,10 @@ impl TimerQueue {
         status: &AtomicU8,
         new_time: impl FnOnce(Duration) -> Duration,
     ) -> Result<(), Error> {
-        let seq = state.bump_seq();
-        let Some(old_time) = state.calls.get(&id).map(|entry| entry.time) else {
+        // The call keeps the sequence number it was first scheduled with: that is its
+        // place among calls due at the same time.
+        let Some((old_time, seq)) = state.calls.get(&id).map(|entry| (entry.time, entry.seq))
+        else {
             return Err(inactive_error(status));
         };
         let time = new_time(old_time);
@@ -200,7 +224,6 @@ impl TimerQueue {
             return Err(inactive_error(status));
         };
         entry.time = time;
-        entry.seq = seq;
         entry.min_epoch = min_epoch;
         if time < entry.queued.0 {
             // Earlier than its heap node: queue a new node (the old one goes stale).
@@ -250,28 +273,55 @@ impl TimerQueue {
     /// Moves the fake clock forward by `amount`, running each call that falls due at its
     /// own due time (`now` inside it reads that time). A panic in a call propagates after
     /// the queue is made consistent; the remaining calls wait for the next advance.
+    ///
+    /// Called from inside one of the calls it runs (on the advancing thread), it moves
+    /// time on from that call's time and runs nothing: the call took that long, as a slow
+    /// call blocks a real loop. The outer advance then goes on from the later of the two
+    /// targets, and calls that fell due meanwhile run then, late.
     pub(crate) fn advance(&self, amount: Duration) {
+        let me = std::thread::current().id();
         let mut state = self.lock();
-        if state.batch_reference.is_some() {
-            tracing::warn!("Clock::advance called while calls are running; ignored");
-            return;
+        match state.advancing {
+            Some(thread) if thread == me => {
+                state.fake_now = state.fake_now.saturating_add(amount);
+                // Zero-delay calls the slow call schedules from here on wait for the
+                // next advance, as they do at the call's own time.
+                state.batch_reference = Some(state.fake_now);
+                return;
+            }
+            Some(_) => {
+                tracing::warn!(
+                    "FakeClock::advance called from another thread while an advance runs \
+                     calls; ignored"
+                );
+                return;
+            }
+            None => {}
         }
         let target = state.fake_now.saturating_add(amount);
+        state.advancing = Some(me);
         let start = state.fake_now;
         state.begin_batch(start);
-        while let Some(entry) = state.pop_due(target) {
+        loop {
+            // A slow call may have moved time past the target: go on from there.
+            let limit = target.max(state.fake_now);
+            let Some(entry) = state.pop_due(limit) else {
+                break;
+            };
             state.fake_now = state.fake_now.max(entry.time);
             state.batch_reference = Some(state.fake_now);
             drop(state);
             let outcome = catch_unwind(AssertUnwindSafe(entry.call));
             state = self.lock();
             if let Err(payload) = outcome {
+                state.advancing = None;
                 state.end_batch();
                 drop(state);
                 resume_unwind(payload);
             }
         }
-        state.fake_now = target;
+        state.fake_now = target.max(state.fake_now);
+        state.advancing = None;
         state.end_batch();
     }
 }
@@ -455,6 +505,18 @@ mod tests {
         );
         assert_eq!(queue.pending(), 1);
         assert_eq!(queue.due_time(keep.0), Some(Duration::from_secs(1_000)));
+    }
+
+    #[test]
+    fn closing_cancels_and_drops_the_pending_calls() {
+        let queue = TimerQueue::new(TimeSource::Fake);
+        let token = Arc::new(());
+        let held = token.clone();
+        let (_, status) = queue.schedule(Duration::from_secs(1), Box::new(move || drop(held)));
+        queue.close();
+        assert_eq!(Arc::strong_count(&token), 1);
+        assert_eq!(status.load(Ordering::SeqCst), CANCELLED);
+        assert_eq!(queue.pending(), 0);
     }
 
     #[test]

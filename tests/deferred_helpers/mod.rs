@@ -1,10 +1,13 @@
-//! Helpers shared by the Deferred tests (`tests/deferred*.rs`).
+//! Helpers shared by the Deferred and time tests (`tests/deferred*.rs`,
+//! `tests/looping_call.rs`, `tests/defer_to_thread.rs`).
 #![allow(dead_code)]
 
 use std::fmt::Debug;
+use std::io;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use torsade::{Deferred, Error, Failure, Resolver};
+use torsade::{Deferred, Error, Failure, Reactor, Resolver};
 
 /// The value of a Deferred that has finished with one.
 pub fn value<T: Send + 'static>(mut deferred: Deferred<T>) -> T {
@@ -73,4 +76,63 @@ pub fn cancelled_with<T: Send + 'static>(value: T) -> (Deferred<T>, Resolver<T>)
     Deferred::with_canceller(move |resolver| {
         resolver.callback(value).unwrap();
     })
+}
+
+/// Runs `body` with a subscriber that records every log event; returns the text.
+pub fn capture_logs(body: impl FnOnce()) -> String {
+    let buffer = Arc::new(Mutex::new(Vec::new()));
+    let writer = buffer.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || SharedWriter(writer.clone()))
+        .with_ansi(false)
+        .with_max_level(tracing::Level::TRACE)
+        .finish();
+    tracing::subscriber::with_default(subscriber, body);
+    let bytes = buffer.lock().unwrap().clone();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+struct SharedWriter(Arc<Mutex<Vec<u8>>>);
+
+impl io::Write for SharedWriter {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The bound on a test's reactor run (against hangs; nothing waits for it).
+pub const LIMIT: Duration = Duration::from_secs(20);
+
+/// Runs `reactor` until the test stops it; if that has not happened within [`LIMIT`], it
+/// is stopped and the test fails. (A bound against hangs, not a synchronisation.)
+pub fn run_bounded(reactor: &Reactor) {
+    let timed_out = Arc::new(Mutex::new(false));
+    let flag = timed_out.clone();
+    let stopper = reactor.clone();
+    let guard = reactor.call_later(LIMIT, move || {
+        *flag.lock().unwrap() = true;
+        let _ = stopper.stop();
+    });
+    reactor.run().expect("the reactor runs");
+    let _ = guard.cancel();
+    assert!(
+        !*timed_out.lock().unwrap(),
+        "the test did not finish within {LIMIT:?}"
+    );
+}
+
+/// Runs `body` on a thread with a small stack (256 KiB): a test of constant stack depth
+/// fails there quickly if the code recurses.
+pub fn on_small_stack(body: impl FnOnce() + Send + 'static) {
+    std::thread::Builder::new()
+        .stack_size(256 * 1024)
+        .spawn(body)
+        .unwrap()
+        .join()
+        .unwrap();
 }
