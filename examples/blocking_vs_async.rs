@@ -243,7 +243,6 @@ fn compare(
         }
         // Fails only if the reactor is already stopping.
         let _ = stopper.stop();
-        Ok::<(), Failure>(())
     })
     .detach();
 }

@@ -70,7 +70,6 @@ impl ProtocolFactory for GreetingGetterFactory {
                         Ok(text) => greeting.callback(text),
                         Err(failure) => greeting.errback(failure),
                     };
-                    Ok::<(), Failure>(())
                 })
                 .detach();
         });
@@ -90,11 +89,10 @@ fn greeting_with_callbacks(reactor: &Reactor, dialer: &Dialer, name: &str) -> De
     reactor
         .connect(dialer, factory)
         .add_callbacks(
-            |_connected| Ok::<(), Failure>(()),
+            |_connected| {},
             move |failure| {
                 // Could not connect: the greeting will never come.
                 let _ = resolver.errback(failure);
-                Ok::<(), Failure>(())
             },
         )
         .detach();
@@ -227,7 +225,6 @@ fn run(
                     *code.lock().unwrap_or_else(PoisonError::into_inner) = ExitCode::FAILURE;
                 }
                 let _ = stopper.stop();
-                Ok::<(), Failure>(())
             })
             .detach();
     });

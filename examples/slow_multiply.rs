@@ -97,7 +97,6 @@ fn main() -> ExitCode {
             })
             .add_errback(move |failure: Failure| {
                 reporter.fail(failure);
-                Ok::<(), Failure>(())
             })
             .detach();
         // Stop after four seconds, long enough for the result to arrive.

@@ -66,7 +66,7 @@ use std::time::Duration;
 use crate::endpoints::{ClientEndpoint, IntoClientEndpoint};
 use crate::{
     Address, ClientFactory, Clock, ClockExt, Deferred, DelayedCall, DisconnectReason, Error,
-    Failure, Network, Protocol, ProtocolFactory, ProtocolHandle, Resolver, Result,
+    Network, Protocol, ProtocolFactory, ProtocolHandle, Resolver, Result,
 };
 
 /// How a [`ReconnectingClient`] spaces its retries.
@@ -425,7 +425,6 @@ impl<P: Protocol> ReconnectingClient<P> {
                     if let Ok(handle) = result {
                         connected.connected(attempt, handle);
                     }
-                    Ok::<(), Failure>(())
                 })
         });
         let seed = backoff.jitter_seed.unwrap_or_else(random_seed);

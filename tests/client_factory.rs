@@ -23,7 +23,6 @@ fn a_refused_connection_reaches_the_client_factory_and_the_deferred() {
         .add_both(move |result: Result<ProtocolHandle<Recorder>, Failure>| {
             *o.lock().unwrap() = Some(result.map(|_| ()).map_err(|failure| failure.to_string()));
             let _ = r.stop();
-            Ok::<(), Failure>(())
         })
         .detach();
     run_bounded(&reactor, LIMIT);
@@ -58,7 +57,6 @@ fn a_client_factory_sees_build_made_and_lost_in_order() {
                     // Queued after the close: it may run or fail, but it always fires.
                     let _ = result;
                     let _ = r.stop();
-                    Ok::<(), Failure>(())
                 })
                 .detach();
         })
@@ -148,7 +146,6 @@ fn a_connection_attempt_that_gets_no_answer_times_out() {
                 Ok(_) => false,
             });
             let _ = r.stop();
-            Ok::<(), Failure>(())
         })
         .detach();
     run_bounded(&reactor, LIMIT);

@@ -182,7 +182,6 @@ fn stop_listening_closes_the_port_and_runs_stop_factory() {
                 .add_both(move |result| {
                     *o.lock().unwrap() = Some(result.is_err());
                     let _ = r2.stop();
-                    Ok::<(), Failure>(())
                 })
                 .detach();
         })

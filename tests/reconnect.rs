@@ -611,7 +611,6 @@ fn reconnects_over_loopback_once_the_server_starts_listening() {
             *peer.lock().unwrap() = Some(handle.map(|handle| handle.peer_addr().clone()));
             done.stop_trying();
             arrive();
-            Ok::<(), Failure>(())
         })
         .detach();
     common::run_bounded(&reactor, common::LIMIT);

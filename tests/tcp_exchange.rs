@@ -192,7 +192,6 @@ fn handle_calls_after_the_connection_ended_fail_with_connection_closed() {
                             Err(Some(true))
                         ));
                         let _ = r.stop();
-                        Ok::<(), Failure>(())
                     })
                     .detach();
             });

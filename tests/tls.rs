@@ -439,7 +439,6 @@ fn failed_attempt(
                 },
             });
             let _ = r.stop();
-            Ok::<(), Failure>(())
         })
         .detach();
     outcome
@@ -504,7 +503,6 @@ fn a_failed_attempt_reaches_the_client_factory() {
         )
         .add_both(move |_| {
             let _ = r.stop();
-            Ok::<(), Failure>(())
         })
         .detach();
     run_bounded(&reactor, LIMIT);

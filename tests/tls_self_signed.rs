@@ -137,7 +137,6 @@ fn exchange(server: Arc<ServerConfig>, name: &str, client: Arc<ClientConfig>) ->
                 *f.lock().unwrap() = Some(Outcome::Refused { problem, message });
                 let _ = stopper.stop();
             }
-            Ok::<(), Failure>(())
         })
         .detach();
     run_bounded(&reactor, LIMIT);

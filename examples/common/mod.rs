@@ -16,7 +16,7 @@ use torsade::endpoints::{
 };
 use torsade::testing::FakeClock;
 use torsade::tls::rustls::ServerConfig;
-use torsade::{Clock, Deferred, DelayedCall, Failure};
+use torsade::{Clock, Deferred, DelayedCall};
 use torsade::{ClockExt, ProtocolFactory, Reactor};
 
 /// Command-line flags as `--name value` pairs (and bare `--flag`s).
@@ -338,12 +338,9 @@ impl ClockReactor {
     /// it failed.
     pub fn stop_when<T: Send + 'static>(&self, done: Deferred<T>) {
         let reactor = self.clone();
-        done.add_both(move |result| {
-            match result {
-                Ok(_) => reactor.stop(),
-                Err(failure) => reactor.fail(failure),
-            }
-            Ok::<(), Failure>(())
+        done.add_both(move |result| match result {
+            Ok(_) => reactor.stop(),
+            Err(failure) => reactor.fail(failure),
         })
         .detach();
     }
