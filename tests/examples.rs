@@ -24,8 +24,9 @@ use torsade::tls::rustls::{ClientConnection, StreamOwned};
 const LIMIT: Duration = Duration::from_secs(60);
 
 /// The examples this file runs.
-const EXAMPLES: [&str; 9] = [
+const EXAMPLES: [&str; 10] = [
     "blocking_vs_async",
+    "echo",
     "firecracker",
     "fuse_chain",
     "greeting_coroutine",
@@ -223,7 +224,14 @@ fn start_server_with(name: &str, args: &[&str]) -> Server {
 /// waits for its `listening on ADDR` line.
 fn start_server_exactly(name: &str, args: &[&str]) -> Server {
     let mut command = example(name, args);
-    command.stdout(Stdio::piped()).stderr(Stdio::inherit());
+    command.stderr(Stdio::inherit());
+    start_command(command, name, args)
+}
+
+/// Runs `command` (example `name` with `args`, its stderr set up) with stdout piped;
+/// waits for its `listening on ADDR` line.
+fn start_command(mut command: Command, name: &str, args: &[&str]) -> Server {
+    command.stdout(Stdio::piped());
     let mut running = Running::spawn(command, &format!("{name} {}", args.join(" ")));
     let lines = lines_in_background(running.child.stdout.take().expect("stdout is piped"));
     let address = listening_address(&lines, name);
@@ -771,19 +779,33 @@ fn ask_unix(path: &Path, line: &str) -> String {
 /// waits, bounded by [`LIMIT`], for it to exit.
 #[cfg(unix)]
 fn signal(server: &mut Server, name: &str) -> ExitStatus {
+    send_signal(server, name);
+    wait_for_exit(server, LIMIT, &format!("SIG{name}"))
+}
+
+/// Sends signal `name` to `server` (with the `kill` command).
+#[cfg(unix)]
+fn send_signal(server: &Server, name: &str) {
     let pid = server.running.child.id().to_string();
     let sent = Command::new("kill")
         .args([&format!("-{name}"), &pid])
         .status()
         .expect("kill runs");
     assert!(sent.success(), "kill -{name} {pid} failed");
+}
+
+/// Waits for `server` to exit, `after` something (for the message), within `bound`: the
+/// servers print nothing after their first line, so the bound is the wait for their
+/// stdout to close.
+#[cfg(unix)]
+fn wait_for_exit(server: &mut Server, bound: Duration, after: &str) -> ExitStatus {
     // Its stdout closes when it exits: the reader's channel then disconnects.
     loop {
-        match server.lines.recv_timeout(LIMIT) {
+        match server.lines.recv_timeout(bound) {
             Ok(_) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
             Err(mpsc::RecvTimeoutError::Timeout) => {
-                panic!("the server did not stop within {LIMIT:?} of SIG{name}")
+                panic!("the server did not stop within {bound:?} of {after}")
             }
         }
     }
@@ -1188,4 +1210,225 @@ fn a_server_given_a_missing_certificate_file_names_it_and_exits_1() {
     let errors = run.stderr_lines();
     assert_eq!(errors.len(), 1, "stderr: {}", run.stderr);
     assert!(errors[0].contains("nowhere.pem"), "{}", errors[0]);
+}
+
+// ---- a raw echo, and the servers' idle timeout and connection limit ----
+
+/// Connects to `address` (`HOST:PORT`) over plain TCP; reads wait at most [`LIMIT`].
+fn connect_to(address: &str) -> TcpStream {
+    let address: SocketAddr = address.parse().expect("the server prints a socket address");
+    let stream = TcpStream::connect_timeout(&address, LIMIT).expect("the server accepts");
+    stream
+        .set_read_timeout(Some(LIMIT))
+        .expect("a read timeout can be set");
+    stream
+}
+
+/// Sends `line` and CR/LF on `stream`; returns the next line it reads, without its line
+/// ending. Reads a byte at a time, so nothing after that line is taken from the stream.
+fn exchange_on(stream: &mut (impl Read + Write), line: &str) -> String {
+    stream
+        .write_all(format!("{line}\r\n").as_bytes())
+        .expect("the server reads");
+    read_line_on(stream)
+}
+
+/// The next line `stream` reads, without its line ending (read a byte at a time).
+fn read_line_on(stream: &mut impl Read) -> String {
+    let mut answer = Vec::new();
+    let mut byte = [0; 1];
+    while !answer.ends_with(b"\n") {
+        match stream.read(&mut byte) {
+            Ok(1) => answer.push(byte[0]),
+            other => panic!(
+                "{other:?} after {:?}, before the end of a line",
+                String::from_utf8_lossy(&answer)
+            ),
+        }
+    }
+    String::from_utf8_lossy(&answer)
+        .trim_end_matches(['\r', '\n'])
+        .to_string()
+}
+
+/// The line a peer that never reads sends, over and over: 1 KiB.
+fn kilobyte_line() -> Vec<u8> {
+    let mut line = vec![b'x'; 1023];
+    line.push(b'\n');
+    line
+}
+
+/// More than a server that stops reading from a peer that does not read its answers can
+/// take in: its write buffer's high-water mark and the kernel's socket buffers on both
+/// sides (about 7 MB here).
+const UNREAD_BOUND: usize = 64 * 1024 * 1024;
+
+/// Connects to `address` and sends 1 KiB lines without ever reading, until a write makes
+/// no progress for half a second: the server has stopped reading and its write buffer
+/// is full. Returns the stream (its write timeout back to [`LIMIT`]) and how many bytes
+/// were sent. Fails if the server takes in more than [`UNREAD_BOUND`]: it does not stop
+/// reading.
+fn send_until_the_server_stops_reading(address: &str, what: &str) -> (TcpStream, usize) {
+    let mut stream = connect_to(address);
+    stream
+        .set_write_timeout(Some(Duration::from_millis(500)))
+        .expect("a write timeout can be set");
+    let chunk = kilobyte_line().repeat(64);
+    let mut sent = 0;
+    loop {
+        assert!(
+            sent <= UNREAD_BOUND,
+            "{what} took in {sent} bytes from a peer that reads nothing: it does not stop reading"
+        );
+        let from = sent % chunk.len();
+        match stream.write(&chunk[from..]) {
+            Ok(count) => sent += count,
+            Err(error)
+                if matches!(
+                    error.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                break
+            }
+            Err(error) => panic!("sending to {what}: {error}"),
+        }
+    }
+    stream
+        .set_write_timeout(Some(LIMIT))
+        .expect("a write timeout can be set");
+    (stream, sent)
+}
+
+#[test]
+fn echo_sends_back_every_byte_as_it_came() {
+    let server = start_server("echo");
+    let mut stream = connect_to(&server.address);
+    // Every byte value, no line endings to speak of: a raw echo frames nothing.
+    let sent: Vec<u8> = (0..=255u8).cycle().take(100_000).collect();
+    let mut writer = stream.try_clone().expect("the socket can be cloned");
+    let data = sent.clone();
+    let writing = thread::spawn(move || writer.write_all(&data));
+    let mut echoed = vec![0; sent.len()];
+    stream
+        .read_exact(&mut echoed)
+        .expect("everything comes back");
+    writing
+        .join()
+        .expect("the writer does not panic")
+        .expect("the server reads everything");
+    assert!(echoed == sent, "the echo differs from what was sent");
+    // The peer's end of input ends the connection: the server closes in turn.
+    stream
+        .shutdown(std::net::Shutdown::Write)
+        .expect("a half-close");
+    assert_eq!(stream.read(&mut [0; 16]).expect("a clean close"), 0);
+}
+
+#[test]
+fn echo_stops_reading_from_a_peer_that_does_not_read_and_goes_on_once_it_does() {
+    let server = start_server("echo");
+    let (mut stream, sent) = send_until_the_server_stops_reading(&server.address, "echo");
+    // Reading now lets the server read again: all of it comes back, in order.
+    let mut echoed = vec![0; sent];
+    stream
+        .read_exact(&mut echoed)
+        .expect("everything sent comes back");
+    let line = kilobyte_line();
+    assert!(
+        echoed
+            .chunks(line.len())
+            .all(|chunk| line.starts_with(chunk)),
+        "the echo differs from what was sent"
+    );
+    assert_eq!(exchange_on(&mut stream, "and more"), "and more");
+}
+
+/// Long enough for a one-second idle timeout on a busy machine, short enough that a
+/// server that never times out fails the test quickly.
+const IDLE_BOUND: Duration = Duration::from_secs(20);
+
+#[test]
+fn every_server_closes_a_connection_idle_for_its_idle_timeout_and_none_by_default() {
+    // Started together, so that their timeouts run at the same time.
+    let servers: Vec<(&str, Server)> = ["line_echo", "greeting_server", "echo"]
+        .into_iter()
+        .map(|name| (name, start_server_with(name, &["--idle-timeout", "1"])))
+        .collect();
+    let untimed = start_server("line_echo");
+    let mut silent: Vec<(&str, TcpStream)> = servers
+        .iter()
+        .map(|(name, server)| (*name, connect_to(&server.address)))
+        .collect();
+    let mut patient = connect_to(&untimed.address);
+    for (name, stream) in &mut silent {
+        stream
+            .set_read_timeout(Some(IDLE_BOUND))
+            .expect("a read timeout can be set");
+        match stream.read(&mut [0; 64]) {
+            Ok(0) => {}
+            other => panic!("{name} with --idle-timeout 1: {other:?}, not a clean close"),
+        }
+    }
+    // The timeouts have passed: a server without the flag still holds its idle peer.
+    patient
+        .set_read_timeout(Some(Duration::from_secs(1)))
+        .expect("a read timeout can be set");
+    match patient.read(&mut [0; 64]) {
+        Err(error)
+            if matches!(
+                error.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ) => {}
+        other => panic!("line_echo without --idle-timeout: {other:?} from an idle connection"),
+    }
+    // A timed-out connection is only that one: each server still serves.
+    for (name, server) in &servers[..2] {
+        let answer = ask(&server.address, "Bob");
+        assert!(answer.contains("Bob"), "{name}: {answer:?}");
+    }
+}
+
+#[test]
+fn a_server_at_its_connection_limit_serves_the_next_connection_once_one_closes() {
+    let server = start_server_with("line_echo", &["--max-connections", "2"]);
+    let mut first = connect_to(&server.address);
+    let mut second = connect_to(&server.address);
+    assert_eq!(exchange_on(&mut first, "first"), "first");
+    assert_eq!(exchange_on(&mut second, "second"), "second");
+    // The third connects (the kernel queues it) but is not accepted while two are open.
+    let mut third = connect_to(&server.address);
+    third.write_all(b"third\r\n").expect("the kernel takes it");
+    third
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .expect("a read timeout can be set");
+    match third.read(&mut [0; 64]) {
+        Err(error)
+            if matches!(
+                error.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ) => {}
+        other => panic!("a third connection was served beyond the limit: {other:?}"),
+    }
+    drop(first);
+    third
+        .set_read_timeout(Some(LIMIT))
+        .expect("a read timeout can be set");
+    assert_eq!(read_line_on(&mut third), "third");
+    assert_eq!(exchange_on(&mut second, "still"), "still");
+}
+
+#[test]
+fn a_server_refuses_an_unusable_idle_timeout_limit_or_deadline() {
+    for (flag, value, expected) in [
+        ("--idle-timeout", "0", "positive number of seconds"),
+        ("--idle-timeout", "soon", "positive number of seconds"),
+        ("--stop-deadline", "-1", "positive number of seconds"),
+        ("--max-connections", "0", "at least 1"),
+        ("--max-connections", "many", "expects a number"),
+    ] {
+        let run = run_example("echo", &["--port", "0", flag, value]);
+        assert_usage_error(&run, expected);
+        assert!(run.stderr.contains(flag), "{}: {}", run.what, run.stderr);
+    }
 }
