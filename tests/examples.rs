@@ -24,7 +24,7 @@ use torsade::tls::rustls::{ClientConnection, StreamOwned};
 const LIMIT: Duration = Duration::from_secs(60);
 
 /// The examples this file runs.
-const EXAMPLES: [&str; 10] = [
+const EXAMPLES: [&str; 11] = [
     "blocking_vs_async",
     "echo",
     "firecracker",
@@ -35,6 +35,7 @@ const EXAMPLES: [&str; 10] = [
     "line_echo",
     "slow_multiply",
     "slow_square",
+    "starttls_echo",
 ];
 
 /// The bound on building the examples (a first build compiles the whole crate).
@@ -226,6 +227,24 @@ fn start_server_exactly(name: &str, args: &[&str]) -> Server {
     let mut command = example(name, args);
     command.stderr(Stdio::inherit());
     start_command(command, name, args)
+}
+
+/// Starts server example `name` with `args` and nothing else, its log filtered by
+/// `log` (`RUST_LOG`; its default, warnings, if `None`); waits for its `listening on
+/// ADDR` line. Returns the server and its stderr, line by line.
+fn start_logging_server(
+    name: &str,
+    args: &[&str],
+    log: Option<&str>,
+) -> (Server, Receiver<String>) {
+    let mut command = example(name, args);
+    if let Some(filter) = log {
+        command.env("RUST_LOG", filter);
+    }
+    command.stderr(Stdio::piped());
+    let mut server = start_command(command, name, args);
+    let stderr = server.running.child.stderr.take().expect("stderr is piped");
+    (server, lines_in_background(stderr))
 }
 
 /// Runs `command` (example `name` with `args`, its stderr set up) with stdout piped;
@@ -1212,7 +1231,7 @@ fn a_server_given_a_missing_certificate_file_names_it_and_exits_1() {
     assert!(errors[0].contains("nowhere.pem"), "{}", errors[0]);
 }
 
-// ---- a raw echo, and the servers' idle timeout and connection limit ----
+// ---- a raw echo, STARTTLS, and the servers' idle timeout and connection limit ----
 
 /// Connects to `address` (`HOST:PORT`) over plain TCP; reads wait at most [`LIMIT`].
 fn connect_to(address: &str) -> TcpStream {
@@ -1344,6 +1363,176 @@ fn echo_stops_reading_from_a_peer_that_does_not_read_and_goes_on_once_it_does() 
     assert_eq!(exchange_on(&mut stream, "and more"), "and more");
 }
 
+#[test]
+fn starttls_echo_upgrades_its_own_client_mid_connection() {
+    let (_dir, ca, cert, key) = certificate_files("starttls");
+    let server = start_tls_server("starttls_echo", &cert, &key);
+    let port = port_of(&server.address);
+    // The server name is the host of --connect: an address, then a name.
+    for address in [server.address.clone(), format!("localhost:{port}")] {
+        let run = run_example(
+            "starttls_echo",
+            &[
+                "--connect",
+                &address,
+                "--ca",
+                &ca,
+                "first secret",
+                "second secret",
+            ],
+        );
+        assert_eq!(
+            run.success(),
+            [
+                "clear: hello in the clear",
+                "tls: first secret",
+                "tls: second secret"
+            ]
+        );
+    }
+    // An endpoint string names no host: the name is given.
+    let endpoint = format!("tcp:host=127.0.0.1:port={port}");
+    let run = run_example(
+        "starttls_echo",
+        &[
+            "--connect",
+            &endpoint,
+            "--ca",
+            &ca,
+            "--server-name",
+            "localhost",
+        ],
+    );
+    assert_eq!(
+        run.success(),
+        ["clear: hello in the clear", "tls: hello over TLS"]
+    );
+}
+
+#[test]
+fn starttls_echo_upgrades_a_hand_written_client_and_refuses_a_second_starttls() {
+    let (_dir, ca, cert, key) = certificate_files("starttls-raw");
+    let server = start_tls_server("starttls_echo", &cert, &key);
+    let mut socket = connect_to(&server.address);
+    assert_eq!(exchange_on(&mut socket, "in the clear"), "in the clear");
+    assert_eq!(exchange_on(&mut socket, "STARTTLS"), "READY");
+    // rustls over the same socket, as any STARTTLS client would do it.
+    let config = torsade::tls::client_config_with_ca(&ca).expect("the CA file is usable");
+    let name = ServerName::try_from("localhost").expect("a server name");
+    let session = ClientConnection::new(config, name).expect("a TLS client session");
+    let mut tls = StreamOwned::new(session, socket);
+    assert_eq!(exchange_on(&mut tls, "secret"), "secret");
+    assert!(
+        tls.conn.negotiated_cipher_suite().is_some(),
+        "the echo came over TLS"
+    );
+    assert_eq!(exchange_on(&mut tls, "STARTTLS"), "ERROR already TLS");
+    assert_eq!(exchange_on(&mut tls, "still secret"), "still secret");
+}
+
+#[test]
+fn starttls_echo_aborts_a_client_that_pipelines_plaintext_behind_starttls() {
+    let (_dir, _ca, cert, key) = certificate_files("starttls-inject");
+    let (server, log) = start_logging_server(
+        "starttls_echo",
+        &["--port", "0", "--tls-cert", &cert, "--tls-key", &key],
+        None,
+    );
+    let mut socket = connect_to(&server.address);
+    assert_eq!(exchange_on(&mut socket, "MAIL FROM:<a>"), "MAIL FROM:<a>");
+    // CVE-2011-0411: a command in the same packet as STARTTLS, in the clear, would pass
+    // for one sent inside TLS.
+    socket
+        .write_all(b"STARTTLS\r\nRCPT TO:<victim>\r\n")
+        .expect("the server reads");
+    // The connection is aborted: READY, written before the refusal, is never sent, and
+    // the injected line is never echoed. The server had read everything, so its close is
+    // a FIN.
+    let mut rest = Vec::new();
+    socket
+        .read_to_end(&mut rest)
+        .expect("the server closes the connection");
+    assert!(
+        rest.is_empty(),
+        "the aborted connection answered {:?}",
+        String::from_utf8_lossy(&rest)
+    );
+    let warning = wait_for_line(&log, "plaintext after STARTTLS");
+    assert!(warning.contains("bytes=18"), "{warning}");
+    // The port goes on.
+    assert_eq!(ask(&server.address, "next"), "next");
+}
+
+#[test]
+fn starttls_echo_client_refuses_a_certificate_it_does_not_trust_or_for_another_name() {
+    // With no certificate given, the server makes a throwaway one, and says so.
+    let (server, log) = start_logging_server("starttls_echo", &["--port", "0"], None);
+    let note = log.recv_timeout(LIMIT).expect("a note on stderr");
+    assert!(note.contains("throwaway certificate"), "{note}");
+    let (_dir, ca, cert, key) = certificate_files("starttls-stranger");
+    let run = run_example(
+        "starttls_echo",
+        &["--connect", &server.address, "--ca", &ca],
+    );
+    assert_eq!(run.status.code(), Some(1), "stderr: {}", run.stderr);
+    assert_eq!(run.stdout_lines(), ["clear: hello in the clear"]);
+    let errors = run.stderr_lines();
+    assert_eq!(errors.len(), 1, "stderr: {}", run.stderr);
+    assert!(
+        errors[0].contains("signed by an authority this client does not trust"),
+        "{}",
+        errors[0]
+    );
+
+    let server = start_tls_server("starttls_echo", &cert, &key);
+    let run = run_example(
+        "starttls_echo",
+        &[
+            "--connect",
+            &server.address,
+            "--ca",
+            &ca,
+            "--server-name",
+            "example.com",
+        ],
+    );
+    assert_eq!(run.status.code(), Some(1), "stderr: {}", run.stderr);
+    let errors = run.stderr_lines();
+    assert_eq!(errors.len(), 1, "stderr: {}", run.stderr);
+    assert!(
+        errors[0].contains("not valid for the name \"example.com\""),
+        "{}",
+        errors[0]
+    );
+}
+
+#[test]
+fn starttls_echo_refuses_mixed_up_modes() {
+    let run = run_example(
+        "starttls_echo",
+        &["--connect", "127.0.0.1:1", "--port", "0"],
+    );
+    assert_usage_error(&run, "--port is for the server");
+    let run = run_example("starttls_echo", &["--port", "0", "--ca", "ca.pem"]);
+    assert_usage_error(&run, "--ca goes with --connect");
+    let run = run_example("starttls_echo", &["--port", "0", "a line"]);
+    assert_usage_error(&run, "go with --connect");
+    let run = run_example("starttls_echo", &["--connect", "unix:path=/tmp/x.sock"]);
+    assert_usage_error(&run, "--server-name");
+}
+
+/// Waits for a line holding `needle` among `lines` (a server's log), bounded by
+/// [`LIMIT`]; returns it.
+fn wait_for_line(lines: &Receiver<String>, needle: &str) -> String {
+    loop {
+        match lines.recv_timeout(LIMIT) {
+            Ok(line) if line.contains(needle) => return line,
+            Ok(_) => {}
+            Err(error) => panic!("no line with {needle:?} ({error})"),
+        }
+    }
+}
+
 /// Long enough for a one-second idle timeout on a busy machine, short enough that a
 /// server that never times out fails the test quickly.
 const IDLE_BOUND: Duration = Duration::from_secs(20);
@@ -1351,7 +1540,7 @@ const IDLE_BOUND: Duration = Duration::from_secs(20);
 #[test]
 fn every_server_closes_a_connection_idle_for_its_idle_timeout_and_none_by_default() {
     // Started together, so that their timeouts run at the same time.
-    let servers: Vec<(&str, Server)> = ["line_echo", "greeting_server", "echo"]
+    let servers: Vec<(&str, Server)> = ["line_echo", "greeting_server", "echo", "starttls_echo"]
         .into_iter()
         .map(|name| (name, start_server_with(name, &["--idle-timeout", "1"])))
         .collect();

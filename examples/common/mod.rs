@@ -328,6 +328,24 @@ pub fn client_endpoint(flag: &str, text: &str) -> Result<Arc<dyn ClientEndpoint>
     client_from_string(text).map_err(|error| endpoint_error(flag, error))
 }
 
+/// The host and port of `HOST:PORT` (`[::1]:443` gives `::1` and 443); the host is the
+/// name a TLS server's certificate must be for. `None` for anything else (an endpoint
+/// string such as `tcp:host=H:port=P`).
+pub fn host_and_port(address: &str) -> Option<(&str, u16)> {
+    let (host, port) = address.rsplit_once(':')?;
+    let port = port.parse().ok()?;
+    let host = match host
+        .strip_prefix('[')
+        .and_then(|host| host.strip_suffix(']'))
+    {
+        Some(bracketed) => bracketed,
+        // Only a bracketed IPv6 address holds colons: `tcp:host=...` is no host.
+        None if host.contains(':') => return None,
+        None => host,
+    };
+    (!host.is_empty()).then_some((host, port))
+}
+
 /// Reports an endpoint that cannot be used: status 2 for a malformed string (a usage
 /// mistake; the message names the string, the field and what was expected), 1 for a file
 /// it names that is not usable.
