@@ -6,13 +6,18 @@
 //! alone tests the current code. Timer examples run with `--fake-clock`, so their exact
 //! output is checked with no waiting; every wait on a child process or a socket is bounded
 //! by [`LIMIT`], and every child is killed when its test ends, failed or not.
+//!
+//! The servers are also run as a service manager runs them: stopped by SIGTERM with 200
+//! clients mid-stream or with a peer that never reads, and started on a listening socket
+//! passed as systemd passes it (through `python3`, which `.ci/run` installs).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::thread;
 use std::time::Duration;
 
@@ -1533,6 +1538,18 @@ fn wait_for_line(lines: &Receiver<String>, needle: &str) -> String {
     }
 }
 
+/// Every line left in `lines` (a log), once the process writing it has exited.
+fn remaining_lines(lines: &Receiver<String>) -> Vec<String> {
+    let mut rest = Vec::new();
+    loop {
+        match lines.recv_timeout(LIMIT) {
+            Ok(line) => rest.push(line),
+            Err(mpsc::RecvTimeoutError::Disconnected) => return rest,
+            Err(mpsc::RecvTimeoutError::Timeout) => panic!("the log did not end: {rest:#?}"),
+        }
+    }
+}
+
 /// Long enough for a one-second idle timeout on a busy machine, short enough that a
 /// server that never times out fails the test quickly.
 const IDLE_BOUND: Duration = Duration::from_secs(20);
@@ -1620,4 +1637,365 @@ fn a_server_refuses_an_unusable_idle_timeout_limit_or_deadline() {
         assert_usage_error(&run, expected);
         assert!(run.stderr.contains(flag), "{}: {}", run.what, run.stderr);
     }
+}
+
+// ---- stopping on signals ----
+
+/// How many clients are mid-stream when the server is told to stop.
+#[cfg(unix)]
+const STREAMING_CLIENTS: usize = 200;
+
+/// What a streaming client writes at a time: a few lines, cut anywhere (mostly inside a
+/// line), so that the server often holds half a line when it stops.
+#[cfg(unix)]
+const CHUNK: usize = 500;
+
+/// Chunks each client has had answered before the signal is sent.
+#[cfg(unix)]
+const ROUNDS_BEFORE_READY: usize = 3;
+
+/// Less than the stop deadline a server has by default (10 s), so that a stop within it
+/// is the one the test asked for, and far more than a stop needs.
+#[cfg(unix)]
+const STOP_BOUND: Duration = Duration::from_secs(8);
+
+/// What a streaming client sent and got back.
+#[cfg(unix)]
+struct Streamed {
+    client: usize,
+    sent: Vec<u8>,
+    received: Vec<u8>,
+    /// How reading ended: `Ok` at EOF (the server's FIN), else the error's kind.
+    end: Result<(), std::io::ErrorKind>,
+}
+
+#[cfg(unix)]
+impl Streamed {
+    /// The length of `sent` up to the end of its last whole line.
+    fn whole_lines(&self) -> usize {
+        line_boundary(&self.sent)
+    }
+}
+
+/// The length of `bytes` up to the end of its last whole line.
+#[cfg(unix)]
+fn line_boundary(bytes: &[u8]) -> usize {
+    bytes
+        .iter()
+        .rposition(|&byte| byte == b'\n')
+        .map_or(0, |end| end + 1)
+}
+
+/// The next `CHUNK` bytes of `client`'s endless numbered lines; `lines` holds what was
+/// made and not yet taken, `next` the next line's number.
+#[cfg(unix)]
+fn next_chunk(client: usize, lines: &mut Vec<u8>, next: &mut usize) -> Vec<u8> {
+    while lines.len() < CHUNK {
+        let line = format!("client {client} line {next} {}\r\n", "x".repeat(40));
+        lines.extend_from_slice(line.as_bytes());
+        *next += 1;
+    }
+    lines.drain(..CHUNK).collect()
+}
+
+/// Writes `data`, adding to `sent` what the stream took; `false` once the stream refuses
+/// (the server has closed).
+#[cfg(unix)]
+fn send_counted(stream: &mut TcpStream, mut data: &[u8], sent: &mut Vec<u8>) -> bool {
+    while !data.is_empty() {
+        match stream.write(data) {
+            Ok(0) => return false,
+            Ok(count) => {
+                sent.extend_from_slice(&data[..count]);
+                data = &data[count..];
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return false,
+        }
+    }
+    true
+}
+
+/// One client of the mid-stream stop: writes chunks of lines, one chunk always in
+/// flight (it sends a chunk, then waits for the echo of every whole line sent before
+/// it), says `ready` after a few rounds, and goes on until it sees `signalled` or the
+/// server's end; then reads until the connection ends.
+#[cfg(unix)]
+fn stream_until_signalled(
+    client: usize,
+    address: SocketAddr,
+    signalled: &AtomicBool,
+    ready: &mpsc::Sender<()>,
+) -> std::io::Result<Streamed> {
+    let mut stream = TcpStream::connect_timeout(&address, LIMIT)?;
+    stream.set_read_timeout(Some(LIMIT))?;
+    let (mut sent, mut received, mut lines, mut next) = (Vec::new(), Vec::new(), Vec::new(), 0);
+    let mut buffer = [0; 4096];
+    let mut rounds = 0;
+    let mut end = None;
+    'streaming: while !signalled.load(Ordering::SeqCst) {
+        let answered_before = line_boundary(&sent);
+        if !send_counted(
+            &mut stream,
+            &next_chunk(client, &mut lines, &mut next),
+            &mut sent,
+        ) {
+            break;
+        }
+        while received.len() < answered_before {
+            match stream.read(&mut buffer) {
+                Ok(0) => {
+                    end = Some(Ok(()));
+                    break 'streaming;
+                }
+                Ok(count) => received.extend_from_slice(&buffer[..count]),
+                Err(error) => {
+                    end = Some(Err(error.kind()));
+                    break 'streaming;
+                }
+            }
+        }
+        rounds += 1;
+        if rounds == ROUNDS_BEFORE_READY {
+            let _ = ready.send(());
+        }
+    }
+    let end = end.unwrap_or_else(|| loop {
+        match stream.read(&mut buffer) {
+            Ok(0) => break Ok(()),
+            Ok(count) => received.extend_from_slice(&buffer[..count]),
+            Err(error) => break Err(error.kind()),
+        }
+    });
+    Ok(Streamed {
+        client,
+        sent,
+        received,
+        end,
+    })
+}
+
+/// What is wrong with what a streaming client got, if anything: the server answers what
+/// it read in whole lines, in order, nothing of a line it had only half of, then closes
+/// with a FIN.
+#[cfg(unix)]
+fn streaming_fault(streamed: &Streamed) -> Option<String> {
+    let Streamed {
+        client,
+        sent,
+        received,
+        end,
+    } = streamed;
+    if let Err(kind) = end {
+        return Some(format!(
+            "client {client}: the connection ended with {kind:?}, not a FIN"
+        ));
+    }
+    if !sent.starts_with(received) {
+        return Some(format!(
+            "client {client}: the echo differs from what was sent"
+        ));
+    }
+    if line_boundary(received) != received.len() {
+        return Some(format!("client {client}: the echo ends in a torn line"));
+    }
+    None
+}
+
+#[cfg(unix)]
+#[test]
+fn line_echo_stopped_by_sigterm_mid_stream_answers_200_clients_in_whole_lines_then_closes() {
+    let mut server = start_server("line_echo");
+    let address: SocketAddr = server.address.parse().expect("a socket address");
+    let signalled = Arc::new(AtomicBool::new(false));
+    let (ready_tx, ready) = mpsc::channel();
+    let clients: Vec<_> = (0..STREAMING_CLIENTS)
+        .map(|client| {
+            let (signalled, ready) = (signalled.clone(), ready_tx.clone());
+            thread::spawn(move || {
+                stream_until_signalled(client, address, &signalled, &ready)
+                    .map_err(|error| format!("client {client}: {error}"))
+            })
+        })
+        .collect();
+    for count in 0..STREAMING_CLIENTS {
+        ready
+            .recv_timeout(LIMIT)
+            .unwrap_or_else(|_| panic!("only {count} clients streaming within {LIMIT:?}"));
+    }
+    // Every client is writing: the signal comes in the middle of their streams.
+    send_signal(&server, "TERM");
+    signalled.store(true, Ordering::SeqCst);
+    let status = wait_for_exit(&mut server, LIMIT, "SIGTERM");
+    assert!(
+        status.success(),
+        "line_echo exited with {status} on SIGTERM"
+    );
+    let streamed: Vec<Streamed> = clients
+        .into_iter()
+        .map(|client| client.join().expect("a client thread does not panic"))
+        .collect::<Result<_, _>>()
+        .unwrap_or_else(|error| panic!("{error}"));
+    let faults: Vec<String> = streamed.iter().filter_map(streaming_fault).collect();
+    let unanswered = streamed
+        .iter()
+        .filter(|streamed| streamed.received.len() < streamed.whole_lines())
+        .count();
+    assert!(
+        faults.is_empty(),
+        "{} of {STREAMING_CLIENTS} clients ({unanswered} had whole lines unanswered): {:#?}",
+        faults.len(),
+        &faults[..faults.len().min(10)]
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn on_sigterm_a_server_aborts_a_peer_that_never_reads_at_its_stop_deadline() {
+    let (mut server, log) =
+        start_logging_server("line_echo", &["--port", "0", "--stop-deadline", "1"], None);
+    let (_stuck, _) = send_until_the_server_stops_reading(&server.address, "line_echo");
+    // Its stop cannot finish: the peer never takes the echoes waiting for it.
+    send_signal(&server, "TERM");
+    let status = wait_for_exit(&mut server, STOP_BOUND, "SIGTERM with --stop-deadline 1");
+    assert!(status.success(), "line_echo exited with {status}");
+    let log = remaining_lines(&log);
+    assert!(
+        log.iter()
+            .any(|line| line.contains("stop deadline passed; aborting the connections still open")),
+        "{log:#?}"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_second_signal_aborts_a_stop_that_waits_for_a_peer_that_never_reads() {
+    for (first, second) in [("TERM", "INT"), ("INT", "TERM")] {
+        let (mut server, log) = start_logging_server(
+            "line_echo",
+            &["--port", "0", "--stop-deadline", "600"],
+            Some("torsade=info"),
+        );
+        let (_stuck, _) = send_until_the_server_stops_reading(&server.address, "line_echo");
+        send_signal(&server, first);
+        wait_for_line(&log, &format!("SIG{first}: stopping"));
+        let running = server
+            .running
+            .child
+            .try_wait()
+            .expect("the server can be polled");
+        assert!(running.is_none(), "the stop did not wait for the peer");
+        send_signal(&server, second);
+        let status = wait_for_exit(&mut server, STOP_BOUND, &format!("SIG{first}, SIG{second}"));
+        assert!(status.success(), "line_echo exited with {status}");
+        let log = remaining_lines(&log);
+        assert!(
+            log.iter()
+                .any(|line| line.contains(&format!("SIG{second} again: aborting every connection"))),
+            "{log:#?}"
+        );
+    }
+}
+
+// ---- a socket passed by the service manager ----
+
+/// Binds a TCP socket on 127.0.0.1, prints `passed ADDR`, and runs the program named by
+/// its arguments with the socket as file descriptor 3 and `LISTEN_FDS=1`,
+/// `LISTEN_PID=<its pid>`: what systemd does for a socket-activated service. (The pid is
+/// the one `exec` keeps, so the variables must be set by the process that `exec`s.)
+#[cfg(unix)]
+const SYSTEMD_PASS: &str = r#"
+import os, socket, sys
+listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+listener.bind(("127.0.0.1", 0))
+listener.listen(16)
+print("passed %s:%d" % listener.getsockname(), flush=True)
+if listener.fileno() != 3:
+    os.dup2(listener.fileno(), 3)
+os.set_inheritable(3, True)
+os.environ["LISTEN_FDS"] = "1"
+os.environ["LISTEN_PID"] = str(os.getpid())
+os.execv(sys.argv[1], sys.argv[1:])
+"#;
+
+/// Runs example `name` with `args` the way systemd starts a socket-activated service,
+/// through `python3` (see [`SYSTEMD_PASS`]), which prints `passed ADDR` first.
+#[cfg(unix)]
+fn with_a_passed_socket(name: &str, args: &[&str]) -> Command {
+    let mut command = Command::new("python3");
+    command
+        .arg("-c")
+        .arg(SYSTEMD_PASS)
+        .arg(example_path(name))
+        .args(args)
+        .env_remove("RUST_LOG")
+        .env_remove("LISTEN_FDS")
+        .env_remove("LISTEN_PID")
+        .stdin(Stdio::null());
+    command
+}
+
+#[cfg(unix)]
+#[test]
+fn line_echo_serves_a_socket_passed_as_systemd_does() {
+    let args = ["--listen", "systemd:domain=INET:index=0"];
+    let mut command = with_a_passed_socket("line_echo", &args);
+    command.stdout(Stdio::piped()).stderr(Stdio::inherit());
+    let mut running = Running::spawn(
+        command,
+        "python3 (it passes the socket as systemd does: install python3)",
+    );
+    let lines = lines_in_background(running.child.stdout.take().expect("stdout is piped"));
+    let passed = lines
+        .recv_timeout(LIMIT)
+        .expect("python3 says which socket it passes");
+    let passed = passed
+        .strip_prefix("passed ")
+        .unwrap_or_else(|| panic!("python3 printed {passed:?}"))
+        .to_string();
+    let address = listening_address(&lines, "line_echo");
+    assert_eq!(address, passed, "line_echo listens on the socket passed");
+    let mut server = Server {
+        address,
+        running,
+        lines,
+    };
+    assert_eq!(
+        ask(&server.address, "over a passed socket"),
+        "over a passed socket"
+    );
+    // exec kept the pid: the signal reaches line_echo.
+    assert!(signal(&mut server, "TERM").success());
+}
+
+#[cfg(unix)]
+#[test]
+fn a_server_told_to_use_a_socket_that_was_not_passed_says_so_and_exits_1() {
+    let mut command = example("line_echo", &["--listen", "systemd:domain=INET:index=0"]);
+    command.env_remove("LISTEN_FDS").env_remove("LISTEN_PID");
+    let run = run_to_end(command, "line_echo with no socket passed".to_string());
+    assert_eq!(run.status.code(), Some(1), "stderr: {}", run.stderr);
+    assert!(run.stdout.is_empty(), "stdout: {}", run.stdout);
+    let errors = run.stderr_lines();
+    assert_eq!(errors.len(), 1, "stderr: {}", run.stderr);
+    assert!(
+        errors[0].contains("no socket 0 was passed"),
+        "{}",
+        errors[0]
+    );
+
+    // A socket of another family than the endpoint says.
+    let command = with_a_passed_socket("line_echo", &["--listen", "systemd:domain=INET6:index=0"]);
+    let run = run_to_end(
+        command,
+        "python3 (to pass an IPv4 socket to line_echo for INET6: install python3)".to_string(),
+    );
+    assert_eq!(run.status.code(), Some(1), "stderr: {}", run.stderr);
+    let errors = run.stderr_lines();
+    assert_eq!(errors.len(), 1, "stderr: {}", run.stderr);
+    assert!(
+        errors[0].contains("is bound to 127.0.0.1:"),
+        "{}",
+        errors[0]
+    );
 }
