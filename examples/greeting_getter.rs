@@ -154,7 +154,7 @@ fn remote_server(args: &common::Args) -> Result<Option<Dialer>, ExitCode> {
     if !args.flag("tls") {
         return common::client_endpoint("--connect", text).map(Some);
     }
-    let Some((host, port)) = host_and_port(text) else {
+    let Some((host, port)) = common::host_and_port(text) else {
         eprintln!(
             "error: --tls goes with --connect HOST:PORT, not {text:?} (an endpoint string says \
              TLS itself: tls:host=H:port=P:caCerts=FILE)\n\n{USAGE}"
@@ -238,21 +238,4 @@ fn bound_socket(address: &Address) -> Result<SocketAddr, String> {
     address
         .socket_addr()
         .ok_or_else(|| format!("the greeting server listens on {address}, not on TCP"))
-}
-
-/// The host and port of `HOST:PORT` (`[::1]:443` gives `::1` and 443); the host is the
-/// name the server's certificate must be for.
-fn host_and_port(address: &str) -> Option<(&str, u16)> {
-    let (host, port) = address.rsplit_once(':')?;
-    let port = port.parse().ok()?;
-    let host = match host
-        .strip_prefix('[')
-        .and_then(|host| host.strip_suffix(']'))
-    {
-        Some(bracketed) => bracketed,
-        // Only a bracketed IPv6 address holds colons: `tcp:host=...` is no host.
-        None if host.contains(':') => return None,
-        None => host,
-    };
-    (!host.is_empty()).then_some((host, port))
 }

@@ -7,7 +7,10 @@
 //! ```
 //!
 //! `--port 0` picks a free port. The first line printed is always `listening on ADDR`.
-//! Ctrl-C or SIGTERM stops the server gracefully (a second one aborts at once).
+//! Ctrl-C or SIGTERM stops the server gracefully (a second one aborts at once;
+//! `--stop-deadline SECS` aborts what has not closed after that long, default 10 s).
+//! `--idle-timeout SECS` closes connections idle that long and `--max-connections N`
+//! serves at most N at once (both off by default).
 //! `--listen ENDPOINT` listens where an endpoint string says
 //! (`tcp:9999:interface=0.0.0.0`, `unix:/tmp/greeting.sock`, `tls:...`):
 //!
@@ -32,11 +35,16 @@ use std::process::ExitCode;
 
 use torsade_protocols::GreetingServer;
 
-const USAGE: &str =
-    "usage: greeting_server [--port PORT [--tls-cert FILE --tls-key FILE] | --listen ENDPOINT] [--loops N]
+const USAGE: &str = concat!(
+    "usage: greeting_server [--port PORT [--tls-cert FILE --tls-key FILE] | --listen ENDPOINT]
+                       [--loops N] [--idle-timeout SECS] [--max-connections N]
+                       [--stop-deadline SECS]
    --port defaults to 9999 on 127.0.0.1 (0 picks a free port); --tls-cert and --tls-key (PEM)
    serve TLS; --listen takes an endpoint string (tcp:9999:interface=127.0.0.1,
-   unix:/tmp/greeting.sock, tls:9999:certKey=FILE:privateKey=FILE)";
+   unix:/tmp/greeting.sock, tls:9999:certKey=FILE:privateKey=FILE);
+",
+    common::server_options_usage!()
+);
 
 fn main() -> ExitCode {
     common::serve_main(USAGE, 9999, GreetingServer::factory())

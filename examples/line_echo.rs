@@ -17,6 +17,11 @@
 //! cargo run --example line_echo -- --listen unix:/tmp/line_echo.sock
 //! cargo run --example line_echo -- --listen tls:8443:certKey=cert.pem:privateKey=key.pem
 //! ```
+//!
+//! Against idle and excess connections (both off by default): `--idle-timeout SECS` closes
+//! a connection that has been idle that long, `--max-connections N` serves at most N at
+//! once (the next ones wait to be accepted until one closes). `--stop-deadline SECS` bounds
+//! the graceful stop (default 10 s): what has not closed by then is aborted.
 
 mod common;
 
@@ -25,11 +30,15 @@ use std::process::ExitCode;
 use torsade::{factory_fn, Address, Transport};
 use torsade_protocols::{Line, LineContext, LineHandler, LineReceiver};
 
-const USAGE: &str =
+const USAGE: &str = concat!(
     "usage: line_echo [--port PORT [--tls-cert FILE --tls-key FILE] | --listen ENDPOINT] [--loops N]
+                 [--idle-timeout SECS] [--max-connections N] [--stop-deadline SECS]
    --port defaults to 8000 on 127.0.0.1 (0 picks a free port); --tls-cert and --tls-key (PEM)
    serve TLS; --listen takes an endpoint string (tcp:8000:interface=127.0.0.1,
-   unix:/tmp/line_echo.sock, tls:8443:certKey=FILE:privateKey=FILE)";
+   unix:/tmp/line_echo.sock, tls:8443:certKey=FILE:privateKey=FILE);
+",
+    common::server_options_usage!()
+);
 
 /// Sends every line back. A peer that sends and does not read fills our write buffer:
 /// past its high-water mark we stop reading (the peer's sends back up in TCP), and read

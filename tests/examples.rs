@@ -6,13 +6,18 @@
 //! alone tests the current code. Timer examples run with `--fake-clock`, so their exact
 //! output is checked with no waiting; every wait on a child process or a socket is bounded
 //! by [`LIMIT`], and every child is killed when its test ends, failed or not.
+//!
+//! The servers are also run as a service manager runs them: stopped by SIGTERM with 200
+//! clients mid-stream or with a peer that never reads, and started on a listening socket
+//! passed as systemd passes it (through `python3`, which `.ci/run` installs).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::thread;
 use std::time::Duration;
 
@@ -24,8 +29,9 @@ use torsade::tls::rustls::{ClientConnection, StreamOwned};
 const LIMIT: Duration = Duration::from_secs(60);
 
 /// The examples this file runs.
-const EXAMPLES: [&str; 9] = [
+const EXAMPLES: [&str; 11] = [
     "blocking_vs_async",
+    "echo",
     "firecracker",
     "fuse_chain",
     "greeting_coroutine",
@@ -34,6 +40,7 @@ const EXAMPLES: [&str; 9] = [
     "line_echo",
     "slow_multiply",
     "slow_square",
+    "starttls_echo",
 ];
 
 /// The bound on building the examples (a first build compiles the whole crate).
@@ -223,7 +230,32 @@ fn start_server_with(name: &str, args: &[&str]) -> Server {
 /// waits for its `listening on ADDR` line.
 fn start_server_exactly(name: &str, args: &[&str]) -> Server {
     let mut command = example(name, args);
-    command.stdout(Stdio::piped()).stderr(Stdio::inherit());
+    command.stderr(Stdio::inherit());
+    start_command(command, name, args)
+}
+
+/// Starts server example `name` with `args` and nothing else, its log filtered by
+/// `log` (`RUST_LOG`; its default, warnings, if `None`); waits for its `listening on
+/// ADDR` line. Returns the server and its stderr, line by line.
+fn start_logging_server(
+    name: &str,
+    args: &[&str],
+    log: Option<&str>,
+) -> (Server, Receiver<String>) {
+    let mut command = example(name, args);
+    if let Some(filter) = log {
+        command.env("RUST_LOG", filter);
+    }
+    command.stderr(Stdio::piped());
+    let mut server = start_command(command, name, args);
+    let stderr = server.running.child.stderr.take().expect("stderr is piped");
+    (server, lines_in_background(stderr))
+}
+
+/// Runs `command` (example `name` with `args`, its stderr set up) with stdout piped;
+/// waits for its `listening on ADDR` line.
+fn start_command(mut command: Command, name: &str, args: &[&str]) -> Server {
+    command.stdout(Stdio::piped());
     let mut running = Running::spawn(command, &format!("{name} {}", args.join(" ")));
     let lines = lines_in_background(running.child.stdout.take().expect("stdout is piped"));
     let address = listening_address(&lines, name);
@@ -771,19 +803,33 @@ fn ask_unix(path: &Path, line: &str) -> String {
 /// waits, bounded by [`LIMIT`], for it to exit.
 #[cfg(unix)]
 fn signal(server: &mut Server, name: &str) -> ExitStatus {
+    send_signal(server, name);
+    wait_for_exit(server, LIMIT, &format!("SIG{name}"))
+}
+
+/// Sends signal `name` to `server` (with the `kill` command).
+#[cfg(unix)]
+fn send_signal(server: &Server, name: &str) {
     let pid = server.running.child.id().to_string();
     let sent = Command::new("kill")
         .args([&format!("-{name}"), &pid])
         .status()
         .expect("kill runs");
     assert!(sent.success(), "kill -{name} {pid} failed");
+}
+
+/// Waits for `server` to exit, `after` something (for the message), within `bound`: the
+/// servers print nothing after their first line, so the bound is the wait for their
+/// stdout to close.
+#[cfg(unix)]
+fn wait_for_exit(server: &mut Server, bound: Duration, after: &str) -> ExitStatus {
     // Its stdout closes when it exits: the reader's channel then disconnects.
     loop {
-        match server.lines.recv_timeout(LIMIT) {
+        match server.lines.recv_timeout(bound) {
             Ok(_) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
             Err(mpsc::RecvTimeoutError::Timeout) => {
-                panic!("the server did not stop within {LIMIT:?} of SIG{name}")
+                panic!("the server did not stop within {bound:?} of {after}")
             }
         }
     }
@@ -1188,6 +1234,770 @@ fn a_server_given_a_missing_certificate_file_names_it_and_exits_1() {
     let errors = run.stderr_lines();
     assert_eq!(errors.len(), 1, "stderr: {}", run.stderr);
     assert!(errors[0].contains("nowhere.pem"), "{}", errors[0]);
+}
+
+// ---- a raw echo, STARTTLS, and the servers' idle timeout and connection limit ----
+
+/// Connects to `address` (`HOST:PORT`) over plain TCP; reads wait at most [`LIMIT`].
+fn connect_to(address: &str) -> TcpStream {
+    let address: SocketAddr = address.parse().expect("the server prints a socket address");
+    let stream = TcpStream::connect_timeout(&address, LIMIT).expect("the server accepts");
+    stream
+        .set_read_timeout(Some(LIMIT))
+        .expect("a read timeout can be set");
+    stream
+}
+
+/// Sends `line` and CR/LF on `stream`; returns the next line it reads, without its line
+/// ending. Reads a byte at a time, so nothing after that line is taken from the stream.
+fn exchange_on(stream: &mut (impl Read + Write), line: &str) -> String {
+    stream
+        .write_all(format!("{line}\r\n").as_bytes())
+        .expect("the server reads");
+    read_line_on(stream)
+}
+
+/// The next line `stream` reads, without its line ending (read a byte at a time).
+fn read_line_on(stream: &mut impl Read) -> String {
+    let mut answer = Vec::new();
+    let mut byte = [0; 1];
+    while !answer.ends_with(b"\n") {
+        match stream.read(&mut byte) {
+            Ok(1) => answer.push(byte[0]),
+            other => panic!(
+                "{other:?} after {:?}, before the end of a line",
+                String::from_utf8_lossy(&answer)
+            ),
+        }
+    }
+    String::from_utf8_lossy(&answer)
+        .trim_end_matches(['\r', '\n'])
+        .to_string()
+}
+
+/// The line a peer that never reads sends, over and over: 1 KiB.
+fn kilobyte_line() -> Vec<u8> {
+    let mut line = vec![b'x'; 1023];
+    line.push(b'\n');
+    line
+}
+
+/// More than a server that stops reading from a peer that does not read its answers can
+/// take in: its write buffer's high-water mark and the kernel's socket buffers on both
+/// sides (about 7 MB here).
+const UNREAD_BOUND: usize = 64 * 1024 * 1024;
+
+/// Connects to `address` and sends 1 KiB lines without ever reading, until a write makes
+/// no progress for half a second: the server has stopped reading and its write buffer
+/// is full. Returns the stream (its write timeout back to [`LIMIT`]) and how many bytes
+/// were sent. Fails if the server takes in more than [`UNREAD_BOUND`]: it does not stop
+/// reading.
+fn send_until_the_server_stops_reading(address: &str, what: &str) -> (TcpStream, usize) {
+    let mut stream = connect_to(address);
+    stream
+        .set_write_timeout(Some(Duration::from_millis(500)))
+        .expect("a write timeout can be set");
+    let chunk = kilobyte_line().repeat(64);
+    let mut sent = 0;
+    loop {
+        assert!(
+            sent <= UNREAD_BOUND,
+            "{what} took in {sent} bytes from a peer that reads nothing: it does not stop reading"
+        );
+        let from = sent % chunk.len();
+        match stream.write(&chunk[from..]) {
+            Ok(count) => sent += count,
+            Err(error)
+                if matches!(
+                    error.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                break
+            }
+            Err(error) => panic!("sending to {what}: {error}"),
+        }
+    }
+    stream
+        .set_write_timeout(Some(LIMIT))
+        .expect("a write timeout can be set");
+    (stream, sent)
+}
+
+#[test]
+fn echo_sends_back_every_byte_as_it_came() {
+    let server = start_server("echo");
+    let mut stream = connect_to(&server.address);
+    // Every byte value, no line endings to speak of: a raw echo frames nothing.
+    let sent: Vec<u8> = (0..=255u8).cycle().take(100_000).collect();
+    let mut writer = stream.try_clone().expect("the socket can be cloned");
+    let data = sent.clone();
+    let writing = thread::spawn(move || writer.write_all(&data));
+    let mut echoed = vec![0; sent.len()];
+    stream
+        .read_exact(&mut echoed)
+        .expect("everything comes back");
+    writing
+        .join()
+        .expect("the writer does not panic")
+        .expect("the server reads everything");
+    assert!(echoed == sent, "the echo differs from what was sent");
+    // The peer's end of input ends the connection: the server closes in turn.
+    stream
+        .shutdown(std::net::Shutdown::Write)
+        .expect("a half-close");
+    assert_eq!(stream.read(&mut [0; 16]).expect("a clean close"), 0);
+}
+
+#[test]
+fn echo_stops_reading_from_a_peer_that_does_not_read_and_goes_on_once_it_does() {
+    let server = start_server("echo");
+    let (mut stream, sent) = send_until_the_server_stops_reading(&server.address, "echo");
+    // Reading now lets the server read again: all of it comes back, in order.
+    let mut echoed = vec![0; sent];
+    stream
+        .read_exact(&mut echoed)
+        .expect("everything sent comes back");
+    let line = kilobyte_line();
+    assert!(
+        echoed
+            .chunks(line.len())
+            .all(|chunk| line.starts_with(chunk)),
+        "the echo differs from what was sent"
+    );
+    assert_eq!(exchange_on(&mut stream, "and more"), "and more");
+}
+
+#[test]
+fn starttls_echo_upgrades_its_own_client_mid_connection() {
+    let (_dir, ca, cert, key) = certificate_files("starttls");
+    let server = start_tls_server("starttls_echo", &cert, &key);
+    let port = port_of(&server.address);
+    // The server name is the host of --connect: an address, then a name.
+    for address in [server.address.clone(), format!("localhost:{port}")] {
+        let run = run_example(
+            "starttls_echo",
+            &[
+                "--connect",
+                &address,
+                "--ca",
+                &ca,
+                "first secret",
+                "second secret",
+            ],
+        );
+        assert_eq!(
+            run.success(),
+            [
+                "clear: hello in the clear",
+                "tls: first secret",
+                "tls: second secret"
+            ]
+        );
+    }
+    // An endpoint string names no host: the name is given.
+    let endpoint = format!("tcp:host=127.0.0.1:port={port}");
+    let run = run_example(
+        "starttls_echo",
+        &[
+            "--connect",
+            &endpoint,
+            "--ca",
+            &ca,
+            "--server-name",
+            "localhost",
+        ],
+    );
+    assert_eq!(
+        run.success(),
+        ["clear: hello in the clear", "tls: hello over TLS"]
+    );
+}
+
+#[test]
+fn starttls_echo_upgrades_a_hand_written_client_and_refuses_a_second_starttls() {
+    let (_dir, ca, cert, key) = certificate_files("starttls-raw");
+    let server = start_tls_server("starttls_echo", &cert, &key);
+    let mut socket = connect_to(&server.address);
+    assert_eq!(exchange_on(&mut socket, "in the clear"), "in the clear");
+    assert_eq!(exchange_on(&mut socket, "STARTTLS"), "READY");
+    // rustls over the same socket, as any STARTTLS client would do it.
+    let config = torsade::tls::client_config_with_ca(&ca).expect("the CA file is usable");
+    let name = ServerName::try_from("localhost").expect("a server name");
+    let session = ClientConnection::new(config, name).expect("a TLS client session");
+    let mut tls = StreamOwned::new(session, socket);
+    assert_eq!(exchange_on(&mut tls, "secret"), "secret");
+    assert!(
+        tls.conn.negotiated_cipher_suite().is_some(),
+        "the echo came over TLS"
+    );
+    assert_eq!(exchange_on(&mut tls, "STARTTLS"), "ERROR already TLS");
+    assert_eq!(exchange_on(&mut tls, "still secret"), "still secret");
+}
+
+#[test]
+fn starttls_echo_aborts_a_client_that_pipelines_plaintext_behind_starttls() {
+    let (_dir, _ca, cert, key) = certificate_files("starttls-inject");
+    let (server, log) = start_logging_server(
+        "starttls_echo",
+        &["--port", "0", "--tls-cert", &cert, "--tls-key", &key],
+        None,
+    );
+    let mut socket = connect_to(&server.address);
+    assert_eq!(exchange_on(&mut socket, "MAIL FROM:<a>"), "MAIL FROM:<a>");
+    // CVE-2011-0411: a command in the same packet as STARTTLS, in the clear, would pass
+    // for one sent inside TLS.
+    socket
+        .write_all(b"STARTTLS\r\nRCPT TO:<victim>\r\n")
+        .expect("the server reads");
+    // The connection is aborted: READY, written before the refusal, is never sent, and
+    // the injected line is never echoed. The server had read everything, so its close is
+    // a FIN.
+    let mut rest = Vec::new();
+    socket
+        .read_to_end(&mut rest)
+        .expect("the server closes the connection");
+    assert!(
+        rest.is_empty(),
+        "the aborted connection answered {:?}",
+        String::from_utf8_lossy(&rest)
+    );
+    let warning = wait_for_line(&log, "plaintext after STARTTLS");
+    assert!(warning.contains("bytes=18"), "{warning}");
+    // The port goes on.
+    assert_eq!(ask(&server.address, "next"), "next");
+}
+
+#[test]
+fn starttls_echo_client_refuses_a_certificate_it_does_not_trust_or_for_another_name() {
+    // With no certificate given, the server makes a throwaway one, and says so.
+    let (server, log) = start_logging_server("starttls_echo", &["--port", "0"], None);
+    let note = log.recv_timeout(LIMIT).expect("a note on stderr");
+    assert!(note.contains("throwaway certificate"), "{note}");
+    let (_dir, ca, cert, key) = certificate_files("starttls-stranger");
+    let run = run_example(
+        "starttls_echo",
+        &["--connect", &server.address, "--ca", &ca],
+    );
+    assert_eq!(run.status.code(), Some(1), "stderr: {}", run.stderr);
+    assert_eq!(run.stdout_lines(), ["clear: hello in the clear"]);
+    let errors = run.stderr_lines();
+    assert_eq!(errors.len(), 1, "stderr: {}", run.stderr);
+    assert!(
+        errors[0].contains("signed by an authority this client does not trust"),
+        "{}",
+        errors[0]
+    );
+
+    let server = start_tls_server("starttls_echo", &cert, &key);
+    let run = run_example(
+        "starttls_echo",
+        &[
+            "--connect",
+            &server.address,
+            "--ca",
+            &ca,
+            "--server-name",
+            "example.com",
+        ],
+    );
+    assert_eq!(run.status.code(), Some(1), "stderr: {}", run.stderr);
+    let errors = run.stderr_lines();
+    assert_eq!(errors.len(), 1, "stderr: {}", run.stderr);
+    assert!(
+        errors[0].contains("not valid for the name \"example.com\""),
+        "{}",
+        errors[0]
+    );
+}
+
+#[test]
+fn starttls_echo_refuses_mixed_up_modes() {
+    let run = run_example(
+        "starttls_echo",
+        &["--connect", "127.0.0.1:1", "--port", "0"],
+    );
+    assert_usage_error(&run, "--port is for the server");
+    let run = run_example("starttls_echo", &["--port", "0", "--ca", "ca.pem"]);
+    assert_usage_error(&run, "--ca goes with --connect");
+    let run = run_example("starttls_echo", &["--port", "0", "a line"]);
+    assert_usage_error(&run, "go with --connect");
+    let run = run_example("starttls_echo", &["--connect", "unix:path=/tmp/x.sock"]);
+    assert_usage_error(&run, "--server-name");
+}
+
+/// Waits for a line holding `needle` among `lines` (a server's log), bounded by
+/// [`LIMIT`]; returns it.
+fn wait_for_line(lines: &Receiver<String>, needle: &str) -> String {
+    loop {
+        match lines.recv_timeout(LIMIT) {
+            Ok(line) if line.contains(needle) => return line,
+            Ok(_) => {}
+            Err(error) => panic!("no line with {needle:?} ({error})"),
+        }
+    }
+}
+
+/// Every line left in `lines` (a log), once the process writing it has exited.
+fn remaining_lines(lines: &Receiver<String>) -> Vec<String> {
+    let mut rest = Vec::new();
+    loop {
+        match lines.recv_timeout(LIMIT) {
+            Ok(line) => rest.push(line),
+            Err(mpsc::RecvTimeoutError::Disconnected) => return rest,
+            Err(mpsc::RecvTimeoutError::Timeout) => panic!("the log did not end: {rest:#?}"),
+        }
+    }
+}
+
+/// Long enough for a one-second idle timeout on a busy machine, short enough that a
+/// server that never times out fails the test quickly.
+const IDLE_BOUND: Duration = Duration::from_secs(20);
+
+#[test]
+fn every_server_closes_a_connection_idle_for_its_idle_timeout_and_none_by_default() {
+    // Started together, so that their timeouts run at the same time.
+    let servers: Vec<(&str, Server)> = ["line_echo", "greeting_server", "echo", "starttls_echo"]
+        .into_iter()
+        .map(|name| (name, start_server_with(name, &["--idle-timeout", "1"])))
+        .collect();
+    let untimed = start_server("line_echo");
+    let mut silent: Vec<(&str, TcpStream)> = servers
+        .iter()
+        .map(|(name, server)| (*name, connect_to(&server.address)))
+        .collect();
+    let mut patient = connect_to(&untimed.address);
+    for (name, stream) in &mut silent {
+        stream
+            .set_read_timeout(Some(IDLE_BOUND))
+            .expect("a read timeout can be set");
+        match stream.read(&mut [0; 64]) {
+            Ok(0) => {}
+            other => panic!("{name} with --idle-timeout 1: {other:?}, not a clean close"),
+        }
+    }
+    // The timeouts have passed: a server without the flag still holds its idle peer.
+    patient
+        .set_read_timeout(Some(Duration::from_secs(1)))
+        .expect("a read timeout can be set");
+    match patient.read(&mut [0; 64]) {
+        Err(error)
+            if matches!(
+                error.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ) => {}
+        other => panic!("line_echo without --idle-timeout: {other:?} from an idle connection"),
+    }
+    // A timed-out connection is only that one: each server still serves.
+    for (name, server) in &servers[..2] {
+        let answer = ask(&server.address, "Bob");
+        assert!(answer.contains("Bob"), "{name}: {answer:?}");
+    }
+}
+
+#[test]
+fn a_server_at_its_connection_limit_serves_the_next_connection_once_one_closes() {
+    let server = start_server_with("line_echo", &["--max-connections", "2"]);
+    let mut first = connect_to(&server.address);
+    let mut second = connect_to(&server.address);
+    assert_eq!(exchange_on(&mut first, "first"), "first");
+    assert_eq!(exchange_on(&mut second, "second"), "second");
+    // The third connects (the kernel queues it) but is not accepted while two are open.
+    let mut third = connect_to(&server.address);
+    third.write_all(b"third\r\n").expect("the kernel takes it");
+    third
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .expect("a read timeout can be set");
+    match third.read(&mut [0; 64]) {
+        Err(error)
+            if matches!(
+                error.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ) => {}
+        other => panic!("a third connection was served beyond the limit: {other:?}"),
+    }
+    drop(first);
+    third
+        .set_read_timeout(Some(LIMIT))
+        .expect("a read timeout can be set");
+    assert_eq!(read_line_on(&mut third), "third");
+    assert_eq!(exchange_on(&mut second, "still"), "still");
+}
+
+#[test]
+fn a_server_refuses_an_unusable_idle_timeout_limit_or_deadline() {
+    for (flag, value, expected) in [
+        ("--idle-timeout", "0", "positive number of seconds"),
+        ("--idle-timeout", "soon", "positive number of seconds"),
+        ("--stop-deadline", "-1", "positive number of seconds"),
+        ("--max-connections", "0", "at least 1"),
+        ("--max-connections", "many", "expects a number"),
+    ] {
+        let run = run_example("echo", &["--port", "0", flag, value]);
+        assert_usage_error(&run, expected);
+        assert!(run.stderr.contains(flag), "{}: {}", run.what, run.stderr);
+    }
+}
+
+// ---- stopping on signals ----
+
+/// How many clients are mid-stream when the server is told to stop.
+#[cfg(unix)]
+const STREAMING_CLIENTS: usize = 200;
+
+/// What a streaming client writes at a time: a few lines, cut anywhere (mostly inside a
+/// line), so that the server often holds half a line when it stops.
+#[cfg(unix)]
+const CHUNK: usize = 500;
+
+/// Chunks each client has had answered before the signal is sent.
+#[cfg(unix)]
+const ROUNDS_BEFORE_READY: usize = 3;
+
+/// Less than the stop deadline a server has by default (10 s), so that a stop within it
+/// is the one the test asked for, and far more than a stop needs.
+#[cfg(unix)]
+const STOP_BOUND: Duration = Duration::from_secs(8);
+
+/// What a streaming client sent and got back.
+#[cfg(unix)]
+struct Streamed {
+    client: usize,
+    sent: Vec<u8>,
+    received: Vec<u8>,
+    /// How reading ended: `Ok` at EOF (the server's FIN), else the error's kind.
+    end: Result<(), std::io::ErrorKind>,
+}
+
+#[cfg(unix)]
+impl Streamed {
+    /// The length of `sent` up to the end of its last whole line.
+    fn whole_lines(&self) -> usize {
+        line_boundary(&self.sent)
+    }
+}
+
+/// The length of `bytes` up to the end of its last whole line.
+#[cfg(unix)]
+fn line_boundary(bytes: &[u8]) -> usize {
+    bytes
+        .iter()
+        .rposition(|&byte| byte == b'\n')
+        .map_or(0, |end| end + 1)
+}
+
+/// The next `CHUNK` bytes of `client`'s endless numbered lines; `lines` holds what was
+/// made and not yet taken, `next` the next line's number.
+#[cfg(unix)]
+fn next_chunk(client: usize, lines: &mut Vec<u8>, next: &mut usize) -> Vec<u8> {
+    while lines.len() < CHUNK {
+        let line = format!("client {client} line {next} {}\r\n", "x".repeat(40));
+        lines.extend_from_slice(line.as_bytes());
+        *next += 1;
+    }
+    lines.drain(..CHUNK).collect()
+}
+
+/// Writes `data`, adding to `sent` what the stream took; `false` once the stream refuses
+/// (the server has closed).
+#[cfg(unix)]
+fn send_counted(stream: &mut TcpStream, mut data: &[u8], sent: &mut Vec<u8>) -> bool {
+    while !data.is_empty() {
+        match stream.write(data) {
+            Ok(0) => return false,
+            Ok(count) => {
+                sent.extend_from_slice(&data[..count]);
+                data = &data[count..];
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return false,
+        }
+    }
+    true
+}
+
+/// One client of the mid-stream stop: writes chunks of lines, one chunk always in
+/// flight (it sends a chunk, then waits for the echo of every whole line sent before
+/// it), says `ready` after a few rounds, and goes on until it sees `signalled` or the
+/// server's end; then reads until the connection ends.
+#[cfg(unix)]
+fn stream_until_signalled(
+    client: usize,
+    address: SocketAddr,
+    signalled: &AtomicBool,
+    ready: &mpsc::Sender<()>,
+) -> std::io::Result<Streamed> {
+    let mut stream = TcpStream::connect_timeout(&address, LIMIT)?;
+    stream.set_read_timeout(Some(LIMIT))?;
+    let (mut sent, mut received, mut lines, mut next) = (Vec::new(), Vec::new(), Vec::new(), 0);
+    let mut buffer = [0; 4096];
+    let mut rounds = 0;
+    let mut end = None;
+    'streaming: while !signalled.load(Ordering::SeqCst) {
+        let answered_before = line_boundary(&sent);
+        if !send_counted(
+            &mut stream,
+            &next_chunk(client, &mut lines, &mut next),
+            &mut sent,
+        ) {
+            break;
+        }
+        while received.len() < answered_before {
+            match stream.read(&mut buffer) {
+                Ok(0) => {
+                    end = Some(Ok(()));
+                    break 'streaming;
+                }
+                Ok(count) => received.extend_from_slice(&buffer[..count]),
+                Err(error) => {
+                    end = Some(Err(error.kind()));
+                    break 'streaming;
+                }
+            }
+        }
+        rounds += 1;
+        if rounds == ROUNDS_BEFORE_READY {
+            let _ = ready.send(());
+        }
+    }
+    let end = end.unwrap_or_else(|| loop {
+        match stream.read(&mut buffer) {
+            Ok(0) => break Ok(()),
+            Ok(count) => received.extend_from_slice(&buffer[..count]),
+            Err(error) => break Err(error.kind()),
+        }
+    });
+    Ok(Streamed {
+        client,
+        sent,
+        received,
+        end,
+    })
+}
+
+/// What is wrong with what a streaming client got, if anything: the server answers what
+/// it read in whole lines, in order, nothing of a line it had only half of, then closes
+/// with a FIN.
+#[cfg(unix)]
+fn streaming_fault(streamed: &Streamed) -> Option<String> {
+    let Streamed {
+        client,
+        sent,
+        received,
+        end,
+    } = streamed;
+    if let Err(kind) = end {
+        return Some(format!(
+            "client {client}: the connection ended with {kind:?}, not a FIN"
+        ));
+    }
+    if !sent.starts_with(received) {
+        return Some(format!(
+            "client {client}: the echo differs from what was sent"
+        ));
+    }
+    if line_boundary(received) != received.len() {
+        return Some(format!("client {client}: the echo ends in a torn line"));
+    }
+    None
+}
+
+#[cfg(unix)]
+#[test]
+fn line_echo_stopped_by_sigterm_mid_stream_answers_200_clients_in_whole_lines_then_closes() {
+    let mut server = start_server("line_echo");
+    let address: SocketAddr = server.address.parse().expect("a socket address");
+    let signalled = Arc::new(AtomicBool::new(false));
+    let (ready_tx, ready) = mpsc::channel();
+    let clients: Vec<_> = (0..STREAMING_CLIENTS)
+        .map(|client| {
+            let (signalled, ready) = (signalled.clone(), ready_tx.clone());
+            thread::spawn(move || {
+                stream_until_signalled(client, address, &signalled, &ready)
+                    .map_err(|error| format!("client {client}: {error}"))
+            })
+        })
+        .collect();
+    for count in 0..STREAMING_CLIENTS {
+        ready
+            .recv_timeout(LIMIT)
+            .unwrap_or_else(|_| panic!("only {count} clients streaming within {LIMIT:?}"));
+    }
+    // Every client is writing: the signal comes in the middle of their streams.
+    send_signal(&server, "TERM");
+    signalled.store(true, Ordering::SeqCst);
+    let status = wait_for_exit(&mut server, LIMIT, "SIGTERM");
+    assert!(
+        status.success(),
+        "line_echo exited with {status} on SIGTERM"
+    );
+    let streamed: Vec<Streamed> = clients
+        .into_iter()
+        .map(|client| client.join().expect("a client thread does not panic"))
+        .collect::<Result<_, _>>()
+        .unwrap_or_else(|error| panic!("{error}"));
+    let faults: Vec<String> = streamed.iter().filter_map(streaming_fault).collect();
+    let unanswered = streamed
+        .iter()
+        .filter(|streamed| streamed.received.len() < streamed.whole_lines())
+        .count();
+    assert!(
+        faults.is_empty(),
+        "{} of {STREAMING_CLIENTS} clients ({unanswered} had whole lines unanswered): {:#?}",
+        faults.len(),
+        &faults[..faults.len().min(10)]
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn on_sigterm_a_server_aborts_a_peer_that_never_reads_at_its_stop_deadline() {
+    let (mut server, log) =
+        start_logging_server("line_echo", &["--port", "0", "--stop-deadline", "1"], None);
+    let (_stuck, _) = send_until_the_server_stops_reading(&server.address, "line_echo");
+    // Its stop cannot finish: the peer never takes the echoes waiting for it.
+    send_signal(&server, "TERM");
+    let status = wait_for_exit(&mut server, STOP_BOUND, "SIGTERM with --stop-deadline 1");
+    assert!(status.success(), "line_echo exited with {status}");
+    let log = remaining_lines(&log);
+    assert!(
+        log.iter()
+            .any(|line| line.contains("stop deadline passed; aborting the connections still open")),
+        "{log:#?}"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_second_signal_aborts_a_stop_that_waits_for_a_peer_that_never_reads() {
+    for (first, second) in [("TERM", "INT"), ("INT", "TERM")] {
+        let (mut server, log) = start_logging_server(
+            "line_echo",
+            &["--port", "0", "--stop-deadline", "600"],
+            Some("torsade=info"),
+        );
+        let (_stuck, _) = send_until_the_server_stops_reading(&server.address, "line_echo");
+        send_signal(&server, first);
+        wait_for_line(&log, &format!("SIG{first}: stopping"));
+        let running = server
+            .running
+            .child
+            .try_wait()
+            .expect("the server can be polled");
+        assert!(running.is_none(), "the stop did not wait for the peer");
+        send_signal(&server, second);
+        let status = wait_for_exit(&mut server, STOP_BOUND, &format!("SIG{first}, SIG{second}"));
+        assert!(status.success(), "line_echo exited with {status}");
+        let log = remaining_lines(&log);
+        assert!(
+            log.iter()
+                .any(|line| line.contains(&format!("SIG{second} again: aborting every connection"))),
+            "{log:#?}"
+        );
+    }
+}
+
+// ---- a socket passed by the service manager ----
+
+/// Binds a TCP socket on 127.0.0.1, prints `passed ADDR`, and runs the program named by
+/// its arguments with the socket as file descriptor 3 and `LISTEN_FDS=1`,
+/// `LISTEN_PID=<its pid>`: what systemd does for a socket-activated service. (The pid is
+/// the one `exec` keeps, so the variables must be set by the process that `exec`s.)
+#[cfg(unix)]
+const SYSTEMD_PASS: &str = r#"
+import os, socket, sys
+listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+listener.bind(("127.0.0.1", 0))
+listener.listen(16)
+print("passed %s:%d" % listener.getsockname(), flush=True)
+if listener.fileno() != 3:
+    os.dup2(listener.fileno(), 3)
+os.set_inheritable(3, True)
+os.environ["LISTEN_FDS"] = "1"
+os.environ["LISTEN_PID"] = str(os.getpid())
+os.execv(sys.argv[1], sys.argv[1:])
+"#;
+
+/// Runs example `name` with `args` the way systemd starts a socket-activated service,
+/// through `python3` (see [`SYSTEMD_PASS`]), which prints `passed ADDR` first.
+#[cfg(unix)]
+fn with_a_passed_socket(name: &str, args: &[&str]) -> Command {
+    let mut command = Command::new("python3");
+    command
+        .arg("-c")
+        .arg(SYSTEMD_PASS)
+        .arg(example_path(name))
+        .args(args)
+        .env_remove("RUST_LOG")
+        .env_remove("LISTEN_FDS")
+        .env_remove("LISTEN_PID")
+        .stdin(Stdio::null());
+    command
+}
+
+#[cfg(unix)]
+#[test]
+fn line_echo_serves_a_socket_passed_as_systemd_does() {
+    let args = ["--listen", "systemd:domain=INET:index=0"];
+    let mut command = with_a_passed_socket("line_echo", &args);
+    command.stdout(Stdio::piped()).stderr(Stdio::inherit());
+    let mut running = Running::spawn(
+        command,
+        "python3 (it passes the socket as systemd does: install python3)",
+    );
+    let lines = lines_in_background(running.child.stdout.take().expect("stdout is piped"));
+    let passed = lines
+        .recv_timeout(LIMIT)
+        .expect("python3 says which socket it passes");
+    let passed = passed
+        .strip_prefix("passed ")
+        .unwrap_or_else(|| panic!("python3 printed {passed:?}"))
+        .to_string();
+    let address = listening_address(&lines, "line_echo");
+    assert_eq!(address, passed, "line_echo listens on the socket passed");
+    let mut server = Server {
+        address,
+        running,
+        lines,
+    };
+    assert_eq!(
+        ask(&server.address, "over a passed socket"),
+        "over a passed socket"
+    );
+    // exec kept the pid: the signal reaches line_echo.
+    assert!(signal(&mut server, "TERM").success());
+}
+
+#[cfg(unix)]
+#[test]
+fn a_server_told_to_use_a_socket_that_was_not_passed_says_so_and_exits_1() {
+    let mut command = example("line_echo", &["--listen", "systemd:domain=INET:index=0"]);
+    command.env_remove("LISTEN_FDS").env_remove("LISTEN_PID");
+    let run = run_to_end(command, "line_echo with no socket passed".to_string());
+    assert_eq!(run.status.code(), Some(1), "stderr: {}", run.stderr);
+    assert!(run.stdout.is_empty(), "stdout: {}", run.stdout);
+    let errors = run.stderr_lines();
+    assert_eq!(errors.len(), 1, "stderr: {}", run.stderr);
+    assert!(
+        errors[0].contains("no socket 0 was passed"),
+        "{}",
+        errors[0]
+    );
+
+    // A socket of another family than the endpoint says.
+    let command = with_a_passed_socket("line_echo", &["--listen", "systemd:domain=INET6:index=0"]);
+    let run = run_to_end(
+        command,
+        "python3 (to pass an IPv4 socket to line_echo for INET6: install python3)".to_string(),
+    );
+    assert_eq!(run.status.code(), Some(1), "stderr: {}", run.stderr);
+    let errors = run.stderr_lines();
+    assert_eq!(errors.len(), 1, "stderr: {}", run.stderr);
+    assert!(
+        errors[0].contains("is bound to 127.0.0.1:"),
+        "{}",
+        errors[0]
+    );
 }
 
 // ---- the time examples: heartbeat and fate ----

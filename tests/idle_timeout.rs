@@ -1,7 +1,8 @@
 //! Idle timeouts over loopback: `Transport::set_idle_timeout` and
 //! `Protocol::timeout_connection` on the reactor's clock. What counts as activity (bytes
 //! received, bytes sent), the callback running in the connection's own task, one shot,
-//! and a close the peer does not read being aborted.
+//! a close the peer does not read being aborted, and a port's timeout for every
+//! connection it accepts (`ListeningPort::set_idle_timeout`).
 //!
 //! These wait for real (short) timeouts to pass: the outcome waited for is the event
 //! itself, never a sleep. Activity is paced by the reactor's own timers at a fraction of
@@ -18,7 +19,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use common::*;
 use torsade::prelude::*;
-use torsade::{factory_fn, Address, Reactor};
+use torsade::{factory_fn, Address, ListeningPort, Reactor};
 
 /// What the server saw.
 #[derive(Debug, Default)]
@@ -48,6 +49,8 @@ struct Watcher {
     ticks: Option<(Duration, usize)>,
     /// Written in `connection_made`.
     greeting: Vec<u8>,
+    /// Whether `connection_made` sets `timeout` (else the port's applies).
+    sets_timeout: bool,
 }
 
 impl Watcher {
@@ -59,6 +62,7 @@ impl Watcher {
             farewell: None,
             ticks: None,
             greeting: Vec::new(),
+            sets_timeout: true,
         }
     }
 }
@@ -77,7 +81,9 @@ fn tick(reactor: Reactor, transport: TransportHandle, every: Duration, left: usi
 impl Watcher {
     fn made(&mut self, cx: &mut impl Transport) {
         self.log.lock().unwrap().made_task = tokio::task::try_id();
-        cx.set_idle_timeout(Some(self.timeout));
+        if self.sets_timeout {
+            cx.set_idle_timeout(Some(self.timeout));
+        }
         cx.write(&self.greeting);
         if let Some((every, count)) = self.ticks {
             tick(self.reactor.clone(), cx.transport_handle(), every, count);
@@ -130,9 +136,19 @@ fn serve_reading_client(
     reactor: &Reactor,
     make: impl Fn() -> Watcher + Send + Sync + 'static,
 ) -> Vec<u8> {
+    serve_reading_client_on(reactor, |_| {}, make)
+}
+
+/// [`serve_reading_client`], with the port set up by `configure` first.
+fn serve_reading_client_on(
+    reactor: &Reactor,
+    configure: impl FnOnce(&ListeningPort),
+    make: impl Fn() -> Watcher + Send + Sync + 'static,
+) -> Vec<u8> {
     let port = reactor
         .listen("127.0.0.1:0", factory_fn(move |_: &Address| make()))
         .unwrap();
+    configure(&port);
     let address = port.local_addr().socket_addr().unwrap();
     let client = std::thread::spawn(move || {
         let mut stream = StdStream::connect(address)?;
@@ -164,6 +180,48 @@ fn an_idle_connection_is_closed_and_its_farewell_sent_from_its_own_task() {
         "runs in the connection's task"
     );
     assert_eq!(reactor.stats().idle_timeouts, 1);
+}
+
+#[test]
+fn a_ports_idle_timeout_closes_a_silent_connection_through_timeout_connection() {
+    let reactor = Reactor::new().unwrap();
+    let server = log();
+    let (s, r) = (server.clone(), reactor.clone());
+    let received = serve_reading_client_on(
+        &reactor,
+        |port| port.set_idle_timeout(Some(Duration::from_millis(100))),
+        move || Watcher {
+            farewell: Some(b"idle, bye\r\n"),
+            sets_timeout: false,
+            ..Watcher::new(&s, &r, Duration::ZERO)
+        },
+    );
+    assert_eq!(received, b"idle, bye\r\n");
+    let server = server.lock().unwrap();
+    assert_eq!(server.timeouts, 1);
+    assert!(server.lost.as_ref().unwrap().is_clean());
+    assert_eq!(reactor.stats().idle_timeouts, 1);
+}
+
+#[test]
+fn a_protocol_replaces_its_ports_idle_timeout_with_its_own() {
+    // The port's hour would outlast the test's bound; the protocol's 100 ms fires.
+    let reactor = Reactor::new().unwrap();
+    let server = log();
+    let (s, r) = (server.clone(), reactor.clone());
+    let received = serve_reading_client_on(
+        &reactor,
+        |port| {
+            port.set_idle_timeout(Some(Duration::from_secs(3600)));
+            assert_eq!(port.idle_timeout(), Some(Duration::from_secs(3600)));
+        },
+        move || Watcher {
+            farewell: Some(b"idle, bye\r\n"),
+            ..Watcher::new(&s, &r, Duration::from_millis(100))
+        },
+    );
+    assert_eq!(received, b"idle, bye\r\n");
+    assert_eq!(server.lock().unwrap().timeouts, 1);
 }
 
 #[test]

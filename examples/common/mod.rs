@@ -1,11 +1,13 @@
-//! Small helpers shared by the examples: argument parsing, logging, Ctrl-C, and the
-//! clock driver of the timer examples ([`ClockReactor`], [`run_timers`]).
+//! Small helpers shared by the examples: argument parsing, logging, Ctrl-C, the body of
+//! a server ([`serve_main`], [`serve`], with the flags every server takes), and the clock
+//! driver of the timer examples ([`ClockReactor`], [`run_timers`]).
 #![allow(dead_code)]
 
 use std::fmt;
 use std::future::Future;
 use std::io::IsTerminal;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::num::NonZeroUsize;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -17,7 +19,7 @@ use torsade::endpoints::{
 use torsade::testing::FakeClock;
 use torsade::tls::rustls::ServerConfig;
 use torsade::{Clock, Deferred, DelayedCall};
-use torsade::{ClockExt, ProtocolFactory, Reactor};
+use torsade::{ClockExt, LimitPolicy, ProtocolFactory, Reactor, SignalHandling};
 
 /// Command-line flags as `--name value` pairs (and bare `--flag`s).
 pub struct Args {
@@ -71,6 +73,23 @@ impl Args {
             }),
         }
     }
+
+    /// The value of `--name` as a positive number of seconds (`1`, `0.5`), if given.
+    pub fn seconds(&self, name: &str) -> Result<Option<Duration>, ExitCode> {
+        if !self.flag(name) {
+            return Ok(None);
+        }
+        let text = self.value(name).unwrap_or_default();
+        text.parse::<f64>()
+            .ok()
+            .filter(|seconds| *seconds > 0.0)
+            .and_then(|seconds| Duration::try_from_secs_f64(seconds).ok())
+            .map(Some)
+            .ok_or_else(|| {
+                eprintln!("error: --{name} expects a positive number of seconds, got {text:?}");
+                ExitCode::from(2)
+            })
+    }
 }
 
 /// Sends `tracing` output to stderr, filtered by `RUST_LOG` (default: warnings), in colour
@@ -107,31 +126,119 @@ pub fn stop_on_ctrl_c(reactor: &Reactor) {
     let _ = reactor;
 }
 
+/// The flags every server example takes: where to listen ([`server_endpoint`]) and how
+/// to run ([`ServerOptions`]).
+pub const SERVER_FLAGS: [&str; 8] = [
+    "port",
+    "listen",
+    "tls-cert",
+    "tls-key",
+    "loops",
+    "idle-timeout",
+    "max-connections",
+    "stop-deadline",
+];
+
+/// The usage lines of the flags [`ServerOptions`] reads, as a literal for `concat!`.
+#[allow(unused_macros)] // Only the server examples use it.
+macro_rules! server_options_usage {
+    () => {
+        "   --loops N runs N event loops (default 1); --idle-timeout SECS closes a connection
+   that has been idle that long (default: never); --max-connections N serves at most N
+   connections at once, the next ones waiting to be accepted until one closes (default: no
+   limit); --stop-deadline SECS aborts what has not closed that long after Ctrl-C or
+   SIGTERM (default 10; a second signal aborts at once)"
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use server_options_usage;
+
+/// How a server example runs, besides where it listens: `--loops N` (default 1),
+/// `--idle-timeout SECS` (default: none), `--max-connections N` (default: no limit) and
+/// `--stop-deadline SECS` (default [`torsade::SIGNAL_STOP_DEADLINE`], 10 s). The idle
+/// timeout and the connection limit are off unless given, as in Twisted and Netty.
+#[derive(Clone, Debug)]
+pub struct ServerOptions {
+    /// Event loops (one per core at most is useful).
+    pub loops: NonZeroUsize,
+    /// Every connection accepted is closed after being idle this long (nothing received
+    /// and nothing sent).
+    pub idle_timeout: Option<Duration>,
+    /// At most this many connections are served at once; the next ones wait in the
+    /// kernel's backlog until one closes ([`LimitPolicy::PauseAccepting`]).
+    pub max_connections: Option<usize>,
+    /// How long a stop on Ctrl-C or SIGTERM waits for connections to close before
+    /// aborting them (a peer that never reads).
+    pub stop_deadline: Duration,
+}
+
+impl ServerOptions {
+    /// Reads the options from `args`; a value that is not usable is one line on stderr
+    /// and exit status 2.
+    pub fn from_args(args: &Args) -> Result<ServerOptions, ExitCode> {
+        let usage_error = |message: &str| {
+            eprintln!("error: {message}");
+            ExitCode::from(2)
+        };
+        let loops = NonZeroUsize::new(args.number("loops", 1usize)?)
+            .ok_or_else(|| usage_error("--loops must be at least 1"))?;
+        let max_connections = match args.flag("max-connections") {
+            false => None,
+            true => match args.number("max-connections", 0usize)? {
+                0 => return Err(usage_error("--max-connections must be at least 1")),
+                max => Some(max),
+            },
+        };
+        Ok(ServerOptions {
+            loops,
+            idle_timeout: args.seconds("idle-timeout")?,
+            max_connections,
+            stop_deadline: args
+                .seconds("stop-deadline")?
+                .unwrap_or(torsade::SIGNAL_STOP_DEADLINE),
+        })
+    }
+}
+
 /// The body of a server example: parses where to listen (`--listen ENDPOINT`, or
 /// `--port P` on 127.0.0.1, default `default_port`, with `--tls-cert FILE --tls-key FILE`
-/// (PEM) for TLS; see [`server_endpoint`]) and `--loops` (default 1); listens there with
-/// `factory`, prints `listening on ADDR`, and runs until Ctrl-C (or SIGTERM), which stop
-/// it gracefully.
+/// (PEM) for TLS; see [`server_endpoint`]) and how to run ([`ServerOptions`]), then
+/// [`serve`]s `factory` there.
 pub fn serve_main<F: ProtocolFactory>(usage: &str, default_port: u16, factory: F) -> ExitCode {
     init_logging();
-    let args = match Args::parse(usage, &["port", "listen", "loops", "tls-cert", "tls-key"]) {
+    let args = match Args::parse(usage, &SERVER_FLAGS) {
         Ok(args) => args,
         Err(code) => return code,
     };
-    let (endpoint, loops) = match (
+    let (endpoint, options) = match (
         server_endpoint(&args, usage, default_port),
-        args.number("loops", 1usize),
+        ServerOptions::from_args(&args),
     ) {
-        (Ok(endpoint), Ok(loops)) => (endpoint, loops),
+        (Ok(endpoint), Ok(options)) => (endpoint, options),
         (Err(code), _) | (_, Err(code)) => return code,
     };
-    let Some(loops) = std::num::NonZeroUsize::new(loops) else {
-        eprintln!("error: --loops must be at least 1");
-        return ExitCode::from(2);
-    };
+    serve(endpoint, factory, &options)
+}
+
+/// Listens on `endpoint` with `factory` as `options` say, prints `listening on ADDR`
+/// (always the first line on stdout), and runs until Ctrl-C or SIGTERM, which stop it
+/// gracefully (a second one aborts at once). Exit status 0 after a stop, 1 if it cannot
+/// listen.
+pub fn serve<F: ProtocolFactory>(
+    endpoint: Box<dyn ServerEndpoint>,
+    factory: F,
+    options: &ServerOptions,
+) -> ExitCode {
     let serve = || -> torsade::Result<()> {
-        let reactor = Reactor::with_loops(loops)?;
+        let reactor = Reactor::with_loops(options.loops)?;
+        reactor.set_signal_handling(SignalHandling::Stop {
+            deadline: options.stop_deadline,
+        });
         let listening = reactor.listen(endpoint, factory)?;
+        if let Some(max) = options.max_connections {
+            listening.set_max_connections(Some(max), LimitPolicy::PauseAccepting);
+        }
+        listening.set_idle_timeout(options.idle_timeout);
         println!("listening on {}", listening.local_addr());
         stop_on_ctrl_c(&reactor);
         reactor.run()
@@ -161,31 +268,56 @@ pub fn server_endpoint(
     usage: &str,
     default_port: u16,
 ) -> Result<Box<dyn ServerEndpoint>, ExitCode> {
-    let usage_error = |message: &str| {
-        eprintln!("error: {message}\n\n{usage}");
-        ExitCode::from(2)
-    };
     if !args.flag("listen") {
-        let port = args.number("port", default_port)?;
-        let tcp = TcpServer::from(SocketAddr::from((Ipv4Addr::LOCALHOST, port)));
+        let tcp = port_endpoint(args, default_port)?;
         return Ok(match tls_server_config(args)? {
             None => Box::new(tcp),
             Some(config) => Box::new(TlsServer::new(tcp, config)),
         });
     }
+    let endpoint = plain_server_endpoint(args, usage, default_port)?;
+    if args.flag("tls-cert") || args.flag("tls-key") {
+        eprintln!(
+            "error: --tls-cert and --tls-key go with --port; with --listen, name the files in \
+             the endpoint: tls:PORT:certKey=FILE:privateKey=FILE\n\n{usage}"
+        );
+        return Err(ExitCode::from(2));
+    }
+    Ok(endpoint)
+}
+
+/// Where a server example listens when its `--tls-cert` and `--tls-key` are not for the
+/// port itself (a STARTTLS server's): `--listen ENDPOINT`, or TCP on 127.0.0.1 port
+/// `--port P` (default `default_port`). Mistakes are reported as [`server_endpoint`]
+/// reports them.
+pub fn plain_server_endpoint(
+    args: &Args,
+    usage: &str,
+    default_port: u16,
+) -> Result<Box<dyn ServerEndpoint>, ExitCode> {
+    if !args.flag("listen") {
+        return Ok(Box::new(port_endpoint(args, default_port)?));
+    }
+    let usage_error = |message: &str| {
+        eprintln!("error: {message}\n\n{usage}");
+        ExitCode::from(2)
+    };
     let Some(text) = args.value("listen") else {
         return Err(usage_error("--listen needs an endpoint, such as tcp:8000"));
     };
     if args.flag("port") {
         return Err(usage_error("give --listen or --port, not both"));
     }
-    if args.flag("tls-cert") || args.flag("tls-key") {
-        return Err(usage_error(
-            "--tls-cert and --tls-key go with --port; with --listen, name the files in the \
-             endpoint: tls:PORT:certKey=FILE:privateKey=FILE",
-        ));
-    }
     server_from_string(text).map_err(|error| endpoint_error("--listen", error))
+}
+
+/// TCP on 127.0.0.1, port `--port P` (default `default_port`).
+fn port_endpoint(args: &Args, default_port: u16) -> Result<TcpServer, ExitCode> {
+    let port = args.number("port", default_port)?;
+    Ok(TcpServer::from(SocketAddr::from((
+        Ipv4Addr::LOCALHOST,
+        port,
+    ))))
 }
 
 /// The client endpoint `text`, given as `--FLAG text`: `HOST:PORT`, or an endpoint string
@@ -194,6 +326,24 @@ pub fn server_endpoint(
 /// one line and status 1.
 pub fn client_endpoint(flag: &str, text: &str) -> Result<Arc<dyn ClientEndpoint>, ExitCode> {
     client_from_string(text).map_err(|error| endpoint_error(flag, error))
+}
+
+/// The host and port of `HOST:PORT` (`[::1]:443` gives `::1` and 443); the host is the
+/// name a TLS server's certificate must be for. `None` for anything else (an endpoint
+/// string such as `tcp:host=H:port=P`).
+pub fn host_and_port(address: &str) -> Option<(&str, u16)> {
+    let (host, port) = address.rsplit_once(':')?;
+    let port = port.parse().ok()?;
+    let host = match host
+        .strip_prefix('[')
+        .and_then(|host| host.strip_suffix(']'))
+    {
+        Some(bracketed) => bracketed,
+        // Only a bracketed IPv6 address holds colons: `tcp:host=...` is no host.
+        None if host.contains(':') => return None,
+        None => host,
+    };
+    (!host.is_empty()).then_some((host, port))
 }
 
 /// Reports an endpoint that cannot be used: status 2 for a malformed string (a usage

@@ -196,6 +196,13 @@ where
         self
     }
 
+    /// Starts with an idle timeout of `timeout`, counted from now; the protocol may change
+    /// it (from `connection_made` on) like one it set itself.
+    pub(crate) fn with_idle_timeout(mut self, timeout: Duration) -> Driver<P, S, H> {
+        self.core.state.set_idle_timeout(Some(timeout));
+        self
+    }
+
     /// Calls `on_made` with the protocol's handle once `connection_made` has run, and
     /// `on_lost` with the reason once `connection_lost` has.
     pub(crate) fn with_hooks(

@@ -1,5 +1,6 @@
 //! Accepting connections: [`Reactor::listen`] on any [`ServerEndpoint`], and the
-//! [`ListeningPort`] it returns, with its connection limit and counters.
+//! [`ListeningPort`] it returns, with its connection limit, its connections' idle
+//! timeout and its counters.
 
 use std::fmt;
 use std::io;
@@ -222,6 +223,9 @@ fn start_connection<F: ProtocolFactory>(accepted: Accepted, accepting: &Acceptin
             let host = ReactorHost::new(accepting.registry.clone(), Counter::Accepted)
                 .with_port(control.clone());
             let mut driver = Driver::new(protocol, stream, inbox, host);
+            if let Some(timeout) = control.idle_timeout() {
+                driver = driver.with_idle_timeout(timeout);
+            }
             if let Some(config) = &accepting.tls {
                 driver = driver.with_handshake(StartTls::server(config.clone()));
             }
@@ -282,6 +286,8 @@ pub(crate) struct PortControl {
     /// Notified when a connection ends or the limit changes: accept loops waiting for room
     /// look again.
     room: Notify,
+    /// The idle timeout each connection starts with.
+    idle_timeout: Mutex<Option<Duration>>,
 }
 
 #[derive(Default)]
@@ -304,7 +310,15 @@ impl PortControl {
             max: AtomicUsize::new(usize::MAX),
             pause_when_full: AtomicBool::new(false),
             room: Notify::new(),
+            idle_timeout: Mutex::new(None),
         }
+    }
+
+    fn idle_timeout(&self) -> Option<Duration> {
+        *self
+            .idle_timeout
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Removes the port's Unix socket file, if it has one.
@@ -457,6 +471,48 @@ impl ListeningPort {
             LimitPolicy::Refuse
         };
         (max != usize::MAX).then_some((max, policy))
+    }
+
+    /// Gives every connection this port accepts from now on an idle timeout of `timeout`
+    /// (`None`: none, the default), as if its protocol had called
+    /// [`Transport::set_idle_timeout`](crate::Transport::set_idle_timeout) as it was
+    /// accepted: a connection with no activity for that long gets
+    /// [`Protocol::timeout_connection`](crate::Protocol::timeout_connection), which closes
+    /// it unless the protocol says otherwise. The protocol may change or remove its own
+    /// timeout from [`connection_made`](crate::Protocol::connection_made) on. Connections
+    /// already open keep theirs. Twisted's `TimeoutFactory`; Netty's `IdleStateHandler`
+    /// added to every child channel.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use bytes::Bytes;
+    /// use torsade::prelude::*;
+    /// use torsade::{factory_fn, Address, Reactor};
+    ///
+    /// struct Quiet;
+    /// impl Protocol for Quiet {
+    ///     fn data_received(&mut self, _: &mut Context<'_, Self>, _: Bytes) {}
+    /// }
+    ///
+    /// let reactor = Reactor::new().unwrap();
+    /// let port = reactor.listen("127.0.0.1:0", factory_fn(|_: &Address| Quiet)).unwrap();
+    /// port.set_idle_timeout(Some(Duration::from_secs(300)));
+    /// assert_eq!(port.idle_timeout(), Some(Duration::from_secs(300)));
+    /// ```
+    pub fn set_idle_timeout(&self, timeout: Option<Duration>) {
+        *self
+            .control
+            .idle_timeout
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = timeout;
+    }
+
+    /// The idle timeout set with [`set_idle_timeout`](ListeningPort::set_idle_timeout), if
+    /// any.
+    pub fn idle_timeout(&self) -> Option<Duration> {
+        self.control.idle_timeout()
     }
 
     /// What this port has done so far: connections open, accepted, refused.
