@@ -307,15 +307,15 @@ impl Default for Backoff {
 /// ```
 #[doc(alias = "ReconnectingClientFactory")]
 pub struct ReconnectingClient<P: Protocol> {
-    shared: Arc<Shared<P>>,
+    shared: Arc<ClientState<P>>,
 }
 
 /// Starts one connection attempt (numbered) for the client; returns its Deferred, to
 /// cancel it.
-type StartAttempt<P> = Box<dyn Fn(&Arc<Shared<P>>, u64) -> Deferred<()> + Send + Sync>;
+type StartAttempt<P> = Box<dyn Fn(&Arc<ClientState<P>>, u64) -> Deferred<()> + Send + Sync>;
 
 /// What the client's handles, its timers and its attempts' factories share.
-struct Shared<P: Protocol> {
+struct ClientState<P: Protocol> {
     /// The endpoint's string form, for logs and errors.
     address: String,
     backoff: Backoff,
@@ -428,7 +428,7 @@ impl<P: Protocol> ReconnectingClient<P> {
                 })
         });
         let seed = backoff.jitter_seed.unwrap_or_else(random_seed);
-        let shared = Arc::new(Shared {
+        let shared = Arc::new(ClientState {
             address,
             backoff,
             clock,
@@ -522,7 +522,7 @@ impl<P: Protocol> ReconnectingClient<P> {
     }
 }
 
-impl<P: Protocol> Shared<P> {
+impl<P: Protocol> ClientState<P> {
     fn lock(&self) -> MutexGuard<'_, State<P>> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -672,7 +672,7 @@ impl<P> State<P> {
 /// The factory given to the network for one attempt: the user's, reporting to the client.
 struct AttemptFactory<F: ClientFactory> {
     factory: Arc<F>,
-    client: Arc<Shared<F::Protocol>>,
+    client: Arc<ClientState<F::Protocol>>,
     attempt: u64,
 }
 

@@ -320,9 +320,8 @@ fn stop_trying_prevents_reconnecting_after_the_connection_is_lost() {
     assert_eq!(attempts(&memory), 1);
 }
 
-/// The rule changed with endpoints (issue 12): `stop_trying` is also Twisted's
-/// `stopConnecting`, so an attempt under way is cancelled rather than left to finish. The
-/// old test pinned the opposite ("the attempt may still connect"); this pins the new rule.
+/// `stop_trying` is also Twisted's `stopConnecting`: an attempt under way is cancelled
+/// rather than left to finish, and nothing is tried again.
 #[test]
 fn stop_trying_cancels_an_attempt_under_way_and_does_not_retry() {
     let memory = Arc::new(MemoryReactor::new());

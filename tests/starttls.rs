@@ -247,9 +247,8 @@ fn plaintext_sent_instead_of_a_handshake_fails_it_and_is_never_delivered() {
     );
 }
 
-/// The rule changed with the one connection core (issue 12): the in-memory connection
-/// runs the reactor's code, TLS included, so STARTTLS works there rather than answering
-/// "unsupported" (what the old test pinned). The whole upgrade, in a loopback pair.
+/// The in-memory connection runs the reactor's code, TLS included, so STARTTLS works
+/// there as on sockets: the whole upgrade, in a loopback pair.
 #[test]
 fn an_in_memory_pair_upgrades_to_tls_mid_connection_on_both_sides() {
     let certificates = TestCertificates::new(&["localhost"]).unwrap();

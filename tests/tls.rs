@@ -542,11 +542,9 @@ fn lose_connection_sends_close_notify_so_the_peer_sees_a_clean_end() {
                 "localhost",
                 certificates.client_config().unwrap(),
             ),
-            // Only records. (The old client meant to, but echoed "bye": the server lingered
-            // then and swallowed it. A close with nothing unread no longer lingers (issue
-            // 12), so an echo reaching the closed server is reset and the client's own
-            // close_notify fails with EPIPE: a write-after-close outcome, not what this
-            // test is about.)
+            // Only records: an echo of "bye" would reach a server that closed with nothing
+            // unread (so did not linger), be reset, and fail the client's own close_notify
+            // with EPIPE — a write-after-close outcome, not what this test is about.
             factory_fn(move |_: &Address| Peer::listener(&c).stop_on_lost(&r)),
         )
         .detach();

@@ -320,12 +320,9 @@ fn whole_lines_and_xs(mut written: &[u8], lines: &[&[u8]]) -> Option<Vec<usize>>
     Some(counts)
 }
 
-/// The old test counted the calls `send_line` made on a transport of its own (one
-/// `write_many`, no `write`). Callbacks now get the connection's own context, so no
-/// counting transport can stand in. What the one call is for still holds and is checked: a
-/// line and its delimiter go out together, with no other writer's bytes between them —
-/// from a callback, and from a `LineSender` (one `write_many` on a handle) racing with
-/// writers on other threads.
+/// `send_line` is one `write_many` of the line and its delimiter, so they go out together
+/// with no other writer's bytes between them — from a callback, and from a `LineSender`
+/// (one `write_many` on a handle) racing with writers on other threads.
 #[test]
 fn send_line_is_one_write_many_call() {
     let mut connection = TestConnection::new(LineReceiver::new(Sender {

@@ -38,7 +38,7 @@ impl<T: Send + 'static> Deferred<T> {
     /// Adds an errback that takes the failure and ends it there: the chain goes on with
     /// `None` after a failure, `Some(value)` after a value. For a Deferred whose value
     /// cannot be made up by an errback — a [`ProtocolHandle`](crate::ProtocolHandle) from
-    /// `connect_tcp`, say — where the failure is to be handled (reported elsewhere,
+    /// `Reactor::connect`, say — where the failure is to be handled (reported elsewhere,
     /// logged) and the chain is done.
     ///
     /// A failure handled here is not reported as unhandled.

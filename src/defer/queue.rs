@@ -46,7 +46,7 @@ use crate::Error;
 /// assert_eq!(second.take_result().unwrap().unwrap(), "b");
 /// ```
 pub struct DeferredQueue<T> {
-    shared: Arc<Shared<T>>,
+    shared: Arc<QueueInner<T>>,
 }
 
 /// [`DeferredQueue::put`] on a queue that keeps `size` values already: here is the value
@@ -72,7 +72,7 @@ pub struct QueueOverflow<T> {
     pub size: usize,
 }
 
-struct Shared<T> {
+struct QueueInner<T> {
     size: Option<usize>,
     backlog: Option<usize>,
     state: Mutex<State<T>>,
@@ -104,7 +104,7 @@ impl<T: Send + 'static> DeferredQueue<T> {
     /// backlog of zero lets no get wait: a `get` succeeds only when a value is kept.
     pub fn with_limits(size: Option<usize>, backlog: Option<usize>) -> DeferredQueue<T> {
         DeferredQueue {
-            shared: Arc::new(Shared {
+            shared: Arc::new(QueueInner {
                 size,
                 backlog,
                 state: Mutex::new(State {
@@ -180,7 +180,7 @@ impl<T: Send + 'static> DeferredQueue<T> {
         let id = state.next_id;
         state.next_id += 1;
         // Weak: a waiting get does not keep the queue alive.
-        let shared: Weak<Shared<T>> = Arc::downgrade(&self.shared);
+        let shared: Weak<QueueInner<T>> = Arc::downgrade(&self.shared);
         let (deferred, resolver) = Deferred::with_canceller(move |_| {
             if let Some(shared) = shared.upgrade() {
                 shared.forget_waiter(id);
@@ -216,7 +216,7 @@ impl<T: Send + 'static> DeferredQueue<T> {
     }
 }
 
-impl<T> Shared<T> {
+impl<T> QueueInner<T> {
     fn lock(&self) -> MutexGuard<'_, State<T>> {
         // No user code runs under this lock, so a poisoned lock is still consistent.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)

@@ -46,17 +46,17 @@ use super::{maybe_deferred, Deferred, Failure, Outcome, Resolver};
 /// ```
 #[derive(Clone)]
 pub struct DeferredSemaphore {
-    shared: Arc<Shared>,
+    shared: Arc<SemaphoreInner>,
 }
 
 /// One of a [`DeferredSemaphore`]'s tokens, held until dropped or
 /// [released](SemaphorePermit::release).
 #[must_use = "dropping the permit releases its token at once"]
 pub struct SemaphorePermit {
-    shared: Arc<Shared>,
+    shared: Arc<SemaphoreInner>,
 }
 
-struct Shared {
+struct SemaphoreInner {
     limit: usize,
     state: Mutex<State>,
 }
@@ -81,7 +81,7 @@ impl DeferredSemaphore {
     /// than one token; here the type rules it out.)
     pub fn new(limit: NonZeroUsize) -> DeferredSemaphore {
         DeferredSemaphore {
-            shared: Arc::new(Shared {
+            shared: Arc::new(SemaphoreInner {
                 limit: limit.get(),
                 state: Mutex::new(State {
                     tokens: limit.get(),
@@ -108,7 +108,7 @@ impl DeferredSemaphore {
         let id = state.next_id;
         state.next_id += 1;
         // Weak: a waiter does not keep the semaphore alive.
-        let shared: Weak<Shared> = Arc::downgrade(&self.shared);
+        let shared: Weak<SemaphoreInner> = Arc::downgrade(&self.shared);
         let (deferred, resolver) = Deferred::with_canceller(move |_| {
             if let Some(shared) = shared.upgrade() {
                 shared.forget_waiter(id);
@@ -168,7 +168,7 @@ impl DeferredSemaphore {
     }
 }
 
-impl Shared {
+impl SemaphoreInner {
     fn lock(&self) -> MutexGuard<'_, State> {
         // No user code runs under this lock, so a poisoned lock is still consistent.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)

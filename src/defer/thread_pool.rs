@@ -28,12 +28,12 @@ pub(crate) trait Job: Send {
     fn fail(self: Box<Self>, error: Error);
 }
 
-/// A bounded pool of worker threads. Shared by clones of the reactor that owns it.
+/// A bounded pool of worker threads. PoolInner by clones of the reactor that owns it.
 pub(crate) struct ThreadPool {
-    shared: Arc<Shared>,
+    shared: Arc<PoolInner>,
 }
 
-struct Shared {
+struct PoolInner {
     state: Mutex<State>,
     /// Idle workers wait here for jobs, or for the pool to shrink or stop.
     work: Condvar,
@@ -57,7 +57,7 @@ struct State {
 impl ThreadPool {
     pub(crate) fn new(size: usize) -> ThreadPool {
         ThreadPool {
-            shared: Arc::new(Shared {
+            shared: Arc::new(PoolInner {
                 state: Mutex::new(State {
                     queue: VecDeque::new(),
                     size: size.max(1),
@@ -169,7 +169,7 @@ impl ThreadPool {
     }
 }
 
-impl Shared {
+impl PoolInner {
     fn lock(&self) -> MutexGuard<'_, State> {
         // Jobs never run under this lock, so a poisoned lock is still consistent.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)

@@ -85,7 +85,7 @@ const MAX_POLLS_PER_DRIVE: usize = 100_000;
 /// assert!(connection.protocol().lost.as_ref().unwrap().is_clean());
 /// ```
 pub struct TestConnection<P: Protocol> {
-    shared: Arc<Shared<P>>,
+    shared: Arc<DriverCell<P>>,
     /// What the test sends to the connection.
     to_connection: Arc<Pipe>,
     /// What the connection sends to the test.
@@ -94,7 +94,7 @@ pub struct TestConnection<P: Protocol> {
 }
 
 /// The driver, shared with the waker the connection's timer wakes.
-struct Shared<P: Protocol> {
+struct DriverCell<P: Protocol> {
     driver: Mutex<Driver<P, MemoryStream, TestHost>>,
     /// Set by the driver's waker: something changed, poll again.
     woken: Arc<Flag>,
@@ -118,7 +118,7 @@ impl Wake for Flag {
 
 /// A waker that drives the connection at once (its timer fired: the callback must run
 /// while the clock reads its due time).
-struct DriveNow<P: Protocol>(Weak<Shared<P>>);
+struct DriveNow<P: Protocol>(Weak<DriverCell<P>>);
 
 impl<P: Protocol> Wake for DriveNow<P> {
     fn wake(self: Arc<Self>) {
@@ -139,7 +139,7 @@ impl Host for TestHost {
     }
 }
 
-impl<P: Protocol> Shared<P> {
+impl<P: Protocol> DriverCell<P> {
     fn lock(&self) -> MutexGuard<'_, Driver<P, MemoryStream, TestHost>> {
         // A panic inside the driver is caught by it; the state stays consistent.
         self.driver.lock().unwrap_or_else(PoisonError::into_inner)
@@ -202,11 +202,11 @@ impl<P: Protocol> TestConnection<P> {
         let (stream, to_connection, from_connection) = MemoryStream::for_test();
         let clock_ref: Arc<dyn Clock> = Arc::new(clock.clone());
         let inbox = Inbox::new(peer, host, clock_ref);
-        let shared = Arc::new_cyclic(|weak: &Weak<Shared<P>>| {
+        let shared = Arc::new_cyclic(|weak: &Weak<DriverCell<P>>| {
             let timer = Waker::from(Arc::new(DriveNow(weak.clone())));
             let driver =
                 Driver::new(protocol, stream, inbox, TestHost { timer }).with_hooks(None, on_lost);
-            Shared {
+            DriverCell {
                 driver: Mutex::new(driver),
                 woken: Arc::new(Flag::default()),
                 raise_panics: AtomicBool::new(true),

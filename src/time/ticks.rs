@@ -50,7 +50,7 @@ use crate::{Clock, Deferred, Resolver};
 /// assert_eq!(clock.pending_calls(), 0); // dropping the ticks stopped the loop
 /// ```
 pub fn ticks<C: Clock + 'static>(clock: C, interval: Duration) -> Ticks {
-    let shared = Arc::new(Mutex::new(Shared::default()));
+    let shared = Arc::new(Mutex::new(TickSlot::default()));
     let offer = shared.clone();
     let looping = LoopingCall::with_count(clock, move |count| {
         let (taken, resolver) = Deferred::<()>::new();
@@ -97,11 +97,11 @@ pub fn ticks<C: Clock + 'static>(clock: C, interval: Duration) -> Ticks {
 /// - The stream ends ([`None`]) after [`stop`](Ticks::stop). Dropping it stops the loop.
 pub struct Ticks {
     looping: LoopingCall,
-    shared: Arc<Mutex<Shared>>,
+    shared: Arc<Mutex<TickSlot>>,
 }
 
 #[derive(Default)]
-struct Shared {
+struct TickSlot {
     /// A tick that came and was not taken yet: its count, and the resolver that lets the
     /// loop go on.
     ready: Option<(u64, Resolver<()>)>,
@@ -111,7 +111,7 @@ struct Shared {
     ended: bool,
 }
 
-fn lock(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
+fn lock(shared: &Mutex<TickSlot>) -> MutexGuard<'_, TickSlot> {
     // No user code runs under this lock, so a poisoned lock is still consistent.
     shared.lock().unwrap_or_else(PoisonError::into_inner)
 }

@@ -7,7 +7,7 @@
 //! a failed handshake as an error (a server's failed handshakes end that connection). The
 //! flags named (`--ca FILE`, `--server-name NAME`) are those of torsade's example clients;
 //! in code they are [`client_config_with_ca`](super::client_config_with_ca) and the
-//! server name given to [`Reactor::connect_tls`](crate::Reactor::connect_tls). rustls's
+//! server name given to [`TlsClient::new`](crate::endpoints::TlsClient::new). rustls's
 //! own error stays the error's source, for code that matches on it.
 
 use std::fmt;
