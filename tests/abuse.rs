@@ -165,7 +165,10 @@ async fn read_echo(
 ) -> usize {
     if copies > 1 {
         let mut all = Vec::new();
-        reader.read_to_end(&mut all).await.expect("the echo is readable");
+        reader
+            .read_to_end(&mut all)
+            .await
+            .expect("the echo is readable");
         return all.len() / copies;
     }
     let mut buffer = vec![0; CHUNK];

@@ -112,7 +112,11 @@ impl Peer for InMemory {
 
     fn read_exact(&mut self, count: usize) -> Vec<u8> {
         let read = self.0.take_written();
-        assert_eq!(read.len(), count, "in memory, what was written is there at once");
+        assert_eq!(
+            read.len(),
+            count,
+            "in memory, what was written is there at once"
+        );
         read.to_vec()
     }
 
@@ -141,7 +145,10 @@ impl Peer for InMemory {
             self.0.take_written();
             self.0.advance(Duration::from_secs(1));
         }
-        assert!(self.0.is_lost(), "connection_lost within a minute of fake time");
+        assert!(
+            self.0.is_lost(),
+            "connection_lost within a minute of fake time"
+        );
     }
 }
 

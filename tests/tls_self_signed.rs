@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex};
 
 use common::{run_bounded, seen, stop_on_lost, Echo, Recorder, LIMIT};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
-use torsade::prelude::*;
 use torsade::endpoints::{TcpClient, TcpServer, TlsClient, TlsServer};
+use torsade::prelude::*;
 use torsade::testing::TestCertificates;
 use torsade::tls::rustls::pki_types::pem::PemObject;
 use torsade::tls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
@@ -98,7 +98,10 @@ fn exchange(server: Arc<ServerConfig>, name: &str, client: Arc<ClientConfig>) ->
     let reactor = Reactor::new().unwrap();
     let port = reactor
         .listen(
-            TlsServer::new(TcpServer::from(SocketAddr::from(([127, 0, 0, 1], 0))), server),
+            TlsServer::new(
+                TcpServer::from(SocketAddr::from(([127, 0, 0, 1], 0))),
+                server,
+            ),
             factory_fn(|_: &Address| Echo),
         )
         .unwrap();

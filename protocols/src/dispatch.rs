@@ -13,8 +13,8 @@ use std::fmt;
 use bytes::Bytes;
 use torsade::{Context, DisconnectReason, Transport};
 
-use torsade::lines::{Frame, LineFramer, DEFAULT_DELIMITER, DEFAULT_MAX_LENGTH};
 use crate::{Line, LineContext, LineHandler};
+use torsade::lines::{Frame, LineFramer, DEFAULT_DELIMITER, DEFAULT_MAX_LENGTH};
 
 /// A handler, its framer, and the loop between them.
 pub(crate) struct Dispatcher<H> {

@@ -7,8 +7,8 @@ use bytes::Bytes;
 use torsade::tls::StartTls;
 use torsade::{ConnectionError, Context, Transport};
 
-use torsade::lines::LineFramer;
 use crate::{Error, LineSender, Result};
+use torsade::lines::LineFramer;
 
 /// The connection and its framer, as seen from inside a
 /// [`LineHandler`](crate::LineHandler) callback: Twisted's `self.transport`,

@@ -366,8 +366,8 @@ fn send_line_is_one_write_many_call() {
     let (callback, sender) = (delimited(b"from a callback"), delimited(b"from a sender"));
     // Other threads' writes may land between the callback's lines (they follow what it
     // wrote before them), never inside one: only whole lines and single bytes, all there.
-    let counts = whole_lines_and_xs(&written, &[&callback, &sender])
-        .expect("every line went out whole");
+    let counts =
+        whole_lines_and_xs(&written, &[&callback, &sender]).expect("every line went out whole");
     assert_eq!(counts, [LINES, 2 * LINES, 2 * LINES]);
 }
 

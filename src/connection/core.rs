@@ -452,6 +452,10 @@ mod tests {
         assert_eq!(received, 300);
         assert!(connection.is_lost(), "the close it asked for completed");
         assert_eq!(connection.producer_kind(), None);
-        assert_eq!(*calls.lock().unwrap(), 4, "three chunks, then the call that ended it");
+        assert_eq!(
+            *calls.lock().unwrap(),
+            4,
+            "three chunks, then the call that ended it"
+        );
     }
 }

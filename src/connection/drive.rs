@@ -771,4 +771,3 @@ impl<P, S, H: Host> Drop for Driver<P, S, H> {
         }
     }
 }
-

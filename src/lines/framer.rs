@@ -825,7 +825,11 @@ mod memory_tests {
         assert!(framer.partial.capacity() >= 16_000);
         framer.push(Bytes::from_static(b"\n"));
         assert!(matches!(framer.next_frame(), Some(Frame::Line(line)) if line.len() == 16_000));
-        assert_eq!(framer.partial.capacity(), 0, "no memory kept for a line long gone");
+        assert_eq!(
+            framer.partial.capacity(),
+            0,
+            "no memory kept for a line long gone"
+        );
     }
 
     #[test]

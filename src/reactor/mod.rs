@@ -52,9 +52,8 @@ mod tests {
     fn a_connection_task_stays_within_its_budget() {
         type Echoing = Driver<Echo, NetStream, ReactorHost>;
         let driver = std::mem::size_of::<Echoing>();
-        let task = returned_size(|mut driver: Echoing| {
-            std::future::poll_fn(move |cx| driver.poll(cx))
-        });
+        let task =
+            returned_size(|mut driver: Echoing| std::future::poll_fn(move |cx| driver.poll(cx)));
         assert_eq!(task, driver, "the task's future holds the driver once");
         assert!(driver <= 192, "the driver is {driver} bytes");
     }

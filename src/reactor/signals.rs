@@ -40,7 +40,11 @@ impl Default for SignalHandling {
 /// Watches for the signals on the running loop: the first stops `reactor` with
 /// `deadline`, the second aborts. Ends once the reactor has stopped.
 #[cfg(unix)]
-pub(crate) async fn watch(reactor: Reactor, registry: std::sync::Arc<Registry>, deadline: Duration) {
+pub(crate) async fn watch(
+    reactor: Reactor,
+    registry: std::sync::Arc<Registry>,
+    deadline: Duration,
+) {
     use tokio::signal::unix::{signal, SignalKind};
 
     let (Ok(mut interrupt), Ok(mut terminate)) = (
@@ -59,7 +63,10 @@ pub(crate) async fn watch(reactor: Reactor, registry: std::sync::Arc<Registry>, 
         };
         received += 1;
         if received == 1 {
-            tracing::info!(?deadline, "{name}: stopping (a second signal aborts at once)");
+            tracing::info!(
+                ?deadline,
+                "{name}: stopping (a second signal aborts at once)"
+            );
             // A stop the program asked for already goes on, now with this deadline.
             let _ = reactor.stop();
             reactor.abort_after(deadline);

@@ -276,11 +276,17 @@ impl Connection {
     }
 
     /// Reads one frame ended by `delimiter` (removed), with the framer's rules.
-    fn poll_frame(&mut self, cx: &mut Context<'_>, delimiter: &Bytes) -> Poll<Result<Option<Bytes>>> {
+    fn poll_frame(
+        &mut self,
+        cx: &mut Context<'_>,
+        delimiter: &Bytes,
+    ) -> Poll<Result<Option<Bytes>>> {
         let shared = self.shared.clone();
         let mut state = shared.lock();
         self.set_limit(&mut state, 0);
-        if state.framer.delimiter() != delimiter || state.framer.max_length() != self.max_line_length {
+        if state.framer.delimiter() != delimiter
+            || state.framer.max_length() != self.max_line_length
+        {
             // Another delimiter or limit: a framer of its own, over what is buffered.
             let buffered = state.framer.clear();
             state.framer = LineFramer::new(delimiter.clone(), self.max_line_length);
