@@ -16,10 +16,6 @@ use std::sync::OnceLock;
 use std::thread;
 use std::time::Duration;
 
-use torsade::testing::TestCertificates;
-use torsade::tls::rustls::pki_types::ServerName;
-use torsade::tls::rustls::{ClientConnection, StreamOwned};
-
 /// The bound on any one wait: a hung example fails its test instead of hanging it.
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -66,7 +62,7 @@ fn examples_dir() -> &'static Path {
 }
 
 /// Builds [`EXAMPLES`] with the cargo that runs this test, into the same target directory
-/// and profile; a no-op when they are fresh. Plain `cargo test` builds them anyway, but
+/// and profile, with the same features; a no-op when they are fresh. Plain `cargo test` builds them anyway, but
 /// `cargo test --test examples` does not, and a stale binary would test old code. When the
 /// test was not started by cargo (no `CARGO` variable), the binaries are used as they are.
 fn build_examples(profile_dir: &Path) {
@@ -87,6 +83,16 @@ fn build_examples(profile_dir: &Path) {
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
+    // The examples get the features this test was built with (the TLS ones need them).
+    let features: Vec<&str> = [
+        ("default", cfg!(feature = "default")),
+        ("tls", cfg!(feature = "tls")),
+        ("test-certificates", cfg!(feature = "test-certificates")),
+    ]
+    .into_iter()
+    .filter_map(|(name, on)| on.then_some(name))
+    .collect();
+    command.args(["--no-default-features", "--features", &features.join(",")]);
     for name in EXAMPLES {
         command.args(["--example", name]);
     }
@@ -844,32 +850,6 @@ fn line_echo_on_a_unix_socket_echoes_and_removes_it_on_sigterm() {
     assert!(!path.exists(), "{} is left behind", path.display());
 }
 
-#[test]
-fn a_tls_endpoint_serves_tls_to_a_client_given_a_tls_endpoint() {
-    let (_dir, ca, cert, key) = certificate_files("endpoint");
-    let listen = format!("tls:0:interface=127.0.0.1:certKey={cert}:privateKey={key}");
-    let server = start_server_exactly("greeting_server", &["--listen", &listen]);
-    let port = port_of(&server.address);
-    assert_eq!(
-        ask_tls(&server.address, "localhost", &ca, "Carol"),
-        "Hello, Carol!"
-    );
-    let connect = format!("tls:host=localhost:port={port}:caCerts={ca}");
-    let getter = run_example(
-        "greeting_getter",
-        &["--connect", &connect, "--name", "Alice"],
-    );
-    assert_eq!(
-        getter.success(),
-        ["callbacks: Hello, Alice!", "async/await: Hello, Alice!"]
-    );
-    let coroutine = run_example(
-        "greeting_coroutine",
-        &["--connect", &connect, "--name", "Bob"],
-    );
-    assert_eq!(coroutine.success(), ["Hello, Bob!"]);
-}
-
 /// Asserts `run` was refused as a usage mistake: status 2, nothing on stdout, a first
 /// stderr line that holds `expected`, and no panic.
 fn assert_usage_error(run: &Finished, expected: &str) {
@@ -893,13 +873,16 @@ fn assert_usage_error(run: &Finished, expected: &str) {
 
 #[test]
 fn a_server_given_a_malformed_endpoint_names_it_and_exits_2() {
-    for (server, endpoint, field) in [
+    let mut cases = vec![
         ("line_echo", "tcp:eighty", "port"),
         ("line_echo", "tcp:0:interface=localhost", "interface"),
         ("greeting_server", "carrier-pigeon:0", "type"),
         ("greeting_server", "unix:", "address"),
-        ("greeting_server", "tls:0:certKey=cert.pem", "privateKey"),
-    ] {
+    ];
+    if cfg!(feature = "tls") {
+        cases.push(("greeting_server", "tls:0:certKey=cert.pem", "privateKey"));
+    }
+    for (server, endpoint, field) in cases {
         let run = run_example(server, &["--listen", endpoint]);
         assert_usage_error(&run, &format!("{endpoint:?}"));
         assert!(run.stderr.contains(field), "{}: {}", run.what, run.stderr);
@@ -947,26 +930,6 @@ fn a_client_given_a_malformed_endpoint_names_it_and_exits_2() {
     assert_usage_error(&run, "--tls goes with --connect HOST:PORT");
 }
 
-#[test]
-fn a_client_given_a_tls_endpoint_with_a_missing_ca_file_names_it_and_exits_1() {
-    let dir = TempDir::new("missing-ca");
-    let missing = dir.0.join("nowhere.pem");
-    let endpoint = format!(
-        "tls:host=localhost:port=1:caCerts={}",
-        missing.to_str().expect("a UTF-8 temp path")
-    );
-    for client in ["greeting_getter", "greeting_coroutine"] {
-        let run = run_example(client, &["--connect", &endpoint]);
-        assert_eq!(run.status.code(), Some(1), "{}: {}", run.what, run.stderr);
-        assert!(run.stdout.is_empty(), "stdout: {}", run.stdout);
-        let errors = run.stderr_lines();
-        assert_eq!(errors.len(), 1, "stderr: {}", run.stderr);
-        assert!(errors[0].contains("nowhere.pem"), "{}", errors[0]);
-    }
-}
-
-// ---- TLS ----
-
 /// A directory of its own under the system's temporary directory, removed when dropped.
 struct TempDir(PathBuf);
 
@@ -986,206 +949,261 @@ impl Drop for TempDir {
     }
 }
 
-/// Certificates for localhost and 127.0.0.1 written as PEM files: (dir, ca, cert, key).
-fn certificate_files(tag: &str) -> (TempDir, String, String, String) {
-    let dir = TempDir::new(tag);
-    let certificates = TestCertificates::new(&["localhost", "127.0.0.1"]).expect("certificates");
-    let (ca, cert, key) = certificates.write_to(&dir.0).expect("PEM files");
-    let text = |path: PathBuf| path.to_str().expect("a UTF-8 temp path").to_string();
-    (dir, text(ca), text(cert), text(key))
-}
+// ---- TLS: the tests make their certificates (the `test-certificates` feature) ----
 
-/// Starts server example `name` on TLS with `cert` and `key`.
-fn start_tls_server(name: &str, cert: &str, key: &str) -> Server {
-    start_server_with(name, &["--tls-cert", cert, "--tls-key", key])
-}
+#[cfg(feature = "test-certificates")]
+mod tls {
+    use super::*;
+    use torsade::testing::TestCertificates;
+    use torsade::tls::rustls::pki_types::ServerName;
+    use torsade::tls::rustls::{ClientConnection, StreamOwned};
 
-/// Sends `line` over TLS to `address`, trusting `ca` for `server_name`; returns the first
-/// line of the answer without its line ending.
-fn ask_tls(address: &str, server_name: &str, ca: &str, line: &str) -> String {
-    let config = torsade::tls::client_config_with_ca(ca).expect("the CA file is usable");
-    let name = ServerName::try_from(server_name.to_string()).expect("a server name");
-    let session = ClientConnection::new(config, name).expect("a TLS client session");
-    let address: SocketAddr = address.parse().expect("the server prints a socket address");
-    let socket = TcpStream::connect_timeout(&address, LIMIT).expect("the server accepts");
-    socket
-        .set_read_timeout(Some(LIMIT))
-        .expect("a read timeout can be set");
-    exchange_line(StreamOwned::new(session, socket), line)
-}
+    #[test]
+    fn a_tls_endpoint_serves_tls_to_a_client_given_a_tls_endpoint() {
+        let (_dir, ca, cert, key) = certificate_files("endpoint");
+        let listen = format!("tls:0:interface=127.0.0.1:certKey={cert}:privateKey={key}");
+        let server = start_server_exactly("greeting_server", &["--listen", &listen]);
+        let port = port_of(&server.address);
+        assert_eq!(
+            ask_tls(&server.address, "localhost", &ca, "Carol"),
+            "Hello, Carol!"
+        );
+        let connect = format!("tls:host=localhost:port={port}:caCerts={ca}");
+        let getter = run_example(
+            "greeting_getter",
+            &["--connect", &connect, "--name", "Alice"],
+        );
+        assert_eq!(
+            getter.success(),
+            ["callbacks: Hello, Alice!", "async/await: Hello, Alice!"]
+        );
+        let coroutine = run_example(
+            "greeting_coroutine",
+            &["--connect", &connect, "--name", "Bob"],
+        );
+        assert_eq!(coroutine.success(), ["Hello, Bob!"]);
+    }
 
-#[test]
-fn greeting_getter_greets_over_tls_with_a_server_of_its_own() {
-    let run = run_example("greeting_getter", &["--tls"]);
-    assert_eq!(
-        run.success(),
-        ["callbacks: Hello, World!", "async/await: Hello, World!"]
-    );
-}
+    #[test]
+    fn a_client_given_a_tls_endpoint_with_a_missing_ca_file_names_it_and_exits_1() {
+        let dir = TempDir::new("missing-ca");
+        let missing = dir.0.join("nowhere.pem");
+        let endpoint = format!(
+            "tls:host=localhost:port=1:caCerts={}",
+            missing.to_str().expect("a UTF-8 temp path")
+        );
+        for client in ["greeting_getter", "greeting_coroutine"] {
+            let run = run_example(client, &["--connect", &endpoint]);
+            assert_eq!(run.status.code(), Some(1), "{}: {}", run.what, run.stderr);
+            assert!(run.stdout.is_empty(), "stdout: {}", run.stdout);
+            let errors = run.stderr_lines();
+            assert_eq!(errors.len(), 1, "stderr: {}", run.stderr);
+            assert!(errors[0].contains("nowhere.pem"), "{}", errors[0]);
+        }
+    }
 
-#[test]
-fn greeting_server_with_a_certificate_answers_tls_getters_and_clients() {
-    let (_dir, ca, cert, key) = certificate_files("greeting");
-    let server = start_tls_server("greeting_server", &cert, &key);
-    let address = server.address.as_str();
-    let port = address.rsplit_once(':').expect("HOST:PORT").1;
+    /// Certificates for localhost and 127.0.0.1 written as PEM files: (dir, ca, cert, key).
+    fn certificate_files(tag: &str) -> (TempDir, String, String, String) {
+        let dir = TempDir::new(tag);
+        let certificates =
+            TestCertificates::new(&["localhost", "127.0.0.1"]).expect("certificates");
+        let (ca, cert, key) = certificates.write_to(&dir.0).expect("PEM files");
+        let text = |path: PathBuf| path.to_str().expect("a UTF-8 temp path").to_string();
+        (dir, text(ca), text(cert), text(key))
+    }
 
-    // By address (the certificate names 127.0.0.1), and by name.
-    let getter = run_example(
-        "greeting_getter",
-        &[
-            "--tls",
-            "--ca",
-            &ca,
-            "--connect",
-            address,
-            "--name",
-            "Alice",
-        ],
-    );
-    assert_eq!(
-        getter.success(),
-        ["callbacks: Hello, Alice!", "async/await: Hello, Alice!"]
-    );
-    let localhost = format!("localhost:{port}");
-    let getter = run_example(
-        "greeting_getter",
-        &[
-            "--tls",
-            "--ca",
-            &ca,
-            "--connect",
-            &localhost,
-            "--name",
-            "Bob",
-        ],
-    );
-    assert_eq!(
-        getter.success(),
-        ["callbacks: Hello, Bob!", "async/await: Hello, Bob!"]
-    );
-    assert_eq!(ask_tls(address, "localhost", &ca, "Carol"), "Hello, Carol!");
-}
+    /// Starts server example `name` on TLS with `cert` and `key`.
+    fn start_tls_server(name: &str, cert: &str, key: &str) -> Server {
+        start_server_with(name, &["--tls-cert", cert, "--tls-key", key])
+    }
 
-#[test]
-fn greeting_getter_refuses_a_server_its_ca_did_not_sign() {
-    let (_dir, _ca, cert, key) = certificate_files("untrusted-server");
-    let (_other, stranger_ca, _, _) = certificate_files("untrusted-ca");
-    let server = start_tls_server("greeting_server", &cert, &key);
-    let run = run_example(
-        "greeting_getter",
-        &["--tls", "--ca", &stranger_ca, "--connect", &server.address],
-    );
-    assert!(!run.status.success(), "an untrusted server was accepted");
-    assert!(run.stdout.is_empty(), "stdout: {}", run.stdout);
-    let errors = run.stderr_lines();
-    assert_eq!(errors.len(), 1, "stderr: {}", run.stderr);
-    assert!(
-        errors[0].contains("signed by an authority this client does not trust"),
-        "{}",
-        errors[0]
-    );
-}
+    /// Sends `line` over TLS to `address`, trusting `ca` for `server_name`; returns the first
+    /// line of the answer without its line ending.
+    fn ask_tls(address: &str, server_name: &str, ca: &str, line: &str) -> String {
+        let config = torsade::tls::client_config_with_ca(ca).expect("the CA file is usable");
+        let name = ServerName::try_from(server_name.to_string()).expect("a server name");
+        let session = ClientConnection::new(config, name).expect("a TLS client session");
+        let address: SocketAddr = address.parse().expect("the server prints a socket address");
+        let socket = TcpStream::connect_timeout(&address, LIMIT).expect("the server accepts");
+        socket
+            .set_read_timeout(Some(LIMIT))
+            .expect("a read timeout can be set");
+        exchange_line(StreamOwned::new(session, socket), line)
+    }
 
-/// A self-signed certificate for localhost and its key as PEM files, made as `openssl req
-/// -x509 -subj /CN=localhost -addext subjectAltName=DNS:localhost` makes one (`CA:TRUE`):
-/// (dir, cert, key).
-fn self_signed_files(tag: &str) -> (TempDir, String, String) {
-    let dir = TempDir::new(tag);
-    let mut params =
-        rcgen::CertificateParams::new(vec!["localhost".to_string()]).expect("parameters");
-    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "localhost");
-    let key = rcgen::KeyPair::generate().expect("a key");
-    let certificate = params.self_signed(&key).expect("a certificate");
-    let (cert_path, key_path) = (dir.0.join("cert.pem"), dir.0.join("key.pem"));
-    std::fs::write(&cert_path, certificate.pem()).expect("the certificate file");
-    std::fs::write(&key_path, key.serialize_pem()).expect("the key file");
-    let text = |path: PathBuf| path.to_str().expect("a UTF-8 temp path").to_string();
-    (dir, text(cert_path), text(key_path))
-}
+    #[test]
+    fn greeting_getter_greets_over_tls_with_a_server_of_its_own() {
+        let run = run_example("greeting_getter", &["--tls"]);
+        assert_eq!(
+            run.success(),
+            ["callbacks: Hello, World!", "async/await: Hello, World!"]
+        );
+    }
 
-#[test]
-fn greeting_getter_trusts_a_self_signed_certificate_given_as_its_ca_and_checks_its_name() {
-    let (_dir, cert, key) = self_signed_files("self-signed");
-    let server = start_tls_server("greeting_server", &cert, &key);
-    let port = server.address.rsplit_once(':').expect("HOST:PORT").1;
-    let localhost = format!("localhost:{port}");
-    let getter = run_example(
-        "greeting_getter",
-        &["--tls", "--ca", &cert, "--connect", &localhost],
-    );
-    assert_eq!(
-        getter.success(),
-        ["callbacks: Hello, World!", "async/await: Hello, World!"]
-    );
-    // By address: the certificate names localhost only.
-    let run = run_example(
-        "greeting_getter",
-        &["--tls", "--ca", &cert, "--connect", &server.address],
-    );
-    assert!(!run.status.success(), "a wrong name was accepted");
-    let errors = run.stderr_lines();
-    assert_eq!(errors.len(), 1, "stderr: {}", run.stderr);
-    assert_eq!(
-        errors[0],
-        "error: TLS: the server's certificate is not valid for the name \"127.0.0.1\"; it is \
-         for localhost: connect with a name in the certificate, or give one as the server \
-         name (--server-name NAME)"
-    );
-}
+    #[test]
+    fn greeting_server_with_a_certificate_answers_tls_getters_and_clients() {
+        let (_dir, ca, cert, key) = certificate_files("greeting");
+        let server = start_tls_server("greeting_server", &cert, &key);
+        let address = server.address.as_str();
+        let port = address.rsplit_once(':').expect("HOST:PORT").1;
 
-#[test]
-fn a_plaintext_client_gets_no_greeting_from_a_tls_server() {
-    let (_dir, ca, cert, key) = certificate_files("plaintext");
-    let server = start_tls_server("greeting_server", &cert, &key);
-    // The server takes the line for a broken handshake, answers with a TLS alert record
-    // (content type 21) and closes; the port goes on.
-    let answer = ask(&server.address, "Mallory");
-    assert!(answer.starts_with('\u{15}'), "not a TLS alert: {answer:?}");
-    assert!(!answer.contains("Hello"), "{answer:?}");
-    assert_eq!(
-        ask_tls(&server.address, "localhost", &ca, "Alice"),
-        "Hello, Alice!"
-    );
-}
+        // By address (the certificate names 127.0.0.1), and by name.
+        let getter = run_example(
+            "greeting_getter",
+            &[
+                "--tls",
+                "--ca",
+                &ca,
+                "--connect",
+                address,
+                "--name",
+                "Alice",
+            ],
+        );
+        assert_eq!(
+            getter.success(),
+            ["callbacks: Hello, Alice!", "async/await: Hello, Alice!"]
+        );
+        let localhost = format!("localhost:{port}");
+        let getter = run_example(
+            "greeting_getter",
+            &[
+                "--tls",
+                "--ca",
+                &ca,
+                "--connect",
+                &localhost,
+                "--name",
+                "Bob",
+            ],
+        );
+        assert_eq!(
+            getter.success(),
+            ["callbacks: Hello, Bob!", "async/await: Hello, Bob!"]
+        );
+        assert_eq!(ask_tls(address, "localhost", &ca, "Carol"), "Hello, Carol!");
+    }
 
-#[test]
-fn line_echo_with_a_certificate_echoes_over_tls() {
-    let (_dir, ca, cert, key) = certificate_files("line-echo");
-    let server = start_tls_server("line_echo", &cert, &key);
-    assert_eq!(
-        ask_tls(&server.address, "127.0.0.1", &ca, "secret"),
-        "secret"
-    );
-}
+    #[test]
+    fn greeting_getter_refuses_a_server_its_ca_did_not_sign() {
+        let (_dir, _ca, cert, key) = certificate_files("untrusted-server");
+        let (_other, stranger_ca, _, _) = certificate_files("untrusted-ca");
+        let server = start_tls_server("greeting_server", &cert, &key);
+        let run = run_example(
+            "greeting_getter",
+            &["--tls", "--ca", &stranger_ca, "--connect", &server.address],
+        );
+        assert!(!run.status.success(), "an untrusted server was accepted");
+        assert!(run.stdout.is_empty(), "stdout: {}", run.stdout);
+        let errors = run.stderr_lines();
+        assert_eq!(errors.len(), 1, "stderr: {}", run.stderr);
+        assert!(
+            errors[0].contains("signed by an authority this client does not trust"),
+            "{}",
+            errors[0]
+        );
+    }
 
-#[test]
-fn a_server_given_half_a_tls_setup_says_so_and_exits_2() {
-    let run = run_example("line_echo", &["--port", "0", "--tls-cert", "cert.pem"]);
-    assert_eq!(run.status.code(), Some(2), "stderr: {}", run.stderr);
-    assert!(run.stdout.is_empty(), "stdout: {}", run.stdout);
-    assert!(
-        run.stderr_lines()[0].contains("--tls-cert FILE and --tls-key FILE"),
-        "{}",
-        run.stderr
-    );
-}
+    /// A self-signed certificate for localhost and its key as PEM files, made as `openssl req
+    /// -x509 -subj /CN=localhost -addext subjectAltName=DNS:localhost` makes one (`CA:TRUE`):
+    /// (dir, cert, key).
+    fn self_signed_files(tag: &str) -> (TempDir, String, String) {
+        let dir = TempDir::new(tag);
+        let mut params =
+            rcgen::CertificateParams::new(vec!["localhost".to_string()]).expect("parameters");
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "localhost");
+        let key = rcgen::KeyPair::generate().expect("a key");
+        let certificate = params.self_signed(&key).expect("a certificate");
+        let (cert_path, key_path) = (dir.0.join("cert.pem"), dir.0.join("key.pem"));
+        std::fs::write(&cert_path, certificate.pem()).expect("the certificate file");
+        std::fs::write(&key_path, key.serialize_pem()).expect("the key file");
+        let text = |path: PathBuf| path.to_str().expect("a UTF-8 temp path").to_string();
+        (dir, text(cert_path), text(key_path))
+    }
 
-#[test]
-fn a_server_given_a_missing_certificate_file_names_it_and_exits_1() {
-    let (dir, _ca, _cert, key) = certificate_files("missing");
-    let missing = dir.0.join("nowhere.pem");
-    let missing = missing.to_str().expect("a UTF-8 temp path");
-    let run = run_example(
-        "greeting_server",
-        &["--port", "0", "--tls-cert", missing, "--tls-key", &key],
-    );
-    assert_eq!(run.status.code(), Some(1), "stderr: {}", run.stderr);
-    assert!(run.stdout.is_empty(), "stdout: {}", run.stdout);
-    let errors = run.stderr_lines();
-    assert_eq!(errors.len(), 1, "stderr: {}", run.stderr);
-    assert!(errors[0].contains("nowhere.pem"), "{}", errors[0]);
+    #[test]
+    fn greeting_getter_trusts_a_self_signed_certificate_given_as_its_ca_and_checks_its_name() {
+        let (_dir, cert, key) = self_signed_files("self-signed");
+        let server = start_tls_server("greeting_server", &cert, &key);
+        let port = server.address.rsplit_once(':').expect("HOST:PORT").1;
+        let localhost = format!("localhost:{port}");
+        let getter = run_example(
+            "greeting_getter",
+            &["--tls", "--ca", &cert, "--connect", &localhost],
+        );
+        assert_eq!(
+            getter.success(),
+            ["callbacks: Hello, World!", "async/await: Hello, World!"]
+        );
+        // By address: the certificate names localhost only.
+        let run = run_example(
+            "greeting_getter",
+            &["--tls", "--ca", &cert, "--connect", &server.address],
+        );
+        assert!(!run.status.success(), "a wrong name was accepted");
+        let errors = run.stderr_lines();
+        assert_eq!(errors.len(), 1, "stderr: {}", run.stderr);
+        assert_eq!(
+            errors[0],
+            "error: TLS: the server's certificate is not valid for the name \"127.0.0.1\"; it is \
+             for localhost: connect with a name in the certificate, or give one as the server \
+             name (--server-name NAME)"
+        );
+    }
+
+    #[test]
+    fn a_plaintext_client_gets_no_greeting_from_a_tls_server() {
+        let (_dir, ca, cert, key) = certificate_files("plaintext");
+        let server = start_tls_server("greeting_server", &cert, &key);
+        // The server takes the line for a broken handshake, answers with a TLS alert record
+        // (content type 21) and closes; the port goes on.
+        let answer = ask(&server.address, "Mallory");
+        assert!(answer.starts_with('\u{15}'), "not a TLS alert: {answer:?}");
+        assert!(!answer.contains("Hello"), "{answer:?}");
+        assert_eq!(
+            ask_tls(&server.address, "localhost", &ca, "Alice"),
+            "Hello, Alice!"
+        );
+    }
+
+    #[test]
+    fn line_echo_with_a_certificate_echoes_over_tls() {
+        let (_dir, ca, cert, key) = certificate_files("line-echo");
+        let server = start_tls_server("line_echo", &cert, &key);
+        assert_eq!(
+            ask_tls(&server.address, "127.0.0.1", &ca, "secret"),
+            "secret"
+        );
+    }
+
+    #[test]
+    fn a_server_given_half_a_tls_setup_says_so_and_exits_2() {
+        let run = run_example("line_echo", &["--port", "0", "--tls-cert", "cert.pem"]);
+        assert_eq!(run.status.code(), Some(2), "stderr: {}", run.stderr);
+        assert!(run.stdout.is_empty(), "stdout: {}", run.stdout);
+        assert!(
+            run.stderr_lines()[0].contains("--tls-cert FILE and --tls-key FILE"),
+            "{}",
+            run.stderr
+        );
+    }
+
+    #[test]
+    fn a_server_given_a_missing_certificate_file_names_it_and_exits_1() {
+        let (dir, _ca, _cert, key) = certificate_files("missing");
+        let missing = dir.0.join("nowhere.pem");
+        let missing = missing.to_str().expect("a UTF-8 temp path");
+        let run = run_example(
+            "greeting_server",
+            &["--port", "0", "--tls-cert", missing, "--tls-key", &key],
+        );
+        assert_eq!(run.status.code(), Some(1), "stderr: {}", run.stderr);
+        assert!(run.stdout.is_empty(), "stdout: {}", run.stdout);
+        let errors = run.stderr_lines();
+        assert_eq!(errors.len(), 1, "stderr: {}", run.stderr);
+        assert!(errors[0].contains("nowhere.pem"), "{}", errors[0]);
+    }
 }

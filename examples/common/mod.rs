@@ -12,10 +12,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use torsade::endpoints::{
-    client_from_string, server_from_string, ClientEndpoint, ServerEndpoint, TcpServer, TlsServer,
+    client_from_string, server_from_string, ClientEndpoint, ServerEndpoint, TcpServer,
 };
 use torsade::testing::FakeClock;
-use torsade::tls::rustls::ServerConfig;
 use torsade::{Clock, Deferred, DelayedCall, Failure};
 use torsade::{ClockExt, ProtocolFactory, Reactor};
 
@@ -168,10 +167,7 @@ pub fn server_endpoint(
     if !args.flag("listen") {
         let port = args.number("port", default_port)?;
         let tcp = TcpServer::from(SocketAddr::from((Ipv4Addr::LOCALHOST, port)));
-        return Ok(match tls_server_config(args)? {
-            None => Box::new(tcp),
-            Some(config) => Box::new(TlsServer::new(tcp, config)),
-        });
+        return over_tls_if_asked(args, tcp);
     }
     let Some(text) = args.value("listen") else {
         return Err(usage_error("--listen needs an endpoint, such as tcp:8000"));
@@ -207,23 +203,39 @@ fn endpoint_error(flag: &str, error: torsade::Error) -> ExitCode {
     }
 }
 
-/// The server's TLS configuration from `--tls-cert FILE --tls-key FILE`, `None` if
-/// neither is given. One without the other, or a file that is not usable PEM, is a
-/// one-line error (exit status 2 for a usage mistake, 1 for a bad file).
-pub fn tls_server_config(args: &Args) -> Result<Option<Arc<ServerConfig>>, ExitCode> {
+/// `tcp`, with TLS over it if `--tls-cert FILE --tls-key FILE` are given. One without the
+/// other, or a file that is not usable PEM, is a one-line error (exit status 2 for a usage
+/// mistake, 1 for a bad file).
+#[cfg(feature = "tls")]
+fn over_tls_if_asked(args: &Args, tcp: TcpServer) -> Result<Box<dyn ServerEndpoint>, ExitCode> {
     match (args.value("tls-cert"), args.value("tls-key")) {
-        (None, None) if !args.flag("tls-cert") && !args.flag("tls-key") => Ok(None),
-        (Some(cert), Some(key)) => torsade::tls::server_config_from_pem(cert, key)
-            .map(Some)
-            .map_err(|error| {
+        (None, None) if !args.flag("tls-cert") && !args.flag("tls-key") => Ok(Box::new(tcp)),
+        (Some(cert), Some(key)) => match torsade::tls::server_config_from_pem(cert, key) {
+            Ok(config) => Ok(Box::new(torsade::endpoints::TlsServer::new(tcp, config))),
+            Err(error) => {
                 eprintln!("error: {error}");
-                ExitCode::FAILURE
-            }),
+                Err(ExitCode::FAILURE)
+            }
+        },
         _ => {
             eprintln!("error: TLS needs both --tls-cert FILE and --tls-key FILE");
             Err(ExitCode::from(2))
         }
     }
+}
+
+/// `tcp`; the TLS flags are refused, since this build has no TLS.
+#[cfg(not(feature = "tls"))]
+fn over_tls_if_asked(args: &Args, tcp: TcpServer) -> Result<Box<dyn ServerEndpoint>, ExitCode> {
+    if args.flag("tls-cert") || args.flag("tls-key") {
+        let error = torsade::Error::FeatureDisabled {
+            what: "--tls-cert and --tls-key".to_string(),
+            feature: "tls",
+        };
+        eprintln!("error: {error}");
+        return Err(ExitCode::FAILURE);
+    }
+    Ok(Box::new(tcp))
 }
 
 impl Args {

@@ -1,10 +1,10 @@
 //! Making connections: [`Reactor::connect`] through any client endpoint, and
 //! [`Reactor::connect_stream`] over a stream you opened.
 
-use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
+#[cfg(feature = "tls")]
 use tokio_rustls::{TlsConnector, TlsStream};
 
 use super::host::ReactorHost;
@@ -14,6 +14,7 @@ use super::{NetStream, Reactor};
 use crate::connection::drive::{Driver, OnLost, OnMade};
 use crate::connection::inbox::Inbox;
 use crate::endpoints::{ClientEndpoint, Connected, IntoClientEndpoint};
+#[cfg(feature = "tls")]
 use crate::tls::StartTls;
 use crate::{
     Address, ByteStream, ClientFactory, Clock, Deferred, Error, Protocol, ProtocolHandle, Resolver,
@@ -226,10 +227,12 @@ pub(crate) async fn establish<P: Protocol>(
         stream,
         peer,
         host,
+        #[cfg(feature = "tls")]
         tls,
         #[cfg(unix)]
         credentials,
     } = connected;
+    #[cfg(feature = "tls")]
     let stream = match tls {
         None => Err(stream),
         Some(tls) => {
@@ -249,16 +252,21 @@ pub(crate) async fn establish<P: Protocol>(
         inbox.set_credentials(credentials);
     }
     let host = ReactorHost::new(registry.clone(), Counter::Connected);
-    Ok(match stream {
+    #[cfg(feature = "tls")]
+    let driver = match stream {
         Ok((stream, server_name)) => {
             Driver::with_tls_stream(protocol, stream, server_name, inbox, host)
         }
         Err(stream) => Driver::new(protocol, stream, inbox, host),
-    })
+    };
+    #[cfg(not(feature = "tls"))]
+    let driver = Driver::new(protocol, stream, inbox, host);
+    Ok(driver)
 }
 
 /// Runs the client side of a TLS handshake on `stream`, within the reactor's handshake
 /// timeout, unless the reactor's stop deadline passes first.
+#[cfg(feature = "tls")]
 async fn handshake(
     registry: &Registry,
     stream: NetStream,
@@ -269,8 +277,8 @@ async fn handshake(
         config,
     } = tls
     else {
-        return Err(Error::Io(io::Error::new(
-            io::ErrorKind::InvalidInput,
+        return Err(Error::Io(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
             "a client endpoint asked for the server side of TLS",
         )));
     };

@@ -202,7 +202,8 @@ fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>> {
     })
 }
 
-#[cfg(test)]
+// The tests make certificates (rcgen): they need the `test-certificates` feature.
+#[cfg(all(test, feature = "test-certificates"))]
 mod tests {
     use std::path::PathBuf;
 

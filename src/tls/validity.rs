@@ -159,7 +159,8 @@ fn digits(text: &[u8]) -> Option<u32> {
     })
 }
 
-#[cfg(test)]
+// The tests make certificates (rcgen): they need the `test-certificates` feature.
+#[cfg(all(test, feature = "test-certificates"))]
 mod tests {
     use std::time::Duration;
 

@@ -213,7 +213,8 @@ impl fmt::Display for NotPinned {
 
 impl std::error::Error for NotPinned {}
 
-#[cfg(test)]
+// The tests make certificates (rcgen): they need the `test-certificates` feature.
+#[cfg(all(test, feature = "test-certificates"))]
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Duration;
