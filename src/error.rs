@@ -254,8 +254,8 @@ pub enum Error {
 }
 
 #[cfg(feature = "tls")]
-impl From<tokio_rustls::rustls::Error> for Error {
-    fn from(error: tokio_rustls::rustls::Error) -> Error {
+impl From<rustls::Error> for Error {
+    fn from(error: rustls::Error) -> Error {
         Error::Tls(crate::tls::TlsError::new(error))
     }
 }

@@ -126,9 +126,6 @@ struct Extras<P> {
     /// When the TLS handshake under way must have completed.
     #[cfg(feature = "tls")]
     handshake_deadline: Option<Duration>,
-    /// The server name a client-side TLS stream was made for.
-    #[cfg(feature = "tls")]
-    server_name: Option<String>,
 }
 
 /// How a round's reads ended.
@@ -195,8 +192,6 @@ where
                 reason: None,
                 #[cfg(feature = "tls")]
                 handshake_deadline: None,
-                #[cfg(feature = "tls")]
-                server_name: None,
             })
         })
     }
@@ -585,6 +580,7 @@ where
         if let Some(spare) = self.core.state.out.take_spare() {
             buffers::give_back_write(spare);
         }
+        self.stream.release_idle();
     }
 
     /// Drops input until the peer closes, an error, the linger passes, or the host

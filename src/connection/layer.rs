@@ -2,8 +2,8 @@
 //!
 //! Any stream that reads and writes bytes (`AsyncRead + AsyncWrite`: TCP, a Unix socket,
 //! an in-memory pipe) carries a connection. A connection starts plain or TLS and may
-//! switch from plain to TLS (a TLS port's handshake, or STARTTLS): the plain stream goes
-//! into a [`TlsLayer`](super::tls_layer::TlsLayer), which runs the handshake and then
+//! switch from plain to TLS (a TLS port's handshake, or STARTTLS): the stream moves into
+//! a [`TlsOver`](super::tls_layer::TlsOver), which runs the handshake over it and then
 //! carries the session. Without the `tls` feature a layer is always plain.
 
 use std::io;
@@ -13,13 +13,16 @@ use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 #[cfg(feature = "tls")]
-use super::tls_layer::TlsLayer;
+use super::tls_layer::TlsOver;
 
 /// A stream, plain or with TLS over it.
 pub(crate) enum Layer<S> {
     Plain(S),
     #[cfg(feature = "tls")]
-    Tls(Box<TlsLayer<S>>),
+    Tls(Box<TlsOver<S>>),
+    /// The stream on its way from plain to TLS: seen only inside the switch.
+    #[cfg(feature = "tls")]
+    Moving,
 }
 
 impl<S> Layer<S> {
@@ -29,6 +32,8 @@ impl<S> Layer<S> {
             Layer::Plain(_) => false,
             #[cfg(feature = "tls")]
             Layer::Tls(tls) => tls.is_handshaking(),
+            #[cfg(feature = "tls")]
+            Layer::Moving => false,
         }
     }
 
@@ -36,6 +41,24 @@ impl<S> Layer<S> {
     pub(crate) fn is_tls(&self) -> bool {
         !matches!(self, Layer::Plain(_))
     }
+
+    /// Gives back the buffers the layer holds with nothing in them: the connection is
+    /// idle.
+    pub(crate) fn release_idle(&mut self) {
+        #[cfg(feature = "tls")]
+        if let Layer::Tls(tls) = self {
+            tls.release_idle();
+        }
+    }
+}
+
+/// Why a stream on its way to TLS cannot be used.
+#[cfg(feature = "tls")]
+fn moving() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::NotConnected,
+        "the stream is switching to TLS",
+    )
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for Layer<S> {
@@ -48,6 +71,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for Layer<S> {
             Layer::Plain(stream) => Pin::new(stream).poll_read(cx, buf),
             #[cfg(feature = "tls")]
             Layer::Tls(tls) => Pin::new(&mut **tls).poll_read(cx, buf),
+            #[cfg(feature = "tls")]
+            Layer::Moving => Poll::Ready(Err(moving())),
         }
     }
 }
@@ -62,6 +87,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Layer<S> {
             Layer::Plain(stream) => Pin::new(stream).poll_write(cx, data),
             #[cfg(feature = "tls")]
             Layer::Tls(tls) => Pin::new(&mut **tls).poll_write(cx, data),
+            #[cfg(feature = "tls")]
+            Layer::Moving => Poll::Ready(Err(moving())),
         }
     }
 
@@ -70,6 +97,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Layer<S> {
             Layer::Plain(stream) => Pin::new(stream).poll_flush(cx),
             #[cfg(feature = "tls")]
             Layer::Tls(tls) => Pin::new(&mut **tls).poll_flush(cx),
+            #[cfg(feature = "tls")]
+            Layer::Moving => Poll::Ready(Err(moving())),
         }
     }
 
@@ -79,6 +108,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Layer<S> {
             Layer::Plain(stream) => Pin::new(stream).poll_shutdown(cx),
             #[cfg(feature = "tls")]
             Layer::Tls(tls) => Pin::new(&mut **tls).poll_shutdown(cx),
+            #[cfg(feature = "tls")]
+            Layer::Moving => Poll::Ready(Err(moving())),
         }
     }
 }

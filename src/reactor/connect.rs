@@ -4,15 +4,14 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-#[cfg(feature = "tls")]
-use tokio_rustls::{TlsConnector, TlsStream};
-
 use super::host::ReactorHost;
 use super::registry::Registry;
 use super::stats::Counter;
 use super::{NetStream, Reactor};
 use crate::connection::drive::{Driver, OnLost, OnMade};
 use crate::connection::inbox::Inbox;
+#[cfg(feature = "tls")]
+use crate::connection::layer::Layer;
 use crate::endpoints::{ClientEndpoint, Connected, IntoClientEndpoint};
 #[cfg(feature = "tls")]
 use crate::tls::StartTls;
@@ -235,13 +234,7 @@ pub(crate) async fn establish<P: Protocol>(
     #[cfg(feature = "tls")]
     let stream = match tls {
         None => Err(stream),
-        Some(tls) => {
-            let server_name = match &tls {
-                StartTls::Client { server_name, .. } => Some(server_name.to_str().into_owned()),
-                StartTls::Server { .. } => None,
-            };
-            Ok((handshake(registry, stream, tls).await?, server_name))
-        }
+        Some(tls) => Ok(handshake(registry, stream, tls).await?),
     };
     let protocol = build(&peer).ok_or_else(|| Error::NoProtocol {
         address: endpoint.to_string(),
@@ -254,9 +247,7 @@ pub(crate) async fn establish<P: Protocol>(
     let host = ReactorHost::new(registry.clone(), Counter::Connected);
     #[cfg(feature = "tls")]
     let driver = match stream {
-        Ok((stream, server_name)) => {
-            Driver::with_tls_stream(protocol, stream, server_name, inbox, host)
-        }
+        Ok(layer) => Driver::with_tls_layer(protocol, layer, inbox, host),
         Err(stream) => Driver::new(protocol, stream, inbox, host),
     };
     #[cfg(not(feature = "tls"))]
@@ -271,30 +262,31 @@ async fn handshake(
     registry: &Registry,
     stream: NetStream,
     tls: StartTls,
-) -> Result<TlsStream<NetStream>, Error> {
-    let StartTls::Client {
-        server_name,
-        config,
-    } = tls
-    else {
+) -> Result<Layer<NetStream>, Error> {
+    if let StartTls::Server { .. } = tls {
         return Err(Error::Io(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
             "a client endpoint asked for the server side of TLS",
         )));
-    };
+    }
     let timeout = registry.tls_handshake_timeout();
     let mut aborted = registry.abort_signal();
-    let connect = TlsConnector::from(config).connect(server_name, stream);
-    tokio::select! {
-        biased;
-        _ = aborted.wait_for(|aborted| *aborted) => Err(Error::ReactorStopped),
-        outcome = tokio::time::timeout(timeout, connect) => match outcome {
-            Err(_) => Err(Error::TlsHandshakeTimeout { timeout }),
-            Ok(Ok(stream)) => Ok(TlsStream::Client(stream)),
-            Ok(Err(error)) => Err(match crate::tls::tls_error_in(&error) {
-                Some(tls) => Error::Tls(tls),
-                None => Error::Io(error),
-            }),
-        },
-    }
+    let mut layer = Layer::Plain(stream);
+    layer.begin_handshake(tls);
+    let outcome = {
+        let handshake = std::future::poll_fn(|cx| layer.poll_handshake(cx));
+        tokio::select! {
+            biased;
+            _ = aborted.wait_for(|aborted| *aborted) => Err(Error::ReactorStopped),
+            outcome = tokio::time::timeout(timeout, handshake) => match outcome {
+                Err(_) => Err(Error::TlsHandshakeTimeout { timeout }),
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(error)) => Err(match crate::tls::tls_error_in(&error) {
+                    Some(tls) => Error::Tls(tls),
+                    None => Error::Io(error),
+                }),
+            },
+        }
+    };
+    outcome.map(|()| layer)
 }

@@ -68,7 +68,7 @@ pub use self::start::StartTls;
 #[cfg(feature = "tls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 #[doc(no_inline)]
-pub use tokio_rustls::rustls;
+pub use rustls;
 
 /// How long a TLS handshake may take before the connection is given up.
 #[cfg(feature = "tls")]

@@ -25,24 +25,22 @@ where
     H: Host,
 {
     /// A connection over a stream that is TLS already (a client's, whose handshake
-    /// completed before the protocol was built), made for `server_name`.
-    pub(crate) fn with_tls_stream(
+    /// completed before the protocol was built).
+    pub(crate) fn with_tls_layer(
         protocol: P,
-        stream: tokio_rustls::TlsStream<S>,
-        server_name: Option<String>,
+        stream: Layer<S>,
         inbox: Arc<Inbox>,
         host: H,
     ) -> Driver<P, S, H> {
         let mut driver = Driver {
             core: Core::new(protocol, State::new(inbox)),
-            stream: Layer::tls(stream),
+            stream,
             read_buf: BytesMut::new(),
             host,
             phase: Phase::Start,
             extras: None,
         };
         driver.core.state.mark_tls();
-        driver.extras_mut().server_name = server_name;
         driver
     }
 
@@ -57,11 +55,7 @@ where
     /// `handshake_completed`, for a stream that was TLS before the connection started
     /// (`connection_made` has run).
     pub(super) fn handshake_done_before_start(&mut self) -> Result<(), End> {
-        let server_name = self
-            .extras
-            .as_ref()
-            .and_then(|extras| extras.server_name.as_deref());
-        match self.stream.info(server_name) {
+        match self.stream.info() {
             Some(info) => self.core.handshake_completed(info),
             None => Ok(()),
         }
