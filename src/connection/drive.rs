@@ -128,6 +128,32 @@ struct Extras<P> {
     handshake_deadline: Option<Duration>,
 }
 
+impl<P> Extras<P> {
+    /// Whether it holds nothing.
+    fn is_empty(&self) -> bool {
+        let Extras {
+            on_made,
+            on_lost,
+            timer,
+            linger_until,
+            span,
+            reason,
+            #[cfg(feature = "tls")]
+            handshake_deadline,
+        } = self;
+        #[cfg(feature = "tls")]
+        if handshake_deadline.is_some() {
+            return false;
+        }
+        on_made.is_none()
+            && on_lost.is_none()
+            && timer.is_none()
+            && linger_until.is_none()
+            && span.is_none()
+            && reason.is_none()
+    }
+}
+
 /// How a round's reads ended.
 enum Reads {
     /// The stream has nothing more now: it will wake the driver when it has.
@@ -266,6 +292,10 @@ where
         };
         if let (Some(span), Some(extras)) = (span, self.extras.as_mut()) {
             extras.span = Some(span);
+        }
+        // A connection keeps no box of nothing (a TLS port's, once its handshake is done).
+        if self.extras.as_deref().is_some_and(Extras::is_empty) {
+            self.extras = None;
         }
         outcome
     }
