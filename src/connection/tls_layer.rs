@@ -8,12 +8,14 @@
 //! ([`release_idle`](TlsLayer::release_idle)), so an idle TLS connection holds no buffer.
 //!
 //! The plain stream moves into a [`TlsOver`] beside its session, which runs the handshake
-//! (the driver polls it in the stream's place), then carries the session: the peer's records are decrypted into
-//! the reader's buffer (what does not fit waits in the layer), writes are encrypted into
-//! the layer's outgoing buffer and sent from there. A server reads the ClientHello with
-//! rustls's `Acceptor` first, to learn the name the client asked for (SNI), which the
-//! unbuffered server connection does not tell; the session then starts from the same
-//! bytes.
+//! (the driver polls it in the stream's place), then carries the session: the peer's
+//! records are decrypted into the reader's buffer (what does not fit waits in the layer),
+//! writes are encrypted into the layer's outgoing buffer and sent from there. A server
+//! reads the ClientHello with rustls's `Acceptor` first, to learn the name the client
+//! asked for (SNI), which the unbuffered server connection does not tell; the session then
+//! starts from the same bytes. `records` turns the session's states into bytes.
+
+mod records;
 
 use std::io;
 use std::pin::Pin;
@@ -21,15 +23,12 @@ use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 use bytes::{Buf, BytesMut};
-use rustls::client::{ClientConnectionData, UnbufferedClientConnection};
-use rustls::server::{Acceptor, ServerConfig, ServerConnectionData, UnbufferedServerConnection};
-use rustls::unbuffered::{
-    ConnectionState, EncodeError, EncryptError, InsufficientSizeError, UnbufferedConnectionCommon,
-    UnbufferedStatus,
-};
+use rustls::client::UnbufferedClientConnection;
+use rustls::server::{Acceptor, ServerConfig, UnbufferedServerConnection};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_util::io::poll_read_buf;
 
+use self::records::{process, queue_alerts, Buffers, Stop, Then};
 use super::buffers;
 use super::layer::Layer;
 use crate::tls::{StartTls, TlsInfo};
@@ -86,67 +85,6 @@ enum Session {
     Refused(rustls::Error),
     /// The session failed: the stream is not usable any more.
     Failed,
-}
-
-/// The two sides' unbuffered connections, processed alike.
-trait Unbuffered: std::ops::DerefMut<Target = UnbufferedConnectionCommon<Self::Data>> {
-    type Data;
-
-    fn process<'c, 'i>(
-        &'c mut self,
-        incoming: &'i mut [u8],
-    ) -> UnbufferedStatus<'c, 'i, Self::Data>;
-}
-
-impl Unbuffered for UnbufferedServerConnection {
-    type Data = ServerConnectionData;
-
-    fn process<'c, 'i>(
-        &'c mut self,
-        incoming: &'i mut [u8],
-    ) -> UnbufferedStatus<'c, 'i, ServerConnectionData> {
-        self.process_tls_records(incoming)
-    }
-}
-
-impl Unbuffered for UnbufferedClientConnection {
-    type Data = ClientConnectionData;
-
-    fn process<'c, 'i>(
-        &'c mut self,
-        incoming: &'i mut [u8],
-    ) -> UnbufferedStatus<'c, 'i, ClientConnectionData> {
-        self.process_tls_records(incoming)
-    }
-}
-
-/// What to do once the session can send application data.
-#[derive(Clone, Copy)]
-enum Then<'a> {
-    Nothing,
-    Encrypt(&'a [u8]),
-    CloseNotify,
-}
-
-/// Where processing the records in hand stopped.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Stop {
-    /// The session waits for more of the peer's bytes.
-    NeedInput,
-    /// The session can send application data (`Then` was done).
-    Writable,
-    /// Both sides sent close_notify.
-    Closed,
-}
-
-/// The layer's buffers, lent to [`process`].
-struct Buffers<'a, 'r> {
-    incoming: &'a mut BytesMut,
-    outgoing: &'a mut Vec<u8>,
-    plaintext: &'a mut BytesMut,
-    /// Where decrypted bytes go first; what does not fit goes to `plaintext`.
-    reader: Option<&'a mut ReadBuf<'r>>,
-    peer_closed: &'a mut bool,
 }
 
 impl TlsLayer {
@@ -280,10 +218,7 @@ impl TlsLayer {
     /// Why the stream cannot be read or written now, if it cannot.
     fn usable(&self) -> io::Result<()> {
         match self.session {
-            Session::Refused(_) | Session::Failed => Err(io::Error::new(
-                io::ErrorKind::NotConnected,
-                "the connection's TLS session failed",
-            )),
+            Session::Refused(_) | Session::Failed => Err(failed()),
             _ if self.is_handshaking() => Err(io::Error::new(
                 io::ErrorKind::WouldBlock,
                 "the connection is switching to TLS",
@@ -413,7 +348,7 @@ impl TlsLayer {
                     self.session = Session::Failed;
                     return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidInput, error)));
                 }
-                Session::Failed => return Poll::Ready(Err(self.usable().unwrap_err())),
+                Session::Failed => return Poll::Ready(Err(failed())),
                 _ => {}
             }
             ready!(self.poll_hello(io, cx))?;
@@ -562,210 +497,20 @@ impl TlsLayer {
     }
 }
 
+/// The session failed earlier: the stream cannot be used.
+fn failed() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::NotConnected,
+        "the connection's TLS session failed",
+    )
+}
+
 /// The peer closed the stream before the handshake completed.
 fn eof_in_handshake() -> io::Error {
     io::Error::new(
         io::ErrorKind::UnexpectedEof,
         "the peer closed the connection during the TLS handshake",
     )
-}
-
-/// Processes the records in `buffers.incoming` (dropping those the session consumed):
-/// decrypted bytes go to the reader, then to `plaintext`; what the session has to send
-/// goes to `outgoing`; until the session waits for more input, or can send application
-/// data (then `then` is done), or both sides have closed.
-fn process<C: Unbuffered>(
-    conn: &mut C,
-    buffers: &mut Buffers<'_, '_>,
-    then: Then<'_>,
-) -> Result<Stop, rustls::Error> {
-    loop {
-        let status = conn.process(&mut buffers.incoming[..]);
-        let mut discard = status.discard;
-        let stop = status.state.and_then(|state| {
-            handle(
-                state,
-                &mut discard,
-                buffers.outgoing,
-                buffers.plaintext,
-                &mut buffers.reader,
-                buffers.peer_closed,
-                then,
-            )
-        });
-        // What the session consumed goes, also when it failed: rustls reads what follows
-        // from where it stopped (the alerts it has for the peer, say).
-        buffers.incoming.advance(discard);
-        if let Some(stop) = stop? {
-            return Ok(stop);
-        }
-    }
-}
-
-/// Does what `state` asks (see [`process`]); `Some` where processing stops. Adds to
-/// `discard` what the records read consumed.
-fn handle<Data>(
-    state: ConnectionState<'_, '_, Data>,
-    discard: &mut usize,
-    outgoing: &mut Vec<u8>,
-    plaintext: &mut BytesMut,
-    reader: &mut Option<&mut ReadBuf<'_>>,
-    peer_closed: &mut bool,
-    then: Then<'_>,
-) -> Result<Option<Stop>, rustls::Error> {
-    Ok(match state {
-        ConnectionState::ReadTraffic(mut traffic) => {
-            while let Some(record) = traffic.next_record() {
-                let record = record?;
-                *discard += record.discard;
-                deliver(record.payload, reader, plaintext);
-            }
-            None
-        }
-        ConnectionState::ReadEarlyData(_) => {
-            // 0-RTT data can be replayed by an attacker: it is not passed off as
-            // ordinary data. A server configuration that accepts it is refused here.
-            return Err(rustls::Error::General(
-                "TLS early data (0-RTT) is not supported: set the ServerConfig's \
-                 max_early_data_size to 0"
-                    .into(),
-            ));
-        }
-        ConnectionState::EncodeTlsData(mut encode) => {
-            append(outgoing, 0, |room| encode.encode(room), encode_needs)
-                .map_err(|error| rustls::Error::General(error.to_string()))?;
-            None
-        }
-        ConnectionState::TransmitTlsData(transmit) => {
-            // The bytes are in `outgoing`, which the layer sends before anything made
-            // after them.
-            transmit.done();
-            None
-        }
-        ConnectionState::BlockedHandshake => Some(Stop::NeedInput),
-        ConnectionState::PeerClosed => {
-            *peer_closed = true;
-            None
-        }
-        ConnectionState::Closed => {
-            *peer_closed = true;
-            Some(Stop::Closed)
-        }
-        ConnectionState::WriteTraffic(mut traffic) => {
-            let encrypted = match then {
-                Then::Nothing => Ok(()),
-                Then::Encrypt(data) => append(
-                    outgoing,
-                    sealed_size(data.len()),
-                    |room| traffic.encrypt(data, room),
-                    encrypt_needs,
-                ),
-                Then::CloseNotify => append(
-                    outgoing,
-                    sealed_size(2),
-                    |room| traffic.queue_close_notify(room),
-                    encrypt_needs,
-                ),
-            };
-            encrypted.map_err(|error| rustls::Error::General(error.to_string()))?;
-            Some(Stop::Writable)
-        }
-        other => {
-            return Err(rustls::Error::General(format!(
-                "unexpected TLS connection state {other:?}"
-            )))
-        }
-    })
-}
-
-/// After a failure: puts the alerts rustls queued for the peer in `outgoing`. `incoming`
-/// is what the session was processing (rustls may still point into it).
-fn queue_alerts<C: Unbuffered>(conn: &mut C, incoming: &mut BytesMut, outgoing: &mut Vec<u8>) {
-    loop {
-        let status = conn.process(&mut incoming[..]);
-        let discard = status.discard;
-        let more = match status.state {
-            Ok(ConnectionState::EncodeTlsData(mut encode)) => {
-                append(outgoing, 0, |room| encode.encode(room), encode_needs).is_ok()
-            }
-            Ok(ConnectionState::TransmitTlsData(transmit)) => {
-                transmit.done();
-                true
-            }
-            _ => false,
-        };
-        incoming.advance(discard);
-        if !more {
-            return;
-        }
-    }
-}
-
-/// Puts decrypted `payload` in the reader's buffer, as far as it has room, and the rest
-/// in `plaintext` (also all of it if `plaintext` holds bytes already: they come first).
-fn deliver(payload: &[u8], reader: &mut Option<&mut ReadBuf<'_>>, plaintext: &mut BytesMut) {
-    let mut rest = payload;
-    if let (Some(reader), true) = (reader, plaintext.is_empty()) {
-        let count = rest.len().min(reader.remaining());
-        reader.put_slice(&rest[..count]);
-        rest = &rest[count..];
-    }
-    plaintext.extend_from_slice(rest);
-}
-
-/// Room for `plaintext` bytes once encrypted: the records' headers, content types and
-/// tags (rustls says so if it needs more).
-fn sealed_size(plaintext: usize) -> usize {
-    const RECORD_OVERHEAD: usize = 64;
-    plaintext + (plaintext / WRITE_CHUNK + 1) * RECORD_OVERHEAD
-}
-
-/// The room an encoding that failed for want of it needs.
-fn encode_needs(error: &EncodeError) -> Option<usize> {
-    match error {
-        EncodeError::InsufficientSize(InsufficientSizeError { required_size }) => {
-            Some(*required_size)
-        }
-        EncodeError::AlreadyEncoded => None,
-    }
-}
-
-/// The room an encryption that failed for want of it needs.
-fn encrypt_needs(error: &EncryptError) -> Option<usize> {
-    match error {
-        EncryptError::InsufficientSize(InsufficientSizeError { required_size }) => {
-            Some(*required_size)
-        }
-        EncryptError::EncryptExhausted => None,
-    }
-}
-
-/// Appends to `outgoing` what `write` puts in the room it is given: `room` bytes first,
-/// then as many as `needs` says it asked for.
-fn append<E>(
-    outgoing: &mut Vec<u8>,
-    room: usize,
-    mut write: impl FnMut(&mut [u8]) -> Result<usize, E>,
-    needs: impl Fn(&E) -> Option<usize>,
-) -> Result<(), E> {
-    let start = outgoing.len();
-    let mut room = room;
-    loop {
-        outgoing.resize(start + room, 0);
-        match write(&mut outgoing[start..]) {
-            Ok(written) => {
-                outgoing.truncate(start + written);
-                return Ok(());
-            }
-            Err(error) => match needs(&error) {
-                Some(required) if required > room => room = required,
-                _ => {
-                    outgoing.truncate(start);
-                    return Err(error);
-                }
-            },
-        }
-    }
 }
 
 /// A stream with a TLS session over it: what [`Layer::Tls`] holds.
@@ -861,97 +606,4 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Layer<S> {
 
 // The tests make certificates (rcgen): they need the `test-certificates` feature.
 #[cfg(all(test, feature = "test-certificates"))]
-mod tests {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-    use super::*;
-    use crate::testing::{MemoryStream, TestCertificates};
-
-    type Stream = Layer<MemoryStream>;
-
-    /// A server and a client over an in-memory pair buffering `capacity` bytes each way,
-    /// their handshakes done, on a runtime of their own.
-    fn connected(capacity: usize) -> (tokio::runtime::Runtime, Stream, Stream) {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        let certificates = TestCertificates::new(&["localhost"]).unwrap();
-        let (a, b) = MemoryStream::pair(capacity);
-        let (mut server, mut client) = (Layer::Plain(a), Layer::Plain(b));
-        assert!(server.begin_handshake(StartTls::server(certificates.server_config().unwrap())));
-        let client_side =
-            StartTls::client("localhost", certificates.client_config().unwrap()).unwrap();
-        assert!(client.begin_handshake(client_side));
-        let (served, connected) = runtime.block_on(async {
-            tokio::join!(
-                std::future::poll_fn(|cx| server.poll_handshake(cx)),
-                std::future::poll_fn(|cx| client.poll_handshake(cx)),
-            )
-        });
-        let served = served.unwrap().expect("the server's handshake completes");
-        assert_eq!(served.server_name(), Some("localhost"));
-        assert!(connected.unwrap().is_some());
-        (runtime, server, client)
-    }
-
-    /// The buffers a session holds (incoming, outgoing, plaintext), by capacity.
-    fn held(stream: &Stream) -> [usize; 3] {
-        match stream {
-            Layer::Tls(over) => [
-                over.tls.incoming.capacity(),
-                over.tls.outgoing.capacity(),
-                over.tls.plaintext.capacity(),
-            ],
-            _ => panic!("not TLS"),
-        }
-    }
-
-    #[test]
-    fn an_idle_session_holds_no_buffer_and_takes_them_again_when_bytes_move() {
-        let (runtime, mut server, mut client) = connected(64 * 1024);
-        for round in 0..2 {
-            let line = format!("line {round}\n");
-            let received = runtime.block_on(async {
-                client.write_all(line.as_bytes()).await.unwrap();
-                client.flush().await.unwrap();
-                let mut received = vec![0; line.len()];
-                server.read_exact(&mut received).await.unwrap();
-                received
-            });
-            assert_eq!(received, line.as_bytes());
-            assert_ne!(held(&server), [0; 3], "the server read through its buffers");
-            server.release_idle();
-            client.release_idle();
-            assert_eq!(held(&server), [0; 3]);
-            assert_eq!(held(&client), [0; 3]);
-        }
-    }
-
-    /// More than fits in a record, in the pipe, or in the reader's buffer: it is cut into
-    /// records, waits for the pipe, waits in the layer for the reader, and arrives whole;
-    /// close_notify then reads as the end.
-    #[test]
-    fn a_large_write_arrives_whole_through_a_small_pipe_and_small_reads() {
-        let (runtime, mut server, mut client) = connected(8 * 1024);
-        let sent: Vec<u8> = (0..300 * 1024).map(|i| (i % 251) as u8).collect();
-        let received = runtime.block_on(async {
-            let writing = async {
-                client.write_all(&sent).await.unwrap();
-                client.shutdown().await.unwrap();
-            };
-            let reading = async {
-                let mut received = Vec::new();
-                let mut chunk = [0; 1000];
-                loop {
-                    match server.read(&mut chunk).await.unwrap() {
-                        0 => break received,
-                        count => received.extend_from_slice(&chunk[..count]),
-                    }
-                }
-            };
-            tokio::join!(writing, reading).1
-        });
-        assert_eq!(received.len(), sent.len());
-        assert!(received == sent, "the bytes arrive in order, unchanged");
-    }
-}
+mod tests;
