@@ -11,7 +11,7 @@ if ! command -v strace >/dev/null 2>&1; then
 fi
 
 binaries() {
-  cargo test "$@" --no-run 2>&1 | grep -o '(target[^)]*)' | tr -d '()'
+  cargo test "$@" --all-features --no-run 2>&1 | grep -o '(target[^)]*)' | tr -d '()'
 }
 
 trace=$(mktemp)

@@ -22,6 +22,9 @@ use std::sync::Arc;
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio_rustls::rustls::{crypto, ServerConfig};
 use tokio_rustls::TlsAcceptor;
 
 const USAGE: &str = "usage: baseline_tokio_echo [--port PORT] [--tls-cert FILE --tls-key FILE]
@@ -40,8 +43,8 @@ fn main() -> ExitCode {
     };
     let tls = match (args.value("tls-cert"), args.value("tls-key")) {
         (None, None) => None,
-        (Some(cert), Some(key)) => match torsade::tls::server_config_from_pem(cert, key) {
-            Ok(config) => Some(TlsAcceptor::from(config)),
+        (Some(cert), Some(key)) => match server_config(cert, key) {
+            Ok(config) => Some(TlsAcceptor::from(Arc::new(config))),
             Err(error) => {
                 eprintln!("error: {error}");
                 return ExitCode::FAILURE;
@@ -63,6 +66,19 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The TLS configuration for the certificate chain in `cert` and the key in `key` (PEM),
+/// with rustls's safe defaults and the ring provider, as torsade's server configurations.
+fn server_config(cert: &str, key: &str) -> Result<ServerConfig, String> {
+    let chain = CertificateDer::pem_file_iter(cert)
+        .and_then(|certificates| certificates.collect::<Result<Vec<_>, _>>())
+        .map_err(|error| format!("{cert}: {error}"))?;
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|error| format!("{key}: {error}"))?;
+    ServerConfig::builder_with_provider(Arc::new(crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .and_then(|builder| builder.with_no_client_auth().with_single_cert(chain, key))
+        .map_err(|error| error.to_string())
 }
 
 /// Accepts on 127.0.0.1:`port` and echoes each connection in a task of its own.

@@ -4,12 +4,13 @@
 //! ```text
 //! cargo run --example greeting_getter                      # starts its own server
 //! cargo run --example greeting_getter -- --connect 127.0.0.1:9999 --name Alice
-//! cargo run --example greeting_getter -- --tls             # the same over TLS
+//! cargo run --example greeting_getter --features test-certificates -- --tls   # over TLS
 //! cargo run --example greeting_getter -- --tls --ca ca.pem --connect localhost:9999
 //! ```
 //!
 //! With no `--connect`, a greeting server runs in the same process on a free port (with
-//! `--tls`, using a certificate generated on the spot). Each style prints its greeting on
+//! `--tls`, using a certificate generated on the spot: that needs torsade's
+//! `test-certificates` feature). Each style prints its greeting on
 //! a line labelled with the style. A connection failure prints one line on stderr and
 //! exits with status 1; a malformed endpoint, with status 2.
 //!
@@ -35,9 +36,8 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use torsade::endpoints::{ClientEndpoint, TcpClient, TcpServer, TlsClient, TlsServer};
+use torsade::endpoints::{ClientEndpoint, TcpClient};
 use torsade::prelude::*;
-use torsade::testing::TestCertificates;
 use torsade::{Address, Reactor};
 use torsade_protocols::{GreetingGetter, GreetingServer, LineOnlyReceiver, RemoteGreetingGetter};
 
@@ -161,22 +161,63 @@ fn remote_server(args: &common::Args) -> Result<Option<Dialer>, ExitCode> {
         );
         return Err(ExitCode::from(2));
     };
-    let tls = || -> torsade::Result<Dialer> {
-        let config = match args.value("ca") {
-            Some(ca) => torsade::tls::client_config_with_ca(ca)?,
-            None => torsade::tls::client_config_with_platform_roots()?,
-        };
-        let server_name = args.value("server-name").unwrap_or(host);
-        Ok(Arc::new(TlsClient::new(
-            TcpClient::new(host, port),
-            server_name,
-            config,
-        )?))
+    let server_name = args.value("server-name").unwrap_or(host);
+    tls_client(TcpClient::new(host, port), server_name, args.value("ca"))
+        .map(Some)
+        .map_err(|error| {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        })
+}
+
+/// TLS over `tcp` to `server_name`, trusting the CA in the PEM file `ca`, or the
+/// platform's roots without one.
+#[cfg(feature = "tls")]
+fn tls_client(tcp: TcpClient, server_name: &str, ca: Option<&str>) -> torsade::Result<Dialer> {
+    let config = match ca {
+        Some(ca) => torsade::tls::client_config_with_ca(ca)?,
+        None => torsade::tls::client_config_with_platform_roots()?,
     };
-    tls().map(Some).map_err(|error| {
-        eprintln!("error: {error}");
-        ExitCode::FAILURE
+    let client = torsade::endpoints::TlsClient::new(tcp, server_name, config)?;
+    Ok(Arc::new(client))
+}
+
+#[cfg(not(feature = "tls"))]
+fn tls_client(_: TcpClient, _: &str, _: Option<&str>) -> torsade::Result<Dialer> {
+    Err(torsade::Error::FeatureDisabled {
+        what: "--tls".to_string(),
+        feature: "tls",
     })
+}
+
+/// A greeting server of our own on `listen`, with a certificate made for it on the spot,
+/// and the way to reach it over TLS, trusting that certificate's CA only.
+#[cfg(feature = "test-certificates")]
+fn own_tls_server(
+    reactor: &Reactor,
+    listen: SocketAddr,
+    server_name: &str,
+) -> Result<Dialer, Box<dyn std::error::Error>> {
+    use torsade::endpoints::{TcpServer, TlsClient, TlsServer};
+
+    let certificates = torsade::testing::TestCertificates::new(&["localhost"])?;
+    let endpoint = TlsServer::new(TcpServer::from(listen), certificates.server_config()?);
+    let listening = reactor.listen(endpoint, GreetingServer::factory())?;
+    let tcp = TcpClient::from(bound_socket(&listening.local_addr())?);
+    let client = TlsClient::new(tcp, server_name, certificates.client_config()?)?;
+    Ok(Arc::new(client))
+}
+
+#[cfg(not(feature = "test-certificates"))]
+fn own_tls_server(
+    _: &Reactor,
+    _: SocketAddr,
+    _: &str,
+) -> Result<Dialer, Box<dyn std::error::Error>> {
+    Err(Box::new(torsade::Error::FeatureDisabled {
+        what: "--tls without --connect (a server with a certificate made on the spot)".to_string(),
+        feature: "test-certificates",
+    }))
 }
 
 /// Runs both styles against `server`, or against a greeting server of our own (over TLS
@@ -195,18 +236,7 @@ fn run(
             let listening = reactor.listen(loopback, GreetingServer::factory())?;
             Arc::new(TcpClient::from(bound_socket(&listening.local_addr())?))
         }
-        (None, true) => {
-            // A server of our own, with a certificate made for it and trusted by us only.
-            let certificates = TestCertificates::new(&["localhost"])?;
-            let endpoint = TlsServer::new(TcpServer::from(loopback), certificates.server_config()?);
-            let listening = reactor.listen(endpoint, GreetingServer::factory())?;
-            let tcp = TcpClient::from(bound_socket(&listening.local_addr())?);
-            Arc::new(TlsClient::new(
-                tcp,
-                server_name.unwrap_or("localhost"),
-                certificates.client_config()?,
-            )?)
-        }
+        (None, true) => own_tls_server(&reactor, loopback, server_name.unwrap_or("localhost"))?,
     };
     let exit = Arc::new(Mutex::new(ExitCode::SUCCESS));
     let (r, code) = (reactor.clone(), exit.clone());

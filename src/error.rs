@@ -108,10 +108,14 @@ pub enum Error {
     ProducerAlreadyRegistered,
 
     /// TLS failed: a handshake, a certificate check, or a configuration rustls refused.
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     #[error(transparent)]
     Tls(#[from] crate::tls::TlsError),
 
     /// A PEM file (or the platform's certificate store) could not be used.
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     #[error("cannot use {path}: {reason}")]
     Pem {
         /// The file.
@@ -121,6 +125,8 @@ pub enum Error {
     },
 
     /// A test certificate could not be generated.
+    #[cfg(feature = "test-certificates")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "test-certificates")))]
     #[error("cannot generate a certificate: {reason}")]
     CertificateGeneration {
         /// Why not.
@@ -128,6 +134,8 @@ pub enum Error {
     },
 
     /// A TLS server name is neither a DNS name nor an IP address.
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     #[error("{name:?} is not a valid TLS server name")]
     InvalidServerName {
         /// The name given.
@@ -135,6 +143,8 @@ pub enum Error {
     },
 
     /// A TLS handshake did not complete in time.
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     #[error("the TLS handshake did not complete within {timeout:?}")]
     TlsHandshakeTimeout {
         /// How long it was given.
@@ -142,6 +152,8 @@ pub enum Error {
     },
 
     /// TLS was already started, or is starting, on this connection.
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     #[error("TLS is already started on this connection")]
     TlsAlreadyStarted,
 
@@ -232,6 +244,16 @@ pub enum Error {
         expected: String,
     },
 
+    /// What was asked for needs a cargo feature of torsade's that this build does not
+    /// have: a `tls:` endpoint string without the `tls` feature, say.
+    #[error("{what} needs torsade's {feature:?} feature, which this build does not have")]
+    FeatureDisabled {
+        /// What was asked for (an endpoint string, say).
+        what: String,
+        /// The feature it needs.
+        feature: &'static str,
+    },
+
     /// A connection attempt was cancelled before it completed (Twisted's
     /// `stopConnecting`).
     #[error("the connection attempt to {address} was cancelled")]
@@ -258,8 +280,9 @@ pub enum Error {
     },
 }
 
-impl From<tokio_rustls::rustls::Error> for Error {
-    fn from(error: tokio_rustls::rustls::Error) -> Error {
+#[cfg(feature = "tls")]
+impl From<rustls::Error> for Error {
+    fn from(error: rustls::Error) -> Error {
         Error::Tls(crate::tls::TlsError::new(error))
     }
 }
@@ -392,10 +415,14 @@ pub enum ConnectionError {
     },
 
     /// TLS failed: the handshake, a certificate check, or the session.
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     #[error(transparent)]
     Tls(crate::tls::TlsError),
 
     /// The TLS handshake did not complete in time.
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     #[error("the TLS handshake did not complete within {timeout:?}")]
     TlsHandshakeTimeout {
         /// How long it was given.
@@ -412,6 +439,8 @@ pub enum ConnectionError {
 
     /// The peer sent bytes in the clear behind a STARTTLS request (the command injection
     /// of CVE-2011-0411); the connection was aborted.
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     #[error("{bytes} bytes of plaintext followed the STARTTLS request")]
     PlaintextAfterStartTls {
         /// How many.

@@ -19,9 +19,8 @@ use bytes::Bytes;
 use common::{run_bounded, LIMIT};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use torsade::endpoints::{AdoptedServer, TcpServer, TlsServer};
+use torsade::endpoints::AdoptedServer;
 use torsade::prelude::*;
-use torsade::testing::TestCertificates;
 use torsade::{factory_fn, Address, Reactor, WRITE_BUFFER_HIGH};
 use torsade_protocols::{Line, LineContext, LineHandler, LineReceiver, DEFAULT_MAX_LENGTH};
 
@@ -479,89 +478,99 @@ fn reset(stream: TcpStream) {
     drop(stream);
 }
 
+/// What the server is doing on a connection when its client resets it.
+#[derive(Clone, Copy, Debug)]
+enum ResetWhile {
+    /// Writing 8 MiB (more than the kernel's buffers take), of which the client reads a
+    /// little.
+    Writing,
+    /// Reading half a line's worth of a big request.
+    Reading,
+    /// Handshaking: the client sent the start of a TLS record promising a ClientHello of
+    /// 512 bytes, 8 of them.
+    #[cfg(feature = "test-certificates")]
+    Handshaking,
+}
+
+impl ResetWhile {
+    /// A port on `reactor` for such clients, whose connections report to `progress`.
+    fn listen(self, reactor: &Reactor, progress: &Arc<Progress>) -> SocketAddr {
+        let port = match self {
+            ResetWhile::Writing => reactor.listen("127.0.0.1:0", watched(progress, 8 << 20)),
+            ResetWhile::Reading => reactor.listen("127.0.0.1:0", watched(progress, 0)),
+            #[cfg(feature = "test-certificates")]
+            ResetWhile::Handshaking => {
+                let certificates = torsade::testing::TestCertificates::new(&["localhost"]).unwrap();
+                let loopback: SocketAddr = "127.0.0.1:0".parse().unwrap();
+                let endpoint = torsade::endpoints::TlsServer::new(
+                    torsade::endpoints::TcpServer::from(loopback),
+                    certificates.server_config().unwrap(),
+                );
+                reactor.listen(endpoint, watched(progress, 0))
+            }
+        };
+        port.unwrap().local_addr().socket_addr().unwrap()
+    }
+
+    /// Connects to `port`, does its part, and resets.
+    async fn run(self, port: SocketAddr) {
+        let mut stream = TcpStream::connect(port).await.unwrap();
+        match self {
+            ResetWhile::Writing => {
+                let mut some = vec![0; 64 * 1024];
+                stream.read_exact(&mut some).await.unwrap();
+            }
+            ResetWhile::Reading => stream.write_all(&vec![b'r'; 256 * 1024]).await.unwrap(),
+            #[cfg(feature = "test-certificates")]
+            ResetWhile::Handshaking => stream
+                .write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01])
+                .await
+                .unwrap(),
+        }
+        reset(stream);
+    }
+}
+
+/// Mid-handshake needs TLS: without the `test-certificates` feature the test runs the
+/// other two.
 #[test]
 fn clients_resetting_mid_write_mid_read_and_mid_handshake_end_each_connection_once() {
     const EACH: usize = 10;
     let _serial = serial();
     let reactor = Reactor::new().unwrap();
-    let (writing, reading, handshaking) = (
-        Arc::new(Progress::default()),
-        Arc::new(Progress::default()),
-        Arc::new(Progress::default()),
-    );
-    // Writes 8 MiB to each client: more than the kernel's buffers take, so the server is
-    // still writing when the client resets.
-    let writer_port = reactor
-        .listen("127.0.0.1:0", watched(&writing, 8 * 1024 * 1024))
-        .unwrap()
-        .local_addr()
-        .socket_addr()
-        .unwrap();
-    let reader_port = reactor
-        .listen("127.0.0.1:0", watched(&reading, 0))
-        .unwrap()
-        .local_addr()
-        .socket_addr()
-        .unwrap();
-    let certificates = TestCertificates::new(&["localhost"]).unwrap();
-    let loopback: SocketAddr = "127.0.0.1:0".parse().unwrap();
-    let tls_port = reactor
-        .listen(
-            TlsServer::new(
-                TcpServer::from(loopback),
-                certificates.server_config().unwrap(),
-            ),
-            watched(&handshaking, 0),
-        )
-        .unwrap()
-        .local_addr()
-        .socket_addr()
-        .unwrap();
+    let cases: Vec<(ResetWhile, Arc<Progress>, SocketAddr)> = [
+        ResetWhile::Writing,
+        ResetWhile::Reading,
+        #[cfg(feature = "test-certificates")]
+        ResetWhile::Handshaking,
+    ]
+    .into_iter()
+    .map(|case| {
+        let progress = Arc::new(Progress::default());
+        let port = case.listen(&reactor, &progress);
+        (case, progress, port)
+    })
+    .collect();
     let before: Arc<Mutex<Option<u64>>> = Arc::default();
     let (b, r) = (before.clone(), reactor.clone());
     reactor.call_when_running(move || *b.lock().unwrap() = Some(r.stats().tasks));
 
-    let (w, rd, h, r) = (
-        writing.clone(),
-        reading.clone(),
-        handshaking.clone(),
-        reactor.clone(),
-    );
+    let (clients_cases, r) = (cases.clone(), reactor.clone());
     let after: Arc<Mutex<Option<(u64, u64, usize)>>> = Arc::default();
     let a = after.clone();
     let clients = std::thread::spawn(move || {
-        client_runtime().block_on(async move {
+        client_runtime().block_on(async {
             let mut tasks = Vec::new();
             for _ in 0..EACH {
-                // Mid-write: read a little of the server's 8 MiB, then reset.
-                tasks.push(tokio::spawn(async move {
-                    let mut stream = TcpStream::connect(writer_port).await.unwrap();
-                    let mut some = vec![0; 64 * 1024];
-                    stream.read_exact(&mut some).await.unwrap();
-                    reset(stream);
-                }));
-                // Mid-read: half a line's worth of a big request, then reset.
-                tasks.push(tokio::spawn(async move {
-                    let mut stream = TcpStream::connect(reader_port).await.unwrap();
-                    stream.write_all(&vec![b'r'; 256 * 1024]).await.unwrap();
-                    reset(stream);
-                }));
-                // Mid-handshake: the start of a TLS record promising a ClientHello of
-                // 512 bytes, 8 of them sent, then reset.
-                tasks.push(tokio::spawn(async move {
-                    let mut stream = TcpStream::connect(tls_port).await.unwrap();
-                    stream
-                        .write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01])
-                        .await
-                        .unwrap();
-                    reset(stream);
-                }));
+                for (case, _, port) in &clients_cases {
+                    tasks.push(tokio::spawn(case.run(*port)));
+                }
             }
             for task in tasks {
                 task.await.expect("a client");
             }
         });
-        for progress in [&w, &rd, &h] {
+        for (_, progress, _) in &clients_cases {
             progress.wait_for(|counts| counts.lost.len() >= EACH);
         }
         // Every connection_lost has run; look at the reactor from inside, then stop.
@@ -575,20 +584,16 @@ fn clients_resetting_mid_write_mid_read_and_mid_handshake_end_each_connection_on
 
     run_bounded(&reactor, LIMIT);
     clients.join().unwrap();
-    for (what, progress) in [
-        ("mid-write", &writing),
-        ("mid-read", &reading),
-        ("mid-handshake", &handshaking),
-    ] {
+    for (case, progress, _) in &cases {
         let lost = progress.counts().lost;
         assert_eq!(
             lost.len(),
             EACH,
-            "{what}: connection_lost once per connection: {lost:?}"
+            "{case:?}: connection_lost once per connection: {lost:?}"
         );
         assert!(
             lost.iter().all(|reason| reason == "lost"),
-            "{what}: each ended with an error: {lost:?}"
+            "{case:?}: each ended with an error: {lost:?}"
         );
     }
     let before = before.lock().unwrap().expect("counted at start");

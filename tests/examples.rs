@@ -21,27 +21,27 @@ use std::sync::{Arc, OnceLock};
 use std::thread;
 use std::time::Duration;
 
-use torsade::testing::TestCertificates;
-use torsade::tls::rustls::pki_types::ServerName;
-use torsade::tls::rustls::{ClientConnection, StreamOwned};
-
 /// The bound on any one wait: a hung example fails its test instead of hanging it.
 const LIMIT: Duration = Duration::from_secs(60);
 
 /// The examples this file runs.
-const EXAMPLES: [&str; 11] = [
+const EXAMPLES: [&str; 12] = [
     "blocking_vs_async",
     "echo",
+    "fate",
     "firecracker",
     "fuse_chain",
     "greeting_coroutine",
     "greeting_getter",
     "greeting_server",
+    "heartbeat",
     "line_echo",
     "slow_multiply",
     "slow_square",
-    "starttls_echo",
 ];
+
+/// The examples that make their certificates, built with the `test-certificates` feature.
+const CERTIFICATE_EXAMPLES: [&str; 1] = ["starttls_echo"];
 
 /// The bound on building the examples (a first build compiles the whole crate).
 const BUILD_LIMIT: Duration = Duration::from_secs(600);
@@ -72,8 +72,9 @@ fn examples_dir() -> &'static Path {
     })
 }
 
-/// Builds [`EXAMPLES`] with the cargo that runs this test, into the same target directory
-/// and profile; a no-op when they are fresh. Plain `cargo test` builds them anyway, but
+/// Builds [`EXAMPLES`] (and [`CERTIFICATE_EXAMPLES`] when this test has the feature) with
+/// the cargo that runs this test, into the same target directory and profile, with the
+/// same features; a no-op when they are fresh. Plain `cargo test` builds them anyway, but
 /// `cargo test --test examples` does not, and a stale binary would test old code. When the
 /// test was not started by cargo (no `CARGO` variable), the binaries are used as they are.
 fn build_examples(profile_dir: &Path) {
@@ -94,7 +95,18 @@ fn build_examples(profile_dir: &Path) {
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
-    for name in EXAMPLES {
+    // The examples get the features this test was built with (the TLS ones need them).
+    let features: Vec<&str> = [
+        ("default", cfg!(feature = "default")),
+        ("tls", cfg!(feature = "tls")),
+        ("test-certificates", cfg!(feature = "test-certificates")),
+    ]
+    .into_iter()
+    .filter_map(|(name, on)| on.then_some(name))
+    .collect();
+    command.args(["--no-default-features", "--features", &features.join(",")]);
+    let with_certificates = cfg!(feature = "test-certificates").then_some(CERTIFICATE_EXAMPLES);
+    for name in EXAMPLES.iter().chain(with_certificates.iter().flatten()) {
         command.args(["--example", name]);
     }
     let mut running = Running::spawn(command, "cargo build --example ...");
@@ -890,32 +902,6 @@ fn line_echo_on_a_unix_socket_echoes_and_removes_it_on_sigterm() {
     assert!(!path.exists(), "{} is left behind", path.display());
 }
 
-#[test]
-fn a_tls_endpoint_serves_tls_to_a_client_given_a_tls_endpoint() {
-    let (_dir, ca, cert, key) = certificate_files("endpoint");
-    let listen = format!("tls:0:interface=127.0.0.1:certKey={cert}:privateKey={key}");
-    let server = start_server_exactly("greeting_server", &["--listen", &listen]);
-    let port = port_of(&server.address);
-    assert_eq!(
-        ask_tls(&server.address, "localhost", &ca, "Carol"),
-        "Hello, Carol!"
-    );
-    let connect = format!("tls:host=localhost:port={port}:caCerts={ca}");
-    let getter = run_example(
-        "greeting_getter",
-        &["--connect", &connect, "--name", "Alice"],
-    );
-    assert_eq!(
-        getter.success(),
-        ["callbacks: Hello, Alice!", "async/await: Hello, Alice!"]
-    );
-    let coroutine = run_example(
-        "greeting_coroutine",
-        &["--connect", &connect, "--name", "Bob"],
-    );
-    assert_eq!(coroutine.success(), ["Hello, Bob!"]);
-}
-
 /// Asserts `run` was refused as a usage mistake: status 2, nothing on stdout, a first
 /// stderr line that holds `expected`, and no panic.
 fn assert_usage_error(run: &Finished, expected: &str) {
@@ -939,13 +925,16 @@ fn assert_usage_error(run: &Finished, expected: &str) {
 
 #[test]
 fn a_server_given_a_malformed_endpoint_names_it_and_exits_2() {
-    for (server, endpoint, field) in [
+    let mut cases = vec![
         ("line_echo", "tcp:eighty", "port"),
         ("line_echo", "tcp:0:interface=localhost", "interface"),
         ("greeting_server", "carrier-pigeon:0", "type"),
         ("greeting_server", "unix:", "address"),
-        ("greeting_server", "tls:0:certKey=cert.pem", "privateKey"),
-    ] {
+    ];
+    if cfg!(feature = "tls") {
+        cases.push(("greeting_server", "tls:0:certKey=cert.pem", "privateKey"));
+    }
+    for (server, endpoint, field) in cases {
         let run = run_example(server, &["--listen", endpoint]);
         assert_usage_error(&run, &format!("{endpoint:?}"));
         assert!(run.stderr.contains(field), "{}: {}", run.what, run.stderr);
@@ -993,26 +982,6 @@ fn a_client_given_a_malformed_endpoint_names_it_and_exits_2() {
     assert_usage_error(&run, "--tls goes with --connect HOST:PORT");
 }
 
-#[test]
-fn a_client_given_a_tls_endpoint_with_a_missing_ca_file_names_it_and_exits_1() {
-    let dir = TempDir::new("missing-ca");
-    let missing = dir.0.join("nowhere.pem");
-    let endpoint = format!(
-        "tls:host=localhost:port=1:caCerts={}",
-        missing.to_str().expect("a UTF-8 temp path")
-    );
-    for client in ["greeting_getter", "greeting_coroutine"] {
-        let run = run_example(client, &["--connect", &endpoint]);
-        assert_eq!(run.status.code(), Some(1), "{}: {}", run.what, run.stderr);
-        assert!(run.stdout.is_empty(), "stdout: {}", run.stdout);
-        let errors = run.stderr_lines();
-        assert_eq!(errors.len(), 1, "stderr: {}", run.stderr);
-        assert!(errors[0].contains("nowhere.pem"), "{}", errors[0]);
-    }
-}
-
-// ---- TLS ----
-
 /// A directory of its own under the system's temporary directory, removed when dropped.
 struct TempDir(PathBuf);
 
@@ -1032,208 +1001,263 @@ impl Drop for TempDir {
     }
 }
 
-/// Certificates for localhost and 127.0.0.1 written as PEM files: (dir, ca, cert, key).
-fn certificate_files(tag: &str) -> (TempDir, String, String, String) {
-    let dir = TempDir::new(tag);
-    let certificates = TestCertificates::new(&["localhost", "127.0.0.1"]).expect("certificates");
-    let (ca, cert, key) = certificates.write_to(&dir.0).expect("PEM files");
-    let text = |path: PathBuf| path.to_str().expect("a UTF-8 temp path").to_string();
-    (dir, text(ca), text(cert), text(key))
-}
+// ---- TLS: the tests make their certificates (the `test-certificates` feature) ----
 
-/// Starts server example `name` on TLS with `cert` and `key`.
-fn start_tls_server(name: &str, cert: &str, key: &str) -> Server {
-    start_server_with(name, &["--tls-cert", cert, "--tls-key", key])
-}
+#[cfg(feature = "test-certificates")]
+mod tls {
+    use super::*;
+    use torsade::testing::TestCertificates;
+    use torsade::tls::rustls::pki_types::ServerName;
+    use torsade::tls::rustls::{ClientConnection, StreamOwned};
 
-/// Sends `line` over TLS to `address`, trusting `ca` for `server_name`; returns the first
-/// line of the answer without its line ending.
-fn ask_tls(address: &str, server_name: &str, ca: &str, line: &str) -> String {
-    let config = torsade::tls::client_config_with_ca(ca).expect("the CA file is usable");
-    let name = ServerName::try_from(server_name.to_string()).expect("a server name");
-    let session = ClientConnection::new(config, name).expect("a TLS client session");
-    let address: SocketAddr = address.parse().expect("the server prints a socket address");
-    let socket = TcpStream::connect_timeout(&address, LIMIT).expect("the server accepts");
-    socket
-        .set_read_timeout(Some(LIMIT))
-        .expect("a read timeout can be set");
-    exchange_line(StreamOwned::new(session, socket), line)
-}
+    #[test]
+    fn a_tls_endpoint_serves_tls_to_a_client_given_a_tls_endpoint() {
+        let (_dir, ca, cert, key) = certificate_files("endpoint");
+        let listen = format!("tls:0:interface=127.0.0.1:certKey={cert}:privateKey={key}");
+        let server = start_server_exactly("greeting_server", &["--listen", &listen]);
+        let port = port_of(&server.address);
+        assert_eq!(
+            ask_tls(&server.address, "localhost", &ca, "Carol"),
+            "Hello, Carol!"
+        );
+        let connect = format!("tls:host=localhost:port={port}:caCerts={ca}");
+        let getter = run_example(
+            "greeting_getter",
+            &["--connect", &connect, "--name", "Alice"],
+        );
+        assert_eq!(
+            getter.success(),
+            ["callbacks: Hello, Alice!", "async/await: Hello, Alice!"]
+        );
+        let coroutine = run_example(
+            "greeting_coroutine",
+            &["--connect", &connect, "--name", "Bob"],
+        );
+        assert_eq!(coroutine.success(), ["Hello, Bob!"]);
+    }
 
-#[test]
-fn greeting_getter_greets_over_tls_with_a_server_of_its_own() {
-    let run = run_example("greeting_getter", &["--tls"]);
-    assert_eq!(
-        run.success(),
-        ["callbacks: Hello, World!", "async/await: Hello, World!"]
-    );
-}
+    #[test]
+    fn a_client_given_a_tls_endpoint_with_a_missing_ca_file_names_it_and_exits_1() {
+        let dir = TempDir::new("missing-ca");
+        let missing = dir.0.join("nowhere.pem");
+        let endpoint = format!(
+            "tls:host=localhost:port=1:caCerts={}",
+            missing.to_str().expect("a UTF-8 temp path")
+        );
+        for client in ["greeting_getter", "greeting_coroutine"] {
+            let run = run_example(client, &["--connect", &endpoint]);
+            assert_eq!(run.status.code(), Some(1), "{}: {}", run.what, run.stderr);
+            assert!(run.stdout.is_empty(), "stdout: {}", run.stdout);
+            let errors = run.stderr_lines();
+            assert_eq!(errors.len(), 1, "stderr: {}", run.stderr);
+            assert!(errors[0].contains("nowhere.pem"), "{}", errors[0]);
+        }
+    }
 
-#[test]
-fn greeting_server_with_a_certificate_answers_tls_getters_and_clients() {
-    let (_dir, ca, cert, key) = certificate_files("greeting");
-    let server = start_tls_server("greeting_server", &cert, &key);
-    let address = server.address.as_str();
-    let port = address.rsplit_once(':').expect("HOST:PORT").1;
+    /// Certificates for localhost and 127.0.0.1 written as PEM files: (dir, ca, cert, key).
+    pub(super) fn certificate_files(tag: &str) -> (TempDir, String, String, String) {
+        let dir = TempDir::new(tag);
+        let certificates =
+            TestCertificates::new(&["localhost", "127.0.0.1"]).expect("certificates");
+        let (ca, cert, key) = certificates.write_to(&dir.0).expect("PEM files");
+        let text = |path: PathBuf| path.to_str().expect("a UTF-8 temp path").to_string();
+        (dir, text(ca), text(cert), text(key))
+    }
 
-    // By address (the certificate names 127.0.0.1), and by name.
-    let getter = run_example(
-        "greeting_getter",
-        &[
-            "--tls",
-            "--ca",
-            &ca,
-            "--connect",
-            address,
-            "--name",
-            "Alice",
-        ],
-    );
-    assert_eq!(
-        getter.success(),
-        ["callbacks: Hello, Alice!", "async/await: Hello, Alice!"]
-    );
-    let localhost = format!("localhost:{port}");
-    let getter = run_example(
-        "greeting_getter",
-        &[
-            "--tls",
-            "--ca",
-            &ca,
-            "--connect",
-            &localhost,
-            "--name",
-            "Bob",
-        ],
-    );
-    assert_eq!(
-        getter.success(),
-        ["callbacks: Hello, Bob!", "async/await: Hello, Bob!"]
-    );
-    assert_eq!(ask_tls(address, "localhost", &ca, "Carol"), "Hello, Carol!");
-}
+    /// Starts server example `name` on TLS with `cert` and `key`.
+    pub(super) fn start_tls_server(name: &str, cert: &str, key: &str) -> Server {
+        start_server_with(name, &["--tls-cert", cert, "--tls-key", key])
+    }
 
-#[test]
-fn greeting_getter_refuses_a_server_its_ca_did_not_sign() {
-    let (_dir, _ca, cert, key) = certificate_files("untrusted-server");
-    let (_other, stranger_ca, _, _) = certificate_files("untrusted-ca");
-    let server = start_tls_server("greeting_server", &cert, &key);
-    let run = run_example(
-        "greeting_getter",
-        &["--tls", "--ca", &stranger_ca, "--connect", &server.address],
-    );
-    assert!(!run.status.success(), "an untrusted server was accepted");
-    assert!(run.stdout.is_empty(), "stdout: {}", run.stdout);
-    let errors = run.stderr_lines();
-    assert_eq!(errors.len(), 1, "stderr: {}", run.stderr);
-    assert!(
-        errors[0].contains("signed by an authority this client does not trust"),
-        "{}",
-        errors[0]
-    );
-}
+    /// Sends `line` over TLS to `address`, trusting `ca` for `server_name`; returns the first
+    /// line of the answer without its line ending.
+    fn ask_tls(address: &str, server_name: &str, ca: &str, line: &str) -> String {
+        let config = torsade::tls::client_config_with_ca(ca).expect("the CA file is usable");
+        let name = ServerName::try_from(server_name.to_string()).expect("a server name");
+        let session = ClientConnection::new(config, name).expect("a TLS client session");
+        let address: SocketAddr = address.parse().expect("the server prints a socket address");
+        let socket = TcpStream::connect_timeout(&address, LIMIT).expect("the server accepts");
+        socket
+            .set_read_timeout(Some(LIMIT))
+            .expect("a read timeout can be set");
+        exchange_line(StreamOwned::new(session, socket), line)
+    }
 
-/// A self-signed certificate for localhost and its key as PEM files, made as `openssl req
-/// -x509 -subj /CN=localhost -addext subjectAltName=DNS:localhost` makes one (`CA:TRUE`):
-/// (dir, cert, key).
-fn self_signed_files(tag: &str) -> (TempDir, String, String) {
-    let dir = TempDir::new(tag);
-    let mut params =
-        rcgen::CertificateParams::new(vec!["localhost".to_string()]).expect("parameters");
-    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "localhost");
-    let key = rcgen::KeyPair::generate().expect("a key");
-    let certificate = params.self_signed(&key).expect("a certificate");
-    let (cert_path, key_path) = (dir.0.join("cert.pem"), dir.0.join("key.pem"));
-    std::fs::write(&cert_path, certificate.pem()).expect("the certificate file");
-    std::fs::write(&key_path, key.serialize_pem()).expect("the key file");
-    let text = |path: PathBuf| path.to_str().expect("a UTF-8 temp path").to_string();
-    (dir, text(cert_path), text(key_path))
-}
+    #[test]
+    fn greeting_getter_greets_over_tls_with_a_server_of_its_own() {
+        let run = run_example("greeting_getter", &["--tls"]);
+        assert_eq!(
+            run.success(),
+            ["callbacks: Hello, World!", "async/await: Hello, World!"]
+        );
+    }
 
-#[test]
-fn greeting_getter_trusts_a_self_signed_certificate_given_as_its_ca_and_checks_its_name() {
-    let (_dir, cert, key) = self_signed_files("self-signed");
-    let server = start_tls_server("greeting_server", &cert, &key);
-    let port = server.address.rsplit_once(':').expect("HOST:PORT").1;
-    let localhost = format!("localhost:{port}");
-    let getter = run_example(
-        "greeting_getter",
-        &["--tls", "--ca", &cert, "--connect", &localhost],
-    );
-    assert_eq!(
-        getter.success(),
-        ["callbacks: Hello, World!", "async/await: Hello, World!"]
-    );
-    // By address: the certificate names localhost only.
-    let run = run_example(
-        "greeting_getter",
-        &["--tls", "--ca", &cert, "--connect", &server.address],
-    );
-    assert!(!run.status.success(), "a wrong name was accepted");
-    let errors = run.stderr_lines();
-    assert_eq!(errors.len(), 1, "stderr: {}", run.stderr);
-    assert_eq!(
-        errors[0],
-        "error: TLS: the server's certificate is not valid for the name \"127.0.0.1\"; it is \
-         for localhost: connect with a name in the certificate, or give one as the server \
-         name (--server-name NAME)"
-    );
-}
+    #[test]
+    fn greeting_server_with_a_certificate_answers_tls_getters_and_clients() {
+        let (_dir, ca, cert, key) = certificate_files("greeting");
+        let server = start_tls_server("greeting_server", &cert, &key);
+        let address = server.address.as_str();
+        let port = address.rsplit_once(':').expect("HOST:PORT").1;
 
-#[test]
-fn a_plaintext_client_gets_no_greeting_from_a_tls_server() {
-    let (_dir, ca, cert, key) = certificate_files("plaintext");
-    let server = start_tls_server("greeting_server", &cert, &key);
-    // The server takes the line for a broken handshake, answers with a TLS alert record
-    // (content type 21) and closes; the port goes on.
-    let answer = ask(&server.address, "Mallory");
-    assert!(answer.starts_with('\u{15}'), "not a TLS alert: {answer:?}");
-    assert!(!answer.contains("Hello"), "{answer:?}");
-    assert_eq!(
-        ask_tls(&server.address, "localhost", &ca, "Alice"),
-        "Hello, Alice!"
-    );
-}
+        // By address (the certificate names 127.0.0.1), and by name.
+        let getter = run_example(
+            "greeting_getter",
+            &[
+                "--tls",
+                "--ca",
+                &ca,
+                "--connect",
+                address,
+                "--name",
+                "Alice",
+            ],
+        );
+        assert_eq!(
+            getter.success(),
+            ["callbacks: Hello, Alice!", "async/await: Hello, Alice!"]
+        );
+        let localhost = format!("localhost:{port}");
+        let getter = run_example(
+            "greeting_getter",
+            &[
+                "--tls",
+                "--ca",
+                &ca,
+                "--connect",
+                &localhost,
+                "--name",
+                "Bob",
+            ],
+        );
+        assert_eq!(
+            getter.success(),
+            ["callbacks: Hello, Bob!", "async/await: Hello, Bob!"]
+        );
+        assert_eq!(ask_tls(address, "localhost", &ca, "Carol"), "Hello, Carol!");
+    }
 
-#[test]
-fn line_echo_with_a_certificate_echoes_over_tls() {
-    let (_dir, ca, cert, key) = certificate_files("line-echo");
-    let server = start_tls_server("line_echo", &cert, &key);
-    assert_eq!(
-        ask_tls(&server.address, "127.0.0.1", &ca, "secret"),
-        "secret"
-    );
-}
+    #[test]
+    fn greeting_getter_refuses_a_server_its_ca_did_not_sign() {
+        let (_dir, _ca, cert, key) = certificate_files("untrusted-server");
+        let (_other, stranger_ca, _, _) = certificate_files("untrusted-ca");
+        let server = start_tls_server("greeting_server", &cert, &key);
+        let run = run_example(
+            "greeting_getter",
+            &["--tls", "--ca", &stranger_ca, "--connect", &server.address],
+        );
+        assert!(!run.status.success(), "an untrusted server was accepted");
+        assert!(run.stdout.is_empty(), "stdout: {}", run.stdout);
+        let errors = run.stderr_lines();
+        assert_eq!(errors.len(), 1, "stderr: {}", run.stderr);
+        assert!(
+            errors[0].contains("signed by an authority this client does not trust"),
+            "{}",
+            errors[0]
+        );
+    }
 
-#[test]
-fn a_server_given_half_a_tls_setup_says_so_and_exits_2() {
-    let run = run_example("line_echo", &["--port", "0", "--tls-cert", "cert.pem"]);
-    assert_eq!(run.status.code(), Some(2), "stderr: {}", run.stderr);
-    assert!(run.stdout.is_empty(), "stdout: {}", run.stdout);
-    assert!(
-        run.stderr_lines()[0].contains("--tls-cert FILE and --tls-key FILE"),
-        "{}",
-        run.stderr
-    );
-}
+    /// A self-signed certificate for localhost and its key as PEM files, made as `openssl req
+    /// -x509 -subj /CN=localhost -addext subjectAltName=DNS:localhost` makes one (`CA:TRUE`):
+    /// (dir, cert, key).
+    fn self_signed_files(tag: &str) -> (TempDir, String, String) {
+        let dir = TempDir::new(tag);
+        let mut params =
+            rcgen::CertificateParams::new(vec!["localhost".to_string()]).expect("parameters");
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "localhost");
+        let key = rcgen::KeyPair::generate().expect("a key");
+        let certificate = params.self_signed(&key).expect("a certificate");
+        let (cert_path, key_path) = (dir.0.join("cert.pem"), dir.0.join("key.pem"));
+        std::fs::write(&cert_path, certificate.pem()).expect("the certificate file");
+        std::fs::write(&key_path, key.serialize_pem()).expect("the key file");
+        let text = |path: PathBuf| path.to_str().expect("a UTF-8 temp path").to_string();
+        (dir, text(cert_path), text(key_path))
+    }
 
-#[test]
-fn a_server_given_a_missing_certificate_file_names_it_and_exits_1() {
-    let (dir, _ca, _cert, key) = certificate_files("missing");
-    let missing = dir.0.join("nowhere.pem");
-    let missing = missing.to_str().expect("a UTF-8 temp path");
-    let run = run_example(
-        "greeting_server",
-        &["--port", "0", "--tls-cert", missing, "--tls-key", &key],
-    );
-    assert_eq!(run.status.code(), Some(1), "stderr: {}", run.stderr);
-    assert!(run.stdout.is_empty(), "stdout: {}", run.stdout);
-    let errors = run.stderr_lines();
-    assert_eq!(errors.len(), 1, "stderr: {}", run.stderr);
-    assert!(errors[0].contains("nowhere.pem"), "{}", errors[0]);
+    #[test]
+    fn greeting_getter_trusts_a_self_signed_certificate_given_as_its_ca_and_checks_its_name() {
+        let (_dir, cert, key) = self_signed_files("self-signed");
+        let server = start_tls_server("greeting_server", &cert, &key);
+        let port = server.address.rsplit_once(':').expect("HOST:PORT").1;
+        let localhost = format!("localhost:{port}");
+        let getter = run_example(
+            "greeting_getter",
+            &["--tls", "--ca", &cert, "--connect", &localhost],
+        );
+        assert_eq!(
+            getter.success(),
+            ["callbacks: Hello, World!", "async/await: Hello, World!"]
+        );
+        // By address: the certificate names localhost only.
+        let run = run_example(
+            "greeting_getter",
+            &["--tls", "--ca", &cert, "--connect", &server.address],
+        );
+        assert!(!run.status.success(), "a wrong name was accepted");
+        let errors = run.stderr_lines();
+        assert_eq!(errors.len(), 1, "stderr: {}", run.stderr);
+        assert_eq!(
+            errors[0],
+            "error: TLS: the server's certificate is not valid for the name \"127.0.0.1\"; it is \
+             for localhost: connect with a name in the certificate, or give one as the server \
+             name (--server-name NAME)"
+        );
+    }
+
+    #[test]
+    fn a_plaintext_client_gets_no_greeting_from_a_tls_server() {
+        let (_dir, ca, cert, key) = certificate_files("plaintext");
+        let server = start_tls_server("greeting_server", &cert, &key);
+        // The server takes the line for a broken handshake, answers with a TLS alert record
+        // (content type 21) and closes; the port goes on.
+        let answer = ask(&server.address, "Mallory");
+        assert!(answer.starts_with('\u{15}'), "not a TLS alert: {answer:?}");
+        assert!(!answer.contains("Hello"), "{answer:?}");
+        assert_eq!(
+            ask_tls(&server.address, "localhost", &ca, "Alice"),
+            "Hello, Alice!"
+        );
+    }
+
+    #[test]
+    fn line_echo_with_a_certificate_echoes_over_tls() {
+        let (_dir, ca, cert, key) = certificate_files("line-echo");
+        let server = start_tls_server("line_echo", &cert, &key);
+        assert_eq!(
+            ask_tls(&server.address, "127.0.0.1", &ca, "secret"),
+            "secret"
+        );
+    }
+
+    #[test]
+    fn a_server_given_half_a_tls_setup_says_so_and_exits_2() {
+        let run = run_example("line_echo", &["--port", "0", "--tls-cert", "cert.pem"]);
+        assert_eq!(run.status.code(), Some(2), "stderr: {}", run.stderr);
+        assert!(run.stdout.is_empty(), "stdout: {}", run.stdout);
+        assert!(
+            run.stderr_lines()[0].contains("--tls-cert FILE and --tls-key FILE"),
+            "{}",
+            run.stderr
+        );
+    }
+
+    #[test]
+    fn a_server_given_a_missing_certificate_file_names_it_and_exits_1() {
+        let (dir, _ca, _cert, key) = certificate_files("missing");
+        let missing = dir.0.join("nowhere.pem");
+        let missing = missing.to_str().expect("a UTF-8 temp path");
+        let run = run_example(
+            "greeting_server",
+            &["--port", "0", "--tls-cert", missing, "--tls-key", &key],
+        );
+        assert_eq!(run.status.code(), Some(1), "stderr: {}", run.stderr);
+        assert!(run.stdout.is_empty(), "stdout: {}", run.stdout);
+        let errors = run.stderr_lines();
+        assert_eq!(errors.len(), 1, "stderr: {}", run.stderr);
+        assert!(errors[0].contains("nowhere.pem"), "{}", errors[0]);
+    }
 }
 
 // ---- a raw echo, STARTTLS, and the servers' idle timeout and connection limit ----
@@ -1368,162 +1392,170 @@ fn echo_stops_reading_from_a_peer_that_does_not_read_and_goes_on_once_it_does() 
     assert_eq!(exchange_on(&mut stream, "and more"), "and more");
 }
 
-#[test]
-fn starttls_echo_upgrades_its_own_client_mid_connection() {
-    let (_dir, ca, cert, key) = certificate_files("starttls");
-    let server = start_tls_server("starttls_echo", &cert, &key);
-    let port = port_of(&server.address);
-    // The server name is the host of --connect: an address, then a name.
-    for address in [server.address.clone(), format!("localhost:{port}")] {
+#[cfg(feature = "test-certificates")]
+mod starttls {
+    use super::tls::{certificate_files, start_tls_server};
+    use super::*;
+    use torsade::tls::rustls::pki_types::ServerName;
+    use torsade::tls::rustls::{ClientConnection, StreamOwned};
+
+    #[test]
+    fn starttls_echo_upgrades_its_own_client_mid_connection() {
+        let (_dir, ca, cert, key) = certificate_files("starttls");
+        let server = start_tls_server("starttls_echo", &cert, &key);
+        let port = port_of(&server.address);
+        // The server name is the host of --connect: an address, then a name.
+        for address in [server.address.clone(), format!("localhost:{port}")] {
+            let run = run_example(
+                "starttls_echo",
+                &[
+                    "--connect",
+                    &address,
+                    "--ca",
+                    &ca,
+                    "first secret",
+                    "second secret",
+                ],
+            );
+            assert_eq!(
+                run.success(),
+                [
+                    "clear: hello in the clear",
+                    "tls: first secret",
+                    "tls: second secret"
+                ]
+            );
+        }
+        // An endpoint string names no host: the name is given.
+        let endpoint = format!("tcp:host=127.0.0.1:port={port}");
         let run = run_example(
             "starttls_echo",
             &[
                 "--connect",
-                &address,
+                &endpoint,
                 "--ca",
                 &ca,
-                "first secret",
-                "second secret",
+                "--server-name",
+                "localhost",
             ],
         );
         assert_eq!(
             run.success(),
-            [
-                "clear: hello in the clear",
-                "tls: first secret",
-                "tls: second secret"
-            ]
+            ["clear: hello in the clear", "tls: hello over TLS"]
         );
     }
-    // An endpoint string names no host: the name is given.
-    let endpoint = format!("tcp:host=127.0.0.1:port={port}");
-    let run = run_example(
-        "starttls_echo",
-        &[
-            "--connect",
-            &endpoint,
-            "--ca",
-            &ca,
-            "--server-name",
-            "localhost",
-        ],
-    );
-    assert_eq!(
-        run.success(),
-        ["clear: hello in the clear", "tls: hello over TLS"]
-    );
-}
 
-#[test]
-fn starttls_echo_upgrades_a_hand_written_client_and_refuses_a_second_starttls() {
-    let (_dir, ca, cert, key) = certificate_files("starttls-raw");
-    let server = start_tls_server("starttls_echo", &cert, &key);
-    let mut socket = connect_to(&server.address);
-    assert_eq!(exchange_on(&mut socket, "in the clear"), "in the clear");
-    assert_eq!(exchange_on(&mut socket, "STARTTLS"), "READY");
-    // rustls over the same socket, as any STARTTLS client would do it.
-    let config = torsade::tls::client_config_with_ca(&ca).expect("the CA file is usable");
-    let name = ServerName::try_from("localhost").expect("a server name");
-    let session = ClientConnection::new(config, name).expect("a TLS client session");
-    let mut tls = StreamOwned::new(session, socket);
-    assert_eq!(exchange_on(&mut tls, "secret"), "secret");
-    assert!(
-        tls.conn.negotiated_cipher_suite().is_some(),
-        "the echo came over TLS"
-    );
-    assert_eq!(exchange_on(&mut tls, "STARTTLS"), "ERROR already TLS");
-    assert_eq!(exchange_on(&mut tls, "still secret"), "still secret");
-}
+    #[test]
+    fn starttls_echo_upgrades_a_hand_written_client_and_refuses_a_second_starttls() {
+        let (_dir, ca, cert, key) = certificate_files("starttls-raw");
+        let server = start_tls_server("starttls_echo", &cert, &key);
+        let mut socket = connect_to(&server.address);
+        assert_eq!(exchange_on(&mut socket, "in the clear"), "in the clear");
+        assert_eq!(exchange_on(&mut socket, "STARTTLS"), "READY");
+        // rustls over the same socket, as any STARTTLS client would do it.
+        let config = torsade::tls::client_config_with_ca(&ca).expect("the CA file is usable");
+        let name = ServerName::try_from("localhost").expect("a server name");
+        let session = ClientConnection::new(config, name).expect("a TLS client session");
+        let mut tls = StreamOwned::new(session, socket);
+        assert_eq!(exchange_on(&mut tls, "secret"), "secret");
+        assert!(
+            tls.conn.negotiated_cipher_suite().is_some(),
+            "the echo came over TLS"
+        );
+        assert_eq!(exchange_on(&mut tls, "STARTTLS"), "ERROR already TLS");
+        assert_eq!(exchange_on(&mut tls, "still secret"), "still secret");
+    }
 
-#[test]
-fn starttls_echo_aborts_a_client_that_pipelines_plaintext_behind_starttls() {
-    let (_dir, _ca, cert, key) = certificate_files("starttls-inject");
-    let (server, log) = start_logging_server(
-        "starttls_echo",
-        &["--port", "0", "--tls-cert", &cert, "--tls-key", &key],
-        None,
-    );
-    let mut socket = connect_to(&server.address);
-    assert_eq!(exchange_on(&mut socket, "MAIL FROM:<a>"), "MAIL FROM:<a>");
-    // CVE-2011-0411: a command in the same packet as STARTTLS, in the clear, would pass
-    // for one sent inside TLS.
-    socket
-        .write_all(b"STARTTLS\r\nRCPT TO:<victim>\r\n")
-        .expect("the server reads");
-    // The connection is aborted: READY, written before the refusal, is never sent, and
-    // the injected line is never echoed. The server had read everything, so its close is
-    // a FIN.
-    let mut rest = Vec::new();
-    socket
-        .read_to_end(&mut rest)
-        .expect("the server closes the connection");
-    assert!(
-        rest.is_empty(),
-        "the aborted connection answered {:?}",
-        String::from_utf8_lossy(&rest)
-    );
-    let warning = wait_for_line(&log, "plaintext after STARTTLS");
-    assert!(warning.contains("bytes=18"), "{warning}");
-    // The port goes on.
-    assert_eq!(ask(&server.address, "next"), "next");
-}
+    #[test]
+    fn starttls_echo_aborts_a_client_that_pipelines_plaintext_behind_starttls() {
+        let (_dir, _ca, cert, key) = certificate_files("starttls-inject");
+        let (server, log) = start_logging_server(
+            "starttls_echo",
+            &["--port", "0", "--tls-cert", &cert, "--tls-key", &key],
+            None,
+        );
+        let mut socket = connect_to(&server.address);
+        assert_eq!(exchange_on(&mut socket, "MAIL FROM:<a>"), "MAIL FROM:<a>");
+        // CVE-2011-0411: a command in the same packet as STARTTLS, in the clear, would pass
+        // for one sent inside TLS.
+        socket
+            .write_all(b"STARTTLS\r\nRCPT TO:<victim>\r\n")
+            .expect("the server reads");
+        // The connection is aborted: READY, written before the refusal, is never sent, and
+        // the injected line is never echoed. The server had read everything, so its close is
+        // a FIN.
+        let mut rest = Vec::new();
+        socket
+            .read_to_end(&mut rest)
+            .expect("the server closes the connection");
+        assert!(
+            rest.is_empty(),
+            "the aborted connection answered {:?}",
+            String::from_utf8_lossy(&rest)
+        );
+        let warning = wait_for_line(&log, "plaintext after STARTTLS");
+        assert!(warning.contains("bytes=18"), "{warning}");
+        // The port goes on.
+        assert_eq!(ask(&server.address, "next"), "next");
+    }
 
-#[test]
-fn starttls_echo_client_refuses_a_certificate_it_does_not_trust_or_for_another_name() {
-    // With no certificate given, the server makes a throwaway one, and says so.
-    let (server, log) = start_logging_server("starttls_echo", &["--port", "0"], None);
-    let note = log.recv_timeout(LIMIT).expect("a note on stderr");
-    assert!(note.contains("throwaway certificate"), "{note}");
-    let (_dir, ca, cert, key) = certificate_files("starttls-stranger");
-    let run = run_example(
-        "starttls_echo",
-        &["--connect", &server.address, "--ca", &ca],
-    );
-    assert_eq!(run.status.code(), Some(1), "stderr: {}", run.stderr);
-    assert_eq!(run.stdout_lines(), ["clear: hello in the clear"]);
-    let errors = run.stderr_lines();
-    assert_eq!(errors.len(), 1, "stderr: {}", run.stderr);
-    assert!(
-        errors[0].contains("signed by an authority this client does not trust"),
-        "{}",
-        errors[0]
-    );
+    #[test]
+    fn starttls_echo_client_refuses_a_certificate_it_does_not_trust_or_for_another_name() {
+        // With no certificate given, the server makes a throwaway one, and says so.
+        let (server, log) = start_logging_server("starttls_echo", &["--port", "0"], None);
+        let note = log.recv_timeout(LIMIT).expect("a note on stderr");
+        assert!(note.contains("throwaway certificate"), "{note}");
+        let (_dir, ca, cert, key) = certificate_files("starttls-stranger");
+        let run = run_example(
+            "starttls_echo",
+            &["--connect", &server.address, "--ca", &ca],
+        );
+        assert_eq!(run.status.code(), Some(1), "stderr: {}", run.stderr);
+        assert_eq!(run.stdout_lines(), ["clear: hello in the clear"]);
+        let errors = run.stderr_lines();
+        assert_eq!(errors.len(), 1, "stderr: {}", run.stderr);
+        assert!(
+            errors[0].contains("signed by an authority this client does not trust"),
+            "{}",
+            errors[0]
+        );
 
-    let server = start_tls_server("starttls_echo", &cert, &key);
-    let run = run_example(
-        "starttls_echo",
-        &[
-            "--connect",
-            &server.address,
-            "--ca",
-            &ca,
-            "--server-name",
-            "example.com",
-        ],
-    );
-    assert_eq!(run.status.code(), Some(1), "stderr: {}", run.stderr);
-    let errors = run.stderr_lines();
-    assert_eq!(errors.len(), 1, "stderr: {}", run.stderr);
-    assert!(
-        errors[0].contains("not valid for the name \"example.com\""),
-        "{}",
-        errors[0]
-    );
-}
+        let server = start_tls_server("starttls_echo", &cert, &key);
+        let run = run_example(
+            "starttls_echo",
+            &[
+                "--connect",
+                &server.address,
+                "--ca",
+                &ca,
+                "--server-name",
+                "example.com",
+            ],
+        );
+        assert_eq!(run.status.code(), Some(1), "stderr: {}", run.stderr);
+        let errors = run.stderr_lines();
+        assert_eq!(errors.len(), 1, "stderr: {}", run.stderr);
+        assert!(
+            errors[0].contains("not valid for the name \"example.com\""),
+            "{}",
+            errors[0]
+        );
+    }
 
-#[test]
-fn starttls_echo_refuses_mixed_up_modes() {
-    let run = run_example(
-        "starttls_echo",
-        &["--connect", "127.0.0.1:1", "--port", "0"],
-    );
-    assert_usage_error(&run, "--port is for the server");
-    let run = run_example("starttls_echo", &["--port", "0", "--ca", "ca.pem"]);
-    assert_usage_error(&run, "--ca goes with --connect");
-    let run = run_example("starttls_echo", &["--port", "0", "a line"]);
-    assert_usage_error(&run, "go with --connect");
-    let run = run_example("starttls_echo", &["--connect", "unix:path=/tmp/x.sock"]);
-    assert_usage_error(&run, "--server-name");
+    #[test]
+    fn starttls_echo_refuses_mixed_up_modes() {
+        let run = run_example(
+            "starttls_echo",
+            &["--connect", "127.0.0.1:1", "--port", "0"],
+        );
+        assert_usage_error(&run, "--port is for the server");
+        let run = run_example("starttls_echo", &["--port", "0", "--ca", "ca.pem"]);
+        assert_usage_error(&run, "--ca goes with --connect");
+        let run = run_example("starttls_echo", &["--port", "0", "a line"]);
+        assert_usage_error(&run, "go with --connect");
+        let run = run_example("starttls_echo", &["--connect", "unix:path=/tmp/x.sock"]);
+        assert_usage_error(&run, "--server-name");
+    }
 }
 
 /// Waits for a line holding `needle` among `lines` (a server's log), bounded by
@@ -1556,8 +1588,13 @@ const IDLE_BOUND: Duration = Duration::from_secs(20);
 
 #[test]
 fn every_server_closes_a_connection_idle_for_its_idle_timeout_and_none_by_default() {
-    // Started together, so that their timeouts run at the same time.
-    let servers: Vec<(&str, Server)> = ["line_echo", "greeting_server", "echo", "starttls_echo"]
+    // Started together, so that their timeouts run at the same time. (`starttls_echo`
+    // makes its certificate with the `test-certificates` feature.)
+    let mut names = vec!["line_echo", "greeting_server", "echo"];
+    if cfg!(feature = "test-certificates") {
+        names.push("starttls_echo");
+    }
+    let servers: Vec<(&str, Server)> = names
         .into_iter()
         .map(|name| (name, start_server_with(name, &["--idle-timeout", "1"])))
         .collect();
@@ -2002,58 +2039,11 @@ fn a_server_told_to_use_a_socket_that_was_not_passed_says_so_and_exits_1() {
 
 // ---- the time examples: heartbeat and fate ----
 
-/// The time examples, built on first use like [`EXAMPLES`] (which the functions above
-/// build).
-const TIME_EXAMPLES: [&str; 2] = ["fate", "heartbeat"];
-
-/// Runs time example `name` with `args` to its end, after bringing [`TIME_EXAMPLES`] up
-/// to date with the cargo that runs this test (a no-op when they are fresh).
-fn run_time_example(name: &str, args: &[&str]) -> Finished {
-    static BUILT: OnceLock<()> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let profile_dir = examples_dir()
-            .parent()
-            .expect("target/<profile>/examples has a parent");
-        let Some(cargo) = std::env::var_os("CARGO") else {
-            return;
-        };
-        let target_dir = profile_dir.parent().expect("target/<profile> has a parent");
-        let profile = match profile_dir.file_name().and_then(|name| name.to_str()) {
-            Some("debug") | None => "dev",
-            Some(other) => other,
-        };
-        let mut command = Command::new(cargo);
-        command
-            .args(["build", "--quiet", "--profile", profile, "--manifest-path"])
-            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
-            .arg("--target-dir")
-            .arg(target_dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        for name in TIME_EXAMPLES {
-            command.args(["--example", name]);
-        }
-        let mut running = Running::spawn(command, "cargo build --example ...");
-        let errors =
-            read_to_end_in_background(running.child.stderr.take().expect("stderr is piped"));
-        let errors = errors
-            .recv_timeout(BUILD_LIMIT)
-            .unwrap_or_else(|_| panic!("building the time examples took over {BUILD_LIMIT:?}"));
-        let status = running.child.wait().expect("cargo can be waited for");
-        assert!(
-            status.success(),
-            "building the time examples failed:\n{errors}"
-        );
-    });
-    run_example(name, args)
-}
-
 #[test]
 fn heartbeat_beats_every_second_and_stops_after_its_beats() {
     for style in [&[][..], &["--async"][..]] {
         let args = [style, &["--fake-clock"]].concat();
-        let run = run_time_example("heartbeat", &args);
+        let run = run_example("heartbeat", &args);
         assert_eq!(
             run.success(),
             [
@@ -2071,7 +2061,7 @@ fn heartbeat_beats_every_second_and_stops_after_its_beats() {
 
 #[test]
 fn heartbeat_after_a_slow_beat_skips_the_beats_it_missed_and_counts_them() {
-    let run = run_time_example(
+    let run = run_example(
         "heartbeat",
         &["--beats", "6", "--slow-beat", "3", "--fake-clock"],
     );
@@ -2091,7 +2081,7 @@ fn heartbeat_after_a_slow_beat_skips_the_beats_it_missed_and_counts_them() {
 
 #[test]
 fn heartbeat_as_a_task_late_for_a_tick_takes_it_late_and_counts_the_next() {
-    let run = run_time_example(
+    let run = run_example(
         "heartbeat",
         &[
             "--async",
@@ -2118,7 +2108,7 @@ fn heartbeat_as_a_task_late_for_a_tick_takes_it_late_and_counts_the_next() {
 
 #[test]
 fn heartbeat_refuses_zero_beats() {
-    let run = run_time_example("heartbeat", &["--beats", "0", "--fake-clock"]);
+    let run = run_example("heartbeat", &["--beats", "0", "--fake-clock"]);
     assert_eq!(run.status.code(), Some(2));
     assert_eq!(
         run.stderr_lines().first(),
@@ -2129,7 +2119,7 @@ fn heartbeat_refuses_zero_beats() {
 
 #[test]
 fn fate_runs_both_scenarios_and_shows_it_polls_and_fires_late_where_the_reactor_does_not() {
-    let run = run_time_example("fate", &["--fake-clock"]);
+    let run = run_example("fate", &["--fake-clock"]);
     assert_eq!(
         run.success(),
         [
@@ -2190,7 +2180,7 @@ fn fate_skips_the_fuse_after_one_it_removes_until_its_next_pass() {
     // With a 1.0 s fuse, the hand-over and the explosion are due together: Fate removes
     // the hand-over's fuse from the list it is iterating, as the article's Python does,
     // which skips the explosion's fuse until the next pass, 0.2 s later.
-    let run = run_time_example(
+    let run = run_example(
         "fate",
         &["--fuse-ms", "1000", "--length", "1", "--fake-clock"],
     );
@@ -2203,7 +2193,7 @@ fn fate_skips_the_fuse_after_one_it_removes_until_its_next_pass() {
 
 #[test]
 fn fate_refuses_a_chain_of_no_fuses() {
-    let run = run_time_example("fate", &["--length", "0", "--fake-clock"]);
+    let run = run_example("fate", &["--length", "0", "--fake-clock"]);
     assert_eq!(run.status.code(), Some(2));
     assert_eq!(
         run.stderr_lines().first(),

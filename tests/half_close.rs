@@ -10,9 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use common::*;
-use torsade::endpoints::{TcpClient, TcpServer, TlsClient, TlsServer};
 use torsade::prelude::*;
-use torsade::testing::TestCertificates;
 use torsade::{factory_fn, Address, Reactor};
 
 /// What one end saw.
@@ -171,7 +169,11 @@ fn the_peer_sees_eof_and_its_bytes_still_arrive_after_it() {
 }
 
 #[test]
+#[cfg(feature = "test-certificates")]
 fn over_tls_close_notify_ends_the_writers_side_and_the_answer_still_comes_back() {
+    use torsade::endpoints::{TcpClient, TcpServer, TlsClient, TlsServer};
+    use torsade::testing::TestCertificates;
+
     let certificates = TestCertificates::new(&["localhost"]).unwrap();
     let reactor = Reactor::new().unwrap();
     let (server, client) = (log(), log());

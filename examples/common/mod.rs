@@ -14,9 +14,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use torsade::endpoints::{
-    client_from_string, server_from_string, ClientEndpoint, ServerEndpoint, TcpServer, TlsServer,
+    client_from_string, server_from_string, ClientEndpoint, ServerEndpoint, TcpServer,
 };
 use torsade::testing::FakeClock;
+#[cfg(feature = "tls")]
 use torsade::tls::rustls::ServerConfig;
 use torsade::{Clock, Deferred, DelayedCall};
 use torsade::{ClockExt, LimitPolicy, ProtocolFactory, Reactor, SignalHandling};
@@ -269,11 +270,7 @@ pub fn server_endpoint(
     default_port: u16,
 ) -> Result<Box<dyn ServerEndpoint>, ExitCode> {
     if !args.flag("listen") {
-        let tcp = port_endpoint(args, default_port)?;
-        return Ok(match tls_server_config(args)? {
-            None => Box::new(tcp),
-            Some(config) => Box::new(TlsServer::new(tcp, config)),
-        });
+        return over_tls_if_asked(args, port_endpoint(args, default_port)?);
     }
     let endpoint = plain_server_endpoint(args, usage, default_port)?;
     if args.flag("tls-cert") || args.flag("tls-key") {
@@ -360,6 +357,7 @@ fn endpoint_error(flag: &str, error: torsade::Error) -> ExitCode {
 /// The server's TLS configuration from `--tls-cert FILE --tls-key FILE`, `None` if
 /// neither is given. One without the other, or a file that is not usable PEM, is a
 /// one-line error (exit status 2 for a usage mistake, 1 for a bad file).
+#[cfg(feature = "tls")]
 pub fn tls_server_config(args: &Args) -> Result<Option<Arc<ServerConfig>>, ExitCode> {
     match (args.value("tls-cert"), args.value("tls-key")) {
         (None, None) if !args.flag("tls-cert") && !args.flag("tls-key") => Ok(None),
@@ -374,6 +372,29 @@ pub fn tls_server_config(args: &Args) -> Result<Option<Arc<ServerConfig>>, ExitC
             Err(ExitCode::from(2))
         }
     }
+}
+
+/// `tcp`, under TLS if `--tls-cert` and `--tls-key` say so.
+#[cfg(feature = "tls")]
+fn over_tls_if_asked(args: &Args, tcp: TcpServer) -> Result<Box<dyn ServerEndpoint>, ExitCode> {
+    Ok(match tls_server_config(args)? {
+        None => Box::new(tcp),
+        Some(config) => Box::new(torsade::endpoints::TlsServer::new(tcp, config)),
+    })
+}
+
+/// `tcp`; the TLS flags are refused, since this build has no TLS.
+#[cfg(not(feature = "tls"))]
+fn over_tls_if_asked(args: &Args, tcp: TcpServer) -> Result<Box<dyn ServerEndpoint>, ExitCode> {
+    if args.flag("tls-cert") || args.flag("tls-key") {
+        let error = torsade::Error::FeatureDisabled {
+            what: "--tls-cert and --tls-key".to_string(),
+            feature: "tls",
+        };
+        eprintln!("error: {error}");
+        return Err(ExitCode::FAILURE);
+    }
+    Ok(Box::new(tcp))
 }
 
 impl Args {

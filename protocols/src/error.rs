@@ -38,6 +38,8 @@ pub enum Error {
 
     /// STARTTLS was asked for while bytes the peer sent in the clear after the request
     /// were already buffered (CVE-2011-0411); the connection was aborted.
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     #[error("{bytes} bytes of plaintext followed the STARTTLS request")]
     PlaintextAfterStartTls {
         /// How many.
@@ -45,6 +47,8 @@ pub enum Error {
     },
 
     /// The transport could not switch to TLS.
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     #[error("cannot start TLS: {reason}")]
     StartTlsFailed {
         /// What the transport said.
@@ -116,12 +120,8 @@ mod tests {
 
     #[test]
     fn every_variant_has_a_message() {
-        let errors = [
+        let mut errors = vec![
             Error::RawModeUnsupported,
-            Error::PlaintextAfterStartTls { bytes: 4 },
-            Error::StartTlsFailed {
-                reason: "no".into(),
-            },
             Error::GreetingPending,
             Error::NotConnected,
             Error::ConnectionClosed {
@@ -136,6 +136,13 @@ mod tests {
                 message: "empty name".into(),
             },
         ];
+        #[cfg(feature = "tls")]
+        errors.extend([
+            Error::PlaintextAfterStartTls { bytes: 4 },
+            Error::StartTlsFailed {
+                reason: "no".into(),
+            },
+        ]);
         for error in errors {
             assert!(!error.to_string().is_empty(), "{error:?}");
         }

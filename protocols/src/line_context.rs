@@ -4,8 +4,11 @@ use std::fmt;
 use std::ops::{Deref, DerefMut};
 
 use bytes::Bytes;
+#[cfg(feature = "tls")]
 use torsade::tls::StartTls;
-use torsade::{ConnectionError, Context, Transport};
+#[cfg(feature = "tls")]
+use torsade::ConnectionError;
+use torsade::{Context, Transport};
 
 use crate::{Error, LineSender, Result};
 use torsade::lines::LineFramer;
@@ -196,6 +199,8 @@ impl<'a> LineContext<'a> {
     /// assert!(matches!(reason.error(), Some(ConnectionError::PlaintextAfterStartTls { bytes: 18 })));
     /// ```
     #[doc(alias = "startTLS")]
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub fn start_tls(&mut self, tls: StartTls) -> Result<()> {
         let buffered = self.framer.buffered();
         if buffered > 0 {

@@ -17,6 +17,7 @@ use bytes::Bytes;
 use super::inbox::{Request, Taken};
 use super::pressure::Signal;
 use super::state::{Close, Registered, State, WriteSide};
+#[cfg(feature = "tls")]
 use crate::tls::TlsInfo;
 use crate::{ConnectionError, Context, DisconnectReason, Error, IdleActivity, Producer, Protocol};
 
@@ -82,6 +83,7 @@ impl<P: Protocol> Core<P> {
     }
 
     /// The TLS handshake completed with `info`: `handshake_completed`.
+    #[cfg(feature = "tls")]
     pub(crate) fn handshake_completed(&mut self, info: TlsInfo) -> Result<(), End> {
         self.state.inbox.set_tls_info(info.clone());
         self.state

@@ -27,8 +27,10 @@ use super::core::{io_lost, CloseAction, Core, End};
 use super::inbox::Inbox;
 use super::layer::Layer;
 use super::state::State;
-use crate::tls::StartTls;
-use crate::{ConnectionError, DelayedCall, DisconnectReason, Protocol, ProtocolHandle};
+use crate::{DelayedCall, DisconnectReason, Protocol, ProtocolHandle};
+
+#[cfg(feature = "tls")]
+mod handshake;
 
 /// Reads dispatched before the driver flushes and looks at its inbox again.
 pub(crate) const READS_PER_ROUND: usize = 16;
@@ -65,6 +67,7 @@ pub(crate) trait Host: Send + 'static {
     }
 
     /// How long a TLS handshake may take.
+    #[cfg(feature = "tls")]
     fn tls_handshake_timeout(&self) -> Duration {
         crate::tls::TLS_HANDSHAKE_TIMEOUT
     }
@@ -112,18 +115,43 @@ pub(crate) struct Driver<P, S, H: Host> {
     extras: Option<Box<Extras<P>>>,
 }
 
-#[derive(Default)]
 struct Extras<P> {
     on_made: Option<OnMade<P>>,
     on_lost: Option<OnLost>,
     /// The connection's timer, armed for this time.
     timer: Option<(Duration, DelayedCall)>,
-    handshake_deadline: Option<Duration>,
     linger_until: Option<Duration>,
     span: Option<tracing::Span>,
-    /// The server name a client-side TLS stream was made for.
-    server_name: Option<String>,
     reason: Option<DisconnectReason>,
+    /// When the TLS handshake under way must have completed.
+    #[cfg(feature = "tls")]
+    handshake_deadline: Option<Duration>,
+}
+
+impl<P> Extras<P> {
+    /// Whether it holds nothing.
+    fn is_empty(&self) -> bool {
+        let Extras {
+            on_made,
+            on_lost,
+            timer,
+            linger_until,
+            span,
+            reason,
+            #[cfg(feature = "tls")]
+            handshake_deadline,
+        } = self;
+        #[cfg(feature = "tls")]
+        if handshake_deadline.is_some() {
+            return false;
+        }
+        on_made.is_none()
+            && on_lost.is_none()
+            && timer.is_none()
+            && linger_until.is_none()
+            && span.is_none()
+            && reason.is_none()
+    }
 }
 
 /// How a round's reads ended.
@@ -166,36 +194,6 @@ where
         }
     }
 
-    /// A connection over a stream that is TLS already (a client's, whose handshake
-    /// completed before the protocol was built), made for `server_name`.
-    pub(crate) fn with_tls_stream(
-        protocol: P,
-        stream: tokio_rustls::TlsStream<S>,
-        server_name: Option<String>,
-        inbox: Arc<Inbox>,
-        host: H,
-    ) -> Driver<P, S, H> {
-        let mut driver = Driver {
-            core: Core::new(protocol, State::new(inbox)),
-            stream: Layer::Tls(Box::new(stream)),
-            read_buf: BytesMut::new(),
-            host,
-            phase: Phase::Start,
-            extras: None,
-        };
-        driver.core.state.mark_tls();
-        driver.extras_mut().server_name = server_name;
-        driver
-    }
-
-    /// Starts with a TLS handshake (a TLS port): what the protocol writes before it
-    /// completes is sent encrypted after it.
-    pub(crate) fn with_handshake(mut self, tls: StartTls) -> Driver<P, S, H> {
-        self.core.state.mark_tls();
-        self.begin_handshake(tls);
-        self
-    }
-
     /// Starts with an idle timeout of `timeout`, counted from now; the protocol may change
     /// it (from `connection_made` on) like one it set itself.
     pub(crate) fn with_idle_timeout(mut self, timeout: Duration) -> Driver<P, S, H> {
@@ -222,11 +220,11 @@ where
                 on_made: None,
                 on_lost: None,
                 timer: None,
-                handshake_deadline: None,
                 linger_until: None,
                 span: None,
-                server_name: None,
                 reason: None,
+                #[cfg(feature = "tls")]
+                handshake_deadline: None,
             })
         })
     }
@@ -302,6 +300,10 @@ where
         if let (Some(span), Some(extras)) = (span, self.extras.as_mut()) {
             extras.span = Some(span);
         }
+        // A connection keeps no box of nothing (a TLS port's, once its handshake is done).
+        if self.extras.as_deref().is_some_and(Extras::is_empty) {
+            self.extras = None;
+        }
         outcome
     }
 
@@ -331,16 +333,9 @@ where
         self.host.opened(self.core.state.inbox.clone());
         tracing::debug!(peer = %self.core.state.inbox.peer(), "connection made");
         self.phase = Phase::Open;
-        let mut made = self.core.made();
-        let server_name = self
-            .extras
-            .as_ref()
-            .and_then(|extras| extras.server_name.clone());
-        if made.is_ok() {
-            if let Some(info) = self.stream.info(server_name.as_deref()) {
-                made = self.core.handshake_completed(info);
-            }
-        }
+        let made = self.core.made();
+        #[cfg(feature = "tls")]
+        let made = made.and_then(|()| self.handshake_done_before_start());
         if let Some(on_made) = self
             .extras
             .as_mut()
@@ -366,7 +361,10 @@ where
             if let Some((_, timer)) = extras.timer.take() {
                 let _ = timer.cancel();
             }
-            extras.handshake_deadline = None;
+            #[cfg(feature = "tls")]
+            {
+                extras.handshake_deadline = None;
+            }
         }
         let on_lost = self
             .extras
@@ -405,10 +403,11 @@ where
         let mut again = false;
         self.core.run_inbox()?;
         self.poll_time()?;
+        #[cfg(feature = "tls")]
         let switch_waits = self.poll_start_tls(cx)?;
-        match self.poll_handshake(cx)? {
-            Poll::Pending if self.stream.is_handshaking() => return self.park(cx, false),
-            _ => {}
+        #[cfg(feature = "tls")]
+        if self.poll_handshake(cx)?.is_pending() && self.stream.is_handshaking() {
+            return self.park(cx, false);
         }
         let mut read = 0;
         let reads = if self.core.wants_read() {
@@ -420,6 +419,7 @@ where
         } else {
             Reads::Stopped
         };
+        #[cfg(feature = "tls")]
         if self.core.state.start_tls_pending() {
             self.host.account(read, 0);
             if switch_waits {
@@ -496,29 +496,16 @@ where
             }
         }
         let now = self.core.state.inbox.clock().now();
-        if let Some(deadline) = self
-            .extras
-            .as_ref()
-            .and_then(|extras| extras.handshake_deadline)
-        {
-            if deadline <= now && self.stream.is_handshaking() {
-                let timeout = self.host.tls_handshake_timeout();
-                tracing::debug!(peer = %self.core.state.inbox.peer(), ?timeout, "TLS handshake timed out");
-                return Err(DisconnectReason::Lost(
-                    ConnectionError::TlsHandshakeTimeout { timeout },
-                ));
-            }
-        }
+        #[cfg(feature = "tls")]
+        self.check_handshake_deadline(now)?;
         self.core.on_time(now)
     }
 
     /// Arms the connection's timer for its next deadline, unless one is armed no later.
     fn arm_timer(&mut self) {
-        let handshake = self
-            .extras
-            .as_ref()
-            .and_then(|extras| extras.handshake_deadline);
-        let deadline = match (self.core.next_deadline(), handshake) {
+        let deadline = self.core.next_deadline();
+        #[cfg(feature = "tls")]
+        let deadline = match (deadline, self.handshake_deadline()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
@@ -616,84 +603,6 @@ where
         }
     }
 
-    /// STARTTLS: sends what was written before the request in the clear, then starts the
-    /// handshake. Returns whether it waits for the stream to take those bytes.
-    fn poll_start_tls(&mut self, cx: &mut TaskContext<'_>) -> Result<bool, End> {
-        let Some((tls, mut clear)) = self.core.state.tls_mut().and_then(|tls| tls.request.take())
-        else {
-            return Ok(false);
-        };
-        while clear > 0 && !self.core.state.out.is_empty() {
-            let out = &self.core.state.out;
-            let bytes = &out.unsent()[..clear.min(out.len())];
-            match Pin::new(&mut self.stream).poll_write(cx, bytes) {
-                Poll::Ready(Ok(0)) => return Err(io_lost(std::io::ErrorKind::WriteZero.into())),
-                Poll::Ready(Ok(count)) => {
-                    self.core.state.out.advance(count);
-                    clear -= count.min(clear);
-                    self.host.account(0, count);
-                }
-                Poll::Ready(Err(error)) => return Err(io_lost(error)),
-                Poll::Pending => {
-                    self.put_back_start_tls((tls, clear));
-                    return Ok(true);
-                }
-            }
-        }
-        match Pin::new(&mut self.stream).poll_flush(cx) {
-            Poll::Ready(Ok(())) => {}
-            Poll::Ready(Err(error)) => return Err(io_lost(error)),
-            Poll::Pending => {
-                self.put_back_start_tls((tls, clear));
-                return Ok(true);
-            }
-        }
-        self.begin_handshake(tls);
-        Ok(false)
-    }
-
-    fn put_back_start_tls(&mut self, request: (StartTls, usize)) {
-        if let Some(tls) = self.core.state.tls_mut() {
-            tls.request = Some(request);
-        }
-    }
-
-    /// Hands the plain stream to a TLS handshake, with the host's deadline.
-    fn begin_handshake(&mut self, tls: StartTls) {
-        if !self.stream.begin_handshake(tls) {
-            tracing::error!(peer = %self.core.state.inbox.peer(), "TLS requested on a stream that is not plain");
-            return;
-        }
-        let deadline = self
-            .core
-            .state
-            .inbox
-            .clock()
-            .now()
-            .saturating_add(self.host.tls_handshake_timeout());
-        self.extras_mut().handshake_deadline = Some(deadline);
-    }
-
-    /// Drives a TLS handshake in progress; `Ready` when there is none (any more).
-    fn poll_handshake(&mut self, cx: &mut TaskContext<'_>) -> Result<Poll<()>, End> {
-        match self.stream.poll_handshake(cx) {
-            Poll::Pending => Ok(Poll::Pending),
-            Poll::Ready(Ok(None)) => Ok(Poll::Ready(())),
-            Poll::Ready(Err(error)) => {
-                tracing::debug!(peer = %self.core.state.inbox.peer(), "TLS handshake failed: {error}");
-                Err(crate::tls::handshake_failure(error))
-            }
-            Poll::Ready(Ok(Some(info))) => {
-                if let Some(extras) = self.extras.as_mut() {
-                    extras.handshake_deadline = None;
-                }
-                tracing::debug!(peer = %self.core.state.inbox.peer(), "TLS handshake completed");
-                self.core.handshake_completed(info)?;
-                Ok(Poll::Ready(()))
-            }
-        }
-    }
-
     /// Tells handles how much is unsent (and wakes those waiting for it to drain).
     fn report_unsent(&self) {
         let state = &self.core.state;
@@ -708,6 +617,7 @@ where
         if let Some(spare) = self.core.state.out.take_spare() {
             buffers::give_back_write(spare);
         }
+        self.stream.release_idle();
     }
 
     /// Drops input until the peer closes, an error, the linger passes, or the host

@@ -348,6 +348,7 @@ impl Inbox {
     }
 
     /// Records the outcome of the TLS handshake, for handles.
+    #[cfg(feature = "tls")]
     pub(crate) fn set_tls_info(&self, info: TlsInfo) {
         self.lock().rare.get_or_insert_with(Box::default).tls = Some(info);
     }

@@ -30,6 +30,8 @@ pub(crate) mod layer;
 mod outgoing;
 mod pressure;
 pub(crate) mod state;
+#[cfg(feature = "tls")]
+mod tls_layer;
 
 pub use self::context::Context;
 pub use self::handle::{ProtocolHandle, TransportHandle};

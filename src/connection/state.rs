@@ -78,6 +78,7 @@ pub(crate) struct Extras {
     pub(crate) producer_generation: u32,
     /// A pull producer was registered and has not been asked for its first chunk.
     pub(crate) producer_new: bool,
+    #[cfg(feature = "tls")]
     pub(crate) tls: Option<Box<Tls>>,
     /// The reason a `lose_connection_with` gave.
     pub(crate) close_error: Option<ConnectionError>,
@@ -109,6 +110,7 @@ impl Idle {
 }
 
 /// A connection's TLS side, from the moment it starts becoming TLS.
+#[cfg(feature = "tls")]
 #[derive(Default)]
 pub(crate) struct Tls {
     /// STARTTLS asked for and not started yet: how many of the unsent bytes are still to
@@ -309,46 +311,6 @@ impl State {
             .map(|registered| registered.kind)
     }
 
-    pub(crate) fn start_tls(&mut self, tls: StartTls) -> Result<()> {
-        let unsent = self.out.len();
-        let extras = self.extras_mut();
-        if extras.tls.is_some() {
-            return Err(Error::TlsAlreadyStarted);
-        }
-        extras.tls = Some(Box::new(Tls {
-            request: Some((tls, unsent)),
-            info: None,
-        }));
-        Ok(())
-    }
-
-    /// Whether STARTTLS was asked for and not started yet (reading stops meanwhile).
-    pub(crate) fn start_tls_pending(&self) -> bool {
-        self.tls().is_some_and(|tls| tls.request.is_some())
-    }
-
-    pub(crate) fn tls(&self) -> Option<&Tls> {
-        self.extras
-            .as_ref()
-            .and_then(|extras| extras.tls.as_deref())
-    }
-
-    pub(crate) fn tls_mut(&mut self) -> Option<&mut Tls> {
-        self.extras
-            .as_mut()
-            .and_then(|extras| extras.tls.as_deref_mut())
-    }
-
-    /// Marks the connection TLS from the start (a TLS port or a TLS client): STARTTLS is
-    /// refused.
-    pub(crate) fn mark_tls(&mut self) {
-        self.extras_mut().tls.get_or_insert_with(Box::default);
-    }
-
-    pub(crate) fn tls_info(&self) -> Option<&TlsInfo> {
-        self.tls().and_then(|tls| tls.info.as_ref())
-    }
-
     pub(crate) fn set_idle_timeout(&mut self, timeout: Option<Duration>) {
         let now = timeout.map(|_| self.inbox.clock().now());
         let extras = self.extras_mut();
@@ -393,5 +355,67 @@ impl State {
             Some(error) => DisconnectReason::Lost(error),
             None => DisconnectReason::Done,
         }
+    }
+}
+
+/// A connection's TLS side: STARTTLS's request and the handshake's outcome.
+#[cfg(feature = "tls")]
+impl State {
+    pub(crate) fn start_tls(&mut self, tls: StartTls) -> Result<()> {
+        let unsent = self.out.len();
+        let extras = self.extras_mut();
+        if extras.tls.is_some() {
+            return Err(Error::TlsAlreadyStarted);
+        }
+        extras.tls = Some(Box::new(Tls {
+            request: Some((tls, unsent)),
+            info: None,
+        }));
+        Ok(())
+    }
+
+    /// Whether STARTTLS was asked for and not started yet (reading stops meanwhile).
+    pub(crate) fn start_tls_pending(&self) -> bool {
+        self.tls().is_some_and(|tls| tls.request.is_some())
+    }
+
+    pub(crate) fn tls(&self) -> Option<&Tls> {
+        self.extras
+            .as_ref()
+            .and_then(|extras| extras.tls.as_deref())
+    }
+
+    pub(crate) fn tls_mut(&mut self) -> Option<&mut Tls> {
+        self.extras
+            .as_mut()
+            .and_then(|extras| extras.tls.as_deref_mut())
+    }
+
+    /// Marks the connection TLS from the start (a TLS port or a TLS client): STARTTLS is
+    /// refused.
+    pub(crate) fn mark_tls(&mut self) {
+        self.extras_mut().tls.get_or_insert_with(Box::default);
+    }
+
+    pub(crate) fn tls_info(&self) -> Option<&TlsInfo> {
+        self.tls().and_then(|tls| tls.info.as_ref())
+    }
+}
+
+/// Without the `tls` feature a connection never becomes TLS: [`StartTls`] and [`TlsInfo`]
+/// have no values.
+#[cfg(not(feature = "tls"))]
+impl State {
+    pub(crate) fn start_tls(&mut self, tls: StartTls) -> Result<()> {
+        match tls {}
+    }
+
+    /// Whether STARTTLS was asked for and not started yet: never.
+    pub(crate) fn start_tls_pending(&self) -> bool {
+        false
+    }
+
+    pub(crate) fn tls_info(&self) -> Option<&TlsInfo> {
+        None
     }
 }

@@ -92,12 +92,7 @@ impl ServerEndpoint for AdoptedServer {
                     .unwrap_or(Address::Unix(None));
                 let listeners = Listener::share_unix(reactor, listener)
                     .map_err(|error| cannot_listen(&self.name, error))?;
-                Ok(Binding {
-                    listeners,
-                    local,
-                    tls: None,
-                    cleanup: None,
-                })
+                Ok(Binding::new(listeners, local))
             }
         }
     }

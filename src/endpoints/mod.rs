@@ -2,7 +2,7 @@
 //! strings.
 //!
 //! A [`ServerEndpoint`] says where a port listens; a [`ClientEndpoint`] says how to reach
-//! a server. Both are values you can build ([`TcpServer`], [`TlsClient`],
+//! a server. Both are values you can build ([`TcpServer`], `TlsClient`,
 //! [`UnixServer`]...), keep, and pass to [`Reactor::listen`](crate::Reactor::listen) and
 //! [`Reactor::connect`](crate::Reactor::connect) — or parse from the strings Twisted's
 //! `serverFromString` and `clientFromString` take, so a program's configuration (a command
@@ -11,16 +11,17 @@
 //! | string | endpoint |
 //! | --- | --- |
 //! | `tcp:8000:interface=127.0.0.1:backlog=1024` | [`TcpServer`] |
-//! | `tls:8443:certKey=cert.pem:privateKey=key.pem` (or `ssl:`) | [`TlsServer`] over TCP |
+//! | `tls:8443:certKey=cert.pem:privateKey=key.pem` (or `ssl:`) | `TlsServer` over TCP |
 //! | `unix:/run/app.sock:mode=660` | [`UnixServer`] |
 //! | `systemd:domain=INET:index=0` | [`SystemdServer`]: a socket passed by the service manager |
 //! | `tcp:host=example.com:port=80:timeout=5` (or `tcp:example.com:80`) | [`TcpClient`] |
-//! | `tls:host=example.com:port=443:caCerts=ca.pem` | [`TlsClient`] over TCP |
+//! | `tls:host=example.com:port=443:caCerts=ca.pem` | `TlsClient` over TCP |
 //! | `unix:path=/run/app.sock` | [`UnixClient`] |
 //!
 //! A bare socket address (`127.0.0.1:8000`, `[::1]:8000`) is a TCP endpoint, and a client
 //! takes `host:port` too. A malformed string is an [`Error::InvalidEndpoint`] naming the
-//! string, the field and what was expected.
+//! string, the field and what was expected. The TLS endpoints need the `tls` feature (on
+//! by default); without it a `tls:` (or `ssl:`) string is [`Error::FeatureDisabled`].
 //!
 //! Endpoints parsed at run time are trait objects: [`server_from_string`] gives a
 //! `Box<dyn ServerEndpoint>`, [`client_from_string`] an `Arc<dyn ClientEndpoint>` (a client
@@ -47,6 +48,7 @@ mod parse;
 #[cfg(unix)]
 mod systemd;
 mod tcp;
+#[cfg(feature = "tls")]
 mod tls;
 #[cfg(unix)]
 mod unix;
@@ -63,10 +65,12 @@ use self::parse::Description;
 #[cfg(unix)]
 pub use self::systemd::{SystemdDomain, SystemdServer};
 pub use self::tcp::{TcpClient, TcpServer, DEFAULT_BACKLOG, DEFAULT_CONNECT_TIMEOUT};
+#[cfg(feature = "tls")]
 pub use self::tls::{TlsClient, TlsServer};
 #[cfg(unix)]
 pub use self::unix::{PeerCredentials, UnixClient, UnixServer};
 use crate::reactor::NetStream;
+#[cfg(feature = "tls")]
 use crate::tls::StartTls;
 use crate::{Address, ByteStream, Error, Reactor, Result};
 
@@ -91,7 +95,7 @@ pub trait ServerEndpoint: fmt::Debug + fmt::Display + Send + Sync {
 pub trait ClientEndpoint: fmt::Debug + fmt::Display + Send + Sync {
     /// Opens a stream to the server (on the reactor's loop that will run the connection).
     /// A TLS endpoint returns the plain stream with the TLS side to play
-    /// ([`Connected::with_tls`]): the connection's driver runs the handshake.
+    /// (`Connected::with_tls`): the connection's driver runs the handshake.
     ///
     /// # Errors
     ///
@@ -104,12 +108,33 @@ pub trait ClientEndpoint: fmt::Debug + fmt::Display + Send + Sync {
 pub struct Binding {
     pub(crate) listeners: Vec<(tokio::runtime::Handle, Listener)>,
     pub(crate) local: Address,
+    #[cfg(feature = "tls")]
     pub(crate) tls: Option<Arc<crate::tls::rustls::ServerConfig>>,
     /// A Unix socket's file, removed when the port stops listening.
     pub(crate) cleanup: Option<std::path::PathBuf>,
 }
 
 impl Binding {
+    /// What `listeners` accept, bound to `local`.
+    pub(crate) fn new(
+        listeners: Vec<(tokio::runtime::Handle, Listener)>,
+        local: Address,
+    ) -> Binding {
+        Binding {
+            listeners,
+            local,
+            #[cfg(feature = "tls")]
+            tls: None,
+            cleanup: None,
+        }
+    }
+
+    /// Removes the file at `path` (a Unix socket's) when the port stops listening.
+    pub(crate) fn with_cleanup(mut self, path: std::path::PathBuf) -> Binding {
+        self.cleanup = Some(path);
+        self
+    }
+
     /// Accepts on a TCP listening socket made elsewhere (with options of its own, or
     /// handed over by a service manager): each of `reactor`'s loops accepts on a
     /// duplicate of it. Twisted's `adoptStreamPort`.
@@ -123,15 +148,12 @@ impl Binding {
             .map_err(|error| cannot_listen("an adopted socket", error))?;
         let listeners = Listener::share_tcp(reactor, listener)
             .map_err(|error| cannot_listen(&local.to_string(), error))?;
-        Ok(Binding {
-            listeners,
-            local: Address::Tcp(local),
-            tls: None,
-            cleanup: None,
-        })
+        Ok(Binding::new(listeners, Address::Tcp(local)))
     }
 
     /// Runs a TLS handshake on every accepted connection, as the server.
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub fn with_tls(mut self, config: Arc<crate::tls::rustls::ServerConfig>) -> Binding {
         self.tls = Some(config);
         self
@@ -145,11 +167,13 @@ impl Binding {
 
 impl fmt::Debug for Binding {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Binding")
+        let mut debug = f.debug_struct("Binding");
+        debug
             .field("local", &self.local)
-            .field("listeners", &self.listeners.len())
-            .field("tls", &self.tls.is_some())
-            .finish()
+            .field("listeners", &self.listeners.len());
+        #[cfg(feature = "tls")]
+        debug.field("tls", &self.tls.is_some());
+        debug.finish()
     }
 }
 
@@ -159,6 +183,7 @@ pub struct Connected {
     pub(crate) stream: NetStream,
     pub(crate) peer: Address,
     pub(crate) host: Address,
+    #[cfg(feature = "tls")]
     pub(crate) tls: Option<StartTls>,
     #[cfg(unix)]
     pub(crate) credentials: Option<PeerCredentials>,
@@ -175,6 +200,7 @@ impl Connected {
             stream,
             peer,
             host,
+            #[cfg(feature = "tls")]
             tls: None,
             #[cfg(unix)]
             credentials: None,
@@ -182,6 +208,8 @@ impl Connected {
     }
 
     /// Plays `tls`'s side of a TLS handshake over the stream before the protocol starts.
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub fn with_tls(mut self, tls: StartTls) -> Connected {
         self.tls = Some(tls);
         self
@@ -195,11 +223,11 @@ impl Connected {
 
 impl fmt::Debug for Connected {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Connected")
-            .field("peer", &self.peer)
-            .field("host", &self.host)
-            .field("tls", &self.tls)
-            .finish()
+        let mut debug = f.debug_struct("Connected");
+        debug.field("peer", &self.peer).field("host", &self.host);
+        #[cfg(feature = "tls")]
+        debug.field("tls", &self.tls);
+        debug.finish()
     }
 }
 
@@ -335,8 +363,9 @@ impl IntoClientEndpoint for &Address {
 ///
 /// # Errors
 ///
-/// [`Error::InvalidEndpoint`] naming the string, the field and what was expected; or the
-/// error loading a TLS endpoint's certificate and key ([`Error::Pem`], [`Error::Tls`]).
+/// [`Error::InvalidEndpoint`] naming the string, the field and what was expected; the
+/// error loading a TLS endpoint's certificate and key (`Error::Pem`, `Error::Tls`); or,
+/// without the `tls` feature, [`Error::FeatureDisabled`] for a TLS endpoint.
 #[doc(alias = "serverFromString")]
 pub fn server_from_string(description: &str) -> Result<Box<dyn ServerEndpoint>> {
     if let Ok(address) = description.parse::<SocketAddr>() {
@@ -345,7 +374,10 @@ pub fn server_from_string(description: &str) -> Result<Box<dyn ServerEndpoint>> 
     let parsed = Description::parse(description)?;
     match parsed.kind.as_str() {
         "tcp" => Ok(Box::new(TcpServer::parse(&parsed)?)),
+        #[cfg(feature = "tls")]
         "tls" | "ssl" => Ok(Box::new(TlsServer::parse(&parsed)?)),
+        #[cfg(not(feature = "tls"))]
+        "tls" | "ssl" => Err(tls_disabled(description)),
         #[cfg(unix)]
         "unix" => Ok(Box::new(UnixServer::parse(&parsed)?)),
         #[cfg(unix)]
@@ -362,8 +394,9 @@ pub fn server_from_string(description: &str) -> Result<Box<dyn ServerEndpoint>> 
 ///
 /// # Errors
 ///
-/// [`Error::InvalidEndpoint`] naming the string, the field and what was expected; or the
-/// error loading a TLS endpoint's CA certificates.
+/// [`Error::InvalidEndpoint`] naming the string, the field and what was expected; the
+/// error loading a TLS endpoint's CA certificates; or, without the `tls` feature,
+/// [`Error::FeatureDisabled`] for a TLS endpoint.
 #[doc(alias = "clientFromString")]
 pub fn client_from_string(description: &str) -> Result<Arc<dyn ClientEndpoint>> {
     if let Ok(address) = description.parse::<SocketAddr>() {
@@ -372,7 +405,10 @@ pub fn client_from_string(description: &str) -> Result<Arc<dyn ClientEndpoint>> 
     let parsed = Description::parse(description)?;
     match parsed.kind.as_str() {
         "tcp" => Ok(Arc::new(TcpClient::parse(&parsed)?)),
+        #[cfg(feature = "tls")]
         "tls" | "ssl" => Ok(Arc::new(TlsClient::parse(&parsed)?)),
+        #[cfg(not(feature = "tls"))]
+        "tls" | "ssl" => Err(tls_disabled(description)),
         #[cfg(unix)]
         "unix" => Ok(Arc::new(UnixClient::parse(&parsed)?)),
         _ => match TcpClient::from_host_port(description) {
@@ -385,10 +421,73 @@ pub fn client_from_string(description: &str) -> Result<Arc<dyn ClientEndpoint>> 
     }
 }
 
+/// A TLS endpoint string in a build without TLS.
+#[cfg(not(feature = "tls"))]
+fn tls_disabled(description: &str) -> Error {
+    Error::FeatureDisabled {
+        what: format!("the TLS endpoint {description:?}"),
+        feature: "tls",
+    }
+}
+
 /// [`Error::CannotListen`] on `address`.
 pub(crate) fn cannot_listen(address: &str, source: std::io::Error) -> Error {
     Error::CannotListen {
         address: address.to_string(),
         source,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `tls:` string in a build without TLS is refused for what it is: a feature this
+    /// build lacks, not a malformed string.
+    #[test]
+    #[cfg(not(feature = "tls"))]
+    fn tls_strings_without_the_tls_feature_say_the_feature_is_off() {
+        let servers = [
+            "tls:8443:certKey=cert.pem:privateKey=key.pem",
+            "ssl:8443:privateKey=key.pem",
+        ];
+        let clients = ["tls:host=localhost:port=443", "SSL:host=localhost:port=443"];
+        let errors = servers
+            .iter()
+            .map(|text| (text, server_from_string(text).unwrap_err()))
+            .chain(
+                clients
+                    .iter()
+                    .map(|text| (text, client_from_string(text).unwrap_err())),
+            );
+        for (text, error) in errors {
+            match &error {
+                Error::FeatureDisabled { what, feature } => {
+                    assert_eq!(*feature, "tls");
+                    assert!(what.contains(text), "{what}");
+                }
+                other => panic!("{text}: {other:?}"),
+            }
+            assert_eq!(
+                error.to_string(),
+                format!(
+                    "the TLS endpoint {text:?} needs torsade's \"tls\" feature, which this \
+                     build does not have"
+                )
+            );
+        }
+    }
+
+    /// With TLS, a `tls:` string is parsed and its files are loaded.
+    #[test]
+    #[cfg(feature = "tls")]
+    fn tls_strings_with_the_tls_feature_load_their_files() {
+        let error = server_from_string("tls:8443:privateKey=/nonexistent/key.pem").unwrap_err();
+        assert!(matches!(error, Error::Pem { .. }), "{error:?}");
+        let error = server_from_string("tls:8443").unwrap_err();
+        assert!(
+            matches!(error, Error::InvalidEndpoint { ref field, .. } if field == "privateKey"),
+            "{error:?}"
+        );
     }
 }

@@ -118,12 +118,7 @@ impl ServerEndpoint for SystemdServer {
                 }
                 let listeners = Listener::share_tcp(reactor, listener)
                     .map_err(|error| cannot_listen(&name, error))?;
-                Ok(Binding {
-                    listeners,
-                    local: Address::Tcp(local),
-                    tls: None,
-                    cleanup: None,
-                })
+                Ok(Binding::new(listeners, Address::Tcp(local)))
             }
             SystemdDomain::Unix => {
                 let listener = passed
@@ -137,12 +132,7 @@ impl ServerEndpoint for SystemdServer {
                     .unwrap_or(Address::Unix(None));
                 let listeners = Listener::share_unix(reactor, listener)
                     .map_err(|error| cannot_listen(&name, error))?;
-                Ok(Binding {
-                    listeners,
-                    local,
-                    tls: None,
-                    cleanup: None,
-                })
+                Ok(Binding::new(listeners, local))
             }
         }
     }

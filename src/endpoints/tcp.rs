@@ -137,12 +137,7 @@ impl ServerEndpoint for TcpServer {
                 .map_err(|error| cannot_listen(&self.address.to_string(), error))?,
             _ => self.address,
         };
-        Ok(Binding {
-            listeners,
-            local: Address::Tcp(local),
-            tls: None,
-            cleanup: None,
-        })
+        Ok(Binding::new(listeners, Address::Tcp(local)))
     }
 }
 

@@ -25,13 +25,16 @@ use crate::{Reactor, Result};
 /// # Examples
 ///
 /// ```
+/// # #[cfg(feature = "test-certificates")] {
 /// use torsade::endpoints::{TcpServer, TlsServer};
 /// use torsade::testing::TestCertificates;
 ///
 /// let config = TestCertificates::new(&["localhost"]).unwrap().server_config().unwrap();
 /// let server = TlsServer::new(TcpServer::new(8443), config);
 /// assert_eq!(server.to_string(), "tls:8443");
+/// # }
 /// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub struct TlsServer {
     inner: Box<dyn ServerEndpoint>,
     config: Arc<ServerConfig>,
@@ -110,6 +113,7 @@ impl fmt::Debug for TlsServer {
 /// # Examples
 ///
 /// ```
+/// # #[cfg(feature = "test-certificates")] {
 /// use torsade::endpoints::{TcpClient, TlsClient};
 /// use torsade::testing::TestCertificates;
 ///
@@ -121,7 +125,9 @@ impl fmt::Debug for TlsServer {
 /// )
 /// .unwrap();
 /// assert_eq!(client.to_string(), "tls:host=localhost:port=8443");
+/// # }
 /// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub struct TlsClient {
     inner: Arc<dyn ClientEndpoint>,
     tls: StartTls,

@@ -153,12 +153,7 @@ impl ServerEndpoint for UnixServer {
             let _ = std::fs::remove_file(&self.path);
             cannot_listen(&name, error)
         })?;
-        Ok(Binding {
-            listeners,
-            local: Address::unix(&self.path),
-            tls: None,
-            cleanup: Some(self.path.clone()),
-        })
+        Ok(Binding::new(listeners, Address::unix(&self.path)).with_cleanup(self.path.clone()))
     }
 }
 

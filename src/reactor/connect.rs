@@ -1,11 +1,8 @@
 //! Making connections: [`Reactor::connect`] through any client endpoint, and
 //! [`Reactor::connect_stream`] over a stream you opened.
 
-use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-
-use tokio_rustls::{TlsConnector, TlsStream};
 
 use super::host::ReactorHost;
 use super::registry::Registry;
@@ -13,7 +10,10 @@ use super::stats::Counter;
 use super::{NetStream, Reactor};
 use crate::connection::drive::{Driver, OnLost, OnMade};
 use crate::connection::inbox::Inbox;
+#[cfg(feature = "tls")]
+use crate::connection::layer::Layer;
 use crate::endpoints::{ClientEndpoint, Connected, IntoClientEndpoint};
+#[cfg(feature = "tls")]
 use crate::tls::StartTls;
 use crate::{
     Address, ByteStream, ClientFactory, Clock, Deferred, Error, Protocol, ProtocolHandle, Resolver,
@@ -226,19 +226,15 @@ pub(crate) async fn establish<P: Protocol>(
         stream,
         peer,
         host,
+        #[cfg(feature = "tls")]
         tls,
         #[cfg(unix)]
         credentials,
     } = connected;
+    #[cfg(feature = "tls")]
     let stream = match tls {
         None => Err(stream),
-        Some(tls) => {
-            let server_name = match &tls {
-                StartTls::Client { server_name, .. } => Some(server_name.to_str().into_owned()),
-                StartTls::Server { .. } => None,
-            };
-            Ok((handshake(registry, stream, tls).await?, server_name))
-        }
+        Some(tls) => Ok(handshake(registry, stream, tls).await?),
     };
     let protocol = build(&peer).ok_or_else(|| Error::NoProtocol {
         address: endpoint.to_string(),
@@ -249,44 +245,48 @@ pub(crate) async fn establish<P: Protocol>(
         inbox.set_credentials(credentials);
     }
     let host = ReactorHost::new(registry.clone(), Counter::Connected);
-    Ok(match stream {
-        Ok((stream, server_name)) => {
-            Driver::with_tls_stream(protocol, stream, server_name, inbox, host)
-        }
+    #[cfg(feature = "tls")]
+    let driver = match stream {
+        Ok(layer) => Driver::with_tls_layer(protocol, layer, inbox, host),
         Err(stream) => Driver::new(protocol, stream, inbox, host),
-    })
+    };
+    #[cfg(not(feature = "tls"))]
+    let driver = Driver::new(protocol, stream, inbox, host);
+    Ok(driver)
 }
 
 /// Runs the client side of a TLS handshake on `stream`, within the reactor's handshake
 /// timeout, unless the reactor's stop deadline passes first.
+#[cfg(feature = "tls")]
 async fn handshake(
     registry: &Registry,
     stream: NetStream,
     tls: StartTls,
-) -> Result<TlsStream<NetStream>, Error> {
-    let StartTls::Client {
-        server_name,
-        config,
-    } = tls
-    else {
-        return Err(Error::Io(io::Error::new(
-            io::ErrorKind::InvalidInput,
+) -> Result<Layer<NetStream>, Error> {
+    if let StartTls::Server { .. } = tls {
+        return Err(Error::Io(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
             "a client endpoint asked for the server side of TLS",
         )));
-    };
+    }
     let timeout = registry.tls_handshake_timeout();
     let mut aborted = registry.abort_signal();
-    let connect = TlsConnector::from(config).connect(server_name, stream);
-    tokio::select! {
-        biased;
-        _ = aborted.wait_for(|aborted| *aborted) => Err(Error::ReactorStopped),
-        outcome = tokio::time::timeout(timeout, connect) => match outcome {
-            Err(_) => Err(Error::TlsHandshakeTimeout { timeout }),
-            Ok(Ok(stream)) => Ok(TlsStream::Client(stream)),
-            Ok(Err(error)) => Err(match crate::tls::tls_error_in(&error) {
-                Some(tls) => Error::Tls(tls),
-                None => Error::Io(error),
-            }),
-        },
-    }
+    let mut layer = Layer::Plain(stream);
+    layer.begin_handshake(tls);
+    let outcome = {
+        let handshake = std::future::poll_fn(|cx| layer.poll_handshake(cx));
+        tokio::select! {
+            biased;
+            _ = aborted.wait_for(|aborted| *aborted) => Err(Error::ReactorStopped),
+            outcome = tokio::time::timeout(timeout, handshake) => match outcome {
+                Err(_) => Err(Error::TlsHandshakeTimeout { timeout }),
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(error)) => Err(match crate::tls::tls_error_in(&error) {
+                    Some(tls) => Error::Tls(tls),
+                    None => Error::Io(error),
+                }),
+            },
+        }
+    };
+    outcome.map(|()| layer)
 }

@@ -423,6 +423,8 @@ impl Reactor {
     /// [`TLS_HANDSHAKE_TIMEOUT`](crate::tls::TLS_HANDSHAKE_TIMEOUT)): a handshake still
     /// unfinished then fails with [`Error::TlsHandshakeTimeout`]. Applies to handshakes
     /// started afterwards.
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub fn set_tls_handshake_timeout(&self, timeout: Duration) {
         self.inner.registry.set_tls_handshake_timeout(timeout);
     }

@@ -80,6 +80,7 @@ impl Host for ReactorHost {
         self.registry.linger()
     }
 
+    #[cfg(feature = "tls")]
     fn tls_handshake_timeout(&self) -> Duration {
         self.registry.tls_handshake_timeout()
     }

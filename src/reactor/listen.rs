@@ -20,7 +20,9 @@ use crate::connection::drive::Driver;
 use crate::connection::inbox::Inbox;
 use crate::endpoints::{cannot_listen, Accepted, Binding, IntoServerEndpoint, Listener};
 use crate::log_limit::RepeatedError;
+#[cfg(feature = "tls")]
 use crate::tls::rustls::ServerConfig;
+#[cfg(feature = "tls")]
 use crate::tls::StartTls;
 use crate::{Address, Clock, Deferred, Error, ProtocolFactory, Resolver, Result};
 
@@ -87,6 +89,7 @@ impl Reactor {
         let Binding {
             listeners,
             local,
+            #[cfg(feature = "tls")]
             tls,
             cleanup,
         } = binding;
@@ -100,6 +103,7 @@ impl Reactor {
                 control: control.clone(),
                 registry: self.registry().clone(),
                 clock: self.loop_clock(index),
+                #[cfg(feature = "tls")]
                 tls: tls.clone(),
             };
             handle.spawn(accept_loop(listener, accepting, guard));
@@ -116,6 +120,8 @@ struct Accepting<F> {
     registry: Arc<Registry>,
     /// The clock of the loop this accept loop runs on (its connections' clock).
     clock: Arc<dyn Clock>,
+    /// The TLS server side to play on every connection, for a TLS port.
+    #[cfg(feature = "tls")]
     tls: Option<Arc<ServerConfig>>,
 }
 
@@ -226,6 +232,7 @@ fn start_connection<F: ProtocolFactory>(accepted: Accepted, accepting: &Acceptin
             if let Some(timeout) = control.idle_timeout() {
                 driver = driver.with_idle_timeout(timeout);
             }
+            #[cfg(feature = "tls")]
             if let Some(config) = &accepting.tls {
                 driver = driver.with_handshake(StartTls::server(config.clone()));
             }

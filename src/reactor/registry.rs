@@ -23,6 +23,7 @@ pub const CLOSE_LINGER: std::time::Duration = std::time::Duration::from_secs(2);
 pub(crate) struct Registry {
     state: Mutex<State>,
     /// How long TLS handshakes on this reactor may take, in milliseconds.
+    #[cfg(feature = "tls")]
     tls_handshake_timeout_ms: std::sync::atomic::AtomicU64,
     /// How long a clean close lingers, in milliseconds.
     linger_ms: std::sync::atomic::AtomicU64,
@@ -56,6 +57,7 @@ impl Registry {
         let (abort_tx, _) = watch::channel(false);
         Arc::new(Registry {
             state: Mutex::new(State::default()),
+            #[cfg(feature = "tls")]
             tls_handshake_timeout_ms: std::sync::atomic::AtomicU64::new(
                 crate::tls::TLS_HANDSHAKE_TIMEOUT.as_millis() as u64,
             ),
@@ -110,6 +112,7 @@ impl Registry {
     }
 
     /// How long a TLS handshake may take.
+    #[cfg(feature = "tls")]
     pub(crate) fn tls_handshake_timeout(&self) -> std::time::Duration {
         std::time::Duration::from_millis(
             self.tls_handshake_timeout_ms
@@ -117,6 +120,7 @@ impl Registry {
         )
     }
 
+    #[cfg(feature = "tls")]
     pub(crate) fn set_tls_handshake_timeout(&self, timeout: std::time::Duration) {
         let millis = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
         self.tls_handshake_timeout_ms
@@ -143,7 +147,9 @@ impl Registry {
         self.lock().stopping
     }
 
-    /// A receiver that sees `true` once the stop deadline has passed.
+    /// A receiver that sees `true` once the stop deadline has passed (what a client's TLS
+    /// handshake, which runs before its connection registers, watches).
+    #[cfg(feature = "tls")]
     pub(crate) fn abort_signal(&self) -> watch::Receiver<bool> {
         self.abort_tx.subscribe()
     }

@@ -15,6 +15,8 @@ use crate::{tls, Error, Result};
 /// server's key — everything a TLS test needs, in memory or written to files.
 ///
 /// For tests and examples only: the keys are generated on the spot and never protected.
+/// Needs the `test-certificates` feature (off by default), so that a program that uses
+/// TLS does not build a certificate generator.
 ///
 /// # Examples
 ///
@@ -27,6 +29,7 @@ use crate::{tls, Error, Result};
 /// assert!(certificates.ca_pem().starts_with("-----BEGIN CERTIFICATE-----"));
 /// # let _ = (server, client);
 /// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "test-certificates")))]
 pub struct TestCertificates {
     ca: CertificateDer<'static>,
     ca_pem: String,

@@ -15,7 +15,8 @@
 //!   [`stream_loopback`] does it for an async [`Connection`](crate::Connection).
 //! - [`MemoryReactor`] is a [`Network`](crate::Network) that records `listen` and
 //!   `connect` instead of opening sockets.
-//! - [`TestCertificates`] generates a throwaway CA and server certificate for TLS tests.
+//! - `TestCertificates` generates a throwaway CA and server certificate for TLS tests
+//!   (with the `test-certificates` feature).
 //!
 //! The [`guide`] walks through testing a protocol with all of these. Twisted's
 //! `twisted.internet.testing` (`StringTransport`, `MemoryReactorClock`), `task.Clock` and
@@ -49,6 +50,7 @@
 //! assert!(connection.is_lost()); // nothing was unsent: the close completed
 //! ```
 
+#[cfg(feature = "test-certificates")]
 mod certificates;
 mod clock;
 mod every_split;
@@ -58,6 +60,7 @@ mod memory_reactor;
 mod memory_stream;
 mod test_connection;
 
+#[cfg(feature = "test-certificates")]
 pub use self::certificates::TestCertificates;
 pub use self::clock::FakeClock;
 pub use self::every_split::{every_split, EVERY_CHUNKING_UP_TO};

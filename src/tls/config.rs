@@ -8,11 +8,11 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use tokio_rustls::rustls::crypto::{ring, CryptoProvider};
-use tokio_rustls::rustls::pki_types::pem::PemObject;
-use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use tokio_rustls::rustls::server::ParsedCertificate;
-use tokio_rustls::rustls::{CertificateError, ClientConfig, RootCertStore, ServerConfig};
+use rustls::crypto::{ring, CryptoProvider};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::ParsedCertificate;
+use rustls::{CertificateError, ClientConfig, RootCertStore, ServerConfig};
 
 use super::validity::Validity;
 use super::verifier::ServerCertificateCheck;
@@ -157,7 +157,7 @@ pub fn client_config_with_pinned_certificates(
     let certificates: Vec<_> = certificates.into_iter().collect();
     if !certificates.iter().all(is_readable) {
         return Err(Error::Tls(
-            tokio_rustls::rustls::Error::InvalidCertificate(CertificateError::BadEncoding).into(),
+            rustls::Error::InvalidCertificate(CertificateError::BadEncoding).into(),
         ));
     }
     client_config(ServerCertificateCheck::pinned(
@@ -202,7 +202,8 @@ fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>> {
     })
 }
 
-#[cfg(test)]
+// The tests make certificates (rcgen): they need the `test-certificates` feature.
+#[cfg(all(test, feature = "test-certificates"))]
 mod tests {
     use std::path::PathBuf;
 

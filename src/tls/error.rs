@@ -3,8 +3,6 @@
 use std::fmt;
 use std::io;
 
-use tokio_rustls::rustls;
-
 use crate::{ConnectionError, DisconnectReason};
 
 /// TLS failed: a handshake, a certificate check, or the session. Its message says what is

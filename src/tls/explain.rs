@@ -12,10 +12,8 @@
 
 use std::fmt;
 
-use tokio_rustls::rustls::pki_types::UnixTime;
-use tokio_rustls::rustls::{
-    AlertDescription, CertificateError, Error as TlsError, InconsistentKeys, OtherError,
-};
+use rustls::pki_types::UnixTime;
+use rustls::{AlertDescription, CertificateError, Error as TlsError, InconsistentKeys, OtherError};
 
 use super::utc::UtcTime;
 use super::verifier::{webpki_error, NotPinned};
@@ -223,7 +221,7 @@ mod tests {
     use std::sync::Arc;
     use std::time::Duration;
 
-    use tokio_rustls::rustls::pki_types::ServerName;
+    use rustls::pki_types::ServerName;
 
     use super::*;
 
@@ -312,7 +310,7 @@ mod tests {
         let text = explained(TlsError::AlertReceived(AlertDescription::ProtocolVersion));
         assert!(text.starts_with("the server refused the handshake (ProtocolVersion alert)"));
         let text = explained(TlsError::InvalidMessage(
-            tokio_rustls::rustls::InvalidMessage::InvalidContentType,
+            rustls::InvalidMessage::InvalidContentType,
         ));
         assert!(text.contains("plaintext port"), "{text}");
     }

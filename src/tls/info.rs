@@ -1,7 +1,7 @@
 //! What a TLS handshake settled: [`TlsInfo`].
 
-use tokio_rustls::rustls::pki_types::CertificateDer;
-use tokio_rustls::rustls::ProtocolVersion;
+use rustls::pki_types::CertificateDer;
+use rustls::ProtocolVersion;
 
 /// The outcome of a connection's TLS handshake, from
 /// [`Transport::tls_info`](crate::Transport::tls_info).

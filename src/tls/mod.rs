@@ -15,32 +15,62 @@
 //! -x509` makes them; its name and validity are still checked. A failed handshake is
 //! [`Error::Tls`](crate::Error::Tls), whose message says what is wrong and what to do.
 //!
+//! # Without the `tls` feature
+//!
+//! Everything here needs the `tls` feature (on by default) except [`StartTls`] and
+//! [`TlsInfo`], which [`Transport`](crate::Transport)'s methods name: without the feature
+//! they are types with no values, so `start_tls` cannot be called and `tls_info` is always
+//! `None`, and `Transport` has the same methods whichever features are on.
+//!
 //! [`Transport::start_tls`]: crate::Transport::start_tls
 //! [`Transport::tls_info`]: crate::Transport::tls_info
 
+#[cfg(feature = "tls")]
 mod config;
+#[cfg(feature = "tls")]
 mod error;
+#[cfg(feature = "tls")]
 mod explain;
+#[cfg(feature = "tls")]
 mod info;
+#[cfg(not(feature = "tls"))]
+mod off;
+#[cfg(feature = "tls")]
 mod start;
+#[cfg(feature = "tls")]
 mod utc;
+#[cfg(feature = "tls")]
 mod validity;
+#[cfg(feature = "tls")]
 mod verifier;
 
+#[cfg(feature = "tls")]
 use std::time::Duration;
 
+#[cfg(feature = "tls")]
 pub use self::config::{
     client_config_with_ca, client_config_with_pinned, client_config_with_pinned_certificates,
     client_config_with_platform_roots, client_config_with_roots, crypto_provider, server_config,
     server_config_from_pem,
 };
+#[cfg(feature = "tls")]
 pub use self::error::TlsError;
+#[cfg(feature = "tls")]
 pub(crate) use self::error::{handshake_failure, tls_error_in};
+#[cfg(feature = "tls")]
 pub(crate) use self::explain::Explained;
+#[cfg(feature = "tls")]
 pub use self::info::TlsInfo;
+#[cfg(not(feature = "tls"))]
+pub use self::off::{StartTls, TlsInfo};
+#[cfg(feature = "tls")]
 pub use self::start::StartTls;
+#[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 #[doc(no_inline)]
-pub use tokio_rustls::rustls;
+pub use rustls;
 
 /// How long a TLS handshake may take before the connection is given up.
+#[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);

@@ -3,8 +3,8 @@
 use std::fmt;
 use std::sync::Arc;
 
-use tokio_rustls::rustls::pki_types::ServerName;
-use tokio_rustls::rustls::{ClientConfig, ServerConfig};
+use rustls::pki_types::ServerName;
+use rustls::{ClientConfig, ServerConfig};
 
 use crate::{Error, Result};
 

@@ -16,8 +16,8 @@
 //! Only certificates the user gave (and webpki has already parsed) come here, but the
 //! reader still refuses anything malformed rather than guessing.
 
-use tokio_rustls::rustls::pki_types::UnixTime;
-use tokio_rustls::rustls::CertificateError;
+use rustls::pki_types::UnixTime;
+use rustls::CertificateError;
 
 use super::utc::UtcTime;
 
@@ -159,7 +159,8 @@ fn digits(text: &[u8]) -> Option<u32> {
     })
 }
 
-#[cfg(test)]
+// The tests make certificates (rcgen): they need the `test-certificates` feature.
+#[cfg(all(test, feature = "test-certificates"))]
 mod tests {
     use std::time::Duration;
 

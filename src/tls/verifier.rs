@@ -19,16 +19,14 @@
 use std::fmt;
 use std::sync::Arc;
 
-use tokio_rustls::rustls::client::danger::{
-    HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier,
-};
-use tokio_rustls::rustls::client::{verify_server_name, WebPkiServerVerifier};
-use tokio_rustls::rustls::crypto::{
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::{verify_server_name, WebPkiServerVerifier};
+use rustls::crypto::{
     verify_tls12_signature, verify_tls13_signature, CryptoProvider, WebPkiSupportedAlgorithms,
 };
-use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use tokio_rustls::rustls::server::ParsedCertificate;
-use tokio_rustls::rustls::{
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::server::ParsedCertificate;
+use rustls::{
     CertificateError, DigitallySignedStruct, DistinguishedName, Error as TlsError, OtherError,
     RootCertStore, SignatureScheme,
 };
@@ -213,7 +211,8 @@ impl fmt::Display for NotPinned {
 
 impl std::error::Error for NotPinned {}
 
-#[cfg(test)]
+// The tests make certificates (rcgen): they need the `test-certificates` feature.
+#[cfg(all(test, feature = "test-certificates"))]
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Duration;
