@@ -7,12 +7,20 @@ use tokio::runtime::Handle;
 use crate::reactor::NetStream;
 use crate::{Address, Reactor};
 
-/// A listening socket registered with one loop.
+/// A listening socket registered with one loop, with the address its connections have on
+/// this side when the listening address says it: a TCP socket bound to one IP address
+/// (not a wildcard) or a Unix socket. Then accepting asks the system for nothing more.
 #[derive(Debug)]
 pub(crate) enum Listener {
-    Tcp(tokio::net::TcpListener),
+    Tcp {
+        socket: tokio::net::TcpListener,
+        host: Option<std::net::SocketAddr>,
+    },
     #[cfg(unix)]
-    Unix(tokio::net::UnixListener),
+    Unix {
+        socket: tokio::net::UnixListener,
+        host: Address,
+    },
 }
 
 /// A connection just accepted.
@@ -25,15 +33,46 @@ pub(crate) struct Accepted {
 }
 
 impl Listener {
+    /// A TCP listener; its connections' local address is its own unless it listens on a
+    /// wildcard address.
+    pub(crate) fn tcp(socket: tokio::net::TcpListener) -> Listener {
+        let host = socket
+            .local_addr()
+            .ok()
+            .filter(|address| !address.ip().is_unspecified());
+        Listener::Tcp { socket, host }
+    }
+
+    /// A Unix listener; its connections' local address is its path.
+    #[cfg(unix)]
+    pub(crate) fn unix(socket: tokio::net::UnixListener) -> Listener {
+        let host = socket.local_addr().map_or(Address::Unix(None), |address| {
+            super::unix::address(&address)
+        });
+        Listener::Unix { socket, host }
+    }
+
+    /// The TCP listening socket, if this is one.
+    pub(crate) fn tcp_socket(&self) -> Option<&tokio::net::TcpListener> {
+        match self {
+            Listener::Tcp { socket, .. } => Some(socket),
+            #[cfg(unix)]
+            Listener::Unix { .. } => None,
+        }
+    }
+
     /// Accepts the next connection. TCP connections get `TCP_NODELAY`: torsade batches
     /// writes itself.
     pub(crate) async fn accept(&self) -> io::Result<Accepted> {
         match self {
-            Listener::Tcp(listener) => {
-                let (stream, peer) = listener.accept().await?;
+            Listener::Tcp { socket, host } => {
+                let (stream, peer) = socket.accept().await?;
                 // Failing to set the option only costs latency; the connection is good.
                 let _ = stream.set_nodelay(true);
-                let host = stream.local_addr()?;
+                let host = match host {
+                    Some(host) => *host,
+                    None => stream.local_addr()?,
+                };
                 Ok(Accepted {
                     stream: NetStream::Tcp(stream),
                     peer: Address::Tcp(peer),
@@ -43,14 +82,13 @@ impl Listener {
                 })
             }
             #[cfg(unix)]
-            Listener::Unix(listener) => {
-                let (stream, peer) = listener.accept().await?;
-                let host = listener.local_addr()?;
+            Listener::Unix { socket, host } => {
+                let (stream, peer) = socket.accept().await?;
                 let credentials = super::unix::credentials(&stream);
                 Ok(Accepted {
                     stream: NetStream::Unix(stream),
                     peer: super::unix::address(&peer),
-                    host: super::unix::address(&host),
+                    host: host.clone(),
                     credentials,
                 })
             }
@@ -65,7 +103,7 @@ impl Listener {
     ) -> io::Result<Vec<(Handle, Listener)>> {
         listener.set_nonblocking(true)?;
         Listener::per_loop(reactor, || {
-            Ok(Listener::Tcp(tokio::net::TcpListener::from_std(
+            Ok(Listener::tcp(tokio::net::TcpListener::from_std(
                 listener.try_clone()?,
             )?))
         })
@@ -79,7 +117,7 @@ impl Listener {
     ) -> io::Result<Vec<(Handle, Listener)>> {
         listener.set_nonblocking(true)?;
         Listener::per_loop(reactor, || {
-            Ok(Listener::Unix(tokio::net::UnixListener::from_std(
+            Ok(Listener::unix(tokio::net::UnixListener::from_std(
                 listener.try_clone()?,
             )?))
         })

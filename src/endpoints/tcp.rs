@@ -97,7 +97,7 @@ impl TcpServer {
             let listener = bind(address, shared, self.backlog)?;
             // Later loops bind to the port the first one got (when 0 was asked for).
             address = listener.local_addr()?;
-            listeners.push((handle.clone(), Listener::Tcp(listener)));
+            listeners.push((handle.clone(), Listener::tcp(listener)));
         }
         Ok(listeners)
     }
@@ -131,11 +131,14 @@ impl ServerEndpoint for TcpServer {
         let listeners = self
             .bind_per_loop(&handles)
             .map_err(|error| cannot_listen(&self.address.to_string(), error))?;
-        let local = match listeners.first() {
-            Some((_, Listener::Tcp(listener))) => listener
+        let local = match listeners
+            .first()
+            .and_then(|(_, listener)| listener.tcp_socket())
+        {
+            Some(socket) => socket
                 .local_addr()
                 .map_err(|error| cannot_listen(&self.address.to_string(), error))?,
-            _ => self.address,
+            None => self.address,
         };
         Ok(Binding::new(listeners, Address::Tcp(local)))
     }
