@@ -6,11 +6,14 @@
 //! also pays for a copy into the stream and one delivery through the core. The
 //! `test_driver` group feeds the same chunks to a protocol that only counts bytes: that
 //! delivery alone, so the parser's own cost is the difference between the two groups.
+//! The `line_framer` group runs the parser itself, `torsade::lines::LineFramer`, as the
+//! receivers do (lines lent from each chunk), with no connection around it.
 //!
 //! `cargo bench --bench line_receiver`
 
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use torsade::lines::{Frame, Lent, LineFramer, DEFAULT_MAX_LENGTH};
 use torsade::testing::TestConnection;
 use torsade::{Context, Protocol};
 use torsade_protocols::{Line, LineContext, LineHandler, LineReceiver};
@@ -90,5 +93,31 @@ fn deliver(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, parse, deliver);
+fn frame(c: &mut Criterion) {
+    let mut group = c.benchmark_group("line_framer");
+    for (line_length, chunk, total) in INPUTS {
+        let input = chunks(line_length, chunk, total);
+        group.throughput(Throughput::Bytes(total as u64));
+        let id = BenchmarkId::new(format!("{line_length}B_lines"), format!("{chunk}B_chunks"));
+        group.bench_with_input(id, &input, |b, input| {
+            b.iter(|| {
+                let mut framer = LineFramer::new(&b"\r\n"[..], DEFAULT_MAX_LENGTH);
+                let mut counted = 0;
+                for chunk in input {
+                    framer.push(chunk.clone());
+                    let mut lent = Lent::new();
+                    while let Some(frame) = framer.next_lent(&mut lent) {
+                        if let Frame::Line(range) = frame {
+                            counted += range.len();
+                        }
+                    }
+                }
+                counted
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, parse, deliver, frame);
 criterion_main!(benches);
