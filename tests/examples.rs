@@ -179,6 +179,15 @@ impl Finished {
         self.stderr.lines().collect()
     }
 
+    /// Asserts the example exited with `code` and said exactly one line on stderr, and
+    /// returns that line.
+    fn failure(&self, code: i32) -> &str {
+        assert_eq!(self.status.code(), Some(code), "stderr: {}", self.stderr);
+        let errors = self.stderr_lines();
+        assert_eq!(errors.len(), 1, "stderr: {}", self.stderr);
+        errors[0]
+    }
+
     /// Asserts the example exited 0 with nothing on stderr, and returns its stdout lines.
     fn success(&self) -> Vec<&str> {
         assert!(
@@ -1532,13 +1541,11 @@ mod starttls {
                 "example.com",
             ],
         );
-        assert_eq!(run.status.code(), Some(1), "stderr: {}", run.stderr);
-        let errors = run.stderr_lines();
-        assert_eq!(errors.len(), 1, "stderr: {}", run.stderr);
+        let error = run.failure(1);
         assert!(
-            errors[0].contains("not valid for the name \"example.com\""),
+            error.contains("not valid for the name \"example.com\""),
             "{}",
-            errors[0]
+            error
         );
     }
 
@@ -2027,14 +2034,8 @@ fn a_server_told_to_use_a_socket_that_was_not_passed_says_so_and_exits_1() {
         command,
         "python3 (to pass an IPv4 socket to line_echo for INET6: install python3)".to_string(),
     );
-    assert_eq!(run.status.code(), Some(1), "stderr: {}", run.stderr);
-    let errors = run.stderr_lines();
-    assert_eq!(errors.len(), 1, "stderr: {}", run.stderr);
-    assert!(
-        errors[0].contains("is bound to 127.0.0.1:"),
-        "{}",
-        errors[0]
-    );
+    let error = run.failure(1);
+    assert!(error.contains("is bound to 127.0.0.1:"), "{}", error);
 }
 
 // ---- the time examples: heartbeat and fate ----
