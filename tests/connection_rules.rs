@@ -26,6 +26,8 @@ struct Log {
     received: Vec<u8>,
     eof: bool,
     lost: Option<String>,
+    /// `pause_producing` and `resume_producing`, in the order they came.
+    pressure: Vec<&'static str>,
 }
 
 type Shared = Arc<Mutex<Log>>;
@@ -61,6 +63,14 @@ impl Protocol for Probe {
             cx.lose_connection();
         }
         self.0.keep_open_on_eof
+    }
+
+    fn pause_producing(&mut self, _: &mut Context<'_, Self>) {
+        self.0.log.lock().unwrap().pressure.push("pause");
+    }
+
+    fn resume_producing(&mut self, _: &mut Context<'_, Self>) {
+        self.0.log.lock().unwrap().pressure.push("resume");
     }
 
     fn connection_lost(&mut self, reason: DisconnectReason) {
@@ -483,6 +493,109 @@ fn a_pull_producer_streams_at_the_peers_pace_and_holds_the_close() {
             assert_eq!(peer.read_to_end(), b"");
             peer.wait_lost();
             assert_eq!(lost(log).as_deref(), Some("done"));
+        },
+    );
+}
+
+/// More than a loopback socket's buffers hold, so that the connection's own buffer fills
+/// past its high-water mark on the reactor too.
+const FLOOD: usize = 16 << 20;
+
+/// Byte `index` of the flood.
+fn flood_byte(index: usize) -> u8 {
+    (index % 251) as u8
+}
+
+fn flood(cx: &mut Context<'_, Probe>) {
+    let bytes: Vec<u8> = (0..FLOOD).map(flood_byte).collect();
+    cx.write(&bytes);
+}
+
+#[test]
+fn a_full_write_buffer_pauses_the_producer_and_a_drained_one_resumes_it() {
+    on_both_drivers(
+        |log| Rules {
+            on_made: flood,
+            ..rules(log)
+        },
+        |peer, log| {
+            let mut read = Vec::with_capacity(FLOOD);
+            while read.len() < FLOOD {
+                read.extend_from_slice(&peer.read_exact_up_to(FLOOD - read.len()));
+            }
+            assert!(read
+                .iter()
+                .enumerate()
+                .all(|(index, &byte)| byte == flood_byte(index)));
+            // The protocol wrote past the high-water mark at once; the buffer drained
+            // below the low-water mark before its last bytes went out.
+            assert_eq!(log.lock().unwrap().pressure, ["pause", "resume"]);
+        },
+    );
+}
+
+/// STARTTLS: the certificates both drivers' connections use.
+#[cfg(feature = "test-certificates")]
+fn certificates() -> &'static torsade::testing::TestCertificates {
+    static CERTIFICATES: std::sync::OnceLock<torsade::testing::TestCertificates> =
+        std::sync::OnceLock::new();
+    CERTIFICATES.get_or_init(|| torsade::testing::TestCertificates::new(&["localhost"]).unwrap())
+}
+
+/// On `STARTTLS\n`: `GO\n` in the clear, the switch, then `secret` — which must go out
+/// encrypted, after the handshake, though it was written before it began.
+#[cfg(feature = "test-certificates")]
+fn start_tls_on_request(cx: &mut Context<'_, Probe>, data: &[u8]) {
+    if data.ends_with(b"STARTTLS\n") {
+        cx.write(b"GO\n");
+        let config = certificates().server_config().unwrap();
+        cx.start_tls(torsade::tls::StartTls::server(config))
+            .unwrap();
+        cx.write(b"secret");
+    }
+}
+
+#[cfg(feature = "test-certificates")]
+#[test]
+fn starttls_sends_what_came_before_in_the_clear_and_what_came_after_encrypted() {
+    use torsade::tls::rustls::{pki_types::ServerName, ClientConnection};
+
+    on_both_drivers(
+        |log| Rules {
+            on_data: start_tls_on_request,
+            ..rules(log)
+        },
+        |peer, _| {
+            peer.send(b"STARTTLS\n");
+            assert_eq!(peer.read_exact(3), b"GO\n", "the answer comes in the clear");
+            // A TLS client over the peer's bytes: nothing but a handshake and records.
+            let name = ServerName::try_from("localhost").unwrap();
+            let config = certificates().client_config().unwrap();
+            let mut client = ClientConnection::new(config, name).unwrap();
+            let mut plain = Vec::new();
+            for _ in 0..100 {
+                while client.wants_write() {
+                    let mut records = Vec::new();
+                    client.write_tls(&mut records).unwrap();
+                    peer.send(&records);
+                }
+                if plain.len() >= 6 {
+                    break;
+                }
+                let records = peer.read_exact_up_to(1 << 16);
+                client.read_tls(&mut &records[..]).unwrap();
+                client
+                    .process_new_packets()
+                    .expect("what the server sends after GO is TLS");
+                let mut chunk = [0; 64];
+                while let Ok(count) = std::io::Read::read(&mut client.reader(), &mut chunk) {
+                    if count == 0 {
+                        break;
+                    }
+                    plain.extend_from_slice(&chunk[..count]);
+                }
+            }
+            assert_eq!(plain, b"secret");
         },
     );
 }
