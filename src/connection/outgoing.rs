@@ -31,21 +31,9 @@ impl Outgoing {
     }
 
     /// Appends `chunk` after what is still to send.
-    ///
-    /// Line endings and other one- or two-byte chunks are copied inline rather than
-    /// through `memcpy`, whose call costs more than such a copy; longer chunks are tested
-    /// for first, so the common case takes one comparison.
     #[inline(always)]
     pub(crate) fn append(&mut self, chunk: &[u8]) {
-        if chunk.len() > 2 {
-            self.bytes.extend_from_slice(chunk);
-            return;
-        }
-        match *chunk {
-            [byte] => self.bytes.push(byte),
-            [first, second] => self.bytes.extend_from_slice(&[first, second]),
-            _ => {}
-        }
+        self.bytes.extend_from_slice(chunk);
     }
 
     /// Marks `count` more bytes sent; once all are, the buffer is empty again (its
