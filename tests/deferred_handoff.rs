@@ -1,13 +1,13 @@
 //! Handing results on and ending failures: `Resolver::resolve`, `chain_deferred`
 //! (Twisted's `chainDeferred`), and the errbacks that need no type annotations.
 
+mod common;
 mod deferred_helpers;
 
 use std::sync::{Arc, Mutex};
 
-use deferred_helpers::{
-    assert_no_result, capture_logs, failure, is_cancelled, on_small_stack, value, watch,
-};
+use common::capture_logs;
+use deferred_helpers::{assert_no_result, failure, is_cancelled, on_small_stack, value, watch};
 use torsade::{Deferred, Error, Failure};
 
 // ---- Resolver::resolve ----

@@ -2,12 +2,14 @@
 //! a `FailureGroup` in input order; cancelling the race cancels every input once
 //! (Twisted's `RaceTests`, with its property tests run over every small shape).
 
+mod common;
 mod deferred_helpers;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
-use deferred_helpers::{assert_no_result, capture_logs, failure, is_cancelled, value};
+use common::capture_logs;
+use deferred_helpers::{assert_no_result, failure, is_cancelled, value};
 use torsade::{race, Deferred, Error, Failure, FailureGroup, Resolver};
 
 /// Cancellation counters, Deferreds, and their resolvers, one of each per input.

@@ -3,7 +3,6 @@
 #![allow(dead_code)]
 
 use std::fmt::Debug;
-use std::io;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -76,33 +75,6 @@ pub fn cancelled_with<T: Send + 'static>(value: T) -> (Deferred<T>, Resolver<T>)
     Deferred::with_canceller(move |resolver| {
         resolver.callback(value).unwrap();
     })
-}
-
-/// Runs `body` with a subscriber that records every log event; returns the text.
-pub fn capture_logs(body: impl FnOnce()) -> String {
-    let buffer = Arc::new(Mutex::new(Vec::new()));
-    let writer = buffer.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || SharedWriter(writer.clone()))
-        .with_ansi(false)
-        .with_max_level(tracing::Level::TRACE)
-        .finish();
-    tracing::subscriber::with_default(subscriber, body);
-    let bytes = buffer.lock().unwrap().clone();
-    String::from_utf8_lossy(&bytes).into_owned()
-}
-
-struct SharedWriter(Arc<Mutex<Vec<u8>>>);
-
-impl io::Write for SharedWriter {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(data);
-        Ok(data.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
 }
 
 /// The bound on a test's reactor run (against hangs; nothing waits for it).
