@@ -437,6 +437,11 @@ pub enum ConnectionError {
         max_length: usize,
     },
 
+    /// The peer's bytes broke the connection's framing (a length-prefixed receiver closes
+    /// with this).
+    #[error(transparent)]
+    Framing(crate::frames::FramingError),
+
     /// The peer sent bytes in the clear behind a STARTTLS request (the command injection
     /// of CVE-2011-0411); the connection was aborted.
     #[cfg(feature = "tls")]

@@ -76,6 +76,7 @@ mod defer;
 pub mod endpoints;
 mod error;
 mod factory;
+pub mod frames;
 pub mod lines;
 mod log_limit;
 mod network;
