@@ -64,6 +64,9 @@ mod line_only_receiver;
 mod line_receiver;
 mod line_sender;
 pub mod prelude;
+mod string_context;
+mod string_handler;
+mod string_receiver;
 
 /// The README's example, compiled and run as a doctest.
 #[cfg(doctest)]
@@ -79,4 +82,10 @@ pub use crate::line_handler::LineHandler;
 pub use crate::line_only_receiver::LineOnlyReceiver;
 pub use crate::line_receiver::LineReceiver;
 pub use crate::line_sender::LineSender;
+pub use crate::string_context::StringContext;
+pub use crate::string_handler::StringHandler;
+pub use crate::string_receiver::{
+    Int16StringReceiver, Int32StringReceiver, Int8StringReceiver, LengthFieldReceiver,
+    NetstringReceiver, StringReceiver,
+};
 pub use torsade::lines::{DEFAULT_DELIMITER, DEFAULT_MAX_LENGTH};
