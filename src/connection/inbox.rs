@@ -75,7 +75,8 @@ pub(crate) struct Inbox {
     ended: AtomicBool,
     /// Bytes the driver holds unsent (updated after each of its rounds).
     unsent: AtomicUsize,
-    /// A task waits for the unsent bytes to drain (so the driver, reporting them, looks).
+    /// A task waits for the unsent bytes to drain or to be flushed (so the driver,
+    /// reporting them, looks).
     drain_watched: AtomicBool,
     /// The driver's surroundings want it to stop what it does after the end (lingering):
     /// the reactor's stop deadline passed, or the linger did.
@@ -101,6 +102,8 @@ struct Queue {
 struct Rare {
     /// Tasks waiting for the unsent bytes to drain to the low-water mark.
     drain_waiters: Vec<Waker>,
+    /// Tasks waiting for every unsent byte to be handed to the stream.
+    flush_waiters: Vec<Waker>,
     /// The connection's watermarks, as last set (for `is_write_buffer_full` from outside).
     limits: Option<WriteBufferLimits>,
     /// The outcome of the TLS handshake, once there is one.
@@ -271,7 +274,8 @@ impl Inbox {
     }
 
     /// The connection ended: nothing left here from now on is applied. Returns what was
-    /// left and not yet taken (its calls must be told), and wakes tasks waiting to drain.
+    /// left and not yet taken (its calls must be told), and wakes tasks waiting to drain
+    /// or flush.
     pub(crate) fn end(&self) -> Option<Taken> {
         let (taken, waiters) = {
             let mut queue = self.lock();
@@ -283,7 +287,11 @@ impl Inbox {
             let waiters = queue
                 .rare
                 .as_mut()
-                .map(|rare| std::mem::take(&mut rare.drain_waiters))
+                .map(|rare| {
+                    let mut waiters = std::mem::take(&mut rare.drain_waiters);
+                    waiters.append(&mut rare.flush_waiters);
+                    waiters
+                })
                 .unwrap_or_default();
             let taken = Taken {
                 bytes: std::mem::take(&mut queue.bytes),
@@ -298,7 +306,8 @@ impl Inbox {
     }
 
     /// For the driver, after a round: records how many bytes it holds unsent, and wakes
-    /// the tasks waiting to drain if that is at or below the low-water mark.
+    /// the tasks waiting to drain if that is at or below the low-water mark (and those
+    /// waiting to flush if it is zero).
     pub(crate) fn set_unsent(&self, unsent: usize, low: usize) {
         self.unsent.store(unsent, Ordering::Release);
         if unsent > low || !self.drain_watched.load(Ordering::Acquire) {
@@ -306,12 +315,18 @@ impl Inbox {
         }
         let waiters = {
             let mut queue = self.lock();
-            self.drain_watched.store(false, Ordering::Release);
-            queue
-                .rare
-                .as_mut()
-                .map(|rare| std::mem::take(&mut rare.drain_waiters))
-                .unwrap_or_default()
+            let Some(rare) = queue.rare.as_mut() else {
+                self.drain_watched.store(false, Ordering::Release);
+                return;
+            };
+            let mut waiters = std::mem::take(&mut rare.drain_waiters);
+            if unsent == 0 {
+                waiters.append(&mut rare.flush_waiters);
+            }
+            // Flush waiters left behind still need a look after later rounds.
+            self.drain_watched
+                .store(!rare.flush_waiters.is_empty(), Ordering::Release);
+            waiters
         };
         for waiter in waiters {
             waiter.wake();
@@ -408,6 +423,20 @@ impl Inbox {
         }
         let rare = queue.rare.get_or_insert_with(Box::default);
         crate::wakers::register(&mut rare.drain_waiters, cx.waker());
+        self.drain_watched.store(true, Ordering::Release);
+        Poll::Pending
+    }
+
+    /// Ready once nothing written is unsent (every byte was handed to the stream), or the
+    /// connection ended; otherwise `cx` is woken when that holds.
+    pub(crate) fn poll_flushed(&self, cx: &mut TaskContext<'_>) -> Poll<()> {
+        let mut queue = self.lock();
+        let unsent = queue.bytes.len() + self.unsent.load(Ordering::Acquire);
+        if self.ended.load(Ordering::Acquire) || unsent == 0 {
+            return Poll::Ready(());
+        }
+        let rare = queue.rare.get_or_insert_with(Box::default);
+        crate::wakers::register(&mut rare.flush_waiters, cx.waker());
         self.drain_watched.store(true, Ordering::Release);
         Poll::Pending
     }
