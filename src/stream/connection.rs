@@ -101,7 +101,8 @@ pub struct Connection {
 
 /// The writing side of a [`Connection`]: cheap to clone, so one task can write while
 /// another reads. Writing after the connection was dropped or closed is an
-/// [`Error::ConnectionClosed`].
+/// [`Error::ConnectionClosed`]. It is tokio's [`AsyncWrite`](tokio::io::AsyncWrite) too,
+/// with the connection's rules: `tokio::io::copy(&mut connection, &mut writer)` echoes.
 #[derive(Clone)]
 pub struct StreamWriter {
     shared: Arc<StreamShared>,
