@@ -75,8 +75,9 @@ pub(crate) struct Inbox {
     ended: AtomicBool,
     /// Bytes the driver holds unsent (updated after each of its rounds).
     unsent: AtomicUsize,
-    /// A task waits for the unsent bytes to drain or to be flushed (so the driver,
-    /// reporting them, looks).
+    /// A task waits (or has just looked) for the unsent bytes to drain or to be flushed,
+    /// so the driver, reporting them, looks; the next report that finds no waiter clears
+    /// it.
     drain_watched: AtomicBool,
     /// The driver's surroundings want it to stop what it does after the end (lingering):
     /// the reactor's stop deadline passed, or the linger did.
@@ -95,6 +96,15 @@ struct Queue {
     timer_due: bool,
     /// What few connections use, behind one pointer.
     rare: Option<Box<Rare>>,
+}
+
+/// What a task waits for the unsent bytes to come down to.
+#[derive(Clone, Copy)]
+enum Wait {
+    /// The low-water mark.
+    Drain,
+    /// Nothing.
+    Flush,
 }
 
 /// State of the inbox that most connections never touch.
@@ -309,8 +319,9 @@ impl Inbox {
     /// the tasks waiting to drain if that is at or below the low-water mark (and those
     /// waiting to flush if it is zero).
     pub(crate) fn set_unsent(&self, unsent: usize, low: usize) {
-        self.unsent.store(unsent, Ordering::Release);
-        if unsent > low || !self.drain_watched.load(Ordering::Acquire) {
+        // SeqCst: see `poll_unsent`.
+        self.unsent.store(unsent, Ordering::SeqCst);
+        if unsent > low || !self.drain_watched.load(Ordering::SeqCst) {
             return;
         }
         let waiters = {
@@ -411,33 +422,39 @@ impl Inbox {
     /// Ready once the unsent bytes are at or below the low-water mark, or the connection
     /// ended; otherwise `cx` is woken when they are.
     pub(crate) fn poll_drain(&self, cx: &mut TaskContext<'_>) -> Poll<()> {
-        let mut queue = self.lock();
-        let limits = queue
-            .rare
-            .as_ref()
-            .and_then(|rare| rare.limits)
-            .unwrap_or_default();
-        let unsent = queue.bytes.len() + self.unsent.load(Ordering::Acquire);
-        if self.ended.load(Ordering::Acquire) || unsent <= limits.low {
-            return Poll::Ready(());
-        }
-        let rare = queue.rare.get_or_insert_with(Box::default);
-        crate::wakers::register(&mut rare.drain_waiters, cx.waker());
-        self.drain_watched.store(true, Ordering::Release);
-        Poll::Pending
+        self.poll_unsent(cx, Wait::Drain)
     }
 
     /// Ready once nothing written is unsent (every byte was handed to the stream), or the
     /// connection ended; otherwise `cx` is woken when that holds.
     pub(crate) fn poll_flushed(&self, cx: &mut TaskContext<'_>) -> Poll<()> {
+        self.poll_unsent(cx, Wait::Flush)
+    }
+
+    fn poll_unsent(&self, cx: &mut TaskContext<'_>, wait: Wait) -> Poll<()> {
         let mut queue = self.lock();
-        let unsent = queue.bytes.len() + self.unsent.load(Ordering::Acquire);
-        if self.ended.load(Ordering::Acquire) || unsent == 0 {
+        // The wait is announced before the count is read, both in the order `set_unsent`
+        // writes the count and reads the announcement (SeqCst): either this sees the
+        // driver's report, or the driver sees this wait (and takes the lock held here
+        // until the waker is in).
+        self.drain_watched.store(true, Ordering::SeqCst);
+        let unsent = queue.bytes.len() + self.unsent.load(Ordering::SeqCst);
+        let level = match wait {
+            Wait::Drain => {
+                let limits = queue.rare.as_ref().and_then(|rare| rare.limits);
+                limits.unwrap_or_default().low
+            }
+            Wait::Flush => 0,
+        };
+        if self.ended.load(Ordering::Acquire) || unsent <= level {
             return Poll::Ready(());
         }
         let rare = queue.rare.get_or_insert_with(Box::default);
-        crate::wakers::register(&mut rare.flush_waiters, cx.waker());
-        self.drain_watched.store(true, Ordering::Release);
+        let waiters = match wait {
+            Wait::Drain => &mut rare.drain_waiters,
+            Wait::Flush => &mut rare.flush_waiters,
+        };
+        crate::wakers::register(waiters, cx.waker());
         Poll::Pending
     }
 
