@@ -1,5 +1,6 @@
 //! The async/await face over loopback: `open_connection`, `start_server`, backpressure,
-//! and the seed's coroutine greeting client.
+//! the seed's coroutine greeting client, and tokio code (`Framed`, `tokio::io::copy`) over
+//! a connection, on sockets and in memory.
 
 mod common;
 
@@ -7,8 +8,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use common::run_bounded;
-use torsade::{Connection, Error, Reactor, WRITE_BUFFER_HIGH};
+use futures::{SinkExt, StreamExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_util::codec::{Framed, LinesCodec};
+use torsade::testing::{stream_loopback, Side};
+use torsade::{
+    Connection, Context, Deferred, Error, Protocol, Reactor, Transport, WRITE_BUFFER_HIGH,
+};
 use torsade_protocols::GreetingServer;
 
 const LIMIT: Duration = Duration::from_secs(20);
@@ -186,4 +194,139 @@ fn a_server_handler_may_read_until_the_client_half_closes_and_still_answer() {
     });
     run_bounded(&reactor, LIMIT);
     assert_eq!(client.join().unwrap().unwrap(), "10000 bytes");
+}
+
+/// A `Framed` lines server: uppercases every line until the client hangs up.
+async fn framed_uppercase(
+    connection: Connection,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let mut lines = Framed::new(connection, LinesCodec::new_with_max_length(1024));
+    while let Some(line) = lines.next().await {
+        lines.send(line?.to_uppercase()).await?;
+    }
+    Ok(())
+}
+
+#[test]
+fn framed_runs_over_a_real_connection_on_both_ends() {
+    let reactor = Reactor::new().unwrap();
+    let port = reactor
+        .start_server("127.0.0.1:0", framed_uppercase)
+        .unwrap();
+    let r = reactor.clone();
+    let answers = run_async(&reactor, async move {
+        let connection = r.open_connection(port.local_addr()).await?;
+        let mut lines = Framed::new(connection, LinesCodec::new());
+        let mut answers = Vec::new();
+        for word in ["alpha", "beta", "gamma"] {
+            lines.send(word).await?;
+            answers.push(lines.next().await.transpose()?);
+        }
+        Ok::<_, Box<dyn std::error::Error + Send + Sync>>(answers)
+    })
+    .unwrap();
+    let answers: Vec<_> = answers.into_iter().map(Option::unwrap).collect();
+    assert_eq!(answers, ["ALPHA", "BETA", "GAMMA"]);
+}
+
+#[test]
+fn tokio_io_copy_echoes_and_a_shutdown_gives_the_peer_eof() {
+    const TOTAL: usize = 1024 * 1024;
+    let reactor = Reactor::new().unwrap();
+    let port = reactor
+        .start_server("127.0.0.1:0", |mut connection: Connection| async move {
+            let mut writer = connection.writer();
+            // Ends at the client's EOF; then this side shuts down in turn.
+            tokio::io::copy(&mut connection, &mut writer).await?;
+            writer.shutdown().await
+        })
+        .unwrap();
+    let r = reactor.clone();
+    let echoed = run_async(&reactor, async move {
+        let mut connection = r.open_connection(port.local_addr()).await?;
+        let mut writer = connection.writer();
+        let sending = tokio::spawn(async move {
+            let data: Vec<u8> = (0..TOTAL).map(|i| (i % 251) as u8).collect();
+            writer.write_all(&data).await?;
+            writer.shutdown().await
+        });
+        let mut echoed = Vec::new();
+        connection.read_to_end(&mut echoed).await?;
+        sending.await.expect("the sender finished")?;
+        Ok::<_, Box<dyn std::error::Error + Send + Sync>>(echoed)
+    })
+    .unwrap();
+    assert_eq!(echoed.len(), TOTAL);
+    assert!(echoed
+        .iter()
+        .enumerate()
+        .all(|(i, &byte)| byte == (i % 251) as u8));
+}
+
+/// Echoes every chunk back, uppercased.
+struct Shout;
+
+impl Protocol for Shout {
+    fn data_received(&mut self, cx: &mut Context<'_, Self>, data: Bytes) {
+        cx.write(&data.to_ascii_uppercase());
+    }
+}
+
+#[test]
+fn framed_runs_over_the_in_memory_pair_in_any_chunking() {
+    for chunk_size in [None, Some(1), Some(3)] {
+        let (connection, mut pair) = stream_loopback(Shout);
+        pair.set_chunk_size(chunk_size);
+        let mut answers = Deferred::from_future(async move {
+            let mut lines = Framed::new(connection, LinesCodec::new());
+            lines.send("hello").await?;
+            lines.send("world").await?;
+            let first = lines.next().await.transpose()?;
+            let second = lines.next().await.transpose()?;
+            Ok::<_, tokio_util::codec::LinesCodecError>([first, second])
+        });
+        pair.pump();
+        let answers = answers.take_result().expect("finished").unwrap().unwrap();
+        assert_eq!(
+            answers,
+            [Some("HELLO".to_string()), Some("WORLD".to_string())],
+            "chunks of {chunk_size:?}"
+        );
+    }
+}
+
+/// Counts what it receives.
+#[derive(Default)]
+struct Count(usize);
+
+impl Protocol for Count {
+    fn data_received(&mut self, _: &mut Context<'_, Self>, data: Bytes) {
+        self.0 += data.len();
+    }
+}
+
+#[test]
+fn a_tokio_writer_to_a_peer_that_does_not_read_waits_with_bounded_memory() {
+    const TOTAL: usize = 1024 * 1024;
+    let (connection, mut pair) = stream_loopback(Count::default());
+    pair.set_reading(Side::Server, false);
+    let transport = connection.transport().clone();
+    let mut writer = connection.writer();
+    let mut sent = Deferred::from_future(async move {
+        writer.write_all(&vec![b'w'; TOTAL]).await?;
+        writer.flush().await?;
+        drop(connection);
+        Ok::<_, std::io::Error>(())
+    });
+    pair.pump();
+    assert!(sent.take_result().is_none(), "the writer waits");
+    let buffered = transport.write_buffer_size();
+    assert!(
+        buffered > 0 && buffered <= WRITE_BUFFER_HIGH,
+        "{buffered} bytes buffered"
+    );
+    pair.set_reading(Side::Server, true);
+    pair.pump();
+    sent.take_result().expect("finished").unwrap().unwrap();
+    assert_eq!(pair.server().protocol().0, TOTAL);
 }

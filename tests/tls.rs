@@ -272,6 +272,51 @@ fn the_async_face_works_over_tls() {
     assert_eq!(answer.as_deref(), Some(&b"SECRET"[..]));
 }
 
+#[test]
+fn tokio_io_runs_over_tls_with_a_shutdown_giving_the_peer_eof() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    const TOTAL: usize = 256 * 1024;
+    let certificates = certificates();
+    let reactor = Reactor::new().unwrap();
+    let port = reactor
+        .start_server(
+            tls_server(certificates.server_config().unwrap()),
+            |mut connection: Connection| async move {
+                let mut writer = connection.writer();
+                tokio::io::copy(&mut connection, &mut writer).await?;
+                writer.shutdown().await
+            },
+        )
+        .unwrap();
+    let client = tls_client(
+        socket_addr(&port),
+        "127.0.0.1",
+        certificates.client_config().unwrap(),
+    );
+    let r = reactor.clone();
+    let mut echoed = reactor.spawn(async move {
+        let mut connection = r.open_connection(client).await?;
+        let mut writer = connection.writer();
+        let sending = tokio::spawn(async move {
+            let data: Vec<u8> = (0..TOTAL).map(|i| (i % 253) as u8).collect();
+            writer.write_all(&data).await?;
+            writer.shutdown().await
+        });
+        let mut echoed = Vec::new();
+        connection.read_to_end(&mut echoed).await?;
+        sending.await.expect("the sender finished")?;
+        r.stop()?;
+        Ok::<_, Box<dyn std::error::Error + Send + Sync>>(echoed)
+    });
+    run_bounded(&reactor, LIMIT);
+    let echoed = echoed.take_result().unwrap().unwrap().unwrap();
+    assert_eq!(echoed.len(), TOTAL);
+    assert!(echoed
+        .iter()
+        .enumerate()
+        .all(|(i, &byte)| byte == (i % 253) as u8));
+}
+
 /// Counts connections lost with an error, keeps the last error (and its text).
 #[derive(Default)]
 struct Failures {

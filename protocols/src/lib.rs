@@ -1,5 +1,6 @@
-//! Ready-made protocols for torsade: line receivers with a raw mode, and the greeting
-//! client and server.
+//! Ready-made protocols for torsade: line receivers with a raw mode, the greeting client
+//! and server, and `CodecReceiver`, which runs any tokio-util codec as a protocol
+//! (feature `codec`, on by default).
 //!
 //! # How it fits
 //!
@@ -52,6 +53,12 @@
 )]
 #![doc(test(attr(deny(warnings))))]
 
+#[cfg(feature = "codec")]
+mod codec_context;
+#[cfg(feature = "codec")]
+mod codec_handler;
+#[cfg(feature = "codec")]
+mod codec_receiver;
 mod dispatch;
 mod error;
 mod greeting_getter;
@@ -73,6 +80,15 @@ mod string_receiver;
 #[doc = include_str!("../README.md")]
 struct ReadmeExample;
 
+#[cfg(feature = "codec")]
+#[cfg_attr(docsrs, doc(cfg(feature = "codec")))]
+pub use crate::codec_context::CodecContext;
+#[cfg(feature = "codec")]
+#[cfg_attr(docsrs, doc(cfg(feature = "codec")))]
+pub use crate::codec_handler::CodecHandler;
+#[cfg(feature = "codec")]
+#[cfg_attr(docsrs, doc(cfg(feature = "codec")))]
+pub use crate::codec_receiver::CodecReceiver;
 pub use crate::error::{Error, Result};
 pub use crate::greeting_getter::{GreetingGetter, RemoteGreetingGetter};
 pub use crate::greeting_server::GreetingServer;

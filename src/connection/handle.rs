@@ -157,6 +157,12 @@ impl TransportHandle {
         self.inbox.poll_drain(cx)
     }
 
+    /// Ready once every byte written was handed to the stream, or the connection has
+    /// ended; otherwise `cx` is woken when that holds.
+    pub(crate) fn poll_flushed(&self, cx: &mut TaskContext<'_>) -> Poll<()> {
+        self.inbox.poll_flushed(cx)
+    }
+
     /// Waits until the unsent bytes are down to the low-water mark, or the connection
     /// has ended. asyncio's `drain()`: what an async writer awaits so that a slow peer
     /// slows it down. Cancel safe.

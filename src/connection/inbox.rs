@@ -75,7 +75,9 @@ pub(crate) struct Inbox {
     ended: AtomicBool,
     /// Bytes the driver holds unsent (updated after each of its rounds).
     unsent: AtomicUsize,
-    /// A task waits for the unsent bytes to drain (so the driver, reporting them, looks).
+    /// A task waits (or has just looked) for the unsent bytes to drain or to be flushed,
+    /// so the driver, reporting them, looks; the next report that finds no waiter clears
+    /// it.
     drain_watched: AtomicBool,
     /// The driver's surroundings want it to stop what it does after the end (lingering):
     /// the reactor's stop deadline passed, or the linger did.
@@ -96,11 +98,22 @@ struct Queue {
     rare: Option<Box<Rare>>,
 }
 
+/// What a task waits for the unsent bytes to come down to.
+#[derive(Clone, Copy)]
+enum Wait {
+    /// The low-water mark.
+    Drain,
+    /// Nothing.
+    Flush,
+}
+
 /// State of the inbox that most connections never touch.
 #[derive(Default)]
 struct Rare {
     /// Tasks waiting for the unsent bytes to drain to the low-water mark.
     drain_waiters: Vec<Waker>,
+    /// Tasks waiting for every unsent byte to be handed to the stream.
+    flush_waiters: Vec<Waker>,
     /// The connection's watermarks, as last set (for `is_write_buffer_full` from outside).
     limits: Option<WriteBufferLimits>,
     /// The outcome of the TLS handshake, once there is one.
@@ -271,7 +284,8 @@ impl Inbox {
     }
 
     /// The connection ended: nothing left here from now on is applied. Returns what was
-    /// left and not yet taken (its calls must be told), and wakes tasks waiting to drain.
+    /// left and not yet taken (its calls must be told), and wakes tasks waiting to drain
+    /// or flush.
     pub(crate) fn end(&self) -> Option<Taken> {
         let (taken, waiters) = {
             let mut queue = self.lock();
@@ -283,7 +297,11 @@ impl Inbox {
             let waiters = queue
                 .rare
                 .as_mut()
-                .map(|rare| std::mem::take(&mut rare.drain_waiters))
+                .map(|rare| {
+                    let mut waiters = std::mem::take(&mut rare.drain_waiters);
+                    waiters.append(&mut rare.flush_waiters);
+                    waiters
+                })
                 .unwrap_or_default();
             let taken = Taken {
                 bytes: std::mem::take(&mut queue.bytes),
@@ -298,20 +316,28 @@ impl Inbox {
     }
 
     /// For the driver, after a round: records how many bytes it holds unsent, and wakes
-    /// the tasks waiting to drain if that is at or below the low-water mark.
+    /// the tasks waiting to drain if that is at or below the low-water mark (and those
+    /// waiting to flush if it is zero).
     pub(crate) fn set_unsent(&self, unsent: usize, low: usize) {
-        self.unsent.store(unsent, Ordering::Release);
-        if unsent > low || !self.drain_watched.load(Ordering::Acquire) {
+        // SeqCst: see `poll_unsent`.
+        self.unsent.store(unsent, Ordering::SeqCst);
+        if unsent > low || !self.drain_watched.load(Ordering::SeqCst) {
             return;
         }
         let waiters = {
             let mut queue = self.lock();
-            self.drain_watched.store(false, Ordering::Release);
-            queue
-                .rare
-                .as_mut()
-                .map(|rare| std::mem::take(&mut rare.drain_waiters))
-                .unwrap_or_default()
+            let Some(rare) = queue.rare.as_mut() else {
+                self.drain_watched.store(false, Ordering::Release);
+                return;
+            };
+            let mut waiters = std::mem::take(&mut rare.drain_waiters);
+            if unsent == 0 {
+                waiters.append(&mut rare.flush_waiters);
+            }
+            // Flush waiters left behind still need a look after later rounds.
+            self.drain_watched
+                .store(!rare.flush_waiters.is_empty(), Ordering::Release);
+            waiters
         };
         for waiter in waiters {
             waiter.wake();
@@ -396,19 +422,39 @@ impl Inbox {
     /// Ready once the unsent bytes are at or below the low-water mark, or the connection
     /// ended; otherwise `cx` is woken when they are.
     pub(crate) fn poll_drain(&self, cx: &mut TaskContext<'_>) -> Poll<()> {
+        self.poll_unsent(cx, Wait::Drain)
+    }
+
+    /// Ready once nothing written is unsent (every byte was handed to the stream), or the
+    /// connection ended; otherwise `cx` is woken when that holds.
+    pub(crate) fn poll_flushed(&self, cx: &mut TaskContext<'_>) -> Poll<()> {
+        self.poll_unsent(cx, Wait::Flush)
+    }
+
+    fn poll_unsent(&self, cx: &mut TaskContext<'_>, wait: Wait) -> Poll<()> {
         let mut queue = self.lock();
-        let limits = queue
-            .rare
-            .as_ref()
-            .and_then(|rare| rare.limits)
-            .unwrap_or_default();
-        let unsent = queue.bytes.len() + self.unsent.load(Ordering::Acquire);
-        if self.ended.load(Ordering::Acquire) || unsent <= limits.low {
+        // The wait is announced before the count is read, both in the order `set_unsent`
+        // writes the count and reads the announcement (SeqCst): either this sees the
+        // driver's report, or the driver sees this wait (and takes the lock held here
+        // until the waker is in).
+        self.drain_watched.store(true, Ordering::SeqCst);
+        let unsent = queue.bytes.len() + self.unsent.load(Ordering::SeqCst);
+        let level = match wait {
+            Wait::Drain => {
+                let limits = queue.rare.as_ref().and_then(|rare| rare.limits);
+                limits.unwrap_or_default().low
+            }
+            Wait::Flush => 0,
+        };
+        if self.ended.load(Ordering::Acquire) || unsent <= level {
             return Poll::Ready(());
         }
         let rare = queue.rare.get_or_insert_with(Box::default);
-        crate::wakers::register(&mut rare.drain_waiters, cx.waker());
-        self.drain_watched.store(true, Ordering::Release);
+        let waiters = match wait {
+            Wait::Drain => &mut rare.drain_waiters,
+            Wait::Flush => &mut rare.flush_waiters,
+        };
+        crate::wakers::register(waiters, cx.waker());
         Poll::Pending
     }
 

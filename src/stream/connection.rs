@@ -3,9 +3,10 @@
 use std::fmt;
 use std::future::poll_fn;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 
 use bytes::{Bytes, BytesMut};
+use tokio::io::ReadBuf;
 
 use super::shared::{StreamShared, StreamState, READ_BUFFER_LIMIT};
 use crate::lines::{Frame, LineFramer, DEFAULT_DELIMITER, DEFAULT_MAX_LENGTH};
@@ -29,6 +30,16 @@ use crate::{Address, DisconnectReason, Error, Result, TransportHandle};
 ///   [set](crate::Transport::set_write_buffer_limits)) waits to be sent, a write waits
 ///   until it drains to the low one ([`WRITE_BUFFER_LOW`](crate::WRITE_BUFFER_LOW)).
 /// - Dropping the connection closes it gracefully (pending writes are sent first).
+/// - It is a tokio byte stream too ([`AsyncRead`](tokio::io::AsyncRead) and
+///   [`AsyncWrite`](tokio::io::AsyncWrite), as is its [`StreamWriter`]), so
+///   `tokio_util::codec::Framed`, `tokio::io::copy` and other tokio code run over it.
+///   Those reads take what the connection has buffered first (so they interleave with
+///   `read_line`); `poll_write` takes what fits under the high-water mark and waits at it
+///   for the buffer to drain to the low one; `poll_flush` waits until every written byte
+///   was handed to the stream; `poll_shutdown` is a half-close
+///   ([`lose_write_connection`](crate::TransportHandle::lose_write_connection)): the peer
+///   reads EOF once everything written is sent, and reading goes on. Their errors are
+///   `std::io::Error`s wrapping an [`Error`].
 ///
 /// # Cancel safety
 ///
@@ -60,6 +71,28 @@ use crate::{Address, DisconnectReason, Error, Result, TransportHandle};
 /// let greeting = greeting.take_result().unwrap().unwrap().unwrap();
 /// assert_eq!(greeting.as_deref(), Some(&b"Hello, World!"[..]));
 /// ```
+///
+/// A tokio codec over it, tested in memory against a line server (`LinesCodec` ends
+/// lines with `\n`):
+///
+/// ```
+/// use futures::{SinkExt, StreamExt};
+/// use tokio_util::codec::{Framed, LinesCodec};
+/// use torsade::testing::stream_loopback;
+/// use torsade::Deferred;
+/// use torsade_protocols::{GreetingServer, LineOnlyReceiver};
+///
+/// let server = LineOnlyReceiver::new(GreetingServer::new()).with_delimiter(&b"\n"[..]);
+/// let (connection, mut pair) = stream_loopback(server);
+/// let mut greeting = Deferred::from_future(async move {
+///     let mut lines = Framed::new(connection, LinesCodec::new_with_max_length(1024));
+///     lines.send("World").await?;
+///     lines.next().await.transpose()
+/// });
+/// pair.pump();
+/// let greeting = greeting.take_result().unwrap().unwrap().unwrap();
+/// assert_eq!(greeting.as_deref(), Some("Hello, World!"));
+/// ```
 pub struct Connection {
     shared: Arc<StreamShared>,
     writer: StreamWriter,
@@ -68,7 +101,8 @@ pub struct Connection {
 
 /// The writing side of a [`Connection`]: cheap to clone, so one task can write while
 /// another reads. Writing after the connection was dropped or closed is an
-/// [`Error::ConnectionClosed`].
+/// [`Error::ConnectionClosed`]. It is tokio's [`AsyncWrite`](tokio::io::AsyncWrite) too,
+/// with the connection's rules: `tokio::io::copy(&mut connection, &mut writer)` echoes.
 #[derive(Clone)]
 pub struct StreamWriter {
     shared: Arc<StreamShared>,
@@ -257,10 +291,7 @@ impl Connection {
         let mut state = self.shared.lock();
         self.set_limit(&mut state, count);
         if state.framer.buffered() >= count {
-            let mut data = state.framer.clear();
-            let rest = data.split_off(count);
-            // What follows goes back in front of anything received later.
-            state.framer.set_line_mode(rest);
+            let data = take_front(&mut state, count);
             self.set_limit(&mut state, 0);
             self.resume_if_room(&mut state);
             return Poll::Ready(Ok(data));
@@ -273,6 +304,36 @@ impl Connection {
             Some(Err(error)) => Poll::Ready(Err(error)),
             None => self.wait(cx, &mut state),
         }
+    }
+
+    /// Moves what has arrived, as much as fits, into `buf`; filling nothing means the end
+    /// of the stream. The [`AsyncRead`](tokio::io::AsyncRead) face: bytes the framer
+    /// holds (after a `read_line`, say) come first, in order.
+    pub(super) fn poll_read_buf(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<Result<()>> {
+        if buf.remaining() == 0 {
+            return Poll::Ready(Ok(()));
+        }
+        let mut state = self.shared.lock();
+        self.set_limit(&mut state, 0);
+        if state.framer.buffered() > 0 {
+            let data = take_front(&mut state, buf.remaining());
+            buf.put_slice(&data);
+            self.resume_if_room(&mut state);
+            return Poll::Ready(Ok(()));
+        }
+        match end_of_stream(&mut state, None) {
+            Some(result) => Poll::Ready(result),
+            None => self.wait(cx, &mut state),
+        }
+    }
+
+    /// The writer, for the [`AsyncWrite`](tokio::io::AsyncWrite) face.
+    pub(super) fn writer_ref(&self) -> &StreamWriter {
+        &self.writer
     }
 
     /// Reads one frame ended by `delimiter` (removed), with the framer's rules.
@@ -333,6 +394,17 @@ impl Connection {
     }
 }
 
+/// Takes up to `count` bytes from the front of the buffer; the rest stays in front of
+/// anything received later.
+fn take_front(state: &mut StreamState, count: usize) -> Bytes {
+    let mut data = state.framer.clear();
+    if data.len() > count {
+        let rest = data.split_off(count);
+        state.framer.set_line_mode(rest);
+    }
+    data
+}
+
 /// What a read gets when the buffer cannot satisfy it: `None` while the stream may still
 /// deliver; else the end — `Ok(())` for a clean end with nothing left, an
 /// [`Error::IncompleteRead`] with what is left, or the failure.
@@ -362,8 +434,8 @@ impl StreamWriter {
     ///
     /// # Errors
     ///
-    /// [`Error::ConnectionClosed`] if the connection is closing or closed,
-    /// [`Error::Disconnected`] if it failed.
+    /// [`Error::ConnectionClosed`] if the connection is closing or closed or its writing
+    /// side was shut down, [`Error::Disconnected`] if it failed.
     pub async fn write(&self, data: &[u8]) -> Result<()> {
         self.check_open()?;
         self.transport.write(data);
@@ -391,6 +463,47 @@ impl StreamWriter {
         self.check_not_failed()
     }
 
+    /// Queues as much of `data` as fits under the high-water mark (at least one byte);
+    /// once the unsent bytes reach the mark, first waits for them to drain to the low one.
+    /// The [`AsyncWrite`](tokio::io::AsyncWrite) face: a writer that does not wait to be
+    /// woken never buffers more than the mark.
+    pub(super) fn poll_write_some(&self, cx: &mut Context<'_>, data: &[u8]) -> Poll<Result<usize>> {
+        self.check_open()?;
+        if data.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        let high = self.transport.write_buffer_limits().high;
+        let unsent = self.transport.write_buffer_size();
+        if unsent > 0 && unsent >= high {
+            ready!(self.transport.poll_drain(cx));
+            // The buffer drained, or the connection ended meanwhile.
+            self.check_open()?;
+        }
+        let room = high.saturating_sub(self.transport.write_buffer_size());
+        let taken = data.len().min(room.max(1));
+        self.transport.write(&data[..taken]);
+        Poll::Ready(Ok(taken))
+    }
+
+    /// Ready once every byte written was handed to the stream (the operating system, or
+    /// TLS), or the connection ended.
+    pub(super) fn poll_flush_all(&self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        ready!(self.transport.poll_flushed(cx));
+        self.check_not_failed()?;
+        Poll::Ready(Ok(()))
+    }
+
+    /// Shuts down the writing side once everything written is sent (the peer reads EOF;
+    /// reading goes on), and is ready once it all was handed to the stream. Writes after
+    /// it are refused.
+    pub(super) fn poll_shut_write(&self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        let first = !std::mem::replace(&mut self.shared.lock().write_shut, true);
+        if first {
+            self.transport.lose_write_connection();
+        }
+        self.poll_flush_all(cx)
+    }
+
     async fn make_room(&self) -> Result<()> {
         if self.transport.is_write_buffer_full() {
             return self.drain().await;
@@ -400,7 +513,7 @@ impl StreamWriter {
 
     fn check_open(&self) -> Result<()> {
         self.check_not_failed()?;
-        if self.transport.is_closing() {
+        if self.transport.is_closing() || self.shared.lock().write_shut {
             return Err(Error::ConnectionClosed);
         }
         Ok(())

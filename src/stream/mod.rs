@@ -10,6 +10,7 @@ mod connection;
 mod open;
 mod protocol;
 mod shared;
+mod tokio_io;
 
 pub use self::connection::{Connection, StreamWriter};
 pub use self::open::HandlerOutput;

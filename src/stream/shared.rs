@@ -23,6 +23,9 @@ pub(crate) struct StreamState {
     pub(crate) eof: bool,
     /// The connection ended, and why.
     pub(crate) ended: Option<DisconnectReason>,
+    /// The async side shut down its writing side (`AsyncWriteExt::shutdown`): it writes
+    /// no more.
+    pub(crate) write_shut: bool,
     /// How many bytes may be buffered before reading pauses.
     pub(crate) limit: usize,
     /// Reading was paused because the buffer reached `limit`.
@@ -40,6 +43,7 @@ impl StreamShared {
                 framer: LineFramer::new(DEFAULT_DELIMITER, DEFAULT_MAX_LENGTH),
                 eof: false,
                 ended: None,
+                write_shut: false,
                 limit: READ_BUFFER_LIMIT,
                 read_paused: false,
                 reader: None,

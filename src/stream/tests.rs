@@ -2,11 +2,14 @@
 //! without a runtime.
 
 use std::future::Future;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
+use std::pin::{pin, Pin};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
 
 use bytes::Bytes;
 use futures::FutureExt;
+use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::protocol::StreamProtocol;
 use super::shared::StreamShared;
@@ -380,4 +383,162 @@ fn any_chunking_of_any_input_reads_the_same_lines() {
             "input {input:?} cut at {cuts:?}"
         );
     }
+}
+
+/// A waker that counts how often it was woken.
+#[derive(Default)]
+struct CountingWaker(AtomicUsize);
+
+impl Wake for CountingWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+impl CountingWaker {
+    fn wakes(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Reads through `AsyncRead` into a buffer of `size` bytes: what it filled, `None` while
+/// pending.
+fn async_read(connection: &mut Connection, size: usize) -> Option<std::io::Result<Vec<u8>>> {
+    let mut storage = vec![0; size];
+    let mut buf = tokio::io::ReadBuf::new(&mut storage);
+    match Pin::new(connection).poll_read(&mut Context::from_waker(Waker::noop()), &mut buf) {
+        Poll::Ready(Ok(())) => Some(Ok(buf.filled().to_vec())),
+        Poll::Ready(Err(error)) => Some(Err(error)),
+        Poll::Pending => None,
+    }
+}
+
+#[test]
+fn async_read_goes_on_where_read_line_stopped_and_keeps_the_order() {
+    let (mut connection, mut peer) = pair();
+    peer.send(b"first\r\nrest of it\r\nand more");
+    assert_eq!(now(connection.read_line()).unwrap().unwrap(), &b"first"[..]);
+    // A small buffer: what does not fit stays, in front of what arrives later.
+    assert_eq!(async_read(&mut connection, 4).unwrap().unwrap(), b"rest");
+    peer.send(b" after\r\n");
+    assert_eq!(
+        now(connection.read_line()).unwrap().unwrap(),
+        &b" of it"[..]
+    );
+    assert_eq!(
+        async_read(&mut connection, 100).unwrap().unwrap(),
+        b"and more after\r\n"
+    );
+    assert!(
+        async_read(&mut connection, 100).is_none(),
+        "nothing more yet"
+    );
+    peer.send_eof();
+    assert_eq!(
+        async_read(&mut connection, 100).unwrap().unwrap(),
+        b"",
+        "EOF"
+    );
+}
+
+#[test]
+fn async_read_on_a_failed_connection_is_an_io_error_of_the_same_kind() {
+    let (mut connection, mut peer) = pair();
+    peer.send(b"kept");
+    peer.end(DisconnectReason::lost(
+        std::io::ErrorKind::ConnectionReset.into(),
+    ));
+    assert_eq!(async_read(&mut connection, 100).unwrap().unwrap(), b"kept");
+    let error = async_read(&mut connection, 100).unwrap().unwrap_err();
+    assert_eq!(error.kind(), std::io::ErrorKind::ConnectionReset);
+    assert!(matches!(
+        error
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<Error>()),
+        Some(Error::Disconnected { .. })
+    ));
+}
+
+#[test]
+fn poll_write_takes_up_to_the_high_water_mark_then_is_pending_until_woken_by_the_drain() {
+    let (mut connection, mut peer) = pair();
+    let waker = Arc::new(CountingWaker::default());
+    let task_waker = Waker::from(waker.clone());
+    let mut cx = Context::from_waker(&task_waker);
+    let chunk = vec![b'z'; WRITE_BUFFER_HIGH + 100];
+    let mut writer = Pin::new(&mut connection);
+    // Only what fits under the mark is taken.
+    assert!(matches!(
+        writer.as_mut().poll_write(&mut cx, &chunk),
+        Poll::Ready(Ok(n)) if n == WRITE_BUFFER_HIGH
+    ));
+    // At the mark: nothing more is taken, however small.
+    assert!(writer.as_mut().poll_write(&mut cx, b"!").is_pending());
+    assert_eq!(waker.wakes(), 0);
+    assert_eq!(peer.take().len(), WRITE_BUFFER_HIGH);
+    assert!(
+        waker.wakes() > 0,
+        "the writer was woken when the buffer drained"
+    );
+    assert!(matches!(
+        writer.as_mut().poll_write(&mut cx, b"!"),
+        Poll::Ready(Ok(1))
+    ));
+    assert_eq!(peer.take(), &b"!"[..]);
+}
+
+#[test]
+fn poll_flush_waits_until_every_byte_is_handed_to_the_stream() {
+    let (mut connection, mut peer) = pair();
+    let waker = Arc::new(CountingWaker::default());
+    let task_waker = Waker::from(waker.clone());
+    let mut cx = Context::from_waker(&task_waker);
+    let mut writer = Pin::new(&mut connection);
+    assert!(matches!(
+        writer.as_mut().poll_flush(&mut cx),
+        Poll::Ready(Ok(()))
+    ));
+    assert!(writer.as_mut().poll_write(&mut cx, b"abc").is_ready());
+    peer.connection.run_pending();
+    // The test's peer takes bytes only when told: they wait in the transport's buffer.
+    assert!(writer.as_mut().poll_flush(&mut cx).is_pending());
+    assert_eq!(peer.take(), &b"abc"[..]);
+    assert!(waker.wakes() > 0);
+    assert!(matches!(
+        writer.as_mut().poll_flush(&mut cx),
+        Poll::Ready(Ok(()))
+    ));
+}
+
+#[test]
+fn poll_shutdown_half_closes_after_the_written_bytes_and_refuses_later_writes() {
+    let (mut connection, mut peer) = pair();
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut writer = Pin::new(&mut connection);
+    assert!(writer
+        .as_mut()
+        .poll_write(&mut cx, b"last words")
+        .is_ready());
+    assert!(writer.as_mut().poll_shutdown(&mut cx).is_pending());
+    assert_eq!(peer.take(), &b"last words"[..]);
+    assert!(peer.connection.is_write_shut(), "the peer reads EOF");
+    assert!(matches!(
+        writer.as_mut().poll_shutdown(&mut cx),
+        Poll::Ready(Ok(()))
+    ));
+    match writer.as_mut().poll_write(&mut cx, b"late") {
+        Poll::Ready(Err(error)) => assert_eq!(error.kind(), std::io::ErrorKind::BrokenPipe),
+        other => panic!("unexpected {other:?}"),
+    }
+    assert!(matches!(
+        now(connection.write(b"late")),
+        Err(Error::ConnectionClosed)
+    ));
+    // Reading goes on after the half-close.
+    peer.send(b"answer");
+    assert_eq!(
+        async_read(&mut connection, 100).unwrap().unwrap(),
+        b"answer"
+    );
+    assert!(!peer.connection.is_lost());
 }

@@ -7,7 +7,8 @@
 //!   STARTTLS and its timers behave exactly as on the reactor, on a fake clock.
 //! - [`MemoryStream`] is an in-memory byte stream pair any connection can run over.
 //! - [`every_split`] feeds an input at every split point (and, when short, in every
-//!   chunking) and checks every run observes the same thing.
+//!   chunking) and checks every run observes the same thing; `every_split_decoder`
+//!   (feature `codec`) does it for any tokio-util `Decoder`.
 //! - [`FakeClock`] is a fake clock you advance by hand; it implements the same
 //!   [`Clock`](crate::Clock) trait as the reactor, with the same ordering rules.
 //! - [`Loopback`] connects a server and a client protocol in memory, with chunking,
@@ -63,6 +64,8 @@ mod test_connection;
 #[cfg(feature = "test-certificates")]
 pub use self::certificates::TestCertificates;
 pub use self::clock::FakeClock;
+#[cfg(feature = "codec")]
+pub use self::every_split::every_split_decoder;
 pub use self::every_split::{every_split, EVERY_CHUNKING_UP_TO};
 pub use self::loopback::{stream_loopback, Loopback, Side, MAX_PUMP_ROUNDS};
 pub use self::memory_reactor::MemoryReactor;
