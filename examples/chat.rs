@@ -94,9 +94,12 @@ fn send_to_all(users: &BTreeMap<String, LineSender>, except: &str, line: &[u8]) 
         }
         let connection = sender.transport();
         if connection.is_write_buffer_full() {
-            // It has not read its last 64 KiB: buffering more for it would grow without
-            // bound. Its `connection_lost` takes it out of the room.
-            tracing::warn!(peer = %connection.peer_addr(), name, "dropping a user that does not read");
+            // More than its high-water mark (64 KiB by default) is unsent: it does not
+            // read, and buffering more for it would grow without bound. An abort, not a
+            // close, which would wait for it to read; its `connection_lost` takes it out
+            // of the room.
+            let peer = connection.peer_addr();
+            tracing::warn!(%peer, name, "dropping a user that does not read");
             connection.abort_connection();
         } else {
             sender.send_line(line);
