@@ -10,9 +10,11 @@
 //! The state every connection shares is the `Room`, held by the factory and handed to
 //! each connection it builds (Twisted's `self.factory.users`): a table of `LineSender`s,
 //! one per named user. A user whose unsent lines pass its connection's high-water mark
-//! (64 KiB) does not read: the next line for it drops it instead of buffering more. The
-//! same code serves with `--loops N`: the table is behind a `Mutex`, so connections on
-//! different loops can share it.
+//! (64 KiB by default) does not read: the next line for it drops it instead of buffering
+//! more. The same code serves with `--loops N`: the table is behind a `Mutex`, so
+//! connections on different loops can share it. The README's "Sharing state between
+//! connections" walks through it; the tests at the end of this file (run by `cargo test`)
+//! put three users in memory.
 //!
 //! Lines end with `\r\n`, both ways. `--port 0` picks a free port; the first line printed
 //! is always `listening on ADDR`. It takes the flags of every server example: `--listen
