@@ -25,8 +25,9 @@ use std::time::Duration;
 const LIMIT: Duration = Duration::from_secs(60);
 
 /// The examples this file runs.
-const EXAMPLES: [&str; 12] = [
+const EXAMPLES: [&str; 13] = [
     "blocking_vs_async",
+    "chat",
     "echo",
     "fate",
     "firecracker",
@@ -1399,6 +1400,41 @@ fn echo_stops_reading_from_a_peer_that_does_not_read_and_goes_on_once_it_does() 
         "the echo differs from what was sent"
     );
     assert_eq!(exchange_on(&mut stream, "and more"), "and more");
+}
+
+// ---- chat: connections sharing a room ----
+
+#[test]
+fn chat_relays_each_line_to_the_two_other_clients_on_one_loop_and_on_three() {
+    for loops in ["1", "3"] {
+        let server = start_server_with("chat", &["--loops", loops]);
+        let connect = || {
+            let mut user = connect_to(&server.address);
+            assert_eq!(read_line_on(&mut user), "What's your name?");
+            user
+        };
+        let (mut alice, mut bob, mut carol) = (connect(), connect(), connect());
+        assert_eq!(exchange_on(&mut alice, "alice"), "Welcome, alice!");
+        assert_eq!(exchange_on(&mut bob, "bob"), "Welcome, bob!");
+        assert_eq!(read_line_on(&mut alice), "* bob has joined");
+        let taken = exchange_on(&mut carol, "alice");
+        assert_eq!(taken, "Name taken, please choose another.");
+        assert_eq!(exchange_on(&mut carol, "carol"), "Welcome, carol!");
+        for user in [&mut alice, &mut bob] {
+            assert_eq!(read_line_on(user), "* carol has joined");
+        }
+        bob.write_all(b"hi all\r\n").expect("the server reads");
+        for user in [&mut alice, &mut carol] {
+            assert_eq!(read_line_on(user), "<bob> hi all");
+        }
+        // Not to its sender: the next line Bob reads is the answer to `/who`.
+        assert_eq!(exchange_on(&mut bob, "/who"), "Here: alice, bob, carol");
+        drop(bob);
+        for user in [&mut alice, &mut carol] {
+            assert_eq!(read_line_on(user), "* bob has left");
+        }
+        assert_eq!(exchange_on(&mut alice, "/who"), "Here: alice, carol");
+    }
 }
 
 #[cfg(feature = "test-certificates")]
