@@ -30,6 +30,8 @@
 //!    rest of those tests' `common` module, `#[path]` below), except in the one case it
 //!    leaves out (see `modelled` there).
 
+pub mod frames;
+
 use bytes::Bytes;
 use torsade::lines::{Frame, Lent, LineFramer};
 use torsade_protocols::{LineOnlyReceiver, LineReceiver};
