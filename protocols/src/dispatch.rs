@@ -4,9 +4,10 @@
 //! `Dispatcher` owns a handler and a framer (torsade's [`LineFramer`]), and implements the
 //! `Protocol` callbacks for both receivers; they differ only in whether raw mode is
 //! allowed. After every callback that may have fed or steered the framer, it delivers the
-//! framer's frames one by one,
-//! checking before each whether the protocol asked to close — once it has, nothing more is
-//! delivered (the bytes stay buffered).
+//! framer's frames one by one, checking before each whether the connection still reads:
+//! once the protocol asked to close, nothing more is delivered, and once it paused
+//! reading, nothing more until reading resumes (`reading_resumed`); the bytes stay
+//! buffered meanwhile.
 
 use std::fmt;
 
@@ -97,12 +98,18 @@ impl<H: LineHandler> Dispatcher<H> {
         self.deliver(cx);
     }
 
+    /// Reading resumed after a pause: delivers what the pause held back.
+    pub(crate) fn reading_resumed(&mut self, cx: Context<'_>) {
+        self.deliver(cx);
+    }
+
     pub(crate) fn connection_lost(&mut self, reason: DisconnectReason) {
         self.handler.connection_lost(reason);
     }
 
-    /// Hands the framer's events to the handler until it needs more input or the
-    /// protocol asked to close. One context serves every handler call of the delivery.
+    /// Hands the framer's events to the handler until it needs more input, or the
+    /// protocol asked to close or paused reading. One context serves every handler call
+    /// of the delivery.
     #[inline]
     fn deliver(&mut self, cx: Context<'_>) {
         let mut lines = LineContext::new(cx, &mut self.framer, self.raw_mode_allowed);
@@ -121,13 +128,14 @@ impl<H: LineHandler> Dispatcher<H> {
 }
 
 /// The loop of [`Dispatcher::deliver`]: the framer's frames to the handler until the
-/// framer needs more input or the protocol asked to close. Lines are lent from `lent`,
+/// framer needs more input or the connection stops reading (the protocol asked to close,
+/// or paused reading: Twisted's `_PauseableMixin`, between two lines). Lines are lent from `lent`,
 /// which the framer keeps viewing the chunk they lie in (see [`LineFramer::next_lent`]):
 /// no copy and no reference count per line. Every line goes through one call site.
 #[inline]
 fn deliver_events<H: LineHandler>(handler: &mut H, lines: &mut LineContext<'_>) {
     let mut lent = Lent::new();
-    while !lines.is_closing() {
+    while lines.is_reading() {
         match lines.framer.next_lent(&mut lent) {
             None => return,
             Some(Frame::Line(range)) => {

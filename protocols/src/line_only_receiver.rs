@@ -34,7 +34,10 @@ use crate::LineHandler;
 /// open the rest of that line is discarded up to and including its delimiter.
 ///
 /// The same bytes give the same lines however the network chunks them, and once the
-/// protocol asks to close, no further line is delivered.
+/// protocol asks to close, no further line is delivered. Once the handler pauses reading
+/// ([`pause_reading`](torsade::Transport::pause_reading)), no further line is delivered
+/// until reading resumes; then the lines held back come at once, before anything read
+/// later.
 ///
 /// # Examples
 ///
@@ -166,6 +169,10 @@ impl<H: LineHandler> Protocol for LineOnlyReceiver<H> {
         self.dispatcher.notify(cx.untyped(), |handler, lines| {
             handler.resume_producing(lines)
         });
+    }
+
+    fn reading_resumed(&mut self, cx: &mut Context<'_, Self>) {
+        self.dispatcher.reading_resumed(cx.untyped());
     }
 
     fn connection_lost(&mut self, reason: DisconnectReason) {
