@@ -116,7 +116,7 @@ impl<'a> LineContext<'a> {
     ///
     /// An unfinished line still buffered is handed over as raw data too. If the rest of an
     /// over-long line was being discarded, that stops: in raw mode every byte is
-    /// delivered.
+    /// delivered (from `line_length_exceeded`, every byte after the ones reported).
     ///
     /// # Errors
     ///
@@ -135,10 +135,40 @@ impl<'a> LineContext<'a> {
     /// took but did not use (typically the tail of a raw chunk). `extra` is parsed before
     /// anything not yet parsed, in this same call; pass `Bytes::new()` for none.
     ///
-    /// Called from [`line_length_exceeded`](crate::LineHandler::line_length_exceeded),
-    /// `extra` takes the place of the over-long line: it is parsed first, then the rest of
-    /// the over-long line is discarded as usual. (Pushed-back bytes are parsed like any
-    /// others: a handler that always pushes back an over-long line never stops.)
+    /// Called from [`line_length_exceeded`](crate::LineHandler::line_length_exceeded) with
+    /// non-empty `extra`, the handler takes the stream back: nothing of the over-long line
+    /// is discarded. `extra` is parsed first, then everything after the bytes reported,
+    /// so pushing back the report's tail (`partial.slice(n..)`) makes the line start
+    /// there. Bytes that still make a line over the limit are reported again (a handler
+    /// that always pushes back never stops). Empty `extra` is no push-back: the rest of
+    /// the over-long line is discarded as usual.
+    ///
+    /// # Examples
+    ///
+    /// Keeping the end of an over-long line:
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use torsade::testing::TestConnection;
+    /// use torsade_protocols::{Line, LineContext, LineHandler, LineOnlyReceiver};
+    ///
+    /// #[derive(Default)]
+    /// struct KeepTheEnd(Vec<String>);
+    ///
+    /// impl LineHandler for KeepTheEnd {
+    ///     fn line_received(&mut self, _: &mut LineContext<'_>, line: Line<'_>) {
+    ///         self.0.push(String::from_utf8_lossy(&line).into_owned());
+    ///     }
+    ///     fn line_length_exceeded(&mut self, lines: &mut LineContext<'_>, partial: Bytes) {
+    ///         lines.set_line_mode(partial.slice(4..)); // drop the first four bytes only
+    ///     }
+    /// }
+    ///
+    /// let receiver = LineOnlyReceiver::new(KeepTheEnd::default()).with_max_length(8);
+    /// let mut connection = TestConnection::new(receiver);
+    /// connection.receive(b"0123456789\r\nok\r\n");
+    /// assert_eq!(connection.protocol().handler().0, ["456789", "ok"]);
+    /// ```
     #[doc(alias = "setLineMode")]
     pub fn set_line_mode(&mut self, extra: Bytes) {
         self.framer.set_line_mode(extra);

@@ -74,7 +74,9 @@ pub trait LineHandler: Send + 'static {
     /// The default closes the connection (once what was written is sent), reporting
     /// [`ConnectionError::LineTooLong`] as the reason it was lost. If the handler keeps it
     /// open, the rest of the over-long line, up to and including its delimiter, is
-    /// discarded: never parsed as lines of its own.
+    /// discarded: never parsed as lines of its own. Unless the handler takes the stream
+    /// back: bytes pushed back with [`set_line_mode`](LineContext::set_line_mode) are
+    /// parsed at once, followed by everything after `partial`, with nothing discarded.
     #[doc(alias = "lineLengthExceeded")]
     fn line_length_exceeded(&mut self, lines: &mut LineContext<'_>, partial: Bytes) {
         let _ = partial;

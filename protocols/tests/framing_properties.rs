@@ -202,7 +202,8 @@ fn on_too_long() -> impl Strategy<Value = OnTooLong> {
         Just(OnTooLong::Close),
         Just(OnTooLong::KeepOpen),
         vec(select(&b"abx+|"[..]), 0..24).prop_map(OnTooLong::PushBack),
-        (0usize..12).prop_map(OnTooLong::Raw),
+        // At least one byte: see `OnTooLong::Raw`.
+        (1usize..12).prop_map(OnTooLong::Raw),
     ]
 }
 

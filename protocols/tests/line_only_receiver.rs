@@ -68,7 +68,10 @@ fn pushback_works_without_raw_mode() {
         || LineOnlyReceiver::new(Recorder::new(OnExceeded::PushBack(b"in\r\n"))).with_max_length(3),
         b"abcdef\r\nok\r\n",
     );
-    assert_eq!(outcome.events, [exceeded(b"abc"), line(b"in"), line(b"ok")]);
+    assert_eq!(
+        outcome.events,
+        [exceeded(b"abc"), line(b"in"), line(b"def"), line(b"ok")]
+    );
 }
 
 #[test]

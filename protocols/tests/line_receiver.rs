@@ -4,7 +4,7 @@ mod common;
 
 use bytes::Bytes;
 use common::{exceeded, line, raw, sweep, Event, OnExceeded, Recorder};
-use torsade::testing::TestConnection;
+use torsade::testing::{every_split, TestConnection};
 use torsade::{DisconnectReason, Transport};
 use torsade_protocols::{
     Line, LineContext, LineHandler, LineReceiver, LineSender, DEFAULT_MAX_LENGTH,
@@ -186,24 +186,82 @@ fn raw_mode_starts_mid_chunk_and_lines_resume_with_the_pushed_back_rest() {
 }
 
 #[test]
-fn bytes_pushed_back_from_line_length_exceeded_are_parsed_first() {
+fn bytes_pushed_back_from_line_length_exceeded_are_parsed_first_and_nothing_is_discarded() {
     let outcome = sweep(
         || limited(6, OnExceeded::PushBack(b"pushed\r\n")),
         b"abcdefgh\r\nok\r\n",
     );
     assert_eq!(
         outcome.events,
-        [exceeded(b"abcdef"), line(b"pushed"), line(b"ok")]
+        [
+            exceeded(b"abcdef"),
+            line(b"pushed"),
+            line(b"gh"),
+            line(b"ok")
+        ]
     );
 }
 
 #[test]
-fn a_pushed_back_unfinished_line_continues_after_the_discarded_tail() {
+fn a_pushed_back_unfinished_line_continues_with_the_rest_of_the_over_long_line() {
     let outcome = sweep(
         || limited(6, OnExceeded::PushBack(b"pu")),
         b"abcdefgh\r\nsh\r\n",
     );
-    assert_eq!(outcome.events, [exceeded(b"abcdef"), line(b"push")]);
+    assert_eq!(
+        outcome.events,
+        [exceeded(b"abcdef"), line(b"pugh"), line(b"sh")]
+    );
+}
+
+/// The events of a receiver limited to 8 bytes that pushes back the reported bytes from
+/// byte 4 on, for `input` fed split every way.
+fn pushed_back_from_4(input: &[u8]) -> Vec<Event> {
+    every_split(
+        input,
+        || limited(8, OnExceeded::PushBackFrom(4)),
+        |connection| connection.protocol().handler().events.clone(),
+    )
+}
+
+#[test]
+fn pushing_back_the_tail_of_an_over_long_line_keeps_the_line_from_there() {
+    assert_eq!(
+        pushed_back_from_4(b"0123456789\r\nok\r\n"),
+        [exceeded(b"01234567"), line(b"456789"), line(b"ok")]
+    );
+    // The line fails at "i", before its delimiter arrives.
+    assert_eq!(
+        pushed_back_from_4(b"abcdefghi\r\n"),
+        [exceeded(b"abcdefgh"), line(b"efghi")]
+    );
+}
+
+#[test]
+fn pushed_back_bytes_that_still_make_an_over_long_line_are_reported_again() {
+    let outcome = sweep(
+        || limited(3, OnExceeded::PushBack(b"xy")),
+        b"abcdef\r\nok\r\n",
+    );
+    assert_eq!(
+        outcome.events,
+        [
+            exceeded(b"abc"),
+            exceeded(b"xyd"),
+            exceeded(b"xye"),
+            line(b"xyf"),
+            line(b"ok"),
+        ]
+    );
+}
+
+#[test]
+fn pushing_back_nothing_lets_the_over_long_line_be_discarded() {
+    let outcome = sweep(
+        || limited(6, OnExceeded::PushBack(b"")),
+        b"abcdefgh\r\nok\r\n",
+    );
+    assert_eq!(outcome.events, [exceeded(b"abcdef"), line(b"ok")]);
 }
 
 #[test]

@@ -38,6 +38,8 @@ pub enum OnExceeded {
     KeepOpen,
     /// Keep it open and push these bytes back with `set_line_mode`.
     PushBack(&'static [u8]),
+    /// Keep it open and push back the reported bytes from this index on.
+    PushBackFrom(usize),
 }
 
 /// A line handler that records its events and obeys commands sent as lines:
@@ -88,10 +90,11 @@ impl LineHandler for Recorder {
 
     fn line_length_exceeded(&mut self, lines: &mut LineContext<'_>, partial: Bytes) {
         self.events.push(Event::Exceeded(partial.to_vec()));
-        match self.on_exceeded {
+        match self.on_exceeded.clone() {
             OnExceeded::Close => lines.lose_connection(),
             OnExceeded::KeepOpen => {}
             OnExceeded::PushBack(extra) => lines.set_line_mode(Bytes::from_static(extra)),
+            OnExceeded::PushBackFrom(from) => lines.set_line_mode(partial.slice(from..)),
         }
     }
 }
