@@ -6,7 +6,7 @@
 //! ```
 //!
 //! Lines may end with `\n` or `\r\n`. Lines longer than 16 KiB close the connection (the
-//! `LineReceiver` default); a peer that does not read its echoes is not read from either.
+//! `LineOnlyReceiver` default); a peer that does not read its echoes is not read from either.
 //! `--port 0` picks a free port; the first line printed is always `listening on ADDR`.
 //! Ctrl-C or SIGTERM stops the server gracefully (a second one aborts at once).
 //! `--tls-cert FILE --tls-key FILE` (PEM) serve TLS instead. `--listen ENDPOINT` listens
@@ -28,7 +28,7 @@ mod common;
 use std::process::ExitCode;
 
 use torsade::{factory_fn, Address, Transport};
-use torsade_protocols::{Line, LineContext, LineHandler, LineReceiver};
+use torsade_protocols::{Line, LineContext, LineHandler, LineOnlyReceiver};
 
 const USAGE: &str = concat!(
     "usage: line_echo [--port PORT [--tls-cert FILE --tls-key FILE] | --listen ENDPOINT] [--loops N]
@@ -61,6 +61,7 @@ impl LineHandler for LineEcho {
 }
 
 fn main() -> ExitCode {
-    let factory = factory_fn(|_: &Address| LineReceiver::new(LineEcho).with_delimiter(&b"\n"[..]));
+    let factory =
+        factory_fn(|_: &Address| LineOnlyReceiver::new(LineEcho).with_delimiter(&b"\n"[..]));
     common::serve_main(USAGE, 8000, factory)
 }

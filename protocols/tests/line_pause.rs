@@ -5,10 +5,10 @@
 mod common;
 
 use bytes::Bytes;
-use common::{exceeded, join_raw, line, raw, Event};
+use common::{exceeded, join_raw, line, raw, Event, RawSwitch};
 use torsade::testing::{every_split, TestConnection};
 use torsade::{Protocol, Transport};
-use torsade_protocols::{Line, LineContext, LineHandler, LineOnlyReceiver, LineReceiver};
+use torsade_protocols::{Line, LineContext, LineHandler, LineMode, LineOnlyReceiver, LineReceiver};
 
 /// Records what it sees and pauses reading: on the line `pause_on`, on an over-long line,
 /// and once the raw bytes asked for with `raw:N` are in (the rest pushed back).
@@ -28,19 +28,23 @@ impl Pauser {
     }
 }
 
-impl LineHandler for Pauser {
-    fn line_received(&mut self, lines: &mut LineContext<'_>, received: Line<'_>) {
+impl<M: LineMode> LineHandler<M> for Pauser
+where
+    for<'a> LineContext<'a, M>: RawSwitch,
+{
+    fn line_received(&mut self, lines: &mut LineContext<'_, M>, received: Line<'_>) {
         self.events.push(line(&received));
         if &received[..] == self.pause_on {
             lines.pause_reading();
         }
         if let Some(count) = received.strip_prefix(b"raw:") {
-            self.raw_left = std::str::from_utf8(count).unwrap().parse().unwrap();
-            lines.set_raw_mode().unwrap();
+            if lines.try_raw_mode() {
+                self.raw_left = std::str::from_utf8(count).unwrap().parse().unwrap();
+            }
         }
     }
 
-    fn raw_data_received(&mut self, lines: &mut LineContext<'_>, mut data: Bytes) {
+    fn raw_data_received(&mut self, lines: &mut LineContext<'_, M>, mut data: Bytes) {
         let taken = data.split_to(self.raw_left.min(data.len()));
         self.raw_left -= taken.len();
         self.events.push(raw(&taken));
@@ -50,7 +54,7 @@ impl LineHandler for Pauser {
         }
     }
 
-    fn line_length_exceeded(&mut self, lines: &mut LineContext<'_>, partial: Bytes) {
+    fn line_length_exceeded(&mut self, lines: &mut LineContext<'_, M>, partial: Bytes) {
         self.events.push(exceeded(&partial));
         lines.pause_reading();
     }
@@ -178,7 +182,7 @@ fn pause_and_resume_in_one_callback_hold_nothing_back() {
             lines.resume_reading();
         }
     }
-    let mut connection = TestConnection::new(LineReceiver::new(Fidget(Vec::new())));
+    let mut connection = TestConnection::new(LineOnlyReceiver::new(Fidget(Vec::new())));
     connection.receive(b"a\r\nb\r\n");
     assert_eq!(connection.protocol().handler().0, [line(b"a"), line(b"b")]);
 }

@@ -7,7 +7,7 @@ use common::{exceeded, line, raw, sweep, Event, OnExceeded, Recorder};
 use torsade::testing::{every_split, TestConnection};
 use torsade::{DisconnectReason, Transport};
 use torsade_protocols::{
-    Line, LineContext, LineHandler, LineReceiver, LineSender, DEFAULT_MAX_LENGTH,
+    Line, LineContext, LineHandler, LineReceiver, LineSender, WithRawMode, DEFAULT_MAX_LENGTH,
 };
 
 fn receiver() -> LineReceiver<Recorder> {
@@ -84,8 +84,8 @@ fn a_line_one_byte_over_max_length_is_reported_and_closes_by_default() {
 #[test]
 fn the_default_hook_closes_the_connection() {
     struct Quiet;
-    impl LineHandler for Quiet {
-        fn line_received(&mut self, _: &mut LineContext<'_>, _: Line<'_>) {}
+    impl LineHandler<WithRawMode> for Quiet {
+        fn line_received(&mut self, _: &mut LineContext<'_, WithRawMode>, _: Line<'_>) {}
     }
     let mut connection = TestConnection::new(LineReceiver::new(Quiet).with_max_length(3));
     connection.receive(b"abcd");
@@ -306,13 +306,13 @@ struct Flipper {
     lines: usize,
 }
 
-impl LineHandler for Flipper {
-    fn line_received(&mut self, lines: &mut LineContext<'_>, _: Line<'_>) {
+impl LineHandler<WithRawMode> for Flipper {
+    fn line_received(&mut self, lines: &mut LineContext<'_, WithRawMode>, _: Line<'_>) {
         self.lines += 1;
-        lines.set_raw_mode().unwrap();
+        lines.set_raw_mode();
     }
 
-    fn raw_data_received(&mut self, lines: &mut LineContext<'_>, data: Bytes) {
+    fn raw_data_received(&mut self, lines: &mut LineContext<'_, WithRawMode>, data: Bytes) {
         lines.set_line_mode(data);
     }
 }
@@ -350,8 +350,8 @@ struct Sender {
     line: &'static [u8],
 }
 
-impl LineHandler for Sender {
-    fn line_received(&mut self, lines: &mut LineContext<'_>, _: Line<'_>) {
+impl LineHandler<WithRawMode> for Sender {
+    fn line_received(&mut self, lines: &mut LineContext<'_, WithRawMode>, _: Line<'_>) {
         for _ in 0..self.count {
             lines.send_line(self.line);
         }
@@ -432,8 +432,8 @@ struct Keeper {
     lines: Vec<Bytes>,
 }
 
-impl LineHandler for Keeper {
-    fn line_received(&mut self, _: &mut LineContext<'_>, line: Line<'_>) {
+impl LineHandler<WithRawMode> for Keeper {
+    fn line_received(&mut self, _: &mut LineContext<'_, WithRawMode>, line: Line<'_>) {
         self.lines.push(line.to_bytes());
     }
 }
@@ -490,13 +490,13 @@ fn connection_events_reach_the_handler() {
         keep_half_open: bool,
         lost: Option<DisconnectReason>,
     }
-    impl LineHandler for Lifecycle {
-        fn connection_made(&mut self, lines: &mut LineContext<'_>) {
+    impl LineHandler<WithRawMode> for Lifecycle {
+        fn connection_made(&mut self, lines: &mut LineContext<'_, WithRawMode>) {
             self.made = true;
             lines.send_line(b"welcome");
         }
-        fn line_received(&mut self, _: &mut LineContext<'_>, _: Line<'_>) {}
-        fn eof_received(&mut self, _: &mut LineContext<'_>) -> bool {
+        fn line_received(&mut self, _: &mut LineContext<'_, WithRawMode>, _: Line<'_>) {}
+        fn eof_received(&mut self, _: &mut LineContext<'_, WithRawMode>) -> bool {
             self.keep_half_open = true;
             true
         }
@@ -532,8 +532,8 @@ fn an_empty_delimiter_is_a_programming_error() {
 #[test]
 fn writes_through_the_context_reach_the_transport_in_order() {
     struct Answer;
-    impl LineHandler for Answer {
-        fn line_received(&mut self, lines: &mut LineContext<'_>, line: Line<'_>) {
+    impl LineHandler<WithRawMode> for Answer {
+        fn line_received(&mut self, lines: &mut LineContext<'_, WithRawMode>, line: Line<'_>) {
             lines.write(b"<");
             // Through the connection's own context, beneath the line context.
             lines.untyped().write(&line);

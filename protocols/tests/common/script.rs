@@ -6,10 +6,10 @@
 
 use bytes::Bytes;
 use torsade::Transport;
-use torsade_protocols::{Line, LineContext, LineHandler};
+use torsade_protocols::{Line, LineContext, LineHandler, LineMode};
 
 use super::model::still_viable;
-use super::{Event, Outcome};
+use super::{Event, Outcome, RawSwitch};
 
 /// How many times one connection's handler may push bytes back: pushed-back bytes can
 /// hold an over-long line of their own, which would push back again, forever.
@@ -49,13 +49,16 @@ pub trait Steer {
     fn close(&mut self);
 }
 
-impl Steer for LineContext<'_> {
+impl<M> Steer for LineContext<'_, M>
+where
+    Self: RawSwitch,
+{
     fn delimiter_bytes(&self) -> Vec<u8> {
         self.delimiter().to_vec()
     }
 
     fn to_raw_mode(&mut self) -> bool {
-        self.set_raw_mode().is_ok()
+        self.try_raw_mode()
     }
 
     fn to_line_mode(&mut self, extra: Bytes) {
@@ -159,16 +162,19 @@ impl Script {
     }
 }
 
-impl LineHandler for Script {
-    fn line_received(&mut self, lines: &mut LineContext<'_>, line: Line<'_>) {
+impl<M: LineMode> LineHandler<M> for Script
+where
+    for<'a> LineContext<'a, M>: RawSwitch,
+{
+    fn line_received(&mut self, lines: &mut LineContext<'_, M>, line: Line<'_>) {
         self.line(lines, &line);
     }
 
-    fn raw_data_received(&mut self, lines: &mut LineContext<'_>, data: Bytes) {
+    fn raw_data_received(&mut self, lines: &mut LineContext<'_, M>, data: Bytes) {
         self.raw(lines, data);
     }
 
-    fn line_length_exceeded(&mut self, lines: &mut LineContext<'_>, partial: Bytes) {
+    fn line_length_exceeded(&mut self, lines: &mut LineContext<'_, M>, partial: Bytes) {
         self.too_long(lines, partial);
     }
 }
