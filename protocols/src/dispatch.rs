@@ -44,9 +44,18 @@ impl<H: LineHandler<M>, M: LineMode> Dispatcher<H, M> {
         self.framer = LineFramer::new(delimiter, self.framer.max_length());
     }
 
-    /// Replaces the line limit (before the connection starts).
+    /// Ends lines with `\n` or `\r\n` (before the connection starts).
+    pub(crate) fn set_any_line_ending(&mut self) {
+        self.framer = LineFramer::any_line_ending(self.framer.max_length());
+    }
+
+    /// Replaces the line limit (before the connection starts), keeping the line ending.
     pub(crate) fn set_max_length(&mut self, max_length: usize) {
-        self.framer = LineFramer::new(self.framer.delimiter().clone(), max_length);
+        self.framer = if self.framer.accepts_any_line_ending() {
+            LineFramer::any_line_ending(max_length)
+        } else {
+            LineFramer::new(self.framer.delimiter().clone(), max_length)
+        };
     }
 
     pub(crate) fn handler(&self) -> &H {

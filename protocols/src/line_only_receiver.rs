@@ -29,6 +29,10 @@ use crate::{LineProtocol, LinesOnly};
 /// }
 /// ```
 ///
+/// With [`with_any_line_ending`](LineProtocol::with_any_line_ending), a line ends with
+/// `\n` or `\r\n` instead (the `\r` neither delivered nor counted toward the limit), and
+/// lines are sent with `\r\n`.
+///
 /// # Limits
 ///
 /// The same rule as [`LineReceiver`](crate::LineReceiver) (Twisted's two receivers

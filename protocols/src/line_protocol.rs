@@ -56,6 +56,40 @@ impl<H: LineHandler<M>, M: LineMode> LineProtocol<H, M> {
         self
     }
 
+    /// Ends lines with `\n` or `\r\n`, as tokio-util's `LinesCodec` and Netty's
+    /// `LineBasedFrameDecoder` do: lines are split on `\n`, and a `\r` just before it is
+    /// neither delivered nor counted toward [`max_length`](LineProtocol::with_max_length)
+    /// (a lone `\r` elsewhere is part of the line). Lines are sent with `\r\n`. Replaces
+    /// a [`with_delimiter`](LineProtocol::with_delimiter) given before (and one given
+    /// after replaces this).
+    ///
+    /// For protocols written by hand at a terminal; where `\r\n` is the standard (SMTP,
+    /// say), accepting a bare `\n` is how SMTP smuggling works: keep the exact delimiter.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use torsade::testing::TestConnection;
+    /// use torsade_protocols::{Line, LineContext, LineHandler, LineOnlyReceiver};
+    ///
+    /// struct Echo;
+    /// impl LineHandler for Echo {
+    ///     fn line_received(&mut self, lines: &mut LineContext<'_>, line: Line<'_>) {
+    ///         lines.send_line(&line);
+    ///     }
+    /// }
+    ///
+    /// let receiver = LineOnlyReceiver::new(Echo).with_any_line_ending();
+    /// assert_eq!(receiver.delimiter(), b"\r\n");
+    /// let mut connection = TestConnection::new(receiver);
+    /// connection.receive(b"typed\nin netcat\r\n");
+    /// assert_eq!(connection.take_written(), &b"typed\r\nin netcat\r\n"[..]);
+    /// ```
+    pub fn with_any_line_ending(mut self) -> LineProtocol<H, M> {
+        self.dispatcher.set_any_line_ending();
+        self
+    }
+
     /// Accepts lines of at most `max_length` bytes, delimiter excluded.
     #[doc(alias = "MAX_LENGTH")]
     pub fn with_max_length(mut self, max_length: usize) -> LineProtocol<H, M> {
@@ -78,7 +112,8 @@ impl<H: LineHandler<M>, M: LineMode> LineProtocol<H, M> {
         self.dispatcher.into_handler()
     }
 
-    /// The delimiter that ends lines.
+    /// The delimiter that ends lines, and that lines are sent with (`\r\n` with
+    /// [any line ending](LineProtocol::with_any_line_ending)).
     pub fn delimiter(&self) -> &[u8] {
         self.dispatcher.delimiter()
     }

@@ -16,6 +16,10 @@ use crate::{LineProtocol, WithRawMode};
 /// lone `\n` where `\r\n` is expected is how SMTP smuggling works). Lines may be empty.
 /// In raw mode bytes pass through untouched until the handler switches back.
 ///
+/// With [`with_any_line_ending`](LineProtocol::with_any_line_ending), a line ends with
+/// `\n` or `\r\n` instead (the `\r` neither delivered nor counted toward the limit), and
+/// lines are sent with `\r\n`.
+///
 /// # Limits
 ///
 /// A line may be at most [`max_length`](LineReceiver::with_max_length) bytes, delimiter

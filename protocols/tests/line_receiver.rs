@@ -68,6 +68,60 @@ fn the_default_limit_is_16384_bytes() {
 }
 
 #[test]
+fn any_line_ending_accepts_lf_and_crlf_whatever_the_chunking_and_sends_crlf() {
+    let outcome = sweep(
+        || receiver().with_any_line_ending(),
+        b"one\r\ntwo\n\r\na\rb\necho:x\nlast\r",
+    );
+    assert_eq!(
+        outcome.events,
+        [
+            line(b"one"),
+            line(b"two"),
+            line(b""),
+            line(b"a\rb"),
+            line(b"echo:x")
+        ]
+    );
+    assert_eq!(outcome.written, b"x\r\n");
+}
+
+#[test]
+fn with_any_line_ending_a_16384_byte_line_may_end_with_crlf() {
+    let line_of = |length: usize, ending: &[u8]| [&vec![b'a'; length][..], ending].concat();
+    for ending in [&b"\r\n"[..], b"\n"] {
+        let mut connection = TestConnection::new(receiver().with_any_line_ending());
+        connection.receive_in_chunks(&line_of(16384, ending), 4096);
+        assert_eq!(
+            connection.protocol().handler().events,
+            [line(&[b'a'; 16384])],
+            "{ending:?}"
+        );
+    }
+    let mut connection = TestConnection::new(receiver().with_any_line_ending());
+    connection.receive(&line_of(16385, b"\r\n"));
+    assert_eq!(
+        connection.protocol().handler().events,
+        [exceeded(&[b'a'; 16384])]
+    );
+    assert!(connection.is_closing());
+}
+
+#[test]
+fn the_limit_and_the_line_ending_may_be_set_in_either_order() {
+    let first = receiver().with_max_length(3).with_any_line_ending();
+    let second = receiver().with_any_line_ending().with_max_length(3);
+    for built in [first, second] {
+        assert_eq!((built.delimiter(), built.max_length()), (&b"\r\n"[..], 3));
+    }
+    let outcome = sweep(
+        || receiver().with_any_line_ending().with_max_length(3),
+        b"abc\r\nabcd\n",
+    );
+    assert_eq!(outcome.events, [line(b"abc"), exceeded(b"abc")]);
+}
+
+#[test]
 fn a_line_of_exactly_max_length_is_accepted() {
     let outcome = sweep(|| limited(5, OnExceeded::Close), b"abcde\r\nx\r\n");
     assert_eq!(outcome.events, [line(b"abcde"), line(b"x")]);

@@ -13,6 +13,9 @@ use super::delimiter::{Delimiter, Searcher};
 /// The delimiter lines end with unless told otherwise: CR LF, as most Internet protocols.
 pub const DEFAULT_DELIMITER: &[u8] = b"\r\n";
 
+/// What a framer with any line ending ([`LineFramer::any_line_ending`]) sends lines with.
+static CRLF: Bytes = Bytes::from_static(b"\r\n");
+
 /// The longest line, in bytes and delimiter excluded, accepted unless told otherwise
 /// (Twisted's `MAX_LENGTH`). It bounds the memory one connection can make a reader hold.
 pub const DEFAULT_MAX_LENGTH: usize = 16384;
@@ -132,7 +135,10 @@ struct Discard {
 /// );
 /// ```
 pub struct LineFramer {
+    /// What lines are split on (`\n` with any line ending).
     delimiter: Delimiter,
+    /// Lines end with `\n` or `\r\n`: a `\r` before the `\n` is not part of the line.
+    any_line_ending: bool,
     max_length: usize,
     mode: Mode,
     /// The start of an unfinished line (line mode only).
@@ -162,6 +168,7 @@ impl LineFramer {
     pub fn new(delimiter: impl Into<Bytes>, max_length: usize) -> LineFramer {
         LineFramer {
             delimiter: Delimiter::new(delimiter.into()),
+            any_line_ending: false,
             max_length,
             mode: Mode::Line,
             partial: BytesMut::new(),
@@ -173,9 +180,51 @@ impl LineFramer {
         }
     }
 
-    /// The delimiter.
+    /// A framer in line mode whose lines end with `\n` or `\r\n`, as tokio-util's
+    /// `LinesCodec` reads them: a `\r` just before the `\n` is neither part of the line nor
+    /// counted toward `max_length`. Its [`delimiter`](LineFramer::delimiter) (what lines
+    /// are sent with) is `\r\n`. A lone `\r` elsewhere is part of the line.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use torsade::lines::{Frame, LineFramer};
+    ///
+    /// let mut framer = LineFramer::any_line_ending(3);
+    /// framer.push(Bytes::from_static(b"one\r\ntwo\nthree\n"));
+    /// let frames: Vec<Frame> = std::iter::from_fn(|| framer.next_frame()).collect();
+    /// assert_eq!(
+    ///     frames,
+    ///     [
+    ///         Frame::Line(Bytes::from_static(b"one")),
+    ///         Frame::Line(Bytes::from_static(b"two")),
+    ///         Frame::TooLong(Bytes::from_static(b"thr")),
+    ///     ]
+    /// );
+    /// assert_eq!(framer.delimiter(), &b"\r\n"[..]);
+    /// ```
+    pub fn any_line_ending(max_length: usize) -> LineFramer {
+        LineFramer {
+            any_line_ending: true,
+            ..LineFramer::new(Bytes::from_static(b"\n"), max_length)
+        }
+    }
+
+    /// The delimiter lines end with and are sent with (`\r\n` for a framer with
+    /// [any line ending](LineFramer::any_line_ending), which accepts `\n` too).
     pub fn delimiter(&self) -> &Bytes {
-        self.delimiter.bytes()
+        if self.any_line_ending {
+            &CRLF
+        } else {
+            self.delimiter.bytes()
+        }
+    }
+
+    /// Whether lines may end with `\n` or `\r\n` (see
+    /// [`any_line_ending`](LineFramer::any_line_ending)).
+    pub fn accepts_any_line_ending(&self) -> bool {
+        self.any_line_ending
     }
 
     /// The longest line accepted, delimiter excluded.
@@ -367,10 +416,27 @@ impl LineFramer {
     }
 
     /// How far to search for a delimiter from the start of a line: one must start at or
-    /// before `max_length`.
+    /// before `max_length` (with any line ending, one byte later: after a `\r`).
     #[inline]
     fn window(&self) -> usize {
-        self.max_length.saturating_add(self.delimiter.len())
+        self.max_length
+            .saturating_add(self.delimiter.len())
+            .saturating_add(usize::from(self.any_line_ending))
+    }
+
+    /// With any line ending, where the line whose `\n` is at `newline` in the chunk (the
+    /// line starting at `start`) ends: before a `\r` just before the `\n`. `None` if the
+    /// line is then over `max_length` (a `\n` found one byte past the limit with no `\r`
+    /// before it).
+    #[cold]
+    #[inline(never)]
+    fn any_ending_line_end(&self, start: usize, newline: usize) -> Option<usize> {
+        let end = if newline > start && self.chunk.get(newline - 1) == Some(&b'\r') {
+            newline - 1
+        } else {
+            newline
+        };
+        (end - start <= self.max_length).then_some(end)
     }
 
     /// What a run of [`next_plain_line`](LineFramer::next_plain_line) calls needs, set up
@@ -410,9 +476,13 @@ impl LineFramer {
         let rest = self.chunk.get(start..)?;
         let searched = rest.get(..run.window).unwrap_or(rest);
         let length = self.delimiter.find_with(&run.searcher, searched)?;
-        let end = start + length;
+        let mut end = start + length;
+        let next = end + self.delimiter.len();
+        if self.any_line_ending {
+            end = self.any_ending_line_end(start, end)?;
+        }
         // The delimiter lies whole in `rest`, so the new position is within the chunk.
-        self.pos = end + self.delimiter.len();
+        self.pos = next;
         Some(start..end)
     }
 
@@ -487,8 +557,15 @@ impl LineFramer {
             let searched = &rest[..rest.len().min(window)];
             if let Some(length) = self.delimiter.find(searched) {
                 let start = self.pos;
+                let mut end = start + length;
+                if self.any_line_ending {
+                    match self.any_ending_line_end(start, end) {
+                        Some(line_end) => end = line_end,
+                        None => return self.unfinished_line(),
+                    }
+                }
                 self.consume(length + delimiter_len);
-                return Some(LentEvent::Line(LineSource::Chunk(start..start + length)));
+                return Some(LentEvent::Line(LineSource::Chunk(start..end)));
             }
             return self.unfinished_line();
         }
@@ -511,7 +588,19 @@ impl LineFramer {
         let rest = self.chunk.get(self.pos..).unwrap_or_default();
         let searched = &rest[..rest.len().min(window.saturating_sub(buffered))];
         if let Some(length) = self.delimiter.find(searched) {
+            let mut end = buffered + length;
+            if self.any_line_ending {
+                let before = match length.checked_sub(1) {
+                    Some(last) => searched.get(last),
+                    None => self.partial.last(),
+                };
+                end -= usize::from(before == Some(&b'\r'));
+                if end > self.max_length {
+                    return self.unfinished_line();
+                }
+            }
             self.partial.extend_from_slice(&searched[..length]);
+            self.partial.truncate(end);
             self.consume(length + delimiter_len);
             return Some(LentEvent::Line(LineSource::Assembled(self.take_partial())));
         }
@@ -525,11 +614,18 @@ impl LineFramer {
         let buffered = self.partial.len();
         let rest = self.chunk.get(self.pos..).unwrap_or_default();
         let length = buffered + rest.len();
-        let viable = if length > self.max_length {
+        let viable = if length <= self.max_length {
+            length
+        } else if self.any_line_ending {
+            // Only a `\r` at the limit may still be followed by the line's `\n`.
+            let at_limit = match self.max_length.checked_sub(buffered) {
+                Some(index) => rest.get(index),
+                None => self.partial.get(self.max_length),
+            };
+            self.max_length + usize::from(at_limit == Some(&b'\r'))
+        } else {
             self.delimiter
                 .viable_len(&self.partial, rest, self.max_length)
-        } else {
-            length
         };
         if viable >= length {
             // Bounded: a viable line is at most `max_length` + delimiter - 1 bytes.
@@ -605,6 +701,7 @@ impl fmt::Debug for LineFramer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LineFramer")
             .field("delimiter", &self.delimiter)
+            .field("any_line_ending", &self.any_line_ending)
             .field("max_length", &self.max_length)
             .field("mode", &self.mode)
             .field("partial", &self.partial.len())
@@ -790,6 +887,50 @@ mod tests {
         // Everything after the reported bytes was still unparsed.
         assert_eq!(framer.clear(), Bytes::from_static(b"defg"));
         assert_eq!(events(&mut framer, &[b"hi\nok\n"]), [line(b"ok")]);
+    }
+
+    #[test]
+    fn any_line_ending_accepts_lf_and_crlf_and_keeps_other_crs() {
+        let mut framer = LineFramer::any_line_ending(100);
+        let events = events(&mut framer, &[b"one\r\ntwo\n\r\n\na\rb\r\r", b"\nc\r"]);
+        assert_eq!(
+            events,
+            [
+                line(b"one"),
+                line(b"two"),
+                line(b""),
+                line(b""),
+                line(b"a\rb\r")
+            ]
+        );
+        assert_eq!(framer.buffered(), 2);
+        assert_eq!(framer.delimiter(), &b"\r\n"[..]);
+    }
+
+    #[test]
+    fn any_line_ending_does_not_count_the_cr_toward_the_limit() {
+        // Max 3: "abc\r\n" is a line; "abcd\n" is not; "abc\r" waits; "abc\rx" fails.
+        for chunks in [
+            &[&b"abc\r\nabcd\nok\n"[..]][..],
+            &[b"abc\r", b"\nabcd", b"\nok\n"],
+        ] {
+            let mut framer = LineFramer::any_line_ending(3);
+            assert_eq!(
+                events(&mut framer, chunks),
+                [line(b"abc"), too_long(b"abc"), line(b"ok")]
+            );
+        }
+        let mut framer = LineFramer::any_line_ending(3);
+        assert_eq!(events(&mut framer, &[b"abc\r"]), []);
+        assert_eq!(framer.buffered(), 4);
+        assert_eq!(
+            events(&mut framer, &[b"x\nok\r\n"]),
+            [too_long(b"abc"), line(b"ok")]
+        );
+        // A second CR is part of the line, so over the limit.
+        let mut framer = LineFramer::any_line_ending(3);
+        let events = events(&mut framer, &[b"ab\r\r\n", b"abc\r\r\nok\n"]);
+        assert_eq!(events, [line(b"ab\r"), too_long(b"abc"), line(b"ok")]);
     }
 
     #[test]
