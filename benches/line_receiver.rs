@@ -101,7 +101,7 @@ fn frame(c: &mut Criterion) {
         let id = BenchmarkId::new(format!("{line_length}B_lines"), format!("{chunk}B_chunks"));
         group.bench_with_input(id, &input, |b, input| {
             b.iter(|| {
-                let mut framer = LineFramer::new(&b"\r\n"[..], DEFAULT_MAX_LENGTH);
+                let mut framer = LineFramer::new(b"\r\n", DEFAULT_MAX_LENGTH);
                 let mut counted = 0;
                 for chunk in input {
                     framer.push(chunk.clone());

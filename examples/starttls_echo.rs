@@ -234,7 +234,7 @@ fn server_main(args: &common::Args) -> ExitCode {
         LineOnlyReceiver::new(StartTlsEcho {
             config: config.clone(),
         })
-        .with_delimiter(&b"\n"[..])
+        .with_delimiter(b"\n")
     });
     common::serve(endpoint, factory, &options)
 }
@@ -301,7 +301,7 @@ fn talk(server: Arc<dyn ClientEndpoint>, tls: StartTls, lines: Vec<String>) -> R
             failure: f.clone(),
             reactor: r.clone(),
         })
-        .with_delimiter(&b"\n"[..])
+        .with_delimiter(b"\n")
     });
     let (f, r) = (failure.clone(), reactor.clone());
     reactor

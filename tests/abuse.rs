@@ -353,7 +353,7 @@ fn line_echo_port(reactor: &Reactor, progress: &Arc<Progress>) -> SocketAddr {
         .listen(
             "127.0.0.1:0",
             factory_fn(move |_: &Address| {
-                LineOnlyReceiver::new(LineEcho(p.clone())).with_delimiter(&b"\n"[..])
+                LineOnlyReceiver::new(LineEcho(p.clone())).with_delimiter(b"\n")
             }),
         )
         .unwrap()

@@ -76,7 +76,7 @@ use crate::{LineProtocol, LinesOnly};
 /// }
 ///
 /// let receiver = LineOnlyReceiver::new(Count::default())
-///     .with_delimiter(&b"\n"[..])
+///     .with_delimiter(b"\n")
 ///     .with_max_length(4);
 /// let mut connection = TestConnection::new(receiver);
 /// connection.receive(b"one\nthree\nfour\n");

@@ -7,6 +7,7 @@
 use std::fmt;
 
 use bytes::Bytes;
+use torsade::lines::IntoDelimiter;
 use torsade::{Context, DisconnectReason, Protocol};
 
 use crate::dispatch::Dispatcher;
@@ -28,7 +29,7 @@ use crate::{LineHandler, LineMode};
 /// }
 ///
 /// let receiver = LineOnlyReceiver::new(Ignore)
-///     .with_delimiter(&b"\0"[..])
+///     .with_delimiter(b"\0")
 ///     .with_max_length(80);
 /// assert_eq!((receiver.delimiter(), receiver.max_length()), (&b"\0"[..], 80));
 /// let mut connection = TestConnection::new(receiver);
@@ -46,13 +47,14 @@ impl<H: LineHandler<M>, M: LineMode> LineProtocol<H, M> {
         }
     }
 
-    /// Uses `delimiter` to end lines, both ways.
+    /// Uses `delimiter` to end lines, both ways: anything byte-like (`b"\n"`, `"\n"`, a
+    /// `Vec<u8>`, [`Bytes`]; see [`IntoDelimiter`]).
     ///
     /// # Panics
     ///
     /// If `delimiter` is empty (a programming error: there would be nothing to split on).
-    pub fn with_delimiter(mut self, delimiter: impl Into<Bytes>) -> LineProtocol<H, M> {
-        self.dispatcher.set_delimiter(delimiter.into());
+    pub fn with_delimiter(mut self, delimiter: impl IntoDelimiter) -> LineProtocol<H, M> {
+        self.dispatcher.set_delimiter(delimiter.into_delimiter());
         self
     }
 

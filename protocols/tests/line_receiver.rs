@@ -36,14 +36,14 @@ fn lone_cr_and_lf_are_part_of_a_crlf_line() {
 
 #[test]
 fn a_one_byte_delimiter_splits_lines() {
-    let outcome = sweep(|| receiver().with_delimiter(&b"\n"[..]), b"a\n\nb\r\nc");
+    let outcome = sweep(|| receiver().with_delimiter(b"\n"), b"a\n\nb\r\nc");
     assert_eq!(outcome.events, [line(b"a"), line(b""), line(b"b\r")]);
 }
 
 #[test]
 fn a_three_byte_delimiter_splits_at_its_first_occurrence() {
     let outcome = sweep(
-        || receiver().with_delimiter(&b"+++"[..]),
+        || receiver().with_delimiter(b"+++"),
         b"a++++b+++++++c++d+++",
     );
     assert_eq!(
@@ -164,7 +164,7 @@ fn a_partial_delimiter_past_the_limit_keeps_the_line_waiting() {
 
 #[test]
 fn a_long_delimiter_starting_before_the_limit_keeps_the_line_waiting() {
-    let build = || limited(5, OnExceeded::Close).with_delimiter(&b"abc"[..]);
+    let build = || limited(5, OnExceeded::Close).with_delimiter(b"abc");
     assert_eq!(sweep(build, b"xxxxab").events, []);
     assert_eq!(sweep(build, b"xxxxabc").events, [line(b"xxxx")]);
     assert_eq!(sweep(build, b"xxxxabd").events, [exceeded(b"xxxxa")]);
@@ -205,7 +205,7 @@ fn an_over_long_line_ends_at_a_delimiter_that_straddles_the_failure_point() {
     let outcome = sweep(|| limited(5, OnExceeded::KeepOpen), b"abcde\r\r\nok\r\n");
     assert_eq!(outcome.events, [exceeded(b"abcde"), line(b"ok")]);
     let outcome = sweep(
-        || limited(2, OnExceeded::KeepOpen).with_delimiter(&b"aab"[..]),
+        || limited(2, OnExceeded::KeepOpen).with_delimiter(b"aab"),
         b"xxaaabokaab",
     );
     assert_eq!(outcome.events, [exceeded(b"xx"), line(b"ok")]);
@@ -377,7 +377,7 @@ fn ten_thousand_mode_flips_in_one_chunk_do_not_grow_the_stack() {
     let flips = std::thread::Builder::new()
         .stack_size(128 * 1024)
         .spawn(|| {
-            let receiver = LineReceiver::new(Flipper::default()).with_delimiter(&b"\n"[..]);
+            let receiver = LineReceiver::new(Flipper::default()).with_delimiter(b"\n");
             let mut connection = TestConnection::new(receiver);
             connection.receive(&b"x\nx".repeat(10_000));
             let flips = connection.protocol().handler().lines;
@@ -391,10 +391,7 @@ fn ten_thousand_mode_flips_in_one_chunk_do_not_grow_the_stack() {
 
 #[test]
 fn send_line_writes_the_line_and_delimiter() {
-    let outcome = sweep(
-        || receiver().with_delimiter(&b"\n"[..]),
-        b"echo:hi\necho:\n",
-    );
+    let outcome = sweep(|| receiver().with_delimiter(b"\n"), b"echo:hi\necho:\n");
     assert_eq!(outcome.written, b"hi\n\n");
 }
 
@@ -450,7 +447,7 @@ fn send_line_is_one_write_many_call() {
         line: b"from a callback",
     }));
     let handle = connection.transport_handle();
-    let sender = LineSender::new(handle.clone(), &b"\r\n"[..]);
+    let sender = LineSender::new(handle.clone(), b"\r\n");
     let threads: Vec<_> = (0..4)
         .map(|n| {
             let (handle, sender) = (handle.clone(), sender.clone());

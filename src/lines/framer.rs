@@ -9,6 +9,7 @@ use std::ops::Range;
 use bytes::{Bytes, BytesMut};
 
 use super::delimiter::{Delimiter, Searcher};
+use super::IntoDelimiter;
 
 /// The delimiter lines end with unless told otherwise: CR LF, as most Internet protocols.
 pub const DEFAULT_DELIMITER: &[u8] = b"\r\n";
@@ -121,7 +122,7 @@ struct Discard {
 /// use bytes::Bytes;
 /// use torsade::lines::{Frame, LineFramer};
 ///
-/// let mut framer = LineFramer::new(&b"\r\n"[..], 8);
+/// let mut framer = LineFramer::new(b"\r\n", 8);
 /// framer.push(Bytes::from_static(b"hello\r\nthis line is too long\r\nwor"));
 /// framer.push(Bytes::from_static(b"ld\r\n"));
 /// let frames: Vec<Frame> = std::iter::from_fn(|| framer.next_frame()).collect();
@@ -165,9 +166,9 @@ impl LineFramer {
     /// # Panics
     ///
     /// If `delimiter` is empty (a programming error: there would be nothing to split on).
-    pub fn new(delimiter: impl Into<Bytes>, max_length: usize) -> LineFramer {
+    pub fn new(delimiter: impl IntoDelimiter, max_length: usize) -> LineFramer {
         LineFramer {
-            delimiter: Delimiter::new(delimiter.into()),
+            delimiter: Delimiter::new(delimiter.into_delimiter()),
             any_line_ending: false,
             max_length,
             mode: Mode::Line,
@@ -375,7 +376,7 @@ impl LineFramer {
     /// use bytes::Bytes;
     /// use torsade::lines::{Frame, Lent, LineFramer};
     ///
-    /// let mut framer = LineFramer::new(&b"\n"[..], 100);
+    /// let mut framer = LineFramer::new(b"\n", 100);
     /// framer.push(Bytes::from_static(b"one\ntwo\nthr"));
     /// let mut lent = Lent::new();
     /// let mut lines = Vec::new();

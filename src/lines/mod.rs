@@ -29,5 +29,7 @@
 
 mod delimiter;
 mod framer;
+mod into_delimiter;
 
 pub use self::framer::{Frame, Lent, LineFramer, DEFAULT_DELIMITER, DEFAULT_MAX_LENGTH};
+pub use self::into_delimiter::IntoDelimiter;
