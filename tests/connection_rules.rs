@@ -471,7 +471,7 @@ fn pause_and_resume(cx: &mut Context<'_, Probe>, data: &[u8]) {
         match byte {
             b'p' | b'l' => cx.transport_handle().resume_reading(),
             b'c' => {
-                let _ = cx.handle().call(|_, cx| cx.resume_reading());
+                cx.handle().call(|_, cx| cx.resume_reading()).detach();
             }
             b'b' | b'r' => cx.resume_reading(),
             _ => {}

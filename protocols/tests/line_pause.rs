@@ -99,7 +99,10 @@ fn paused_then_resumed<P: Paused>(
         match resume {
             Resume::ThroughAHandle => connection.transport_handle().resume_reading(),
             Resume::FromACallback => {
-                let _ = connection.handle().call(|_, cx| cx.resume_reading());
+                connection
+                    .handle()
+                    .call(|_, cx| cx.resume_reading())
+                    .detach();
             }
         }
         connection.run_pending();
