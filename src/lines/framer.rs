@@ -429,8 +429,7 @@ impl LineFramer {
     /// line starting at `start`) ends: before a `\r` just before the `\n`. `None` if the
     /// line is then over `max_length` (a `\n` found one byte past the limit with no `\r`
     /// before it).
-    #[cold]
-    #[inline(never)]
+    #[inline]
     fn any_ending_line_end(&self, start: usize, newline: usize) -> Option<usize> {
         let end = if newline > start && self.chunk.get(newline - 1) == Some(&b'\r') {
             newline - 1
