@@ -16,13 +16,13 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use torsade::lines::{Frame, Lent, LineFramer, DEFAULT_MAX_LENGTH};
 use torsade::testing::TestConnection;
 use torsade::{Context, Protocol};
-use torsade_protocols::{Line, LineContext, LineHandler, LineReceiver};
+use torsade_protocols::{Line, LineContext, LineHandler, LineReceiver, WithRawMode};
 
 /// Counts the bytes of the lines it receives.
 struct Count(usize);
 
-impl LineHandler for Count {
-    fn line_received(&mut self, _: &mut LineContext<'_>, line: Line<'_>) {
+impl LineHandler<WithRawMode> for Count {
+    fn line_received(&mut self, _: &mut LineContext<'_, WithRawMode>, line: Line<'_>) {
         self.0 += line.len();
     }
 }
@@ -101,7 +101,7 @@ fn frame(c: &mut Criterion) {
         let id = BenchmarkId::new(format!("{line_length}B_lines"), format!("{chunk}B_chunks"));
         group.bench_with_input(id, &input, |b, input| {
             b.iter(|| {
-                let mut framer = LineFramer::new(&b"\r\n"[..], DEFAULT_MAX_LENGTH);
+                let mut framer = LineFramer::new(b"\r\n", DEFAULT_MAX_LENGTH);
                 let mut counted = 0;
                 for chunk in input {
                     framer.push(chunk.clone());

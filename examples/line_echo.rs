@@ -5,8 +5,9 @@
 //! nc 127.0.0.1 8000             # type lines; each comes back
 //! ```
 //!
-//! Lines may end with `\n` or `\r\n`. Lines longer than 16 KiB close the connection (the
-//! `LineReceiver` default); a peer that does not read its echoes is not read from either.
+//! Lines may end with `\n` or `\r\n` (`with_any_line_ending`). Lines longer than 16 KiB, a
+//! `\r` before the `\n` not counted, close the connection (the `LineOnlyReceiver` default);
+//! a peer that does not read its echoes is not read from either.
 //! `--port 0` picks a free port; the first line printed is always `listening on ADDR`.
 //! Ctrl-C or SIGTERM stops the server gracefully (a second one aborts at once).
 //! `--tls-cert FILE --tls-key FILE` (PEM) serve TLS instead. `--listen ENDPOINT` listens
@@ -28,7 +29,7 @@ mod common;
 use std::process::ExitCode;
 
 use torsade::{factory_fn, Address, Transport};
-use torsade_protocols::{Line, LineContext, LineHandler, LineReceiver};
+use torsade_protocols::{Line, LineContext, LineHandler, LineOnlyReceiver};
 
 const USAGE: &str = concat!(
     "usage: line_echo [--port PORT [--tls-cert FILE --tls-key FILE] | --listen ENDPOINT] [--loops N]
@@ -42,13 +43,13 @@ const USAGE: &str = concat!(
 
 /// Sends every line back. A peer that sends and does not read fills our write buffer:
 /// past its high-water mark we stop reading (the peer's sends back up in TCP), and read
-/// again once it has drained, so each connection holds at most about 64 KiB.
+/// again once it has drained (the lines of a chunk already read wait for that too), so each
+/// connection holds at most about 64 KiB.
 struct LineEcho;
 
 impl LineHandler for LineEcho {
     fn line_received(&mut self, lines: &mut LineContext<'_>, line: Line<'_>) {
-        let line = line.strip_suffix(b"\r").unwrap_or(&line);
-        lines.write_many(&[line, b"\r\n"]);
+        lines.send_line(&line);
     }
 
     fn pause_producing(&mut self, lines: &mut LineContext<'_>) {
@@ -61,6 +62,6 @@ impl LineHandler for LineEcho {
 }
 
 fn main() -> ExitCode {
-    let factory = factory_fn(|_: &Address| LineReceiver::new(LineEcho).with_delimiter(&b"\n"[..]));
+    let factory = factory_fn(|_: &Address| LineOnlyReceiver::new(LineEcho).with_any_line_ending());
     common::serve_main(USAGE, 8000, factory)
 }

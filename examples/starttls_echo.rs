@@ -38,7 +38,7 @@ use torsade::testing::TestCertificates;
 use torsade::tls::rustls::{ClientConfig, ServerConfig};
 use torsade::tls::StartTls;
 use torsade::{factory_fn, Address, Reactor};
-use torsade_protocols::{Line, LineContext, LineHandler, LineReceiver};
+use torsade_protocols::{Line, LineContext, LineHandler, LineOnlyReceiver};
 
 const USAGE: &str = concat!(
     "usage: starttls_echo [--port PORT | --listen ENDPOINT] [--tls-cert FILE --tls-key FILE]
@@ -231,10 +231,10 @@ fn server_main(args: &common::Args) -> ExitCode {
         },
     };
     let factory = factory_fn(move |_: &Address| {
-        LineReceiver::new(StartTlsEcho {
+        LineOnlyReceiver::new(StartTlsEcho {
             config: config.clone(),
         })
-        .with_delimiter(&b"\n"[..])
+        .with_delimiter(b"\n")
     });
     common::serve(endpoint, factory, &options)
 }
@@ -294,14 +294,14 @@ fn talk(server: Arc<dyn ClientEndpoint>, tls: StartTls, lines: Vec<String>) -> R
     let failure = Arc::new(Mutex::new(None));
     let (f, r) = (failure.clone(), reactor.clone());
     let factory = factory_fn(move |_: &Address| {
-        LineReceiver::new(Client {
+        LineOnlyReceiver::new(Client {
             tls: tls.clone(),
             lines: lines.clone(),
             step: Step::Clear,
             failure: f.clone(),
             reactor: r.clone(),
         })
-        .with_delimiter(&b"\n"[..])
+        .with_delimiter(b"\n")
     });
     let (f, r) = (failure.clone(), reactor.clone());
     reactor

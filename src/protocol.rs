@@ -98,6 +98,49 @@ pub trait Protocol: Send + Sized + 'static {
         let _ = cx;
     }
 
+    /// Reading resumed after [`pause_reading`](Transport::pause_reading): resumed from a
+    /// callback through its [`Context`], or from outside through a
+    /// [`TransportHandle`](crate::TransportHandle). A protocol that held back input it had
+    /// already parsed (a line receiver keeps the rest of a chunk once its handler pauses)
+    /// delivers it now.
+    ///
+    /// Called once per pause that ends while the connection is open, after the callback or
+    /// the handle's request that resumed; not when reading is paused again by then.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use torsade::testing::TestConnection;
+    /// use torsade::prelude::*;
+    ///
+    /// /// Takes one chunk at a time: pauses after each, until told to go on.
+    /// #[derive(Default)]
+    /// struct OneAtATime {
+    ///     resumed: usize,
+    /// }
+    ///
+    /// impl Protocol for OneAtATime {
+    ///     fn data_received(&mut self, cx: &mut Context<'_, Self>, _: Bytes) {
+    ///         cx.pause_reading();
+    ///     }
+    ///     fn reading_resumed(&mut self, cx: &mut Context<'_, Self>) {
+    ///         self.resumed += 1;
+    ///         cx.write(b"go on\r\n");
+    ///     }
+    /// }
+    ///
+    /// let mut connection = TestConnection::new(OneAtATime::default());
+    /// connection.receive(b"chunk");
+    /// connection.transport_handle().resume_reading();
+    /// connection.run_pending();
+    /// assert_eq!(connection.protocol().resumed, 1);
+    /// assert_eq!(connection.take_written(), &b"go on\r\n"[..]);
+    /// ```
+    fn reading_resumed(&mut self, cx: &mut Context<'_, Self>) {
+        let _ = cx;
+    }
+
     /// The connection has been idle for the timeout set with
     /// [`Transport::set_idle_timeout`]. The default closes the connection
     /// ([`lose_connection`](Transport::lose_connection)); override it to send a

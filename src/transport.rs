@@ -202,11 +202,15 @@ pub trait Transport {
 
     /// Stops reading until [`resume_reading`](Transport::resume_reading): the driver
     /// reads nothing more from the stream, so TCP slows the peer down. Takes effect after
-    /// the current callback (a chunk already read is still delivered).
+    /// the current callback (a chunk already read is still delivered); a protocol that
+    /// parses the chunk stops at once, between two messages, and delivers the rest from
+    /// [`Protocol::reading_resumed`](crate::Protocol::reading_resumed), as the line
+    /// receivers of `torsade-protocols` do.
     #[doc(alias = "pauseProducing")]
     fn pause_reading(&mut self);
 
-    /// Reads again.
+    /// Reads again; after a pause, the protocol's
+    /// [`reading_resumed`](crate::Protocol::reading_resumed) follows the current callback.
     #[doc(alias = "resumeProducing")]
     fn resume_reading(&mut self);
 

@@ -22,7 +22,7 @@ use tokio::net::TcpStream;
 use torsade::endpoints::AdoptedServer;
 use torsade::prelude::*;
 use torsade::{factory_fn, Address, Reactor, WRITE_BUFFER_HIGH};
-use torsade_protocols::{Line, LineContext, LineHandler, LineReceiver, DEFAULT_MAX_LENGTH};
+use torsade_protocols::{Line, LineContext, LineHandler, LineOnlyReceiver, DEFAULT_MAX_LENGTH};
 
 /// One test at a time in this file.
 fn serial() -> MutexGuard<'static, ()> {
@@ -353,7 +353,7 @@ fn line_echo_port(reactor: &Reactor, progress: &Arc<Progress>) -> SocketAddr {
         .listen(
             "127.0.0.1:0",
             factory_fn(move |_: &Address| {
-                LineReceiver::new(LineEcho(p.clone())).with_delimiter(&b"\n"[..])
+                LineOnlyReceiver::new(LineEcho(p.clone())).with_delimiter(b"\n")
             }),
         )
         .unwrap()

@@ -28,6 +28,8 @@ struct Log {
     lost: Option<String>,
     /// `pause_producing` and `resume_producing`, in the order they came.
     pressure: Vec<&'static str>,
+    /// How many times `reading_resumed` was called.
+    resumed: usize,
 }
 
 type Shared = Arc<Mutex<Log>>;
@@ -71,6 +73,11 @@ impl Protocol for Probe {
 
     fn resume_producing(&mut self, _: &mut Context<'_, Self>) {
         self.0.log.lock().unwrap().pressure.push("resume");
+    }
+
+    fn reading_resumed(&mut self, cx: &mut Context<'_, Self>) {
+        self.0.log.lock().unwrap().resumed += 1;
+        cx.write(b"R\n");
     }
 
     fn connection_lost(&mut self, reason: DisconnectReason) {
@@ -447,6 +454,58 @@ fn writes_through_a_handle_follow_the_callbacks_and_keep_their_order() {
             assert_eq!(peer.read_to_end(), b"123!");
             peer.wait_lost();
             assert_eq!(lost(log).as_deref(), Some("done"));
+        },
+    );
+}
+
+/// Pauses and resumes reading as each byte received says, and answers with the byte:
+/// `p` resumes through a handle's request, `c` from a handle's call (a callback, through
+/// its context), `b` within the same callback, `l` through a handle while closing, `r`
+/// resumes without a pause.
+fn pause_and_resume(cx: &mut Context<'_, Probe>, data: &[u8]) {
+    for &byte in data {
+        match byte {
+            b'p' | b'c' | b'b' | b'l' => cx.pause_reading(),
+            _ => {}
+        }
+        match byte {
+            b'p' | b'l' => cx.transport_handle().resume_reading(),
+            b'c' => {
+                cx.handle().call(|_, cx| cx.resume_reading()).detach();
+            }
+            b'b' | b'r' => cx.resume_reading(),
+            _ => {}
+        }
+        if byte == b'l' {
+            cx.lose_connection();
+        }
+        cx.write(&[byte, b'\n']);
+    }
+}
+
+#[test]
+fn reading_resumed_follows_each_resume_after_a_pause_while_open() {
+    on_both_drivers(
+        |log| Rules {
+            on_data: pause_and_resume,
+            ..rules(log)
+        },
+        |peer, log| {
+            for (sent, answer) in [
+                (b"p", &b"p\nR\n"[..]),
+                (b"c", b"c\nR\n"),
+                (b"r", b"r\n"),
+                (b"b", b"b\nR\n"),
+            ] {
+                peer.send(sent);
+                assert_eq!(peer.read_exact(answer.len()), answer, "after {sent:?}");
+            }
+            assert_eq!(log.lock().unwrap().resumed, 3);
+            // Resumed while closing: the protocol is not told.
+            peer.send(b"l");
+            assert_eq!(peer.read_to_end(), b"l\n");
+            peer.wait_lost();
+            assert_eq!(log.lock().unwrap().resumed, 3);
         },
     );
 }

@@ -602,6 +602,9 @@ fn greeting_getter_against_a_refused_port_fails_with_one_line() {
 fn line_echo_echoes_a_line() {
     let server = start_server("line_echo");
     assert_eq!(ask(&server.address, "echo me"), "echo me");
+    // The longest line, 16 KiB, ending in CR/LF: the CR does not count toward the limit.
+    let longest = "x".repeat(16384);
+    assert_eq!(ask(&server.address, &longest), longest);
 }
 
 /// Waits for the echo of `line` on `stream` (whose read timeout is short), or for a

@@ -59,12 +59,13 @@ const PUSH_BACK_BUDGET: usize = 16;
 /// Feeds `chunks` to a framer, reacting to the n-th line or over-long line with
 /// `reactions[n % len]`, and checks the invariants after every event and every chunk.
 fn check_bounds(
-    delimiter: &[u8],
-    max: usize,
+    framer: LineFramer,
     chunks: &[&[u8]],
     reactions: &[Reaction],
 ) -> Result<(), TestCaseError> {
-    let mut framer = LineFramer::new(Bytes::copy_from_slice(delimiter), max);
+    let mut framer = framer;
+    let delimiter = framer.delimiter().clone();
+    let max = framer.max_length();
     // An unfinished line that can still become a line is at most `max_length` bytes and
     // a proper prefix of the delimiter; one byte more and it would either hold a whole
     // delimiter (a line) or have failed. (`ARCHITECTURE.md` promises `max_length` plus a
@@ -211,7 +212,16 @@ proptest! {
         (delimiter, max, input, cuts) in stream(),
         reactions in vec(reaction(), 1..8),
     ) {
-        check_bounds(&delimiter, max, &chunks(&input, &cuts), &reactions)?;
+        let framer = LineFramer::new(Bytes::from(delimiter), max);
+        check_bounds(framer, &chunks(&input, &cuts), &reactions)?;
+    }
+
+    #[test]
+    fn framer_with_any_line_ending_buffers_at_most_max_length_and_a_cr(
+        (_, max, input, cuts) in stream(),
+        reactions in vec(reaction(), 1..8),
+    ) {
+        check_bounds(LineFramer::any_line_ending(max), &chunks(&input, &cuts), &reactions)?;
     }
 
     #[test]
@@ -220,6 +230,6 @@ proptest! {
         reactions in vec(reaction(), 1..8),
     ) {
         let bytes: Vec<&[u8]> = input.chunks(1).collect();
-        check_bounds(&delimiter, max, &bytes, &reactions)?;
+        check_bounds(LineFramer::new(Bytes::from(delimiter), max), &bytes, &reactions)?;
     }
 }

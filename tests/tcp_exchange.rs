@@ -451,20 +451,20 @@ fn no_line_is_delivered_over_tcp_after_the_handler_closes() {
     assert_eq!(*seen.lock().unwrap(), ["a", "QUIT"]);
 }
 
-/// Serves a `LineReceiver` around `handler()` on loopback, sends `input` from a client and
+/// Serves a `LineOnlyReceiver` around `handler()` on loopback, sends `input` from a client and
 /// returns what the client reads back: `length` bytes, or up to the end if `None`.
 fn line_exchange<H: torsade_protocols::LineHandler>(
     handler: impl Fn() -> H + Send + Sync + 'static,
     input: &'static [u8],
     length: Option<usize>,
 ) -> Vec<u8> {
-    use torsade_protocols::LineReceiver;
+    use torsade_protocols::LineOnlyReceiver;
 
     let reactor = Reactor::new().unwrap();
     let port = reactor
         .listen(
             "127.0.0.1:0",
-            factory_fn(move |_: &Address| LineReceiver::new(handler())),
+            factory_fn(move |_: &Address| LineOnlyReceiver::new(handler())),
         )
         .unwrap();
     let (address, r) = (port.local_addr().socket_addr().unwrap(), reactor.clone());

@@ -7,7 +7,7 @@
 //!          instead the next 1 + (bits 4..6) bytes of the input
 //! byte 1   max_length (mod 48)
 //! byte 2   what the handler does with an over-long line (low 2 bits: close, keep open,
-//!          push back the next (bits 4..7) bytes, raw mode for (bits 4..7) bytes);
+//!          push back the next (bits 4..7) bytes, raw mode for 1 + (bits 4..7) bytes);
 //!          bit 2: the handler obeys command lines (`rawN`, `pushTEXT`, `echoTEXT`, `close`)
 //! byte 3   1 + (bits 0..1) chunk sizes follow, each 1 + byte mod 32, used in a cycle
 //! rest     the stream
@@ -27,8 +27,7 @@
 //!    the bound is measured on the same behaviour.
 //! 4. The outcome is the one a reference model predicts, working on the whole stream at
 //!    once (`script_model` of `protocols/tests/common/script.rs`, compiled here with the
-//!    rest of those tests' `common` module, `#[path]` below), except in the one case it
-//!    leaves out (see `modelled` there).
+//!    rest of those tests' `common` module, `#[path]` below).
 
 pub mod frames;
 
@@ -45,7 +44,7 @@ use torsade_protocols::{LineOnlyReceiver, LineReceiver};
 #[path = "../../protocols/tests/common/mod.rs"]
 mod common;
 
-use common::script::{modelled, script_model, OnTooLong, Script, Steer};
+use common::script::{script_model, OnTooLong, Script, Steer};
 use common::{join_raw, run, Outcome};
 
 /// Which receiver a target fuzzes.
@@ -106,7 +105,8 @@ fn decode(mut data: &[u8]) -> Option<Case<'_>> {
         0 => OnTooLong::Close,
         1 => OnTooLong::KeepOpen,
         2 => OnTooLong::PushBack(take(&mut data, amount).to_vec()),
-        _ => OnTooLong::Raw(amount),
+        // At least one byte (see `OnTooLong::Raw`).
+        _ => OnTooLong::Raw(1 + amount),
     };
     let chunk_sizes = take(&mut data, 1 + usize::from(chunking & 0x03))
         .iter()
@@ -275,17 +275,15 @@ pub fn check(data: &[u8], kind: Kind) {
         "the framer driven alone differs from the receiver ({case:?})"
     );
 
-    if modelled(&case.delimiter, case.obeys, &case.on_too_long) {
-        let expected = script_model(
-            case.stream,
-            &case.delimiter,
-            case.max_length,
-            kind == Kind::LineReceiver,
-            case.obeys,
-            &case.on_too_long,
-        );
-        assert_eq!(whole, expected, "the model differs ({case:?})");
-    }
+    let expected = script_model(
+        case.stream,
+        &case.delimiter,
+        case.max_length,
+        kind == Kind::LineReceiver,
+        case.obeys,
+        &case.on_too_long,
+    );
+    assert_eq!(whole, expected, "the model differs ({case:?})");
 }
 
 #[cfg(test)]

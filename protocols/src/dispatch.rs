@@ -2,34 +2,36 @@
 //! handler.
 //!
 //! `Dispatcher` owns a handler and a framer (torsade's [`LineFramer`]), and implements the
-//! `Protocol` callbacks for both receivers; they differ only in whether raw mode is
-//! allowed. After every callback that may have fed or steered the framer, it delivers the
-//! framer's frames one by one,
-//! checking before each whether the protocol asked to close — once it has, nothing more is
-//! delivered (the bytes stay buffered).
+//! `Protocol` callbacks for both receivers; they differ only in their mode (whether the
+//! handler's context offers raw mode), a type parameter. After every callback that may have fed or steered the framer, it delivers the
+//! framer's frames one by one, checking before each whether the connection still reads:
+//! once the protocol asked to close, nothing more is delivered, and once it paused
+//! reading, nothing more until reading resumes (`reading_resumed`); the bytes stay
+//! buffered meanwhile.
 
 use std::fmt;
+use std::marker::PhantomData;
 
 use bytes::Bytes;
 use torsade::{Context, DisconnectReason, Transport};
 
-use crate::{Line, LineContext, LineHandler};
+use crate::{Line, LineContext, LineHandler, LineMode};
 use torsade::lines::{Frame, Lent, LineFramer, DEFAULT_DELIMITER, DEFAULT_MAX_LENGTH};
 
 /// A handler, its framer, and the loop between them.
-pub(crate) struct Dispatcher<H> {
+pub(crate) struct Dispatcher<H, M> {
     handler: H,
     framer: LineFramer,
-    raw_mode_allowed: bool,
+    mode: PhantomData<fn() -> M>,
 }
 
-impl<H: LineHandler> Dispatcher<H> {
+impl<H: LineHandler<M>, M: LineMode> Dispatcher<H, M> {
     /// A dispatcher with the default delimiter and limit.
-    pub(crate) fn new(handler: H, raw_mode_allowed: bool) -> Dispatcher<H> {
+    pub(crate) fn new(handler: H) -> Dispatcher<H, M> {
         Dispatcher {
             handler,
             framer: LineFramer::new(Bytes::from_static(DEFAULT_DELIMITER), DEFAULT_MAX_LENGTH),
-            raw_mode_allowed,
+            mode: PhantomData,
         }
     }
 
@@ -42,9 +44,18 @@ impl<H: LineHandler> Dispatcher<H> {
         self.framer = LineFramer::new(delimiter, self.framer.max_length());
     }
 
-    /// Replaces the line limit (before the connection starts).
+    /// Ends lines with `\n` or `\r\n` (before the connection starts).
+    pub(crate) fn set_any_line_ending(&mut self) {
+        self.framer = LineFramer::any_line_ending(self.framer.max_length());
+    }
+
+    /// Replaces the line limit (before the connection starts), keeping the line ending.
     pub(crate) fn set_max_length(&mut self, max_length: usize) {
-        self.framer = LineFramer::new(self.framer.delimiter().clone(), max_length);
+        self.framer = if self.framer.accepts_any_line_ending() {
+            LineFramer::any_line_ending(max_length)
+        } else {
+            LineFramer::new(self.framer.delimiter().clone(), max_length)
+        };
     }
 
     pub(crate) fn handler(&self) -> &H {
@@ -91,9 +102,14 @@ impl<H: LineHandler> Dispatcher<H> {
     pub(crate) fn notify(
         &mut self,
         mut cx: Context<'_>,
-        event: impl FnOnce(&mut H, &mut LineContext<'_>),
+        event: impl FnOnce(&mut H, &mut LineContext<'_, M>),
     ) {
         self.call(cx.untyped(), event);
+        self.deliver(cx);
+    }
+
+    /// Reading resumed after a pause: delivers what the pause held back.
+    pub(crate) fn reading_resumed(&mut self, cx: Context<'_>) {
         self.deliver(cx);
     }
 
@@ -101,11 +117,12 @@ impl<H: LineHandler> Dispatcher<H> {
         self.handler.connection_lost(reason);
     }
 
-    /// Hands the framer's events to the handler until it needs more input or the
-    /// protocol asked to close. One context serves every handler call of the delivery.
+    /// Hands the framer's events to the handler until it needs more input, or the
+    /// protocol asked to close or paused reading. One context serves every handler call
+    /// of the delivery.
     #[inline]
     fn deliver(&mut self, cx: Context<'_>) {
-        let mut lines = LineContext::new(cx, &mut self.framer, self.raw_mode_allowed);
+        let mut lines = LineContext::new(cx, &mut self.framer);
         deliver_events(&mut self.handler, &mut lines);
     }
 
@@ -113,21 +130,22 @@ impl<H: LineHandler> Dispatcher<H> {
     fn call<R>(
         &mut self,
         cx: Context<'_>,
-        callback: impl FnOnce(&mut H, &mut LineContext<'_>) -> R,
+        callback: impl FnOnce(&mut H, &mut LineContext<'_, M>) -> R,
     ) -> R {
-        let mut lines = LineContext::new(cx, &mut self.framer, self.raw_mode_allowed);
+        let mut lines = LineContext::new(cx, &mut self.framer);
         callback(&mut self.handler, &mut lines)
     }
 }
 
 /// The loop of [`Dispatcher::deliver`]: the framer's frames to the handler until the
-/// framer needs more input or the protocol asked to close. Lines are lent from `lent`,
+/// framer needs more input or the connection stops reading (the protocol asked to close,
+/// or paused reading: Twisted's `_PauseableMixin`, between two lines). Lines are lent from `lent`,
 /// which the framer keeps viewing the chunk they lie in (see [`LineFramer::next_lent`]):
 /// no copy and no reference count per line. Every line goes through one call site.
 #[inline]
-fn deliver_events<H: LineHandler>(handler: &mut H, lines: &mut LineContext<'_>) {
+fn deliver_events<H: LineHandler<M>, M: LineMode>(handler: &mut H, lines: &mut LineContext<'_, M>) {
     let mut lent = Lent::new();
-    while !lines.is_closing() {
+    while lines.is_reading() {
         match lines.framer.next_lent(&mut lent) {
             None => return,
             Some(Frame::Line(range)) => {
@@ -143,12 +161,12 @@ fn deliver_events<H: LineHandler>(handler: &mut H, lines: &mut LineContext<'_>) 
     }
 }
 
-impl<H: fmt::Debug> fmt::Debug for Dispatcher<H> {
+impl<H: fmt::Debug, M> fmt::Debug for Dispatcher<H, M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Dispatcher")
             .field("handler", &self.handler)
             .field("framer", &self.framer)
-            .field("raw_mode_allowed", &self.raw_mode_allowed)
+            .field("mode", &std::any::type_name::<M>())
             .finish()
     }
 }
@@ -167,7 +185,7 @@ mod tests {
     fn a_dispatcher_stays_within_its_budget() {
         // One lives in every connection's task, in tokio's 128-byte-aligned task cell:
         // every byte it adds may cost an idle connection 128.
-        let size = std::mem::size_of::<Dispatcher<Quiet>>();
+        let size = std::mem::size_of::<Dispatcher<Quiet, crate::LinesOnly>>();
         assert!(size <= 256, "the dispatcher is {size} bytes");
     }
 }

@@ -31,11 +31,6 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// [`LineContext::set_raw_mode`](crate::LineContext::set_raw_mode) was called under a
-    /// receiver without raw mode ([`LineOnlyReceiver`](crate::LineOnlyReceiver)).
-    #[error("this line receiver has no raw mode")]
-    RawModeUnsupported,
-
     /// STARTTLS was asked for while bytes the peer sent in the clear after the request
     /// were already buffered (CVE-2011-0411); the connection was aborted.
     #[cfg(feature = "tls")]
@@ -121,7 +116,6 @@ mod tests {
     #[test]
     fn every_variant_has_a_message() {
         let mut errors = vec![
-            Error::RawModeUnsupported,
             Error::GreetingPending,
             Error::NotConnected,
             Error::ConnectionClosed {

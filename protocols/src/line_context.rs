@@ -1,6 +1,7 @@
 //! What a line handler can do from inside a callback: [`LineContext`].
 
 use std::fmt;
+use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 
 use bytes::Bytes;
@@ -10,12 +11,18 @@ use torsade::tls::StartTls;
 use torsade::ConnectionError;
 use torsade::{Context, Transport};
 
-use crate::{Error, LineSender, Result};
+#[cfg(feature = "tls")]
+use crate::{Error, Result};
+use crate::{LineSender, LinesOnly, WithRawMode};
 use torsade::lines::LineFramer;
 
 /// The connection and its framer, as seen from inside a
 /// [`LineHandler`](crate::LineHandler) callback: Twisted's `self.transport`,
 /// `sendLine`, `setRawMode`, `setLineMode` and `clearLineBuffer`.
+///
+/// `M` says whether the receiver has a raw mode ([`LineMode`](crate::LineMode)): only a
+/// `LineContext<'_, WithRawMode>`, which the handlers of a
+/// [`LineReceiver`](crate::LineReceiver) get, has [`set_raw_mode`](LineContext::set_raw_mode).
 ///
 /// It derefs to the connection's [`Context`], so everything a protocol's callback can do
 /// (write, close, pause, time — through [`Transport`], in torsade's prelude) a line
@@ -51,22 +58,18 @@ use torsade::lines::LineFramer;
 /// assert_eq!(connection.take_written(), &b"PONG\r\n"[..]); // nothing after QUIT
 /// assert!(connection.is_lost());
 /// ```
-pub struct LineContext<'a> {
+pub struct LineContext<'a, M = LinesOnly> {
     cx: Context<'a>,
     pub(crate) framer: &'a mut LineFramer,
-    raw_mode_allowed: bool,
+    mode: PhantomData<fn() -> M>,
 }
 
-impl<'a> LineContext<'a> {
-    pub(crate) fn new(
-        cx: Context<'a>,
-        framer: &'a mut LineFramer,
-        raw_mode_allowed: bool,
-    ) -> LineContext<'a> {
+impl<'a, M> LineContext<'a, M> {
+    pub(crate) fn new(cx: Context<'a>, framer: &'a mut LineFramer) -> LineContext<'a, M> {
         LineContext {
             cx,
             framer,
-            raw_mode_allowed,
+            mode: PhantomData,
         }
     }
 
@@ -109,36 +112,44 @@ impl<'a> LineContext<'a> {
         self.framer.is_line_mode()
     }
 
-    /// Hands the bytes that follow to
-    /// [`raw_data_received`](crate::LineHandler::raw_data_received) as they arrive,
-    /// starting with the rest of the current chunk, until
-    /// [`set_line_mode`](LineContext::set_line_mode).
-    ///
-    /// An unfinished line still buffered is handed over as raw data too. If the rest of an
-    /// over-long line was being discarded, that stops: in raw mode every byte is
-    /// delivered.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::RawModeUnsupported`] under a [`LineOnlyReceiver`](crate::LineOnlyReceiver);
-    /// nothing changes then.
-    #[doc(alias = "setRawMode")]
-    pub fn set_raw_mode(&mut self) -> Result<()> {
-        if !self.raw_mode_allowed {
-            return Err(Error::RawModeUnsupported);
-        }
-        self.framer.set_raw_mode();
-        Ok(())
-    }
-
     /// Splits incoming bytes into lines again, starting with `extra`: bytes the handler
     /// took but did not use (typically the tail of a raw chunk). `extra` is parsed before
     /// anything not yet parsed, in this same call; pass `Bytes::new()` for none.
     ///
-    /// Called from [`line_length_exceeded`](crate::LineHandler::line_length_exceeded),
-    /// `extra` takes the place of the over-long line: it is parsed first, then the rest of
-    /// the over-long line is discarded as usual. (Pushed-back bytes are parsed like any
-    /// others: a handler that always pushes back an over-long line never stops.)
+    /// Called from [`line_length_exceeded`](crate::LineHandler::line_length_exceeded) with
+    /// non-empty `extra`, the handler takes the stream back: nothing of the over-long line
+    /// is discarded. `extra` is parsed first, then everything after the bytes reported,
+    /// so pushing back the report's tail (`partial.slice(n..)`) makes the line start
+    /// there. Bytes that still make a line over the limit are reported again (a handler
+    /// that always pushes back never stops). Empty `extra` is no push-back: the rest of
+    /// the over-long line is discarded as usual.
+    ///
+    /// # Examples
+    ///
+    /// Keeping the end of an over-long line:
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use torsade::testing::TestConnection;
+    /// use torsade_protocols::{Line, LineContext, LineHandler, LineOnlyReceiver};
+    ///
+    /// #[derive(Default)]
+    /// struct KeepTheEnd(Vec<String>);
+    ///
+    /// impl LineHandler for KeepTheEnd {
+    ///     fn line_received(&mut self, _: &mut LineContext<'_>, line: Line<'_>) {
+    ///         self.0.push(String::from_utf8_lossy(&line).into_owned());
+    ///     }
+    ///     fn line_length_exceeded(&mut self, lines: &mut LineContext<'_>, partial: Bytes) {
+    ///         lines.set_line_mode(partial.slice(4..)); // drop the first four bytes only
+    ///     }
+    /// }
+    ///
+    /// let receiver = LineOnlyReceiver::new(KeepTheEnd::default()).with_max_length(8);
+    /// let mut connection = TestConnection::new(receiver);
+    /// connection.receive(b"0123456789\r\nok\r\n");
+    /// assert_eq!(connection.protocol().handler().0, ["456789", "ok"]);
+    /// ```
     #[doc(alias = "setLineMode")]
     pub fn set_line_mode(&mut self, extra: Bytes) {
         self.framer.set_line_mode(extra);
@@ -221,7 +232,23 @@ impl<'a> LineContext<'a> {
     }
 }
 
-impl<'a> Deref for LineContext<'a> {
+/// Raw mode, under a [`LineReceiver`](crate::LineReceiver) only.
+impl LineContext<'_, WithRawMode> {
+    /// Hands the bytes that follow to
+    /// [`raw_data_received`](crate::LineHandler::raw_data_received) as they arrive,
+    /// starting with the rest of the current chunk, until
+    /// [`set_line_mode`](LineContext::set_line_mode).
+    ///
+    /// An unfinished line still buffered is handed over as raw data too. If the rest of an
+    /// over-long line was being discarded, that stops: in raw mode every byte is
+    /// delivered (from `line_length_exceeded`, every byte after the ones reported).
+    #[doc(alias = "setRawMode")]
+    pub fn set_raw_mode(&mut self) {
+        self.framer.set_raw_mode();
+    }
+}
+
+impl<'a, M> Deref for LineContext<'a, M> {
     type Target = Context<'a>;
 
     fn deref(&self) -> &Context<'a> {
@@ -229,18 +256,18 @@ impl<'a> Deref for LineContext<'a> {
     }
 }
 
-impl<'a> DerefMut for LineContext<'a> {
+impl<'a, M> DerefMut for LineContext<'a, M> {
     fn deref_mut(&mut self) -> &mut Context<'a> {
         &mut self.cx
     }
 }
 
-impl fmt::Debug for LineContext<'_> {
+impl<M> fmt::Debug for LineContext<'_, M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LineContext")
             .field("connection", &self.cx)
             .field("framer", &self.framer)
-            .field("raw_mode_allowed", &self.raw_mode_allowed)
+            .field("mode", &std::any::type_name::<M>())
             .finish()
     }
 }

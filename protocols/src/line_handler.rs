@@ -3,14 +3,17 @@
 use bytes::Bytes;
 use torsade::{ConnectionError, DisconnectReason, Transport};
 
-use crate::{Line, LineContext};
+use crate::{Line, LineContext, LineMode, LinesOnly};
 
 /// The events of a line-based connection, as delivered by a
-/// [`LineReceiver`](crate::LineReceiver) or a [`LineOnlyReceiver`](crate::LineOnlyReceiver).
+/// [`LineOnlyReceiver`](crate::LineOnlyReceiver) (a `LineHandler`, of mode
+/// [`LinesOnly`]) or a [`LineReceiver`](crate::LineReceiver) (a
+/// `LineHandler<WithRawMode>`).
 ///
 /// Only [`line_received`](LineHandler::line_received) is required. Every callback gets a
-/// [`LineContext`]: the transport, `send_line`, and the framer's controls (raw mode,
-/// pushing bytes back, clearing the buffer).
+/// [`LineContext<'_, M>`](LineContext): the transport, `send_line`, and the framer's
+/// controls (pushing bytes back, clearing the buffer, and with
+/// [`WithRawMode`](crate::WithRawMode), raw mode).
 ///
 /// Twisted's `LineReceiver` subclass hooks; the framing itself lives in the receiver, so a
 /// handler is plain single-owner state (`Send`, not `Sync`, like a
@@ -22,7 +25,7 @@ use crate::{Line, LineContext};
 ///
 /// ```
 /// use torsade::testing::TestConnection;
-/// use torsade_protocols::{Line, LineContext, LineHandler, LineReceiver};
+/// use torsade_protocols::{Line, LineContext, LineHandler, LineOnlyReceiver};
 ///
 /// struct Shout;
 ///
@@ -32,16 +35,19 @@ use crate::{Line, LineContext};
 ///     }
 /// }
 ///
-/// let mut connection = TestConnection::new(LineReceiver::new(Shout));
+/// let mut connection = TestConnection::new(LineOnlyReceiver::new(Shout));
 /// connection.receive(b"hello\r\nwor");
 /// connection.receive(b"ld\r\n");
 /// assert_eq!(connection.take_written(), &b"HELLO\r\nWORLD\r\n"[..]);
 /// ```
-pub trait LineHandler: Send + 'static {
+///
+/// A handler for a [`LineReceiver`](crate::LineReceiver) names its mode, and may switch to
+/// raw mode; see the [`LineReceiver`](crate::LineReceiver) example.
+pub trait LineHandler<M: LineMode = LinesOnly>: Send + 'static {
     /// The connection is up. Send a greeting here, or keep a
     /// [`line_sender`](LineContext::line_sender).
     #[doc(alias = "connectionMade")]
-    fn connection_made(&mut self, lines: &mut LineContext<'_>) {
+    fn connection_made(&mut self, lines: &mut LineContext<'_, M>) {
         let _ = lines;
     }
 
@@ -51,15 +57,15 @@ pub trait LineHandler: Send + 'static {
     /// copy — keeping it keeps the received chunk alive.
     ///
     #[doc(alias = "lineReceived")]
-    fn line_received(&mut self, lines: &mut LineContext<'_>, line: Line<'_>);
+    fn line_received(&mut self, lines: &mut LineContext<'_, M>, line: Line<'_>);
 
-    /// Bytes arrived in raw mode (see [`LineContext::set_raw_mode`]), in whatever chunks
-    /// the network delivered. To go back to lines, call
+    /// Bytes arrived in raw mode (see [`LineContext::set_raw_mode`]; only under a
+    /// [`LineReceiver`](crate::LineReceiver)), in whatever chunks the network delivered. To go back to lines, call
     /// [`set_line_mode`](LineContext::set_line_mode) with the bytes not used.
     ///
     /// The default drops the bytes and logs a warning.
     #[doc(alias = "rawDataReceived")]
-    fn raw_data_received(&mut self, lines: &mut LineContext<'_>, data: Bytes) {
+    fn raw_data_received(&mut self, lines: &mut LineContext<'_, M>, data: Bytes) {
         let _ = lines;
         tracing::warn!(
             bytes = data.len(),
@@ -74,9 +80,11 @@ pub trait LineHandler: Send + 'static {
     /// The default closes the connection (once what was written is sent), reporting
     /// [`ConnectionError::LineTooLong`] as the reason it was lost. If the handler keeps it
     /// open, the rest of the over-long line, up to and including its delimiter, is
-    /// discarded: never parsed as lines of its own.
+    /// discarded: never parsed as lines of its own. Unless the handler takes the stream
+    /// back: bytes pushed back with [`set_line_mode`](LineContext::set_line_mode) are
+    /// parsed at once, followed by everything after `partial`, with nothing discarded.
     #[doc(alias = "lineLengthExceeded")]
-    fn line_length_exceeded(&mut self, lines: &mut LineContext<'_>, partial: Bytes) {
+    fn line_length_exceeded(&mut self, lines: &mut LineContext<'_, M>, partial: Bytes) {
         let _ = partial;
         let max_length = lines.max_length();
         lines.lose_connection_with(ConnectionError::LineTooLong { max_length });
@@ -86,14 +94,14 @@ pub trait LineHandler: Send + 'static {
     /// half-open and finish writing, `false` (the default) to close it. An unfinished
     /// line is not delivered.
     #[doc(alias = "readConnectionLost")]
-    fn eof_received(&mut self, lines: &mut LineContext<'_>) -> bool {
+    fn eof_received(&mut self, lines: &mut LineContext<'_, M>) -> bool {
         let _ = lines;
         false
     }
 
     /// The TLS handshake completed (see [`Protocol::handshake_completed`](torsade::Protocol::handshake_completed)).
     #[doc(alias = "handshakeCompleted")]
-    fn handshake_completed(&mut self, lines: &mut LineContext<'_>) {
+    fn handshake_completed(&mut self, lines: &mut LineContext<'_, M>) {
         let _ = lines;
     }
 
@@ -101,13 +109,13 @@ pub trait LineHandler: Send + 'static {
     /// [`resume_producing`](LineHandler::resume_producing) (see
     /// [`Protocol::pause_producing`](torsade::Protocol::pause_producing)).
     #[doc(alias = "pauseProducing")]
-    fn pause_producing(&mut self, lines: &mut LineContext<'_>) {
+    fn pause_producing(&mut self, lines: &mut LineContext<'_, M>) {
         let _ = lines;
     }
 
     /// Sending may go on (see [`Protocol::resume_producing`](torsade::Protocol::resume_producing)).
     #[doc(alias = "resumeProducing")]
-    fn resume_producing(&mut self, lines: &mut LineContext<'_>) {
+    fn resume_producing(&mut self, lines: &mut LineContext<'_, M>) {
         let _ = lines;
     }
 

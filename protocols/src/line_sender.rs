@@ -3,6 +3,7 @@
 use std::fmt;
 
 use bytes::Bytes;
+use torsade::lines::IntoDelimiter;
 use torsade::TransportHandle;
 
 /// A handle that sends lines on one connection: its transport and its delimiter.
@@ -44,10 +45,10 @@ pub struct LineSender {
 
 impl LineSender {
     /// A sender writing to `transport`, ending each line with `delimiter`.
-    pub fn new(transport: TransportHandle, delimiter: impl Into<Bytes>) -> LineSender {
+    pub fn new(transport: TransportHandle, delimiter: impl IntoDelimiter) -> LineSender {
         LineSender {
             transport,
-            delimiter: delimiter.into(),
+            delimiter: delimiter.into_delimiter(),
         }
     }
 

@@ -17,7 +17,7 @@
 
 mod common;
 
-use common::model::model;
+use common::model::{model, model_any_line_ending};
 use common::script::{script_model, OnTooLong, Script};
 use common::{run, Event, Outcome};
 use proptest::collection::vec;
@@ -202,7 +202,8 @@ fn on_too_long() -> impl Strategy<Value = OnTooLong> {
         Just(OnTooLong::Close),
         Just(OnTooLong::KeepOpen),
         vec(select(&b"abx+|"[..]), 0..24).prop_map(OnTooLong::PushBack),
-        (0usize..12).prop_map(OnTooLong::Raw),
+        // At least one byte: see `OnTooLong::Raw`.
+        (1usize..12).prop_map(OnTooLong::Raw),
     ]
 }
 
@@ -295,6 +296,28 @@ proptest! {
         split in split(),
     ) {
         as_the_model::<LineOnlyReceiver<Script>>(stream, keep_open, split)?;
+    }
+
+    #[test]
+    fn any_line_ending_sees_what_its_model_predicts_however_the_stream_is_chunked(
+        (_, max, input) in stream(false),
+        keep_open in any::<bool>(),
+        split in split(),
+    ) {
+        let on_too_long = if keep_open { OnTooLong::KeepOpen } else { OnTooLong::Close };
+        let chunks = split.apply(&input);
+        let receiver = LineOnlyReceiver::new(Script::new(false, on_too_long))
+            .with_max_length(max)
+            .with_any_line_ending();
+        let outcome = run(receiver, &chunks, &|receiver: &LineOnlyReceiver<Script>| {
+            receiver.script().events.clone()
+        });
+        prop_assert_eq!(
+            &outcome.events,
+            &model_any_line_ending(&input, max, keep_open),
+            "fed as {:?}",
+            chunks
+        );
     }
 
     #[test]

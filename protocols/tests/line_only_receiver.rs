@@ -56,7 +56,7 @@ fn a_line_of_exactly_max_length_is_accepted_and_one_more_byte_is_not() {
 #[test]
 fn a_custom_delimiter_is_used_both_ways() {
     let outcome = sweep(
-        || receiver().with_delimiter(&b"\0"[..]),
+        || receiver().with_delimiter(b"\0"),
         b"echo:hi\0echo:there\0",
     );
     assert_eq!(outcome.written, b"hi\0there\0");
@@ -68,14 +68,17 @@ fn pushback_works_without_raw_mode() {
         || LineOnlyReceiver::new(Recorder::new(OnExceeded::PushBack(b"in\r\n"))).with_max_length(3),
         b"abcdef\r\nok\r\n",
     );
-    assert_eq!(outcome.events, [exceeded(b"abc"), line(b"in"), line(b"ok")]);
+    assert_eq!(
+        outcome.events,
+        [exceeded(b"abc"), line(b"in"), line(b"def"), line(b"ok")]
+    );
 }
 
 #[test]
 fn accessors_report_the_configuration() {
     let mut receiver = LineOnlyReceiver::new(Recorder::default())
         .with_max_length(42)
-        .with_delimiter(&b"\n"[..]);
+        .with_delimiter(b"\n");
     assert_eq!(receiver.max_length(), 42);
     assert_eq!(receiver.delimiter(), b"\n");
     receiver.handler_mut().events.push(line(b"seeded"));

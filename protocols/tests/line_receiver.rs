@@ -4,10 +4,10 @@ mod common;
 
 use bytes::Bytes;
 use common::{exceeded, line, raw, sweep, Event, OnExceeded, Recorder};
-use torsade::testing::TestConnection;
+use torsade::testing::{every_split, TestConnection};
 use torsade::{DisconnectReason, Transport};
 use torsade_protocols::{
-    Line, LineContext, LineHandler, LineReceiver, LineSender, DEFAULT_MAX_LENGTH,
+    Line, LineContext, LineHandler, LineReceiver, LineSender, WithRawMode, DEFAULT_MAX_LENGTH,
 };
 
 fn receiver() -> LineReceiver<Recorder> {
@@ -36,14 +36,14 @@ fn lone_cr_and_lf_are_part_of_a_crlf_line() {
 
 #[test]
 fn a_one_byte_delimiter_splits_lines() {
-    let outcome = sweep(|| receiver().with_delimiter(&b"\n"[..]), b"a\n\nb\r\nc");
+    let outcome = sweep(|| receiver().with_delimiter(b"\n"), b"a\n\nb\r\nc");
     assert_eq!(outcome.events, [line(b"a"), line(b""), line(b"b\r")]);
 }
 
 #[test]
 fn a_three_byte_delimiter_splits_at_its_first_occurrence() {
     let outcome = sweep(
-        || receiver().with_delimiter(&b"+++"[..]),
+        || receiver().with_delimiter(b"+++"),
         b"a++++b+++++++c++d+++",
     );
     assert_eq!(
@@ -68,6 +68,60 @@ fn the_default_limit_is_16384_bytes() {
 }
 
 #[test]
+fn any_line_ending_accepts_lf_and_crlf_whatever_the_chunking_and_sends_crlf() {
+    let outcome = sweep(
+        || receiver().with_any_line_ending(),
+        b"one\r\ntwo\n\r\na\rb\necho:x\nlast\r",
+    );
+    assert_eq!(
+        outcome.events,
+        [
+            line(b"one"),
+            line(b"two"),
+            line(b""),
+            line(b"a\rb"),
+            line(b"echo:x")
+        ]
+    );
+    assert_eq!(outcome.written, b"x\r\n");
+}
+
+#[test]
+fn with_any_line_ending_a_16384_byte_line_may_end_with_crlf() {
+    let line_of = |length: usize, ending: &[u8]| [&vec![b'a'; length][..], ending].concat();
+    for ending in [&b"\r\n"[..], b"\n"] {
+        let mut connection = TestConnection::new(receiver().with_any_line_ending());
+        connection.receive_in_chunks(&line_of(16384, ending), 4096);
+        assert_eq!(
+            connection.protocol().handler().events,
+            [line(&[b'a'; 16384])],
+            "{ending:?}"
+        );
+    }
+    let mut connection = TestConnection::new(receiver().with_any_line_ending());
+    connection.receive(&line_of(16385, b"\r\n"));
+    assert_eq!(
+        connection.protocol().handler().events,
+        [exceeded(&[b'a'; 16384])]
+    );
+    assert!(connection.is_closing());
+}
+
+#[test]
+fn the_limit_and_the_line_ending_may_be_set_in_either_order() {
+    let first = receiver().with_max_length(3).with_any_line_ending();
+    let second = receiver().with_any_line_ending().with_max_length(3);
+    for built in [first, second] {
+        assert_eq!((built.delimiter(), built.max_length()), (&b"\r\n"[..], 3));
+    }
+    let outcome = sweep(
+        || receiver().with_any_line_ending().with_max_length(3),
+        b"abc\r\nabcd\n",
+    );
+    assert_eq!(outcome.events, [line(b"abc"), exceeded(b"abc")]);
+}
+
+#[test]
 fn a_line_of_exactly_max_length_is_accepted() {
     let outcome = sweep(|| limited(5, OnExceeded::Close), b"abcde\r\nx\r\n");
     assert_eq!(outcome.events, [line(b"abcde"), line(b"x")]);
@@ -84,8 +138,8 @@ fn a_line_one_byte_over_max_length_is_reported_and_closes_by_default() {
 #[test]
 fn the_default_hook_closes_the_connection() {
     struct Quiet;
-    impl LineHandler for Quiet {
-        fn line_received(&mut self, _: &mut LineContext<'_>, _: Line<'_>) {}
+    impl LineHandler<WithRawMode> for Quiet {
+        fn line_received(&mut self, _: &mut LineContext<'_, WithRawMode>, _: Line<'_>) {}
     }
     let mut connection = TestConnection::new(LineReceiver::new(Quiet).with_max_length(3));
     connection.receive(b"abcd");
@@ -110,7 +164,7 @@ fn a_partial_delimiter_past_the_limit_keeps_the_line_waiting() {
 
 #[test]
 fn a_long_delimiter_starting_before_the_limit_keeps_the_line_waiting() {
-    let build = || limited(5, OnExceeded::Close).with_delimiter(&b"abc"[..]);
+    let build = || limited(5, OnExceeded::Close).with_delimiter(b"abc");
     assert_eq!(sweep(build, b"xxxxab").events, []);
     assert_eq!(sweep(build, b"xxxxabc").events, [line(b"xxxx")]);
     assert_eq!(sweep(build, b"xxxxabd").events, [exceeded(b"xxxxa")]);
@@ -151,7 +205,7 @@ fn an_over_long_line_ends_at_a_delimiter_that_straddles_the_failure_point() {
     let outcome = sweep(|| limited(5, OnExceeded::KeepOpen), b"abcde\r\r\nok\r\n");
     assert_eq!(outcome.events, [exceeded(b"abcde"), line(b"ok")]);
     let outcome = sweep(
-        || limited(2, OnExceeded::KeepOpen).with_delimiter(&b"aab"[..]),
+        || limited(2, OnExceeded::KeepOpen).with_delimiter(b"aab"),
         b"xxaaabokaab",
     );
     assert_eq!(outcome.events, [exceeded(b"xx"), line(b"ok")]);
@@ -186,24 +240,82 @@ fn raw_mode_starts_mid_chunk_and_lines_resume_with_the_pushed_back_rest() {
 }
 
 #[test]
-fn bytes_pushed_back_from_line_length_exceeded_are_parsed_first() {
+fn bytes_pushed_back_from_line_length_exceeded_are_parsed_first_and_nothing_is_discarded() {
     let outcome = sweep(
         || limited(6, OnExceeded::PushBack(b"pushed\r\n")),
         b"abcdefgh\r\nok\r\n",
     );
     assert_eq!(
         outcome.events,
-        [exceeded(b"abcdef"), line(b"pushed"), line(b"ok")]
+        [
+            exceeded(b"abcdef"),
+            line(b"pushed"),
+            line(b"gh"),
+            line(b"ok")
+        ]
     );
 }
 
 #[test]
-fn a_pushed_back_unfinished_line_continues_after_the_discarded_tail() {
+fn a_pushed_back_unfinished_line_continues_with_the_rest_of_the_over_long_line() {
     let outcome = sweep(
         || limited(6, OnExceeded::PushBack(b"pu")),
         b"abcdefgh\r\nsh\r\n",
     );
-    assert_eq!(outcome.events, [exceeded(b"abcdef"), line(b"push")]);
+    assert_eq!(
+        outcome.events,
+        [exceeded(b"abcdef"), line(b"pugh"), line(b"sh")]
+    );
+}
+
+/// The events of a receiver limited to 8 bytes that pushes back the reported bytes from
+/// byte 4 on, for `input` fed split every way.
+fn pushed_back_from_4(input: &[u8]) -> Vec<Event> {
+    every_split(
+        input,
+        || limited(8, OnExceeded::PushBackFrom(4)),
+        |connection| connection.protocol().handler().events.clone(),
+    )
+}
+
+#[test]
+fn pushing_back_the_tail_of_an_over_long_line_keeps_the_line_from_there() {
+    assert_eq!(
+        pushed_back_from_4(b"0123456789\r\nok\r\n"),
+        [exceeded(b"01234567"), line(b"456789"), line(b"ok")]
+    );
+    // The line fails at "i", before its delimiter arrives.
+    assert_eq!(
+        pushed_back_from_4(b"abcdefghi\r\n"),
+        [exceeded(b"abcdefgh"), line(b"efghi")]
+    );
+}
+
+#[test]
+fn pushed_back_bytes_that_still_make_an_over_long_line_are_reported_again() {
+    let outcome = sweep(
+        || limited(3, OnExceeded::PushBack(b"xy")),
+        b"abcdef\r\nok\r\n",
+    );
+    assert_eq!(
+        outcome.events,
+        [
+            exceeded(b"abc"),
+            exceeded(b"xyd"),
+            exceeded(b"xye"),
+            line(b"xyf"),
+            line(b"ok"),
+        ]
+    );
+}
+
+#[test]
+fn pushing_back_nothing_lets_the_over_long_line_be_discarded() {
+    let outcome = sweep(
+        || limited(6, OnExceeded::PushBack(b"")),
+        b"abcdefgh\r\nok\r\n",
+    );
+    assert_eq!(outcome.events, [exceeded(b"abcdef"), line(b"ok")]);
 }
 
 #[test]
@@ -248,13 +360,13 @@ struct Flipper {
     lines: usize,
 }
 
-impl LineHandler for Flipper {
-    fn line_received(&mut self, lines: &mut LineContext<'_>, _: Line<'_>) {
+impl LineHandler<WithRawMode> for Flipper {
+    fn line_received(&mut self, lines: &mut LineContext<'_, WithRawMode>, _: Line<'_>) {
         self.lines += 1;
-        lines.set_raw_mode().unwrap();
+        lines.set_raw_mode();
     }
 
-    fn raw_data_received(&mut self, lines: &mut LineContext<'_>, data: Bytes) {
+    fn raw_data_received(&mut self, lines: &mut LineContext<'_, WithRawMode>, data: Bytes) {
         lines.set_line_mode(data);
     }
 }
@@ -265,7 +377,7 @@ fn ten_thousand_mode_flips_in_one_chunk_do_not_grow_the_stack() {
     let flips = std::thread::Builder::new()
         .stack_size(128 * 1024)
         .spawn(|| {
-            let receiver = LineReceiver::new(Flipper::default()).with_delimiter(&b"\n"[..]);
+            let receiver = LineReceiver::new(Flipper::default()).with_delimiter(b"\n");
             let mut connection = TestConnection::new(receiver);
             connection.receive(&b"x\nx".repeat(10_000));
             let flips = connection.protocol().handler().lines;
@@ -279,10 +391,7 @@ fn ten_thousand_mode_flips_in_one_chunk_do_not_grow_the_stack() {
 
 #[test]
 fn send_line_writes_the_line_and_delimiter() {
-    let outcome = sweep(
-        || receiver().with_delimiter(&b"\n"[..]),
-        b"echo:hi\necho:\n",
-    );
+    let outcome = sweep(|| receiver().with_delimiter(b"\n"), b"echo:hi\necho:\n");
     assert_eq!(outcome.written, b"hi\n\n");
 }
 
@@ -292,8 +401,8 @@ struct Sender {
     line: &'static [u8],
 }
 
-impl LineHandler for Sender {
-    fn line_received(&mut self, lines: &mut LineContext<'_>, _: Line<'_>) {
+impl LineHandler<WithRawMode> for Sender {
+    fn line_received(&mut self, lines: &mut LineContext<'_, WithRawMode>, _: Line<'_>) {
         for _ in 0..self.count {
             lines.send_line(self.line);
         }
@@ -338,7 +447,7 @@ fn send_line_is_one_write_many_call() {
         line: b"from a callback",
     }));
     let handle = connection.transport_handle();
-    let sender = LineSender::new(handle.clone(), &b"\r\n"[..]);
+    let sender = LineSender::new(handle.clone(), b"\r\n");
     let threads: Vec<_> = (0..4)
         .map(|n| {
             let (handle, sender) = (handle.clone(), sender.clone());
@@ -374,8 +483,8 @@ struct Keeper {
     lines: Vec<Bytes>,
 }
 
-impl LineHandler for Keeper {
-    fn line_received(&mut self, _: &mut LineContext<'_>, line: Line<'_>) {
+impl LineHandler<WithRawMode> for Keeper {
+    fn line_received(&mut self, _: &mut LineContext<'_, WithRawMode>, line: Line<'_>) {
         self.lines.push(line.to_bytes());
     }
 }
@@ -432,13 +541,13 @@ fn connection_events_reach_the_handler() {
         keep_half_open: bool,
         lost: Option<DisconnectReason>,
     }
-    impl LineHandler for Lifecycle {
-        fn connection_made(&mut self, lines: &mut LineContext<'_>) {
+    impl LineHandler<WithRawMode> for Lifecycle {
+        fn connection_made(&mut self, lines: &mut LineContext<'_, WithRawMode>) {
             self.made = true;
             lines.send_line(b"welcome");
         }
-        fn line_received(&mut self, _: &mut LineContext<'_>, _: Line<'_>) {}
-        fn eof_received(&mut self, _: &mut LineContext<'_>) -> bool {
+        fn line_received(&mut self, _: &mut LineContext<'_, WithRawMode>, _: Line<'_>) {}
+        fn eof_received(&mut self, _: &mut LineContext<'_, WithRawMode>) -> bool {
             self.keep_half_open = true;
             true
         }
@@ -474,8 +583,8 @@ fn an_empty_delimiter_is_a_programming_error() {
 #[test]
 fn writes_through_the_context_reach_the_transport_in_order() {
     struct Answer;
-    impl LineHandler for Answer {
-        fn line_received(&mut self, lines: &mut LineContext<'_>, line: Line<'_>) {
+    impl LineHandler<WithRawMode> for Answer {
+        fn line_received(&mut self, lines: &mut LineContext<'_, WithRawMode>, line: Line<'_>) {
             lines.write(b"<");
             // Through the connection's own context, beneath the line context.
             lines.untyped().write(&line);

@@ -138,13 +138,14 @@ impl<P> Transport for Context<'_, P> {
     }
 
     fn pause_reading(&mut self) {
-        self.state.read_paused = true;
+        self.state.pause_reading();
     }
 
     fn resume_reading(&mut self) {
-        self.state.read_paused = false;
+        self.state.resume_reading();
     }
 
+    #[inline]
     fn is_reading(&self) -> bool {
         self.state.is_reading()
     }

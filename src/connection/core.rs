@@ -95,15 +95,35 @@ impl<P: Protocol> Core<P> {
         self.after_callback()
     }
 
-    /// What every callback is followed by: an abort ends the connection at once, and write
-    /// pressure is checked (so a protocol that stops reading on `pause_producing` stops
-    /// within one read).
+    /// What every callback is followed by: an abort ends the connection at once, a
+    /// resumed protocol is told (`reading_resumed`), and write pressure is checked (so a
+    /// protocol that stops reading on `pause_producing` stops within one read).
     #[inline]
     pub(crate) fn after_callback(&mut self) -> Result<(), End> {
         if self.state.close() == Close::Abort {
             return Err(self.state.abort_reason());
         }
+        if self.state.read_resumed {
+            self.reading_resumed()?;
+        }
         self.check_pressure()
+    }
+
+    /// Reading was resumed after a pause: `reading_resumed`, if the connection still
+    /// reads. Once per resume, in a loop (the callback may pause and resume again).
+    #[cold]
+    #[inline(never)]
+    fn reading_resumed(&mut self) -> Result<(), End> {
+        while std::mem::take(&mut self.state.read_resumed) {
+            if !self.state.is_reading() {
+                continue;
+            }
+            self.dispatch(|protocol, cx| protocol.reading_resumed(cx))?;
+            if self.state.close() == Close::Abort {
+                return Err(self.state.abort_reason());
+            }
+        }
+        Ok(())
     }
 
     /// Applies what handles left in the inbox, in order. Returns whether anything was.
@@ -125,8 +145,8 @@ impl<P: Protocol> Core<P> {
                 Request::LoseConnection => self.state.lose_connection(),
                 Request::LoseWriteConnection => self.state.lose_write_connection(),
                 Request::Abort => self.state.abort(),
-                Request::PauseReading => self.state.read_paused = true,
-                Request::ResumeReading => self.state.read_paused = false,
+                Request::PauseReading => self.state.pause_reading(),
+                Request::ResumeReading => self.state.resume_reading(),
             }
             self.after_callback()?;
         }
@@ -178,11 +198,15 @@ impl<P: Protocol> Core<P> {
         }
     }
 
-    /// After `pause_producing` or `resume_producing`: an abort ends the connection (the
-    /// pressure itself is checked again at the next event, not in a loop here).
+    /// After `pause_producing` or `resume_producing`: an abort ends the connection, and a
+    /// resumed protocol is told (the pressure itself is checked again at the next event,
+    /// not in a loop here).
     fn after_pressure_callback(&mut self) -> Result<(), End> {
         if self.state.close() == Close::Abort {
             return Err(self.state.abort_reason());
+        }
+        if self.state.read_resumed {
+            self.reading_resumed()?;
         }
         Ok(())
     }

@@ -57,6 +57,10 @@ pub(crate) struct State {
     /// one flag.
     writable: bool,
     pub(crate) read_paused: bool,
+    /// Reading was resumed after a pause, and the protocol's
+    /// [`reading_resumed`](crate::Protocol::reading_resumed) is still to be called (after
+    /// the callback or request that resumed).
+    pub(crate) read_resumed: bool,
     /// The peer sent EOF.
     pub(crate) read_eof: bool,
     /// `connection_lost` has been called (or is being called).
@@ -129,6 +133,7 @@ impl State {
             write_side: WriteSide::Open,
             writable: true,
             read_paused: false,
+            read_resumed: false,
             read_eof: false,
             ended: false,
             pressure: WritePressure::default(),
@@ -246,11 +251,25 @@ impl State {
         self.inbox.mark_closing();
     }
 
+    /// Stops reading until `resume_reading`.
+    pub(crate) fn pause_reading(&mut self) {
+        self.read_paused = true;
+    }
+
+    /// Reads again; a resume after a pause is owed a `reading_resumed`.
+    pub(crate) fn resume_reading(&mut self) {
+        if self.read_paused {
+            self.read_paused = false;
+            self.read_resumed = true;
+        }
+    }
+
     #[inline]
     pub(crate) fn is_closing(&self) -> bool {
         matches!(self.close, Close::Lose | Close::Abort) || self.ended
     }
 
+    #[inline]
     pub(crate) fn is_reading(&self) -> bool {
         !self.read_paused && self.close.reads() && !self.ended
     }

@@ -9,9 +9,13 @@ use std::ops::Range;
 use bytes::{Bytes, BytesMut};
 
 use super::delimiter::{Delimiter, Searcher};
+use super::IntoDelimiter;
 
 /// The delimiter lines end with unless told otherwise: CR LF, as most Internet protocols.
 pub const DEFAULT_DELIMITER: &[u8] = b"\r\n";
+
+/// What a framer with any line ending ([`LineFramer::any_line_ending`]) sends lines with.
+static CRLF: Bytes = Bytes::from_static(b"\r\n");
 
 /// The longest line, in bytes and delimiter excluded, accepted unless told otherwise
 /// (Twisted's `MAX_LENGTH`). It bounds the memory one connection can make a reader hold.
@@ -109,15 +113,6 @@ struct Discard {
     tail: Vec<u8>,
 }
 
-/// An entry of the queue of input not yet parsed.
-#[derive(Debug)]
-enum Pending {
-    /// Received (or pushed back) bytes.
-    Data(Bytes),
-    /// Discards interrupted by pushed-back bytes, to resume here (last one first).
-    Discards(Vec<Discard>),
-}
-
 /// A line framer: bytes in, [`Frame`]s out. The [`lines`](crate::lines) module states the
 /// rules.
 ///
@@ -127,7 +122,7 @@ enum Pending {
 /// use bytes::Bytes;
 /// use torsade::lines::{Frame, LineFramer};
 ///
-/// let mut framer = LineFramer::new(&b"\r\n"[..], 8);
+/// let mut framer = LineFramer::new(b"\r\n", 8);
 /// framer.push(Bytes::from_static(b"hello\r\nthis line is too long\r\nwor"));
 /// framer.push(Bytes::from_static(b"ld\r\n"));
 /// let frames: Vec<Frame> = std::iter::from_fn(|| framer.next_frame()).collect();
@@ -141,19 +136,22 @@ enum Pending {
 /// );
 /// ```
 pub struct LineFramer {
+    /// What lines are split on (`\n` with any line ending).
     delimiter: Delimiter,
+    /// Lines end with `\n` or `\r\n`: a `\r` before the `\n` is not part of the line.
+    any_line_ending: bool,
     max_length: usize,
     mode: Mode,
     /// The start of an unfinished line (line mode only).
     partial: BytesMut,
-    /// Over-long lines being skipped; the last one applies first.
-    discards: Vec<Discard>,
+    /// The rest of an over-long line, being skipped.
+    discard: Option<Discard>,
     /// The input being parsed now: `chunk[pos..]` (the bytes before `pos` are parsed).
     chunk: Bytes,
     /// Where the unparsed part of `chunk` starts; at most `chunk.len()`.
     pos: usize,
     /// Input after `chunk`.
-    queue: VecDeque<Pending>,
+    queue: VecDeque<Bytes>,
     /// Counts the changes that end a run of plain lines (see `next_lent`): a new chunk,
     /// a mode switch, pushed-back bytes, a clear. A [`Lent`]'s run is valid only in the
     /// epoch it began in. It wraps: a run would have to sit unused through 2^32 changes
@@ -168,13 +166,14 @@ impl LineFramer {
     /// # Panics
     ///
     /// If `delimiter` is empty (a programming error: there would be nothing to split on).
-    pub fn new(delimiter: impl Into<Bytes>, max_length: usize) -> LineFramer {
+    pub fn new(delimiter: impl IntoDelimiter, max_length: usize) -> LineFramer {
         LineFramer {
-            delimiter: Delimiter::new(delimiter.into()),
+            delimiter: Delimiter::new(delimiter.into_delimiter()),
+            any_line_ending: false,
             max_length,
             mode: Mode::Line,
             partial: BytesMut::new(),
-            discards: Vec::new(),
+            discard: None,
             chunk: Bytes::new(),
             pos: 0,
             queue: VecDeque::new(),
@@ -182,9 +181,51 @@ impl LineFramer {
         }
     }
 
-    /// The delimiter.
+    /// A framer in line mode whose lines end with `\n` or `\r\n`, as tokio-util's
+    /// `LinesCodec` reads them: a `\r` just before the `\n` is neither part of the line nor
+    /// counted toward `max_length`. Its [`delimiter`](LineFramer::delimiter) (what lines
+    /// are sent with) is `\r\n`. A lone `\r` elsewhere is part of the line.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use torsade::lines::{Frame, LineFramer};
+    ///
+    /// let mut framer = LineFramer::any_line_ending(3);
+    /// framer.push(Bytes::from_static(b"one\r\ntwo\nthree\n"));
+    /// let frames: Vec<Frame> = std::iter::from_fn(|| framer.next_frame()).collect();
+    /// assert_eq!(
+    ///     frames,
+    ///     [
+    ///         Frame::Line(Bytes::from_static(b"one")),
+    ///         Frame::Line(Bytes::from_static(b"two")),
+    ///         Frame::TooLong(Bytes::from_static(b"thr")),
+    ///     ]
+    /// );
+    /// assert_eq!(framer.delimiter(), &b"\r\n"[..]);
+    /// ```
+    pub fn any_line_ending(max_length: usize) -> LineFramer {
+        LineFramer {
+            any_line_ending: true,
+            ..LineFramer::new(Bytes::from_static(b"\n"), max_length)
+        }
+    }
+
+    /// The delimiter lines end with and are sent with (`\r\n` for a framer with
+    /// [any line ending](LineFramer::any_line_ending), which accepts `\n` too).
     pub fn delimiter(&self) -> &Bytes {
-        self.delimiter.bytes()
+        if self.any_line_ending {
+            &CRLF
+        } else {
+            self.delimiter.bytes()
+        }
+    }
+
+    /// Whether lines may end with `\n` or `\r\n` (see
+    /// [`any_line_ending`](LineFramer::any_line_ending)).
+    pub fn accepts_any_line_ending(&self) -> bool {
+        self.any_line_ending
     }
 
     /// The longest line accepted, delimiter excluded.
@@ -205,7 +246,7 @@ impl LineFramer {
         if self.rest().is_empty() && self.queue.is_empty() {
             self.set_chunk(data);
         } else {
-            self.queue.push_back(Pending::Data(data));
+            self.queue.push_back(data);
         }
     }
 
@@ -215,9 +256,7 @@ impl LineFramer {
     pub fn set_raw_mode(&mut self) {
         self.end_run();
         self.mode = Mode::Raw;
-        self.discards.clear();
-        self.queue
-            .retain(|pending| matches!(pending, Pending::Data(_)));
+        self.discard = None;
         if !self.partial.is_empty() {
             let partial = self.partial.split().freeze();
             self.put_in_front(partial);
@@ -225,20 +264,18 @@ impl LineFramer {
     }
 
     /// Splits lines from now on, starting with `extra` (before anything not yet parsed).
+    ///
+    /// Non-empty `extra` ends the discard of an over-long line: the protocol takes the
+    /// stream back, and what of the line was not skipped yet is parsed after `extra`
+    /// (all of it after the first `max_length` bytes, when called right after the
+    /// [`Frame::TooLong`]). Empty `extra` pushes nothing back, and the discard goes on.
     pub fn set_line_mode(&mut self, extra: Bytes) {
         self.end_run();
         self.mode = Mode::Line;
         if extra.is_empty() {
             return;
         }
-        if !self.discards.is_empty() {
-            let discards = mem::take(&mut self.discards);
-            let rest = self.take_rest();
-            if !rest.is_empty() {
-                self.queue.push_front(Pending::Data(rest));
-            }
-            self.queue.push_front(Pending::Discards(discards));
-        }
+        self.discard = None;
         self.put_in_front(extra);
     }
 
@@ -246,7 +283,7 @@ impl LineFramer {
     fn put_in_front(&mut self, data: Bytes) {
         let rest = self.take_rest();
         if !rest.is_empty() {
-            self.queue.push_front(Pending::Data(rest));
+            self.queue.push_front(rest);
         }
         self.set_chunk(data);
     }
@@ -293,14 +330,7 @@ impl LineFramer {
     /// How many received bytes are buffered and not yet parsed (an unfinished line
     /// included).
     pub fn buffered(&self) -> usize {
-        let queued: usize = self
-            .queue
-            .iter()
-            .map(|pending| match pending {
-                Pending::Data(data) => data.len(),
-                Pending::Discards(_) => 0,
-            })
-            .sum();
+        let queued: usize = self.queue.iter().map(Bytes::len).sum();
         self.partial.len() + self.rest().len() + queued
     }
 
@@ -312,19 +342,11 @@ impl LineFramer {
         let mut pieces = Vec::with_capacity(self.queue.len() + 2);
         pieces.push(self.partial.split().freeze());
         pieces.push(self.take_rest());
-        let mut discarding = !self.discards.is_empty();
-        for pending in self.queue.drain(..) {
-            match pending {
-                Pending::Data(data) => pieces.push(data),
-                Pending::Discards(_) => discarding = true,
-            }
-        }
+        pieces.extend(self.queue.drain(..));
         let cleared = concat(pieces);
-        if discarding {
-            let mut tail = self.discards.pop().unwrap_or_default().tail;
-            tail.extend_from_slice(&cleared);
-            keep_last(&mut tail, self.delimiter.len() - 1);
-            self.discards = vec![Discard { tail }];
+        if let Some(discard) = &mut self.discard {
+            discard.tail.extend_from_slice(&cleared);
+            keep_last(&mut discard.tail, self.delimiter.len() - 1);
         }
         cleared
     }
@@ -354,7 +376,7 @@ impl LineFramer {
     /// use bytes::Bytes;
     /// use torsade::lines::{Frame, Lent, LineFramer};
     ///
-    /// let mut framer = LineFramer::new(&b"\n"[..], 100);
+    /// let mut framer = LineFramer::new(b"\n", 100);
     /// framer.push(Bytes::from_static(b"one\ntwo\nthr"));
     /// let mut lent = Lent::new();
     /// let mut lines = Vec::new();
@@ -395,10 +417,26 @@ impl LineFramer {
     }
 
     /// How far to search for a delimiter from the start of a line: one must start at or
-    /// before `max_length`.
+    /// before `max_length` (with any line ending, one byte later: after a `\r`).
     #[inline]
     fn window(&self) -> usize {
-        self.max_length.saturating_add(self.delimiter.len())
+        self.max_length
+            .saturating_add(self.delimiter.len())
+            .saturating_add(usize::from(self.any_line_ending))
+    }
+
+    /// With any line ending, where the line whose `\n` is at `newline` in the chunk (the
+    /// line starting at `start`) ends: before a `\r` just before the `\n`. `None` if the
+    /// line is then over `max_length` (a `\n` found one byte past the limit with no `\r`
+    /// before it).
+    #[inline]
+    fn any_ending_line_end(&self, start: usize, newline: usize) -> Option<usize> {
+        let end = if newline > start && self.chunk.get(newline - 1) == Some(&b'\r') {
+            newline - 1
+        } else {
+            newline
+        };
+        (end - start <= self.max_length).then_some(end)
     }
 
     /// What a run of [`next_plain_line`](LineFramer::next_plain_line) calls needs, set up
@@ -424,7 +462,7 @@ impl LineFramer {
     /// the chunk.
     #[inline]
     fn is_plain(&self) -> bool {
-        self.mode == Mode::Line && self.partial.is_empty() && self.discards.is_empty()
+        self.mode == Mode::Line && self.partial.is_empty() && self.discard.is_none()
     }
 
     /// The next line, if it lies whole in the chunk being parsed: the common case,
@@ -438,9 +476,13 @@ impl LineFramer {
         let rest = self.chunk.get(start..)?;
         let searched = rest.get(..run.window).unwrap_or(rest);
         let length = self.delimiter.find_with(&run.searcher, searched)?;
-        let end = start + length;
+        let mut end = start + length;
+        let next = end + self.delimiter.len();
+        if self.any_line_ending {
+            end = self.any_ending_line_end(start, end)?;
+        }
         // The delimiter lies whole in `rest`, so the new position is within the chunk.
-        self.pos = end + self.delimiter.len();
+        self.pos = next;
         Some(start..end)
     }
 
@@ -457,7 +499,7 @@ impl LineFramer {
             }
             match self.mode {
                 Mode::Raw => return Some(LentEvent::Raw(self.take_rest())),
-                Mode::Line if !self.discards.is_empty() => self.discard_step(),
+                Mode::Line if self.discard.is_some() => self.discard_step(),
                 Mode::Line => {
                     if let Some(event) = self.line_step() {
                         return Some(event);
@@ -467,31 +509,21 @@ impl LineFramer {
         }
     }
 
-    /// Moves the next queued input into the chunk, resuming discards on the way. Returns
-    /// whether there is input.
+    /// Moves the next queued input into the chunk. Returns whether there is input.
     fn refill(&mut self) -> bool {
-        loop {
-            match self.queue.pop_front() {
-                None => return false,
-                Some(Pending::Data(data)) => {
-                    if !data.is_empty() {
-                        self.set_chunk(data);
-                        return true;
-                    }
-                }
-                Some(Pending::Discards(discards)) => {
-                    if self.mode == Mode::Line {
-                        self.discards.extend(discards);
-                    }
-                }
+        while let Some(data) = self.queue.pop_front() {
+            if !data.is_empty() {
+                self.set_chunk(data);
+                return true;
             }
         }
+        false
     }
 
     /// Skips bytes of the chunk up to the end of the over-long line being discarded.
     fn discard_step(&mut self) {
         let rest = self.chunk.get(self.pos..).unwrap_or_default();
-        let Some(discard) = self.discards.last_mut() else {
+        let Some(discard) = self.discard.as_mut() else {
             return;
         };
         let delimiter_len = self.delimiter.len();
@@ -502,7 +534,7 @@ impl LineFramer {
         match end {
             Some(end) => {
                 self.consume(end);
-                self.discards.pop();
+                self.discard = None;
             }
             None => {
                 discard.tail.extend_from_slice(rest);
@@ -525,8 +557,15 @@ impl LineFramer {
             let searched = &rest[..rest.len().min(window)];
             if let Some(length) = self.delimiter.find(searched) {
                 let start = self.pos;
+                let mut end = start + length;
+                if self.any_line_ending {
+                    match self.any_ending_line_end(start, end) {
+                        Some(line_end) => end = line_end,
+                        None => return self.unfinished_line(),
+                    }
+                }
                 self.consume(length + delimiter_len);
-                return Some(LentEvent::Line(LineSource::Chunk(start..start + length)));
+                return Some(LentEvent::Line(LineSource::Chunk(start..end)));
             }
             return self.unfinished_line();
         }
@@ -549,7 +588,19 @@ impl LineFramer {
         let rest = self.chunk.get(self.pos..).unwrap_or_default();
         let searched = &rest[..rest.len().min(window.saturating_sub(buffered))];
         if let Some(length) = self.delimiter.find(searched) {
+            let mut end = buffered + length;
+            if self.any_line_ending {
+                let before = match length.checked_sub(1) {
+                    Some(last) => searched.get(last),
+                    None => self.partial.last(),
+                };
+                end -= usize::from(before == Some(&b'\r'));
+                if end > self.max_length {
+                    return self.unfinished_line();
+                }
+            }
             self.partial.extend_from_slice(&searched[..length]);
+            self.partial.truncate(end);
             self.consume(length + delimiter_len);
             return Some(LentEvent::Line(LineSource::Assembled(self.take_partial())));
         }
@@ -563,11 +614,18 @@ impl LineFramer {
         let buffered = self.partial.len();
         let rest = self.chunk.get(self.pos..).unwrap_or_default();
         let length = buffered + rest.len();
-        let viable = if length > self.max_length {
+        let viable = if length <= self.max_length {
+            length
+        } else if self.any_line_ending {
+            // Only a `\r` at the limit may still be followed by the line's `\n`.
+            let at_limit = match self.max_length.checked_sub(buffered) {
+                Some(index) => rest.get(index),
+                None => self.partial.get(self.max_length),
+            };
+            self.max_length + usize::from(at_limit == Some(&b'\r'))
+        } else {
             self.delimiter
                 .viable_len(&self.partial, rest, self.max_length)
-        } else {
-            length
         };
         if viable >= length {
             // Bounded: a viable line is at most `max_length` + delimiter - 1 bytes.
@@ -575,22 +633,29 @@ impl LineFramer {
             self.drop_rest();
             return None;
         }
-        // The line fails at byte `fails_at`: report its start, skip the rest.
-        let fails_at = viable + 1;
-        let tail = self.bytes_between(fails_at.saturating_sub(self.delimiter.len() - 1), fails_at);
+        // The line fails: report its first `max_length` bytes. The rest of it is left
+        // unparsed, to be skipped up to its delimiter, or taken back into the stream by
+        // pushed-back bytes (`set_line_mode`).
+        let max_length = self.max_length;
         let reported = if buffered == 0 {
-            self.chunk.slice(self.pos..self.pos + self.max_length)
-        } else {
-            let missing = self.max_length.saturating_sub(buffered);
+            // `length > max_length`: the chunk holds the reported bytes.
+            let reported = self.chunk.slice(self.pos..self.pos + max_length);
+            self.consume(max_length);
+            reported
+        } else if buffered <= max_length {
+            let missing = max_length - buffered;
             let rest = self.chunk.get(self.pos..).unwrap_or_default();
             self.partial.extend_from_slice(&rest[..missing]);
-            self.partial.truncate(self.max_length);
-            self.partial.split().freeze()
+            self.consume(missing);
+            self.take_partial()
+        } else {
+            // The buffered line runs past the limit by less than a delimiter.
+            let beyond = self.partial.split_off(max_length).freeze();
+            let reported = self.take_partial();
+            self.put_in_front(beyond);
+            reported
         };
-        self.partial.clear();
-        let skipped = fails_at.saturating_sub(buffered);
-        self.consume(skipped);
-        self.discards.push(Discard { tail });
+        self.discard = Some(Discard::default());
         Some(LentEvent::TooLong(reported))
     }
 
@@ -599,21 +664,6 @@ impl LineFramer {
     /// `max_length` bytes for a line long gone.
     fn take_partial(&mut self) -> Bytes {
         mem::take(&mut self.partial).freeze()
-    }
-
-    /// Copies bytes `from..to` of `partial ++ rest`.
-    fn bytes_between(&self, from: usize, to: usize) -> Vec<u8> {
-        let buffered = self.partial.len();
-        let mut bytes = Vec::with_capacity(to.saturating_sub(from));
-        if let Some(part) = self.partial.get(from.min(buffered)..to.min(buffered)) {
-            bytes.extend_from_slice(part);
-        }
-        let from = from.saturating_sub(buffered);
-        let to = to.saturating_sub(buffered);
-        if let Some(part) = self.rest().get(from..to) {
-            bytes.extend_from_slice(part);
-        }
-        bytes
     }
 }
 
@@ -651,10 +701,11 @@ impl fmt::Debug for LineFramer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LineFramer")
             .field("delimiter", &self.delimiter)
+            .field("any_line_ending", &self.any_line_ending)
             .field("max_length", &self.max_length)
             .field("mode", &self.mode)
             .field("partial", &self.partial.len())
-            .field("discarding", &self.discards.len())
+            .field("discarding", &self.discard.is_some())
             .field("unparsed", &self.rest().len())
             .field("queued", &self.queue.len())
             .finish()
@@ -687,6 +738,11 @@ mod tests {
             }
         }
         events
+    }
+
+    /// Every event the framer has without more input.
+    fn drain(framer: &mut LineFramer) -> Vec<Frame> {
+        std::iter::from_fn(|| framer.next_frame()).collect()
     }
 
     #[test]
@@ -773,28 +829,48 @@ mod tests {
     }
 
     #[test]
-    fn bytes_pushed_back_during_a_discard_replace_the_over_long_line() {
-        let mut framer = framer(b"\n", 5);
-        framer.push(Bytes::from_static(b"abcdefgh"));
-        assert_eq!(framer.next_frame(), Some(too_long(b"abcde")));
-        framer.set_line_mode(Bytes::from_static(b"in\nst"));
-        assert_eq!(framer.next_frame(), Some(line(b"in")));
-        assert_eq!(framer.next_frame(), None);
-        assert_eq!(events(&mut framer, &[b"ij\nart\n"]), [line(b"start")]);
+    fn bytes_pushed_back_from_an_over_long_line_are_parsed_before_its_rest() {
+        let mut framer = framer(b"\r\n", 8);
+        framer.push(Bytes::from_static(b"0123456789\r\nok\r\n"));
+        let Some(Frame::TooLong(start)) = framer.next_frame() else {
+            panic!("the line is over the limit");
+        };
+        assert_eq!(start, Bytes::from_static(b"01234567"));
+        framer.set_line_mode(start.slice(4..));
+        assert_eq!(drain(&mut framer), [line(b"456789"), line(b"ok")]);
     }
 
     #[test]
-    fn nested_discards_end_one_delimiter_each_innermost_last() {
+    fn bytes_pushed_back_take_the_rest_of_the_line_from_the_buffer_too() {
+        // Max 8: "abcdefgh\r" may still end in "\n", so it is buffered whole; the "x"
+        // fails it, and the "\r" beyond the reported bytes is not lost.
+        let mut framer = framer(b"\r\n", 8);
+        assert_eq!(events(&mut framer, &[b"abcdefgh\r"]), []);
+        framer.push(Bytes::from_static(b"x\r\n"));
+        assert_eq!(framer.next_frame(), Some(too_long(b"abcdefgh")));
+        framer.set_line_mode(Bytes::from_static(b"gh"));
+        assert_eq!(drain(&mut framer), [line(b"gh\rx")]);
+    }
+
+    #[test]
+    fn pushing_back_nothing_lets_the_discard_go_on() {
         let mut framer = framer(b"\n", 3);
         framer.push(Bytes::from_static(b"abcdef"));
         assert_eq!(framer.next_frame(), Some(too_long(b"abc")));
-        // The pushed-back bytes hold an over-long line of their own.
-        framer.set_line_mode(Bytes::from_static(b"wxyz"));
-        assert_eq!(framer.next_frame(), Some(too_long(b"wxy")));
+        framer.set_line_mode(Bytes::new());
         assert_eq!(framer.next_frame(), None);
-        // First "\n" ends the outer line, the second the inner one.
-        let events = events(&mut framer, &[b"g\nh\nok\n"]);
-        assert_eq!(events, [line(b"ok")]);
+        assert_eq!(events(&mut framer, &[b"g\nok\n"]), [line(b"ok")]);
+    }
+
+    #[test]
+    fn pushed_back_bytes_still_over_the_limit_are_reported_again() {
+        let mut framer = framer(b"\n", 3);
+        framer.push(Bytes::from_static(b"abcdef\nok\n"));
+        assert_eq!(framer.next_frame(), Some(too_long(b"abc")));
+        framer.set_line_mode(Bytes::from_static(b"wx"));
+        // "wx" + "def" is over the limit again.
+        assert_eq!(framer.next_frame(), Some(too_long(b"wxd")));
+        assert_eq!(drain(&mut framer), [line(b"ok")]);
     }
 
     #[test]
@@ -808,8 +884,53 @@ mod tests {
 
         framer.push(Bytes::from_static(b"abcdefg"));
         assert_eq!(framer.next_frame(), Some(too_long(b"abc")));
-        assert_eq!(framer.clear(), Bytes::from_static(b"efg"));
+        // Everything after the reported bytes was still unparsed.
+        assert_eq!(framer.clear(), Bytes::from_static(b"defg"));
         assert_eq!(events(&mut framer, &[b"hi\nok\n"]), [line(b"ok")]);
+    }
+
+    #[test]
+    fn any_line_ending_accepts_lf_and_crlf_and_keeps_other_crs() {
+        let mut framer = LineFramer::any_line_ending(100);
+        let events = events(&mut framer, &[b"one\r\ntwo\n\r\n\na\rb\r\r", b"\nc\r"]);
+        assert_eq!(
+            events,
+            [
+                line(b"one"),
+                line(b"two"),
+                line(b""),
+                line(b""),
+                line(b"a\rb\r")
+            ]
+        );
+        assert_eq!(framer.buffered(), 2);
+        assert_eq!(framer.delimiter(), &b"\r\n"[..]);
+    }
+
+    #[test]
+    fn any_line_ending_does_not_count_the_cr_toward_the_limit() {
+        // Max 3: "abc\r\n" is a line; "abcd\n" is not; "abc\r" waits; "abc\rx" fails.
+        for chunks in [
+            &[&b"abc\r\nabcd\nok\n"[..]][..],
+            &[b"abc\r", b"\nabcd", b"\nok\n"],
+        ] {
+            let mut framer = LineFramer::any_line_ending(3);
+            assert_eq!(
+                events(&mut framer, chunks),
+                [line(b"abc"), too_long(b"abc"), line(b"ok")]
+            );
+        }
+        let mut framer = LineFramer::any_line_ending(3);
+        assert_eq!(events(&mut framer, &[b"abc\r"]), []);
+        assert_eq!(framer.buffered(), 4);
+        assert_eq!(
+            events(&mut framer, &[b"x\nok\r\n"]),
+            [too_long(b"abc"), line(b"ok")]
+        );
+        // A second CR is part of the line, so over the limit.
+        let mut framer = LineFramer::any_line_ending(3);
+        let events = events(&mut framer, &[b"ab\r\r\n", b"abc\r\r\nok\n"]);
+        assert_eq!(events, [line(b"ab\r"), too_long(b"abc"), line(b"ok")]);
     }
 
     #[test]

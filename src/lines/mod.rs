@@ -12,11 +12,14 @@
 //!   `max_length` bytes is delivered. An unfinished line fails as soon as it can no longer
 //!   become one: when no delimiter starting at or before `max_length` can still complete.
 //! - A failed line is reported once, with its first `max_length` bytes; the rest of it, up
-//!   to and including its delimiter, is discarded (also across chunks) and never parsed.
+//!   to and including its delimiter, is discarded (also across chunks) and never parsed,
+//!   unless bytes are pushed back first.
 //! - Bytes pushed back with `set_line_mode(extra)` are parsed before anything not yet
-//!   parsed. Pushed back while an over-long line is being discarded, they go in front of
-//!   the discard, which resumes after them: the stream reads as if `extra` had replaced
-//!   the over-long line.
+//!   parsed. Pushed back right after an over-long line is reported, they end its discard:
+//!   the protocol has taken responsibility for the stream, so `extra` is parsed, then
+//!   everything after the reported bytes, with nothing discarded (pushing back the
+//!   report's tail re-joins the line; bytes that still make a line over the limit are
+//!   reported again). Pushing back nothing is no push-back: the discard goes on.
 //! - All of this is a loop over a queue, never recursion.
 //!
 //! Lines are slices of the received chunks: a line whole in a chunk is never copied (only
@@ -26,5 +29,7 @@
 
 mod delimiter;
 mod framer;
+mod into_delimiter;
 
 pub use self::framer::{Frame, Lent, LineFramer, DEFAULT_DELIMITER, DEFAULT_MAX_LENGTH};
+pub use self::into_delimiter::IntoDelimiter;

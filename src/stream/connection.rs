@@ -9,7 +9,7 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::ReadBuf;
 
 use super::shared::{StreamShared, StreamState, READ_BUFFER_LIMIT};
-use crate::lines::{Frame, LineFramer, DEFAULT_DELIMITER, DEFAULT_MAX_LENGTH};
+use crate::lines::{Frame, IntoDelimiter, LineFramer, DEFAULT_DELIMITER, DEFAULT_MAX_LENGTH};
 use crate::{Address, DisconnectReason, Error, Result, TransportHandle};
 
 /// One TCP connection driven with async/await: asyncio's `StreamReader` and
@@ -129,8 +129,8 @@ impl Connection {
     /// # Panics
     ///
     /// If `delimiter` is empty: a programming error.
-    pub fn set_delimiter(&mut self, delimiter: impl Into<Bytes>) {
-        let delimiter = delimiter.into();
+    pub fn set_delimiter(&mut self, delimiter: impl IntoDelimiter) {
+        let delimiter = delimiter.into_delimiter();
         assert!(!delimiter.is_empty(), "a line delimiter cannot be empty");
         self.writer.delimiter = delimiter;
     }

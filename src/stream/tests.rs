@@ -247,6 +247,32 @@ fn an_unread_buffer_pauses_the_transport_and_reading_resumes_it() {
     );
 }
 
+/// The async face pauses its transport itself, and reads the lines it holds whatever the
+/// transport's pause: `reading_resumed`, which the line receivers use to deliver held
+/// lines, changes nothing here.
+#[test]
+fn lines_buffered_past_the_pause_are_read_in_order_and_reading_resumes() {
+    let (mut connection, mut peer) = pair();
+    let chunk: Vec<u8> = (0..1024)
+        .flat_map(|n| format!("{n:015}\r\n").into_bytes())
+        .collect();
+    let mut sent = 0;
+    while peer.send(&chunk) {
+        sent += 1;
+    }
+    // The last chunk waits unread in the stream: reading paused.
+    sent += 1;
+    for _ in 0..sent {
+        for n in 0..1024 {
+            let line = now(connection.read_line()).unwrap().unwrap();
+            assert_eq!(line, format!("{n:015}").as_bytes());
+            peer.connection.run_pending();
+        }
+    }
+    assert!(peer.send(b"after\r\n"), "reading resumed");
+    assert_eq!(now(connection.read_line()).unwrap().unwrap(), &b"after"[..]);
+}
+
 #[test]
 fn a_dropped_read_loses_nothing() {
     let (mut connection, mut peer) = pair();

@@ -11,7 +11,10 @@ pub mod script;
 use bytes::Bytes;
 use torsade::testing::TestConnection;
 use torsade::{Protocol, Transport};
-use torsade_protocols::{Line, LineContext, LineHandler, LineOnlyReceiver, LineReceiver};
+use torsade_protocols::{
+    Line, LineContext, LineHandler, LineMode, LineOnlyReceiver, LineReceiver, LinesOnly,
+    WithRawMode,
+};
 
 /// What a [`Recorder`] (or a [`script::Script`]) saw, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,7 +27,7 @@ pub enum Event {
     Exceeded(Vec<u8>),
     /// What `clear_line_buffer` returned.
     Cleared(Vec<u8>),
-    /// `set_raw_mode` was refused.
+    /// Raw mode was asked for under a receiver without one.
     RawRefused,
 }
 
@@ -38,6 +41,28 @@ pub enum OnExceeded {
     KeepOpen,
     /// Keep it open and push these bytes back with `set_line_mode`.
     PushBack(&'static [u8]),
+    /// Keep it open and push back the reported bytes from this index on.
+    PushBackFrom(usize),
+}
+
+/// What the two modes do differently, for handlers that serve both: a request for raw
+/// mode is granted ([`WithRawMode`]) or refused ([`LinesOnly`]).
+pub trait RawSwitch {
+    /// Switches to raw mode if the receiver has one; whether it did.
+    fn try_raw_mode(&mut self) -> bool;
+}
+
+impl RawSwitch for LineContext<'_, LinesOnly> {
+    fn try_raw_mode(&mut self) -> bool {
+        false
+    }
+}
+
+impl RawSwitch for LineContext<'_, WithRawMode> {
+    fn try_raw_mode(&mut self) -> bool {
+        self.set_raw_mode();
+        true
+    }
 }
 
 /// A line handler that records its events and obeys commands sent as lines:
@@ -58,14 +83,18 @@ impl Recorder {
     }
 }
 
-impl LineHandler for Recorder {
-    fn line_received(&mut self, lines: &mut LineContext<'_>, line: Line<'_>) {
+impl<M: LineMode> LineHandler<M> for Recorder
+where
+    for<'a> LineContext<'a, M>: RawSwitch,
+{
+    fn line_received(&mut self, lines: &mut LineContext<'_, M>, line: Line<'_>) {
         self.events.push(Event::Line(line.to_vec()));
         if let Some(count) = line.strip_prefix(b"raw:") {
             let count: usize = std::str::from_utf8(count).unwrap().parse().unwrap();
-            match lines.set_raw_mode() {
-                Ok(()) => self.raw_left = count,
-                Err(_) => self.events.push(Event::RawRefused),
+            if lines.try_raw_mode() {
+                self.raw_left = count;
+            } else {
+                self.events.push(Event::RawRefused);
             }
         } else if let Some(text) = line.strip_prefix(b"echo:") {
             lines.send_line(text);
@@ -77,7 +106,7 @@ impl LineHandler for Recorder {
         }
     }
 
-    fn raw_data_received(&mut self, lines: &mut LineContext<'_>, mut data: Bytes) {
+    fn raw_data_received(&mut self, lines: &mut LineContext<'_, M>, mut data: Bytes) {
         let taken = data.split_to(self.raw_left.min(data.len()));
         self.raw_left -= taken.len();
         self.events.push(Event::Raw(taken.to_vec()));
@@ -86,12 +115,13 @@ impl LineHandler for Recorder {
         }
     }
 
-    fn line_length_exceeded(&mut self, lines: &mut LineContext<'_>, partial: Bytes) {
+    fn line_length_exceeded(&mut self, lines: &mut LineContext<'_, M>, partial: Bytes) {
         self.events.push(Event::Exceeded(partial.to_vec()));
-        match self.on_exceeded {
+        match self.on_exceeded.clone() {
             OnExceeded::Close => lines.lose_connection(),
             OnExceeded::KeepOpen => {}
             OnExceeded::PushBack(extra) => lines.set_line_mode(Bytes::from_static(extra)),
+            OnExceeded::PushBackFrom(from) => lines.set_line_mode(partial.slice(from..)),
         }
     }
 }

@@ -35,3 +35,29 @@ pub fn model(input: &[u8], delimiter: &[u8], max: usize, keep_open: bool) -> Vec
         rest = &rest[end + delimiter.len()..];
     }
 }
+
+/// [`model`] for a receiver with any line ending: lines split on `\n`, a `\r` before it
+/// neither delivered nor counted toward `max`.
+pub fn model_any_line_ending(input: &[u8], max: usize, keep_open: bool) -> Vec<Event> {
+    let mut events = Vec::new();
+    let mut rest = input;
+    loop {
+        let Some(newline) = rest.iter().position(|&byte| byte == b'\n') else {
+            // Unfinished: viable while it could still end in "\r\n" within the limit.
+            if !still_viable(rest, b"\r\n", max) {
+                events.push(exceeded(&rest[..max]));
+            }
+            return events;
+        };
+        let end = newline - usize::from(newline > 0 && rest[newline - 1] == b'\r');
+        if end <= max {
+            events.push(line(&rest[..end]));
+        } else {
+            events.push(exceeded(&rest[..max]));
+            if !keep_open {
+                return events;
+            }
+        }
+        rest = &rest[newline + 1..];
+    }
+}

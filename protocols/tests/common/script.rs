@@ -6,10 +6,10 @@
 
 use bytes::Bytes;
 use torsade::Transport;
-use torsade_protocols::{Line, LineContext, LineHandler};
+use torsade_protocols::{Line, LineContext, LineHandler, LineMode};
 
 use super::model::still_viable;
-use super::{Event, Outcome};
+use super::{Event, Outcome, RawSwitch};
 
 /// How many times one connection's handler may push bytes back: pushed-back bytes can
 /// hold an over-long line of their own, which would push back again, forever.
@@ -28,7 +28,9 @@ pub enum OnTooLong {
     /// Push these bytes back with `set_line_mode` (`|` stands for the delimiter).
     PushBack(Vec<u8>),
     /// Switch to raw mode for this many bytes (the rest of the over-long line comes raw),
-    /// then back to lines.
+    /// then back to lines. At least 1: with `max_length` 0 an over-long line's report
+    /// takes no byte, and a handler that took none either would see the same line fail
+    /// for ever (as one that always pushes back everything would).
     Raw(usize),
 }
 
@@ -47,13 +49,16 @@ pub trait Steer {
     fn close(&mut self);
 }
 
-impl Steer for LineContext<'_> {
+impl<M> Steer for LineContext<'_, M>
+where
+    Self: RawSwitch,
+{
     fn delimiter_bytes(&self) -> Vec<u8> {
         self.delimiter().to_vec()
     }
 
     fn to_raw_mode(&mut self) -> bool {
-        self.set_raw_mode().is_ok()
+        self.try_raw_mode()
     }
 
     fn to_line_mode(&mut self, extra: Bytes) {
@@ -157,16 +162,19 @@ impl Script {
     }
 }
 
-impl LineHandler for Script {
-    fn line_received(&mut self, lines: &mut LineContext<'_>, line: Line<'_>) {
+impl<M: LineMode> LineHandler<M> for Script
+where
+    for<'a> LineContext<'a, M>: RawSwitch,
+{
+    fn line_received(&mut self, lines: &mut LineContext<'_, M>, line: Line<'_>) {
         self.line(lines, &line);
     }
 
-    fn raw_data_received(&mut self, lines: &mut LineContext<'_>, data: Bytes) {
+    fn raw_data_received(&mut self, lines: &mut LineContext<'_, M>, data: Bytes) {
         self.raw(lines, data);
     }
 
-    fn line_length_exceeded(&mut self, lines: &mut LineContext<'_>, partial: Bytes) {
+    fn line_length_exceeded(&mut self, lines: &mut LineContext<'_, M>, partial: Bytes) {
         self.too_long(lines, partial);
     }
 }
@@ -192,26 +200,13 @@ pub fn leading_number(text: &[u8]) -> usize {
         .fold(0, |number, byte| number * 10 + usize::from(byte - b'0'))
 }
 
-/// Whether [`script_model`] covers a script that `obeys` and reacts to an over-long line
-/// as `on_too_long` says, for `delimiter`: not when a line of bytes pushed back from an
-/// over-long line could switch to raw mode, which ends the rest of that over-long line's
-/// discard too (every byte is delivered in raw mode), a case the model leaves out.
-pub fn modelled(delimiter: &[u8], obeys: bool, on_too_long: &OnTooLong) -> bool {
-    match on_too_long {
-        OnTooLong::PushBack(text) if obeys => !expand(text, delimiter).contains(&b'r'),
-        _ => true,
-    }
-}
-
 /// What a receiver of a [`Script`] (obeying commands when `obeys`, reacting to over-long
 /// lines as `on_too_long` says) does with `input`, worked out on the whole stream at
 /// once: lines and over-long lines by the framing rules, commands and reactions as the
-/// script says. Bytes pushed back from `line_length_exceeded` replace the over-long line,
-/// delimiter included ("as if `extra` had replaced the over-long line"). Raw mode switched
-/// on from `line_length_exceeded` starts after the byte that failed the line (the bytes
-/// from `max` to it were skipped already).
-///
-/// Panics on a case it does not cover (see [`modelled`]).
+/// script says. Bytes pushed back from `line_length_exceeded` (if any) take the stream
+/// back: they are parsed, then everything after the over-long line's first `max` bytes,
+/// with nothing discarded. Raw mode switched on from `line_length_exceeded` starts right
+/// after those `max` bytes too.
 pub fn script_model(
     input: &[u8],
     delimiter: &[u8],
@@ -220,19 +215,20 @@ pub fn script_model(
     obeys: bool,
     on_too_long: &OnTooLong,
 ) -> Outcome {
-    assert!(
-        modelled(delimiter, obeys, on_too_long),
-        "a command in the bytes pushed back ({on_too_long:?}): not modelled"
-    );
     let mut events = Vec::new();
     let mut written = Vec::new();
     let mut pushes_left = PUSH_BACK_BUDGET;
     let mut rest = input.to_vec();
+    // Pushes `text` back while the budget lasts; whether any bytes were pushed back.
     let mut push_back = |rest: &mut Vec<u8>, text: &[u8]| {
-        if pushes_left > 0 {
-            pushes_left -= 1;
-            rest.splice(0..0, expand(text, delimiter));
+        if pushes_left == 0 {
+            return false;
         }
+        pushes_left -= 1;
+        let extra = expand(text, delimiter);
+        let pushed = !extra.is_empty();
+        rest.splice(0..0, extra);
+        pushed
     };
     let closing = loop {
         let found = rest
@@ -252,7 +248,7 @@ pub fn script_model(
                     events.push(Event::Raw(rest.drain(..taken).collect()));
                 }
             } else if let Some(text) = line.strip_prefix(b"push") {
-                push_back(&mut rest, text);
+                let _ = push_back(&mut rest, text);
             } else if let Some(text) = line.strip_prefix(b"echo") {
                 written.extend_from_slice(text);
                 written.extend_from_slice(delimiter);
@@ -263,11 +259,11 @@ pub fn script_model(
         }
         // No line ends within the limit: the line fails at its first byte that leaves it
         // no way to become one, or is still unfinished when the stream ends.
-        let fails_at =
-            (max + 1..=rest.len()).find(|&length| !still_viable(&rest[..length], delimiter, max));
-        let Some(fails_at) = fails_at else {
+        let fails =
+            (max + 1..=rest.len()).any(|length| !still_viable(&rest[..length], delimiter, max));
+        if !fails {
             break false;
-        };
+        }
         events.push(Event::Exceeded(rest[..max].to_vec()));
         let line_end = found.map_or(rest.len(), |end| end + delimiter.len());
         match on_too_long {
@@ -276,11 +272,15 @@ pub fn script_model(
                 rest.drain(..line_end);
             }
             OnTooLong::PushBack(text) => {
-                rest.drain(..line_end);
-                push_back(&mut rest, text);
+                // The report's bytes are gone either way; the rest of the line stays
+                // only if something was pushed back in front of it.
+                rest.drain(..max);
+                if !push_back(&mut rest, text) {
+                    rest.drain(..line_end - max);
+                }
             }
             OnTooLong::Raw(count) if raw_allowed => {
-                rest.drain(..fails_at);
+                rest.drain(..max);
                 if !rest.is_empty() {
                     let taken = (*count).min(rest.len());
                     events.push(Event::Raw(rest.drain(..taken).collect()));
