@@ -80,6 +80,9 @@ pub struct CodecReceiver<C, H> {
     eof: bool,
     /// The codec failed, or `decode_eof` delivered the last frame: it is not called again.
     finished: bool,
+    /// EOF came while a pause held frames back: the handler hears of it once they are
+    /// delivered.
+    eof_held: bool,
 }
 
 impl<C, H> CodecReceiver<C, H>
@@ -96,6 +99,7 @@ where
             buffer: BytesMut::new(),
             encoded: BytesMut::new(),
             eof: false,
+            eof_held: false,
             finished: false,
         }
     }
@@ -139,7 +143,7 @@ where
         }
         while !self.finished && !cx.is_closing() {
             if !cx.is_reading() {
-                // TODO(reading_resumed): deliver the frames still buffered when reading resumes.
+                // `reading_resumed` delivers the rest.
                 return;
             }
             let decoded = if self.eof {
@@ -195,11 +199,25 @@ where
             return false;
         }
         if !self.finished {
-            // Reading was paused before the last frames: they wait, and so does the close.
-            // TODO(reading_resumed): deliver them and call `eof_received` when reading resumes.
+            // Reading was paused before the last frames: they wait, and so does the close,
+            // until `reading_resumed`.
+            self.eof_held = true;
             return true;
         }
         self.notify(&mut cx, |handler, cx| handler.eof_received(cx))
+    }
+
+    fn reading_resumed(&mut self, cx: &mut Context<'_, Self>) {
+        let mut cx = cx.untyped();
+        self.deliver(&mut cx);
+        if self.eof_held && self.finished && !cx.is_closing() {
+            self.eof_held = false;
+            // The core kept the connection half-open for the held frames; closing is now
+            // the handler's call, as it would have been at EOF.
+            if !self.notify(&mut cx, |handler, cx| handler.eof_received(cx)) {
+                cx.lose_connection();
+            }
+        }
     }
 
     fn handshake_completed(&mut self, cx: &mut Context<'_, Self>) {

@@ -224,6 +224,10 @@ impl<F: Framing, H: StringHandler> Protocol for StringReceiver<F, H> {
         });
     }
 
+    fn reading_resumed(&mut self, cx: &mut Context<'_, Self>) {
+        self.call(cx.untyped(), |_, _| ());
+    }
+
     fn connection_lost(&mut self, reason: DisconnectReason) {
         self.handler.connection_lost(reason);
     }

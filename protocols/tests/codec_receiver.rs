@@ -252,11 +252,34 @@ fn pausing_reading_stops_the_frames_between_two_and_they_wait_in_order() {
         .call(|_, cx| cx.resume_reading())
         .detach();
     connection.run_pending();
+    assert_eq!(
+        connection.protocol().handler().seen,
+        frames(&["a", "pause", "b", "c"]),
+        "the held frames come as soon as reading resumes"
+    );
     connection.receive(b"d\n");
     assert_eq!(
         connection.protocol().handler().seen,
         frames(&["a", "pause", "b", "c", "d"])
     );
+}
+
+#[test]
+fn a_pause_during_the_last_frames_holds_eof_back_until_reading_resumes() {
+    let mut connection = TestConnection::new(lines_receiver(64));
+    connection.receive(b"pause");
+    connection.receive_eof();
+    assert_eq!(connection.protocol().handler().seen, frames(&["pause"]));
+    assert!(!connection.is_closing(), "EOF waits for the held frames");
+    connection
+        .handle()
+        .call(|_, cx| cx.resume_reading())
+        .detach();
+    connection.run_pending();
+    let mut expected = frames(&["pause"]);
+    expected.push(Seen::Eof);
+    assert_eq!(connection.protocol().handler().seen[..2], expected[..]);
+    assert!(connection.is_lost(), "eof_received said to close");
 }
 
 /// Answers every frame with a large one, and pauses reading while the peer is slow.

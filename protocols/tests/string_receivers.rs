@@ -293,3 +293,16 @@ fn a_receiver_holds_at_most_one_frame() {
     connection.receive(&[7; 4]);
     assert_eq!(connection.protocol().handler().strings, [vec![7u8; 1000]]);
 }
+
+#[test]
+fn the_strings_held_by_a_pause_come_as_soon_as_reading_resumes() {
+    let mut connection = TestConnection::new(NetstringReceiver::new(Recorder::default()));
+    connection.receive(&wire(torsade::frames::Netstring, &[b"pause", b"b", b"c"]));
+    assert_eq!(connection.protocol().handler().strings, [b"pause".to_vec()]);
+    connection.transport_handle().resume_reading();
+    connection.run_pending();
+    assert_eq!(
+        connection.protocol().handler().strings,
+        [b"pause".to_vec(), b"b".to_vec(), b"c".to_vec()]
+    );
+}
