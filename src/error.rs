@@ -84,6 +84,23 @@ pub enum Error {
         max_length: usize,
     },
 
+    /// A length-prefixed frame ([`Connection::read_frame`](crate::Connection::read_frame))
+    /// announced more than the limit. A length field's frame is skipped as it arrives and
+    /// the next read goes on after it; a netstring's cannot be (its length is not known),
+    /// and reading frames goes on failing.
+    #[error("a frame of {length} bytes or more, over the limit of {max_length}")]
+    FrameTooLong {
+        /// The announced length (for a netstring, what was read of it).
+        length: u64,
+        /// The limit.
+        max_length: usize,
+    },
+
+    /// Bytes that break a framing were read, or a payload cannot be framed (too long for
+    /// its length field, say).
+    #[error(transparent)]
+    Framing(crate::frames::FramingError),
+
     /// The peer closed the connection before a complete line or the requested bytes
     /// arrived.
     #[error("the connection closed after {} of {} bytes", partial.len(), expected.map_or_else(|| "the expected".to_string(), |n| n.to_string()))]

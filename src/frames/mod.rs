@@ -1,6 +1,8 @@
 //! Length-prefixed frames: the wire formats ([`Netstring`], the binary prefixes [`Int8`],
 //! [`Int16`], [`Int32`] and the general [`LengthField`]) and the one decoder that reads
-//! them ([`FrameDecoder`]), which the string receivers of `torsade-protocols` run.
+//! them ([`FrameDecoder`]), which the string receivers of `torsade-protocols` run; the
+//! async face reads the same formats with the same rules
+//! ([`read_frame`](crate::Connection::read_frame)).
 //!
 //! Like [`lines`](crate::lines), it is sans-I/O and every rule is a property of the byte
 //! stream, never of its chunking: a limit on each payload (Twisted's default
@@ -10,7 +12,7 @@
 
 mod decoder;
 mod error;
-mod framing;
+pub(crate) mod framing;
 mod length_field;
 mod netstring;
 

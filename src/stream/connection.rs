@@ -8,7 +8,10 @@ use std::task::{ready, Context, Poll};
 use bytes::{Bytes, BytesMut};
 use tokio::io::ReadBuf;
 
+use super::frames::{self, FrameReading, Step};
 use super::shared::{StreamShared, StreamState, READ_BUFFER_LIMIT};
+use crate::frames::framing::Layout;
+use crate::frames::{Framing, FramingError, DEFAULT_MAX_FRAME_LENGTH};
 use crate::lines::{Frame, IntoDelimiter, LineFramer, DEFAULT_DELIMITER, DEFAULT_MAX_LENGTH};
 use crate::{Address, DisconnectReason, Error, Result, TransportHandle};
 
@@ -97,6 +100,7 @@ pub struct Connection {
     shared: Arc<StreamShared>,
     writer: StreamWriter,
     max_line_length: usize,
+    frames: FrameReading,
 }
 
 /// The writing side of a [`Connection`]: cheap to clone, so one task can write while
@@ -120,6 +124,10 @@ impl Connection {
             },
             shared,
             max_line_length: DEFAULT_MAX_LENGTH,
+            frames: FrameReading {
+                max_length: DEFAULT_MAX_FRAME_LENGTH,
+                skip: 0,
+            },
         }
     }
 
@@ -139,6 +147,12 @@ impl Connection {
     /// `max_length` bytes, delimiter excluded.
     pub fn set_max_line_length(&mut self, max_length: usize) {
         self.max_line_length = max_length;
+    }
+
+    /// Accepts [`read_frame`](Connection::read_frame) payloads of up to `max_length`
+    /// bytes ([`DEFAULT_MAX_FRAME_LENGTH`] unless set).
+    pub fn set_max_frame_length(&mut self, max_length: usize) {
+        self.frames.max_length = max_length;
     }
 
     /// A writer for this connection, to write from another task.
@@ -224,6 +238,60 @@ impl Connection {
     #[doc(alias = "readexactly")]
     pub async fn read_exact(&mut self, count: usize) -> Result<Bytes> {
         poll_fn(|cx| self.poll_exact(cx, count)).await
+    }
+
+    /// Reads one frame of `framing` (a netstring, a length prefix: see
+    /// [`torsade::frames`](crate::frames)) and returns its payload; `None` once the peer
+    /// closed and everything was read. The counterpart of the string receivers of
+    /// `torsade-protocols`, with their rules.
+    ///
+    /// # Errors
+    ///
+    /// - [`Error::FrameTooLong`] for a payload over the limit
+    ///   ([`set_max_frame_length`](Connection::set_max_frame_length)), reported as soon as
+    ///   its header is in; a length field's frame is then skipped as it arrives (read on);
+    /// - [`Error::Framing`] for bytes that break the framing; they stay buffered (the same
+    ///   error comes again: close the connection, or take them with
+    ///   [`read`](Connection::read)), except a netstring whose `,` is missing, which is
+    ///   consumed;
+    /// - [`Error::IncompleteRead`] if the peer closed in the middle of a frame;
+    /// - [`Error::Disconnected`] if the connection failed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use torsade::frames::Int16;
+    /// use torsade::testing::stream_loopback;
+    /// use torsade::Deferred;
+    /// use torsade_protocols::{Int16StringReceiver, StringContext, StringHandler};
+    ///
+    /// /// Answers each string reversed.
+    /// struct Reverse;
+    ///
+    /// impl StringHandler for Reverse {
+    ///     fn string_received(&mut self, strings: &mut StringContext<'_>, string: bytes::Bytes) {
+    ///         let reversed: Vec<u8> = string.iter().rev().copied().collect();
+    ///         strings.send_string(&reversed).unwrap();
+    ///     }
+    /// }
+    ///
+    /// let (mut connection, mut pair) = stream_loopback(Int16StringReceiver::new(Reverse));
+    /// let mut answer = Deferred::from_future(async move {
+    ///     connection.write_frame(&Int16, b"stressed").await?;
+    ///     connection.read_frame(&Int16).await
+    /// });
+    /// pair.pump();
+    /// let answer = answer.take_result().unwrap().unwrap().unwrap();
+    /// assert_eq!(answer.as_deref(), Some(&b"desserts"[..]));
+    /// ```
+    pub async fn read_frame<F: Framing>(&mut self, framing: &F) -> Result<Option<Bytes>> {
+        let mut layout = None;
+        poll_fn(|cx| self.poll_frame_of(cx, framing, &mut layout)).await
+    }
+
+    /// Writes `payload` as one frame of `framing`; see [`StreamWriter::write_frame`].
+    pub async fn write_frame<F: Framing>(&self, framing: &F, payload: &[u8]) -> Result<()> {
+        self.writer.write_frame(framing, payload).await
     }
 
     /// Writes `data`; see [`StreamWriter::write`].
@@ -372,6 +440,38 @@ impl Connection {
         }
     }
 
+    /// Reads one length-prefixed frame: see [`frames::step`].
+    fn poll_frame_of<F: Framing>(
+        &mut self,
+        cx: &mut Context<'_>,
+        framing: &F,
+        layout: &mut Option<Layout>,
+    ) -> Poll<Result<Option<Bytes>>> {
+        let shared = self.shared.clone();
+        let mut state = shared.lock();
+        let outcome = match frames::step(&mut state, &mut self.frames, framing, layout) {
+            Step::Frame(frame) => Ok(Some(frame)),
+            Step::TooLong { length } => Err(Error::FrameTooLong {
+                length,
+                max_length: self.frames.max_length,
+            }),
+            Step::Broken(FramingError::TooLong { length, max_length }) => {
+                Err(Error::FrameTooLong { length, max_length })
+            }
+            Step::Broken(error) => Err(Error::Framing(error)),
+            Step::Wait { want } => {
+                self.set_limit(&mut state, want);
+                return match end_of_stream(&mut state, (want > 0).then_some(want)) {
+                    Some(result) => Poll::Ready(result.map(|()| None)),
+                    None => self.wait(cx, &mut state),
+                };
+            }
+        };
+        self.set_limit(&mut state, 0);
+        self.resume_if_room(&mut state);
+        Poll::Ready(outcome)
+    }
+
     /// How much may be buffered: enough for the longest frame, or for `want` bytes.
     fn set_limit(&self, state: &mut StreamState, want: usize) {
         let frame = self.max_line_length + self.writer.delimiter.len();
@@ -396,7 +496,7 @@ impl Connection {
 
 /// Takes up to `count` bytes from the front of the buffer; the rest stays in front of
 /// anything received later.
-fn take_front(state: &mut StreamState, count: usize) -> Bytes {
+pub(super) fn take_front(state: &mut StreamState, count: usize) -> Bytes {
     let mut data = state.framer.clear();
     if data.len() > count {
         let rest = data.split_off(count);
@@ -450,6 +550,24 @@ impl StreamWriter {
     pub async fn write_line(&self, line: &[u8]) -> Result<()> {
         self.check_open()?;
         self.transport.write_many(&[line, &self.delimiter]);
+        self.make_room().await
+    }
+
+    /// Writes `payload` as one frame of `framing` (header, payload, trailer, in one write),
+    /// waiting as [`write`](StreamWriter::write) does.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Framing`] if the framing cannot announce `payload`'s length (nothing is
+    /// written: a truncated length would desynchronise the peer); otherwise as
+    /// [`write`](StreamWriter::write).
+    pub async fn write_frame<F: Framing>(&self, framing: &F, payload: &[u8]) -> Result<()> {
+        let header = framing
+            .encode_header(payload.len())
+            .map_err(Error::Framing)?;
+        self.check_open()?;
+        self.transport
+            .write_many(&[&header, payload, framing.trailer()]);
         self.make_room().await
     }
 

@@ -7,6 +7,7 @@
 //! path, and the limits and backpressure of the callback API apply to both faces.
 
 mod connection;
+mod frames;
 mod open;
 mod protocol;
 mod shared;
@@ -18,5 +19,7 @@ pub(crate) use self::protocol::StreamProtocol;
 pub(crate) use self::shared::StreamShared;
 pub use self::shared::READ_BUFFER_LIMIT;
 
+#[cfg(test)]
+mod frame_tests;
 #[cfg(test)]
 mod tests;

@@ -19,11 +19,11 @@ use crate::{DisconnectReason, Error, Transport, WRITE_BUFFER_HIGH};
 
 /// A connection whose peer is played by the test: the async face's protocol on the test
 /// driver.
-struct Peer {
+pub(super) struct Peer {
     connection: TestConnection<StreamProtocol>,
 }
 
-fn pair() -> (Connection, Peer) {
+pub(super) fn pair() -> (Connection, Peer) {
     let shared = StreamShared::new();
     let connection = TestConnection::new(StreamProtocol::new(shared.clone()));
     let async_face = Connection::new(shared, connection.transport_handle());
@@ -32,11 +32,11 @@ fn pair() -> (Connection, Peer) {
 
 impl Peer {
     /// Sends `data`; whether the connection was reading it.
-    fn send(&mut self, data: &[u8]) -> bool {
+    pub(super) fn send(&mut self, data: &[u8]) -> bool {
         self.connection.receive(data)
     }
 
-    fn send_eof(&mut self) {
+    pub(super) fn send_eof(&mut self) {
         assert!(self.connection.receive_eof());
     }
 
@@ -45,7 +45,7 @@ impl Peer {
     }
 
     /// What the async side wrote, read by the peer.
-    fn take(&mut self) -> Bytes {
+    pub(super) fn take(&mut self) -> Bytes {
         self.connection.take_written()
     }
 }
@@ -55,7 +55,7 @@ fn poll_once<F: Future>(future: std::pin::Pin<&mut F>) -> Poll<F::Output> {
     future.poll(&mut Context::from_waker(Waker::noop()))
 }
 
-fn now<F: Future>(future: F) -> F::Output {
+pub(super) fn now<F: Future>(future: F) -> F::Output {
     future.now_or_never().expect("the future is ready")
 }
 
