@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# A short fuzz run of every target in fuzz/ (cargo-fuzz, libFuzzer), when this machine has
-# a nightly toolchain and cargo-fuzz; otherwise one line saying it was skipped, exit 0:
-# the proptest properties (protocols/tests/framing_properties.rs and
-# tests/line_framer_properties.rs, run by `cargo test`) check the same invariants.
+# A short fuzz run of every target in fuzz/ (cargo-fuzz, libFuzzer), installing a nightly
+# toolchain and cargo-fuzz when missing; where they cannot be had, one line saying it was
+# skipped, exit 0: the proptest properties (protocols/tests/framing_properties.rs,
+# tests/line_framer_properties.rs and tests/frame_decoder_properties.rs, run by
+# `cargo test`) check the same invariants.
 #
 # FUZZ_SECONDS sets each target's run time (default 30). A crash fails the script; the
 # input that caused it is written under fuzz/artifacts/TARGET/, and
@@ -11,8 +12,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 
+# The fuzzing toolchain is installed when the machine can: rustup's nightly (minimal
+# profile) and cargo-fuzz from crates.io (under a minute each). Where neither can be had
+# (no rustup, no network), the run is skipped with one line rather than failed.
+if ! cargo +nightly --version >/dev/null 2>&1 && command -v rustup >/dev/null 2>&1; then
+    rustup toolchain install nightly --profile minimal >/dev/null 2>&1 || true
+fi
+if cargo +nightly --version >/dev/null 2>&1 && ! cargo +nightly fuzz --version >/dev/null 2>&1; then
+    cargo install cargo-fuzz --locked --quiet >/dev/null 2>&1 || true
+fi
 if ! cargo +nightly --version >/dev/null 2>&1 || ! cargo +nightly fuzz --version >/dev/null 2>&1; then
-    echo "fuzz: skipped (needs a nightly toolchain and cargo-fuzz); the proptest properties in protocols/ carry the framing checks"
+    echo "fuzz: skipped (no nightly toolchain or cargo-fuzz could be installed); the proptest properties carry the framing checks"
     exit 0
 fi
 
