@@ -81,7 +81,12 @@ impl<'a, M> LineContext<'a, M> {
     #[doc(alias = "sendLine")]
     #[inline]
     pub fn send_line(&mut self, line: &[u8]) {
-        self.cx.write_many(&[line, self.framer.delimiter()]);
+        // The usual delimiters as constants: copying one is then a store, not a call.
+        match &self.framer.delimiter()[..] {
+            b"\r\n" => self.cx.write_many(&[line, b"\r\n"]),
+            b"\n" => self.cx.write_many(&[line, b"\n"]),
+            delimiter => self.cx.write_many(&[line, delimiter]),
+        }
     }
 
     /// Writes `parts` one after the other, then the delimiter: one line made of pieces,

@@ -306,7 +306,7 @@ impl<P: Protocol> Core<P> {
     #[inline]
     pub(crate) fn wants_read(&self) -> bool {
         self.state.close().reads()
-            && !self.state.read_paused
+            && !self.state.is_read_paused()
             && !self.state.read_eof
             && !self.state.start_tls_pending()
     }

@@ -56,7 +56,10 @@ pub(crate) struct State {
     /// every change of the three (they change only through this file), so a write tests
     /// one flag.
     writable: bool,
-    pub(crate) read_paused: bool,
+    read_paused: bool,
+    /// What the peer sends is delivered: not paused, `close` reads, not `ended`. Kept like
+    /// `writable`, so the delivery loops of the receivers test one flag per frame.
+    reading: bool,
     /// Reading was resumed after a pause, and the protocol's
     /// [`reading_resumed`](crate::Protocol::reading_resumed) is still to be called (after
     /// the callback or request that resumed).
@@ -132,6 +135,7 @@ impl State {
             close: Close::Open,
             write_side: WriteSide::Open,
             writable: true,
+            reading: true,
             read_paused: false,
             read_resumed: false,
             read_eof: false,
@@ -145,10 +149,11 @@ impl State {
         self.extras.get_or_insert_with(Box::default)
     }
 
-    /// Recomputes `writable` after a change of what it caches.
-    fn refresh_writable(&mut self) {
+    /// Recomputes `writable` and `reading` after a change of what they cache.
+    fn refresh_flags(&mut self) {
         self.writable =
             self.write_side == WriteSide::Open && self.close != Close::Abort && !self.ended;
+        self.reading = !self.read_paused && self.close.reads() && !self.ended;
     }
 
     /// How the connection is being closed, if it is.
@@ -158,7 +163,7 @@ impl State {
 
     fn set_close(&mut self, close: Close) {
         self.close = close;
-        self.refresh_writable();
+        self.refresh_flags();
     }
 
     /// How far the write side is shut.
@@ -168,7 +173,7 @@ impl State {
 
     pub(crate) fn set_write_side(&mut self, write_side: WriteSide) {
         self.write_side = write_side;
-        self.refresh_writable();
+        self.refresh_flags();
     }
 
     /// Whether the connection ended (`connection_lost` ran or is running).
@@ -178,7 +183,7 @@ impl State {
 
     pub(crate) fn set_ended(&mut self) {
         self.ended = true;
-        self.refresh_writable();
+        self.refresh_flags();
     }
 
     /// Appends `chunks` to what is to be sent, after anything left in the inbox before
@@ -254,6 +259,12 @@ impl State {
     /// Stops reading until `resume_reading`.
     pub(crate) fn pause_reading(&mut self) {
         self.read_paused = true;
+        self.refresh_flags();
+    }
+
+    /// Whether reading is paused (by the protocol or a handle).
+    pub(crate) fn is_read_paused(&self) -> bool {
+        self.read_paused
     }
 
     /// Reads again; a resume after a pause is owed a `reading_resumed`.
@@ -261,6 +272,7 @@ impl State {
         if self.read_paused {
             self.read_paused = false;
             self.read_resumed = true;
+            self.refresh_flags();
         }
     }
 
@@ -271,7 +283,7 @@ impl State {
 
     #[inline]
     pub(crate) fn is_reading(&self) -> bool {
-        !self.read_paused && self.close.reads() && !self.ended
+        self.reading
     }
 
     /// Bytes written and not yet sent: by callbacks, and left by handles.
