@@ -216,8 +216,9 @@ fn codec_server(store: Store) -> impl ProtocolFactory {
 /// How a client reaches its server.
 type Dialer = Arc<dyn ClientEndpoint>;
 
-/// The client on the callback face: sends every request as soon as it is connected, and
-/// fires `replies` with the replies once there is one per request.
+/// The client on the callback face: sends every request as soon as it is connected (the
+/// server answers them in order), and fires `done` with the replies once there is one
+/// per request, or with an error if the connection ends first.
 struct Asker {
     requests: Vec<String>,
     replies: Vec<String>,
@@ -227,7 +228,6 @@ struct Asker {
 impl StringHandler for Asker {
     fn connection_made(&mut self, strings: &mut StringContext<'_>) {
         for request in &self.requests {
-            // Every request was checked against MAX_FRAME, far below Int32's 4 GiB.
             if let Err(error) = strings.send_string(request.as_bytes()) {
                 self.fail(format!("request not sent: {error}"));
                 strings.lose_connection();
@@ -329,7 +329,8 @@ async fn ask_with_framed(
                 format!("the server closed the connection after {got} of {asked} replies");
             return Err(Failure::new(message));
         };
-        replies.push(String::from_utf8_lossy(&reply?).into_owned());
+        let reply = reply.map_err(|error| Failure::new(format!("reading the replies: {error}")))?;
+        replies.push(String::from_utf8_lossy(&reply).into_owned());
     }
     Ok(replies)
 }
