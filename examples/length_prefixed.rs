@@ -361,10 +361,6 @@ fn main() -> ExitCode {
         Ok(parsed) => parsed,
         Err(code) => return code,
     };
-    let usage_error = |message: &str| {
-        eprintln!("error: {message}\n\n{USAGE}");
-        ExitCode::from(2)
-    };
     let engine = match Engine::parse(args.value("engine")) {
         Ok(engine) => engine,
         Err(message) => return usage_error(&message),
@@ -379,42 +375,57 @@ fn main() -> ExitCode {
             if !rest.is_empty() || args.flag("connect") {
                 return usage_error("serve takes no requests and no --connect");
             }
-            let (endpoint, options) = match (
-                common::server_endpoint(&args, USAGE, 8124),
-                common::ServerOptions::from_args(&args),
-            ) {
-                (Ok(endpoint), Ok(options)) => (endpoint, options),
-                (Err(code), _) | (_, Err(code)) => return code,
-            };
-            let store = Store::default();
-            match engine {
-                Engine::Frames => common::serve(endpoint, frames_server(store), &options),
-                Engine::Codec => common::serve(endpoint, codec_server(store), &options),
-            }
+            serve(&args, engine)
         }
-        Some((mode, requests)) if mode == "client" => {
-            if let Some(flag) = server_flag {
-                return usage_error(&format!("--{flag} goes with serve"));
-            }
-            let Some(text) = args.value("connect") else {
-                return usage_error("client needs --connect ENDPOINT, such as 127.0.0.1:8124");
-            };
-            if requests.is_empty() {
-                return usage_error("client needs at least one REQUEST, such as \"SUM 1 2\"");
-            }
-            if let Some(long) = requests.iter().find(|request| request.len() > MAX_FRAME) {
-                let length = long.len();
-                eprintln!("error: a request of {length} bytes is over the {MAX_FRAME}-byte limit of a frame");
-                return ExitCode::from(2);
-            }
-            let dialer = match common::client_endpoint("--connect", text) {
-                Ok(dialer) => dialer,
-                Err(code) => return code,
-            };
-            report(client(engine, dialer, requests.to_vec()))
-        }
+        Some((mode, requests)) if mode == "client" => match server_flag {
+            Some(flag) => usage_error(&format!("--{flag} goes with serve")),
+            None => client_main(&args, engine, requests),
+        },
         Some((mode, _)) => usage_error(&format!("unknown mode {mode:?}: serve or client")),
     }
+}
+
+/// A mistake in the arguments: one line and the usage on stderr, exit status 2.
+fn usage_error(message: &str) -> ExitCode {
+    eprintln!("error: {message}\n\n{USAGE}");
+    ExitCode::from(2)
+}
+
+/// `serve`: listens where the server flags say, with a store of its own, until stopped.
+fn serve(args: &common::Args, engine: Engine) -> ExitCode {
+    let (endpoint, options) = match (
+        common::server_endpoint(args, USAGE, 8124),
+        common::ServerOptions::from_args(args),
+    ) {
+        (Ok(endpoint), Ok(options)) => (endpoint, options),
+        (Err(code), _) | (_, Err(code)) => return code,
+    };
+    let store = Store::default();
+    match engine {
+        Engine::Frames => common::serve(endpoint, frames_server(store), &options),
+        Engine::Codec => common::serve(endpoint, codec_server(store), &options),
+    }
+}
+
+/// `client`: checks the requests and where to send them, then asks.
+fn client_main(args: &common::Args, engine: Engine, requests: &[String]) -> ExitCode {
+    let Some(text) = args.value("connect") else {
+        return usage_error("client needs --connect ENDPOINT, such as 127.0.0.1:8124");
+    };
+    if requests.is_empty() {
+        return usage_error("client needs at least one REQUEST, such as \"SUM 1 2\"");
+    }
+    if let Some(long) = requests.iter().find(|request| request.len() > MAX_FRAME) {
+        let length = long.len();
+        let limit = format!("the {MAX_FRAME}-byte limit of a frame");
+        eprintln!("error: a request of {length} bytes is over {limit}");
+        return ExitCode::from(2);
+    }
+    let dialer = match common::client_endpoint("--connect", text) {
+        Ok(dialer) => dialer,
+        Err(code) => return code,
+    };
+    report(client(engine, dialer, requests.to_vec()))
 }
 
 /// The exit status of a client run: its error, if any, is one line on stderr.
@@ -444,6 +455,7 @@ fn run_until<T: Send + 'static>(
         finished
             .add_both(move |result| {
                 *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(result);
+                // Fails only if the reactor is already stopping (Ctrl-C): nothing to do.
                 let _ = stopper.stop();
             })
             .detach();

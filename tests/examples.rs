@@ -1524,6 +1524,33 @@ fn length_prefixed_servers_answer_then_close_a_connection_announcing_a_frame_ove
 
 #[cfg(feature = "codec")]
 #[test]
+fn length_prefixed_refuses_a_mode_or_engine_it_does_not_know_and_a_client_without_a_server() {
+    let cases: [(&[&str], &str); 4] = [
+        (&["listen"], r#"unknown mode "listen""#),
+        (
+            &["serve", "--engine", "tokio"],
+            r#"--engine is frames or codec, not "tokio""#,
+        ),
+        (&["client", "SUM 1"], "client needs --connect ENDPOINT"),
+        (
+            &[
+                "client",
+                "--connect",
+                "127.0.0.1:8124",
+                "--port",
+                "1",
+                "SUM 1",
+            ],
+            "--port goes with serve",
+        ),
+    ];
+    for (args, expected) in cases {
+        assert_usage_error(&run_example("length_prefixed", args), expected);
+    }
+}
+
+#[cfg(feature = "codec")]
+#[test]
 fn a_length_prefixed_client_fails_with_one_line_without_a_server_or_a_reply() {
     let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
     let address = listener.local_addr().expect("a bound address").to_string();
