@@ -525,3 +525,83 @@ fn demo() -> Result<(), Failure> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use torsade::testing::{every_split, TestConnection};
+
+    /// `payload` after its 4-byte big-endian length.
+    fn frame(payload: &[u8]) -> Vec<u8> {
+        let length = u32::try_from(payload.len()).expect("a test frame is short");
+        [&length.to_be_bytes()[..], payload].concat()
+    }
+
+    fn frames(payloads: &[&[u8]]) -> Vec<u8> {
+        payloads.iter().flat_map(|payload| frame(payload)).collect()
+    }
+
+    fn new_frames_server() -> Int32StringReceiver<Service> {
+        let store = Store::default();
+        Int32StringReceiver::new(Service { store }).with_max_length(MAX_FRAME)
+    }
+
+    fn new_codec_server() -> CodecReceiver<LengthDelimitedCodec, Service> {
+        let store = Store::default();
+        CodecReceiver::new(int32_codec(), Service { store })
+    }
+
+    #[test]
+    fn both_engines_answer_the_same_in_every_chunking() {
+        let requests = frames(&[
+            b"SET a one two",
+            b"GET a",
+            b"GET b",
+            b"SUM 1 2 -3",
+            b"SUM 9223372036854775807 1",
+            b"SET a",
+            b"",
+            b"\xff",
+        ]);
+        let replies = frames(&[
+            b"OK",
+            b"one two",
+            b"ERR no such key",
+            b"0",
+            b"ERR SUM takes integers whose sum fits in 64 bits",
+            b"ERR usage: SET KEY VALUE",
+            b"ERR unknown command (SET KEY VALUE, GET KEY, SUM N...)",
+            b"ERR a request is UTF-8 text",
+        ]);
+        let written = |connection: &mut TestConnection<_>| connection.take_written();
+        assert_eq!(every_split(&requests, new_frames_server, written), replies);
+        let written = |connection: &mut TestConnection<_>| connection.take_written();
+        assert_eq!(every_split(&requests, new_codec_server, written), replies);
+    }
+
+    #[test]
+    fn both_engines_close_a_connection_that_announces_a_frame_over_the_limit() {
+        let over = u32::try_from(MAX_FRAME + 1).expect("the limit fits in a header");
+        let input = [frame(b"SUM 2 2"), over.to_be_bytes().to_vec()].concat();
+        let mut frames_server = TestConnection::new(new_frames_server());
+        frames_server.receive(&input);
+        assert_eq!(frames_server.take_written(), frame(b"4"));
+        assert!(frames_server.is_lost());
+        let mut codec_server = TestConnection::new(new_codec_server());
+        codec_server.receive(&input);
+        assert_eq!(codec_server.take_written(), frame(b"4"));
+        assert!(codec_server.is_lost());
+    }
+
+    #[test]
+    fn a_full_store_refuses_new_keys_and_still_updates_its_own() {
+        let store = Store::default();
+        for key in 0..MAX_KEYS {
+            assert_eq!(store.answer(format!("SET {key} v").as_bytes()), "OK");
+        }
+        let full = format!("ERR the store is full ({MAX_KEYS} keys)");
+        assert_eq!(store.answer(b"SET another v"), full);
+        assert_eq!(store.answer(b"SET 0 w"), "OK");
+        assert_eq!(store.answer(b"GET 0"), "w");
+    }
+}
