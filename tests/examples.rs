@@ -44,6 +44,9 @@ const EXAMPLES: [&str; 13] = [
 /// The examples that make their certificates, built with the `test-certificates` feature.
 const CERTIFICATE_EXAMPLES: [&str; 1] = ["starttls_echo"];
 
+/// The examples on tokio-util's codecs, built with the `codec` feature.
+const CODEC_EXAMPLES: [&str; 1] = ["length_prefixed"];
+
 /// The bound on building the examples (a first build compiles the whole crate).
 const BUILD_LIMIT: Duration = Duration::from_secs(600);
 
@@ -73,9 +76,9 @@ fn examples_dir() -> &'static Path {
     })
 }
 
-/// Builds [`EXAMPLES`] (and [`CERTIFICATE_EXAMPLES`] when this test has the feature) with
-/// the cargo that runs this test, into the same target directory and profile, with the
-/// same features; a no-op when they are fresh. Plain `cargo test` builds them anyway, but
+/// Builds [`EXAMPLES`] (and [`CERTIFICATE_EXAMPLES`], [`CODEC_EXAMPLES`] when this test has
+/// their feature) with the cargo that runs this test, into the same target directory and
+/// profile, with the same features; a no-op when they are fresh. Plain `cargo test` builds them anyway, but
 /// `cargo test --test examples` does not, and a stale binary would test old code. When the
 /// test was not started by cargo (no `CARGO` variable), the binaries are used as they are.
 fn build_examples(profile_dir: &Path) {
@@ -101,13 +104,16 @@ fn build_examples(profile_dir: &Path) {
         ("default", cfg!(feature = "default")),
         ("tls", cfg!(feature = "tls")),
         ("test-certificates", cfg!(feature = "test-certificates")),
+        ("codec", cfg!(feature = "codec")),
     ]
     .into_iter()
     .filter_map(|(name, on)| on.then_some(name))
     .collect();
     command.args(["--no-default-features", "--features", &features.join(",")]);
     let with_certificates = cfg!(feature = "test-certificates").then_some(CERTIFICATE_EXAMPLES);
-    for name in EXAMPLES.iter().chain(with_certificates.iter().flatten()) {
+    let with_codec = cfg!(feature = "codec").then_some(CODEC_EXAMPLES);
+    let optional = with_certificates.iter().chain(with_codec.iter()).flatten();
+    for name in EXAMPLES.iter().chain(optional) {
         command.args(["--example", name]);
     }
     let mut running = Running::spawn(command, "cargo build --example ...");
@@ -1437,6 +1443,165 @@ fn chat_relays_each_line_to_the_two_other_clients_on_one_loop_and_on_three() {
             assert_eq!(read_line_on(user), "* bob has left");
         }
         assert_eq!(exchange_on(&mut alice, "/who"), "Here: alice, carol");
+    }
+}
+
+// ---- length_prefixed: one wire format, two engines on each side ----
+
+/// `payload` as a frame of Int32's wire format: a 4-byte big-endian length, then the bytes.
+#[cfg(feature = "codec")]
+fn int32_frame(payload: &[u8]) -> Vec<u8> {
+    let length = u32::try_from(payload.len()).expect("a test frame is short");
+    [&length.to_be_bytes()[..], payload].concat()
+}
+
+#[cfg(feature = "codec")]
+#[test]
+fn length_prefixed_with_no_arguments_runs_each_client_against_the_other_engines_server() {
+    let run = run_example("length_prefixed", &[]);
+    let exchanges = [
+        "  SET colour blue => OK",
+        "  GET colour => blue",
+        "  SUM 1 2 3 => 6",
+        "  GET size => ERR no such key",
+    ];
+    let mut expected =
+        vec!["callback client (Int32StringReceiver) -> codec server (CodecReceiver):"];
+    expected.extend(exchanges);
+    expected.push("async client (Framed) -> frames server (Int32StringReceiver):");
+    expected.extend(exchanges);
+    assert_eq!(run.success(), expected);
+}
+
+#[cfg(feature = "codec")]
+#[test]
+fn length_prefixed_clients_of_either_engine_get_the_same_replies_from_servers_of_either() {
+    for server_engine in ["frames", "codec"] {
+        let serve = ["serve", "--engine", server_engine, "--port", "0"];
+        let server = start_server_exactly("length_prefixed", &serve);
+        for client_engine in ["frames", "codec"] {
+            let set = format!("SET {client_engine} a value with spaces");
+            let requests = [&set, "GET frames", "SUM 40 2 -1", "SUM 1 x", "PING"];
+            let connect = [
+                "client",
+                "--engine",
+                client_engine,
+                "--connect",
+                &server.address,
+            ];
+            let run = run_example("length_prefixed", &[&connect[..], &requests].concat());
+            // The store is the server's: the frames client's value is there for the codec one.
+            let expected = [
+                "OK",
+                "a value with spaces",
+                "41",
+                "ERR SUM takes integers whose sum fits in 64 bits",
+                "ERR unknown command (SET KEY VALUE, GET KEY, SUM N...)",
+            ];
+            assert_eq!(
+                run.success(),
+                expected,
+                "{client_engine} client, {server_engine} server"
+            );
+        }
+    }
+}
+
+#[cfg(feature = "codec")]
+#[test]
+fn length_prefixed_servers_answer_then_close_a_connection_announcing_a_frame_over_the_limit() {
+    for engine in ["frames", "codec"] {
+        let serve = ["serve", "--engine", engine, "--port", "0"];
+        let server = start_server_exactly("length_prefixed", &serve);
+        let mut stream = connect_to(&server.address);
+        // A request, then a header announcing 4097 bytes: the limit is 4096.
+        stream
+            .write_all(&[&int32_frame(b"SUM 2 2")[..], &4097u32.to_be_bytes()].concat())
+            .expect("the server reads");
+        let mut received = Vec::new();
+        // The server closes: EOF, or a reset for the bytes it left unread.
+        let _ = stream.read_to_end(&mut received);
+        assert_eq!(received, int32_frame(b"4"), "{engine} server");
+    }
+}
+
+#[cfg(feature = "codec")]
+#[test]
+fn length_prefixed_refuses_a_mode_or_engine_it_does_not_know_and_a_client_without_a_server() {
+    let cases: [(&[&str], &str); 4] = [
+        (&["listen"], r#"unknown mode "listen""#),
+        (
+            &["serve", "--engine", "tokio"],
+            r#"--engine is frames or codec, not "tokio""#,
+        ),
+        (&["client", "SUM 1"], "client needs --connect ENDPOINT"),
+        (
+            &[
+                "client",
+                "--connect",
+                "127.0.0.1:8124",
+                "--port",
+                "1",
+                "SUM 1",
+            ],
+            "--port goes with serve",
+        ),
+    ];
+    for (args, expected) in cases {
+        assert_usage_error(&run_example("length_prefixed", args), expected);
+    }
+}
+
+#[cfg(feature = "codec")]
+#[test]
+fn a_length_prefixed_client_fails_with_one_line_without_a_server_or_a_reply() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let address = listener.local_addr().expect("a bound address").to_string();
+    for engine in ["frames", "codec"] {
+        // The server reads the request and hangs up without answering (having read it
+        // all, it closes with a FIN, not a reset).
+        let hang_up = thread::spawn({
+            let listener = listener.try_clone().expect("a listener can be cloned");
+            move || {
+                let (mut stream, _) = listener.accept().expect("the client connects");
+                let mut request = [0; 9];
+                stream.read_exact(&mut request).expect("the client sends");
+                assert_eq!(request[..], int32_frame(b"SUM 1"));
+            }
+        });
+        let client = ["client", "--engine", engine, "--connect", &address, "SUM 1"];
+        let run = run_example("length_prefixed", &client);
+        hang_up.join().expect("the listener thread ends");
+        let error = run.failure(1);
+        assert!(
+            error.starts_with("error: the server closed the connection after 0 of 1 replies"),
+            "{engine} client: {error}"
+        );
+
+        let long = "x".repeat(4097);
+        let run = run_example(
+            "length_prefixed",
+            &["client", "--engine", engine, "--connect", &address, &long],
+        );
+        let error = run.failure(2);
+        assert_eq!(
+            error,
+            "error: a request of 4097 bytes is over the 4096-byte limit of a frame"
+        );
+    }
+    // Nothing listens on that port any more.
+    drop(listener);
+    for engine in ["frames", "codec"] {
+        let run = run_example(
+            "length_prefixed",
+            &["client", "--engine", engine, "--connect", &address, "SUM 1"],
+        );
+        let error = run.failure(1);
+        assert!(
+            error.starts_with("error: connection to "),
+            "{engine} client: {error}"
+        );
+        assert!(run.stdout.is_empty(), "stdout: {}", run.stdout);
     }
 }
 
