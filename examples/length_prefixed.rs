@@ -3,9 +3,9 @@
 //! format: torsade's own framer, and tokio-util's `LengthDelimitedCodec`.
 //!
 //! ```text
-//! cargo run --example length_prefixed --features codec          # server and clients in one process
-//! cargo run --example length_prefixed --features codec -- serve --port 8124 [--engine codec]
-//! cargo run --example length_prefixed --features codec -- client --connect 127.0.0.1:8124 \
+//! cargo run --example length_prefixed          # server and clients in one process
+//! cargo run --example length_prefixed -- serve --port 8124 [--engine codec]
+//! cargo run --example length_prefixed -- client --connect 127.0.0.1:8124 \
 //!     "SET colour blue" "GET colour" "SUM 1 2 3" [--engine codec]
 //! ```
 //!
