@@ -11,53 +11,28 @@ use bytes::Bytes;
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::Index;
-use proptest::test_runner::FileFailurePersistence;
 
 use torsade::frames::{
     FrameDecoder, Framing, FramingError, Int16, Int32, Int8, LengthField, Netstring,
 };
 
+#[path = "common/proptest_config.rs"]
+mod proptest_config;
+
+#[path = "common/frame_events.rs"]
+mod frame_events;
+
+use frame_events::{decode, Event};
+
+/// `cases` cases, failures persisted beside `Cargo.toml`.
 fn config(cases: u32) -> ProptestConfig {
-    let mut config = ProptestConfig::default();
-    if std::env::var_os("PROPTEST_CASES").is_none() {
-        config.cases = cases;
-    }
-    config.failure_persistence = Some(Box::new(FileFailurePersistence::Direct(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/proptest-regressions/frame_decoder_properties.txt"
-    ))));
-    config
-}
-
-/// What came out of a decoder, in order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Event {
-    Frame(Vec<u8>),
-    Error(FramingError),
-}
-
-/// The longest header any framing here writes.
-const HEADER: usize = 24;
-
-/// Feeds `chunks` one at a time, draining after each and checking the memory bound.
-fn decode<F: Framing>(framing: F, max: usize, chunks: &[&[u8]]) -> Vec<Event> {
-    let mut decoder = FrameDecoder::new(framing, max);
-    let mut events = Vec::new();
-    for chunk in chunks {
-        decoder.push(Bytes::copy_from_slice(chunk));
-        while let Some(decoded) = decoder.next_frame() {
-            events.push(match decoded {
-                Ok(frame) => Event::Frame(frame.to_vec()),
-                Err(error) => Event::Error(error),
-            });
-        }
-        assert!(
-            decoder.buffered() <= max + HEADER + 1,
-            "{} bytes held with a limit of {max}",
-            decoder.buffered()
-        );
-    }
-    events
+    proptest_config::config(
+        cases,
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/proptest-regressions/frame_decoder_properties.txt"
+        ),
+    )
 }
 
 fn chunks<'a>(input: &'a [u8], cuts: &[Index]) -> Vec<&'a [u8]> {
@@ -187,26 +162,26 @@ proptest! {
     #[test]
     fn netstrings_decode_as_the_model_reads_them(input in stream_of(Netstring), max in 0usize..48, cuts in cuts()) {
         let expected = netstring_model(&input, max);
-        prop_assert_eq!(&decode(Netstring, max, &[&input]), &expected);
-        prop_assert_eq!(&decode(Netstring, max, &chunks(&input, &cuts)), &expected);
+        prop_assert_eq!(&decode(Netstring, max, [&input[..]]), &expected);
+        prop_assert_eq!(&decode(Netstring, max, chunks(&input, &cuts)), &expected);
     }
 
     #[test]
     fn int8_prefixes_decode_as_the_model_reads_them(input in stream_of(Int8), max in 0usize..48, cuts in cuts()) {
         let expected = prefix_model(&input, 1, max);
-        prop_assert_eq!(&decode(Int8, max, &chunks(&input, &cuts)), &expected);
+        prop_assert_eq!(&decode(Int8, max, chunks(&input, &cuts)), &expected);
     }
 
     #[test]
     fn int16_prefixes_decode_as_the_model_reads_them(input in stream_of(Int16), max in 0usize..48, cuts in cuts()) {
         let expected = prefix_model(&input, 2, max);
-        prop_assert_eq!(&decode(Int16, max, &chunks(&input, &cuts)), &expected);
+        prop_assert_eq!(&decode(Int16, max, chunks(&input, &cuts)), &expected);
     }
 
     #[test]
     fn int32_prefixes_decode_as_the_model_reads_them(input in stream_of(Int32), max in 0usize..48, cuts in cuts()) {
         let expected = prefix_model(&input, 4, max);
-        prop_assert_eq!(&decode(Int32, max, &chunks(&input, &cuts)), &expected);
+        prop_assert_eq!(&decode(Int32, max, chunks(&input, &cuts)), &expected);
     }
 
     #[test]
@@ -231,10 +206,10 @@ proptest! {
         if little_endian {
             framing = framing.little_endian();
         }
-        let whole = decode(framing, max, &[&input]);
-        prop_assert_eq!(&decode(framing, max, &chunks(&input, &cuts)), &whole);
+        let whole = decode(framing, max, [&input[..]]);
+        prop_assert_eq!(&decode(framing, max, chunks(&input, &cuts)), &whole);
         let bytewise: Vec<&[u8]> = input.chunks(1).collect();
-        prop_assert_eq!(&decode(framing, max, &bytewise), &whole);
+        prop_assert_eq!(&decode(framing, max, bytewise), &whole);
     }
 
     #[test]
@@ -258,7 +233,7 @@ fn round_trip<F: Framing>(
         wire.extend_from_slice(framing.trailer());
     }
     let expected: Vec<Event> = payloads.iter().cloned().map(Event::Frame).collect();
-    prop_assert_eq!(decode(framing, 300, &chunks(&wire, cuts)), expected);
+    prop_assert_eq!(decode(framing, 300, chunks(&wire, cuts)), expected);
     Ok(())
 }
 

@@ -13,22 +13,21 @@ use bytes::Bytes;
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::{select, Index};
-use proptest::test_runner::FileFailurePersistence;
 
 use torsade::lines::{Frame, LineFramer};
 
-/// `cases` cases unless `PROPTEST_CASES` says otherwise; failures persisted beside
-/// `Cargo.toml`.
+#[path = "common/proptest_config.rs"]
+mod proptest_config;
+
+/// `cases` cases, failures persisted beside `Cargo.toml`.
 fn config(cases: u32) -> ProptestConfig {
-    let mut config = ProptestConfig::default();
-    if std::env::var_os("PROPTEST_CASES").is_none() {
-        config.cases = cases;
-    }
-    config.failure_persistence = Some(Box::new(FileFailurePersistence::Direct(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/proptest-regressions/framer_properties.txt"
-    ))));
-    config
+    proptest_config::config(
+        cases,
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/proptest-regressions/framer_properties.txt"
+        ),
+    )
 }
 
 /// What the driver does after a line or an over-long line, as a handler could.

@@ -21,17 +21,18 @@
 //!    strings, reports the same lengths and ends in the same state whole and chunked.
 
 use bytes::Bytes;
-use torsade::frames::{FrameDecoder, Framing, FramingError, Int16, Int32, Int8, LengthField, Netstring};
+use torsade::frames::{Framing, Int16, Int32, Int8, LengthField, Netstring};
 use torsade::testing::TestConnection;
 use torsade::Transport;
 use torsade_protocols::{StringContext, StringHandler, StringReceiver};
 
-/// What came out, in order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Event {
-    Frame(Vec<u8>),
-    Error(FramingError),
-}
+// The property tests' decoder run (events and memory bound), not a copy of it.
+#[allow(dead_code, unreachable_pub)]
+#[rustfmt::skip]
+#[path = "../../tests/common/frame_events.rs"]
+mod frame_events;
+
+use frame_events::decode;
 
 /// A handler that records, and closes or keeps open on an over-long string.
 #[derive(Debug, Default)]
@@ -54,26 +55,6 @@ impl StringHandler for Recorder {
     }
 }
 
-/// The longest header a framing here reads: a netstring's twenty digits and `:`, or a
-/// length field after its offset.
-const HEADER: usize = 24;
-
-fn decode<F: Framing>(framing: F, max: usize, chunks: &mut dyn Iterator<Item = &[u8]>) -> Vec<Event> {
-    let mut decoder = FrameDecoder::new(framing, max);
-    let mut events = Vec::new();
-    for chunk in chunks {
-        decoder.push(Bytes::copy_from_slice(chunk));
-        while let Some(decoded) = decoder.next_frame() {
-            events.push(match decoded {
-                Ok(frame) => Event::Frame(frame.to_vec()),
-                Err(error) => Event::Error(error),
-            });
-        }
-        assert!(decoder.buffered() <= max + HEADER + 1, "decoder over its bound");
-    }
-    events
-}
-
 type Outcome = (Vec<Vec<u8>>, Vec<u64>, bool);
 
 fn receive<F: Framing>(framing: F, max: usize, keep_open: bool, chunks: &mut dyn Iterator<Item = &[u8]>) -> Outcome {
@@ -89,9 +70,9 @@ fn receive<F: Framing>(framing: F, max: usize, keep_open: bool, chunks: &mut dyn
 }
 
 fn check_framing<F: Framing>(framing: F, max: usize, chunk: usize, keep_open: bool, stream: &[u8]) {
-    let whole = decode(framing.clone(), max, &mut std::iter::once(stream));
-    assert_eq!(decode(framing.clone(), max, &mut stream.chunks(chunk)), whole, "chunked");
-    assert_eq!(decode(framing.clone(), max, &mut stream.chunks(1)), whole, "bytewise");
+    let whole = decode(framing.clone(), max, [stream]);
+    assert_eq!(decode(framing.clone(), max, stream.chunks(chunk)), whole, "chunked");
+    assert_eq!(decode(framing.clone(), max, stream.chunks(1)), whole, "bytewise");
     let received = receive(framing.clone(), max, keep_open, &mut std::iter::once(stream));
     assert_eq!(receive(framing, max, keep_open, &mut stream.chunks(chunk)), received, "receiver chunked");
 }
