@@ -103,7 +103,7 @@ impl<P: Protocol> Core<P> {
         if self.state.close() == Close::Abort {
             return Err(self.state.abort_reason());
         }
-        if self.state.read_resumed {
+        if self.state.owes_reading_resumed() {
             self.reading_resumed()?;
         }
         self.check_pressure()
@@ -114,7 +114,7 @@ impl<P: Protocol> Core<P> {
     #[cold]
     #[inline(never)]
     fn reading_resumed(&mut self) -> Result<(), End> {
-        while std::mem::take(&mut self.state.read_resumed) {
+        while self.state.take_reading_resumed() {
             if !self.state.is_reading() {
                 continue;
             }
@@ -205,7 +205,7 @@ impl<P: Protocol> Core<P> {
         if self.state.close() == Close::Abort {
             return Err(self.state.abort_reason());
         }
-        if self.state.read_resumed {
+        if self.state.owes_reading_resumed() {
             self.reading_resumed()?;
         }
         Ok(())

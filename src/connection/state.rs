@@ -33,6 +33,17 @@ impl Close {
     }
 }
 
+/// Whether the protocol paused reading, and whether a resume is still to be told.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ReadPause {
+    Reading,
+    Paused,
+    /// Resumed after a pause; the protocol's
+    /// [`reading_resumed`](crate::Protocol::reading_resumed) is still to be called (after
+    /// the callback or request that resumed). A pause before then cancels it.
+    Resumed,
+}
+
 /// Where the write side is: open, shutting down (writes are dropped from here on), shut.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum WriteSide {
@@ -56,14 +67,10 @@ pub(crate) struct State {
     /// every change of the three (they change only through this file), so a write tests
     /// one flag.
     writable: bool,
-    read_paused: bool,
+    read_pause: ReadPause,
     /// What the peer sends is delivered: not paused, `close` reads, not `ended`. Kept like
     /// `writable`, so the delivery loops of the receivers test one flag per frame.
     reading: bool,
-    /// Reading was resumed after a pause, and the protocol's
-    /// [`reading_resumed`](crate::Protocol::reading_resumed) is still to be called (after
-    /// the callback or request that resumed).
-    pub(crate) read_resumed: bool,
     /// The peer sent EOF.
     pub(crate) read_eof: bool,
     /// `connection_lost` has been called (or is being called).
@@ -136,8 +143,7 @@ impl State {
             write_side: WriteSide::Open,
             writable: true,
             reading: true,
-            read_paused: false,
-            read_resumed: false,
+            read_pause: ReadPause::Reading,
             read_eof: false,
             ended: false,
             pressure: WritePressure::default(),
@@ -153,7 +159,7 @@ impl State {
     fn refresh_flags(&mut self) {
         self.writable =
             self.write_side == WriteSide::Open && self.close != Close::Abort && !self.ended;
-        self.reading = !self.read_paused && self.close.reads() && !self.ended;
+        self.reading = !self.is_read_paused() && self.close.reads() && !self.ended;
     }
 
     /// How the connection is being closed, if it is.
@@ -258,20 +264,34 @@ impl State {
 
     /// Stops reading until `resume_reading`.
     pub(crate) fn pause_reading(&mut self) {
-        self.read_paused = true;
+        self.read_pause = ReadPause::Paused;
         self.refresh_flags();
     }
 
     /// Whether reading is paused (by the protocol or a handle).
     pub(crate) fn is_read_paused(&self) -> bool {
-        self.read_paused
+        self.read_pause == ReadPause::Paused
+    }
+
+    /// Whether a resume is still to be told to the protocol.
+    #[inline]
+    pub(crate) fn owes_reading_resumed(&self) -> bool {
+        self.read_pause == ReadPause::Resumed
+    }
+
+    /// Takes the resume still to be told, if there is one.
+    pub(crate) fn take_reading_resumed(&mut self) -> bool {
+        let owed = self.owes_reading_resumed();
+        if owed {
+            self.read_pause = ReadPause::Reading;
+        }
+        owed
     }
 
     /// Reads again; a resume after a pause is owed a `reading_resumed`.
     pub(crate) fn resume_reading(&mut self) {
-        if self.read_paused {
-            self.read_paused = false;
-            self.read_resumed = true;
+        if self.is_read_paused() {
+            self.read_pause = ReadPause::Resumed;
             self.refresh_flags();
         }
     }
