@@ -4,8 +4,9 @@ use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError, Weak};
 use std::task::{Context as TaskContext, Wake, Waker};
+use std::thread::ThreadId;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -100,6 +101,9 @@ struct DriverCell<P: Protocol> {
     woken: Arc<Flag>,
     /// Raise a panic of the protocol's in the test.
     raise_panics: AtomicBool,
+    /// The thread holding a [`ProtocolGuard`], if one does: the driver is locked until it
+    /// is dropped, so that thread must not wait for the lock itself.
+    guard_thread: Mutex<Option<ThreadId>>,
 }
 
 /// A waker that records that it was woken.
@@ -141,8 +145,33 @@ impl Host for TestHost {
 
 impl<P: Protocol> DriverCell<P> {
     fn lock(&self) -> MutexGuard<'_, Driver<P, MemoryStream, TestHost>> {
-        // A panic inside the driver is caught by it; the state stays consistent.
-        self.driver.lock().unwrap_or_else(PoisonError::into_inner)
+        match self.driver.try_lock() {
+            Ok(driver) => driver,
+            // A panic inside the driver is caught by it; the state stays consistent.
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) => {
+                self.refuse_while_guarded();
+                self.driver.lock().unwrap_or_else(PoisonError::into_inner)
+            }
+        }
+    }
+
+    /// Fails the test with a message rather than deadlocking (or, for `drive`, silently
+    /// delivering nothing) when this thread still holds the guard that
+    /// [`TestConnection::protocol`] returned. A test helper: panicking is how it fails.
+    fn refuse_while_guarded(&self) {
+        let holder = *self
+            .guard_thread
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if holder == Some(std::thread::current().id()) {
+            panic!(
+                "TestConnection: the value protocol() or protocol_mut() returned is still \
+                 alive on this thread, and it locks the connection; let it go first (read what \
+                 you need into a variable, ending the statement) before calling another \
+                 TestConnection method"
+            );
+        }
     }
 
     /// Polls the driver until it has nothing left to do. From inside one of its own
@@ -152,6 +181,9 @@ impl<P: Protocol> DriverCell<P> {
         let mut cx = TaskContext::from_waker(&waker);
         loop {
             let Ok(mut driver) = self.driver.try_lock() else {
+                // Locked by a callback of its own (the clock advanced there): it looks again
+                // when it is done. Locked by the test's own guard: that is a mistake.
+                self.refuse_while_guarded();
                 self.woken.0.store(true, Ordering::Release);
                 return;
             };
@@ -210,6 +242,7 @@ impl<P: Protocol> TestConnection<P> {
                 driver: Mutex::new(driver),
                 woken: Arc::new(Flag::default()),
                 raise_panics: AtomicBool::new(true),
+                guard_thread: Mutex::new(None),
             }
         });
         let connection = TestConnection {
@@ -382,30 +415,59 @@ impl<P: Protocol> TestConnection<P> {
     }
 
     /// The protocol.
+    ///
+    /// The value returned locks the connection until it is dropped: read what you need
+    /// from it in one statement (`let seen = connection.protocol().seen.clone();`). Calling
+    /// another method of the connection while it is alive fails the test with a message
+    /// saying so.
     pub fn protocol(&self) -> impl Deref<Target = P> + '_ {
-        ProtocolGuard(self.shared.lock())
+        ProtocolGuard::new(&self.shared)
     }
 
     /// The protocol, mutably (to call its own methods as outside code would).
     pub fn protocol_mut(&mut self) -> impl DerefMut<Target = P> + '_ {
-        ProtocolGuard(self.shared.lock())
+        ProtocolGuard::new(&self.shared)
     }
 }
 
-/// The protocol, borrowed from its driver.
-struct ProtocolGuard<'a, P: Protocol>(MutexGuard<'a, Driver<P, MemoryStream, TestHost>>);
+/// The protocol, borrowed from its driver: the driver stays locked until it is dropped.
+struct ProtocolGuard<'a, P: Protocol> {
+    driver: MutexGuard<'a, Driver<P, MemoryStream, TestHost>>,
+    cell: &'a DriverCell<P>,
+}
+
+impl<'a, P: Protocol> ProtocolGuard<'a, P> {
+    fn new(cell: &'a DriverCell<P>) -> ProtocolGuard<'a, P> {
+        let driver = cell.lock();
+        *cell
+            .guard_thread
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(std::thread::current().id());
+        ProtocolGuard { driver, cell }
+    }
+}
+
+impl<P: Protocol> Drop for ProtocolGuard<'_, P> {
+    fn drop(&mut self) {
+        *self
+            .cell
+            .guard_thread
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = None;
+    }
+}
 
 impl<P: Protocol> Deref for ProtocolGuard<'_, P> {
     type Target = P;
 
     fn deref(&self) -> &P {
-        self.0.protocol()
+        self.driver.protocol()
     }
 }
 
 impl<P: Protocol> DerefMut for ProtocolGuard<'_, P> {
     fn deref_mut(&mut self) -> &mut P {
-        self.0.protocol_mut()
+        self.driver.protocol_mut()
     }
 }
 
@@ -667,5 +729,53 @@ mod tests {
         assert!(connection.receive_eof());
         assert!(connection.is_lost());
         assert!(connection.protocol_mut().lost_clean());
+    }
+
+    /// Counts what it received.
+    #[derive(Default)]
+    struct Counter(usize);
+
+    impl Protocol for Counter {
+        fn data_received(&mut self, _: &mut Context<'_, Self>, data: Bytes) {
+            self.0 += data.len();
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "protocol() or protocol_mut() returned is still alive")]
+    fn asking_the_connection_while_holding_its_protocol_fails_with_a_message() {
+        let connection = TestConnection::new(Counter::default());
+        let counter = connection.protocol();
+        let _ = (counter.0, connection.is_closing());
+    }
+
+    /// Counts what it received, and closes when idle for a second.
+    #[derive(Default)]
+    struct IdleCounter;
+
+    impl Protocol for IdleCounter {
+        fn connection_made(&mut self, cx: &mut Context<'_, Self>) {
+            cx.set_idle_timeout(Some(SECOND));
+        }
+        fn data_received(&mut self, _: &mut Context<'_, Self>, _: Bytes) {}
+    }
+
+    #[test]
+    #[should_panic(expected = "protocol() or protocol_mut() returned is still alive")]
+    fn a_timer_firing_while_the_test_holds_the_protocol_fails_rather_than_waiting() {
+        let connection = TestConnection::new(IdleCounter);
+        let clock = connection.clock().clone();
+        let _held = connection.protocol();
+        clock.advance(2 * SECOND);
+    }
+
+    #[test]
+    fn the_protocol_can_be_read_again_once_the_guard_is_gone() {
+        let mut connection = TestConnection::new(Counter::default());
+        connection.receive(b"abc");
+        let received = connection.protocol().0;
+        connection.receive(b"de");
+        assert_eq!((received, connection.protocol().0), (3, 5));
+        assert!(!connection.is_closing());
     }
 }
