@@ -59,6 +59,10 @@ fn reaction() -> impl Strategy<Value = Reaction> {
 /// line whose reaction pushes back again).
 const PUSH_BACK_BUDGET: usize = 16;
 
+/// More events than any input here can give: a run past it loops, and fails rather than
+/// hanging the test.
+const EVENT_BUDGET: usize = 100_000;
+
 /// Feeds `chunks` to a framer, reacting to the n-th line or over-long line with
 /// `reactions[n % len]`, and checks the invariants after every event and every chunk.
 fn check_bounds(
@@ -77,6 +81,7 @@ fn check_bounds(
     let mut raw_left = 0;
     let mut pushes_left = PUSH_BACK_BUDGET;
     let mut reacted = 0;
+    let mut events = 0;
     for (index, chunk) in chunks.iter().enumerate() {
         // Between two chunks, a handler may act too (from `pause_producing`, say): then an
         // unfinished line may be buffered, and raw mode hands it over.
@@ -92,6 +97,11 @@ fn check_bounds(
                     let Some(event) = framer.next_frame() else {
                         break;
                     };
+                    events += 1;
+                    prop_assert!(
+                        events < EVENT_BUDGET,
+                        "the framer never settles: {framer:?}"
+                    );
                     match event {
                         Frame::Raw(mut data) => {
                             prop_assert!(!data.is_empty(), "empty raw event");
