@@ -1,10 +1,6 @@
 //! An HTTP/1.1 client with a per-host connection pool: [`HttpClient`], Twisted's
 //! `Agent` with an `HTTPConnectionPool`.
 
-// An `HttpError` carries its URL (as a `Page` does, which is larger still); errors are the
-// cold path, so they are not boxed.
-#![allow(clippy::result_large_err)]
-
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -159,7 +155,7 @@ impl HttpClient {
         match future::select(request, deadline).await {
             Either::Left((result, _deadline)) => result,
             Either::Right(_) => Err(HttpError::Timeout {
-                url: start,
+                url: Box::new(start),
                 timeout,
             }),
         }
@@ -179,7 +175,7 @@ impl HttpClient {
                 if redirects == options.max_redirects {
                     return Err(HttpError::TooManyRedirects {
                         max: options.max_redirects,
-                        url: target,
+                        url: Box::new(target),
                     });
                 }
                 tracing::debug!(from = %url, to = %target, %status, "following a redirect");
@@ -192,7 +188,7 @@ impl HttpClient {
             if status.as_u16() >= 400 {
                 let body_start = read_start(body, STATUS_BODY_START).await;
                 return Err(HttpError::Status {
-                    url,
+                    url: Box::new(url),
                     status,
                     body_start,
                 });
@@ -206,11 +202,16 @@ impl HttpClient {
                 Ok(body) => body,
                 Err(BodyError::TooLarge) => {
                     return Err(HttpError::BodyTooLarge {
-                        url,
+                        url: Box::new(url),
                         limit: options.max_body_size,
                     })
                 }
-                Err(BodyError::Read(source)) => return Err(HttpError::Body { url, source }),
+                Err(BodyError::Read(source)) => {
+                    return Err(HttpError::Body {
+                        url: Box::new(url),
+                        source,
+                    })
+                }
             };
             return Ok(Page {
                 url,
@@ -238,11 +239,11 @@ impl HttpClient {
             .await
             .map_err(|source| match connect_error(&source) {
                 Some(error) => HttpError::Connect {
-                    url: url.clone(),
+                    url: Box::new(url.clone()),
                     source: error,
                 },
                 None => HttpError::Request {
-                    url: url.clone(),
+                    url: Box::new(url.clone()),
                     source,
                 },
             })
@@ -278,7 +279,7 @@ fn check_scheme(url: &Url) -> Result<(), HttpError> {
         other => {
             return Err(HttpError::UnsupportedScheme {
                 scheme: other.to_string(),
-                url: url.clone(),
+                url: Box::new(url.clone()),
             })
         }
     }

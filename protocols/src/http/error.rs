@@ -26,7 +26,7 @@ use url::Url;
 ///     }
 /// }
 /// let error = HttpError::Status {
-///     url: "http://example.com/missing".parse().unwrap(),
+///     url: Box::new("http://example.com/missing".parse().unwrap()),
 ///     status: http::StatusCode::NOT_FOUND,
 ///     body_start: "no such page".into(),
 /// };
@@ -51,7 +51,7 @@ pub enum HttpError {
         /// The scheme asked for.
         scheme: String,
         /// The URL.
-        url: Url,
+        url: Box<Url>,
     },
 
     /// No connection to the server: refused, unresolvable, timed out, a TLS failure (a
@@ -59,7 +59,7 @@ pub enum HttpError {
     #[error("cannot connect to {url}: {source}")]
     Connect {
         /// The URL asked for when connecting.
-        url: Url,
+        url: Box<Url>,
         /// What torsade reported (shared: the connection pool may hand it to several
         /// waiting requests).
         #[source]
@@ -71,7 +71,7 @@ pub enum HttpError {
     #[error("request to {url} failed: {source}")]
     Request {
         /// The URL asked for.
-        url: Url,
+        url: Box<Url>,
         /// hyper's error.
         #[source]
         source: hyper_util::client::legacy::Error,
@@ -82,7 +82,7 @@ pub enum HttpError {
     #[error("reading the body of {url} failed: {source}")]
     Body {
         /// The URL whose body it is.
-        url: Url,
+        url: Box<Url>,
         /// hyper's error.
         #[source]
         source: hyper::Error,
@@ -92,7 +92,7 @@ pub enum HttpError {
     #[error("{url} answered {status}")]
     Status {
         /// The URL that answered (after redirects).
-        url: Url,
+        url: Box<Url>,
         /// The status.
         status: StatusCode,
         /// The first bytes of the body, at most
@@ -106,7 +106,7 @@ pub enum HttpError {
         /// The limit ([`GetPage::max_redirects`](super::GetPage::max_redirects)).
         max: u32,
         /// Where the redirect not followed pointed.
-        url: Url,
+        url: Box<Url>,
     },
 
     /// The body is larger than [`GetPage::max_body_size`](super::GetPage::max_body_size),
@@ -114,7 +114,7 @@ pub enum HttpError {
     #[error("the body of {url} is larger than {limit} bytes")]
     BodyTooLarge {
         /// The URL whose body it is.
-        url: Url,
+        url: Box<Url>,
         /// The limit.
         limit: u64,
     },
@@ -124,7 +124,7 @@ pub enum HttpError {
     #[error("no complete answer from {url} within {timeout:?}")]
     Timeout {
         /// The URL asked for.
-        url: Url,
+        url: Box<Url>,
         /// The timeout.
         timeout: Duration,
     },
