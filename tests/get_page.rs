@@ -711,3 +711,40 @@ fn pythons_http_server_serves_a_file_byte_for_byte() {
         "{error}"
     );
 }
+
+/// Runs `future` to its end on this thread, parking it between polls: an executor that is
+/// no tokio runtime.
+fn block_on<T>(future: impl Future<Output = T>) -> T {
+    struct Unpark(std::thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = std::task::Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut context = std::task::Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut context) {
+            return output;
+        }
+        std::thread::park();
+    }
+}
+
+#[test]
+fn a_get_can_be_awaited_on_a_thread_with_no_runtime() {
+    let reactor = Reactor::new().unwrap();
+    let server = serve(&reactor, None, site);
+    let client = HttpClient::new(&reactor);
+    let url = server.http("/a");
+    let stopper = reactor.clone();
+    let fetcher = std::thread::spawn(move || {
+        let page = block_on(client.get(&url, GetPage::new()));
+        stopper.stop().unwrap();
+        page
+    });
+    run_bounded(&reactor, LIMIT);
+    let page = fetcher.join().expect("the fetching thread ends").unwrap();
+    assert_eq!(&page.body()[..], b"arrived");
+}

@@ -10,11 +10,12 @@ use http::{Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
+use hyper_util::rt::TokioTimer;
 use torsade::{Deferred, Reactor};
 use url::Url;
 
 use super::connector::{ConnectError, Connector};
+use super::executor::ReactorExecutor;
 use super::options::ProgressCallback;
 use super::{GetPage, HttpError, Page, Progress};
 
@@ -38,8 +39,8 @@ const REDIRECT_BODY_DRAINED: u64 = 64 * 1024;
 /// the pool.
 ///
 /// Connections are torsade connections opened on the reactor; hyper speaks HTTP over
-/// them. Requests run on the reactor's tokio runtime: await [`get`](HttpClient::get)
-/// in a task of the reactor ([`Reactor::spawn`]), or take the Deferred of
+/// them in tasks of the reactor. [`get`](HttpClient::get) may be awaited anywhere (a task
+/// of the reactor, [`Deferred::from_future`], another runtime), or take the Deferred of
 /// [`get_page`](HttpClient::get_page).
 ///
 /// # Examples
@@ -110,7 +111,7 @@ impl HttpClient {
     }
 
     fn with_connector(reactor: &Reactor, connector: Connector) -> HttpClient {
-        let client = Client::builder(TokioExecutor::new())
+        let client = Client::builder(ReactorExecutor(reactor.clone()))
             .pool_max_idle_per_host(POOL_MAX_IDLE_PER_HOST)
             .pool_idle_timeout(POOL_IDLE_TIMEOUT)
             .pool_timer(TokioTimer::new())
@@ -141,8 +142,7 @@ impl HttpClient {
         page
     }
 
-    /// Fetches `url` with `options`, following redirects. Runs in a task of the
-    /// reactor ([`Reactor::spawn`]).
+    /// Fetches `url` with `options`, following redirects.
     ///
     /// # Errors
     ///
@@ -153,11 +153,17 @@ impl HttpClient {
         let request = std::pin::pin!(self.follow(start.clone(), &mut options));
         let deadline = torsade::sleep(&self.reactor, timeout);
         match future::select(request, deadline).await {
-            Either::Left((result, _deadline)) => result,
-            Either::Right(_) => Err(HttpError::Timeout {
+            Either::Left((result, deadline)) => {
+                deadline.cancel();
+                result
+            }
+            Either::Right((Ok(()), _request)) => Err(HttpError::Timeout {
                 url: Box::new(start),
                 timeout,
             }),
+            // The deadline was cancelled: the reactor is stopping. The request ends as
+            // its connection does.
+            Either::Right((Err(_), request)) => request.await,
         }
     }
 

@@ -5,6 +5,7 @@
 //! ```text
 //!  get_page / HttpClient::get      -- redirects, limits, timeout, progress (client.rs)
 //!        |  hyper-util's pooling client: HTTP/1.1, keep-alive, idle connections per host
+//!        |  (its connection tasks spawned on the reactor: ReactorExecutor)
 //!        v
 //!  Connector (a tower Service<Uri>) -- Reactor::open_connection: TCP, or TLS over TCP
 //!        v
@@ -65,6 +66,7 @@
 mod client;
 mod connector;
 mod error;
+mod executor;
 mod get_page;
 mod options;
 mod page;
