@@ -625,6 +625,24 @@ fn get_page_fetches_its_own_page_while_the_ticker_ticks() {
 }
 
 #[test]
+fn get_page_writes_the_body_to_the_output_file() {
+    let directory = TempDir::new("get-page");
+    let output = directory.0.join("page.txt");
+    let output_text = output.to_str().expect("a UTF-8 temporary path");
+    let run = run_example("get_page", &["--output", output_text]);
+    let lines = run.success();
+    assert!(
+        lines
+            .last()
+            .is_some_and(|line| line.ends_with(": 16384 bytes")),
+        "{lines:?}"
+    );
+    let body = std::fs::read(&output).expect("the output file was written");
+    assert_eq!(body.len(), 16384);
+    assert!(body.iter().all(|byte| *byte == b'*'));
+}
+
+#[test]
 fn get_page_against_a_refused_port_fails_with_one_line() {
     // A port that was just free: nothing listens there now.
     let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");

@@ -153,8 +153,10 @@ impl HttpClient {
         let request = std::pin::pin!(self.follow(start.clone(), &mut options));
         let deadline = torsade::sleep(&self.reactor, timeout);
         match future::select(request, deadline).await {
-            Either::Left((result, deadline)) => {
+            Either::Left((result, mut deadline)) => {
                 deadline.cancel();
+                // The `Cancelled` failure, taken so that it is not logged as unhandled.
+                let _ = deadline.take_result();
                 result
             }
             Either::Right((Ok(()), _request)) => Err(HttpError::Timeout {

@@ -14,7 +14,7 @@ use url::Url;
 /// # Examples
 ///
 /// ```
-/// use torsade_protocols::http::HttpError;
+/// use torsade_protocols::http::{HttpError, StatusCode};
 ///
 /// fn explain(error: &HttpError) -> String {
 ///     match error {
@@ -27,7 +27,7 @@ use url::Url;
 /// }
 /// let error = HttpError::Status {
 ///     url: Box::new("http://example.com/missing".parse().unwrap()),
-///     status: http::StatusCode::NOT_FOUND,
+///     status: StatusCode::NOT_FOUND,
 ///     body_start: "no such page".into(),
 /// };
 /// assert_eq!(explain(&error), "404 Not Found: no such page");

@@ -35,8 +35,8 @@ pub fn get_page(reactor: &Reactor, url: &str) -> Deferred<Page> {
     HttpClient::new(reactor).get_page(url, GetPage::new())
 }
 
-/// Fetches `url` as [`get_page`] does, for async code running on the reactor
-/// ([`Reactor::spawn`]).
+/// Fetches `url` as [`get_page`] does, for async code: in a task of the reactor
+/// ([`Reactor::spawn`]) or anywhere else (the connection runs on the reactor either way).
 ///
 /// # Errors
 ///

@@ -80,4 +80,5 @@ pub use self::get_page::{get_page, get_page_async};
 pub use self::options::{GetPage, DEFAULT_MAX_BODY_SIZE, DEFAULT_MAX_REDIRECTS, DEFAULT_TIMEOUT};
 pub use self::page::Page;
 pub use self::progress::Progress;
+pub use http::{HeaderMap, StatusCode};
 pub use url::Url;

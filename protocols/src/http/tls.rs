@@ -34,11 +34,10 @@ impl TlsTrust {
 
 impl fmt::Debug for TlsTrust {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let given = if self.config.get().is_some() {
-            "loaded"
-        } else {
-            "platform roots, not loaded yet"
+        let config = match self.config.get() {
+            Some(_) => "set",
+            None => "the platform's roots, loaded at the first https connection",
         };
-        f.debug_struct("TlsTrust").field("config", &given).finish()
+        f.debug_struct("TlsTrust").field("config", &config).finish()
     }
 }
