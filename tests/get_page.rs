@@ -604,6 +604,30 @@ fn https_with_a_test_ca_fetches_the_page() {
 }
 
 #[test]
+fn https_with_a_ca_file_or_a_pinned_certificate_fetches_the_page() {
+    let certificates = TestCertificates::new(&["localhost"]).unwrap();
+    let scratch =
+        Scratch(std::env::temp_dir().join(format!("torsade-get-page-pem-{}", std::process::id())));
+    std::fs::create_dir_all(&scratch.0).unwrap();
+    let (ca, cert, _key) = certificates.write_to(&scratch.0).unwrap();
+    for config in [
+        torsade::tls::client_config_with_ca(&ca).unwrap(),
+        torsade::tls::client_config_with_pinned(&cert).unwrap(),
+    ] {
+        let reactor = Reactor::new().unwrap();
+        let server = serve(&reactor, Some(certificates.server_config().unwrap()), site);
+        let client = HttpClient::with_tls_config(&reactor, config);
+        let url = server.url("https", "localhost", "/hello");
+        let page = run(
+            &reactor,
+            async move { client.get(&url, GetPage::new()).await },
+        )
+        .unwrap();
+        assert_eq!(&page.body()[..], b"hello world");
+    }
+}
+
+#[test]
 fn https_to_a_server_the_client_does_not_trust_is_a_connect_error() {
     let reactor = Reactor::new().unwrap();
     let certificates = TestCertificates::new(&["localhost"]).unwrap();
@@ -618,6 +642,28 @@ fn https_to_a_server_the_client_does_not_trust_is_a_connect_error() {
     )
     .unwrap_err();
     assert!(matches!(error, HttpError::Connect { .. }), "{error}");
+}
+
+#[test]
+fn https_with_the_platforms_roots_does_not_trust_a_test_ca() {
+    let reactor = Reactor::new().unwrap();
+    let certificates = TestCertificates::new(&["localhost"]).unwrap();
+    let server = serve(&reactor, Some(certificates.server_config().unwrap()), site);
+    let client = HttpClient::new(&reactor);
+    let url = server.url("https", "localhost", "/hello");
+    let error = run(
+        &reactor,
+        async move { client.get(&url, GetPage::new()).await },
+    )
+    .unwrap_err();
+    // Refused by the certificate check, or no platform roots at all on this machine.
+    match error {
+        HttpError::Connect { source, .. } => assert!(
+            matches!(*source, torsade::Error::Tls(_) | torsade::Error::Pem { .. }),
+            "{source:?}"
+        ),
+        other => panic!("not a connect error: {other}"),
+    }
 }
 
 /// Python's `http.server` serving a directory, killed when dropped.
