@@ -272,6 +272,7 @@ fn connect_error(
     None
 }
 
+/// `text` as an absolute URL.
 fn parse_url(text: &str) -> Result<Url, HttpError> {
     Url::parse(text).map_err(|error| HttpError::InvalidUrl {
         url: text.to_string(),
@@ -363,6 +364,7 @@ async fn read_body(
     Ok(received.freeze())
 }
 
+/// Tells the progress callback, if there is one, that `chunk` arrived.
 fn report(
     progress: &mut Option<ProgressCallback>,
     chunk: &[u8],
