@@ -25,13 +25,14 @@ use std::time::Duration;
 const LIMIT: Duration = Duration::from_secs(60);
 
 /// The examples this file runs.
-const EXAMPLES: [&str; 13] = [
+const EXAMPLES: [&str; 14] = [
     "blocking_vs_async",
     "chat",
     "echo",
     "fate",
     "firecracker",
     "fuse_chain",
+    "get_page",
     "greeting_coroutine",
     "greeting_getter",
     "greeting_server",
@@ -602,6 +603,59 @@ fn greeting_getter_against_a_refused_port_fails_with_one_line() {
     assert!(!run.status.success(), "a refused connection exited 0");
     assert_eq!(run.stderr_lines().len(), 1, "stderr: {}", run.stderr);
     assert!(run.stdout.is_empty(), "stdout: {}", run.stdout);
+}
+
+#[test]
+fn get_page_fetches_its_own_page_while_the_ticker_ticks() {
+    let run = run_example("get_page", &[]);
+    let lines = run.success();
+    let last = lines.last().copied().unwrap_or_default();
+    assert!(
+        last.starts_with("http://127.0.0.1:") && last.ends_with("/page: 16384 bytes"),
+        "{lines:?}"
+    );
+    // The page comes in chunks 150 ms apart: the ticker (every 100 ms) ticks meanwhile.
+    assert!(lines.contains(&"tick 1"), "{lines:?}");
+    assert!(
+        lines
+            .iter()
+            .any(|line| line.ends_with("received 4096 of 16384 bytes")),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn get_page_writes_the_body_to_the_output_file() {
+    let directory = TempDir::new("get-page");
+    let output = directory.0.join("page.txt");
+    let output_text = output.to_str().expect("a UTF-8 temporary path");
+    let run = run_example("get_page", &["--output", output_text]);
+    let lines = run.success();
+    assert!(
+        lines
+            .last()
+            .is_some_and(|line| line.ends_with(": 16384 bytes")),
+        "{lines:?}"
+    );
+    let body = std::fs::read(&output).expect("the output file was written");
+    assert_eq!(body.len(), 16384);
+    assert!(body.iter().all(|byte| *byte == b'*'));
+}
+
+#[test]
+fn get_page_against_a_refused_port_fails_with_one_line() {
+    // A port that was just free: nothing listens there now.
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let address = listener.local_addr().expect("a bound address").to_string();
+    drop(listener);
+
+    let url = format!("http://{address}/");
+    let run = run_example("get_page", &[&url]);
+    let error = run.failure(1);
+    assert!(
+        error.starts_with("error: ") && error.contains(&url),
+        "{error}"
+    );
 }
 
 #[test]

@@ -30,12 +30,33 @@ pub struct Args {
 impl Args {
     /// Parses `std::env::args`, accepting only the `known` flags (`--help` prints `usage`).
     pub fn parse(usage: &str, known: &[&str]) -> Result<Args, ExitCode> {
+        let (args, operands) = Args::parse_with_operands(usage, known)?;
+        match operands.first() {
+            None => Ok(args),
+            Some(operand) => {
+                eprintln!("error: unexpected argument {operand:?}\n\n{usage}");
+                Err(ExitCode::from(2))
+            }
+        }
+    }
+
+    /// Like [`Args::parse`], also taking operands (`URL...`): the arguments that are
+    /// neither a flag nor a flag's value.
+    pub fn parse_with_operands(
+        usage: &str,
+        known: &[&str],
+    ) -> Result<(Args, Vec<String>), ExitCode> {
         let mut pairs = Vec::new();
+        let mut operands = Vec::new();
         let mut args = std::env::args().skip(1).peekable();
         while let Some(arg) = args.next() {
             if arg == "--help" || arg == "-h" {
                 println!("{usage}");
                 return Err(ExitCode::SUCCESS);
+            }
+            if !arg.starts_with("--") {
+                operands.push(arg);
+                continue;
             }
             let Some(name) = arg.strip_prefix("--").filter(|name| known.contains(name)) else {
                 eprintln!("error: unexpected argument {arg:?}\n\n{usage}");
@@ -47,7 +68,7 @@ impl Args {
             };
             pairs.push((name.to_string(), value));
         }
-        Ok(Args { pairs })
+        Ok((Args { pairs }, operands))
     }
 
     /// The value of `--name`, if given.

@@ -64,6 +64,9 @@ mod error;
 mod greeting_getter;
 mod greeting_server;
 mod greeting_wire;
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+pub mod http;
 mod line;
 mod line_context;
 mod line_handler;
