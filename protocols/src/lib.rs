@@ -76,6 +76,9 @@ pub mod prelude;
 mod string_context;
 mod string_handler;
 mod string_receiver;
+#[cfg(feature = "websocket")]
+#[cfg_attr(docsrs, doc(cfg(feature = "websocket")))]
+pub mod websocket;
 
 /// The README's example, compiled and run as a doctest.
 #[cfg(doctest)]
