@@ -90,7 +90,7 @@ impl WebSocketHandler for Recorder {
         });
     }
 
-    fn on_handshake_failed(&mut self, error: &WebSocketError) {
+    fn on_handshake_failed(&mut self, error: WebSocketError) {
         self.push(Event::HandshakeFailed(error.to_string()));
     }
 

@@ -31,9 +31,11 @@ pub enum WebSocketError {
     #[error("wss:// needs the `tls` feature")]
     TlsDisabled,
 
-    /// The connection could not be made (refused, unreachable, TLS failed...).
+    /// The connection could not be made (refused, unreachable, TLS failed...): the
+    /// failure of [`Reactor::connect`](torsade::Reactor::connect), whose
+    /// [`downcast_ref::<torsade::Error>`](torsade::Failure::downcast_ref) tells which.
     #[error("could not connect: {0}")]
-    Connect(#[source] torsade::Error),
+    Connect(torsade::Failure),
 
     /// The server answered the handshake with an HTTP error status.
     #[error("the server refused the WebSocket handshake: {status} {reason}")]

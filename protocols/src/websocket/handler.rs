@@ -68,7 +68,7 @@ pub trait WebSocketHandler: Send + 'static {
 
     /// The opening handshake failed: refused by the server, malformed, or timed out.
     /// [`on_close`](WebSocketHandler::on_close) follows when the connection ends.
-    fn on_handshake_failed(&mut self, error: &WebSocketError) {
+    fn on_handshake_failed(&mut self, error: WebSocketError) {
         let _ = error;
     }
 

@@ -70,6 +70,7 @@
 mod adapter;
 mod client;
 mod close_code;
+mod connect;
 mod context;
 mod error;
 mod handler;
@@ -81,9 +82,11 @@ mod sender;
 mod server;
 mod server_factory;
 mod session;
+mod stream;
 
 pub use self::client::WebSocketClient;
 pub use self::close_code::CloseCode;
+pub use self::connect::{connect, connect_with, serve};
 pub use self::context::WebSocketContext;
 pub use self::error::WebSocketError;
 pub use self::handler::WebSocketHandler;
@@ -96,4 +99,5 @@ pub use self::options::{
 pub use self::sender::WebSocketSender;
 pub use self::server::WebSocketServer;
 pub use self::server_factory::WebSocketServerFactory;
+pub use self::stream::WebSocketStream;
 pub use tungstenite::Utf8Bytes;

@@ -38,6 +38,8 @@ pub struct WebSocketOptions {
     handshake_timeout: Option<Duration>,
     subprotocols: Vec<String>,
     queue_capacity: usize,
+    #[cfg(feature = "tls")]
+    tls_client_config: Option<std::sync::Arc<torsade::tls::rustls::ClientConfig>>,
 }
 
 impl Default for WebSocketOptions {
@@ -49,6 +51,8 @@ impl Default for WebSocketOptions {
             handshake_timeout: Some(DEFAULT_HANDSHAKE_TIMEOUT),
             subprotocols: Vec::new(),
             queue_capacity: 16,
+            #[cfg(feature = "tls")]
+            tls_client_config: None,
         }
     }
 }
@@ -103,6 +107,28 @@ impl WebSocketOptions {
     pub fn queue_capacity(mut self, messages: usize) -> WebSocketOptions {
         self.queue_capacity = messages.max(1);
         self
+    }
+
+    /// The TLS configuration [`connect_with`](super::connect_with) uses for `wss://`
+    /// (one trusting a test CA, say: [`torsade::tls::client_config_with_ca`]); without
+    /// it, the platform's roots.
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn tls_client_config(
+        mut self,
+        config: std::sync::Arc<torsade::tls::rustls::ClientConfig>,
+    ) -> WebSocketOptions {
+        self.tls_client_config = Some(config);
+        self
+    }
+
+    /// The TLS configuration for `wss://`, if one was given.
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn get_tls_client_config(
+        &self,
+    ) -> Option<&std::sync::Arc<torsade::tls::rustls::ClientConfig>> {
+        self.tls_client_config.as_ref()
     }
 
     /// The largest message accepted.

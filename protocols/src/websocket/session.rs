@@ -188,7 +188,7 @@ impl<H: WebSocketHandler> Session<H> {
                 if !matches!(self.phase, Phase::Open(_) | Phase::Ended) {
                     self.phase = Phase::Ended;
                     self.handler
-                        .on_handshake_failed(&WebSocketError::HandshakeTimeout);
+                        .on_handshake_failed(WebSocketError::HandshakeTimeout);
                     cx.abort_connection();
                 }
                 return Ok(());
@@ -295,7 +295,7 @@ impl<H: WebSocketHandler> Session<H> {
         cx.write(&bytes);
         self.phase = Phase::Ended;
         self.stop_handshake_timer();
-        self.handler.on_handshake_failed(&WebSocketError::Refused {
+        self.handler.on_handshake_failed(WebSocketError::Refused {
             status: response.status().as_u16(),
             reason: reason.to_string(),
         });
@@ -349,7 +349,7 @@ impl<H: WebSocketHandler> Session<H> {
                 tracing::debug!(peer = %cx.peer_addr(), %error, "WebSocket handshake failed");
                 self.phase = Phase::Ended;
                 self.stop_handshake_timer();
-                self.handler.on_handshake_failed(&error);
+                self.handler.on_handshake_failed(error);
                 cx.lose_connection();
             }
         }
