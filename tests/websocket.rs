@@ -183,3 +183,39 @@ fn a_slow_reader_pauses_the_connection_and_loses_nothing() {
     let expected: Vec<String> = (0..count).map(|i| i.to_string()).collect();
     assert_eq!(received, expected);
 }
+
+#[cfg(feature = "test-certificates")]
+#[test]
+fn wss_runs_over_torsades_tls_with_a_test_ca() {
+    use torsade::endpoints::{TcpServer, TlsServer};
+    use torsade::testing::TestCertificates;
+
+    let certificates = TestCertificates::new(&["localhost", "127.0.0.1"]).unwrap();
+    let reactor = Reactor::new().unwrap();
+    let endpoint = TlsServer::new(
+        TcpServer::from(std::net::SocketAddr::from(([127, 0, 0, 1], 0))),
+        certificates.server_config().unwrap(),
+    );
+    let port = websocket::serve(&reactor, endpoint, WebSocketOptions::new(), echo).unwrap();
+    let secure = format!("wss://127.0.0.1:{}/", port.local_addr().port().unwrap());
+    let options = WebSocketOptions::new().tls_client_config(certificates.client_config().unwrap());
+    let untrusted = TestCertificates::new(&["localhost"]).unwrap();
+    let wrong_ca = WebSocketOptions::new().tls_client_config(untrusted.client_config().unwrap());
+    let r = reactor.clone();
+    let (echoed, refused) = run_async(&reactor, async move {
+        let mut ws = websocket::connect_with(&r, &secure, &options)
+            .await
+            .unwrap();
+        ws.send("secret").await.unwrap();
+        let echoed = ws.recv().await.unwrap().unwrap();
+        let refused = websocket::connect_with(&r, &secure, &wrong_ca)
+            .await
+            .map(drop);
+        (echoed, refused)
+    });
+    assert_eq!(echoed.as_text(), Some("secret"));
+    assert!(
+        matches!(refused, Err(WebSocketError::Connect(_))),
+        "{refused:?}"
+    );
+}

@@ -751,3 +751,55 @@ fn server_and_client_close_each_other_cleanly_in_memory() {
         ]
     );
 }
+
+/// Pauses reading after each message.
+struct OneAtATime(Arc<Mutex<Vec<Vec<u8>>>>);
+
+impl WebSocketHandler for OneAtATime {
+    fn on_message(&mut self, ws: &mut WebSocketContext<'_>, payload: Bytes, _: bool) {
+        use torsade::Transport;
+        self.0.lock().unwrap().push(payload.to_vec());
+        ws.pause_reading();
+    }
+}
+
+#[test]
+fn no_message_is_delivered_while_reading_is_paused() {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let mut connection = TestConnection::new(WebSocketServer::new(OneAtATime(seen.clone())));
+    let mut input = REQUEST.to_vec();
+    for word in [&b"one"[..], b"two", b"three"] {
+        input.extend(client_frame(0x1, word));
+    }
+    connection.receive(&input);
+    assert_eq!(*seen.lock().unwrap(), [b"one".to_vec()]);
+    connection.transport_handle().resume_reading();
+    connection.run_pending();
+    assert_eq!(*seen.lock().unwrap(), [b"one".to_vec(), b"two".to_vec()]);
+    connection.transport_handle().resume_reading();
+    connection.run_pending();
+    assert_eq!(seen.lock().unwrap().len(), 3);
+}
+
+#[test]
+fn a_pair_exchanges_large_messages_one_byte_at_a_time() {
+    let client = Recorder::default();
+    let client_events = client.events.clone();
+    let client = WebSocketClient::new("ws://localhost/", client).unwrap();
+    let mut pair = Loopback::new(WebSocketServer::new(Recorder::echo()), client);
+    pair.set_chunk_size(Some(1));
+    pair.pump();
+    let sender = pair.client().protocol().handler().sender.clone().unwrap();
+    let big: Vec<u8> = (0..70_000u32).map(|i| i as u8).collect();
+    sender.send_binary(big.clone()).detach();
+    sender.send_text("é".repeat(100)).detach();
+    pair.set_chunk_size(Some(997));
+    pair.pump();
+    assert_eq!(
+        &client_events.lock().unwrap()[2..],
+        [
+            Event::Message(big, true),
+            Event::Message("é".repeat(100).into_bytes(), false)
+        ]
+    );
+}

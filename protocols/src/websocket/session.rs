@@ -25,8 +25,9 @@ use super::{
     WebSocketHandler, WebSocketOptions, WebSocketSender,
 };
 
-/// The largest opening request a server reads before answering 431.
-const MAX_REQUEST_HEAD: usize = 16 << 10;
+/// The largest handshake head (a client's request, a server's response) read: a server
+/// answers a larger request with 431, a client fails.
+const MAX_HEAD: usize = 16 << 10;
 
 /// Where the connection is.
 #[derive(Debug)]
@@ -35,8 +36,8 @@ enum Phase {
     AwaitingRequest(BytesMut),
     /// (Client) Before `connection_made`: the request to send.
     Starting(Box<tungstenite::handshake::client::Request>),
-    /// (Client) The request is sent; reading the response.
-    AwaitingResponse(Box<MidHandshake<ClientHandshake<Buffers>>>),
+    /// (Client) The request is sent; reading the response up to its blank line.
+    AwaitingResponse(Box<MidHandshake<ClientHandshake<Buffers>>>, BytesMut),
     /// The WebSocket is open (or closing).
     Open(Box<Link>),
     /// Closed, failed or refused: nothing more is read or sent.
@@ -143,9 +144,27 @@ impl<H: WebSocketHandler> Session<H> {
                 head.extend_from_slice(&data);
                 self.try_accept(cx);
             }
-            Phase::AwaitingResponse(handshake) => {
-                handshake.get_mut().get_mut().push(data);
-                let Phase::AwaitingResponse(handshake) =
+            Phase::AwaitingResponse(handshake, received) => {
+                // The response goes to tungstenite whole (with what follows it): fed in
+                // small pieces, its handshake would take them for an attack.
+                received.extend_from_slice(&data);
+                if memchr::memmem::find(received, b"\r\n\r\n").is_none() {
+                    if received.len() > MAX_HEAD {
+                        tracing::debug!(peer = %cx.peer_addr(), "WebSocket response head too large");
+                        self.handshake_failed(
+                            cx,
+                            WebSocketError::Handshake(tungstenite::Error::Capacity(
+                                tungstenite::error::CapacityError::TooManyHeaders,
+                            )),
+                        );
+                    }
+                    return;
+                }
+                handshake
+                    .get_mut()
+                    .get_mut()
+                    .push(received.split().freeze());
+                let Phase::AwaitingResponse(handshake, _) =
                     std::mem::replace(&mut self.phase, Phase::Ended)
                 else {
                     return;
@@ -224,7 +243,7 @@ impl<H: WebSocketHandler> Session<H> {
             return;
         };
         let Some(end) = memchr::memmem::find(received, b"\r\n\r\n") else {
-            if received.len() > MAX_REQUEST_HEAD {
+            if received.len() > MAX_HEAD {
                 self.refuse(cx, 431, "request header fields too large");
             }
             return;
@@ -325,7 +344,7 @@ impl<H: WebSocketHandler> Session<H> {
                     .get_mut()
                     .get_mut()
                     .take_outgoing(|request| cx.write(request));
-                self.phase = Phase::AwaitingResponse(Box::new(handshake));
+                self.phase = Phase::AwaitingResponse(Box::new(handshake), BytesMut::new());
             }
             Err(HandshakeError::Failure(error)) => {
                 let error = match error {
@@ -346,13 +365,18 @@ impl<H: WebSocketHandler> Session<H> {
                     }
                     other => WebSocketError::Handshake(other),
                 };
-                tracing::debug!(peer = %cx.peer_addr(), %error, "WebSocket handshake failed");
-                self.phase = Phase::Ended;
-                self.stop_handshake_timer();
-                self.handler.on_handshake_failed(error);
-                cx.lose_connection();
+                self.handshake_failed(cx, error);
             }
         }
+    }
+
+    /// (Client) The handshake failed: the handler hears why, the connection closes.
+    fn handshake_failed(&mut self, cx: &mut Context<'_>, error: WebSocketError) {
+        tracing::debug!(peer = %cx.peer_addr(), %error, "WebSocket handshake failed");
+        self.phase = Phase::Ended;
+        self.stop_handshake_timer();
+        self.handler.on_handshake_failed(error);
+        cx.lose_connection();
     }
 
     /// The handshake is done: the WebSocket is open.
