@@ -803,3 +803,59 @@ fn a_pair_exchanges_large_messages_one_byte_at_a_time() {
         ]
     );
 }
+
+mod properties {
+    //! Any bytes after a handshake: never a panic, the same events however they are split,
+    //! frames out that parse, and `on_close` exactly once.
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// A frame (possibly broken: any opcode, unmasked, reserved bits) or raw garbage.
+    fn piece() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            4 => (any::<bool>(), 0u8..16, proptest::collection::vec(any::<u8>(), 0..200), prop::bool::weighted(0.9))
+                .prop_map(|(fin, opcode, payload, masked)| frame(fin, opcode, &payload, masked)),
+            1 => proptest::collection::vec(any::<u8>(), 1..20),
+            1 => Just(client_frame(0x1, "text ✓".as_bytes())),
+            1 => Just(client_frame(0x8, &close_payload(1000, ""))),
+        ]
+    }
+
+    fn run(input: &[u8], splits: &[usize]) -> (Vec<Event>, Vec<(u8, Vec<u8>)>) {
+        let options = WebSocketOptions::new()
+            .max_message_size(300)
+            .max_frame_size(150);
+        let mut connection = open_server(Recorder::echo(), options);
+        let mut at = 0;
+        for &split in splits.iter().chain(std::iter::once(&input.len())) {
+            let split = split.clamp(at, input.len());
+            connection.receive(&input[at..split]);
+            at = split;
+        }
+        let written = parse_frames(&connection.take_written());
+        connection.disconnect(DisconnectReason::lost(
+            std::io::ErrorKind::ConnectionReset.into(),
+        ));
+        (events(&connection), written)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+        #[test]
+        fn any_bytes_after_the_handshake_are_handled_the_same_however_split(
+            pieces in proptest::collection::vec(piece(), 0..8),
+            mut splits in proptest::collection::vec(0usize..2000, 0..6),
+        ) {
+            let input = pieces.concat();
+            splits.sort_unstable();
+            let whole = run(&input, &[]);
+            let split = run(&input, &splits);
+            prop_assert_eq!(&whole, &split);
+            let closes = whole.0.iter().filter(|event| matches!(event, Event::Close(..))).count();
+            prop_assert_eq!(closes, 1);
+        }
+    }
+}
