@@ -83,7 +83,8 @@ fn options(request: &Request) -> Result<WebSocketOptions, String> {
     }
 }
 
-/// Sends every message, then prints the echoes as they come, in order.
+/// Sends every message while printing the echoes as they come, in order (both at once,
+/// so that a long input never waits on echoes nobody reads).
 async fn talk(
     reactor: Reactor,
     url: String,
@@ -91,22 +92,40 @@ async fn talk(
     messages: Vec<String>,
 ) -> Result<(), WebSocketError> {
     let mut ws = websocket::connect_with(&reactor, &url, &options).await?;
-    for message in &messages {
-        ws.send(Message::text(message.as_str())).await?;
-    }
-    for _ in 0..messages.len() {
-        match ws.next().await {
-            Some(Ok(echo)) => println!("{}", String::from_utf8_lossy(echo.payload())),
-            Some(Err(error)) => return Err(error),
-            None => {
-                let (code, reason) = ws
-                    .close_frame()
-                    .unwrap_or((CloseCode::ABNORMAL, String::new()));
-                return Err(WebSocketError::Closed { code, reason });
+    let expected = messages.len();
+    let sender = ws.sender().clone();
+    let send_all = async move {
+        for message in messages {
+            sender.transport().drain().await;
+            sender
+                .send(Message::text(message))
+                .await
+                .unwrap_or_else(|failure| Err(WebSocketError::Connect(failure)))?;
+        }
+        Ok::<_, WebSocketError>(())
+    };
+    let print_echoes = async {
+        for _ in 0..expected {
+            match ws.next().await {
+                Some(Ok(echo)) => println!("{}", String::from_utf8_lossy(echo.payload())),
+                Some(Err(error)) => return Err(error),
+                None => {
+                    let (code, reason) = ws
+                        .close_frame()
+                        .unwrap_or((CloseCode::ABNORMAL, String::new()));
+                    return Err(WebSocketError::Closed { code, reason });
+                }
             }
         }
-    }
+        Ok(())
+    };
+    futures::future::try_join(send_all, print_echoes).await?;
     ws.close(CloseCode::NORMAL, "").await
+}
+
+/// `error` on one line.
+fn one_line(error: impl std::fmt::Display) -> String {
+    error.to_string().replace(['\r', '\n'], " ")
 }
 
 fn main() -> ExitCode {
@@ -157,7 +176,7 @@ fn main() -> ExitCode {
     match outcome.take_result() {
         Some(Ok(Ok(Ok(())))) => ExitCode::SUCCESS,
         Some(Ok(Ok(Err(error)))) => {
-            eprintln!("error: {error}");
+            eprintln!("error: {}", one_line(error));
             ExitCode::FAILURE
         }
         Some(Ok(Err(failure)) | Err(failure)) => {

@@ -16,6 +16,7 @@ mod common;
 use std::process::ExitCode;
 
 use bytes::Bytes;
+use torsade::Transport;
 use torsade_protocols::websocket::{
     WebSocketContext, WebSocketHandler, WebSocketOptions, WebSocketServerFactory,
     DEFAULT_MAX_MESSAGE_SIZE,
@@ -33,13 +34,23 @@ const USAGE: &str = concat!(
     common::server_options_usage!()
 );
 
-/// Sends every message back, text as text and binary as binary.
+/// Sends every message back, text as text and binary as binary. Past the write buffer's
+/// high-water mark (a peer that does not read its echoes) it stops reading, and reads
+/// again once the buffer has drained.
 struct Echo;
 
 impl WebSocketHandler for Echo {
     fn on_message(&mut self, ws: &mut WebSocketContext<'_>, payload: Bytes, is_binary: bool) {
         // Only a closing WebSocket refuses a message: then there is no one to echo to.
         let _ = ws.send_message(payload, is_binary);
+    }
+
+    fn pause_producing(&mut self, ws: &mut WebSocketContext<'_>) {
+        ws.pause_reading();
+    }
+
+    fn resume_producing(&mut self, ws: &mut WebSocketContext<'_>) {
+        ws.resume_reading();
     }
 }
 

@@ -859,3 +859,55 @@ mod properties {
         }
     }
 }
+
+/// Echoes, and stops reading while its echoes are not read.
+struct PoliteEcho(Arc<Mutex<Vec<&'static str>>>);
+
+impl WebSocketHandler for PoliteEcho {
+    fn on_open(&mut self, ws: &mut WebSocketContext<'_>) {
+        use torsade::Transport;
+        ws.set_write_buffer_limits(64, 16).unwrap();
+    }
+
+    fn on_message(&mut self, ws: &mut WebSocketContext<'_>, payload: Bytes, is_binary: bool) {
+        self.0.lock().unwrap().push("message");
+        ws.send_message(payload, is_binary).unwrap();
+    }
+
+    fn pause_producing(&mut self, ws: &mut WebSocketContext<'_>) {
+        use torsade::Transport;
+        self.0.lock().unwrap().push("pause");
+        ws.pause_reading();
+    }
+
+    fn resume_producing(&mut self, ws: &mut WebSocketContext<'_>) {
+        use torsade::Transport;
+        self.0.lock().unwrap().push("resume");
+        ws.resume_reading();
+    }
+}
+
+#[test]
+fn write_pressure_reaches_the_handler_which_can_stop_reading() {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let mut connection = TestConnection::new(WebSocketServer::new(PoliteEcho(seen.clone())));
+    connection.receive(REQUEST);
+    connection.take_written();
+    seen.lock().unwrap().clear();
+    connection.receive(&client_frame(0x2, &[1; 100]));
+    assert_eq!(*seen.lock().unwrap(), ["message", "pause"]);
+    // Paused: the next message waits, as it would in the socket.
+    assert!(!connection.receive(&client_frame(0x2, &[2; 100])));
+    assert_eq!(
+        parse_frames(&connection.take_written()),
+        [(0x2, vec![1; 100])]
+    );
+    assert_eq!(
+        *seen.lock().unwrap(),
+        ["message", "pause", "resume", "message", "pause"]
+    );
+    assert_eq!(
+        parse_frames(&connection.take_written()),
+        [(0x2, vec![2; 100])]
+    );
+}

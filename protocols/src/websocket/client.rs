@@ -141,6 +141,14 @@ impl<H: WebSocketHandler> Protocol for WebSocketClient<H> {
         self.session.reading_resumed(&mut cx.untyped());
     }
 
+    fn pause_producing(&mut self, cx: &mut Context<'_, Self>) {
+        self.session.write_pressure(&mut cx.untyped(), true);
+    }
+
+    fn resume_producing(&mut self, cx: &mut Context<'_, Self>) {
+        self.session.write_pressure(&mut cx.untyped(), false);
+    }
+
     fn connection_lost(&mut self, reason: DisconnectReason) {
         self.session.connection_lost(&reason);
     }

@@ -91,6 +91,20 @@ pub trait WebSocketHandler: Send + 'static {
         let _ = (ws, payload);
     }
 
+    /// More than the connection's high-water mark is waiting to be sent (a peer slow to
+    /// read): stop sending, or [`pause_reading`](torsade::Transport::pause_reading) so
+    /// that an echo does not grow without bound, until
+    /// [`resume_producing`](WebSocketHandler::resume_producing). Called while open.
+    fn pause_producing(&mut self, ws: &mut WebSocketContext<'_>) {
+        let _ = ws;
+    }
+
+    /// The unsent bytes drained to the low-water mark after a
+    /// [`pause_producing`](WebSocketHandler::pause_producing). Called while open.
+    fn resume_producing(&mut self, ws: &mut WebSocketContext<'_>) {
+        let _ = ws;
+    }
+
     /// The WebSocket is closed, with the close's code and reason: the peer's when it
     /// closed (1005 if its close frame had no code), the one this side sent when it
     /// failed the connection (1002, 1007, 1009), or 1006 when the connection ended

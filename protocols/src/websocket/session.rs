@@ -183,6 +183,22 @@ impl<H: WebSocketHandler> Session<H> {
         self.deliver(cx);
     }
 
+    /// Tells the handler of write pressure while open: `pause` (crossed the high-water
+    /// mark) or not (drained to the low-water mark).
+    pub(crate) fn write_pressure(&mut self, cx: &mut Context<'_>, pause: bool) {
+        if let Phase::Open(link) = &mut self.phase {
+            let mut ws = WebSocketContext::new(cx.untyped(), link);
+            if pause {
+                self.handler.pause_producing(&mut ws);
+            } else {
+                self.handler.resume_producing(&mut ws);
+            }
+            link.flush(cx);
+        }
+        // Reading may have resumed in the callback.
+        self.deliver(cx);
+    }
+
     pub(crate) fn connection_lost(&mut self, reason: &DisconnectReason) {
         self.stop_handshake_timer();
         if let Phase::Open(link) = &mut self.phase {
