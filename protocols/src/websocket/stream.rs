@@ -182,25 +182,36 @@ impl fmt::Debug for StreamHandler {
 ///
 /// # Examples
 ///
-/// ```no_run
+/// An echo server and a client, over loopback:
+///
+/// ```
 /// use futures::StreamExt;
 /// use torsade::Reactor;
-/// use torsade_protocols::websocket::{self, CloseCode, Message};
+/// use torsade_protocols::websocket::{self, CloseCode, Message, WebSocketOptions, WebSocketStream};
+///
+/// async fn echo(mut ws: WebSocketStream) {
+///     while let Some(Ok(message)) = ws.next().await {
+///         if ws.send(message).await.is_err() {
+///             break;
+///         }
+///     }
+/// }
 ///
 /// let reactor = Reactor::new()?;
+/// let port = websocket::serve(&reactor, "tcp:0:interface=127.0.0.1", WebSocketOptions::new(), echo)?;
+/// let url = format!("ws://{}/echo", port.local_addr());
 /// let r = reactor.clone();
-/// let done = reactor.spawn(async move {
-///     let mut ws = websocket::connect(&r, "ws://127.0.0.1:9000/echo").await?;
+/// let mut answer = reactor.spawn(async move {
+///     let mut ws = websocket::connect(&r, &url).await?;
 ///     ws.send(Message::text("hello")).await?;
-///     if let Some(answer) = ws.next().await {
-///         println!("{:?}", answer?);
-///     }
+///     let answer = ws.next().await.transpose()?;
 ///     ws.close(CloseCode::NORMAL, "bye").await?;
 ///     r.stop().ok();
-///     Ok::<_, websocket::WebSocketError>(())
+///     Ok::<_, websocket::WebSocketError>(answer)
 /// });
 /// reactor.run()?;
-/// # drop(done);
+/// let answer = answer.take_result().unwrap().unwrap().unwrap();
+/// assert_eq!(answer, Some(Message::text("hello")));
 /// # Ok::<(), torsade::Error>(())
 /// ```
 pub struct WebSocketStream {
