@@ -219,3 +219,62 @@ fn wss_runs_over_torsades_tls_with_a_test_ca() {
         "{refused:?}"
     );
 }
+
+/// Says hello on open, keeps what comes back, closes, and stops the reactor once closed.
+struct Hello {
+    seen: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    reactor: Reactor,
+}
+
+impl WebSocketHandler for Hello {
+    fn on_open(&mut self, ws: &mut WebSocketContext<'_>) {
+        ws.send_text("hello from a handler").unwrap();
+    }
+
+    fn on_message(&mut self, ws: &mut WebSocketContext<'_>, payload: Bytes, _: bool) {
+        self.seen
+            .lock()
+            .unwrap()
+            .push(String::from_utf8_lossy(&payload).into_owned());
+        ws.send_close(CloseCode::NORMAL, "thanks").unwrap();
+    }
+
+    fn on_close(&mut self, code: CloseCode, _: &str) {
+        self.seen.lock().unwrap().push(format!("closed {}", code.0));
+        let _ = self.reactor.stop();
+    }
+}
+
+#[test]
+fn a_callback_client_connects_by_url() {
+    let reactor = Reactor::new().unwrap();
+    let port = reactor
+        .listen(
+            "tcp:0:interface=127.0.0.1",
+            WebSocketServerFactory::new(|| Guarded),
+        )
+        .unwrap();
+    let url = format!("ws://{}/", port.local_addr());
+    let seen = std::sync::Arc::default();
+    let handler = Hello {
+        seen: std::sync::Arc::clone(&seen),
+        reactor: reactor.clone(),
+    };
+    websocket::connect_handler(&reactor, &url, &WebSocketOptions::new(), handler).detach();
+    run_bounded(&reactor, LIMIT);
+    assert_eq!(
+        *seen.lock().unwrap(),
+        ["hello from a handler", "closed 1000"]
+    );
+
+    let mut bad =
+        websocket::connect_handler(&reactor, "http://nope/", &WebSocketOptions::new(), Guarded);
+    let failure = bad.take_result().unwrap().unwrap_err();
+    assert!(
+        matches!(
+            failure.downcast_ref::<WebSocketError>(),
+            Some(WebSocketError::InvalidUrl { .. })
+        ),
+        "{failure}"
+    );
+}

@@ -1,15 +1,21 @@
-//! Opening and serving WebSockets with async/await: [`connect`], [`connect_with`] and
-//! [`serve`], which give [`WebSocketStream`]s.
+//! Opening and serving WebSockets through the reactor: [`connect`], [`connect_with`] and
+//! [`serve`], which give [`WebSocketStream`]s, and [`connect_handler`] for a callback
+//! handler.
 
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use torsade::endpoints::{ClientEndpoint, IntoServerEndpoint, TcpClient};
-use torsade::{Address, ClientFactory, ListeningPort, ProtocolFactory, Reactor};
+use torsade::{
+    Address, ClientFactory, Deferred, ListeningPort, ProtocolFactory, ProtocolHandle, Reactor,
+};
 
 use super::client::parse_url;
 use super::stream::StreamHandler;
-use super::{WebSocketClient, WebSocketError, WebSocketOptions, WebSocketServer, WebSocketStream};
+use super::{
+    WebSocketClient, WebSocketError, WebSocketHandler, WebSocketOptions, WebSocketServer,
+    WebSocketStream,
+};
 
 /// Opens a WebSocket to `url` (`ws://host[:port]/path`, or `wss://...` with the `tls`
 /// feature, checking the server's certificate with the platform's roots) with the
@@ -44,12 +50,40 @@ pub async fn connect_with(
     let handler = StreamHandler::new(options.get_queue_capacity(), None);
     let opened = handler.opened();
     let client = WebSocketClient::with_options(url, handler, options.clone())?;
-    let factory = OneClient(Mutex::new(Some(client)));
+    let factory = OneClient::new(client);
     reactor
         .connect(endpoint, factory)
         .await
         .map_err(WebSocketError::Connect)?;
     opened.await
+}
+
+/// Opens a WebSocket to `url` for a callback `handler` (the callback face of
+/// [`connect`]; Autobahn's `connectWS`): connects to the URL's host and port (over TLS
+/// for `wss://`) and runs a [`WebSocketClient`] there. The Deferred fires with the
+/// protocol's handle once the connection is made; the handshake goes on from there, and
+/// the handler hears of it ([`on_open`](WebSocketHandler::on_open), or
+/// [`on_handshake_failed`](WebSocketHandler::on_handshake_failed)).
+///
+/// # Errors
+///
+/// The Deferred fails with [`WebSocketError::InvalidUrl`] (or
+/// [`WebSocketError::TlsDisabled`]) for a URL that cannot be opened, and with
+/// [`Reactor::connect`]'s error when the connection cannot be made.
+pub fn connect_handler<H: WebSocketHandler>(
+    reactor: &Reactor,
+    url: &str,
+    options: &WebSocketOptions,
+    handler: H,
+) -> Deferred<ProtocolHandle<WebSocketClient<H>>> {
+    let client = client_endpoint(url, options).and_then(|endpoint| {
+        WebSocketClient::with_options(url, handler, options.clone())
+            .map(|client| (endpoint, client))
+    });
+    match client {
+        Ok((endpoint, client)) => reactor.connect(endpoint, OneClient::new(client)),
+        Err(error) => Deferred::fail(error),
+    }
 }
 
 /// Listens on `endpoint` and runs `handler` as a task for each WebSocket opened there,
@@ -154,14 +188,20 @@ fn secure_endpoint(
 }
 
 /// A client factory that builds its one protocol once.
-struct OneClient(Mutex<Option<WebSocketClient<StreamHandler>>>);
+struct OneClient<H>(Mutex<Option<WebSocketClient<H>>>);
 
-impl ProtocolFactory for OneClient {
-    type Protocol = WebSocketClient<StreamHandler>;
+impl<H> OneClient<H> {
+    fn new(client: WebSocketClient<H>) -> OneClient<H> {
+        OneClient(Mutex::new(Some(client)))
+    }
+}
 
-    fn build_protocol(&self, _: &Address) -> Option<WebSocketClient<StreamHandler>> {
+impl<H: WebSocketHandler> ProtocolFactory for OneClient<H> {
+    type Protocol = WebSocketClient<H>;
+
+    fn build_protocol(&self, _: &Address) -> Option<WebSocketClient<H>> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner).take()
     }
 }
 
-impl ClientFactory for OneClient {}
+impl<H: WebSocketHandler> ClientFactory for OneClient<H> {}

@@ -86,7 +86,7 @@ mod stream;
 
 pub use self::client::WebSocketClient;
 pub use self::close_code::CloseCode;
-pub use self::connect::{connect, connect_with, serve};
+pub use self::connect::{connect, connect_handler, connect_with, serve};
 pub use self::context::WebSocketContext;
 pub use self::error::WebSocketError;
 pub use self::handler::WebSocketHandler;
