@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use futures_util::future::{self, AbortHandle, Abortable, Either};
+use futures::future::{self, AbortHandle, Abortable, Either};
 use http::header::{CONTENT_LENGTH, LOCATION};
 use http::{Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Empty};
