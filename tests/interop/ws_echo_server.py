@@ -1,0 +1,84 @@
+#!/usr/bin/env python3
+"""A WebSocket echo server on Python's `websockets` package: the independent peer that
+torsade's `websocket_client` example is tested against (tests/websocket_interop.rs).
+
+    python3 tests/interop/ws_echo_server.py [--refuse] [--close-after-first CODE]
+
+Listens on 127.0.0.1, a port the system picks, and prints `listening on 127.0.0.1:PORT`
+first. Echoes every text and binary message; when a connection has closed it prints
+`closed CODE` (the code the client's close frame carried, 1006 when there was none).
+`--refuse` refuses every handshake with HTTP 403; `--close-after-first CODE` echoes the
+first message, then closes with CODE.
+
+Runs on websockets 10.4 (Debian bookworm's python3-websockets, the legacy API) and on
+current releases (13 and later, the new asyncio API).
+"""
+
+import argparse
+import asyncio
+import http
+import sys
+
+import websockets
+
+try:  # websockets 13 and later
+    from websockets.asyncio.server import serve
+
+    NEW_API = True
+except ImportError:  # websockets 10 to 12: the legacy API
+    serve = websockets.serve
+    NEW_API = False
+
+MAX_SIZE = 16 * 1024 * 1024
+
+
+def refuse_new(connection, request):
+    return connection.respond(http.HTTPStatus.FORBIDDEN, "refused by the test server\n")
+
+
+def refuse_legacy(path, request_headers):
+    return http.HTTPStatus.FORBIDDEN, [], b"refused by the test server\n"
+
+
+async def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--refuse", action="store_true", help="refuse every handshake (403)")
+    parser.add_argument(
+        "--close-after-first", type=int, metavar="CODE", help="close with CODE after one echo"
+    )
+    options = parser.parse_args()
+
+    async def echo(websocket, *_path):
+        try:
+            async for message in websocket:
+                await websocket.send(message)
+                if options.close_after_first is not None:
+                    await websocket.close(options.close_after_first, "closing after one echo")
+                    break
+        except websockets.ConnectionClosed:
+            pass
+        await websocket.wait_closed()
+        if options.close_after_first is None:
+            print(f"closed {websocket.close_code}", flush=True)
+
+    refuse = None
+    if options.refuse:
+        refuse = refuse_new if NEW_API else refuse_legacy
+    server = await serve(
+        echo,
+        "127.0.0.1",
+        0,
+        process_request=refuse,
+        max_size=MAX_SIZE,
+        ping_interval=None,
+    )
+    host, port = server.sockets[0].getsockname()[:2]
+    print(f"listening on {host}:{port}", flush=True)
+    await asyncio.Future()  # serves until killed
+
+
+if __name__ == "__main__":
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        sys.exit(0)
