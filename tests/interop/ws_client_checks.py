@@ -4,11 +4,13 @@ checklist: the independent peer that torsade's `websocket_echo` example is teste
 (tests/websocket_interop.rs).
 
     python3 tests/interop/ws_client_checks.py ws://127.0.0.1:PORT/ [--max-message-size N]
+    python3 tests/interop/ws_client_checks.py wss://127.0.0.1:PORT/ --ca CA.pem [...]
 
 Prints one line per check, `ok: CHECK` or `FAIL: CHECK: WHY`, and exits 1 at the first
 failure. N is the server's limit on a message and on a frame (default 16 MiB): a message
 of N + 1 bytes must be closed with 1009, so N must be more than 1 MiB for the 1 MiB echoes
-to pass. Every check is bounded in time.
+to pass. Over wss, the server's certificate is checked against the CA in `--ca` (the
+system's roots without it). Every check is bounded in time.
 
 Runs on websockets 10.4 (Debian bookworm's python3-websockets, the legacy API) and on
 current releases (13 and later, the new asyncio API): it uses what both have in common.
@@ -19,6 +21,7 @@ written as bytes on the connection's transport.
 import argparse
 import asyncio
 import os
+import ssl
 import struct
 import sys
 
@@ -65,14 +68,21 @@ def frame(opcode, payload, masked=True):
 
 
 class Checks:
-    def __init__(self, url, max_size):
+    def __init__(self, url, max_size, ca):
         self.url = url
         self.max_size = max_size
+        self.tls = None
+        if url.startswith("wss:"):
+            self.tls = ssl.create_default_context(cafile=ca)
 
     def connect(self):
         # The client accepts anything the server may echo; pings are the checks' own.
         return connect(
-            self.url, max_size=None, ping_interval=None, close_timeout=CHECK_TIMEOUT
+            self.url,
+            ssl=self.tls,
+            max_size=None,
+            ping_interval=None,
+            close_timeout=CHECK_TIMEOUT,
         )
 
     async def echoed(self, message):
@@ -222,8 +232,9 @@ async def main():
         metavar="N",
         help="the server's limit on a message and a frame, in bytes (default 16 MiB)",
     )
+    parser.add_argument("--ca", metavar="FILE", help="the CA to check a wss server against (PEM)")
     options = parser.parse_args()
-    checks = Checks(options.url, options.max_message_size)
+    checks = Checks(options.url, options.max_message_size, options.ca)
     for name, check in checks.all():
         try:
             note = await asyncio.wait_for(check(), CHECK_TIMEOUT)
