@@ -19,8 +19,8 @@ server=${1:-line_echo}
 DURATION=${DURATION:-10}
 MODE=${MODE:-pipelined}
 cargo build --release --quiet --example loadgen --example "$server"
-bin=target/release/examples
-out=target/callgrind.$server.out
+bin=${CARGO_TARGET_DIR:-target}/release/examples
+out=${CARGO_TARGET_DIR:-target}/callgrind.$server.out
 log=$(mktemp)
 rm -f "$out"*
 valgrind --tool=callgrind ${CALLGRIND_OPTIONS:-} --callgrind-out-file="$out" "$bin/$server" --port 0 >"$log" 2>/dev/null &

@@ -26,7 +26,7 @@ SERVER_CORE=${SERVER_CORE:-0}
 CLIENT_CORE=${CLIENT_CORE:-1}
 
 cargo build --release --quiet --example loadgen $(for s in $SERVERS; do printf -- '--example %s ' "$s"; done)
-bin=target/release/examples
+bin=${CARGO_TARGET_DIR:-target}/release/examples
 
 server_pid=
 log=$(mktemp)
