@@ -108,7 +108,7 @@ async fn echo(mut socket: WebSocketStream<TcpStream>) {
 }
 
 /// The next message; while none is ready, what was fed is flushed (as
-/// `StreamExt::forward` does): one write for every message a read brought.
+/// `StreamExt::forward` does): one write for all the messages a read brought.
 async fn next_or_flush(socket: &mut WebSocketStream<TcpStream>) -> Option<Result<Message, Error>> {
     poll_fn(|cx| match socket.poll_next_unpin(cx) {
         Poll::Ready(next) => Poll::Ready(next),
