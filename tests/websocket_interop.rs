@@ -40,7 +40,7 @@ fn interop_available(test: &str) -> bool {
             Ok(run) => Err(run.stderr.lines().last().unwrap_or_default().to_string()),
         };
         if imported.is_ok() {
-            build_examples(&EXAMPLES, &features());
+            build_examples(&EXAMPLES);
         }
         imported
     });
@@ -57,20 +57,6 @@ fn interop_available(test: &str) -> bool {
             false
         }
     }
-}
-
-/// The features this test was built with: the examples get the same, so that nothing is
-/// built twice.
-fn features() -> Vec<&'static str> {
-    [
-        ("default", cfg!(feature = "default")),
-        ("tls", cfg!(feature = "tls")),
-        ("test-certificates", cfg!(feature = "test-certificates")),
-        ("codec", cfg!(feature = "codec")),
-    ]
-    .into_iter()
-    .filter_map(|(name, on)| on.then_some(name))
-    .collect()
 }
 
 /// The path of the Python script `name` in `tests/interop/`.

@@ -43,12 +43,26 @@ pub fn example_path(name: &str) -> PathBuf {
     path
 }
 
+/// The root crate's features this test was built with.
+pub fn test_features() -> Vec<&'static str> {
+    [
+        ("default", cfg!(feature = "default")),
+        ("tls", cfg!(feature = "tls")),
+        ("test-certificates", cfg!(feature = "test-certificates")),
+        ("codec", cfg!(feature = "codec")),
+    ]
+    .into_iter()
+    .filter_map(|(name, on)| on.then_some(name))
+    .collect()
+}
+
 /// Builds the examples `names` with the cargo that runs this test, into the same target
-/// directory and profile, with `features` (those the test was built with, so that nothing
-/// is rebuilt for other features); a no-op when they are fresh. `cargo test --test NAME`
-/// does not build the examples, and a stale binary would test old code. When the test was
-/// not started by cargo (no `CARGO` variable), the binaries are used as they are.
-pub fn build_examples(names: &[&str], features: &[&str]) {
+/// directory and profile, with the [`test_features`] (nothing is rebuilt for other
+/// features, and the examples that need a feature have it); a no-op when they are fresh.
+/// `cargo test --test NAME` does not build the examples, and a stale binary would test old
+/// code. When the test was not started by cargo (no `CARGO` variable), the binaries are
+/// used as they are.
+pub fn build_examples(names: &[&str]) {
     let Some(cargo) = std::env::var_os("CARGO") else {
         return;
     };
@@ -65,7 +79,11 @@ pub fn build_examples(names: &[&str], features: &[&str]) {
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
         .arg("--target-dir")
         .arg(target_dir)
-        .args(["--no-default-features", "--features", &features.join(",")])
+        .args([
+            "--no-default-features",
+            "--features",
+            &test_features().join(","),
+        ])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
