@@ -200,16 +200,23 @@ mod tls {
         }
     }
 
+    /// A CA and a certificate it signed for localhost and 127.0.0.1, written as PEM files:
+    /// (dir, ca, cert, key).
+    fn certificate_files(tag: &str) -> (TempDir, String, String, String) {
+        let dir = TempDir::new(tag);
+        let certificates =
+            TestCertificates::new(&["localhost", "127.0.0.1"]).expect("certificates");
+        let (ca, cert, key) = certificates.write_to(&dir.0).expect("PEM files");
+        let path = |path: PathBuf| path.to_str().expect("a UTF-8 temp path").to_string();
+        (dir, path(ca), path(cert), path(key))
+    }
+
     #[test]
     fn websocket_echo_over_tls_passes_the_python_websockets_checklist() {
         if !interop_available("websocket_echo_over_tls_passes_the_python_websockets_checklist") {
             return;
         }
-        let dir = TempDir::new("wss");
-        let certificates =
-            TestCertificates::new(&["localhost", "127.0.0.1"]).expect("certificates");
-        let (ca, cert, key) = certificates.write_to(&dir.0).expect("PEM files");
-        let path = |path: &PathBuf| path.to_str().expect("a UTF-8 temp path").to_string();
+        let (_dir, ca, cert, key) = certificate_files("wss-server");
         let server = start_example(
             "websocket_echo",
             &[
@@ -218,13 +225,38 @@ mod tls {
                 "--max-message-size",
                 MAX_MESSAGE_SIZE,
                 "--tls-cert",
-                &path(&cert),
+                &cert,
                 "--tls-key",
-                &path(&key),
+                &key,
             ],
         );
-        let run = run_checklist(&format!("wss://{}/", server.address), &["--ca", &path(&ca)]);
+        let run = run_checklist(&format!("wss://{}/", server.address), &["--ca", &ca]);
         assert_checklist_passed(&run);
+    }
+
+    #[test]
+    fn websocket_client_over_tls_gets_its_echoes_from_python_and_refuses_an_unknown_ca() {
+        if !interop_available(
+            "websocket_client_over_tls_gets_its_echoes_from_python_and_refuses_an_unknown_ca",
+        ) {
+            return;
+        }
+        let (_dir, ca, cert, key) = certificate_files("wss-client");
+        let server = start_python_server(&["--tls-cert", &cert, "--tls-key", &key]);
+        let url = format!("wss://{}/", server.address);
+        let run = run_client(&["--tls-ca", &ca, &url, "over TLS", "deux ✓"], None);
+        assert_eq!(run.success(), ["over TLS", "deux ✓"], "{}", run.described());
+        assert_eq!(
+            server.next_line(),
+            "closed 1000",
+            "the client closes with 1000"
+        );
+
+        // Without the CA, the platform's roots do not trust the test CA.
+        let run = run_client(&[&url, "hello"], None);
+        let error = run.failure();
+        assert!(error.contains("certificate"), "{}", run.described());
+        assert!(run.stdout.is_empty(), "{}", run.described());
     }
 }
 

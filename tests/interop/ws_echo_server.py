@@ -3,12 +3,13 @@
 torsade's `websocket_client` example is tested against (tests/websocket_interop.rs).
 
     python3 tests/interop/ws_echo_server.py [--refuse] [--close-after-first CODE]
+        [--tls-cert FILE --tls-key FILE]
 
 Listens on 127.0.0.1, a port the system picks, and prints `listening on 127.0.0.1:PORT`
 first. Echoes every text and binary message; when a connection has closed it prints
 `closed CODE` (the code the client's close frame carried, 1006 when there was none).
 `--refuse` refuses every handshake with HTTP 403; `--close-after-first CODE` echoes the
-first message, then closes with CODE.
+first message, then closes with CODE; `--tls-cert` and `--tls-key` (PEM) serve wss.
 
 Runs on websockets 10.4 (Debian bookworm's python3-websockets, the legacy API) and on
 current releases (13 and later, the new asyncio API).
@@ -17,6 +18,7 @@ current releases (13 and later, the new asyncio API).
 import argparse
 import asyncio
 import http
+import ssl
 import sys
 
 import websockets
@@ -46,7 +48,15 @@ async def main():
     parser.add_argument(
         "--close-after-first", type=int, metavar="CODE", help="close with CODE after one echo"
     )
+    parser.add_argument("--tls-cert", metavar="FILE", help="serve wss with this certificate chain")
+    parser.add_argument("--tls-key", metavar="FILE", help="the certificate's private key")
     options = parser.parse_args()
+    tls = None
+    if options.tls_cert or options.tls_key:
+        if not (options.tls_cert and options.tls_key):
+            parser.error("--tls-cert and --tls-key go together")
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(options.tls_cert, options.tls_key)
 
     async def echo(websocket, *_path):
         try:
@@ -69,6 +79,7 @@ async def main():
         "127.0.0.1",
         0,
         process_request=refuse,
+        ssl=tls,
         max_size=MAX_SIZE,
         ping_interval=None,
     )
