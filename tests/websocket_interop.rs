@@ -330,6 +330,61 @@ fn websocket_client_with_nothing_listening_fails_with_one_line() {
     assert!(run.stdout.is_empty(), "{}", run.described());
 }
 
+#[test]
+fn websocket_client_reassembles_fragmented_echoes_and_answers_pings() {
+    if !interop_available("websocket_client_reassembles_fragmented_echoes_and_answers_pings") {
+        return;
+    }
+    // Each echo comes in fragments of 3 characters, after a ping the client must answer
+    // (the server closes with 1011 when no pong comes).
+    let server = start_python_server(&["--fragment", "3", "--ping-first"]);
+    let url = format!("ws://{}/", server.address);
+    let long = "fragments, ✓ ".repeat(400);
+    let messages = ["fragmented echo ✓", "ab", long.as_str()];
+    let run = run_client(&[&[url.as_str()][..], &messages].concat(), None);
+    assert_eq!(run.success(), messages, "{}", run.described());
+    assert_eq!(
+        server.next_line(),
+        "closed 1000",
+        "the client closes with 1000"
+    );
+}
+
+#[test]
+fn websocket_client_gets_a_1_mib_message_echoed() {
+    if !interop_available("websocket_client_gets_a_1_mib_message_echoed") {
+        return;
+    }
+    let server = start_python_server(&[]);
+    let url = format!("ws://{}/", server.address);
+    // Characters of 1, 2, 3 and 4 bytes in UTF-8, exactly 1 MiB in all, as one stdin line.
+    let line = "aé€𝄞".repeat(104_857) + "aaaaaa";
+    assert_eq!(line.len(), 1 << 20);
+    let run = run_client(&[url.as_str()], Some(&format!("{line}\n")));
+    let echoes = run.success();
+    assert!(echoes == [line.as_str()], "the 1 MiB echo differs");
+    assert_eq!(
+        server.next_line(),
+        "closed 1000",
+        "the client closes with 1000"
+    );
+}
+
+#[test]
+fn websocket_client_answered_with_text_that_is_not_utf8_closes_with_1007_and_fails() {
+    if !interop_available(
+        "websocket_client_answered_with_text_that_is_not_utf8_closes_with_1007_and_fails",
+    ) {
+        return;
+    }
+    let server = start_python_server(&["--bad-utf8"]);
+    let url = format!("ws://{}/", server.address);
+    let run = run_client(&[url.as_str(), "hello"], None);
+    assert!(!run.status.success(), "{}", run.described());
+    assert!(run.stdout.is_empty(), "{}", run.described());
+    assert_eq!(server.next_line(), "closed 1007", "{}", run.described());
+}
+
 /// A server that closes before echoing every message: the client prints the echoes it got
 /// and does not report success.
 #[test]
