@@ -25,7 +25,7 @@ use std::time::Duration;
 const LIMIT: Duration = Duration::from_secs(60);
 
 /// The examples this file runs.
-const EXAMPLES: [&str; 13] = [
+const EXAMPLES: [&str; 15] = [
     "blocking_vs_async",
     "chat",
     "echo",
@@ -39,6 +39,8 @@ const EXAMPLES: [&str; 13] = [
     "line_echo",
     "slow_multiply",
     "slow_square",
+    "websocket_client",
+    "websocket_echo",
 ];
 
 /// The examples that make their certificates, built with the `test-certificates` feature.
@@ -589,6 +591,52 @@ fn greeting_server_answers_the_getter_the_coroutine_and_a_raw_client() {
 
     assert_eq!(ask(address, "Bob"), "Hello, Bob!");
     assert_eq!(ask(address, ""), "ERROR empty name");
+}
+
+#[test]
+fn websocket_client_gets_each_message_echoed_by_websocket_echo() {
+    let server = start_server("websocket_echo");
+    let url = format!("ws://{}/echo", server.address);
+    let run = run_example("websocket_client", &[&url, "hello", "two words", "é ✓"]);
+    assert_eq!(run.success(), ["hello", "two words", "é ✓"]);
+}
+
+#[test]
+fn websocket_client_sends_each_line_of_stdin_without_messages() {
+    let server = start_server("websocket_echo");
+    let url = format!("ws://{}/", server.address);
+    let input = std::env::temp_dir().join(format!("websocket_client_{}.txt", std::process::id()));
+    std::fs::write(&input, "first line\nsecond line\n").expect("a temporary file");
+    let mut command = example("websocket_client", &[&url]);
+    command.stdin(std::fs::File::open(&input).expect("the file just written"));
+    let run = run_to_end(command, "websocket_client < lines".to_string());
+    let _ = std::fs::remove_file(&input);
+    assert_eq!(run.success(), ["first line", "second line"]);
+}
+
+#[test]
+fn websocket_client_fails_with_one_line_when_the_message_is_over_the_servers_limit() {
+    let server = start_server_with("websocket_echo", &["--max-message-size", "10"]);
+    let url = format!("ws://{}/", server.address);
+    let run = run_example(
+        "websocket_client",
+        &[&url, "short", "much longer than ten bytes"],
+    );
+    let error = run.failure(1);
+    assert!(error.contains("1009"), "{error}");
+}
+
+#[test]
+fn websocket_client_against_a_refused_port_fails_with_one_line() {
+    // A port that was just free: nothing listens there now.
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let address = listener.local_addr().expect("a bound address").to_string();
+    drop(listener);
+
+    let run = run_example("websocket_client", &[&format!("ws://{address}/"), "hello"]);
+    let error = run.failure(1);
+    assert!(error.starts_with("error: could not connect"), "{error}");
+    assert!(run.stdout.is_empty(), "stdout: {}", run.stdout);
 }
 
 #[test]

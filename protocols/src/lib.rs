@@ -1,6 +1,7 @@
 //! Ready-made protocols for torsade: line receivers with a raw mode, the greeting client
-//! and server, and `CodecReceiver`, which runs any tokio-util codec as a protocol
-//! (feature `codec`, on by default).
+//! and server, `CodecReceiver`, which runs any tokio-util codec as a protocol (feature
+//! `codec`, on by default), and WebSocket servers and clients (module `websocket`, feature
+//! `websocket`).
 //!
 //! # How it fits
 //!
@@ -76,6 +77,9 @@ pub mod prelude;
 mod string_context;
 mod string_handler;
 mod string_receiver;
+#[cfg(feature = "websocket")]
+#[cfg_attr(docsrs, doc(cfg(feature = "websocket")))]
+pub mod websocket;
 
 /// The README's example, compiled and run as a doctest.
 #[cfg(doctest)]
