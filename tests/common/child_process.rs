@@ -3,7 +3,8 @@
 //! killed when its test ends, reading its output within a bound, and the first line of a
 //! server, `listening on ADDR`.
 //!
-//! Used as `#[path = "common/child_process.rs"] mod child_process;`: it needs nothing from
+//! Used as `#[path = "common/child_process.rs"] mod child_process;` (by `examples.rs` and
+//! `websocket_interop.rs`): it needs nothing from
 //! torsade, so a test that only runs programs does not compile `common/mod.rs`.
 #![allow(dead_code)]
 
