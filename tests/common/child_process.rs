@@ -4,8 +4,8 @@
 //! server, `listening on ADDR`.
 //!
 //! Used as `#[path = "common/child_process.rs"] mod child_process;` (by `examples.rs` and
-//! `websocket_interop.rs`): it needs nothing from
-//! torsade, so a test that only runs programs does not compile `common/mod.rs`.
+//! `websocket_interop.rs`): it needs nothing from torsade, so a test that only runs
+//! programs does not compile `common/mod.rs`.
 #![allow(dead_code)]
 
 use std::io::{self, BufRead, BufReader, Read, Write};
