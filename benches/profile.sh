@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Instructions per echoed line, user space, for one server under the pipelined load:
+# Instructions per echoed line (or WebSocket message), user space, for one server under the
+# pipelined load:
 # the server runs under valgrind's callgrind, the load generator drives it for DURATION
 # seconds, then the profile is dumped and summarised (docs/BENCHMARKS.md, "Where the CPU
 # per line goes"). Counts, not times: repeatable whatever else the machine does.
 #
 #   bash benches/profile.sh                       # line_echo
 #   bash benches/profile.sh baseline_tokio_echo   # the hand-written server
+#   MODE=ws bash benches/profile.sh websocket_echo  # WebSocket echo: 64-byte binary messages
+#   MODE=ws bash benches/profile.sh baseline_ws_echo  # the same on tokio-tungstenite
 #   callgrind_annotate --inclusive=yes target/callgrind.line_echo.out | less
 #
 # Needs valgrind (Debian's valgrind package). Loopback only; bounded by DURATION.
@@ -14,9 +17,10 @@ cd "$(dirname "$0")/.."
 
 server=${1:-line_echo}
 DURATION=${DURATION:-10}
+MODE=${MODE:-pipelined}
 cargo build --release --quiet --example loadgen --example "$server"
-bin=target/release/examples
-out=target/callgrind.$server.out
+bin=${CARGO_TARGET_DIR:-target}/release/examples
+out=${CARGO_TARGET_DIR:-target}/callgrind.$server.out
 log=$(mktemp)
 rm -f "$out"*
 valgrind --tool=callgrind ${CALLGRIND_OPTIONS:-} --callgrind-out-file="$out" "$bin/$server" --port 0 >"$log" 2>/dev/null &
@@ -30,11 +34,16 @@ for _ in $(seq 1 300); do
   sleep 0.1
 done
 [ -n "$address" ] || { echo "$server did not start under valgrind" >&2; exit 1; }
-report=$("$bin/loadgen" --addr "$address" --mode pipelined --duration "$DURATION" \
-  --connections 50 --in-flight 64 --line-size 64)
+case $MODE in
+  pipelined) load=(--line-size 64); unit=line ;;
+  ws) load=(--message-size 64); unit=message ;;
+  *) echo "MODE is pipelined or ws" >&2; exit 2 ;;
+esac
+report=$("$bin/loadgen" --addr "$address" --mode "$MODE" --duration "$DURATION" \
+  --connections 50 --in-flight 64 "${load[@]}")
 callgrind_control -d "$pid" >/dev/null 2>&1
-lines=$(grep -oE 'lines=[0-9]+' <<<"$report" | cut -d= -f2)
+count=$(grep -oE '(lines|messages)=[0-9]+' <<<"$report" | cut -d= -f2)
 dump=$(ls -t "$out"* | head -n1)
 total=$(callgrind_annotate "$dump" | sed -n 's/^ *\([0-9,]*\) .*PROGRAM TOTALS.*/\1/p' | tr -d ,)
-echo "$server: $lines lines, $total instructions, $((total / lines)) instructions per line"
+echo "$server: $count ${unit}s, $total instructions, $((total / count)) instructions per $unit"
 echo "profile: $dump"

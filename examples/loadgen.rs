@@ -1,10 +1,14 @@
 //! A load generator for line echo servers (`line_echo`, `baseline_tokio_echo`,
 //! `baseline_lines_codec`): request/response latency, pipelined throughput, connection
-//! churn, and memory per idle connection. Every echoed line is checked byte for byte.
+//! churn, and memory per idle connection; and for WebSocket echo servers
+//! (`websocket_echo`, `baseline_ws_echo`): pipelined binary messages. Every echoed line
+//! or message is checked byte for byte.
 //!
 //! ```text
 //! cargo run --release --example loadgen -- --addr 127.0.0.1:8000 --mode pipelined \
 //!     --connections 50 --in-flight 64 --line-size 64 --duration 10 [--server-pid PID]
+//! cargo run --release --example loadgen -- --addr 127.0.0.1:8002 --mode ws \
+//!     --connections 50 --in-flight 64 --message-size 64 [--messages N] [--server-pid PID]
 //! ```
 //!
 //! Modes:
@@ -13,18 +17,24 @@
 //! - `pipelined`: each connection keeps `--in-flight` lines outstanding; prints lines/s.
 //! - `churn`: `--connections` workers connect, send one line, read it back, close; prints
 //!   connections/s.
+//! - `ws`: each connection makes the WebSocket handshake, then keeps `--in-flight` binary
+//!   messages of `--message-size` bytes (default 64) outstanding; prints messages/s. With
+//!   `--messages N`, each connection stops after N messages rather than at `--duration`
+//!   (a fixed amount of work, for counting instructions).
 //! - `idle`: opens `--connections` connections, exchanges one line on each, and prints the
 //!   growth of the server's resident memory per connection (needs `--server-pid`; raise
 //!   `ulimit -n` for both processes first).
 //!
 //! With `--server-pid`, the server's CPU time (user + system, from `/proc/PID/stat`) per
-//! line (or per connection) is printed too. With `--tls --ca FILE` every connection
+//! line (or message, or connection) is printed too. With `--tls --ca FILE` every connection
 //! speaks TLS (tokio-rustls, certificate checked for `localhost` or `--server-name`), so
 //! churn includes the handshake. Output is one line of `key=value` pairs.
 //! Loopback addresses only; every mode ends after `--duration` seconds. Written on plain
 //! tokio, sharing no code with torsade, so it measures torsade rather than itself.
 
 mod common;
+#[path = "loadgen/websocket.rs"]
+mod websocket;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -39,9 +49,9 @@ use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
 use tokio_rustls::rustls::{ClientConfig, RootCertStore};
 use tokio_rustls::TlsConnector;
 
-const USAGE: &str = "usage: loadgen --addr HOST:PORT --mode rr|pipelined|churn|idle \
-[--connections N] [--in-flight N] [--line-size BYTES] [--duration SECONDS] [--server-pid PID] \
-[--tls --ca FILE [--server-name NAME]]";
+const USAGE: &str = "usage: loadgen --addr HOST:PORT --mode rr|pipelined|churn|idle|ws \
+[--connections N] [--in-flight N] [--line-size BYTES] [--message-size BYTES] [--messages N] \
+[--duration SECONDS] [--server-pid PID] [--tls --ca FILE [--server-name NAME]]";
 
 /// What one run is asked to do.
 #[derive(Clone)]
@@ -50,6 +60,10 @@ struct Plan {
     connections: usize,
     in_flight: usize,
     line_size: usize,
+    /// The size of a WebSocket message (`ws` mode).
+    message_size: usize,
+    /// Messages per connection, when the run is a fixed amount of work (`ws` mode).
+    messages: Option<u64>,
     duration: Duration,
     tls: Option<Tls>,
 }
@@ -76,6 +90,8 @@ fn main() -> ExitCode {
             "connections",
             "in-flight",
             "line-size",
+            "message-size",
+            "messages",
             "duration",
             "server-pid",
             "tls",
@@ -116,6 +132,11 @@ fn run(args: &common::Args) -> Result<String, String> {
         connections: number("connections", 50)?,
         in_flight: number("in-flight", 64)?.max(1),
         line_size: number("line-size", 64)?.max(18),
+        message_size: number("message-size", 64)?.max(16),
+        messages: match args.value("messages") {
+            Some(count) => Some(count.parse().map_err(|_| "--messages expects a number")?),
+            None => None,
+        },
         duration: Duration::from_secs_f64(
             args.number("duration", 10.0)
                 .map_err(|_| "--duration expects seconds")?,
@@ -138,6 +159,7 @@ fn run(args: &common::Args) -> Result<String, String> {
         "rr" => runtime.block_on(request_response(plan))?,
         "pipelined" => runtime.block_on(pipelined(plan))?,
         "churn" => runtime.block_on(churn(plan))?,
+        "ws" => runtime.block_on(websocket::pipelined(plan))?,
         "idle" => runtime.block_on(idle(plan, server.ok_or("idle mode needs --server-pid")?))?,
         other => return Err(format!("unknown mode {other:?}")),
     };
@@ -154,13 +176,19 @@ fn run(args: &common::Args) -> Result<String, String> {
     Ok(report)
 }
 
-/// The payload of line `seq` on connection `connection`: hex counters then filler, so
-/// every echo can be checked exactly. `size` includes the `\r\n`.
+/// Line `seq` on connection `connection`: its [`payload`] then `\r\n`. `size` includes the
+/// `\r\n`.
 fn line(connection: usize, seq: u64, size: usize, out: &mut Vec<u8>) {
+    payload(connection, seq, size - 2, out);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// The `size` bytes (at least 16) of message `seq` on connection `connection`: hex
+/// counters then filler, so every echo can be checked exactly.
+fn payload(connection: usize, seq: u64, size: usize, out: &mut Vec<u8>) {
     let start = out.len();
     out.extend_from_slice(format!("{connection:06x}{seq:010x}").as_bytes());
-    out.resize(start + size - 2, b'.');
-    out.extend_from_slice(b"\r\n");
+    out.resize(start + size, b'.');
 }
 
 /// Takes every complete echoed line out of `input` (accepting `\n` or `\r\n`), checking

@@ -11,15 +11,20 @@
 //! clients mid-stream or with a peer that never reads, and started on a listening socket
 //! passed as systemd passes it (through `python3`, which `.ci/run` installs).
 
+#[path = "common/child_process.rs"]
+mod child_process;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, OnceLock};
 use std::thread;
 use std::time::Duration;
+
+use child_process::{lines_in_background, read_to_end_in_background, Running};
 
 /// The bound on any one wait: a hung example fails its test instead of hanging it.
 const LIMIT: Duration = Duration::from_secs(60);
@@ -136,40 +141,6 @@ fn example(name: &str, args: &[&str]) -> Command {
         .env_remove("RUST_LOG")
         .stdin(Stdio::null());
     command
-}
-
-/// A running child process, killed and reaped when dropped.
-struct Running {
-    child: Child,
-}
-
-impl Running {
-    fn spawn(mut command: Command, what: &str) -> Running {
-        let child = command
-            .spawn()
-            .unwrap_or_else(|error| panic!("cannot start {what}: {error}"));
-        Running { child }
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        // Both fail only if the child has already exited and been reaped.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Reads everything from `source` on a thread of its own; the text arrives on the channel.
-fn read_to_end_in_background(mut source: impl Read + Send + 'static) -> Receiver<String> {
-    let (sender, receiver) = mpsc::channel();
-    thread::spawn(move || {
-        let mut bytes = Vec::new();
-        // A read error ends the text where it happened; the assertions then show it.
-        let _ = source.read_to_end(&mut bytes);
-        let _ = sender.send(String::from_utf8_lossy(&bytes).into_owned());
-    });
-    receiver
 }
 
 /// What an example printed, and how it exited.
@@ -306,20 +277,6 @@ fn listening_address(lines: &Receiver<String>, name: &str) -> String {
         .strip_prefix("listening on ")
         .unwrap_or_else(|| panic!("{name}'s first line is {first:?}, not `listening on ADDR`"))
         .to_string()
-}
-
-/// Sends each line of `stdout` (or any other output) on the channel as it arrives.
-fn lines_in_background(stdout: impl Read + Send + 'static) -> Receiver<String> {
-    let (sender, receiver) = mpsc::channel();
-    thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if sender.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    receiver
 }
 
 /// Sends `line` and CR/LF to `address` over a plain `std` socket; returns the first line of

@@ -1,0 +1,401 @@
+//! WebSocket interop with an independent implementation, Python's `websockets` package:
+//! its client puts the `websocket_echo` example (and the tokio-tungstenite baseline the
+//! benchmark compares it with) through the checklist in `tests/interop/ws_client_checks.py`,
+//! and the `websocket_client` example talks to its echo server,
+//! `tests/interop/ws_echo_server.py`.
+//!
+//! Loopback only; every wait is bounded (`child_process::LIMIT`) and every child is killed
+//! when its test ends. When `python3` cannot import `websockets`, each test says so on
+//! stderr and passes, unless `TORSADE_REQUIRE_INTEROP` is set (as `.ci/run` sets it, after
+//! installing the package): then it fails.
+
+#[path = "common/child_process.rs"]
+mod child_process;
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
+use child_process::{build_examples, example_path, run_to_end, try_run_to_end, Finished, Server};
+
+/// The examples this file runs.
+const EXAMPLES: [&str; 3] = ["websocket_echo", "websocket_client", "baseline_ws_echo"];
+
+/// The limit on a message and a frame the echo servers run with: 1 MiB messages pass, and
+/// the checklist's oversized ones (this plus one byte) are closed with 1009.
+const MAX_MESSAGE_SIZE: &str = "2097152";
+
+/// Whether the interop can run: `python3` imports `websockets` (the examples are then
+/// built). When it cannot, the test is skipped with a line on stderr, or fails if
+/// `TORSADE_REQUIRE_INTEROP` is set.
+fn interop_available(test: &str) -> bool {
+    static AVAILABLE: OnceLock<Result<(), String>> = OnceLock::new();
+    let available = AVAILABLE.get_or_init(|| {
+        let mut command = Command::new("python3");
+        command.args(["-c", "import websockets"]);
+        let imported = match try_run_to_end(command, "python3".into(), None) {
+            Err(error) => Err(format!("cannot run python3: {error}")),
+            Ok(run) if run.status.success() => Ok(()),
+            Ok(run) => Err(run.stderr.lines().last().unwrap_or_default().to_string()),
+        };
+        if imported.is_ok() {
+            build_examples(&EXAMPLES);
+        }
+        imported
+    });
+    match available {
+        Ok(()) => true,
+        Err(why) if std::env::var_os("TORSADE_REQUIRE_INTEROP").is_some() => {
+            panic!("TORSADE_REQUIRE_INTEROP is set, but python3 cannot import websockets: {why}")
+        }
+        Err(why) => {
+            eprintln!(
+                "skipping {test}: python3 cannot import websockets ({why}); \
+                 `pip install websockets` runs it (TORSADE_REQUIRE_INTEROP=1 makes this a failure)"
+            );
+            false
+        }
+    }
+}
+
+/// The path of the Python script `name` in `tests/interop/`.
+fn script(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/interop")
+        .join(name)
+}
+
+/// Starts example server `name` with `args`; waits for its `listening on ADDR` line.
+fn start_example(name: &str, args: &[&str]) -> Server {
+    let mut command = Command::new(example_path(name));
+    command
+        .args(args)
+        .env_remove("RUST_LOG")
+        .stderr(Stdio::inherit());
+    Server::start(command, &format!("{name} {}", args.join(" ")))
+}
+
+/// Starts `tests/interop/ws_echo_server.py` with `args`; waits for its `listening on ADDR`
+/// line.
+fn start_python_server(args: &[&str]) -> Server {
+    let mut command = Command::new("python3");
+    command
+        .arg(script("ws_echo_server.py"))
+        .args(args)
+        .stderr(Stdio::inherit());
+    Server::start(command, &format!("ws_echo_server.py {}", args.join(" ")))
+}
+
+/// Runs the Python checklist against `url` (extra arguments: `args`) to its end.
+fn run_checklist(url: &str, args: &[&str]) -> Finished {
+    let mut command = Command::new("python3");
+    command
+        .arg(script("ws_client_checks.py"))
+        .arg(url)
+        .args(["--max-message-size", MAX_MESSAGE_SIZE])
+        .args(args);
+    run_to_end(command, format!("ws_client_checks.py {url}"), None)
+}
+
+/// Asserts the checklist passed every check: one `ok:` line for each, then the summary.
+fn assert_checklist_passed(run: &Finished) {
+    let lines = run.success();
+    let (summary, checks) = lines.split_last().expect("the checklist prints something");
+    assert!(
+        summary.starts_with(&format!("all {} checks passed", checks.len())),
+        "{}",
+        run.described()
+    );
+    assert!(checks.len() >= 12, "{}", run.described());
+    assert!(
+        checks.iter().all(|line| line.starts_with("ok: ")),
+        "{}",
+        run.described()
+    );
+}
+
+/// Runs the `websocket_client` example with `args`, `input` on its standard input.
+fn run_client(args: &[&str], input: Option<&str>) -> Finished {
+    let mut command = Command::new(example_path("websocket_client"));
+    command.args(args).env_remove("RUST_LOG");
+    run_to_end(
+        command,
+        format!("websocket_client {}", args.join(" ")),
+        input,
+    )
+}
+
+// ---- Python's client against the servers ----
+
+#[test]
+fn websocket_echo_passes_the_python_websockets_checklist() {
+    if !interop_available("websocket_echo_passes_the_python_websockets_checklist") {
+        return;
+    }
+    let server = start_example(
+        "websocket_echo",
+        &["--port", "0", "--max-message-size", MAX_MESSAGE_SIZE],
+    );
+    let run = run_checklist(&format!("ws://{}/", server.address), &[]);
+    assert_checklist_passed(&run);
+}
+
+#[test]
+fn websocket_echo_on_a_listen_endpoint_passes_the_python_websockets_checklist() {
+    if !interop_available(
+        "websocket_echo_on_a_listen_endpoint_passes_the_python_websockets_checklist",
+    ) {
+        return;
+    }
+    let server = start_example(
+        "websocket_echo",
+        &[
+            "--listen",
+            "tcp:0:interface=127.0.0.1",
+            "--max-message-size",
+            MAX_MESSAGE_SIZE,
+        ],
+    );
+    let run = run_checklist(&format!("ws://{}/", server.address), &[]);
+    assert_checklist_passed(&run);
+}
+
+/// The baseline the benchmark measures torsade against keeps the same rules, so that both
+/// do the same work.
+#[test]
+fn the_tokio_tungstenite_baseline_passes_the_python_websockets_checklist() {
+    if !interop_available("the_tokio_tungstenite_baseline_passes_the_python_websockets_checklist") {
+        return;
+    }
+    let server = start_example(
+        "baseline_ws_echo",
+        &["--port", "0", "--max-message-size", MAX_MESSAGE_SIZE],
+    );
+    let run = run_checklist(&format!("ws://{}/", server.address), &[]);
+    assert_checklist_passed(&run);
+}
+
+#[cfg(feature = "test-certificates")]
+mod tls {
+    use super::*;
+    use torsade::testing::TestCertificates;
+
+    /// A directory of its own under the system's temporary directory, removed when dropped.
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new(tag: &str) -> TempDir {
+            let path = std::env::temp_dir()
+                .join(format!("torsade-ws-interop-{tag}-{}", std::process::id()));
+            std::fs::create_dir_all(&path).expect("the temporary directory is writable");
+            TempDir(path)
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            // Fails only if something else removed it already.
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// A CA and a certificate it signed for localhost and 127.0.0.1, written as PEM files:
+    /// (dir, ca, cert, key).
+    fn certificate_files(tag: &str) -> (TempDir, String, String, String) {
+        let dir = TempDir::new(tag);
+        let certificates =
+            TestCertificates::new(&["localhost", "127.0.0.1"]).expect("certificates");
+        let (ca, cert, key) = certificates.write_to(&dir.0).expect("PEM files");
+        let path = |path: PathBuf| path.to_str().expect("a UTF-8 temp path").to_string();
+        (dir, path(ca), path(cert), path(key))
+    }
+
+    #[test]
+    fn websocket_echo_over_tls_passes_the_python_websockets_checklist() {
+        if !interop_available("websocket_echo_over_tls_passes_the_python_websockets_checklist") {
+            return;
+        }
+        let (_dir, ca, cert, key) = certificate_files("wss-server");
+        let server = start_example(
+            "websocket_echo",
+            &[
+                "--port",
+                "0",
+                "--max-message-size",
+                MAX_MESSAGE_SIZE,
+                "--tls-cert",
+                &cert,
+                "--tls-key",
+                &key,
+            ],
+        );
+        let run = run_checklist(&format!("wss://{}/", server.address), &["--ca", &ca]);
+        assert_checklist_passed(&run);
+    }
+
+    #[test]
+    fn websocket_client_over_tls_gets_its_echoes_from_python_and_refuses_an_unknown_ca() {
+        if !interop_available(
+            "websocket_client_over_tls_gets_its_echoes_from_python_and_refuses_an_unknown_ca",
+        ) {
+            return;
+        }
+        let (_dir, ca, cert, key) = certificate_files("wss-client");
+        let server = start_python_server(&["--tls-cert", &cert, "--tls-key", &key]);
+        let url = format!("wss://{}/", server.address);
+        let run = run_client(&["--tls-ca", &ca, &url, "over TLS", "deux ✓"], None);
+        assert_eq!(run.success(), ["over TLS", "deux ✓"], "{}", run.described());
+        assert_eq!(
+            server.next_line(),
+            "closed 1000",
+            "the client closes with 1000"
+        );
+
+        // Without the CA, the platform's roots do not trust the test CA.
+        let run = run_client(&[&url, "hello"], None);
+        let error = run.failure();
+        assert!(error.contains("certificate"), "{}", run.described());
+        assert!(run.stdout.is_empty(), "{}", run.described());
+    }
+}
+
+// ---- the torsade client against Python's server ----
+
+#[test]
+fn websocket_client_sends_its_arguments_and_prints_each_echo_in_order() {
+    if !interop_available("websocket_client_sends_its_arguments_and_prints_each_echo_in_order") {
+        return;
+    }
+    let server = start_python_server(&[]);
+    let url = format!("ws://{}/", server.address);
+    let messages = ["one", "two words", "trois ✓", "{\"four\": 4}"];
+    let run = run_client(&[&[url.as_str()][..], &messages].concat(), None);
+    assert_eq!(run.success(), messages, "{}", run.described());
+    assert_eq!(
+        server.next_line(),
+        "closed 1000",
+        "the client closes with 1000"
+    );
+}
+
+#[test]
+fn websocket_client_sends_each_line_of_its_input_and_prints_each_echo_in_order() {
+    if !interop_available(
+        "websocket_client_sends_each_line_of_its_input_and_prints_each_echo_in_order",
+    ) {
+        return;
+    }
+    let server = start_python_server(&[]);
+    let url = format!("ws://{}/", server.address);
+    let lines: Vec<String> = (1..=50)
+        .map(|n| format!("line {n}: {}", "é".repeat(n)))
+        .collect();
+    let input: String = lines.iter().map(|line| format!("{line}\n")).collect();
+    let run = run_client(&[url.as_str()], Some(&input));
+    assert_eq!(run.success(), lines, "{}", run.described());
+    assert_eq!(
+        server.next_line(),
+        "closed 1000",
+        "the client closes with 1000"
+    );
+}
+
+#[test]
+fn websocket_client_refused_by_the_server_fails_with_one_line() {
+    if !interop_available("websocket_client_refused_by_the_server_fails_with_one_line") {
+        return;
+    }
+    let server = start_python_server(&["--refuse"]);
+    let url = format!("ws://{}/", server.address);
+    let run = run_client(&[url.as_str(), "hello"], None);
+    let error = run.failure();
+    assert!(error.contains("403"), "{}", run.described());
+    assert!(run.stdout.is_empty(), "{}", run.described());
+}
+
+#[test]
+fn websocket_client_with_nothing_listening_fails_with_one_line() {
+    if !interop_available("websocket_client_with_nothing_listening_fails_with_one_line") {
+        return;
+    }
+    // A port that was just free: nothing listens on it once the listener is dropped.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free loopback port")
+        .port();
+    let url = format!("ws://127.0.0.1:{port}/");
+    let run = run_client(&[url.as_str(), "hello"], None);
+    run.failure();
+    assert!(run.stdout.is_empty(), "{}", run.described());
+}
+
+#[test]
+fn websocket_client_reassembles_fragmented_echoes_and_answers_pings() {
+    if !interop_available("websocket_client_reassembles_fragmented_echoes_and_answers_pings") {
+        return;
+    }
+    // Each echo comes in fragments of 3 characters, after a ping the client must answer
+    // (the server closes with 1011 when no pong comes).
+    let server = start_python_server(&["--fragment", "3", "--ping-first"]);
+    let url = format!("ws://{}/", server.address);
+    let long = "fragments, ✓ ".repeat(400);
+    let messages = ["fragmented echo ✓", "ab", long.as_str()];
+    let run = run_client(&[&[url.as_str()][..], &messages].concat(), None);
+    assert_eq!(run.success(), messages, "{}", run.described());
+    assert_eq!(
+        server.next_line(),
+        "closed 1000",
+        "the client closes with 1000"
+    );
+}
+
+#[test]
+fn websocket_client_gets_a_1_mib_message_echoed() {
+    if !interop_available("websocket_client_gets_a_1_mib_message_echoed") {
+        return;
+    }
+    let server = start_python_server(&[]);
+    let url = format!("ws://{}/", server.address);
+    // Characters of 1, 2, 3 and 4 bytes in UTF-8, exactly 1 MiB in all, as one stdin line.
+    let line = "aé€𝄞".repeat(104_857) + "aaaaaa";
+    assert_eq!(line.len(), 1 << 20);
+    let run = run_client(&[url.as_str()], Some(&format!("{line}\n")));
+    let echoes = run.success();
+    assert!(echoes == [line.as_str()], "the 1 MiB echo differs");
+    assert_eq!(
+        server.next_line(),
+        "closed 1000",
+        "the client closes with 1000"
+    );
+}
+
+#[test]
+fn websocket_client_answered_with_text_that_is_not_utf8_closes_with_1007_and_fails() {
+    if !interop_available(
+        "websocket_client_answered_with_text_that_is_not_utf8_closes_with_1007_and_fails",
+    ) {
+        return;
+    }
+    let server = start_python_server(&["--bad-utf8"]);
+    let url = format!("ws://{}/", server.address);
+    let run = run_client(&[url.as_str(), "hello"], None);
+    assert!(!run.status.success(), "{}", run.described());
+    assert!(run.stdout.is_empty(), "{}", run.described());
+    assert_eq!(server.next_line(), "closed 1007", "{}", run.described());
+}
+
+/// A server that closes before echoing every message: the client prints the echoes it got
+/// and does not report success.
+#[test]
+fn websocket_client_closed_by_the_server_midway_prints_what_came_and_fails() {
+    if !interop_available("websocket_client_closed_by_the_server_midway_prints_what_came_and_fails")
+    {
+        return;
+    }
+    let server = start_python_server(&["--close-after-first", "4001"]);
+    let url = format!("ws://{}/", server.address);
+    let run = run_client(&[url.as_str(), "first", "second"], None);
+    assert!(!run.status.success(), "{}", run.described());
+    assert_eq!(run.stdout_lines(), ["first"], "{}", run.described());
+}
