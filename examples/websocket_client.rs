@@ -7,7 +7,7 @@
 //! printf 'one\ntwo\n' | cargo run --example websocket_client -- ws://127.0.0.1:9000/
 //! ```
 //!
-//! `--tls-ca FILE` (PEM) trusts that CA for `wss://` (the platform's roots otherwise).
+//! `--ca FILE` (PEM) trusts that CA for `wss://` (the platform's roots otherwise).
 //! Exit status 0 once closed; 1 with one line on stderr when the server is unreachable,
 //! refuses the handshake or the connection fails; 2 for a usage mistake.
 
@@ -20,47 +20,31 @@ use futures::StreamExt;
 use torsade::Reactor;
 use torsade_protocols::websocket::{self, CloseCode, Message, WebSocketError, WebSocketOptions};
 
-const USAGE: &str = "usage: websocket_client [--tls-ca FILE] URL [MESSAGE...]
+const USAGE: &str = "usage: websocket_client [--ca FILE] URL [MESSAGE...]
    sends each MESSAGE (or each line of stdin) as a text message to the WebSocket at URL
-   (ws:// or wss://) and prints each echo on its own line; --tls-ca trusts a CA (PEM) for wss";
+   (ws:// or wss://) and prints each echo on its own line; --ca trusts a CA (PEM) for wss";
 
 /// What the command line asks.
 struct Request {
     url: String,
     messages: Option<Vec<String>>,
-    tls_ca: Option<String>,
+    ca: Option<String>,
 }
 
 fn parse_args() -> Result<Request, ExitCode> {
-    let mut args = std::env::args().skip(1);
-    let mut positional = Vec::new();
-    let mut tls_ca = None;
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--help" | "-h" => {
-                println!("{USAGE}");
-                return Err(ExitCode::SUCCESS);
-            }
-            "--tls-ca" => match args.next() {
-                Some(file) => tls_ca = Some(file),
-                None => return Err(usage_error("--tls-ca needs a file")),
-            },
-            "--" => positional.extend(args.by_ref()),
-            flag if flag.starts_with("--") => {
-                return Err(usage_error(&format!("unexpected argument {flag:?}")))
-            }
-            _ => positional.push(arg),
-        }
+    let (args, operands) = common::Args::parse_with_operands(USAGE, &["ca"])?;
+    if args.flag("ca") && args.value("ca").is_none() {
+        return Err(usage_error("--ca needs a file"));
     }
-    let mut positional = positional.into_iter();
-    let Some(url) = positional.next() else {
+    let mut operands = operands.into_iter();
+    let Some(url) = operands.next() else {
         return Err(usage_error("a URL is needed"));
     };
-    let messages: Vec<String> = positional.collect();
+    let messages: Vec<String> = operands.collect();
     Ok(Request {
         url,
         messages: (!messages.is_empty()).then_some(messages),
-        tls_ca,
+        ca: args.value("ca").map(str::to_string),
     })
 }
 
@@ -72,14 +56,14 @@ fn usage_error(message: &str) -> ExitCode {
 /// The options for `request`: the CA to trust for wss.
 fn options(request: &Request) -> Result<WebSocketOptions, String> {
     let options = WebSocketOptions::new();
-    match &request.tls_ca {
+    match &request.ca {
         None => Ok(options),
         #[cfg(feature = "tls")]
         Some(ca) => torsade::tls::client_config_with_ca(ca)
             .map(|config| options.tls_client_config(config))
             .map_err(|error| error.to_string()),
         #[cfg(not(feature = "tls"))]
-        Some(_) => Err("--tls-ca needs the tls feature".to_string()),
+        Some(_) => Err("--ca needs the tls feature".to_string()),
     }
 }
 

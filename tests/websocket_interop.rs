@@ -244,7 +244,7 @@ mod tls {
         let (_dir, ca, cert, key) = certificate_files("wss-client");
         let server = start_python_server(&["--tls-cert", &cert, "--tls-key", &key]);
         let url = format!("wss://{}/", server.address);
-        let run = run_client(&["--tls-ca", &ca, &url, "over TLS", "deux ✓"], None);
+        let run = run_client(&["--ca", &ca, &url, "over TLS", "deux ✓"], None);
         assert_eq!(run.success(), ["over TLS", "deux ✓"], "{}", run.described());
         assert_eq!(
             server.next_line(),
