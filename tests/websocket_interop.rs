@@ -399,3 +399,135 @@ fn websocket_client_closed_by_the_server_midway_prints_what_came_and_fails() {
     assert!(!run.status.success(), "{}", run.described());
     assert_eq!(run.stdout_lines(), ["first"], "{}", run.described());
 }
+
+/// The library's async client (`websocket::connect_with`, the `WebSocketStream` the
+/// example is written on) against Python's echo server: what the example cannot send.
+mod library_client {
+    use std::time::Duration;
+
+    use futures::StreamExt;
+    use torsade::Reactor;
+    use torsade_protocols::websocket::{
+        self, CloseCode, Message, WebSocketError, WebSocketOptions,
+    };
+
+    use super::{interop_available, start_python_server};
+
+    /// Runs `body` on a new reactor until it finishes (bounded: a hang fails the test).
+    fn run<T, F>(body: impl FnOnce(Reactor) -> F) -> T
+    where
+        T: Send + 'static,
+        F: std::future::Future<Output = T> + Send + 'static,
+    {
+        let reactor = Reactor::new().unwrap();
+        let stopper = reactor.clone();
+        let mut outcome = reactor
+            .spawn(body(reactor.clone()))
+            .add_callback(move |value| {
+                let _ = stopper.stop();
+                value
+            });
+        let watchdog = reactor.clone();
+        let guard = reactor.call_later(Duration::from_secs(30), move || {
+            let _ = watchdog.stop();
+        });
+        reactor.run().unwrap();
+        let _ = guard.cancel();
+        outcome
+            .take_result()
+            .expect("the client finished within 30 s")
+            .expect("no panic")
+    }
+
+    #[test]
+    fn text_and_binary_come_back_and_a_close_code_of_ours_reaches_the_server() {
+        if !interop_available(
+            "text_and_binary_come_back_and_a_close_code_of_ours_reaches_the_server",
+        ) {
+            return;
+        }
+        let server = start_python_server(&[]);
+        let url = format!("ws://{}/", server.address);
+        let every_byte: Vec<u8> = (0..=255).collect();
+        let big_binary: Vec<u8> = (0..(1 << 20)).map(|i| (i % 251) as u8).collect();
+        let sent = [
+            Message::text("text ✓"),
+            Message::binary(every_byte),
+            Message::binary(big_binary),
+            Message::binary(Vec::new()),
+        ];
+        let to_send = sent.to_vec();
+        let (echoes, close) = run(|reactor| async move {
+            let mut ws = websocket::connect(&reactor, &url).await?;
+            for message in to_send.iter().cloned() {
+                ws.send(message).await?;
+            }
+            let mut echoes = Vec::new();
+            for _ in 0..to_send.len() {
+                echoes.push(ws.next().await.expect("an echo")?);
+            }
+            ws.close(CloseCode(4000), "done here").await?;
+            let close = ws.close_frame();
+            Ok::<_, WebSocketError>((echoes, close))
+        })
+        .unwrap();
+        assert!(echoes == sent, "the echoes differ from what was sent");
+        assert_eq!(close, Some((CloseCode(4000), "done here".to_string())));
+        assert_eq!(server.next_line(), "closed 4000");
+    }
+
+    #[test]
+    fn an_echo_over_the_clients_limit_is_closed_with_1009() {
+        if !interop_available("an_echo_over_the_clients_limit_is_closed_with_1009") {
+            return;
+        }
+        let server = start_python_server(&[]);
+        let url = format!("ws://{}/", server.address);
+        let outcome = run(|reactor| async move {
+            let options = WebSocketOptions::new().max_message_size(1024);
+            let mut ws = websocket::connect_with(&reactor, &url, &options).await?;
+            // Sending is not limited (the limit is on what comes in): the echo is.
+            ws.send(Message::binary(vec![7u8; 1024])).await?;
+            ws.send(Message::binary(vec![7u8; 1025])).await?;
+            let first = ws.next().await.expect("the first echo")?;
+            Ok::<_, WebSocketError>((first, ws.next().await))
+        })
+        .unwrap();
+        assert_eq!(outcome.0, Message::binary(vec![7u8; 1024]));
+        let error = outcome.1.expect("an error, not the end").unwrap_err();
+        assert_eq!(
+            error.close_code(),
+            Some(CloseCode::MESSAGE_TOO_BIG),
+            "{error}"
+        );
+        assert_eq!(server.next_line(), "closed 1009");
+    }
+
+    #[test]
+    fn the_servers_close_code_ends_the_stream_with_it() {
+        if !interop_available("the_servers_close_code_ends_the_stream_with_it") {
+            return;
+        }
+        let server = start_python_server(&["--close-after-first", "4001"]);
+        let url = format!("ws://{}/", server.address);
+        let (first, second, close) = run(|reactor| async move {
+            let mut ws = websocket::connect(&reactor, &url).await?;
+            ws.send(Message::text("one")).await?;
+            let first = ws.next().await.expect("the echo")?;
+            let second = ws.next().await.expect("the close, as an error");
+            Ok::<_, WebSocketError>((first, second, ws.close_frame()))
+        })
+        .unwrap();
+        assert_eq!(first, Message::text("one"));
+        match second {
+            Err(WebSocketError::Closed { code, .. }) => assert_eq!(code, CloseCode(4001)),
+            other => panic!("expected Closed(4001), got {other:?}"),
+        }
+        assert_eq!(close.map(|(code, _)| code), Some(CloseCode(4001)));
+        assert_eq!(
+            server.next_line(),
+            "closed 4001",
+            "the client answers with the code"
+        );
+    }
+}
