@@ -18,17 +18,38 @@ pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 ///
 /// # Examples
 ///
+/// A server whose messages are at most 1 MiB, in frames of at most 64 KiB:
+///
 /// ```
 /// use std::time::Duration;
-/// use torsade_protocols::websocket::WebSocketOptions;
+/// use torsade::testing::TestConnection;
+/// use bytes::Bytes;
+/// use torsade_protocols::websocket::{
+///     CloseCode, WebSocketContext, WebSocketHandler, WebSocketOptions, WebSocketServer,
+/// };
+///
+/// #[derive(Default)]
+/// struct Quiet(Option<CloseCode>);
+/// impl WebSocketHandler for Quiet {
+///     fn on_message(&mut self, _: &mut WebSocketContext<'_>, _: Bytes, _: bool) {}
+///     fn on_close(&mut self, code: CloseCode, _: &str) {
+///         self.0 = Some(code);
+///     }
+/// }
 ///
 /// let options = WebSocketOptions::new()
 ///     .max_message_size(1 << 20)
 ///     .max_frame_size(64 << 10)
-///     .close_timeout(Duration::from_secs(2))
-///     .subprotocols(["chat.v2", "chat.v1"]);
-/// assert_eq!(options.get_max_message_size(), 1 << 20);
-/// assert_eq!(options.get_subprotocols(), ["chat.v2", "chat.v1"]);
+///     .close_timeout(Duration::from_secs(2));
+/// let mut connection = TestConnection::new(WebSocketServer::with_options(Quiet::default(), options));
+/// connection.receive(
+///     b"GET / HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+///       Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+/// );
+/// assert!(connection.take_written().starts_with(b"HTTP/1.1 101"));
+/// // A masked binary frame announcing 128 KiB: over the frame limit, closed with 1009.
+/// connection.receive(&[0x82, 0xFF, 0, 0, 0, 0, 0, 2, 0, 0, 1, 2, 3, 4]);
+/// assert_eq!(connection.protocol().handler().0, Some(CloseCode::MESSAGE_TOO_BIG));
 /// ```
 #[derive(Debug, Clone)]
 pub struct WebSocketOptions {
@@ -124,40 +145,29 @@ impl WebSocketOptions {
 
     /// The TLS configuration for `wss://`, if one was given.
     #[cfg(feature = "tls")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
-    pub fn get_tls_client_config(
+    pub(crate) fn get_tls_client_config(
         &self,
     ) -> Option<&std::sync::Arc<torsade::tls::rustls::ClientConfig>> {
         self.tls_client_config.as_ref()
     }
 
-    /// The largest message accepted.
-    pub fn get_max_message_size(&self) -> usize {
-        self.max_message_size
-    }
-
-    /// The largest frame accepted.
-    pub fn get_max_frame_size(&self) -> usize {
-        self.max_frame_size
-    }
-
     /// The close handshake's timeout.
-    pub fn get_close_timeout(&self) -> Duration {
+    pub(crate) fn get_close_timeout(&self) -> Duration {
         self.close_timeout
     }
 
     /// The opening handshake's timeout.
-    pub fn get_handshake_timeout(&self) -> Option<Duration> {
+    pub(crate) fn get_handshake_timeout(&self) -> Option<Duration> {
         self.handshake_timeout
     }
 
     /// The subprotocols a client offers.
-    pub fn get_subprotocols(&self) -> &[String] {
+    pub(crate) fn get_subprotocols(&self) -> &[String] {
         &self.subprotocols
     }
 
     /// The stream's queue capacity, in messages.
-    pub fn get_queue_capacity(&self) -> usize {
+    pub(crate) fn get_queue_capacity(&self) -> usize {
         self.queue_capacity
     }
 
