@@ -33,6 +33,8 @@
 //! tokio, sharing no code with torsade, so it measures torsade rather than itself.
 
 mod common;
+#[path = "loadgen/pipeline.rs"]
+mod pipeline;
 #[path = "loadgen/websocket.rs"]
 mod websocket;
 
@@ -219,6 +221,24 @@ fn take_echoes(
     Ok(count)
 }
 
+/// The line mode's requests: lines of `size` bytes, `\r\n` included.
+struct Lines {
+    connection: usize,
+    size: usize,
+}
+
+impl pipeline::Exchange for Lines {
+    const UNIT: &'static str = "lines";
+
+    fn push_request(&mut self, seq: u64, output: &mut Vec<u8>) {
+        line(self.connection, seq, self.size, output);
+    }
+
+    fn take_echoes(&mut self, input: &mut BytesMut, next: &mut u64) -> Result<u64, String> {
+        take_echoes(input, self.connection, next, self.size)
+    }
+}
+
 /// The TLS settings from `--tls --ca FILE [--server-name NAME]`, if `--tls` is given.
 fn tls_settings(args: &common::Args) -> Result<Option<Tls>, String> {
     if !args.flag("tls") {
@@ -293,45 +313,12 @@ where
 async fn pipelined(plan: Plan) -> Result<(String, u64), String> {
     let started = now();
     let counts = on_every_connection(&plan, |index, plan| async move {
-        let mut stream = connect(&plan).await?;
-        let deadline = now() + plan.duration;
-        let (mut sent, mut received) = (0u64, 0u64);
-        let mut output = Vec::with_capacity(plan.in_flight * plan.line_size);
-        let mut input = BytesMut::with_capacity(64 * 1024);
-        while sent < plan.in_flight as u64 {
-            line(index, sent, plan.line_size, &mut output);
-            sent += 1;
-        }
-        loop {
-            if !output.is_empty() {
-                stream
-                    .write_all(&output)
-                    .await
-                    .map_err(|error| error.to_string())?;
-                output.clear();
-            }
-            if received == sent {
-                break;
-            }
-            if stream
-                .read_buf(&mut input)
-                .await
-                .map_err(|error| error.to_string())?
-                == 0
-            {
-                return Err(format!(
-                    "connection {index}: the server closed after {received} lines"
-                ));
-            }
-            let echoed = take_echoes(&mut input, index, &mut received, plan.line_size)?;
-            if now() < deadline {
-                for _ in 0..echoed {
-                    line(index, sent, plan.line_size, &mut output);
-                    sent += 1;
-                }
-            }
-        }
-        Ok(received)
+        let stream = connect(&plan).await?;
+        let lines = Lines {
+            connection: index,
+            size: plan.line_size,
+        };
+        pipeline::run(stream, index, &plan, u64::MAX, lines).await
     })
     .await?;
     let elapsed = started.elapsed().as_secs_f64();

@@ -5,9 +5,8 @@
 //! Ends after `--messages` per connection when given, else after `--duration`.
 
 use bytes::{Buf, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::{connect, now, on_every_connection, payload, Plan};
+use super::{connect, now, on_every_connection, payload, pipeline, Plan};
 
 /// FIN and the binary opcode: the first byte of every frame sent and expected.
 const FINAL_BINARY: u8 = 0x82;
@@ -25,52 +24,9 @@ pub async fn pipelined(plan: Plan) -> Result<(String, u64), String> {
             .map_err(|error| format!("connection {index}: handshake: {error}"))?;
         // The server sends nothing before the first message: tungstenite holds no bytes
         // of the connection past the handshake.
-        let mut stream = socket.into_inner();
-        let deadline = now() + plan.duration;
+        let frames = Frames::new(index, plan.message_size);
         let limit = plan.messages.unwrap_or(u64::MAX);
-        let mut masks = Masks(index as u32 + 1);
-        let (mut sent, mut received) = (0u64, 0u64);
-        let size = plan.message_size;
-        let mut output = Vec::with_capacity(plan.in_flight * (size + 14));
-        let mut input = BytesMut::with_capacity(64 * 1024);
-        let mut scratch = Vec::with_capacity(size);
-        while sent < (plan.in_flight as u64).min(limit) {
-            push_frame(index, sent, size, masks.next(), &mut scratch, &mut output);
-            sent += 1;
-        }
-        loop {
-            if !output.is_empty() {
-                stream
-                    .write_all(&output)
-                    .await
-                    .map_err(|error| error.to_string())?;
-                output.clear();
-            }
-            if received == sent {
-                break;
-            }
-            if stream
-                .read_buf(&mut input)
-                .await
-                .map_err(|error| error.to_string())?
-                == 0
-            {
-                return Err(format!(
-                    "connection {index}: the server closed after {received} messages"
-                ));
-            }
-            let echoed = take_echoes(&mut input, index, &mut received, size, &mut scratch)?;
-            if now() < deadline {
-                for _ in 0..echoed {
-                    if sent == limit {
-                        break;
-                    }
-                    push_frame(index, sent, size, masks.next(), &mut scratch, &mut output);
-                    sent += 1;
-                }
-            }
-        }
-        Ok(received)
+        pipeline::run(socket.into_inner(), index, &plan, limit, frames).await
     })
     .await?;
     let elapsed = started.elapsed().as_secs_f64();
@@ -116,64 +72,80 @@ fn push_length(flags: u8, length: usize, out: &mut Vec<u8>) {
     }
 }
 
-/// Appends message `seq` of connection `connection` to `out` as a masked binary frame.
-fn push_frame(
+/// The WebSocket mode's requests on one connection: masked binary frames of `size`-byte
+/// payloads, echoed back unmasked.
+struct Frames {
     connection: usize,
-    seq: u64,
     size: usize,
-    mask: [u8; 4],
-    scratch: &mut Vec<u8>,
-    out: &mut Vec<u8>,
-) {
-    scratch.clear();
-    payload(connection, seq, size, scratch);
-    out.push(FINAL_BINARY);
-    push_length(MASKED, size, out);
-    out.extend_from_slice(&mask);
-    out.extend(
-        scratch
-            .iter()
-            .zip(mask.iter().cycle())
-            .map(|(byte, key)| byte ^ key),
-    );
+    masks: Masks,
+    /// The header every echo starts with: FIN, binary, and the payload's length.
+    echo_header: Vec<u8>,
+    /// A payload, as sent or as expected back.
+    scratch: Vec<u8>,
 }
 
-/// Takes every complete echoed frame out of `input`, checking each against what was sent
-/// (an unmasked final binary frame with the same payload); returns how many there were.
-fn take_echoes(
-    input: &mut BytesMut,
-    connection: usize,
-    next: &mut u64,
-    size: usize,
-    expected: &mut Vec<u8>,
-) -> Result<u64, String> {
-    let mut count = 0;
-    let mut header = Vec::with_capacity(10);
-    push_length(0, size, &mut header);
-    header.insert(0, FINAL_BINARY);
-    while input.len() >= header.len() {
-        if input[..header.len()] != header[..] {
-            return Err(format!(
-                "connection {connection}: message {} came back with the header {:02x?} \
-                 (a close is 88), not {header:02x?}",
-                *next,
-                &input[..header.len()]
-            ));
+impl Frames {
+    fn new(connection: usize, size: usize) -> Frames {
+        let mut echo_header = vec![FINAL_BINARY];
+        push_length(0, size, &mut echo_header);
+        Frames {
+            connection,
+            size,
+            masks: Masks(connection as u32 + 1),
+            echo_header,
+            scratch: Vec::with_capacity(size),
         }
-        if input.len() < header.len() + size {
-            break;
-        }
-        expected.clear();
-        payload(connection, *next, size, expected);
-        if input[header.len()..header.len() + size] != expected[..] {
-            return Err(format!(
-                "connection {connection}: message {} came back different",
-                *next
-            ));
-        }
-        input.advance(header.len() + size);
-        *next += 1;
-        count += 1;
     }
-    Ok(count)
+}
+
+impl pipeline::Exchange for Frames {
+    const UNIT: &'static str = "messages";
+
+    /// Appends message `seq` as a masked binary frame.
+    fn push_request(&mut self, seq: u64, output: &mut Vec<u8>) {
+        let mask = self.masks.next();
+        self.scratch.clear();
+        payload(self.connection, seq, self.size, &mut self.scratch);
+        output.push(FINAL_BINARY);
+        push_length(MASKED, self.size, output);
+        output.extend_from_slice(&mask);
+        output.extend(
+            self.scratch
+                .iter()
+                .zip(mask.iter().cycle())
+                .map(|(byte, key)| byte ^ key),
+        );
+    }
+
+    /// Takes every complete echoed frame, checking each against what was sent (an
+    /// unmasked final binary frame with the same payload).
+    fn take_echoes(&mut self, input: &mut BytesMut, next: &mut u64) -> Result<u64, String> {
+        let (connection, size, header) = (self.connection, self.size, &self.echo_header[..]);
+        let mut count = 0;
+        while input.len() >= header.len() {
+            if input[..header.len()] != *header {
+                return Err(format!(
+                    "connection {connection}: message {} came back with the header {:02x?} \
+                     (a close is 88), not {header:02x?}",
+                    *next,
+                    &input[..header.len()]
+                ));
+            }
+            if input.len() < header.len() + size {
+                break;
+            }
+            self.scratch.clear();
+            payload(connection, *next, size, &mut self.scratch);
+            if input[header.len()..header.len() + size] != self.scratch[..] {
+                return Err(format!(
+                    "connection {connection}: message {} came back different",
+                    *next
+                ));
+            }
+            input.advance(header.len() + size);
+            *next += 1;
+            count += 1;
+        }
+        Ok(count)
+    }
 }

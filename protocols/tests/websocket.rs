@@ -752,6 +752,25 @@ fn server_and_client_close_each_other_cleanly_in_memory() {
     );
 }
 
+/// A handler with nothing to do, and a `Debug` form.
+#[derive(Debug)]
+struct Quiet;
+
+impl WebSocketHandler for Quiet {
+    fn on_message(&mut self, _: &mut WebSocketContext<'_>, _: Bytes, _: bool) {}
+}
+
+#[test]
+fn the_debug_form_names_the_side() {
+    let server = format!("{:?}", WebSocketServer::new(Quiet));
+    let client = format!(
+        "{:?}",
+        WebSocketClient::new("ws://localhost/", Quiet).unwrap()
+    );
+    assert!(server.starts_with("WebSocketServer {"), "{server}");
+    assert!(client.starts_with("WebSocketClient {"), "{client}");
+}
+
 /// Pauses reading after each message.
 struct OneAtATime(Arc<Mutex<Vec<Vec<u8>>>>);
 

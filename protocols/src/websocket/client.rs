@@ -1,18 +1,17 @@
-//! The client side of a WebSocket: [`WebSocketClient`], a torsade protocol.
+//! The client side of a WebSocket: [`WebSocketClient`], its rules and how one is made
+//! from a URL.
 
-use std::fmt;
-
-use bytes::Bytes;
-use torsade::{Context, DisconnectReason, Protocol};
 use tungstenite::client::{ClientRequestBuilder, IntoClientRequest};
 use tungstenite::http::Uri;
 
-use super::session::{sender_for, Session, SessionProtocol};
-use super::{WebSocketError, WebSocketHandler, WebSocketOptions};
+use super::session::Session;
+use super::{ClientSide, WebSocketError, WebSocketHandler, WebSocketOptions, WebSocketProtocol};
 
-/// A [`Protocol`] that opens a WebSocket to a URL's path (sending the opening handshake
-/// when the connection is made) and then runs RFC 6455 for a [`WebSocketHandler`]:
-/// Autobahn's `WebSocketClientProtocol`.
+/// A [`Protocol`](torsade::Protocol) that opens a WebSocket to a URL's path (sending the
+/// opening handshake when the connection is made) and then runs RFC 6455 for a
+/// [`WebSocketHandler`]: Autobahn's `WebSocketClientProtocol`. A [`WebSocketProtocol`] on
+/// the [`ClientSide`], made with [`new`](WebSocketClient::new) or
+/// [`with_options`](WebSocketClient::with_options).
 ///
 /// The rules are the server's (see [`WebSocketServer`](super::WebSocketServer)), from
 /// the other side: frames sent are masked, a masked frame from the server closes the
@@ -41,11 +40,9 @@ use super::{WebSocketError, WebSocketHandler, WebSocketOptions};
 /// let request = connection.take_written();
 /// assert!(request.starts_with(b"GET /chat HTTP/1.1\r\n"));
 /// ```
-pub struct WebSocketClient<H> {
-    session: Session<H>,
-}
+pub type WebSocketClient<H> = WebSocketProtocol<H, ClientSide>;
 
-impl<H: WebSocketHandler> WebSocketClient<H> {
+impl<H: WebSocketHandler> WebSocketProtocol<H, ClientSide> {
     /// A client for `handler` opening `url` (`ws://host[:port]/path` or `wss://...`),
     /// with the default options.
     ///
@@ -76,24 +73,9 @@ impl<H: WebSocketHandler> WebSocketClient<H> {
         let request = builder
             .into_client_request()
             .map_err(|error| invalid(url, &error.to_string()))?;
-        Ok(WebSocketClient {
-            session: Session::client(handler, options, request),
-        })
-    }
-
-    /// The handler.
-    pub fn handler(&self) -> &H {
-        self.session.handler()
-    }
-
-    /// The handler, mutably.
-    pub fn handler_mut(&mut self) -> &mut H {
-        self.session.handler_mut()
-    }
-
-    /// Whether the opening handshake is done and the close not yet.
-    pub fn is_open(&self) -> bool {
-        self.session.is_open()
+        Ok(WebSocketProtocol::with_session(Session::client(
+            handler, options, request,
+        )))
     }
 }
 
@@ -116,48 +98,5 @@ fn invalid(url: &str, reason: &str) -> WebSocketError {
     WebSocketError::InvalidUrl {
         url: url.to_string(),
         reason: reason.to_string(),
-    }
-}
-
-impl<H: WebSocketHandler> SessionProtocol for WebSocketClient<H> {
-    type Handler = H;
-
-    fn session(&mut self) -> &mut Session<H> {
-        &mut self.session
-    }
-}
-
-impl<H: WebSocketHandler> Protocol for WebSocketClient<H> {
-    fn connection_made(&mut self, cx: &mut Context<'_, Self>) {
-        let sender = sender_for(cx);
-        self.session.connection_made(&mut cx.untyped(), sender);
-    }
-
-    fn data_received(&mut self, cx: &mut Context<'_, Self>, data: Bytes) {
-        self.session.data_received(&mut cx.untyped(), data);
-    }
-
-    fn reading_resumed(&mut self, cx: &mut Context<'_, Self>) {
-        self.session.reading_resumed(&mut cx.untyped());
-    }
-
-    fn pause_producing(&mut self, cx: &mut Context<'_, Self>) {
-        self.session.write_pressure(&mut cx.untyped(), true);
-    }
-
-    fn resume_producing(&mut self, cx: &mut Context<'_, Self>) {
-        self.session.write_pressure(&mut cx.untyped(), false);
-    }
-
-    fn connection_lost(&mut self, reason: DisconnectReason) {
-        self.session.connection_lost(&reason);
-    }
-}
-
-impl<H: fmt::Debug> fmt::Debug for WebSocketClient<H> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WebSocketClient")
-            .field("session", &self.session)
-            .finish()
     }
 }

@@ -16,9 +16,10 @@
 //!
 //! Write a [`WebSocketHandler`] (`on_connect`, `on_open`, `on_message`, `on_close`, as in
 //! Autobahn) and run it as a [`WebSocketServer`] (one line with a
-//! [`WebSocketServerFactory`]) or a [`WebSocketClient`]. The connection's bytes go through
-//! tungstenite's handshake and frame code with no socket of its own, so TLS (`wss`),
-//! watermarks, the reactor and the in-memory testing tools are torsade's.
+//! [`WebSocketServerFactory`]) or a [`WebSocketClient`]: the two sides of one
+//! [`WebSocketProtocol`]. The connection's bytes go through tungstenite's handshake and
+//! frame code with no socket of its own, so TLS (`wss`), watermarks, the reactor and the
+//! in-memory testing tools are torsade's.
 //!
 //! The async face, [`WebSocketStream`] (a `Stream` and `Sink` of [`Message`]s, from
 //! [`connect`] or [`serve`]), runs the same protocol underneath.
@@ -78,10 +79,12 @@ mod handshake;
 mod link;
 mod message;
 mod options;
+mod protocol;
 mod sender;
 mod server;
 mod server_factory;
 mod session;
+mod side;
 mod stream;
 
 pub use self::client::WebSocketClient;
@@ -96,8 +99,10 @@ pub use self::options::{
     WebSocketOptions, DEFAULT_CLOSE_TIMEOUT, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_FRAME_SIZE,
     DEFAULT_MAX_MESSAGE_SIZE,
 };
+pub use self::protocol::WebSocketProtocol;
 pub use self::sender::WebSocketSender;
 pub use self::server::WebSocketServer;
 pub use self::server_factory::WebSocketServerFactory;
+pub use self::side::{ClientSide, ServerSide, Side};
 pub use self::stream::WebSocketStream;
 pub use tungstenite::Utf8Bytes;

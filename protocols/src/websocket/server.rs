@@ -1,16 +1,13 @@
-//! The server side of a WebSocket: [`WebSocketServer`], a torsade protocol.
+//! The server side of a WebSocket: [`WebSocketServer`], its rules and how one is made.
 
-use std::fmt;
+use super::session::Session;
+use super::{ServerSide, WebSocketHandler, WebSocketOptions, WebSocketProtocol};
 
-use bytes::Bytes;
-use torsade::{Context, DisconnectReason, Protocol};
-
-use super::session::{sender_for, Session, SessionProtocol};
-use super::{WebSocketHandler, WebSocketOptions};
-
-/// A [`Protocol`] that answers a client's opening handshake (asking the handler's
-/// [`on_connect`](WebSocketHandler::on_connect)) and then runs RFC 6455 for a
-/// [`WebSocketHandler`]: Autobahn's `WebSocketServerProtocol`.
+/// A [`Protocol`](torsade::Protocol) that answers a client's opening handshake (asking the
+/// handler's [`on_connect`](WebSocketHandler::on_connect)) and then runs RFC 6455 for a
+/// [`WebSocketHandler`]: Autobahn's `WebSocketServerProtocol`. A [`WebSocketProtocol`] on
+/// the [`ServerSide`], made with [`new`](WebSocketServer::new) or
+/// [`with_options`](WebSocketServer::with_options).
 ///
 /// # Rules
 ///
@@ -33,11 +30,9 @@ use super::{WebSocketHandler, WebSocketOptions};
 ///
 /// See [`WebSocketHandler`] for a driven echo; to listen, use a
 /// [`WebSocketServerFactory`](super::WebSocketServerFactory).
-pub struct WebSocketServer<H> {
-    session: Session<H>,
-}
+pub type WebSocketServer<H> = WebSocketProtocol<H, ServerSide>;
 
-impl<H: WebSocketHandler> WebSocketServer<H> {
+impl<H: WebSocketHandler> WebSocketProtocol<H, ServerSide> {
     /// A server for `handler`, with the default options.
     pub fn new(handler: H) -> WebSocketServer<H> {
         WebSocketServer::with_options(handler, WebSocketOptions::default())
@@ -45,66 +40,6 @@ impl<H: WebSocketHandler> WebSocketServer<H> {
 
     /// A server for `handler`, with `options`.
     pub fn with_options(handler: H, options: WebSocketOptions) -> WebSocketServer<H> {
-        WebSocketServer {
-            session: Session::server(handler, options),
-        }
-    }
-
-    /// The handler.
-    pub fn handler(&self) -> &H {
-        self.session.handler()
-    }
-
-    /// The handler, mutably.
-    pub fn handler_mut(&mut self) -> &mut H {
-        self.session.handler_mut()
-    }
-
-    /// Whether the opening handshake is done and the close not yet.
-    pub fn is_open(&self) -> bool {
-        self.session.is_open()
-    }
-}
-
-impl<H: WebSocketHandler> SessionProtocol for WebSocketServer<H> {
-    type Handler = H;
-
-    fn session(&mut self) -> &mut Session<H> {
-        &mut self.session
-    }
-}
-
-impl<H: WebSocketHandler> Protocol for WebSocketServer<H> {
-    fn connection_made(&mut self, cx: &mut Context<'_, Self>) {
-        let sender = sender_for(cx);
-        self.session.connection_made(&mut cx.untyped(), sender);
-    }
-
-    fn data_received(&mut self, cx: &mut Context<'_, Self>, data: Bytes) {
-        self.session.data_received(&mut cx.untyped(), data);
-    }
-
-    fn reading_resumed(&mut self, cx: &mut Context<'_, Self>) {
-        self.session.reading_resumed(&mut cx.untyped());
-    }
-
-    fn pause_producing(&mut self, cx: &mut Context<'_, Self>) {
-        self.session.write_pressure(&mut cx.untyped(), true);
-    }
-
-    fn resume_producing(&mut self, cx: &mut Context<'_, Self>) {
-        self.session.write_pressure(&mut cx.untyped(), false);
-    }
-
-    fn connection_lost(&mut self, reason: DisconnectReason) {
-        self.session.connection_lost(&reason);
-    }
-}
-
-impl<H: fmt::Debug> fmt::Debug for WebSocketServer<H> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WebSocketServer")
-            .field("session", &self.session)
-            .finish()
+        WebSocketProtocol::with_session(Session::server(handler, options))
     }
 }

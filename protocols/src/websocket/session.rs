@@ -7,10 +7,8 @@
 //! protocol errors and masking → 1002, by failing the connection), runs both timeouts
 //! on the connection's clock, and tells the handler of the close exactly once.
 
-use std::sync::Arc;
-
 use bytes::{Bytes, BytesMut};
-use torsade::{ClockExt, Context, DelayedCall, DisconnectReason, Failure, Protocol, Transport};
+use torsade::{ClockExt, Context, DelayedCall, DisconnectReason, Transport};
 use tungstenite::handshake::client::ClientHandshake;
 use tungstenite::handshake::server::{self as server_handshake, ErrorResponse};
 use tungstenite::handshake::{HandshakeError, MidHandshake};
@@ -53,32 +51,6 @@ pub(crate) struct Session<H> {
     sender: Option<WebSocketSender>,
     handshake_timer: Option<DelayedCall>,
     close_reported: bool,
-}
-
-/// A protocol running a [`Session`]: how a [`WebSocketSender`] reaches it.
-pub(crate) trait SessionProtocol: Protocol {
-    type Handler: WebSocketHandler;
-
-    fn session(&mut self) -> &mut Session<Self::Handler>;
-}
-
-/// A sender for the connection of `cx`, whose protocol runs a session.
-pub(crate) fn sender_for<P: SessionProtocol>(cx: &Context<'_, P>) -> WebSocketSender {
-    let handle = cx.handle();
-    WebSocketSender::new(
-        cx.transport_handle(),
-        Arc::new(move |command| {
-            handle
-                .call(move |protocol: &mut P, cx| {
-                    protocol.session().command(&mut cx.untyped(), command)
-                })
-                .add_both(|outcome| {
-                    Ok::<_, Failure>(
-                        outcome.unwrap_or_else(|_| Err(ended("the connection has ended"))),
-                    )
-                })
-        }),
-    )
 }
 
 impl<H: WebSocketHandler> Session<H> {
@@ -542,7 +514,8 @@ fn error_response(status: u16, reason: &str) -> ErrorResponse {
     response
 }
 
-fn ended(reason: &str) -> WebSocketError {
+/// The error for a command the session can no longer run.
+pub(super) fn ended(reason: &str) -> WebSocketError {
     WebSocketError::Closed {
         code: CloseCode::ABNORMAL,
         reason: reason.to_string(),
