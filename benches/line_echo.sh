@@ -22,8 +22,8 @@ SERVERS=${SERVERS:-"line_echo echo baseline_tokio_echo baseline_lines_codec line
 SERVER_CORE=${SERVER_CORE:-0}
 CLIENT_CORE=${CLIENT_CORE:-1}
 
-cargo build --release --quiet --example loadgen $(for s in $SERVERS; do printf -- '--example %s ' "${s%_tls}"; done | sort -u)
-bin=target/release/examples
+. benches/lib.sh
+build_examples $(for s in $SERVERS; do echo "${s%_tls}"; done | sort -u)
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 # Certificates for the TLS runs: a CA and a P-256 server certificate for localhost.
@@ -36,36 +36,16 @@ printf 'subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n' >"$certs/serv
 openssl x509 -req -in "$certs/server.csr" -CA "$certs/ca.pem" -CAkey "$certs/ca.key" \
   -CAcreateserial -days 2 -extfile "$certs/server.ext" -out "$certs/cert.pem" 2>/dev/null
 
-server_pid=
-stop_server() {
-  if [ -n "$server_pid" ]; then
-    kill "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
-  server_pid=
-}
 trap 'stop_server; rm -rf "$certs"' EXIT
 
-# start_server NAME: a server `NAME_tls` is example NAME with the TLS flags.
-start_server() {
-  local log; log=$(mktemp)
-  local tls=()
-  if [ "${1%_tls}" != "$1" ]; then tls=(--tls-cert "$certs/cert.pem" --tls-key "$certs/key.pem"); fi
-  taskset -c "$SERVER_CORE" "$bin/${1%_tls}" --port 0 "${tls[@]}" >"$log" 2>&1 &
-  server_pid=$!
-  for _ in $(seq 1 100); do
-    if head -n1 "$log" | grep -q '^listening on '; then
-      address=$(head -n1 "$log" | sed 's/^listening on //')
-      return 0
-    fi
-    sleep 0.05
-  done
-  echo "$1 did not start" >&2; cat "$log" >&2; exit 1
+# start_tls_aware NAME: a server `NAME_tls` is example NAME with the TLS flags.
+start_tls_aware() {
+  if [ "${1%_tls}" != "$1" ]; then
+    start_server "${1%_tls}" --tls-cert "$certs/cert.pem" --tls-key "$certs/key.pem"
+  else
+    start_server "$1"
+  fi
 }
-
-# field NAME LINE: the value of NAME=... in a load generator report.
-field() { grep -oE "(^| )$1=[^ ]+" <<<"$2" | head -n1 | cut -d= -f2; }
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 # Rounds are interleaved: each round runs every server back to back, mode by mode, so a
 # machine whose speed drifts over the minutes of the run moves every server alike (seen
@@ -74,7 +54,7 @@ declare -A samples
 for round in $(seq 1 "$ROUNDS"); do
   for mode in pipelined rr churn idle; do
     for server in $SERVERS; do
-      start_server "$server"
+      start_tls_aware "$server"
       case $mode in
         pipelined) args=(--connections 50 --in-flight 64 --line-size 64) ;;
         rr) args=(--connections 1 --line-size 64) ;;
@@ -109,7 +89,6 @@ done
 
 # base SERVER: what SERVER's ratios are to.
 base() { if [ "${1%_tls}" != "$1" ]; then echo baseline_tokio_echo_tls; else echo baseline_tokio_echo; fi; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 echo
 echo "| server | pipelined lines/s | CPU ns/line | rr p50 µs | rr p99 µs | rr CPU µs/req | churn conn/s | CPU µs/conn | idle B/conn |"
 echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"

@@ -25,36 +25,9 @@ MESSAGE_SIZE=${MESSAGE_SIZE:-64}
 SERVER_CORE=${SERVER_CORE:-0}
 CLIENT_CORE=${CLIENT_CORE:-1}
 
-cargo build --release --quiet --example loadgen $(for s in $SERVERS; do printf -- '--example %s ' "$s"; done)
-bin=${CARGO_TARGET_DIR:-target}/release/examples
-
-server_pid=
-log=$(mktemp)
-stop_server() {
-  if [ -n "$server_pid" ]; then
-    kill "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
-  server_pid=
-}
-trap 'stop_server; rm -f "$log"' EXIT
-
-start_server() {
-  taskset -c "$SERVER_CORE" "$bin/$1" --port 0 >"$log" 2>&1 &
-  server_pid=$!
-  for _ in $(seq 1 100); do
-    if head -n1 "$log" | grep -q '^listening on '; then
-      address=$(head -n1 "$log" | sed 's/^listening on //')
-      return 0
-    fi
-    sleep 0.05
-  done
-  echo "$1 did not start" >&2; cat "$log" >&2; exit 1
-}
-
-# field NAME LINE: the value of NAME=... in a load generator report.
-field() { grep -oE "(^| )$1=[^ ]+" <<<"$2" | head -n1 | cut -d= -f2; }
-median() { awk 'NF' | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+. benches/lib.sh
+build_examples $SERVERS
+trap stop_server EXIT
 
 declare -A rates cpu
 for round in $(seq 1 "$ROUNDS"); do
@@ -70,7 +43,6 @@ for round in $(seq 1 "$ROUNDS"); do
   done
 done
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 base_cpu=$(median <<<"${cpu[$BASELINE]:-0}")
 echo
 echo "| server | messages/s | server CPU ns/message | ratio to $BASELINE |"

@@ -24,10 +24,10 @@ use std::sync::{Arc, OnceLock};
 use std::thread;
 use std::time::Duration;
 
-use child_process::{lines_in_background, read_to_end_in_background, Running};
-
-/// The bound on any one wait: a hung example fails its test instead of hanging it.
-const LIMIT: Duration = Duration::from_secs(60);
+use child_process::{
+    build_examples, lines_in_background, listening_address, run_to_end, Finished, Running, Server,
+    LIMIT,
+};
 
 /// The examples this file runs.
 const EXAMPLES: [&str; 16] = [
@@ -55,82 +55,19 @@ const CERTIFICATE_EXAMPLES: [&str; 1] = ["starttls_echo"];
 /// The examples on tokio-util's codecs, built with the `codec` feature.
 const CODEC_EXAMPLES: [&str; 1] = ["length_prefixed"];
 
-/// The bound on building the examples (a first build compiles the whole crate).
-const BUILD_LIMIT: Duration = Duration::from_secs(600);
-
-/// The path of the example binary `name`, next to this test's own executable.
+/// The path of example binary `name`, once [`EXAMPLES`] (and [`CERTIFICATE_EXAMPLES`],
+/// [`CODEC_EXAMPLES`] when this test has their feature) are up to date: plain `cargo test`
+/// builds them anyway, but `cargo test --test examples` does not (see [`build_examples`]).
 fn example_path(name: &str) -> PathBuf {
-    let path = examples_dir().join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        path.is_file(),
-        "{} is missing: build the examples first (`cargo build --examples`)",
-        path.display()
-    );
-    path
-}
-
-/// `target/<profile>/examples`, once the examples in it are up to date.
-fn examples_dir() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let test_exe = std::env::current_exe().expect("the test knows its own path");
-        // target/<profile>/deps/examples-HASH  ->  target/<profile>
-        let profile_dir = test_exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("the test runs from target/<profile>/deps");
-        build_examples(profile_dir);
-        profile_dir.join("examples")
-    })
-}
-
-/// Builds [`EXAMPLES`] (and [`CERTIFICATE_EXAMPLES`], [`CODEC_EXAMPLES`] when this test has
-/// their feature) with the cargo that runs this test, into the same target directory and
-/// profile, with the same features; a no-op when they are fresh. Plain `cargo test` builds them anyway, but
-/// `cargo test --test examples` does not, and a stale binary would test old code. When the
-/// test was not started by cargo (no `CARGO` variable), the binaries are used as they are.
-fn build_examples(profile_dir: &Path) {
-    let Some(cargo) = std::env::var_os("CARGO") else {
-        return;
-    };
-    let target_dir = profile_dir.parent().expect("target/<profile> has a parent");
-    let profile = match profile_dir.file_name().and_then(|name| name.to_str()) {
-        Some("debug") | None => "dev",
-        Some(other) => other,
-    };
-    let mut command = Command::new(cargo);
-    command
-        .args(["build", "--quiet", "--profile", profile, "--manifest-path"])
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
-        .arg("--target-dir")
-        .arg(target_dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    // The examples get the features this test was built with (the TLS ones need them).
-    let features: Vec<&str> = [
-        ("default", cfg!(feature = "default")),
-        ("tls", cfg!(feature = "tls")),
-        ("test-certificates", cfg!(feature = "test-certificates")),
-        ("codec", cfg!(feature = "codec")),
-    ]
-    .into_iter()
-    .filter_map(|(name, on)| on.then_some(name))
-    .collect();
-    command.args(["--no-default-features", "--features", &features.join(",")]);
-    let with_certificates = cfg!(feature = "test-certificates").then_some(CERTIFICATE_EXAMPLES);
-    let with_codec = cfg!(feature = "codec").then_some(CODEC_EXAMPLES);
-    let optional = with_certificates.iter().chain(with_codec.iter()).flatten();
-    for name in EXAMPLES.iter().chain(optional) {
-        command.args(["--example", name]);
-    }
-    let mut running = Running::spawn(command, "cargo build --example ...");
-    let errors = read_to_end_in_background(running.child.stderr.take().expect("stderr is piped"));
-    let errors = errors
-        .recv_timeout(BUILD_LIMIT)
-        .unwrap_or_else(|_| panic!("building the examples took over {BUILD_LIMIT:?}"));
-    let status = running.child.wait().expect("cargo can be waited for");
-    assert!(status.success(), "building the examples failed:\n{errors}");
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let with_certificates = cfg!(feature = "test-certificates").then_some(CERTIFICATE_EXAMPLES);
+        let with_codec = cfg!(feature = "codec").then_some(CODEC_EXAMPLES);
+        let optional = with_certificates.iter().chain(with_codec.iter()).flatten();
+        let names: Vec<&str> = EXAMPLES.iter().chain(optional).copied().collect();
+        build_examples(&names);
+    });
+    child_process::example_path(name)
 }
 
 /// A command for example `name`, with logging at its default level.
@@ -143,79 +80,13 @@ fn example(name: &str, args: &[&str]) -> Command {
     command
 }
 
-/// What an example printed, and how it exited.
-struct Finished {
-    what: String,
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
-impl Finished {
-    fn stdout_lines(&self) -> Vec<&str> {
-        self.stdout.lines().collect()
-    }
-
-    fn stderr_lines(&self) -> Vec<&str> {
-        self.stderr.lines().collect()
-    }
-
-    /// Asserts the example exited with `code` and said exactly one line on stderr, and
-    /// returns that line.
-    fn failure(&self, code: i32) -> &str {
-        assert_eq!(self.status.code(), Some(code), "stderr: {}", self.stderr);
-        let errors = self.stderr_lines();
-        assert_eq!(errors.len(), 1, "stderr: {}", self.stderr);
-        errors[0]
-    }
-
-    /// Asserts the example exited 0 with nothing on stderr, and returns its stdout lines.
-    fn success(&self) -> Vec<&str> {
-        assert!(
-            self.status.success() && self.stderr.is_empty(),
-            "{} exited with {}\nstdout:\n{}\nstderr:\n{}",
-            self.what,
-            self.status,
-            self.stdout,
-            self.stderr
-        );
-        self.stdout_lines()
-    }
-}
-
 /// Runs example `name` with `args` to its end.
 fn run_example(name: &str, args: &[&str]) -> Finished {
-    run_to_end(example(name, args), format!("{name} {}", args.join(" ")))
-}
-
-/// Runs `command` (an [`example`]) to its end, its output captured through pipes.
-fn run_to_end(mut command: Command, what: String) -> Finished {
-    command.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut running = Running::spawn(command, &what);
-    let stdout = read_to_end_in_background(running.child.stdout.take().expect("stdout is piped"));
-    let stderr = read_to_end_in_background(running.child.stderr.take().expect("stderr is piped"));
-    let receive = |text: Receiver<String>| {
-        text.recv_timeout(LIMIT)
-            .unwrap_or_else(|_| panic!("{what} did not finish within {LIMIT:?}"))
-    };
-    let (stdout, stderr) = (receive(stdout), receive(stderr));
-    // Both pipes are closed: the process is exiting.
-    let status = running.child.wait().expect("the example can be waited for");
-    Finished {
-        what,
-        status,
-        stdout,
-        stderr,
-    }
-}
-
-/// A server example running in the background, killed when dropped.
-struct Server {
-    address: String,
-    running: Running,
-    /// The rest of the server's output, line by line (also keeps the reader's channel
-    /// open).
-    lines: Receiver<String>,
+    run_to_end(
+        example(name, args),
+        format!("{name} {}", args.join(" ")),
+        None,
+    )
 }
 
 /// Starts server example `name` with `--port 0`; waits for its `listening on ADDR` line.
@@ -256,27 +127,8 @@ fn start_logging_server(
 
 /// Runs `command` (example `name` with `args`, its stderr set up) with stdout piped;
 /// waits for its `listening on ADDR` line.
-fn start_command(mut command: Command, name: &str, args: &[&str]) -> Server {
-    command.stdout(Stdio::piped());
-    let mut running = Running::spawn(command, &format!("{name} {}", args.join(" ")));
-    let lines = lines_in_background(running.child.stdout.take().expect("stdout is piped"));
-    let address = listening_address(&lines, name);
-    Server {
-        address,
-        running,
-        lines,
-    }
-}
-
-/// The address in a server's first line, `listening on ADDR`.
-fn listening_address(lines: &Receiver<String>, name: &str) -> String {
-    let first = lines
-        .recv_timeout(LIMIT)
-        .unwrap_or_else(|_| panic!("{name} printed no first line within {LIMIT:?}"));
-    first
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("{name}'s first line is {first:?}, not `listening on ADDR`"))
-        .to_string()
+fn start_command(command: Command, name: &str, args: &[&str]) -> Server {
+    Server::start(command, &format!("{name} {}", args.join(" ")))
 }
 
 /// Sends `line` and CR/LF to `address` over a plain `std` socket; returns the first line of
@@ -516,7 +368,7 @@ fn greeting_getter_greets_the_world_in_both_styles() {
 fn an_examples_log_to_a_pipe_has_no_colour_codes() {
     let mut command = example("greeting_getter", &[]);
     command.env("RUST_LOG", "torsade=debug");
-    let run = run_to_end(command, "greeting_getter with debug logs".to_string());
+    let run = run_to_end(command, "greeting_getter with debug logs".to_string(), None);
     assert!(run.status.success(), "stderr: {}", run.stderr);
     assert!(run.stderr.contains("DEBUG"), "no log: {}", run.stderr);
     assert!(!run.stderr.contains("\x1b["), "{:?}", run.stderr);
@@ -563,12 +415,11 @@ fn websocket_client_gets_each_message_echoed_by_websocket_echo() {
 fn websocket_client_sends_each_line_of_stdin_without_messages() {
     let server = start_server("websocket_echo");
     let url = format!("ws://{}/", server.address);
-    let input = std::env::temp_dir().join(format!("websocket_client_{}.txt", std::process::id()));
-    std::fs::write(&input, "first line\nsecond line\n").expect("a temporary file");
-    let mut command = example("websocket_client", &[&url]);
-    command.stdin(std::fs::File::open(&input).expect("the file just written"));
-    let run = run_to_end(command, "websocket_client < lines".to_string());
-    let _ = std::fs::remove_file(&input);
+    let run = run_to_end(
+        example("websocket_client", &[&url]),
+        "websocket_client < lines".to_string(),
+        Some("first line\nsecond line\n"),
+    );
     assert_eq!(run.success(), ["first line", "second line"]);
 }
 
@@ -580,7 +431,7 @@ fn websocket_client_fails_with_one_line_when_the_message_is_over_the_servers_lim
         "websocket_client",
         &[&url, "short", "much longer than ten bytes"],
     );
-    let error = run.failure(1);
+    let error = run.failure_with(1);
     assert!(error.contains("1009"), "{error}");
 }
 
@@ -592,7 +443,7 @@ fn websocket_client_against_a_refused_port_fails_with_one_line() {
     drop(listener);
 
     let run = run_example("websocket_client", &[&format!("ws://{address}/"), "hello"]);
-    let error = run.failure(1);
+    let error = run.failure_with(1);
     assert!(error.starts_with("error: could not connect"), "{error}");
     assert!(run.stdout.is_empty(), "stdout: {}", run.stdout);
 }
@@ -656,7 +507,7 @@ fn get_page_against_a_refused_port_fails_with_one_line() {
 
     let url = format!("http://{address}/");
     let run = run_example("get_page", &[&url]);
-    let error = run.failure(1);
+    let error = run.failure_with(1);
     assert!(
         error.starts_with("error: ") && error.contains(&url),
         "{error}"
@@ -1631,7 +1482,7 @@ fn a_length_prefixed_client_fails_with_one_line_without_a_server_or_a_reply() {
         let client = ["client", "--engine", engine, "--connect", &address, "SUM 1"];
         let run = run_example("length_prefixed", &client);
         hang_up.join().expect("the listener thread ends");
-        let error = run.failure(1);
+        let error = run.failure_with(1);
         assert!(
             error.starts_with("error: the server closed the connection after 0 of 1 replies"),
             "{engine} client: {error}"
@@ -1642,7 +1493,7 @@ fn a_length_prefixed_client_fails_with_one_line_without_a_server_or_a_reply() {
             "length_prefixed",
             &["client", "--engine", engine, "--connect", &address, &long],
         );
-        let error = run.failure(2);
+        let error = run.failure_with(2);
         assert_eq!(
             error,
             "error: a request of 4097 bytes is over the 4096-byte limit of a frame"
@@ -1655,7 +1506,7 @@ fn a_length_prefixed_client_fails_with_one_line_without_a_server_or_a_reply() {
             "length_prefixed",
             &["client", "--engine", engine, "--connect", &address, "SUM 1"],
         );
-        let error = run.failure(1);
+        let error = run.failure_with(1);
         assert!(
             error.starts_with("error: connection to "),
             "{engine} client: {error}"
@@ -1804,7 +1655,7 @@ mod starttls {
                 "example.com",
             ],
         );
-        let error = run.failure(1);
+        let error = run.failure_with(1);
         assert!(
             error.contains("not valid for the name \"example.com\""),
             "{}",
@@ -2280,7 +2131,7 @@ fn line_echo_serves_a_socket_passed_as_systemd_does() {
 fn a_server_told_to_use_a_socket_that_was_not_passed_says_so_and_exits_1() {
     let mut command = example("line_echo", &["--listen", "systemd:domain=INET:index=0"]);
     command.env_remove("LISTEN_FDS").env_remove("LISTEN_PID");
-    let run = run_to_end(command, "line_echo with no socket passed".to_string());
+    let run = run_to_end(command, "line_echo with no socket passed".to_string(), None);
     assert_eq!(run.status.code(), Some(1), "stderr: {}", run.stderr);
     assert!(run.stdout.is_empty(), "stdout: {}", run.stdout);
     let errors = run.stderr_lines();
@@ -2296,8 +2147,9 @@ fn a_server_told_to_use_a_socket_that_was_not_passed_says_so_and_exits_1() {
     let run = run_to_end(
         command,
         "python3 (to pass an IPv4 socket to line_echo for INET6: install python3)".to_string(),
+        None,
     );
-    let error = run.failure(1);
+    let error = run.failure_with(1);
     assert!(error.contains("is bound to 127.0.0.1:"), "{}", error);
 }
 

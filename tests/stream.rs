@@ -6,10 +6,9 @@ mod common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
-use common::run_bounded;
+use common::{run_async, run_bounded, LIMIT};
 use futures::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::codec::{Framed, LinesCodec};
@@ -18,24 +17,6 @@ use torsade::{
     Connection, Context, Deferred, Error, Protocol, Reactor, Transport, WRITE_BUFFER_HIGH,
 };
 use torsade_protocols::GreetingServer;
-
-const LIMIT: Duration = Duration::from_secs(20);
-
-/// Runs `body` as a task on a fresh reactor, stops the reactor when it finishes, and
-/// returns its output.
-fn run_async<T, F>(reactor: &Reactor, body: F) -> T
-where
-    T: Send + 'static,
-    F: std::future::Future<Output = T> + Send + 'static,
-{
-    let stopper = reactor.clone();
-    let mut outcome = reactor.spawn(body).add_callback(move |value| {
-        let _ = stopper.stop();
-        value
-    });
-    run_bounded(reactor, LIMIT);
-    outcome.take_result().expect("finished").expect("no panic")
-}
 
 async fn uppercase(mut connection: Connection) -> torsade::Result<()> {
     while let Some(line) = connection.read_line().await? {

@@ -6,32 +6,14 @@
 
 mod common;
 
-use std::time::Duration;
-
 use bytes::Bytes;
-use common::run_bounded;
+use common::{run_async, run_bounded, LIMIT};
 use futures::{SinkExt, StreamExt};
-use torsade::Reactor;
+use torsade::{ListeningPort, Reactor};
 use torsade_protocols::websocket::{
     self, CloseCode, ConnectDecision, ConnectionRequest, Message, WebSocketContext, WebSocketError,
     WebSocketHandler, WebSocketOptions, WebSocketServerFactory, WebSocketStream,
 };
-
-const LIMIT: Duration = Duration::from_secs(20);
-
-fn run_async<T, F>(reactor: &Reactor, body: F) -> T
-where
-    T: Send + 'static,
-    F: std::future::Future<Output = T> + Send + 'static,
-{
-    let stopper = reactor.clone();
-    let mut outcome = reactor.spawn(body).add_callback(move |value| {
-        let _ = stopper.stop();
-        value
-    });
-    run_bounded(reactor, LIMIT);
-    outcome.take_result().expect("finished").expect("no panic")
-}
 
 async fn echo(mut ws: WebSocketStream) {
     while let Some(Ok(message)) = ws.next().await {
@@ -56,6 +38,16 @@ impl WebSocketHandler for Guarded {
     fn on_message(&mut self, ws: &mut WebSocketContext<'_>, payload: Bytes, is_binary: bool) {
         let _ = ws.send_message(payload, is_binary);
     }
+}
+
+/// A [`Guarded`] server on `reactor`, listening on a loopback port.
+fn listen_guarded(reactor: &Reactor) -> ListeningPort {
+    reactor
+        .listen(
+            "tcp:0:interface=127.0.0.1",
+            WebSocketServerFactory::new(|| Guarded),
+        )
+        .unwrap()
 }
 
 #[test]
@@ -101,12 +93,7 @@ fn an_async_client_and_an_async_server_echo_over_tcp() {
 #[test]
 fn an_async_client_talks_to_a_callback_server_and_sees_a_refusal() {
     let reactor = Reactor::new().unwrap();
-    let port = reactor
-        .listen(
-            "tcp:0:interface=127.0.0.1",
-            WebSocketServerFactory::new(|| Guarded),
-        )
-        .unwrap();
+    let port = listen_guarded(&reactor);
     let address = port.local_addr();
     let r = reactor.clone();
     let (echoed, refused) = run_async(&reactor, async move {
@@ -131,12 +118,7 @@ fn an_async_client_talks_to_a_callback_server_and_sees_a_refusal() {
 fn connecting_to_nothing_is_a_connect_error() {
     let reactor = Reactor::new().unwrap();
     // A port that was listening and is not any more.
-    let port = reactor
-        .listen(
-            "tcp:0:interface=127.0.0.1",
-            WebSocketServerFactory::new(|| Guarded),
-        )
-        .unwrap();
+    let port = listen_guarded(&reactor);
     let address = port.local_addr();
     drop(port.stop_listening());
     let r = reactor.clone();
@@ -248,12 +230,7 @@ impl WebSocketHandler for Hello {
 #[test]
 fn a_callback_client_connects_by_url() {
     let reactor = Reactor::new().unwrap();
-    let port = reactor
-        .listen(
-            "tcp:0:interface=127.0.0.1",
-            WebSocketServerFactory::new(|| Guarded),
-        )
-        .unwrap();
+    let port = listen_guarded(&reactor);
     let url = format!("ws://{}/", port.local_addr());
     let seen = std::sync::Arc::default();
     let handler = Hello {

@@ -187,6 +187,12 @@ impl Finished {
         errors[0]
     }
 
+    /// [`Finished::failure`], with exit code `code`.
+    pub fn failure_with(&self, code: i32) -> &str {
+        assert_eq!(self.status.code(), Some(code), "{}", self.described());
+        self.failure()
+    }
+
     /// The command, its exit status and its output, for an assertion's message.
     pub fn described(&self) -> String {
         format!(
@@ -258,13 +264,7 @@ impl Server {
         command.stdin(Stdio::null()).stdout(Stdio::piped());
         let mut running = Running::spawn(command, what);
         let lines = lines_in_background(running.child.stdout.take().expect("stdout is piped"));
-        let first = lines
-            .recv_timeout(LIMIT)
-            .unwrap_or_else(|_| panic!("{what} printed no first line within {LIMIT:?}"));
-        let address = first
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("{what}'s first line is {first:?}, not `listening on ADDR`"))
-            .to_string();
+        let address = listening_address(&lines, what);
         Server {
             address,
             running,
@@ -278,4 +278,16 @@ impl Server {
             .recv_timeout(LIMIT)
             .unwrap_or_else(|_| panic!("the server printed nothing more within {LIMIT:?}"))
     }
+}
+
+/// The address in a server's first line, `listening on ADDR`, read from `lines` (the
+/// output of `what`) within [`LIMIT`].
+pub fn listening_address(lines: &Receiver<String>, what: &str) -> String {
+    let first = lines
+        .recv_timeout(LIMIT)
+        .unwrap_or_else(|_| panic!("{what} printed no first line within {LIMIT:?}"));
+    first
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("{what}'s first line is {first:?}, not `listening on ADDR`"))
+        .to_string()
 }

@@ -58,6 +58,22 @@ pub fn run_bounded(reactor: &Reactor, limit: Duration) {
 
 pub const LIMIT: Duration = Duration::from_secs(20);
 
+/// Runs `body` as a task on `reactor`, stops the reactor when it finishes, and returns its
+/// output; the run is bounded by [`LIMIT`] (see [`run_bounded`]).
+pub fn run_async<T, F>(reactor: &Reactor, body: F) -> T
+where
+    T: Send + 'static,
+    F: std::future::Future<Output = T> + Send + 'static,
+{
+    let stopper = reactor.clone();
+    let mut outcome = reactor.spawn(body).add_callback(move |value| {
+        let _ = stopper.stop();
+        value
+    });
+    run_bounded(reactor, LIMIT);
+    outcome.take_result().expect("finished").expect("no panic")
+}
+
 /// A slow peer on a thread of its own: connects to `address`, reads nothing until
 /// `signal` arrives, then reads to the end and stops `reactor`. Gives how many bytes came.
 pub fn read_all_after_signal<T: Send + 'static>(
