@@ -540,7 +540,7 @@ fn echo_or_backoff(
             }
         }
         let mut buffer = [0; 64];
-        match stream.read(&mut buffer) {
+        match read_some(stream, &mut buffer) {
             Ok(0) => panic!("the server closed the connection for {line:?}"),
             Ok(n) => {
                 answer.extend_from_slice(&buffer[..n]);
@@ -1210,12 +1210,23 @@ fn exchange_on(stream: &mut (impl Read + Write), line: &str) -> String {
     read_line_on(stream)
 }
 
+/// One `read` on `stream`, retried when a signal interrupts it (the test process gets
+/// signals: a blocking read may end with `Interrupted` before any byte or close came).
+fn read_some(stream: &mut impl Read, buffer: &mut [u8]) -> std::io::Result<usize> {
+    loop {
+        match stream.read(buffer) {
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
 /// The next line `stream` reads, without its line ending (read a byte at a time).
 fn read_line_on(stream: &mut impl Read) -> String {
     let mut answer = Vec::new();
     let mut byte = [0; 1];
     while !answer.ends_with(b"\n") {
-        match stream.read(&mut byte) {
+        match read_some(stream, &mut byte) {
             Ok(1) => answer.push(byte[0]),
             other => panic!(
                 "{other:?} after {:?}, before the end of a line",
@@ -1299,7 +1310,10 @@ fn echo_sends_back_every_byte_as_it_came() {
     stream
         .shutdown(std::net::Shutdown::Write)
         .expect("a half-close");
-    assert_eq!(stream.read(&mut [0; 16]).expect("a clean close"), 0);
+    assert_eq!(
+        read_some(&mut stream, &mut [0; 16]).expect("a clean close"),
+        0
+    );
 }
 
 #[test]
@@ -1729,7 +1743,7 @@ fn every_server_closes_a_connection_idle_for_its_idle_timeout_and_none_by_defaul
         stream
             .set_read_timeout(Some(IDLE_BOUND))
             .expect("a read timeout can be set");
-        match stream.read(&mut [0; 64]) {
+        match read_some(stream, &mut [0; 64]) {
             Ok(0) => {}
             other => panic!("{name} with --idle-timeout 1: {other:?}, not a clean close"),
         }
@@ -1738,7 +1752,7 @@ fn every_server_closes_a_connection_idle_for_its_idle_timeout_and_none_by_defaul
     patient
         .set_read_timeout(Some(Duration::from_secs(1)))
         .expect("a read timeout can be set");
-    match patient.read(&mut [0; 64]) {
+    match read_some(&mut patient, &mut [0; 64]) {
         Err(error)
             if matches!(
                 error.kind(),
@@ -1766,7 +1780,7 @@ fn a_server_at_its_connection_limit_serves_the_next_connection_once_one_closes()
     third
         .set_read_timeout(Some(Duration::from_millis(500)))
         .expect("a read timeout can be set");
-    match third.read(&mut [0; 64]) {
+    match read_some(&mut third, &mut [0; 64]) {
         Err(error)
             if matches!(
                 error.kind(),
@@ -1901,7 +1915,7 @@ fn stream_until_signalled(
             break;
         }
         while received.len() < answered_before {
-            match stream.read(&mut buffer) {
+            match read_some(&mut stream, &mut buffer) {
                 Ok(0) => {
                     end = Some(Ok(()));
                     break 'streaming;
@@ -1919,7 +1933,7 @@ fn stream_until_signalled(
         }
     }
     let end = end.unwrap_or_else(|| loop {
-        match stream.read(&mut buffer) {
+        match read_some(&mut stream, &mut buffer) {
             Ok(0) => break Ok(()),
             Ok(count) => received.extend_from_slice(&buffer[..count]),
             Err(error) => break Err(error.kind()),
