@@ -11,6 +11,7 @@
 
 #[path = "common/child_process.rs"]
 mod child_process;
+mod common;
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -29,7 +30,10 @@ const MAX_MESSAGE_SIZE: &str = "2097152";
 /// Whether the interop can run: `python3` imports `websockets` (the examples are then
 /// built). When it cannot, the test is skipped with a line on stderr, or fails if
 /// `TORSADE_REQUIRE_INTEROP` is set.
-fn interop_available(test: &str) -> bool {
+fn interop_available() -> bool {
+    // The test harness names each test's thread after the test.
+    let current = std::thread::current();
+    let test = current.name().unwrap_or("this test");
     static AVAILABLE: OnceLock<Result<(), String>> = OnceLock::new();
     let available = AVAILABLE.get_or_init(|| {
         let mut command = Command::new("python3");
@@ -115,6 +119,15 @@ fn assert_checklist_passed(run: &Finished) {
     );
 }
 
+/// Asserts that `server`, Python's echo server, saw its peer's close frame carry `code`.
+fn assert_closed_with(server: &Server, code: u16) {
+    assert_eq!(
+        server.next_line(),
+        format!("closed {code}"),
+        "the close code the server saw"
+    );
+}
+
 /// Runs the `websocket_client` example with `args`, `input` on its standard input.
 fn run_client(args: &[&str], input: Option<&str>) -> Finished {
     let mut command = Command::new(example_path("websocket_client"));
@@ -130,7 +143,7 @@ fn run_client(args: &[&str], input: Option<&str>) -> Finished {
 
 #[test]
 fn websocket_echo_passes_the_python_websockets_checklist() {
-    if !interop_available("websocket_echo_passes_the_python_websockets_checklist") {
+    if !interop_available() {
         return;
     }
     let server = start_example(
@@ -143,9 +156,7 @@ fn websocket_echo_passes_the_python_websockets_checklist() {
 
 #[test]
 fn websocket_echo_on_a_listen_endpoint_passes_the_python_websockets_checklist() {
-    if !interop_available(
-        "websocket_echo_on_a_listen_endpoint_passes_the_python_websockets_checklist",
-    ) {
+    if !interop_available() {
         return;
     }
     let server = start_example(
@@ -165,7 +176,7 @@ fn websocket_echo_on_a_listen_endpoint_passes_the_python_websockets_checklist() 
 /// do the same work.
 #[test]
 fn the_tokio_tungstenite_baseline_passes_the_python_websockets_checklist() {
-    if !interop_available("the_tokio_tungstenite_baseline_passes_the_python_websockets_checklist") {
+    if !interop_available() {
         return;
     }
     let server = start_example(
@@ -213,7 +224,7 @@ mod tls {
 
     #[test]
     fn websocket_echo_over_tls_passes_the_python_websockets_checklist() {
-        if !interop_available("websocket_echo_over_tls_passes_the_python_websockets_checklist") {
+        if !interop_available() {
             return;
         }
         let (_dir, ca, cert, key) = certificate_files("wss-server");
@@ -236,9 +247,7 @@ mod tls {
 
     #[test]
     fn websocket_client_over_tls_gets_its_echoes_from_python_and_refuses_an_unknown_ca() {
-        if !interop_available(
-            "websocket_client_over_tls_gets_its_echoes_from_python_and_refuses_an_unknown_ca",
-        ) {
+        if !interop_available() {
             return;
         }
         let (_dir, ca, cert, key) = certificate_files("wss-client");
@@ -246,11 +255,7 @@ mod tls {
         let url = format!("wss://{}/", server.address);
         let run = run_client(&["--ca", &ca, &url, "over TLS", "deux ✓"], None);
         assert_eq!(run.success(), ["over TLS", "deux ✓"], "{}", run.described());
-        assert_eq!(
-            server.next_line(),
-            "closed 1000",
-            "the client closes with 1000"
-        );
+        assert_closed_with(&server, 1000);
 
         // Without the CA, the platform's roots do not trust the test CA.
         let run = run_client(&[&url, "hello"], None);
@@ -264,7 +269,7 @@ mod tls {
 
 #[test]
 fn websocket_client_sends_its_arguments_and_prints_each_echo_in_order() {
-    if !interop_available("websocket_client_sends_its_arguments_and_prints_each_echo_in_order") {
+    if !interop_available() {
         return;
     }
     let server = start_python_server(&[]);
@@ -272,18 +277,12 @@ fn websocket_client_sends_its_arguments_and_prints_each_echo_in_order() {
     let messages = ["one", "two words", "trois ✓", "{\"four\": 4}"];
     let run = run_client(&[&[url.as_str()][..], &messages].concat(), None);
     assert_eq!(run.success(), messages, "{}", run.described());
-    assert_eq!(
-        server.next_line(),
-        "closed 1000",
-        "the client closes with 1000"
-    );
+    assert_closed_with(&server, 1000);
 }
 
 #[test]
 fn websocket_client_sends_each_line_of_its_input_and_prints_each_echo_in_order() {
-    if !interop_available(
-        "websocket_client_sends_each_line_of_its_input_and_prints_each_echo_in_order",
-    ) {
+    if !interop_available() {
         return;
     }
     let server = start_python_server(&[]);
@@ -294,16 +293,12 @@ fn websocket_client_sends_each_line_of_its_input_and_prints_each_echo_in_order()
     let input: String = lines.iter().map(|line| format!("{line}\n")).collect();
     let run = run_client(&[url.as_str()], Some(&input));
     assert_eq!(run.success(), lines, "{}", run.described());
-    assert_eq!(
-        server.next_line(),
-        "closed 1000",
-        "the client closes with 1000"
-    );
+    assert_closed_with(&server, 1000);
 }
 
 #[test]
 fn websocket_client_refused_by_the_server_fails_with_one_line() {
-    if !interop_available("websocket_client_refused_by_the_server_fails_with_one_line") {
+    if !interop_available() {
         return;
     }
     let server = start_python_server(&["--refuse"]);
@@ -316,7 +311,7 @@ fn websocket_client_refused_by_the_server_fails_with_one_line() {
 
 #[test]
 fn websocket_client_with_nothing_listening_fails_with_one_line() {
-    if !interop_available("websocket_client_with_nothing_listening_fails_with_one_line") {
+    if !interop_available() {
         return;
     }
     // A port that was just free: nothing listens on it once the listener is dropped.
@@ -332,7 +327,7 @@ fn websocket_client_with_nothing_listening_fails_with_one_line() {
 
 #[test]
 fn websocket_client_reassembles_fragmented_echoes_and_answers_pings() {
-    if !interop_available("websocket_client_reassembles_fragmented_echoes_and_answers_pings") {
+    if !interop_available() {
         return;
     }
     // Each echo comes in fragments of 3 characters, after a ping the client must answer
@@ -343,16 +338,12 @@ fn websocket_client_reassembles_fragmented_echoes_and_answers_pings() {
     let messages = ["fragmented echo ✓", "ab", long.as_str()];
     let run = run_client(&[&[url.as_str()][..], &messages].concat(), None);
     assert_eq!(run.success(), messages, "{}", run.described());
-    assert_eq!(
-        server.next_line(),
-        "closed 1000",
-        "the client closes with 1000"
-    );
+    assert_closed_with(&server, 1000);
 }
 
 #[test]
 fn websocket_client_gets_a_1_mib_message_echoed() {
-    if !interop_available("websocket_client_gets_a_1_mib_message_echoed") {
+    if !interop_available() {
         return;
     }
     let server = start_python_server(&[]);
@@ -363,18 +354,12 @@ fn websocket_client_gets_a_1_mib_message_echoed() {
     let run = run_client(&[url.as_str()], Some(&format!("{line}\n")));
     let echoes = run.success();
     assert!(echoes == [line.as_str()], "the 1 MiB echo differs");
-    assert_eq!(
-        server.next_line(),
-        "closed 1000",
-        "the client closes with 1000"
-    );
+    assert_closed_with(&server, 1000);
 }
 
 #[test]
 fn websocket_client_answered_with_text_that_is_not_utf8_closes_with_1007_and_fails() {
-    if !interop_available(
-        "websocket_client_answered_with_text_that_is_not_utf8_closes_with_1007_and_fails",
-    ) {
+    if !interop_available() {
         return;
     }
     let server = start_python_server(&["--bad-utf8"]);
@@ -389,8 +374,7 @@ fn websocket_client_answered_with_text_that_is_not_utf8_closes_with_1007_and_fai
 /// and does not report success.
 #[test]
 fn websocket_client_closed_by_the_server_midway_prints_what_came_and_fails() {
-    if !interop_available("websocket_client_closed_by_the_server_midway_prints_what_came_and_fails")
-    {
+    if !interop_available() {
         return;
     }
     let server = start_python_server(&["--close-after-first", "4001"]);
@@ -403,15 +387,14 @@ fn websocket_client_closed_by_the_server_midway_prints_what_came_and_fails() {
 /// The library's async client (`websocket::connect_with`, the `WebSocketStream` the
 /// example is written on) against Python's echo server: what the example cannot send.
 mod library_client {
-    use std::time::Duration;
-
     use futures::StreamExt;
     use torsade::Reactor;
     use torsade_protocols::websocket::{
         self, CloseCode, Message, WebSocketError, WebSocketOptions,
     };
 
-    use super::{interop_available, start_python_server};
+    use super::common::run_async;
+    use super::{assert_closed_with, interop_available, start_python_server};
 
     /// Runs `body` on a new reactor until it finishes (bounded: a hang fails the test).
     fn run<T, F>(body: impl FnOnce(Reactor) -> F) -> T
@@ -420,30 +403,12 @@ mod library_client {
         F: std::future::Future<Output = T> + Send + 'static,
     {
         let reactor = Reactor::new().unwrap();
-        let stopper = reactor.clone();
-        let mut outcome = reactor
-            .spawn(body(reactor.clone()))
-            .add_callback(move |value| {
-                let _ = stopper.stop();
-                value
-            });
-        let watchdog = reactor.clone();
-        let guard = reactor.call_later(Duration::from_secs(30), move || {
-            let _ = watchdog.stop();
-        });
-        reactor.run().unwrap();
-        let _ = guard.cancel();
-        outcome
-            .take_result()
-            .expect("the client finished within 30 s")
-            .expect("no panic")
+        run_async(&reactor, body(reactor.clone()))
     }
 
     #[test]
     fn text_and_binary_come_back_and_a_close_code_of_ours_reaches_the_server() {
-        if !interop_available(
-            "text_and_binary_come_back_and_a_close_code_of_ours_reaches_the_server",
-        ) {
+        if !interop_available() {
             return;
         }
         let server = start_python_server(&[]);
@@ -473,12 +438,12 @@ mod library_client {
         .unwrap();
         assert!(echoes == sent, "the echoes differ from what was sent");
         assert_eq!(close, Some((CloseCode(4000), "done here".to_string())));
-        assert_eq!(server.next_line(), "closed 4000");
+        assert_closed_with(&server, 4000);
     }
 
     #[test]
     fn an_echo_over_the_clients_limit_is_closed_with_1009() {
-        if !interop_available("an_echo_over_the_clients_limit_is_closed_with_1009") {
+        if !interop_available() {
             return;
         }
         let server = start_python_server(&[]);
@@ -500,12 +465,12 @@ mod library_client {
             Some(CloseCode::MESSAGE_TOO_BIG),
             "{error}"
         );
-        assert_eq!(server.next_line(), "closed 1009");
+        assert_closed_with(&server, 1009);
     }
 
     #[test]
     fn the_servers_close_code_ends_the_stream_with_it() {
-        if !interop_available("the_servers_close_code_ends_the_stream_with_it") {
+        if !interop_available() {
             return;
         }
         let server = start_python_server(&["--close-after-first", "4001"]);
@@ -524,10 +489,6 @@ mod library_client {
             other => panic!("expected Closed(4001), got {other:?}"),
         }
         assert_eq!(close.map(|(code, _)| code), Some(CloseCode(4001)));
-        assert_eq!(
-            server.next_line(),
-            "closed 4001",
-            "the client answers with the code"
-        );
+        assert_closed_with(&server, 4001);
     }
 }
