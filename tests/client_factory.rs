@@ -17,7 +17,8 @@ fn a_refused_connection_reaches_the_client_factory_and_the_deferred() {
     let factory = Arc::new(RecordingClientFactory::default());
     let outcome = Arc::new(Mutex::new(None));
     let (o, r) = (outcome.clone(), reactor.clone());
-    let address = refused_port();
+    let refused = refused_port::RefusedPort::new();
+    let address = refused.address();
     reactor
         .connect(address, factory.clone())
         .add_both(move |result: Result<ProtocolHandle<Recorder>, Failure>| {

@@ -13,7 +13,10 @@
 
 #[path = "common/child_process.rs"]
 mod child_process;
+#[path = "common/refused_port.rs"]
+mod refused_port;
 
+use refused_port::RefusedPort;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -437,10 +440,8 @@ fn websocket_client_fails_with_one_line_when_the_message_is_over_the_servers_lim
 
 #[test]
 fn websocket_client_against_a_refused_port_fails_with_one_line() {
-    // A port that was just free: nothing listens there now.
-    let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
-    let address = listener.local_addr().expect("a bound address").to_string();
-    drop(listener);
+    let refused = RefusedPort::new();
+    let address = refused.address().to_string();
 
     let run = run_example("websocket_client", &[&format!("ws://{address}/"), "hello"]);
     let error = run.failure_with(1);
@@ -450,10 +451,8 @@ fn websocket_client_against_a_refused_port_fails_with_one_line() {
 
 #[test]
 fn greeting_getter_against_a_refused_port_fails_with_one_line() {
-    // A port that was just free: nothing listens there now.
-    let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
-    let address = listener.local_addr().expect("a bound address").to_string();
-    drop(listener);
+    let refused = RefusedPort::new();
+    let address = refused.address().to_string();
 
     let run = run_example("greeting_getter", &["--connect", &address]);
     assert!(!run.status.success(), "a refused connection exited 0");
@@ -500,10 +499,8 @@ fn get_page_writes_the_body_to_the_output_file() {
 
 #[test]
 fn get_page_against_a_refused_port_fails_with_one_line() {
-    // A port that was just free: nothing listens there now.
-    let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
-    let address = listener.local_addr().expect("a bound address").to_string();
-    drop(listener);
+    let refused = RefusedPort::new();
+    let address = refused.address().to_string();
 
     let url = format!("http://{address}/");
     let run = run_example("get_page", &[&url]);
@@ -540,7 +537,7 @@ fn echo_or_backoff(
             }
         }
         let mut buffer = [0; 64];
-        match read_some(stream, &mut buffer) {
+        match uninterrupted(|| stream.read(&mut buffer)) {
             Ok(0) => panic!("the server closed the connection for {line:?}"),
             Ok(n) => {
                 answer.extend_from_slice(&buffer[..n]);
@@ -1210,11 +1207,13 @@ fn exchange_on(stream: &mut (impl Read + Write), line: &str) -> String {
     read_line_on(stream)
 }
 
-/// One `read` on `stream`, retried when a signal interrupts it (the test process gets
-/// signals: a blocking read may end with `Interrupted` before any byte or close came).
-fn read_some(stream: &mut impl Read, buffer: &mut [u8]) -> std::io::Result<usize> {
+/// Runs a blocking socket call again when a signal interrupts it. A call on a socket with
+/// a read or write timeout is not restarted after a signal handler runs (signal(7)), and
+/// the test process does get signals: such a call may end with `Interrupted` before any
+/// byte, close or timeout came.
+fn uninterrupted<T>(mut call: impl FnMut() -> std::io::Result<T>) -> std::io::Result<T> {
     loop {
-        match stream.read(buffer) {
+        match call() {
             Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
             other => return other,
         }
@@ -1226,7 +1225,7 @@ fn read_line_on(stream: &mut impl Read) -> String {
     let mut answer = Vec::new();
     let mut byte = [0; 1];
     while !answer.ends_with(b"\n") {
-        match read_some(stream, &mut byte) {
+        match uninterrupted(|| stream.read(&mut byte)) {
             Ok(1) => answer.push(byte[0]),
             other => panic!(
                 "{other:?} after {:?}, before the end of a line",
@@ -1269,7 +1268,7 @@ fn send_until_the_server_stops_reading(address: &str, what: &str) -> (TcpStream,
             "{what} took in {sent} bytes from a peer that reads nothing: it does not stop reading"
         );
         let from = sent % chunk.len();
-        match stream.write(&chunk[from..]) {
+        match uninterrupted(|| stream.write(&chunk[from..])) {
             Ok(count) => sent += count,
             Err(error)
                 if matches!(
@@ -1311,7 +1310,7 @@ fn echo_sends_back_every_byte_as_it_came() {
         .shutdown(std::net::Shutdown::Write)
         .expect("a half-close");
     assert_eq!(
-        read_some(&mut stream, &mut [0; 16]).expect("a clean close"),
+        uninterrupted(|| stream.read(&mut [0; 16])).expect("a clean close"),
         0
     );
 }
@@ -1513,8 +1512,8 @@ fn a_length_prefixed_client_fails_with_one_line_without_a_server_or_a_reply() {
             "error: a request of 4097 bytes is over the 4096-byte limit of a frame"
         );
     }
-    // Nothing listens on that port any more.
-    drop(listener);
+    let refused = RefusedPort::new();
+    let address = refused.address().to_string();
     for engine in ["frames", "codec"] {
         let run = run_example(
             "length_prefixed",
@@ -1743,7 +1742,7 @@ fn every_server_closes_a_connection_idle_for_its_idle_timeout_and_none_by_defaul
         stream
             .set_read_timeout(Some(IDLE_BOUND))
             .expect("a read timeout can be set");
-        match read_some(stream, &mut [0; 64]) {
+        match uninterrupted(|| stream.read(&mut [0; 64])) {
             Ok(0) => {}
             other => panic!("{name} with --idle-timeout 1: {other:?}, not a clean close"),
         }
@@ -1752,7 +1751,7 @@ fn every_server_closes_a_connection_idle_for_its_idle_timeout_and_none_by_defaul
     patient
         .set_read_timeout(Some(Duration::from_secs(1)))
         .expect("a read timeout can be set");
-    match read_some(&mut patient, &mut [0; 64]) {
+    match uninterrupted(|| patient.read(&mut [0; 64])) {
         Err(error)
             if matches!(
                 error.kind(),
@@ -1780,7 +1779,7 @@ fn a_server_at_its_connection_limit_serves_the_next_connection_once_one_closes()
     third
         .set_read_timeout(Some(Duration::from_millis(500)))
         .expect("a read timeout can be set");
-    match read_some(&mut third, &mut [0; 64]) {
+    match uninterrupted(|| third.read(&mut [0; 64])) {
         Err(error)
             if matches!(
                 error.kind(),
@@ -1875,13 +1874,12 @@ fn next_chunk(client: usize, lines: &mut Vec<u8>, next: &mut usize) -> Vec<u8> {
 #[cfg(unix)]
 fn send_counted(stream: &mut TcpStream, mut data: &[u8], sent: &mut Vec<u8>) -> bool {
     while !data.is_empty() {
-        match stream.write(data) {
+        match uninterrupted(|| stream.write(data)) {
             Ok(0) => return false,
             Ok(count) => {
                 sent.extend_from_slice(&data[..count]);
                 data = &data[count..];
             }
-            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
             Err(_) => return false,
         }
     }
@@ -1915,7 +1913,7 @@ fn stream_until_signalled(
             break;
         }
         while received.len() < answered_before {
-            match read_some(&mut stream, &mut buffer) {
+            match uninterrupted(|| stream.read(&mut buffer)) {
                 Ok(0) => {
                     end = Some(Ok(()));
                     break 'streaming;
@@ -1933,7 +1931,7 @@ fn stream_until_signalled(
         }
     }
     let end = end.unwrap_or_else(|| loop {
-        match read_some(&mut stream, &mut buffer) {
+        match uninterrupted(|| stream.read(&mut buffer)) {
             Ok(0) => break Ok(()),
             Ok(count) => received.extend_from_slice(&buffer[..count]),
             Err(error) => break Err(error.kind()),

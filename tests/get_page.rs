@@ -6,7 +6,7 @@ mod common;
 
 use std::future::Future;
 use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, TcpListener as StdListener};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -547,13 +547,8 @@ fn an_answer_that_is_not_http_is_a_request_error() {
 #[test]
 fn a_refused_connection_is_a_connect_error_with_torsades_error() {
     let reactor = Reactor::new().unwrap();
-    // A port that was just free: nothing listens there now.
-    let port = StdListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let url = format!("http://127.0.0.1:{port}/");
+    let refused = common::refused_port::RefusedPort::new();
+    let url = format!("http://{}/", refused.address());
     let reactor_for_task = reactor.clone();
     let error = run(&reactor, async move {
         get_page_async(&reactor_for_task, &url).await
@@ -565,7 +560,7 @@ fn a_refused_connection_is_a_connect_error_with_torsades_error() {
                 matches!(*source, torsade::Error::ConnectFailed { .. }),
                 "{source}"
             );
-            assert_eq!(url.port(), Some(port));
+            assert_eq!(url.port(), Some(refused.address().port()));
         }
         other => panic!("not a connect error: {other}"),
     }

@@ -578,7 +578,7 @@ impl ClientFactory for ServerComesUp {
 #[test]
 fn reconnects_over_loopback_once_the_server_starts_listening() {
     let reactor = Reactor::new().unwrap();
-    let address = common::refused_port();
+    let address = common::free_port();
     let server_seen = common::seen();
     let arrived = Arc::new(AtomicUsize::new(0));
     let stopper = reactor.clone();

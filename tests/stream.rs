@@ -64,7 +64,8 @@ fn the_seed_coroutine_gets_a_greeting_in_a_few_lines() {
 #[test]
 fn a_refused_open_connection_is_a_typed_error() {
     let reactor = Reactor::new().unwrap();
-    let address = common::refused_port();
+    let refused = common::refused_port::RefusedPort::new();
+    let address = refused.address();
     let r = reactor.clone();
     let outcome = run_async(&reactor, async move {
         r.open_connection(address).await.map(|_| ())

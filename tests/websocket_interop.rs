@@ -13,7 +13,6 @@
 mod child_process;
 mod common;
 
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
@@ -314,12 +313,8 @@ fn websocket_client_with_nothing_listening_fails_with_one_line() {
     if !interop_available() {
         return;
     }
-    // A port that was just free: nothing listens on it once the listener is dropped.
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free loopback port")
-        .port();
-    let url = format!("ws://127.0.0.1:{port}/");
+    let refused = common::refused_port::RefusedPort::new();
+    let url = format!("ws://{}/", refused.address());
     let run = run_client(&[url.as_str(), "hello"], None);
     run.failure();
     assert!(run.stdout.is_empty(), "{}", run.described());

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod refused_port;
+
 use std::io;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -204,8 +206,10 @@ pub fn stop_on_lost(reactor: &Reactor) -> impl FnOnce() + Send + 'static {
     }
 }
 
-/// A port nothing listens on.
-pub fn refused_port() -> SocketAddr {
+/// A port nothing listens on now, free for a listener later (a test that starts its
+/// server on it after a few refused attempts). Another test may be given the port in
+/// between: where only a refusal is wanted, [`refused_port::RefusedPort`] holds it.
+pub fn free_port() -> SocketAddr {
     let listener = StdListener::bind("127.0.0.1:0").unwrap();
     let address = listener.local_addr().unwrap();
     drop(listener);
