@@ -35,7 +35,7 @@ impl PortState {
 /// A datagram is sent whole or not at all. When the socket's send buffer is full the
 /// datagram is dropped and counted ([`DatagramStats::dropped`](super::DatagramStats)),
 /// never queued: UDP is lossy, and a protocol that needs delivery retries (see the
-/// `udp_time` example).
+/// `udp_echo` example).
 ///
 /// After [`connect`](DatagramContext::connect), datagrams from other addresses are not
 /// delivered (the operating system filters them), [`write_connected`] sends to the peer,
