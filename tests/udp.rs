@@ -173,3 +173,41 @@ fn stopping_the_reactor_stops_its_udp_ports() {
     assert_eq!(events.take(), [Event::Started, Event::Stopped]);
     assert!(port.handle().is_stopped());
 }
+
+/// Panics on the datagram `boom`; reports its stop.
+struct Bomb {
+    seen: mpsc::UnboundedSender<&'static str>,
+}
+
+impl DatagramProtocol for Bomb {
+    fn datagram_received(&mut self, _: &mut DatagramContext<'_>, data: Bytes, _: SocketAddr) {
+        assert_ne!(&data[..], b"boom", "the bomb goes off");
+        let _ = self.seen.send("datagram");
+    }
+
+    fn stopped(&mut self) {
+        let _ = self.seen.send("stopped");
+    }
+}
+
+#[test]
+fn a_panicking_callback_stops_its_port_and_the_reactor_goes_on() {
+    let reactor = Reactor::new().unwrap();
+    let (seen, mut events) = mpsc::unbounded_channel();
+    let port = reactor
+        .listen_udp("127.0.0.1:0".parse().unwrap(), Bomb { seen })
+        .unwrap();
+    let server = port.local_addr();
+    let seen = run_async(&reactor, async move {
+        let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let mut seen = Vec::new();
+        for payload in [&b"fine"[..], b"boom"] {
+            client.send_to(payload, server).await.unwrap();
+            let event = tokio::time::timeout(LIMIT, events.recv()).await;
+            seen.push(event.expect("an event within the limit").unwrap());
+        }
+        seen
+    });
+    assert_eq!(seen, ["datagram", "stopped"]);
+    assert!(port.handle().is_stopped());
+}

@@ -3,6 +3,7 @@
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -189,13 +190,13 @@ async fn drive<P: DatagramProtocol>(
 ) {
     let mut reactor_stopping = registry.stop_signal();
     let mut buffer = vec![0; core.max_size().saturating_add(1)];
-    core.start();
+    contained(&core, || core.start());
     while !core.is_stopped() {
         if core.is_paused() {
             tokio::select! {
                 biased;
                 _ = reactor_stopping.wait_for(|stopping| *stopping) => {
-                    core.stop().detach();
+                    contained(&core, || core.stop().detach());
                 }
                 () = udp.wake.notified() => {}
             }
@@ -204,26 +205,42 @@ async fn drive<P: DatagramProtocol>(
         tokio::select! {
             biased;
             _ = reactor_stopping.wait_for(|stopping| *stopping) => {
-                core.stop().detach();
+                contained(&core, || core.stop().detach());
             }
             () = udp.wake.notified() => {}
             // A refusal (ICMP port unreachable) on a connected socket is a pending socket
             // error, which does not make the socket readable.
             error = udp.pending_error() => match error.kind() {
-                io::ErrorKind::ConnectionRefused => core.refused(),
+                io::ErrorKind::ConnectionRefused => contained(&core, || core.refused()),
                 _ => tracing::debug!(%error, "datagram socket error"),
             },
             received = udp.socket.recv_from(&mut buffer) => match received {
                 Ok((length, from)) => {
-                    core.deliver(Bytes::copy_from_slice(&buffer[..length]), from);
+                    let datagram = Bytes::copy_from_slice(&buffer[..length]);
+                    contained(&core, || core.deliver(datagram, from));
                 }
-                Err(error) if error.kind() == io::ErrorKind::ConnectionRefused => core.refused(),
+                Err(error) if error.kind() == io::ErrorKind::ConnectionRefused => {
+                    contained(&core, || core.refused());
+                }
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
                 Err(error) => {
                     tracing::warn!(%error, "receiving a datagram failed; the port stops");
-                    core.stop().detach();
+                    contained(&core, || core.stop().detach());
                 }
             },
+        }
+    }
+}
+
+/// Runs `work` on the port core. A callback that panics stops the port (its `stopped`
+/// runs), as a panic aborts a connection, rather than ending the task with the port open
+/// and deaf; a `stopped` that panics ends it stopped all the same.
+fn contained<P: DatagramProtocol>(core: &PortCore<P>, work: impl FnOnce()) {
+    if catch_unwind(AssertUnwindSafe(work)).is_err() {
+        tracing::error!("a datagram protocol's callback panicked; the port stops");
+        let stopping = catch_unwind(AssertUnwindSafe(|| core.stop().detach()));
+        if stopping.is_err() {
+            tracing::error!("the datagram protocol's `stopped` panicked");
         }
     }
 }
