@@ -211,3 +211,48 @@ fn a_panicking_callback_stops_its_port_and_the_reactor_goes_on() {
     assert_eq!(seen, ["datagram", "stopped"]);
     assert!(port.handle().is_stopped());
 }
+
+/// Pauses reading on each datagram, reporting it.
+struct Pausing {
+    seen: mpsc::UnboundedSender<String>,
+}
+
+impl DatagramProtocol for Pausing {
+    fn datagram_received(&mut self, cx: &mut DatagramContext<'_>, data: Bytes, _: SocketAddr) {
+        cx.pause_reading();
+        let _ = self.seen.send(String::from_utf8_lossy(&data).into_owned());
+    }
+}
+
+#[test]
+fn a_paused_port_reads_nothing_until_resumed() {
+    let reactor = Reactor::new().unwrap();
+    let (seen, mut events) = mpsc::unbounded_channel();
+    let port = reactor
+        .listen_udp(
+            "127.0.0.1:0".parse().unwrap(),
+            Pausing { seen: seen.clone() },
+        )
+        .unwrap();
+    let server = port.local_addr();
+    let handle = port.handle().clone();
+    let seen = run_async(&reactor, async move {
+        let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        client.send_to(b"a", server).await.unwrap();
+        client.send_to(b"b", server).await.unwrap();
+        let mut order = Vec::new();
+        for _ in 0..2 {
+            let event = tokio::time::timeout(LIMIT, events.recv()).await;
+            order.push(event.expect("an event within the limit").unwrap());
+            let resumed = seen.clone();
+            handle.call(move |_, cx| {
+                let _ = resumed.send("resumed".to_string());
+                cx.resume_reading();
+            });
+            let event = tokio::time::timeout(LIMIT, events.recv()).await;
+            order.push(event.expect("an event within the limit").unwrap());
+        }
+        order
+    });
+    assert_eq!(seen, ["a", "resumed", "b", "resumed"]);
+}
