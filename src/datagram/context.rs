@@ -240,3 +240,86 @@ impl DatagramContext<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+    use std::net::{IpAddr, SocketAddr};
+
+    use super::{DatagramContext, PortState};
+    use crate::datagram::socket::DatagramSocket;
+    use crate::datagram::stats::Counters;
+    use crate::datagram::{DatagramError, DEFAULT_MAX_SIZE};
+
+    /// A socket whose sends all fail with one kind of error.
+    struct Failing(io::ErrorKind);
+
+    impl DatagramSocket for Failing {
+        fn send_to(&self, _: &[u8], _: SocketAddr) -> io::Result<()> {
+            Err(self.0.into())
+        }
+        fn send(&self, _: &[u8]) -> io::Result<()> {
+            Err(self.0.into())
+        }
+        fn connect(&self, _: SocketAddr) -> io::Result<()> {
+            Ok(())
+        }
+        fn local_addr(&self) -> io::Result<SocketAddr> {
+            Ok(([127, 0, 0, 1], 9).into())
+        }
+        fn set_broadcast(&self, _: bool) -> io::Result<()> {
+            Ok(())
+        }
+        fn join_group(&self, _: IpAddr) -> io::Result<()> {
+            Ok(())
+        }
+        fn leave_group(&self, _: IpAddr) -> io::Result<()> {
+            Ok(())
+        }
+        fn set_ttl(&self, _: u32) -> io::Result<()> {
+            Ok(())
+        }
+        fn set_loopback(&self, _: bool) -> io::Result<()> {
+            Ok(())
+        }
+        fn wake(&self) {}
+        fn close(&self) {}
+    }
+
+    fn write_through(kind: io::ErrorKind) -> (Result<(), DatagramError>, Counters) {
+        let socket = Failing(kind);
+        let mut state = PortState::new(DEFAULT_MAX_SIZE);
+        let counters = Counters::default();
+        let mut cx = DatagramContext {
+            socket: &socket,
+            state: &mut state,
+            counters: &counters,
+        };
+        let result = cx.write(b"x", ([127, 0, 0, 1], 10).into());
+        (result, counters)
+    }
+
+    #[test]
+    fn a_full_send_buffer_drops_the_datagram_and_counts_it() {
+        let (result, counters) = write_through(io::ErrorKind::WouldBlock);
+        assert!(result.is_ok(), "a drop is not an error");
+        let stats = counters.snapshot();
+        assert_eq!((stats.dropped, stats.sent), (1, 0));
+    }
+
+    #[test]
+    fn a_refused_send_is_a_typed_error_and_counted() {
+        let (result, counters) = write_through(io::ErrorKind::ConnectionRefused);
+        assert!(matches!(result, Err(DatagramError::Refused)));
+        assert_eq!(counters.snapshot().refused, 1);
+    }
+
+    #[test]
+    fn other_send_failures_are_io_errors() {
+        let (result, counters) = write_through(io::ErrorKind::PermissionDenied);
+        assert!(
+            matches!(result, Err(DatagramError::Io(error)) if error.kind() == io::ErrorKind::PermissionDenied)
+        );
+        assert_eq!(counters.snapshot(), Default::default());
+    }
+}
