@@ -72,6 +72,7 @@
 
 mod address;
 mod connection;
+pub mod datagram;
 mod defer;
 pub mod endpoints;
 mod error;

@@ -33,7 +33,7 @@ use child_process::{
 };
 
 /// The examples this file runs.
-const EXAMPLES: [&str; 16] = [
+const EXAMPLES: [&str; 17] = [
     "blocking_vs_async",
     "chat",
     "echo",
@@ -48,6 +48,7 @@ const EXAMPLES: [&str; 16] = [
     "line_echo",
     "slow_multiply",
     "slow_square",
+    "udp_echo",
     "websocket_client",
     "websocket_echo",
 ];
@@ -2328,4 +2329,60 @@ fn fate_refuses_a_chain_of_no_fuses() {
         Some(&"error: a chain has 1 to 1000 fuses")
     );
     assert!(run.stdout.is_empty());
+}
+
+#[test]
+fn udp_echo_client_prints_the_echo_of_each_argument_and_each_stdin_line() {
+    let server = start_server("udp_echo");
+    let arguments = run_example(
+        "udp_echo",
+        &["--connect", &server.address, "one", "two words"],
+    );
+    assert_eq!(arguments.success(), ["one", "two words"]);
+    let stdin = run_to_end(
+        example("udp_echo", &["--connect", &server.address]),
+        "udp_echo --connect (stdin)".to_string(),
+        Some("three\nfour\n"),
+    );
+    assert_eq!(stdin.success(), ["three", "four"]);
+}
+
+#[test]
+fn udp_echo_client_fails_on_a_refusal() {
+    let absent = std::net::UdpSocket::bind("127.0.0.1:0").expect("a UDP port on loopback");
+    let address = absent.local_addr().expect("its address").to_string();
+    drop(absent);
+    let run = run_example("udp_echo", &["--connect", &address, "hello"]);
+    assert_eq!(run.failure_with(1), format!("error: {address} refused"));
+}
+
+#[test]
+fn udp_echo_client_gives_up_after_its_retries() {
+    // Bound, so nothing refuses, but never answering.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").expect("a UDP port on loopback");
+    let address = silent.local_addr().expect("its address").to_string();
+    let run = run_example(
+        "udp_echo",
+        &[
+            "--connect",
+            &address,
+            "--timeout",
+            "0.05",
+            "--retries",
+            "2",
+            "hello",
+        ],
+    );
+    assert_eq!(
+        run.failure_with(1),
+        format!("error: no echo of \"hello\" from {address} after 3 tries")
+    );
+    let mut buffer = [0; 16];
+    silent
+        .set_read_timeout(Some(LIMIT))
+        .expect("a read timeout can be set");
+    for _ in 0..3 {
+        let (length, _) = silent.recv_from(&mut buffer).expect("each try arrived");
+        assert_eq!(&buffer[..length], b"hello");
+    }
 }

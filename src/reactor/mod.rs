@@ -14,6 +14,7 @@ mod registry;
 mod signals;
 mod stats;
 mod stream;
+mod udp;
 
 pub(crate) use self::connect::establish;
 pub use self::event_loop::Reactor;

@@ -16,6 +16,8 @@
 //!   [`stream_loopback`] does it for an async [`Connection`](crate::Connection).
 //! - [`MemoryReactor`] is a [`Network`](crate::Network) that records `listen` and
 //!   `connect` instead of opening sockets.
+//! - [`DatagramNetwork`] runs [`DatagramProtocol`](crate::datagram::DatagramProtocol)s
+//!   in memory on the fake clock, with seeded loss, duplication and reordering.
 //! - `TestCertificates` generates a throwaway CA and server certificate for TLS tests
 //!   (with the `test-certificates` feature).
 //!
@@ -54,6 +56,7 @@
 #[cfg(feature = "test-certificates")]
 mod certificates;
 mod clock;
+mod datagram_network;
 mod every_split;
 pub mod guide;
 mod loopback;
@@ -64,6 +67,7 @@ mod test_connection;
 #[cfg(feature = "test-certificates")]
 pub use self::certificates::TestCertificates;
 pub use self::clock::FakeClock;
+pub use self::datagram_network::{DatagramNetwork, Faults, MEMORY_RECEIVE_BUFFER};
 #[cfg(feature = "codec")]
 pub use self::every_split::every_split_decoder;
 pub use self::every_split::{every_split, EVERY_CHUNKING_UP_TO};
