@@ -30,7 +30,7 @@ use child_process::{
 };
 
 /// The examples this file runs.
-const EXAMPLES: [&str; 16] = [
+const EXAMPLES: [&str; 17] = [
     "blocking_vs_async",
     "chat",
     "echo",
@@ -45,6 +45,7 @@ const EXAMPLES: [&str; 16] = [
     "line_echo",
     "slow_multiply",
     "slow_square",
+    "stdio_lines",
     "websocket_client",
     "websocket_echo",
 ];
@@ -2330,4 +2331,32 @@ fn fate_refuses_a_chain_of_no_fuses() {
         Some(&"error: a chain has 1 to 1000 fuses")
     );
     assert!(run.stdout.is_empty());
+}
+
+/// `stdio_lines` answers each line of its stdin on its stdout, as a server answers a
+/// socket: sums, an error that does not end the session, and `quit`, after which nothing is
+/// read.
+#[test]
+fn stdio_lines_answers_each_line_of_stdin_until_quit() {
+    let run = run_to_end(
+        example("stdio_lines", &[]),
+        "stdio_lines".to_string(),
+        Some("1 2 3\n40 -2\r\nten\n\nquit\n7 7\n"),
+    );
+    assert_eq!(
+        run.success(),
+        ["6", "38", "error: not a number: ten", "0", "bye"]
+    );
+}
+
+/// The end of stdin ends `stdio_lines` as a peer's EOF ends a connection: every whole line
+/// is answered, the unfinished last one is not, and it exits 0.
+#[test]
+fn stdio_lines_exits_at_the_end_of_stdin() {
+    let run = run_to_end(
+        example("stdio_lines", &[]),
+        "stdio_lines".to_string(),
+        Some("5 5\n7"),
+    );
+    assert_eq!(run.success(), ["10"]);
 }
