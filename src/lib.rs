@@ -81,6 +81,7 @@ pub mod lines;
 mod log_limit;
 mod network;
 pub mod prelude;
+pub mod process;
 mod producer;
 mod protocol;
 mod reactor;

@@ -1,0 +1,270 @@
+//! Starting a child process and running its [`ProcessProtocol`]:
+//! [`Reactor::spawn_process`], and the task that carries the process's events to it.
+
+use std::io;
+use std::process::Stdio;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use tokio::io::{AsyncRead, AsyncWriteExt};
+use tokio::process::{Child, ChildStdin};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::io::ReaderStream;
+
+use super::transport::Request;
+use super::{ExitStatus, ProcessProtocol, ProcessTransport};
+use crate::{Error, Reactor};
+
+/// How much of a pipe is read at once.
+const READ_CHUNK: usize = 16 * 1024;
+
+impl Reactor {
+    /// Starts `command` as a child process whose events reach `protocol`: Twisted's
+    /// `reactor.spawnProcess`. The program, its arguments, environment and working
+    /// directory are `command`'s; its stdin, stdout and stderr become pipes to this
+    /// process (whatever `command` said).
+    ///
+    /// Returns the process's transport once it has started; `connection_made` runs next,
+    /// on the reactor. A program that cannot be started (missing, not executable) is
+    /// [`Error::SpawnFailed`], naming it. The child is reaped when it exits, and killed
+    /// (SIGKILL) if the reactor's runtime is dropped before then.
+    ///
+    /// # Examples
+    ///
+    /// Run `echo` and print what it says:
+    ///
+    /// ```no_run
+    /// use bytes::Bytes;
+    /// use torsade::process::{ExitStatus, ProcessProtocol, ProcessTransport};
+    /// use torsade::Reactor;
+    ///
+    /// struct Print(Reactor);
+    ///
+    /// impl ProcessProtocol for Print {
+    ///     fn out_received(&mut self, _: &mut ProcessTransport, data: Bytes) {
+    ///         print!("{}", String::from_utf8_lossy(&data));
+    ///     }
+    ///     fn process_ended(&mut self, _: &mut ProcessTransport, status: ExitStatus) {
+    ///         println!("echo ended: {status}");
+    ///         let _ = self.0.stop();
+    ///     }
+    /// }
+    ///
+    /// let reactor = Reactor::new()?;
+    /// let mut command = std::process::Command::new("echo");
+    /// command.arg("hello");
+    /// reactor.spawn_process(Print(reactor.clone()), command)?;
+    /// reactor.run()?;
+    /// # Ok::<(), torsade::Error>(())
+    /// ```
+    #[doc(alias = "spawnProcess")]
+    pub fn spawn_process<P: ProcessProtocol>(
+        &self,
+        protocol: P,
+        command: std::process::Command,
+    ) -> Result<ProcessTransport, Error> {
+        let (handle, _) = self.pick_loop();
+        let mut command = tokio::process::Command::from(command);
+        command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        // The pipes are registered with the loop's I/O driver: spawn inside it.
+        let mut child = {
+            let _inside = handle.enter();
+            command.spawn().map_err(|source| Error::SpawnFailed {
+                program: command
+                    .as_std()
+                    .get_program()
+                    .to_string_lossy()
+                    .into_owned(),
+                source,
+            })?
+        };
+        // A child just spawned and not yet waited for has an id.
+        let pid = child.id().unwrap_or_default();
+        let (requests, received) = mpsc::unbounded_channel();
+        let transport = ProcessTransport::new(pid, requests);
+        let pipes = Pipes {
+            stdin: child.stdin.take(),
+            stdout: child
+                .stdout
+                .take()
+                .map(|out| ReaderStream::with_capacity(out, READ_CHUNK)),
+            stderr: child
+                .stderr
+                .take()
+                .map(|err| ReaderStream::with_capacity(err, READ_CHUNK)),
+        };
+        tracing::debug!(pid, program = ?command.as_std().get_program(), "process started");
+        handle.spawn(run(protocol, transport.clone(), child, pipes, received));
+        Ok(transport)
+    }
+}
+
+/// The child's pipes, each `None` once closed.
+struct Pipes<O, E> {
+    stdin: Option<ChildStdin>,
+    stdout: Option<ReaderStream<O>>,
+    stderr: Option<ReaderStream<E>>,
+}
+
+/// What happened next to the process.
+enum Event {
+    Out(Option<io::Result<Bytes>>),
+    Err(Option<io::Result<Bytes>>),
+    StdinClosed,
+    Exited(io::Result<std::process::ExitStatus>),
+    Request(Option<Request>),
+}
+
+/// Runs the process to its end: its output, stdin closing and exit to `protocol`, the
+/// transport's requests to the process; `process_ended` once it has exited and both
+/// output pipes are closed.
+async fn run<P, O, E>(
+    mut protocol: P,
+    mut transport: ProcessTransport,
+    mut child: Child,
+    mut pipes: Pipes<O, E>,
+    mut requests: mpsc::UnboundedReceiver<Request>,
+) where
+    P: ProcessProtocol,
+    O: AsyncRead + Unpin,
+    E: AsyncRead + Unpin,
+{
+    let pid = transport.pid();
+    let (to_stdin, stdin_closed) = match pipes.stdin.take() {
+        Some(stdin) => {
+            let (writes, received) = mpsc::unbounded_channel();
+            let (closed, closed_seen) = oneshot::channel();
+            tokio::spawn(feed_stdin(stdin, received, closed));
+            (Some(writes), Some(closed_seen))
+        }
+        None => (None, None),
+    };
+    let mut to_stdin = to_stdin;
+    let mut stdin_closed = stdin_closed;
+    let mut exit: Option<ExitStatus> = None;
+    let mut requests_open = true;
+    protocol.connection_made(&mut transport);
+    while exit.is_none() || pipes.stdout.is_some() || pipes.stderr.is_some() {
+        let event = tokio::select! {
+            chunk = next_chunk(&mut pipes.stdout) => Event::Out(chunk),
+            chunk = next_chunk(&mut pipes.stderr) => Event::Err(chunk),
+            _ = wait_closed(&mut stdin_closed) => Event::StdinClosed,
+            status = child.wait(), if exit.is_none() => Event::Exited(status),
+            request = requests.recv(), if requests_open => Event::Request(request),
+        };
+        match event {
+            Event::Out(Some(Ok(data))) => protocol.out_received(&mut transport, data),
+            Event::Out(end) => {
+                log_read_error(pid, "stdout", end);
+                pipes.stdout = None;
+                protocol.out_connection_lost(&mut transport);
+            }
+            Event::Err(Some(Ok(data))) => protocol.err_received(&mut transport, data),
+            Event::Err(end) => {
+                log_read_error(pid, "stderr", end);
+                pipes.stderr = None;
+                protocol.err_connection_lost(&mut transport);
+            }
+            Event::StdinClosed => {
+                stdin_closed = None;
+                to_stdin = None;
+                protocol.in_connection_lost(&mut transport);
+            }
+            Event::Exited(status) => {
+                let status = match status {
+                    Ok(status) => ExitStatus::from(status),
+                    Err(error) => {
+                        // Waiting fails only if the child is not ours to wait for.
+                        tracing::warn!(pid, "cannot wait for the process: {error}");
+                        ExitStatus::Code(-1)
+                    }
+                };
+                tracing::debug!(pid, %status, "process exited");
+                exit = Some(status);
+                protocol.process_exited(&mut transport, status);
+            }
+            Event::Request(None) => requests_open = false,
+            Event::Request(Some(Request::Signal(signal))) => {
+                if exit.is_none() {
+                    send_signal(&mut child, pid, signal);
+                }
+            }
+            Event::Request(Some(request)) => {
+                if let Some(writes) = &to_stdin {
+                    // The stdin task ends only after the stdin_closed event, which drops
+                    // this sender first.
+                    let _ = writes.send(request);
+                }
+            }
+        }
+    }
+    let status = exit.unwrap_or(ExitStatus::Code(-1));
+    protocol.process_ended(&mut transport, status);
+}
+
+/// Writes what is asked to the child's stdin, in order, until asked to close it, the
+/// process stops reading, or the process's task ends; then closes it and says so.
+async fn feed_stdin(
+    mut stdin: ChildStdin,
+    mut writes: mpsc::UnboundedReceiver<Request>,
+    closed: oneshot::Sender<()>,
+) {
+    while let Some(Request::Write(data)) = writes.recv().await {
+        if let Err(error) = stdin.write_all(&data).await {
+            tracing::debug!("the process's stdin is closed: {error}");
+            break;
+        }
+    }
+    drop(stdin);
+    // The process's task may have ended already: nobody to tell.
+    let _ = closed.send(());
+}
+
+/// The next chunk of an output pipe; never, once it is closed.
+async fn next_chunk<R: AsyncRead + Unpin>(
+    pipe: &mut Option<ReaderStream<R>>,
+) -> Option<io::Result<Bytes>> {
+    match pipe {
+        Some(pipe) => pipe.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Stdin's closing; never, once it was seen.
+async fn wait_closed(closed: &mut Option<oneshot::Receiver<()>>) {
+    match closed {
+        // Either way the stdin task is gone: stdin is closed.
+        Some(closed) => {
+            let _ = closed.await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+fn log_read_error(pid: u32, pipe: &str, end: Option<io::Result<Bytes>>) {
+    if let Some(Err(error)) = end {
+        tracing::debug!(pid, "reading the process's {pipe} failed: {error}");
+    }
+}
+
+/// Sends `signal` to the child, which has not been reaped (so `pid` is still its own).
+fn send_signal(child: &mut Child, pid: u32, signal: super::Signal) {
+    #[cfg(unix)]
+    let sent = {
+        let _ = child;
+        signal.send(pid)
+    };
+    #[cfg(not(unix))]
+    let sent = match signal {
+        super::Signal::Kill => child.start_kill(),
+        _ => Err(io::Error::from(io::ErrorKind::Unsupported)),
+    };
+    match sent {
+        Ok(()) => tracing::debug!(pid, %signal, "signal sent"),
+        Err(error) => tracing::warn!(pid, %signal, "cannot send the signal: {error}"),
+    }
+}
