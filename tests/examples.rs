@@ -30,7 +30,7 @@ use child_process::{
 };
 
 /// The examples this file runs.
-const EXAMPLES: [&str; 17] = [
+const EXAMPLES: [&str; 18] = [
     "blocking_vs_async",
     "chat",
     "echo",
@@ -43,6 +43,7 @@ const EXAMPLES: [&str; 17] = [
     "greeting_server",
     "heartbeat",
     "line_echo",
+    "process_lines",
     "slow_multiply",
     "slow_square",
     "stdio_lines",
@@ -2359,4 +2360,61 @@ fn stdio_lines_exits_at_the_end_of_stdin() {
         Some("5 5\n7"),
     );
     assert_eq!(run.success(), ["10"]);
+}
+
+/// `process_lines` runs `cat` fed its own stdin, a line receiver on `cat`'s stdout: each
+/// line comes back numbered, then the status once stdin's end has closed `cat`'s.
+#[test]
+fn process_lines_numbers_the_lines_of_a_command_fed_its_stdin() {
+    let run = run_to_end(
+        example("process_lines", &["cat"]),
+        "process_lines cat".to_string(),
+        Some("first\nsecond\n"),
+    );
+    assert_eq!(
+        run.success(),
+        ["1: first", "2: second", "ended: exit code 0"]
+    );
+}
+
+/// The command's exit code and its stderr (this program's) come through; the output read
+/// before the end is all printed before the status.
+#[test]
+fn process_lines_reports_the_exit_code_after_the_output() {
+    let run = run_to_end(
+        example(
+            "process_lines",
+            &["sh", "-c", "echo one; echo oops >&2; echo two; exit 3"],
+        ),
+        "process_lines sh -c ...".to_string(),
+        None,
+    );
+    assert!(run.status.success(), "{}", run.described());
+    assert_eq!(
+        run.stdout_lines(),
+        ["1: one", "2: two", "ended: exit code 3"]
+    );
+    assert_eq!(run.stderr_lines(), ["oops"]);
+}
+
+#[test]
+fn process_lines_reports_a_command_killed_by_a_signal() {
+    let run = run_to_end(
+        example("process_lines", &["sh", "-c", "echo before; kill -TERM $$"]),
+        "process_lines sh -c 'kill -TERM $$'".to_string(),
+        None,
+    );
+    assert_eq!(run.success(), ["1: before", "ended: killed by signal 15"]);
+}
+
+#[test]
+fn process_lines_names_a_command_that_cannot_be_started() {
+    let missing = "torsade-example-no-such-program";
+    let run = run_to_end(
+        example("process_lines", &[missing]),
+        format!("process_lines {missing}"),
+        None,
+    );
+    let error = run.failure_with(1);
+    assert!(error.contains(missing), "{}", run.described());
 }

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use torsade::process::{ExitStatus, ProcessProtocol, ProcessTransport, Signal};
-use torsade::{Error, Reactor};
+use torsade::{Error, Reactor, Transport};
 
 /// What a process's protocol saw, in order.
 #[derive(Debug, Clone, PartialEq)]
@@ -287,4 +287,54 @@ fn a_missing_program_fails_the_spawn_naming_it() {
         other => panic!("expected SpawnFailed, got {other:?}"),
     }
     assert!(error.to_string().contains(missing), "{error}");
+}
+
+/// A line receiver sits on a child's stdout unchanged (`connect_process`): it reads `cat`'s
+/// lines, writes `cat`'s input, and half-closing the connection closes `cat`'s stdin.
+#[test]
+fn a_line_receiver_runs_on_a_childs_stdin_and_stdout() {
+    use torsade_protocols::{Line, LineContext, LineHandler, LineOnlyReceiver};
+
+    struct Lines {
+        lines: Vec<String>,
+        done: Option<tokio::sync::oneshot::Sender<Vec<String>>>,
+    }
+
+    impl LineHandler for Lines {
+        fn connection_made(&mut self, lines: &mut LineContext<'_>) {
+            lines.send_line(b"first");
+            lines.send_line(b"second");
+            lines.lose_write_connection();
+        }
+        fn line_received(&mut self, _: &mut LineContext<'_>, line: Line<'_>) {
+            self.lines
+                .push(String::from_utf8_lossy(line.as_bytes()).into_owned());
+        }
+        fn connection_lost(&mut self, _: torsade::DisconnectReason) {
+            if let Some(done) = self.done.take() {
+                let _ = done.send(std::mem::take(&mut self.lines));
+            }
+        }
+    }
+
+    let reactor = Reactor::new().unwrap();
+    let (done, lines) = tokio::sync::oneshot::channel();
+    let receiver = LineOnlyReceiver::new(Lines {
+        lines: Vec::new(),
+        done: Some(done),
+    });
+    let process = reactor
+        .connect_process(receiver, Command::new("cat"))
+        .unwrap();
+    let pid = process.process.pid();
+    let (status, lines) = common::run_async(&reactor, async move {
+        let _handle = process.connection.await.expect("connected");
+        let status = process.ended.await.expect("ended");
+        (status, lines.await.expect("the connection ends"))
+    });
+    assert_eq!(lines, ["first", "second"]);
+    assert_eq!(status, ExitStatus::Code(0));
+    if cfg!(target_os = "linux") {
+        assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
+    }
 }

@@ -61,12 +61,14 @@
 //! running when it stops is not configured here: their tasks end with the reactor's
 //! runtime, which kills them (SIGKILL).
 
+mod connected;
 mod protocol;
 mod signal;
 mod spawn;
 mod status;
 mod transport;
 
+pub use self::connected::ConnectedProcess;
 pub use self::protocol::ProcessProtocol;
 pub use self::signal::Signal;
 pub use self::status::ExitStatus;

@@ -8,6 +8,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 use tokio::io::{AsyncRead, AsyncWriteExt};
 use tokio::process::{Child, ChildStdin};
+use tokio::runtime::Handle;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::io::ReaderStream;
 
@@ -63,51 +64,94 @@ impl Reactor {
         protocol: P,
         command: std::process::Command,
     ) -> Result<ProcessTransport, Error> {
-        let (handle, _) = self.pick_loop();
-        let mut command = tokio::process::Command::from(command);
-        command
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        // The pipes are registered with the loop's I/O driver: spawn inside it.
-        let mut child = {
-            let _inside = handle.enter();
-            command.spawn().map_err(|source| Error::SpawnFailed {
-                program: command
-                    .as_std()
-                    .get_program()
-                    .to_string_lossy()
-                    .into_owned(),
-                source,
-            })?
-        };
-        // A child just spawned and not yet waited for has an id.
-        let pid = child.id().unwrap_or_default();
-        let (requests, received) = mpsc::unbounded_channel();
-        let transport = ProcessTransport::new(pid, requests);
+        let mut started = start(self, command, Stdio::piped())?;
         let pipes = Pipes {
-            stdin: child.stdin.take(),
-            stdout: child
-                .stdout
-                .take()
-                .map(|out| ReaderStream::with_capacity(out, READ_CHUNK)),
-            stderr: child
-                .stderr
-                .take()
-                .map(|err| ReaderStream::with_capacity(err, READ_CHUNK)),
+            stdin: started.child.stdin.take(),
+            stdout: started.child.stdout.take().map(read_chunks),
+            stderr: started.child.stderr.take().map(read_chunks),
         };
-        tracing::debug!(pid, program = ?command.as_std().get_program(), "process started");
-        handle.spawn(run(protocol, transport.clone(), child, pipes, received));
-        Ok(transport)
+        Ok(started.run(protocol, pipes))
     }
 }
 
+/// A child just started: its pipes not handed out yet, its events not yet running.
+pub(super) struct Started {
+    handle: Handle,
+    pub(super) child: Child,
+    transport: ProcessTransport,
+    requests: mpsc::UnboundedReceiver<Request>,
+}
+
+/// Starts `command` on one of `reactor`'s loops with piped stdin and stdout and `stderr`,
+/// killed if its task is dropped before it is reaped.
+pub(super) fn start(
+    reactor: &Reactor,
+    command: std::process::Command,
+    stderr: Stdio,
+) -> Result<Started, Error> {
+    let (handle, _) = reactor.pick_loop();
+    let mut command = tokio::process::Command::from(command);
+    command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .kill_on_drop(true);
+    let program = command
+        .as_std()
+        .get_program()
+        .to_string_lossy()
+        .into_owned();
+    // The pipes are registered with the loop's I/O driver: spawn inside it.
+    let child = {
+        let _inside = handle.enter();
+        command.spawn().map_err(|source| Error::SpawnFailed {
+            program: program.clone(),
+            source,
+        })?
+    };
+    // A child just spawned and not yet waited for has an id.
+    let pid = child.id().unwrap_or_default();
+    tracing::debug!(pid, program, "process started");
+    let (requests, received) = mpsc::unbounded_channel();
+    Ok(Started {
+        handle,
+        child,
+        transport: ProcessTransport::new(pid, requests),
+        requests: received,
+    })
+}
+
+impl Started {
+    /// Runs the process's events to `protocol`, on its loop, with the pipes in `pipes`
+    /// (those not there count as closed already).
+    pub(super) fn run<P, O, E>(self, protocol: P, pipes: Pipes<O, E>) -> ProcessTransport
+    where
+        P: ProcessProtocol,
+        O: AsyncRead + Send + Unpin + 'static,
+        E: AsyncRead + Send + Unpin + 'static,
+    {
+        let transport = self.transport.clone();
+        self.handle.spawn(run(
+            protocol,
+            self.transport,
+            self.child,
+            pipes,
+            self.requests,
+        ));
+        transport
+    }
+}
+
+/// An output pipe read in chunks.
+fn read_chunks<R: AsyncRead>(pipe: R) -> ReaderStream<R> {
+    ReaderStream::with_capacity(pipe, READ_CHUNK)
+}
+
 /// The child's pipes, each `None` once closed.
-struct Pipes<O, E> {
-    stdin: Option<ChildStdin>,
-    stdout: Option<ReaderStream<O>>,
-    stderr: Option<ReaderStream<E>>,
+pub(super) struct Pipes<O, E> {
+    pub(super) stdin: Option<ChildStdin>,
+    pub(super) stdout: Option<ReaderStream<O>>,
+    pub(super) stderr: Option<ReaderStream<E>>,
 }
 
 /// What happened next to the process.

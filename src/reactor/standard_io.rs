@@ -1,10 +1,9 @@
 //! The program's own standard input and output as a connection: [`Reactor::standard_io`]
 //! (Twisted's `stdio.StandardIO`).
 
-use std::sync::{Mutex, PoisonError};
-
 use super::Reactor;
-use crate::{Address, ClientFactory, Deferred, Protocol, ProtocolFactory, ProtocolHandle};
+use crate::factory::OnceFactory;
+use crate::{Address, Deferred, Protocol, ProtocolHandle};
 
 impl Reactor {
     /// Runs `protocol` on this program's standard input and output, as on a socket: what
@@ -52,25 +51,6 @@ impl Reactor {
     pub fn standard_io<P: Protocol>(&self, protocol: P) -> Deferred<ProtocolHandle<P>> {
         let stream = tokio::io::join(tokio::io::stdin(), tokio::io::stdout());
         let name = Address::named("stdio");
-        self.connect_stream(stream, name.clone(), name, Once(Mutex::new(Some(protocol))))
-    }
-}
-
-/// A factory that hands out one protocol, given beforehand.
-struct Once<P>(Mutex<Option<P>>);
-
-impl<P: Protocol> ProtocolFactory for Once<P> {
-    type Protocol = P;
-
-    fn build_protocol(&self, _: &Address) -> Option<P> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).take()
-    }
-}
-
-impl<P: Protocol> ClientFactory for Once<P> {}
-
-impl<P> std::fmt::Debug for Once<P> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Once")
+        self.connect_stream(stream, name.clone(), name, OnceFactory::new(protocol))
     }
 }
