@@ -73,3 +73,4 @@ pub use self::protocol::ProcessProtocol;
 pub use self::signal::Signal;
 pub use self::status::ExitStatus;
 pub use self::transport::ProcessTransport;
+pub(crate) use self::transport::Request;
