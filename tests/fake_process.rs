@@ -63,6 +63,7 @@ fn process_ended_comes_last_once_the_exit_and_both_pipes_are_seen_in_any_order()
             "err late",
             "err lost",
             "out lost",
+            "in lost",
             "ended exit code 0"
         ]
     );
@@ -80,6 +81,7 @@ fn process_ended_comes_last_once_the_exit_and_both_pipes_are_seen_in_any_order()
             "out lost".into(),
             "err lost".into(),
             "exited killed by signal 9".into(),
+            "in lost".into(),
             "ended killed by signal 9".into()
         ]
     );

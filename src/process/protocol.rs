@@ -13,8 +13,10 @@ use super::{ExitStatus, ProcessTransport};
 /// The order: `connection_made` first; then `out_received`, `err_received` and the three
 /// `*_connection_lost` as they happen, and `process_exited` once the process has exited
 /// (its pipes may still hold output, delivered after it); `process_ended` last, exactly
-/// once, after the exit and after stdout and stderr are both closed. By then the process
-/// is reaped: its pid is no longer its own.
+/// once, after the exit and after stdout and stderr are both closed. Each
+/// `*_connection_lost` comes exactly once, before `process_ended` (a stdin still open when
+/// the process ends is closed with it). By then the process is reaped: its pid is no
+/// longer its own.
 ///
 /// # Examples
 ///

@@ -165,7 +165,7 @@ enum Event {
 
 /// Runs the process to its end: its output, stdin closing and exit to `protocol`, the
 /// transport's requests to the process; `process_ended` once it has exited and both
-/// output pipes are closed.
+/// output pipes are closed, after `in_connection_lost` if that had not come yet.
 async fn run<P, O, E>(
     mut protocol: P,
     mut transport: ProcessTransport,
@@ -245,6 +245,12 @@ async fn run<P, O, E>(
                 }
             }
         }
+    }
+    if stdin_closed.is_some() {
+        // The process is gone: its stdin is closed with it (the stdin task drops the pipe
+        // once it sees its channel closed).
+        drop(to_stdin);
+        protocol.in_connection_lost(&mut transport);
     }
     let status = exit.unwrap_or(ExitStatus::Code(-1));
     protocol.process_ended(&mut transport, status);

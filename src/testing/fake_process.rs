@@ -220,6 +220,9 @@ impl<P: ProcessProtocol> FakeProcess<P> {
         self.apply_requests();
         if let (Some(status), false, false) = (self.exit, self.stdout_open, self.stderr_open) {
             if self.requests.is_some() {
+                // As on a real child, stdin is closed with the process.
+                self.stdin_lost();
+                self.apply_requests();
                 self.protocol.process_ended(&mut self.transport, status);
                 self.apply_requests();
                 // Requests from now on are ignored, as by an ended process's task.
