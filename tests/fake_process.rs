@@ -145,3 +145,68 @@ fn signals_are_recorded_until_the_exit() {
     process.close_stderr();
     assert!(process.transport().is_ended());
 }
+
+/// A scripted process on the fake clock, against a protocol with a timer of its own: a
+/// watchdog that sends SIGTERM if the process is silent for 5 s. The steps and the timer
+/// run in time order.
+#[test]
+fn a_scripted_process_plays_its_steps_in_time_order_with_the_protocols_timers() {
+    use std::time::Duration;
+    use torsade::testing::{FakeClock, ProcessStep};
+    use torsade::DelayedCall;
+
+    struct Watchdog {
+        clock: FakeClock,
+        timer: Option<DelayedCall>,
+        lines: Vec<Bytes>,
+    }
+
+    impl Watchdog {
+        fn arm(&mut self, process: &ProcessTransport) {
+            if let Some(timer) = self.timer.take() {
+                let _ = timer.cancel();
+            }
+            let process = process.clone();
+            self.timer = Some(self.clock.call_later(Duration::from_secs(5), move || {
+                process.signal_process(Signal::Term);
+            }));
+        }
+    }
+
+    impl ProcessProtocol for Watchdog {
+        fn connection_made(&mut self, process: &mut ProcessTransport) {
+            self.arm(process);
+        }
+        fn out_received(&mut self, process: &mut ProcessTransport, data: Bytes) {
+            self.lines.push(data);
+            self.arm(process);
+        }
+        fn process_ended(&mut self, _: &mut ProcessTransport, _: ExitStatus) {}
+    }
+
+    let clock = FakeClock::new();
+    let mut process = FakeProcess::new(Watchdog {
+        clock: clock.clone(),
+        timer: None,
+        lines: Vec::new(),
+    });
+    let second = |s| Duration::from_secs(s);
+    process.script(
+        &clock,
+        [
+            (second(4), ProcessStep::Out(Bytes::from_static(b"one"))),
+            (second(8), ProcessStep::Out(Bytes::from_static(b"two"))),
+            (second(20), ProcessStep::Exit(ExitStatus::Code(0))),
+        ],
+    );
+    process.advance(&clock, second(12));
+    assert_eq!(process.protocol().lines, ["one", "two"]);
+    assert_eq!(process.signals(), [], "never silent for 5 s yet");
+    process.advance(&clock, second(1));
+    assert_eq!(process.signals(), [Signal::Term], "silent from 8 s to 13 s");
+    process.advance(&clock, second(10));
+    assert!(!process.is_ended(), "stdout and stderr are still open");
+    process.play(ProcessStep::CloseStdout);
+    process.play(ProcessStep::CloseStderr);
+    assert!(process.is_ended());
+}

@@ -1,9 +1,31 @@
 //! A child process in memory for testing a [`ProcessProtocol`]: [`FakeProcess`].
 
+use std::collections::VecDeque;
+use std::time::Duration;
+
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
+use super::FakeClock;
 use crate::process::{ExitStatus, ProcessProtocol, ProcessTransport, Request, Signal};
+use crate::Clock;
+
+/// One thing a scripted [`FakeProcess`] does ([`FakeProcess::script`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProcessStep {
+    /// Prints on stdout ([`FakeProcess::out`]).
+    Out(Bytes),
+    /// Prints on stderr ([`FakeProcess::err`]).
+    Err(Bytes),
+    /// Closes stdout ([`FakeProcess::close_stdout`]).
+    CloseStdout,
+    /// Closes stderr ([`FakeProcess::close_stderr`]).
+    CloseStderr,
+    /// Stops reading stdin ([`FakeProcess::close_stdin`]).
+    CloseStdin,
+    /// Exits ([`FakeProcess::exit`]).
+    Exit(ExitStatus),
+}
 
 /// A [`ProcessProtocol`] run against a scripted process, with no process: the test plays
 /// the child (its output, the closing of its pipes, its exit) and reads what the protocol
@@ -66,6 +88,8 @@ pub struct FakeProcess<P: ProcessProtocol> {
     stderr_open: bool,
     exit: Option<ExitStatus>,
     signals: Vec<Signal>,
+    /// Scripted steps, by the clock time they are due, in order.
+    script: VecDeque<(Duration, ProcessStep)>,
 }
 
 impl<P: ProcessProtocol> FakeProcess<P> {
@@ -90,6 +114,7 @@ impl<P: ProcessProtocol> FakeProcess<P> {
             stderr_open: true,
             exit: None,
             signals: Vec::new(),
+            script: VecDeque::new(),
         };
         process.protocol.connection_made(&mut process.transport);
         process.apply_requests();
@@ -155,6 +180,47 @@ impl<P: ProcessProtocol> FakeProcess<P> {
         self.exit = Some(status);
         self.protocol.process_exited(&mut self.transport, status);
         self.after_a_pipe_or_the_exit();
+    }
+
+    /// Scripts the process on `clock`: each step is played when the clock reaches its
+    /// time (given from the clock's time now), through [`advance`](FakeProcess::advance);
+    /// steps due at the same time are played in the order given.
+    pub fn script(
+        &mut self,
+        clock: &FakeClock,
+        steps: impl IntoIterator<Item = (Duration, ProcessStep)>,
+    ) {
+        let now = clock.now();
+        self.script
+            .extend(steps.into_iter().map(|(delay, step)| (now + delay, step)));
+        self.script.make_contiguous().sort_by_key(|(due, _)| *due);
+    }
+
+    /// Moves `clock` forward by `amount`, playing each scripted step and running each of
+    /// the clock's calls (the protocol's timers, say) at its own due time, in time order.
+    pub fn advance(&mut self, clock: &FakeClock, amount: Duration) {
+        let until = clock.now() + amount;
+        while let Some((due, _)) = self.script.front().filter(|(due, _)| *due <= until) {
+            clock.advance(due.saturating_sub(clock.now()));
+            self.apply_requests();
+            if let Some((_, step)) = self.script.pop_front() {
+                self.play(step);
+            }
+        }
+        clock.advance(until.saturating_sub(clock.now()));
+        self.apply_requests();
+    }
+
+    /// Does `step` now.
+    pub fn play(&mut self, step: ProcessStep) {
+        match step {
+            ProcessStep::Out(data) => self.out(&data),
+            ProcessStep::Err(data) => self.err(&data),
+            ProcessStep::CloseStdout => self.close_stdout(),
+            ProcessStep::CloseStderr => self.close_stderr(),
+            ProcessStep::CloseStdin => self.close_stdin(),
+            ProcessStep::Exit(status) => self.exit(status),
+        }
     }
 
     /// What the protocol wrote to the process's stdin since the last call.

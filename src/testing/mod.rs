@@ -68,7 +68,7 @@ pub use self::clock::FakeClock;
 #[cfg(feature = "codec")]
 pub use self::every_split::every_split_decoder;
 pub use self::every_split::{every_split, EVERY_CHUNKING_UP_TO};
-pub use self::fake_process::FakeProcess;
+pub use self::fake_process::{FakeProcess, ProcessStep};
 pub use self::loopback::{stream_loopback, Loopback, Side, MAX_PUMP_ROUNDS};
 pub use self::memory_reactor::MemoryReactor;
 pub use self::memory_stream::MemoryStream;
