@@ -16,6 +16,9 @@
 //!   [`stream_loopback`] does it for an async [`Connection`](crate::Connection).
 //! - [`MemoryReactor`] is a [`Network`](crate::Network) that records `listen` and
 //!   `connect` instead of opening sockets.
+//! - [`FakeProcess`] runs a [`ProcessProtocol`](crate::process::ProcessProtocol) against
+//!   a child process played by the test (step by step, or [`ProcessStep`]s scripted on a
+//!   [`FakeClock`]), recording what it wrote to stdin and the signals it sent.
 //! - `TestCertificates` generates a throwaway CA and server certificate for TLS tests
 //!   (with the `test-certificates` feature).
 //!
