@@ -333,3 +333,43 @@ fn a_line_receiver_runs_on_a_childs_stdin_and_stdout() {
         assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
     }
 }
+
+/// A callback that panics is logged and its process killed, not left running: a second
+/// child (`tail --pid`, which ends when that pid is gone) sees it die.
+#[test]
+fn a_panicking_callback_kills_its_process() {
+    struct Panics;
+    impl ProcessProtocol for Panics {
+        fn out_received(&mut self, _: &mut ProcessTransport, _: Bytes) {
+            panic!("out_received gave up");
+        }
+        fn process_ended(&mut self, _: &mut ProcessTransport, _: ExitStatus) {}
+    }
+
+    let mut watcher_status = None;
+    let logs = common::capture_logs(|| {
+        let reactor = Reactor::new().unwrap();
+        let doomed = reactor
+            .spawn_process(Panics, sh("echo ready; exec sleep 30"))
+            .unwrap();
+        let mut tail = Command::new("tail");
+        tail.args(["-s", "0.05", "-f", "/dev/null", "--pid"])
+            .arg(doomed.pid().to_string());
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let watcher = Recorder {
+            seen: seen.clone(),
+            on_made: Box::new(|_| {}),
+            reactor: reactor.clone(),
+            pid_in_use_at_end: Arc::default(),
+        };
+        reactor.spawn_process(watcher, tail).unwrap();
+        common::run_bounded(&reactor, common::LIMIT);
+        watcher_status = seen.lock().unwrap().last().cloned();
+        assert!(doomed.is_ended());
+    });
+    assert_eq!(watcher_status, Some(Seen::Ended(ExitStatus::Code(0))));
+    assert!(
+        logs.contains("panicked") && logs.contains("out_received gave up"),
+        "{logs}"
+    );
+}

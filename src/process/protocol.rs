@@ -18,6 +18,9 @@ use super::{ExitStatus, ProcessTransport};
 /// the process ends is closed with it). By then the process is reaped: its pid is no
 /// longer its own.
 ///
+/// A callback that panics ends the process's events: the panic is logged and the process
+/// killed (SIGKILL); no further callback runs.
+///
 /// # Examples
 ///
 /// Collect what a shell prints on stdout and on stderr, apart:

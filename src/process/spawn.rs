@@ -2,6 +2,7 @@
 //! [`Reactor::spawn_process`], and the task that carries the process's events to it.
 
 use std::io;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::process::Stdio;
 
 use bytes::Bytes;
@@ -167,8 +168,8 @@ enum Event {
 /// transport's requests to the process; `process_ended` once it has exited and both
 /// output pipes are closed, after `in_connection_lost` if that had not come yet.
 async fn run<P, O, E>(
-    mut protocol: P,
-    mut transport: ProcessTransport,
+    protocol: P,
+    transport: ProcessTransport,
     mut child: Child,
     mut pipes: Pipes<O, E>,
     mut requests: mpsc::UnboundedReceiver<Request>,
@@ -178,6 +179,11 @@ async fn run<P, O, E>(
     E: AsyncRead + Unpin,
 {
     let pid = transport.pid();
+    let mut protocol = Callbacks {
+        protocol,
+        transport,
+        panicked: false,
+    };
     let (to_stdin, stdin_closed) = match pipes.stdin.take() {
         Some(stdin) => {
             let (writes, received) = mpsc::unbounded_channel();
@@ -191,8 +197,9 @@ async fn run<P, O, E>(
     let mut stdin_closed = stdin_closed;
     let mut exit: Option<ExitStatus> = None;
     let mut requests_open = true;
-    protocol.connection_made(&mut transport);
-    while exit.is_none() || pipes.stdout.is_some() || pipes.stderr.is_some() {
+    protocol.call(|p, t| p.connection_made(t));
+    while !protocol.panicked && (exit.is_none() || pipes.stdout.is_some() || pipes.stderr.is_some())
+    {
         let event = tokio::select! {
             chunk = next_chunk(&mut pipes.stdout) => Event::Out(chunk),
             chunk = next_chunk(&mut pipes.stderr) => Event::Err(chunk),
@@ -201,22 +208,22 @@ async fn run<P, O, E>(
             request = requests.recv(), if requests_open => Event::Request(request),
         };
         match event {
-            Event::Out(Some(Ok(data))) => protocol.out_received(&mut transport, data),
+            Event::Out(Some(Ok(data))) => protocol.call(|p, t| p.out_received(t, data)),
             Event::Out(end) => {
                 log_read_error(pid, "stdout", end);
                 pipes.stdout = None;
-                protocol.out_connection_lost(&mut transport);
+                protocol.call(|p, t| p.out_connection_lost(t));
             }
-            Event::Err(Some(Ok(data))) => protocol.err_received(&mut transport, data),
+            Event::Err(Some(Ok(data))) => protocol.call(|p, t| p.err_received(t, data)),
             Event::Err(end) => {
                 log_read_error(pid, "stderr", end);
                 pipes.stderr = None;
-                protocol.err_connection_lost(&mut transport);
+                protocol.call(|p, t| p.err_connection_lost(t));
             }
             Event::StdinClosed => {
                 stdin_closed = None;
                 to_stdin = None;
-                protocol.in_connection_lost(&mut transport);
+                protocol.call(|p, t| p.in_connection_lost(t));
             }
             Event::Exited(status) => {
                 let status = match status {
@@ -229,7 +236,7 @@ async fn run<P, O, E>(
                 };
                 tracing::debug!(pid, %status, "process exited");
                 exit = Some(status);
-                protocol.process_exited(&mut transport, status);
+                protocol.call(|p, t| p.process_exited(t, status));
             }
             Event::Request(None) => requests_open = false,
             Event::Request(Some(Request::Signal(signal))) => {
@@ -246,14 +253,50 @@ async fn run<P, O, E>(
             }
         }
     }
+    if protocol.panicked {
+        if exit.is_none() {
+            // Killed and waited for, so that it is reaped now rather than left a zombie.
+            if let Err(error) = child.start_kill() {
+                tracing::warn!(pid, "cannot kill the process: {error}");
+            }
+            let _ = child.wait().await;
+        }
+        return;
+    }
     if stdin_closed.is_some() {
         // The process is gone: its stdin is closed with it (the stdin task drops the pipe
         // once it sees its channel closed).
         drop(to_stdin);
-        protocol.in_connection_lost(&mut transport);
+        protocol.call(|p, t| p.in_connection_lost(t));
     }
     let status = exit.unwrap_or(ExitStatus::Code(-1));
-    protocol.process_ended(&mut transport, status);
+    protocol.call(|p, t| p.process_ended(t, status));
+}
+
+/// The protocol and its transport, each callback run with a panic caught: after one,
+/// nothing more is called and the process is killed.
+struct Callbacks<P> {
+    protocol: P,
+    transport: ProcessTransport,
+    panicked: bool,
+}
+
+impl<P: ProcessProtocol> Callbacks<P> {
+    fn call(&mut self, callback: impl FnOnce(&mut P, &mut ProcessTransport)) {
+        if self.panicked {
+            return;
+        }
+        let (protocol, transport) = (&mut self.protocol, &mut self.transport);
+        let called = catch_unwind(AssertUnwindSafe(|| callback(protocol, transport)));
+        if let Err(payload) = called {
+            self.panicked = true;
+            let error = Error::from_panic(&*payload);
+            tracing::error!(
+                pid = self.transport.pid(),
+                "a ProcessProtocol callback panicked; killing the process: {error}"
+            );
+        }
+    }
 }
 
 /// Writes what is asked to the child's stdin, in order, until asked to close it, the
