@@ -184,7 +184,7 @@ async fn run<P, O, E>(
         transport,
         panicked: false,
     };
-    let (to_stdin, stdin_closed) = match pipes.stdin.take() {
+    let (mut to_stdin, mut stdin_closed) = match pipes.stdin.take() {
         Some(stdin) => {
             let (writes, received) = mpsc::unbounded_channel();
             let (closed, closed_seen) = oneshot::channel();
@@ -193,8 +193,6 @@ async fn run<P, O, E>(
         }
         None => (None, None),
     };
-    let mut to_stdin = to_stdin;
-    let mut stdin_closed = stdin_closed;
     let mut exit: Option<ExitStatus> = None;
     let mut requests_open = true;
     protocol.call(|p, t| p.connection_made(t));
@@ -246,8 +244,8 @@ async fn run<P, O, E>(
             }
             Event::Request(Some(request)) => {
                 if let Some(writes) = &to_stdin {
-                    // The stdin task ends only after the stdin_closed event, which drops
-                    // this sender first.
+                    // Fails only if stdin has just closed (the process stopped reading):
+                    // the request goes nowhere, as a write to a closed pipe would.
                     let _ = writes.send(request);
                 }
             }
@@ -269,6 +267,7 @@ async fn run<P, O, E>(
         drop(to_stdin);
         protocol.call(|p, t| p.in_connection_lost(t));
     }
+    // The loop ends, with no panic, only once the exit is seen.
     let status = exit.unwrap_or(ExitStatus::Code(-1));
     protocol.call(|p, t| p.process_ended(t, status));
 }
