@@ -49,6 +49,17 @@ pub enum Error {
         source: io::Error,
     },
 
+    /// A child process could not be started (Twisted's `spawnProcess` raising): the
+    /// program does not exist, is not executable, or the system refused.
+    #[error("cannot start {program}: {source}")]
+    SpawnFailed {
+        /// The program that was asked for, as given.
+        program: String,
+        /// What the operating system said (`NotFound` for a missing program).
+        #[source]
+        source: io::Error,
+    },
+
     /// An outgoing connection did not complete in time.
     #[error("connection to {address} timed out after {timeout:?}")]
     ConnectTimeout {

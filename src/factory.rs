@@ -5,7 +5,7 @@
 //! built (it is `Sync`): keep shared state there, behind a `Mutex` or atomics.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::{Address, DisconnectReason, Error, Protocol};
 
@@ -176,5 +176,31 @@ where
 impl<F> fmt::Debug for FnFactory<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FnFactory").finish_non_exhaustive()
+    }
+}
+
+/// A factory that hands out one protocol, given beforehand, for a connection made once
+/// (standard I/O, a child process's pipes).
+pub(crate) struct OnceFactory<P>(Mutex<Option<P>>);
+
+impl<P> OnceFactory<P> {
+    pub(crate) fn new(protocol: P) -> OnceFactory<P> {
+        OnceFactory(Mutex::new(Some(protocol)))
+    }
+}
+
+impl<P: Protocol> ProtocolFactory for OnceFactory<P> {
+    type Protocol = P;
+
+    fn build_protocol(&self, _: &Address) -> Option<P> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).take()
+    }
+}
+
+impl<P: Protocol> ClientFactory for OnceFactory<P> {}
+
+impl<P> fmt::Debug for OnceFactory<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("OnceFactory")
     }
 }

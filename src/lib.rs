@@ -82,6 +82,7 @@ pub mod lines;
 mod log_limit;
 mod network;
 pub mod prelude;
+pub mod process;
 mod producer;
 mod protocol;
 mod reactor;

@@ -18,7 +18,7 @@ mod refused_port;
 
 use refused_port::RefusedPort;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -33,7 +33,7 @@ use child_process::{
 };
 
 /// The examples this file runs.
-const EXAMPLES: [&str; 17] = [
+const EXAMPLES: [&str; 19] = [
     "blocking_vs_async",
     "chat",
     "echo",
@@ -46,8 +46,10 @@ const EXAMPLES: [&str; 17] = [
     "greeting_server",
     "heartbeat",
     "line_echo",
+    "process_lines",
     "slow_multiply",
     "slow_square",
+    "stdio_lines",
     "udp_echo",
     "websocket_client",
     "websocket_echo",
@@ -1479,7 +1481,7 @@ fn length_prefixed_refuses_a_mode_or_engine_it_does_not_know_and_a_client_withou
 #[cfg(feature = "codec")]
 #[test]
 fn a_length_prefixed_client_fails_with_one_line_without_a_server_or_a_reply() {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
     let address = listener.local_addr().expect("a bound address").to_string();
     for engine in ["frames", "codec"] {
         // The server reads the request and hangs up without answering (having read it
@@ -2385,4 +2387,89 @@ fn udp_echo_client_gives_up_after_its_retries() {
         let (length, _) = silent.recv_from(&mut buffer).expect("each try arrived");
         assert_eq!(&buffer[..length], b"hello");
     }
+}
+
+/// `stdio_lines` answers each line of its stdin on its stdout, as a server answers a
+/// socket: sums, an error that does not end the session, and `quit`, after which nothing is
+/// read.
+#[test]
+fn stdio_lines_answers_each_line_of_stdin_until_quit() {
+    let run = run_to_end(
+        example("stdio_lines", &[]),
+        "stdio_lines".to_string(),
+        Some("1 2 3\n40 -2\r\nten\n\nquit\n7 7\n"),
+    );
+    assert_eq!(
+        run.success(),
+        ["6", "38", "error: not a number: ten", "0", "bye"]
+    );
+}
+
+/// The end of stdin ends `stdio_lines` as a peer's EOF ends a connection: every whole line
+/// is answered, the unfinished last one is not, and it exits 0.
+#[test]
+fn stdio_lines_exits_at_the_end_of_stdin() {
+    let run = run_to_end(
+        example("stdio_lines", &[]),
+        "stdio_lines".to_string(),
+        Some("5 5\n7"),
+    );
+    assert_eq!(run.success(), ["10"]);
+}
+
+/// `process_lines` runs `cat` fed its own stdin, a line receiver on `cat`'s stdout: each
+/// line comes back numbered, then the status once stdin's end has closed `cat`'s.
+#[test]
+fn process_lines_numbers_the_lines_of_a_command_fed_its_stdin() {
+    let run = run_to_end(
+        example("process_lines", &["cat"]),
+        "process_lines cat".to_string(),
+        Some("first\nsecond\n"),
+    );
+    assert_eq!(
+        run.success(),
+        ["1: first", "2: second", "ended: exit code 0"]
+    );
+}
+
+/// The command's exit code and its stderr (this program's) come through; the output read
+/// before the end is all printed before the status.
+#[test]
+fn process_lines_reports_the_exit_code_after_the_output() {
+    let run = run_to_end(
+        example(
+            "process_lines",
+            &["sh", "-c", "echo one; echo oops >&2; echo two; exit 3"],
+        ),
+        "process_lines sh -c ...".to_string(),
+        None,
+    );
+    assert!(run.status.success(), "{}", run.described());
+    assert_eq!(
+        run.stdout_lines(),
+        ["1: one", "2: two", "ended: exit code 3"]
+    );
+    assert_eq!(run.stderr_lines(), ["oops"]);
+}
+
+#[test]
+fn process_lines_reports_a_command_killed_by_a_signal() {
+    let run = run_to_end(
+        example("process_lines", &["sh", "-c", "echo before; kill -TERM $$"]),
+        "process_lines sh -c 'kill -TERM $$'".to_string(),
+        None,
+    );
+    assert_eq!(run.success(), ["1: before", "ended: killed by signal 15"]);
+}
+
+#[test]
+fn process_lines_names_a_command_that_cannot_be_started() {
+    let missing = "torsade-example-no-such-program";
+    let run = run_to_end(
+        example("process_lines", &[missing]),
+        format!("process_lines {missing}"),
+        None,
+    );
+    let error = run.failure_with(1);
+    assert!(error.contains(missing), "{}", run.described());
 }

@@ -12,6 +12,7 @@ mod listen;
 mod loops;
 mod registry;
 mod signals;
+mod standard_io;
 mod stats;
 mod stream;
 mod udp;

@@ -18,6 +18,9 @@
 //!   `connect` instead of opening sockets.
 //! - [`DatagramNetwork`] runs [`DatagramProtocol`](crate::datagram::DatagramProtocol)s
 //!   in memory on the fake clock, with seeded loss, duplication and reordering.
+//! - [`FakeProcess`] runs a [`ProcessProtocol`](crate::process::ProcessProtocol) against
+//!   a child process played by the test (step by step, or [`ProcessStep`]s scripted on a
+//!   [`FakeClock`]), recording what it wrote to stdin and the signals it sent.
 //! - `TestCertificates` generates a throwaway CA and server certificate for TLS tests
 //!   (with the `test-certificates` feature).
 //!
@@ -58,6 +61,7 @@ mod certificates;
 mod clock;
 mod datagram_network;
 mod every_split;
+mod fake_process;
 pub mod guide;
 mod loopback;
 mod memory_reactor;
@@ -71,6 +75,7 @@ pub use self::datagram_network::{DatagramNetwork, Faults, MEMORY_RECEIVE_BUFFER}
 #[cfg(feature = "codec")]
 pub use self::every_split::every_split_decoder;
 pub use self::every_split::{every_split, EVERY_CHUNKING_UP_TO};
+pub use self::fake_process::{FakeProcess, ProcessStep};
 pub use self::loopback::{stream_loopback, Loopback, Side, MAX_PUMP_ROUNDS};
 pub use self::memory_reactor::MemoryReactor;
 pub use self::memory_stream::MemoryStream;

@@ -1,0 +1,362 @@
+//! Starting a child process and running its [`ProcessProtocol`]:
+//! [`Reactor::spawn_process`], and the task that carries the process's events to it.
+
+use std::io;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::process::Stdio;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use tokio::io::{AsyncRead, AsyncWriteExt};
+use tokio::process::{Child, ChildStdin};
+use tokio::runtime::Handle;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::io::ReaderStream;
+
+use super::transport::Request;
+use super::{ExitStatus, ProcessProtocol, ProcessTransport};
+use crate::{Error, Reactor};
+
+/// How much of a pipe is read at once.
+const READ_CHUNK: usize = 16 * 1024;
+
+impl Reactor {
+    /// Starts `command` as a child process whose events reach `protocol`: Twisted's
+    /// `reactor.spawnProcess`. The program, its arguments, environment and working
+    /// directory are `command`'s; its stdin, stdout and stderr become pipes to this
+    /// process (whatever `command` said).
+    ///
+    /// Returns the process's transport once it has started; `connection_made` runs next,
+    /// on the reactor. A program that cannot be started (missing, not executable) is
+    /// [`Error::SpawnFailed`], naming it. The child is reaped when it exits, and killed
+    /// (SIGKILL) if the reactor's runtime is dropped before then.
+    ///
+    /// # Examples
+    ///
+    /// Run `echo` and print what it says:
+    ///
+    /// ```no_run
+    /// use bytes::Bytes;
+    /// use torsade::process::{ExitStatus, ProcessProtocol, ProcessTransport};
+    /// use torsade::Reactor;
+    ///
+    /// struct Print(Reactor);
+    ///
+    /// impl ProcessProtocol for Print {
+    ///     fn out_received(&mut self, _: &mut ProcessTransport, data: Bytes) {
+    ///         print!("{}", String::from_utf8_lossy(&data));
+    ///     }
+    ///     fn process_ended(&mut self, _: &mut ProcessTransport, status: ExitStatus) {
+    ///         println!("echo ended: {status}");
+    ///         let _ = self.0.stop();
+    ///     }
+    /// }
+    ///
+    /// let reactor = Reactor::new()?;
+    /// let mut command = std::process::Command::new("echo");
+    /// command.arg("hello");
+    /// reactor.spawn_process(Print(reactor.clone()), command)?;
+    /// reactor.run()?;
+    /// # Ok::<(), torsade::Error>(())
+    /// ```
+    #[doc(alias = "spawnProcess")]
+    pub fn spawn_process<P: ProcessProtocol>(
+        &self,
+        protocol: P,
+        command: std::process::Command,
+    ) -> Result<ProcessTransport, Error> {
+        let mut started = start(self, command, Stdio::piped())?;
+        let pipes = Pipes {
+            stdin: started.child.stdin.take(),
+            stdout: started.child.stdout.take().map(read_chunks),
+            stderr: started.child.stderr.take().map(read_chunks),
+        };
+        Ok(started.run(protocol, pipes))
+    }
+}
+
+/// A child just started: its pipes not handed out yet, its events not yet running.
+pub(super) struct Started {
+    handle: Handle,
+    pub(super) child: Child,
+    transport: ProcessTransport,
+    requests: mpsc::UnboundedReceiver<Request>,
+}
+
+/// Starts `command` on one of `reactor`'s loops with piped stdin and stdout and `stderr`,
+/// killed if its task is dropped before it is reaped.
+pub(super) fn start(
+    reactor: &Reactor,
+    command: std::process::Command,
+    stderr: Stdio,
+) -> Result<Started, Error> {
+    let (handle, _) = reactor.pick_loop();
+    let mut command = tokio::process::Command::from(command);
+    command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .kill_on_drop(true);
+    let program = command
+        .as_std()
+        .get_program()
+        .to_string_lossy()
+        .into_owned();
+    // The pipes are registered with the loop's I/O driver: spawn inside it.
+    let child = {
+        let _inside = handle.enter();
+        command.spawn().map_err(|source| Error::SpawnFailed {
+            program: program.clone(),
+            source,
+        })?
+    };
+    // A child just spawned and not yet waited for has an id.
+    let pid = child.id().unwrap_or_default();
+    tracing::debug!(pid, program, "process started");
+    let (requests, received) = mpsc::unbounded_channel();
+    Ok(Started {
+        handle,
+        child,
+        transport: ProcessTransport::new(pid, requests),
+        requests: received,
+    })
+}
+
+impl Started {
+    /// Runs the process's events to `protocol`, on its loop, with the pipes in `pipes`
+    /// (those not there count as closed already).
+    pub(super) fn run<P, O, E>(self, protocol: P, pipes: Pipes<O, E>) -> ProcessTransport
+    where
+        P: ProcessProtocol,
+        O: AsyncRead + Send + Unpin + 'static,
+        E: AsyncRead + Send + Unpin + 'static,
+    {
+        let transport = self.transport.clone();
+        self.handle.spawn(run(
+            protocol,
+            self.transport,
+            self.child,
+            pipes,
+            self.requests,
+        ));
+        transport
+    }
+}
+
+/// An output pipe read in chunks.
+fn read_chunks<R: AsyncRead>(pipe: R) -> ReaderStream<R> {
+    ReaderStream::with_capacity(pipe, READ_CHUNK)
+}
+
+/// The child's pipes, each `None` once closed.
+pub(super) struct Pipes<O, E> {
+    pub(super) stdin: Option<ChildStdin>,
+    pub(super) stdout: Option<ReaderStream<O>>,
+    pub(super) stderr: Option<ReaderStream<E>>,
+}
+
+/// What happened next to the process.
+enum Event {
+    Out(Option<io::Result<Bytes>>),
+    Err(Option<io::Result<Bytes>>),
+    StdinClosed,
+    Exited(io::Result<std::process::ExitStatus>),
+    Request(Option<Request>),
+}
+
+/// Runs the process to its end: its output, stdin closing and exit to `protocol`, the
+/// transport's requests to the process; `process_ended` once it has exited and both
+/// output pipes are closed, after `in_connection_lost` if that had not come yet.
+async fn run<P, O, E>(
+    protocol: P,
+    transport: ProcessTransport,
+    mut child: Child,
+    mut pipes: Pipes<O, E>,
+    mut requests: mpsc::UnboundedReceiver<Request>,
+) where
+    P: ProcessProtocol,
+    O: AsyncRead + Unpin,
+    E: AsyncRead + Unpin,
+{
+    let pid = transport.pid();
+    let mut protocol = Callbacks {
+        protocol,
+        transport,
+        panicked: false,
+    };
+    let (mut to_stdin, mut stdin_closed) = match pipes.stdin.take() {
+        Some(stdin) => {
+            let (writes, received) = mpsc::unbounded_channel();
+            let (closed, closed_seen) = oneshot::channel();
+            tokio::spawn(feed_stdin(stdin, received, closed));
+            (Some(writes), Some(closed_seen))
+        }
+        None => (None, None),
+    };
+    let mut exit: Option<ExitStatus> = None;
+    let mut requests_open = true;
+    protocol.call(|p, t| p.connection_made(t));
+    while !protocol.panicked && (exit.is_none() || pipes.stdout.is_some() || pipes.stderr.is_some())
+    {
+        let event = tokio::select! {
+            chunk = next_chunk(&mut pipes.stdout) => Event::Out(chunk),
+            chunk = next_chunk(&mut pipes.stderr) => Event::Err(chunk),
+            _ = wait_closed(&mut stdin_closed) => Event::StdinClosed,
+            status = child.wait(), if exit.is_none() => Event::Exited(status),
+            request = requests.recv(), if requests_open => Event::Request(request),
+        };
+        match event {
+            Event::Out(Some(Ok(data))) => protocol.call(|p, t| p.out_received(t, data)),
+            Event::Out(end) => {
+                log_read_error(pid, "stdout", end);
+                pipes.stdout = None;
+                protocol.call(|p, t| p.out_connection_lost(t));
+            }
+            Event::Err(Some(Ok(data))) => protocol.call(|p, t| p.err_received(t, data)),
+            Event::Err(end) => {
+                log_read_error(pid, "stderr", end);
+                pipes.stderr = None;
+                protocol.call(|p, t| p.err_connection_lost(t));
+            }
+            Event::StdinClosed => {
+                stdin_closed = None;
+                to_stdin = None;
+                protocol.call(|p, t| p.in_connection_lost(t));
+            }
+            Event::Exited(status) => {
+                let status = match status {
+                    Ok(status) => ExitStatus::from(status),
+                    Err(error) => {
+                        // Waiting fails only if the child is not ours to wait for.
+                        tracing::warn!(pid, "cannot wait for the process: {error}");
+                        ExitStatus::Code(-1)
+                    }
+                };
+                tracing::debug!(pid, %status, "process exited");
+                exit = Some(status);
+                protocol.call(|p, t| p.process_exited(t, status));
+            }
+            Event::Request(None) => requests_open = false,
+            Event::Request(Some(Request::Signal(signal))) => {
+                if exit.is_none() {
+                    send_signal(&mut child, pid, signal);
+                }
+            }
+            Event::Request(Some(request)) => {
+                if let Some(writes) = &to_stdin {
+                    // Fails only if stdin has just closed (the process stopped reading):
+                    // the request goes nowhere, as a write to a closed pipe would.
+                    let _ = writes.send(request);
+                }
+            }
+        }
+    }
+    if protocol.panicked {
+        if exit.is_none() {
+            // Killed and waited for, so that it is reaped now rather than left a zombie.
+            if let Err(error) = child.start_kill() {
+                tracing::warn!(pid, "cannot kill the process: {error}");
+            }
+            let _ = child.wait().await;
+        }
+        return;
+    }
+    if stdin_closed.is_some() {
+        // The process is gone: its stdin is closed with it (the stdin task drops the pipe
+        // once it sees its channel closed).
+        drop(to_stdin);
+        protocol.call(|p, t| p.in_connection_lost(t));
+    }
+    // The loop ends, with no panic, only once the exit is seen.
+    let status = exit.unwrap_or(ExitStatus::Code(-1));
+    protocol.call(|p, t| p.process_ended(t, status));
+}
+
+/// The protocol and its transport, each callback run with a panic caught: after one,
+/// nothing more is called and the process is killed.
+struct Callbacks<P> {
+    protocol: P,
+    transport: ProcessTransport,
+    panicked: bool,
+}
+
+impl<P: ProcessProtocol> Callbacks<P> {
+    fn call(&mut self, callback: impl FnOnce(&mut P, &mut ProcessTransport)) {
+        if self.panicked {
+            return;
+        }
+        let (protocol, transport) = (&mut self.protocol, &mut self.transport);
+        let called = catch_unwind(AssertUnwindSafe(|| callback(protocol, transport)));
+        if let Err(payload) = called {
+            self.panicked = true;
+            let error = Error::from_panic(&*payload);
+            tracing::error!(
+                pid = self.transport.pid(),
+                "a ProcessProtocol callback panicked; killing the process: {error}"
+            );
+        }
+    }
+}
+
+/// Writes what is asked to the child's stdin, in order, until asked to close it, the
+/// process stops reading, or the process's task ends; then closes it and says so.
+async fn feed_stdin(
+    mut stdin: ChildStdin,
+    mut writes: mpsc::UnboundedReceiver<Request>,
+    closed: oneshot::Sender<()>,
+) {
+    while let Some(Request::Write(data)) = writes.recv().await {
+        if let Err(error) = stdin.write_all(&data).await {
+            tracing::debug!("the process's stdin is closed: {error}");
+            break;
+        }
+    }
+    drop(stdin);
+    // The process's task may have ended already: nobody to tell.
+    let _ = closed.send(());
+}
+
+/// The next chunk of an output pipe; never, once it is closed.
+async fn next_chunk<R: AsyncRead + Unpin>(
+    pipe: &mut Option<ReaderStream<R>>,
+) -> Option<io::Result<Bytes>> {
+    match pipe {
+        Some(pipe) => pipe.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Stdin's closing; never, once it was seen.
+async fn wait_closed(closed: &mut Option<oneshot::Receiver<()>>) {
+    match closed {
+        // Either way the stdin task is gone: stdin is closed.
+        Some(closed) => {
+            let _ = closed.await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+fn log_read_error(pid: u32, pipe: &str, end: Option<io::Result<Bytes>>) {
+    if let Some(Err(error)) = end {
+        tracing::debug!(pid, "reading the process's {pipe} failed: {error}");
+    }
+}
+
+/// Sends `signal` to the child, which has not been reaped (so `pid` is still its own).
+fn send_signal(child: &mut Child, pid: u32, signal: super::Signal) {
+    #[cfg(unix)]
+    let sent = {
+        let _ = child;
+        signal.send(pid)
+    };
+    #[cfg(not(unix))]
+    let sent = match signal {
+        super::Signal::Kill => child.start_kill(),
+        _ => Err(io::Error::from(io::ErrorKind::Unsupported)),
+    };
+    match sent {
+        Ok(()) => tracing::debug!(pid, %signal, "signal sent"),
+        Err(error) => tracing::warn!(pid, %signal, "cannot send the signal: {error}"),
+    }
+}

@@ -1,0 +1,375 @@
+//! Child processes on the reactor with real programs: `cat`, `sh`, `sleep`. Each run is
+//! bounded by `common::LIMIT`; `sleep 30` is ended by a signal, never waited for.
+#![cfg(unix)]
+
+mod common;
+
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use torsade::process::{ExitStatus, ProcessProtocol, ProcessTransport, Signal};
+use torsade::{Error, Reactor, Transport};
+
+/// What a process's protocol saw, in order.
+#[derive(Debug, Clone, PartialEq)]
+enum Seen {
+    Made,
+    Out(Bytes),
+    Err(Bytes),
+    InLost,
+    OutLost,
+    ErrLost,
+    Exited(ExitStatus),
+    Ended(ExitStatus),
+}
+
+type OnMade = Box<dyn FnMut(&mut ProcessTransport) + Send>;
+
+/// Records every callback; runs `on_made` in `connection_made`; stops the reactor when the
+/// process has ended, noting whether its pid was still in use then.
+struct Recorder {
+    seen: Arc<Mutex<Vec<Seen>>>,
+    on_made: OnMade,
+    reactor: Reactor,
+    pid_in_use_at_end: Arc<Mutex<Option<bool>>>,
+}
+
+impl ProcessProtocol for Recorder {
+    fn connection_made(&mut self, process: &mut ProcessTransport) {
+        self.seen.lock().unwrap().push(Seen::Made);
+        (self.on_made)(process);
+    }
+    fn out_received(&mut self, _: &mut ProcessTransport, data: Bytes) {
+        self.seen.lock().unwrap().push(Seen::Out(data));
+    }
+    fn err_received(&mut self, _: &mut ProcessTransport, data: Bytes) {
+        self.seen.lock().unwrap().push(Seen::Err(data));
+    }
+    fn in_connection_lost(&mut self, _: &mut ProcessTransport) {
+        self.seen.lock().unwrap().push(Seen::InLost);
+    }
+    fn out_connection_lost(&mut self, _: &mut ProcessTransport) {
+        self.seen.lock().unwrap().push(Seen::OutLost);
+    }
+    fn err_connection_lost(&mut self, _: &mut ProcessTransport) {
+        self.seen.lock().unwrap().push(Seen::ErrLost);
+    }
+    fn process_exited(&mut self, _: &mut ProcessTransport, status: ExitStatus) {
+        self.seen.lock().unwrap().push(Seen::Exited(status));
+    }
+    fn process_ended(&mut self, process: &mut ProcessTransport, status: ExitStatus) {
+        let in_use = std::path::Path::new(&format!("/proc/{}", process.pid())).exists();
+        *self.pid_in_use_at_end.lock().unwrap() = Some(in_use);
+        self.seen.lock().unwrap().push(Seen::Ended(status));
+        let _ = self.reactor.stop();
+    }
+}
+
+/// What one run of a process gave.
+struct Run {
+    seen: Vec<Seen>,
+    pid_in_use_at_end: Option<bool>,
+    transport: ProcessTransport,
+}
+
+impl Run {
+    fn status(&self) -> ExitStatus {
+        match self.seen.last() {
+            Some(Seen::Ended(status)) => *status,
+            other => panic!("process_ended is not last: {other:?} in {:?}", self.seen),
+        }
+    }
+
+    fn output(&self, pick: fn(&Seen) -> Option<&Bytes>) -> Vec<u8> {
+        self.seen
+            .iter()
+            .filter_map(pick)
+            .flatten()
+            .copied()
+            .collect()
+    }
+
+    fn stdout(&self) -> Vec<u8> {
+        self.output(|seen| match seen {
+            Seen::Out(data) => Some(data),
+            _ => None,
+        })
+    }
+
+    fn stderr(&self) -> Vec<u8> {
+        self.output(|seen| match seen {
+            Seen::Err(data) => Some(data),
+            _ => None,
+        })
+    }
+
+    fn position(&self, wanted: &Seen) -> usize {
+        self.seen
+            .iter()
+            .position(|seen| seen == wanted)
+            .unwrap_or_else(|| panic!("{wanted:?} not in {:?}", self.seen))
+    }
+
+    /// The rules every run keeps: made first, ended last and once, after the exit and
+    /// after both output pipes closed, each exactly once.
+    fn assert_well_ordered(&self) {
+        assert_eq!(self.seen.first(), Some(&Seen::Made), "{:?}", self.seen);
+        let ended = self.seen.len() - 1;
+        let count = |wanted: fn(&Seen) -> bool| self.seen.iter().filter(|s| wanted(s)).count();
+        assert_eq!(count(|s| matches!(s, Seen::Ended(_))), 1, "{:?}", self.seen);
+        assert_eq!(
+            count(|s| matches!(s, Seen::Exited(_))),
+            1,
+            "{:?}",
+            self.seen
+        );
+        assert_eq!(count(|s| *s == Seen::OutLost), 1, "{:?}", self.seen);
+        assert_eq!(count(|s| *s == Seen::ErrLost), 1, "{:?}", self.seen);
+        assert_eq!(count(|s| *s == Seen::InLost), 1, "{:?}", self.seen);
+        assert!(self.position(&Seen::Exited(self.status())) < ended);
+        assert!(self.position(&Seen::OutLost) < ended);
+        assert!(self.position(&Seen::ErrLost) < ended);
+        assert!(self.position(&Seen::InLost) < ended);
+        assert_eq!(
+            self.pid_in_use_at_end,
+            Some(false),
+            "the child was not reaped"
+        );
+        assert!(self.transport.is_ended());
+    }
+}
+
+/// Runs `command` to its end with a [`Recorder`], bounded by `common::LIMIT`.
+fn run(command: Command, on_made: impl FnMut(&mut ProcessTransport) + Send + 'static) -> Run {
+    let reactor = Reactor::new().unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let pid_in_use_at_end = Arc::new(Mutex::new(None));
+    let recorder = Recorder {
+        seen: seen.clone(),
+        on_made: Box::new(on_made),
+        reactor: reactor.clone(),
+        pid_in_use_at_end: pid_in_use_at_end.clone(),
+    };
+    let transport = reactor.spawn_process(recorder, command).unwrap();
+    assert!(
+        std::path::Path::new(&format!("/proc/{}", transport.pid())).exists()
+            || !cfg!(target_os = "linux"),
+        "the child's pid is in use while it runs"
+    );
+    common::run_bounded(&reactor, common::LIMIT);
+    let seen = seen.lock().unwrap().clone();
+    let pid_in_use_at_end = if cfg!(target_os = "linux") {
+        *pid_in_use_at_end.lock().unwrap()
+    } else {
+        Some(false)
+    };
+    Run {
+        seen,
+        pid_in_use_at_end,
+        transport,
+    }
+}
+
+fn sleep_30() -> Command {
+    let mut command = Command::new("sleep");
+    command.arg("30");
+    command
+}
+
+fn sh(script: &str) -> Command {
+    let mut command = Command::new("sh");
+    command.args(["-c", script]);
+    command
+}
+
+#[test]
+fn cat_echoes_what_is_written_and_exits_0_once_its_stdin_is_closed() {
+    let run = run(Command::new("cat"), |cat| {
+        cat.write(b"hello\n");
+        cat.write(b"world\n");
+        cat.close_stdin();
+    });
+    run.assert_well_ordered();
+    assert_eq!(run.stdout(), b"hello\nworld\n");
+    assert_eq!(run.stderr(), b"");
+    assert_eq!(run.status(), ExitStatus::Code(0));
+}
+
+/// A megabyte through `cat`: its output is read while its input is written, so neither
+/// pipe's filling up blocks the other.
+#[test]
+fn a_megabyte_through_cat_comes_back_whole_and_in_order() {
+    let data: Vec<u8> = (0..1 << 20).map(|i: u32| (i % 251) as u8).collect();
+    let sent = data.clone();
+    let run = run(Command::new("cat"), move |cat| {
+        for chunk in sent.chunks(10_000) {
+            cat.write(chunk);
+        }
+        cat.close_stdin();
+    });
+    run.assert_well_ordered();
+    assert!(run.stdout() == data, "the echo differs from what was sent");
+    assert_eq!(run.status(), ExitStatus::Code(0));
+}
+
+#[test]
+fn an_exit_code_is_reported() {
+    let run = run(sh("exit 3"), |_| {});
+    run.assert_well_ordered();
+    assert_eq!(run.status(), ExitStatus::Code(3));
+    assert!(!run.status().success());
+}
+
+#[test]
+fn sleep_ended_by_sigterm_reports_the_signal() {
+    let run = run(sleep_30(), |sleep| {
+        sleep.signal_process(Signal::Term);
+    });
+    run.assert_well_ordered();
+    assert_eq!(run.status(), ExitStatus::Signal(15));
+    assert_eq!(run.status().code(), None);
+}
+
+#[test]
+fn sleep_ended_by_sigkill_reports_the_signal() {
+    let run = run(sleep_30(), |sleep| {
+        sleep.signal_process(Signal::Kill);
+    });
+    run.assert_well_ordered();
+    assert_eq!(run.status(), ExitStatus::Signal(9));
+}
+
+#[test]
+fn stderr_arrives_apart_from_stdout() {
+    let run = run(sh("echo out; echo err >&2; echo more"), |_| {});
+    run.assert_well_ordered();
+    assert_eq!(run.stdout(), b"out\nmore\n");
+    assert_eq!(run.stderr(), b"err\n");
+    assert_eq!(run.status(), ExitStatus::Code(0));
+}
+
+/// A signal asked for once the process has ended is not sent (its pid may be another
+/// process's by then).
+#[test]
+fn requests_after_the_end_are_ignored() {
+    let run = run(sh("exit 0"), |_| {});
+    run.assert_well_ordered();
+    run.transport.signal_process(Signal::Kill);
+    run.transport.write(b"nobody reads this");
+    run.transport.close_stdin();
+    assert!(run.transport.is_ended());
+}
+
+#[test]
+fn a_missing_program_fails_the_spawn_naming_it() {
+    let reactor = Reactor::new().unwrap();
+    let recorder = Recorder {
+        seen: Arc::default(),
+        on_made: Box::new(|_| {}),
+        reactor: reactor.clone(),
+        pid_in_use_at_end: Arc::default(),
+    };
+    let missing = "torsade-test-no-such-program";
+    let error = reactor
+        .spawn_process(recorder, Command::new(missing))
+        .unwrap_err();
+    match &error {
+        Error::SpawnFailed { program, source } => {
+            assert_eq!(program, missing);
+            assert_eq!(source.kind(), std::io::ErrorKind::NotFound);
+        }
+        other => panic!("expected SpawnFailed, got {other:?}"),
+    }
+    assert!(error.to_string().contains(missing), "{error}");
+}
+
+/// A line receiver sits on a child's stdout unchanged (`connect_process`): it reads `cat`'s
+/// lines, writes `cat`'s input, and half-closing the connection closes `cat`'s stdin.
+#[test]
+fn a_line_receiver_runs_on_a_childs_stdin_and_stdout() {
+    use torsade_protocols::{Line, LineContext, LineHandler, LineOnlyReceiver};
+
+    struct Lines {
+        lines: Vec<String>,
+        done: Option<tokio::sync::oneshot::Sender<Vec<String>>>,
+    }
+
+    impl LineHandler for Lines {
+        fn connection_made(&mut self, lines: &mut LineContext<'_>) {
+            lines.send_line(b"first");
+            lines.send_line(b"second");
+            lines.lose_write_connection();
+        }
+        fn line_received(&mut self, _: &mut LineContext<'_>, line: Line<'_>) {
+            self.lines
+                .push(String::from_utf8_lossy(line.as_bytes()).into_owned());
+        }
+        fn connection_lost(&mut self, _: torsade::DisconnectReason) {
+            if let Some(done) = self.done.take() {
+                let _ = done.send(std::mem::take(&mut self.lines));
+            }
+        }
+    }
+
+    let reactor = Reactor::new().unwrap();
+    let (done, lines) = tokio::sync::oneshot::channel();
+    let receiver = LineOnlyReceiver::new(Lines {
+        lines: Vec::new(),
+        done: Some(done),
+    });
+    let process = reactor
+        .connect_process(receiver, Command::new("cat"))
+        .unwrap();
+    let pid = process.process.pid();
+    let (status, lines) = common::run_async(&reactor, async move {
+        let _handle = process.connection.await.expect("connected");
+        let status = process.ended.await.expect("ended");
+        (status, lines.await.expect("the connection ends"))
+    });
+    assert_eq!(lines, ["first", "second"]);
+    assert_eq!(status, ExitStatus::Code(0));
+    if cfg!(target_os = "linux") {
+        assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
+    }
+}
+
+/// A callback that panics is logged and its process killed, not left running: a second
+/// child (`tail --pid`, which ends when that pid is gone) sees it die.
+#[test]
+fn a_panicking_callback_kills_its_process() {
+    struct Panics;
+    impl ProcessProtocol for Panics {
+        fn out_received(&mut self, _: &mut ProcessTransport, _: Bytes) {
+            panic!("out_received gave up");
+        }
+        fn process_ended(&mut self, _: &mut ProcessTransport, _: ExitStatus) {}
+    }
+
+    let mut watcher_status = None;
+    let logs = common::capture_logs(|| {
+        let reactor = Reactor::new().unwrap();
+        let doomed = reactor
+            .spawn_process(Panics, sh("echo ready; exec sleep 30"))
+            .unwrap();
+        let mut tail = Command::new("tail");
+        tail.args(["-s", "0.05", "-f", "/dev/null", "--pid"])
+            .arg(doomed.pid().to_string());
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let watcher = Recorder {
+            seen: seen.clone(),
+            on_made: Box::new(|_| {}),
+            reactor: reactor.clone(),
+            pid_in_use_at_end: Arc::default(),
+        };
+        reactor.spawn_process(watcher, tail).unwrap();
+        common::run_bounded(&reactor, common::LIMIT);
+        watcher_status = seen.lock().unwrap().last().cloned();
+        assert!(doomed.is_ended());
+    });
+    assert_eq!(watcher_status, Some(Seen::Ended(ExitStatus::Code(0))));
+    assert!(
+        logs.contains("panicked") && logs.contains("out_received gave up"),
+        "{logs}"
+    );
+}
