@@ -231,6 +231,10 @@ fn malformed_udp_strings_name_the_field_that_is_wrong() {
         .into_datagram_address()
         .unwrap_err();
     assert_eq!(tcp.to_string().replacen("tcp:", "udp:", 1), udp.to_string());
+    // A UDP string where a stream endpoint is wanted says where it belongs.
+    let error = server_from_string("udp:80").unwrap_err();
+    assert!(error.to_string().contains("listen_udp"), "{error}");
+    assert_eq!(invalid_field("udp:80", error), "type");
     let error = "udp:80\\".into_datagram_address().unwrap_err();
     assert!(matches!(error, Error::InvalidEndpoint { .. }), "{error:?}");
 }

@@ -385,6 +385,11 @@ pub fn server_from_string(description: &str) -> Result<Box<dyn ServerEndpoint>> 
         "unix" => Ok(Box::new(UnixServer::parse(&parsed)?)),
         #[cfg(unix)]
         "systemd" => Ok(Box::new(SystemdServer::parse(&parsed)?)),
+        "udp" => Err(parsed.invalid(
+            "type",
+            "a stream server endpoint type: tcp, tls (or ssl), unix, systemd \
+             (a udp: string is for Reactor::listen_udp)",
+        )),
         _ => Err(parsed.invalid(
             "type",
             "a server endpoint type: tcp, tls (or ssl), unix, systemd",
