@@ -3,12 +3,16 @@
 //!
 //! ```text
 //! cargo run --example udp_echo -- --port 9007
+//! cargo run --example udp_echo -- --listen udp:9007:interface=0.0.0.0
 //! cargo run --example udp_echo -- --connect 127.0.0.1:9007 hello world   # prints each echo
 //! printf 'one\ntwo\n' | cargo run --example udp_echo -- --connect 127.0.0.1:9007
 //! ```
 //!
-//! The server sends every datagram back to where it came from; `--port 0` picks a free
-//! port, and the first line printed is always `listening on ADDR`. The client sends its
+//! The server sends every datagram back to where it came from. It listens on 127.0.0.1
+//! port `--port P` (0 picks a free port), or where `--listen ENDPOINT` says: a UDP
+//! endpoint string (`udp:PORT[:interface=IP]`, IPv6 colons escaped as in
+//! `udp:0:interface=\:\:1`) or an address (`[::1]:9007`). The first line printed is
+//! always `listening on ADDR`. The client sends its
 //! arguments (or, with none, each line of stdin) one at a time, and prints each echo. An
 //! echo that does not come within `--timeout SECS` (default 1) is asked for again, up to
 //! `--retries N` more times (default 3); then the client gives up with exit status 1. A
@@ -27,11 +31,13 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use torsade::datagram::{DatagramContext, DatagramHandle, DatagramProtocol};
+use torsade::endpoints::IntoDatagramAddress;
 use torsade::{Clock, ClockExt, DelayedCall, Reactor};
 
-const USAGE: &str = "usage: udp_echo [--port PORT]
+const USAGE: &str = "usage: udp_echo [--port PORT | --listen ENDPOINT]
        udp_echo --connect ADDR [--timeout SECS] [--retries N] [LINE...]
-   the server listens on 127.0.0.1, port 9007 unless --port says (0 picks a free port);
+   the server listens on 127.0.0.1, port 9007 unless --port says (0 picks a free port),
+   or where --listen says: udp:PORT[:interface=IP] (escape IPv6's colons as \\:) or ADDR:PORT;
    the client sends each LINE (or each line of stdin) to ADDR and prints its echo";
 
 /// Sends every datagram back to its sender.
@@ -166,14 +172,14 @@ fn main() -> ExitCode {
     common::init_logging();
     let (args, operands) = match common::Args::parse_with_operands(
         USAGE,
-        &["port", "connect", "timeout", "retries"],
+        &["port", "listen", "connect", "timeout", "retries"],
     ) {
         Ok(parsed) => parsed,
         Err(code) => return code,
     };
     match args.value("connect") {
-        None if operands.is_empty() => match args.number("port", 9007u16) {
-            Ok(port) => serve(port),
+        None if operands.is_empty() => match listen_address(&args) {
+            Ok(address) => serve(address),
             Err(code) => code,
         },
         None => {
@@ -203,11 +209,24 @@ fn main() -> ExitCode {
     }
 }
 
-fn serve(port: u16) -> ExitCode {
+/// Where the server listens: `--listen ENDPOINT`, or 127.0.0.1 port `--port P` (default
+/// 9007). A malformed endpoint is one line naming the field, and exit status 2.
+fn listen_address(args: &common::Args) -> Result<SocketAddr, ExitCode> {
+    match common::listen_flag(args, USAGE, "udp:9007")? {
+        None => {
+            let port = args.number("port", 9007u16)?;
+            Ok(SocketAddr::new(Ipv4Addr::LOCALHOST.into(), port))
+        }
+        Some(text) => text
+            .into_datagram_address()
+            .map_err(|error| common::endpoint_error("--listen", error)),
+    }
+}
+
+fn serve(address: SocketAddr) -> ExitCode {
     let serve = || -> torsade::Result<()> {
         let reactor = Reactor::new()?;
-        let listening =
-            reactor.listen_udp(SocketAddr::new(Ipv4Addr::LOCALHOST.into(), port), Echo)?;
+        let listening = reactor.listen_udp(address, Echo)?;
         println!("listening on {}", listening.local_addr());
         common::stop_on_ctrl_c(&reactor);
         reactor.run()

@@ -1,7 +1,8 @@
 //! Twisted's endpoint strings, as a program's configuration gives them: every form parses
 //! to the endpoint it names and prints back as itself, a malformed one is refused with an
 //! error naming the string, the field and what was expected, and parsed endpoints carry
-//! connections over loopback (TCP, TLS with certificate files, a Unix socket).
+//! connections over loopback (TCP, TLS with certificate files, a Unix socket). UDP
+//! strings name a datagram port's address the same way (tests/udp.rs binds them).
 
 mod common;
 
@@ -11,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use common::{run_bounded, LIMIT};
-use torsade::endpoints::{client_from_string, server_from_string};
+use torsade::endpoints::{client_from_string, server_from_string, IntoDatagramAddress};
 use torsade::prelude::*;
 use torsade::testing::TestCertificates;
 use torsade::{factory_fn, Address, Reactor};
@@ -187,6 +188,55 @@ fn malformed_client_strings_name_the_field_that_is_wrong() {
         let error = client_from_string(text).expect_err(text);
         assert_eq!(invalid_field(text, error), field, "{text}");
     }
+}
+
+#[test]
+fn udp_strings_read_like_tcp_ones() {
+    for (text, address) in [
+        ("udp:9007", "0.0.0.0:9007"),
+        ("UDP:9007", "0.0.0.0:9007"),
+        ("udp:port=9007", "0.0.0.0:9007"),
+        ("udp:9007:interface=127.0.0.1", "127.0.0.1:9007"),
+        (r"udp:9007:interface=\:\:1", "[::1]:9007"),
+        ("127.0.0.1:9007", "127.0.0.1:9007"),
+        ("[::1]:9007", "[::1]:9007"),
+    ] {
+        let parsed = text
+            .into_datagram_address()
+            .unwrap_or_else(|error| panic!("{text}: {error}"));
+        assert_eq!(parsed.to_string(), address, "{text}");
+    }
+}
+
+#[test]
+fn malformed_udp_strings_name_the_field_that_is_wrong() {
+    for (text, field) in [
+        ("quic:9007", "type"),
+        ("tcp:9007", "type"),
+        ("udp", "port"),
+        ("udp:domain", "port"),
+        ("udp:70000", "port"),
+        ("udp:9007:interface=localhost", "interface"),
+        ("udp:9007:backlog=5", "backlog"),
+        ("udp:9007:colour=blue", "colour"),
+        ("udp:9007:9008", "9008"),
+        ("", "type"),
+    ] {
+        let error = text.into_datagram_address().expect_err(text);
+        assert_eq!(invalid_field(text, error), field, "{text}");
+    }
+    // The same mistake reads the same in a TCP string and a UDP one.
+    let tcp = server_from_string("tcp:80:interface=localhost").unwrap_err();
+    let udp = "udp:80:interface=localhost"
+        .into_datagram_address()
+        .unwrap_err();
+    assert_eq!(tcp.to_string().replacen("tcp:", "udp:", 1), udp.to_string());
+    // A UDP string where a stream endpoint is wanted says where it belongs.
+    let error = server_from_string("udp:80").unwrap_err();
+    assert!(error.to_string().contains("listen_udp"), "{error}");
+    assert_eq!(invalid_field("udp:80", error), "type");
+    let error = "udp:80\\".into_datagram_address().unwrap_err();
+    assert!(matches!(error, Error::InvalidEndpoint { .. }), "{error:?}");
 }
 
 #[test]

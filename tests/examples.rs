@@ -2350,6 +2350,29 @@ fn udp_echo_client_prints_the_echo_of_each_argument_and_each_stdin_line() {
 }
 
 #[test]
+fn udp_echo_listens_where_a_udp_endpoint_string_says() {
+    let server = start_server_exactly("udp_echo", &["--listen", "udp:0:interface=127.0.0.1"]);
+    assert!(
+        server.address.starts_with("127.0.0.1:"),
+        "{}",
+        server.address
+    );
+    let run = run_example("udp_echo", &["--connect", &server.address, "by endpoint"]);
+    assert_eq!(run.success(), ["by endpoint"]);
+}
+
+#[test]
+fn udp_echo_refuses_a_malformed_listen_or_one_with_port() {
+    let run = run_example("udp_echo", &["--listen", "udp:0:backlog=5"]);
+    assert_usage_error(&run, "\"udp:0:backlog=5\"");
+    assert!(run.stderr.contains("backlog"), "{}", run.stderr);
+    let run = run_example("udp_echo", &["--listen", "udp:0", "--port", "0"]);
+    assert_usage_error(&run, "--listen or --port");
+    let run = run_example("udp_echo", &["--listen"]);
+    assert_usage_error(&run, "--listen needs an endpoint, such as udp:9007");
+}
+
+#[test]
 fn udp_echo_client_fails_on_a_refusal() {
     let absent = std::net::UdpSocket::bind("127.0.0.1:0").expect("a UDP port on loopback");
     let address = absent.local_addr().expect("its address").to_string();

@@ -1,6 +1,6 @@
-//! UDP over loopback on the reactor, IPv4 and IPv6: datagrams echoed whole, an oversized
-//! one reported and not delivered, a connected port's refusal, and a stop that calls
-//! `stopped`.
+//! UDP over loopback on the reactor, IPv4 and IPv6: every form of address `listen_udp`
+//! takes, datagrams echoed whole, an oversized one reported and not delivered, a
+//! connected port's refusal, and a stop that calls `stopped`.
 
 mod common;
 #[path = "common/datagram.rs"]
@@ -14,7 +14,8 @@ use datagram::{Event, Recording};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use torsade::datagram::{DatagramContext, DatagramProtocol, DatagramTooLong};
-use torsade::Reactor;
+use torsade::endpoints::IntoDatagramAddress;
+use torsade::{Error, Reactor};
 
 /// Whether `host` can be bound here; if not, says the test is skipped.
 fn can_bind(host: &str, test: &str) -> bool {
@@ -38,14 +39,82 @@ async fn exchange(client: &UdpSocket, data: &[u8], to: SocketAddr) -> (Bytes, So
     (Bytes::copy_from_slice(&buffer[..length]), from)
 }
 
+/// Opens an echo port on `address` (any form `listen_udp` takes), checks that a datagram
+/// from a client on `host` comes back from the port, and gives the port's address.
+fn echoes_on(address: impl IntoDatagramAddress, host: &'static str) -> SocketAddr {
+    let reactor = Reactor::new().unwrap();
+    let (echo, _) = Recording::echoing();
+    let port = reactor.listen_udp(address, echo).unwrap();
+    let server = port.local_addr();
+    run_async(&reactor, async move {
+        let client = UdpSocket::bind(format!("{host}:0")).await.unwrap();
+        assert_eq!(
+            exchange(&client, b"ping", server).await,
+            (Bytes::from_static(b"ping"), server)
+        );
+    });
+    server
+}
+
+#[test]
+fn listens_on_an_address_its_text_or_a_udp_endpoint_string_over_ipv4() {
+    let loopback = "127.0.0.1".parse::<std::net::IpAddr>().unwrap();
+    let given = SocketAddr::new(loopback, 0);
+    let text = "127.0.0.1:0".to_string();
+    let addresses = [
+        echoes_on(given, "127.0.0.1"),
+        echoes_on("127.0.0.1:0", "127.0.0.1"),
+        echoes_on(&text, "127.0.0.1"),
+        echoes_on(text.clone(), "127.0.0.1"),
+        echoes_on("udp:0:interface=127.0.0.1", "127.0.0.1"),
+        echoes_on("UDP:port=0:interface=127.0.0.1".to_string(), "127.0.0.1"),
+    ];
+    for address in addresses {
+        assert_eq!(address.ip(), loopback);
+        assert_ne!(address.port(), 0, "port 0 picked a free port");
+    }
+}
+
+#[test]
+fn listens_on_an_address_its_text_or_a_udp_endpoint_string_over_ipv6() {
+    if !can_bind(
+        "[::1]",
+        "listens_on_an_address_its_text_or_a_udp_endpoint_string_over_ipv6",
+    ) {
+        return;
+    }
+    let loopback = "::1".parse::<std::net::IpAddr>().unwrap();
+    let addresses = [
+        echoes_on(SocketAddr::new(loopback, 0), "[::1]"),
+        echoes_on("[::1]:0", "[::1]"),
+        echoes_on(r"udp:0:interface=\:\:1", "[::1]"),
+    ];
+    for address in addresses {
+        assert_eq!(address.ip(), loopback);
+        assert_ne!(address.port(), 0, "port 0 picked a free port");
+    }
+}
+
+#[test]
+fn a_malformed_address_is_refused_before_anything_is_bound() {
+    let reactor = Reactor::new().unwrap();
+    let (recording, events) = Recording::new();
+    let error = reactor
+        .listen_udp("udp:0:interface=localhost", recording)
+        .unwrap_err();
+    assert!(
+        matches!(error, Error::InvalidEndpoint { ref field, .. } if field == "interface"),
+        "{error:?}"
+    );
+    assert_eq!(events.take(), [], "the protocol never started");
+}
+
 /// An echo server with a maximum size of 100 on `host`, exercised by a client socket.
 fn echoes_whole_datagrams_and_reports_oversized_ones(host: &'static str) {
     let reactor = Reactor::new().unwrap();
     let (mut echo, events) = Recording::echoing();
     echo.max_size = 100;
-    let port = reactor
-        .listen_udp(format!("{host}:0").parse().unwrap(), echo)
-        .unwrap();
+    let port = reactor.listen_udp(format!("{host}:0"), echo).unwrap();
     let server = port.local_addr();
     let client_address = run_async(&reactor, async move {
         let client = UdpSocket::bind(format!("{host}:0")).await.unwrap();
@@ -129,7 +198,7 @@ fn a_connected_port_hears_a_refusal(host: &'static str) {
     drop(absent);
     let (seen, mut events) = mpsc::unbounded_channel();
     let port = reactor
-        .listen_udp(format!("{host}:0").parse().unwrap(), Probe { peer, seen })
+        .listen_udp(format!("{host}:0"), Probe { peer, seen })
         .unwrap();
     let seen = run_async(&reactor, async move {
         let mut seen = Vec::new();
@@ -166,9 +235,7 @@ fn a_connected_port_hears_a_refusal_over_ipv6() {
 fn stopping_the_reactor_stops_its_udp_ports() {
     let reactor = Reactor::new().unwrap();
     let (recording, events) = Recording::new();
-    let port = reactor
-        .listen_udp("127.0.0.1:0".parse().unwrap(), recording)
-        .unwrap();
+    let port = reactor.listen_udp("127.0.0.1:0", recording).unwrap();
     run_async(&reactor, async {});
     assert_eq!(events.take(), [Event::Started, Event::Stopped]);
     assert!(port.handle().is_stopped());
@@ -194,9 +261,7 @@ impl DatagramProtocol for Bomb {
 fn a_panicking_callback_stops_its_port_and_the_reactor_goes_on() {
     let reactor = Reactor::new().unwrap();
     let (seen, mut events) = mpsc::unbounded_channel();
-    let port = reactor
-        .listen_udp("127.0.0.1:0".parse().unwrap(), Bomb { seen })
-        .unwrap();
+    let port = reactor.listen_udp("127.0.0.1:0", Bomb { seen }).unwrap();
     let server = port.local_addr();
     let seen = run_async(&reactor, async move {
         let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
@@ -229,10 +294,7 @@ fn a_paused_port_reads_nothing_until_resumed() {
     let reactor = Reactor::new().unwrap();
     let (seen, mut events) = mpsc::unbounded_channel();
     let port = reactor
-        .listen_udp(
-            "127.0.0.1:0".parse().unwrap(),
-            Pausing { seen: seen.clone() },
-        )
+        .listen_udp("127.0.0.1:0", Pausing { seen: seen.clone() })
         .unwrap();
     let server = port.local_addr();
     let handle = port.handle().clone();

@@ -313,20 +313,36 @@ pub fn plain_server_endpoint(
     usage: &str,
     default_port: u16,
 ) -> Result<Box<dyn ServerEndpoint>, ExitCode> {
+    match listen_flag(args, usage, "tcp:8000")? {
+        None => Ok(Box::new(port_endpoint(args, default_port)?)),
+        Some(text) => server_from_string(text).map_err(|error| endpoint_error("--listen", error)),
+    }
+}
+
+/// The endpoint `--listen ENDPOINT` gives, `None` if it is not given (then `--port`, or
+/// its default, says where). `--listen` without a value (the message suggests
+/// `sample`), or with `--port`, is one line and the usage on stderr, and exit status 2.
+pub fn listen_flag<'a>(
+    args: &'a Args,
+    usage: &str,
+    sample: &str,
+) -> Result<Option<&'a str>, ExitCode> {
     if !args.flag("listen") {
-        return Ok(Box::new(port_endpoint(args, default_port)?));
+        return Ok(None);
     }
     let usage_error = |message: &str| {
         eprintln!("error: {message}\n\n{usage}");
         ExitCode::from(2)
     };
     let Some(text) = args.value("listen") else {
-        return Err(usage_error("--listen needs an endpoint, such as tcp:8000"));
+        return Err(usage_error(&format!(
+            "--listen needs an endpoint, such as {sample}"
+        )));
     };
     if args.flag("port") {
         return Err(usage_error("give --listen or --port, not both"));
     }
-    server_from_string(text).map_err(|error| endpoint_error("--listen", error))
+    Ok(Some(text))
 }
 
 /// TCP on 127.0.0.1, port `--port P` (default `default_port`).
@@ -367,7 +383,7 @@ pub fn host_and_port(address: &str) -> Option<(&str, u16)> {
 /// Reports an endpoint that cannot be used: status 2 for a malformed string (a usage
 /// mistake; the message names the string, the field and what was expected), 1 for a file
 /// it names that is not usable.
-fn endpoint_error(flag: &str, error: torsade::Error) -> ExitCode {
+pub fn endpoint_error(flag: &str, error: torsade::Error) -> ExitCode {
     eprintln!("error: {flag}: {error}");
     match error {
         torsade::Error::InvalidEndpoint { .. } => ExitCode::from(2),

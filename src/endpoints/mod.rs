@@ -17,6 +17,7 @@
 //! | `tcp:host=example.com:port=80:timeout=5` (or `tcp:example.com:80`) | [`TcpClient`] |
 //! | `tls:host=example.com:port=443:caCerts=ca.pem` | `TlsClient` over TCP |
 //! | `unix:path=/run/app.sock` | [`UnixClient`] |
+//! | `udp:9007:interface=127.0.0.1` | a UDP port's address ([`IntoDatagramAddress`]) |
 //!
 //! A bare socket address (`127.0.0.1:8000`, `[::1]:8000`) is a TCP endpoint, and a client
 //! takes `host:port` too. A malformed string is an [`Error::InvalidEndpoint`] naming the
@@ -50,6 +51,7 @@ mod systemd;
 mod tcp;
 #[cfg(feature = "tls")]
 mod tls;
+mod udp;
 #[cfg(unix)]
 mod unix;
 
@@ -67,6 +69,7 @@ pub use self::systemd::{SystemdDomain, SystemdServer};
 pub use self::tcp::{TcpClient, TcpServer, DEFAULT_BACKLOG, DEFAULT_CONNECT_TIMEOUT};
 #[cfg(feature = "tls")]
 pub use self::tls::{TlsClient, TlsServer};
+pub use self::udp::IntoDatagramAddress;
 #[cfg(unix)]
 pub use self::unix::{PeerCredentials, UnixClient, UnixServer};
 use crate::reactor::NetStream;
@@ -382,6 +385,11 @@ pub fn server_from_string(description: &str) -> Result<Box<dyn ServerEndpoint>> 
         "unix" => Ok(Box::new(UnixServer::parse(&parsed)?)),
         #[cfg(unix)]
         "systemd" => Ok(Box::new(SystemdServer::parse(&parsed)?)),
+        "udp" => Err(parsed.invalid(
+            "type",
+            "a stream server endpoint type: tcp, tls (or ssl), unix, systemd \
+             (a udp: string is for Reactor::listen_udp)",
+        )),
         _ => Err(parsed.invalid(
             "type",
             "a server endpoint type: tcp, tls (or ssl), unix, systemd",

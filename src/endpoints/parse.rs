@@ -4,6 +4,7 @@
 //! inside a value, as in an IPv6 address). Every error names the whole string, the field,
 //! and what was expected.
 
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
@@ -106,6 +107,22 @@ impl<'a> Description<'a> {
                 .map(Some)
                 .map_err(|_| self.invalid(key, "a number of seconds, zero or more")),
         }
+    }
+
+    /// Where a port binds: `port` (or the first positional argument) on `interface`,
+    /// every IPv4 interface (`0.0.0.0`) unless given. The TCP and UDP forms share it.
+    pub(crate) fn bind_address(&self) -> Result<SocketAddr> {
+        let port = self
+            .parsed::<u16>("port", Some(0), "a port number (0 to 65535)")?
+            .ok_or_else(|| self.invalid("port", "a port number (0 to 65535)"))?;
+        let interface = self
+            .parsed::<IpAddr>(
+                "interface",
+                None,
+                "an IP address (escape IPv6's colons as \\:)",
+            )?
+            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        Ok(SocketAddr::new(interface, port))
     }
 
     /// A path, if there.

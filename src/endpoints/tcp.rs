@@ -70,17 +70,7 @@ impl TcpServer {
 
     /// The TCP arguments of `parsed` (whose other arguments the caller checked).
     pub(crate) fn parse_args(parsed: &Description<'_>) -> Result<TcpServer> {
-        let port = parsed
-            .parsed::<u16>("port", Some(0), "a port number (0 to 65535)")?
-            .ok_or_else(|| parsed.invalid("port", "a port number (0 to 65535)"))?;
-        let mut server = TcpServer::new(port);
-        if let Some(interface) = parsed.parsed::<IpAddr>(
-            "interface",
-            None,
-            "an IP address (escape IPv6's colons as \\:)",
-        )? {
-            server = server.interface(interface);
-        }
+        let mut server = TcpServer::from(parsed.bind_address()?);
         if let Some(backlog) = parsed.parsed("backlog", None, "a number of connections")? {
             server = server.backlog(backlog);
         }

@@ -16,17 +16,20 @@ use super::Reactor;
 use crate::datagram::port_core::PortCore;
 use crate::datagram::socket::DatagramSocket;
 use crate::datagram::{DatagramHandle, DatagramPort, DatagramProtocol};
-use crate::endpoints::cannot_listen;
+use crate::endpoints::{cannot_listen, IntoDatagramAddress};
 use crate::Result;
 
 impl Reactor {
     /// Opens a UDP port on `address` (IPv4 or IPv6; port 0 picks a free one) running
-    /// `protocol`. Twisted's `listenUDP` (and `listenMulticast`: join groups from
+    /// `protocol`. The address is a [`SocketAddr`], its text (`127.0.0.1:9007`), or a
+    /// UDP endpoint string (`udp:9007:interface=127.0.0.1`); see [`IntoDatagramAddress`].
+    /// Twisted's `listenUDP` (and `listenMulticast`: join groups from
     /// [`started`](DatagramProtocol::started)). `started` runs on the reactor's loop soon
     /// after this returns.
     ///
     /// # Errors
     ///
+    /// [`Error::InvalidEndpoint`](crate::Error::InvalidEndpoint) for a malformed string;
     /// [`Error::CannotListen`](crate::Error::CannotListen) if the address cannot be
     /// bound, or the reactor is stopping.
     ///
@@ -46,16 +49,20 @@ impl Reactor {
     /// }
     ///
     /// let reactor = Reactor::new().unwrap();
-    /// let port = reactor.listen_udp("127.0.0.1:0".parse().unwrap(), Echo).unwrap();
+    /// let port = reactor.listen_udp("udp:0:interface=127.0.0.1", Echo).unwrap();
     /// assert_ne!(port.local_addr().port(), 0);
+    /// let address: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    /// let other = reactor.listen_udp(address, Echo).unwrap();
+    /// assert_ne!(other.local_addr(), port.local_addr());
     /// ```
     #[doc(alias = "listenUDP")]
     #[doc(alias = "listenMulticast")]
     pub fn listen_udp<P: DatagramProtocol>(
         &self,
-        address: SocketAddr,
+        address: impl IntoDatagramAddress,
         protocol: P,
     ) -> Result<DatagramPort<P>> {
+        let address = address.into_datagram_address()?;
         let cannot = |error| cannot_listen(&format!("udp:{address}"), error);
         if self.registry().is_stopping() {
             return Err(cannot(io::Error::other("the reactor is stopping")));
