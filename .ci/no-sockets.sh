@@ -28,4 +28,10 @@ for binary in $(binaries -p torsade-protocols) \
   fi
   checked=$((checked + 1))
 done
+# None found means the build above failed (its output is filtered): that is a failure,
+# not a pass.
+if [ "$checked" = 0 ]; then
+  echo "FAIL: no in-memory test binary was found to run (did the build fail?)" >&2
+  exit 1
+fi
 echo "$checked in-memory test binaries ran under strace and created no socket"

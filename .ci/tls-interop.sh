@@ -19,6 +19,15 @@ openssl version
 
 work=$(mktemp -d)
 server_pid=""
+# Defined before the trap that calls it: a failure before any server starts (a build
+# that fails) still cleans up with no error of its own.
+stop_server() {
+    if [ -n "$server_pid" ]; then
+        kill "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+        server_pid=""
+    fi
+}
 cleanup() {
     stop_server
     rm -rf "$work"
@@ -52,14 +61,6 @@ start_server() {
     local address=${first#listening on }
     port=${address##*:}
     echo "TLS greeting server on $address"
-}
-
-stop_server() {
-    if [ -n "$server_pid" ]; then
-        kill "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-        server_pid=""
-    fi
 }
 
 start_server "$work/cert.pem" "$work/key.pem"
