@@ -8,7 +8,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use torsade::process::{ExitStatus, ProcessProtocol, ProcessTransport, Signal};
+use torsade::process::{ExitStatus, ProcessProtocol, ProcessTransport, Signal, STDIN_BUFFER_LIMIT};
 use torsade::{Error, Reactor, Transport};
 
 /// What a process's protocol saw, in order.
@@ -22,47 +22,61 @@ enum Seen {
     ErrLost,
     Exited(ExitStatus),
     Ended(ExitStatus),
+    Paused,
+    Resumed,
 }
 
-type OnMade = Box<dyn FnMut(&mut ProcessTransport) + Send>;
+type OnSeen = Box<dyn FnMut(&Seen, &mut ProcessTransport) + Send>;
 
-/// Records every callback; runs `on_made` in `connection_made`; stops the reactor when the
+/// Records every callback, running `on_seen` after each; stops the reactor when the
 /// process has ended, noting whether its pid was still in use then.
 struct Recorder {
     seen: Arc<Mutex<Vec<Seen>>>,
-    on_made: OnMade,
+    on_seen: OnSeen,
     reactor: Reactor,
     pid_in_use_at_end: Arc<Mutex<Option<bool>>>,
 }
 
 impl ProcessProtocol for Recorder {
     fn connection_made(&mut self, process: &mut ProcessTransport) {
-        self.seen.lock().unwrap().push(Seen::Made);
-        (self.on_made)(process);
+        self.record(Seen::Made, process);
     }
-    fn out_received(&mut self, _: &mut ProcessTransport, data: Bytes) {
-        self.seen.lock().unwrap().push(Seen::Out(data));
+    fn out_received(&mut self, process: &mut ProcessTransport, data: Bytes) {
+        self.record(Seen::Out(data), process);
     }
-    fn err_received(&mut self, _: &mut ProcessTransport, data: Bytes) {
-        self.seen.lock().unwrap().push(Seen::Err(data));
+    fn err_received(&mut self, process: &mut ProcessTransport, data: Bytes) {
+        self.record(Seen::Err(data), process);
     }
-    fn in_connection_lost(&mut self, _: &mut ProcessTransport) {
-        self.seen.lock().unwrap().push(Seen::InLost);
+    fn in_connection_lost(&mut self, process: &mut ProcessTransport) {
+        self.record(Seen::InLost, process);
     }
-    fn out_connection_lost(&mut self, _: &mut ProcessTransport) {
-        self.seen.lock().unwrap().push(Seen::OutLost);
+    fn out_connection_lost(&mut self, process: &mut ProcessTransport) {
+        self.record(Seen::OutLost, process);
     }
-    fn err_connection_lost(&mut self, _: &mut ProcessTransport) {
-        self.seen.lock().unwrap().push(Seen::ErrLost);
+    fn err_connection_lost(&mut self, process: &mut ProcessTransport) {
+        self.record(Seen::ErrLost, process);
     }
-    fn process_exited(&mut self, _: &mut ProcessTransport, status: ExitStatus) {
-        self.seen.lock().unwrap().push(Seen::Exited(status));
+    fn process_exited(&mut self, process: &mut ProcessTransport, status: ExitStatus) {
+        self.record(Seen::Exited(status), process);
+    }
+    fn pause_producing(&mut self, process: &mut ProcessTransport) {
+        self.record(Seen::Paused, process);
+    }
+    fn resume_producing(&mut self, process: &mut ProcessTransport) {
+        self.record(Seen::Resumed, process);
     }
     fn process_ended(&mut self, process: &mut ProcessTransport, status: ExitStatus) {
         let in_use = std::path::Path::new(&format!("/proc/{}", process.pid())).exists();
         *self.pid_in_use_at_end.lock().unwrap() = Some(in_use);
-        self.seen.lock().unwrap().push(Seen::Ended(status));
+        self.record(Seen::Ended(status), process);
         let _ = self.reactor.stop();
+    }
+}
+
+impl Recorder {
+    fn record(&mut self, seen: Seen, process: &mut ProcessTransport) {
+        self.seen.lock().unwrap().push(seen.clone());
+        (self.on_seen)(&seen, process);
     }
 }
 
@@ -140,14 +154,28 @@ impl Run {
     }
 }
 
-/// Runs `command` to its end with a [`Recorder`], bounded by `common::LIMIT`.
-fn run(command: Command, on_made: impl FnMut(&mut ProcessTransport) + Send + 'static) -> Run {
+/// Runs `command` to its end with a [`Recorder`] running `on_made` in `connection_made`,
+/// bounded by `common::LIMIT`.
+fn run(command: Command, mut on_made: impl FnMut(&mut ProcessTransport) + Send + 'static) -> Run {
+    run_reacting(command, move |seen, process| {
+        if *seen == Seen::Made {
+            on_made(process);
+        }
+    })
+}
+
+/// Runs `command` to its end with a [`Recorder`] running `on_seen` after each callback,
+/// bounded by `common::LIMIT`.
+fn run_reacting(
+    command: Command,
+    on_seen: impl FnMut(&Seen, &mut ProcessTransport) + Send + 'static,
+) -> Run {
     let reactor = Reactor::new().unwrap();
     let seen = Arc::new(Mutex::new(Vec::new()));
     let pid_in_use_at_end = Arc::new(Mutex::new(None));
     let recorder = Recorder {
         seen: seen.clone(),
-        on_made: Box::new(on_made),
+        on_seen: Box::new(on_seen),
         reactor: reactor.clone(),
         pid_in_use_at_end: pid_in_use_at_end.clone(),
     };
@@ -266,7 +294,7 @@ fn a_missing_program_fails_the_spawn_naming_it() {
     let reactor = Reactor::new().unwrap();
     let recorder = Recorder {
         seen: Arc::default(),
-        on_made: Box::new(|_| {}),
+        on_seen: Box::new(|_, _| {}),
         reactor: reactor.clone(),
         pid_in_use_at_end: Arc::default(),
     };
@@ -358,7 +386,7 @@ fn a_panicking_callback_kills_its_process() {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let watcher = Recorder {
             seen: seen.clone(),
-            on_made: Box::new(|_| {}),
+            on_seen: Box::new(|_, _| {}),
             reactor: reactor.clone(),
             pid_in_use_at_end: Arc::default(),
         };
@@ -372,4 +400,52 @@ fn a_panicking_callback_kills_its_process() {
         logs.contains("panicked") && logs.contains("out_received gave up"),
         "{logs}"
     );
+}
+
+/// `count` bytes written to `process`'s stdin in connection-sized chunks.
+fn write_bytes(process: &mut ProcessTransport, count: usize) {
+    let chunk = [b'x'; 64 * 1024];
+    for start in (0..count).step_by(chunk.len()) {
+        process.write(&chunk[..chunk.len().min(count - start)]);
+    }
+}
+
+/// A child that does not read its stdin: the protocol is paused past the high-water
+/// mark, and a write past the hard limit is refused and closes stdin (memory stays
+/// bounded) while the child runs on.
+#[test]
+fn a_child_that_does_not_read_pauses_the_protocol_then_has_its_stdin_closed_at_the_limit() {
+    let logs = common::capture_logs(|| {
+        let run = run_reacting(sleep_30(), |seen, sleep| match seen {
+            // More than a pipe holds: the rest waits, above the high-water mark.
+            Seen::Made => write_bytes(sleep, 1 << 20),
+            Seen::Paused => write_bytes(sleep, STDIN_BUFFER_LIMIT),
+            Seen::InLost => sleep.signal_process(Signal::Kill),
+            _ => {}
+        });
+        run.assert_well_ordered();
+        assert!(run.position(&Seen::Paused) < run.position(&Seen::InLost));
+        assert!(!run.seen.contains(&Seen::Resumed), "{:?}", run.seen);
+        assert_eq!(run.status(), ExitStatus::Signal(9));
+    });
+    assert!(logs.contains("refusing the write"), "{logs}");
+}
+
+/// A child that reads its stdin only once told to (SIGUSR1, after it says `ready`): the
+/// protocol is paused while the megabyte written waits, and resumed once the child has
+/// read it down to the low-water mark.
+#[test]
+fn a_child_reading_late_resumes_the_paused_protocol_once_it_has_read_down_to_the_low_mark() {
+    let script = "trap 'kill $sleeper; exec cat >/dev/null' USR1; \
+                  sleep 30 & sleeper=$!; echo ready; wait $sleeper";
+    let run = run_reacting(sh(script), |seen, child| match seen {
+        Seen::Made => write_bytes(child, 1 << 20),
+        Seen::Out(data) if data.starts_with(b"ready") => child.signal_process(Signal::Usr1),
+        Seen::Resumed => child.close_stdin(),
+        _ => {}
+    });
+    run.assert_well_ordered();
+    assert!(run.position(&Seen::Paused) < run.position(&Seen::Out(Bytes::from("ready\n"))));
+    assert!(run.position(&Seen::Resumed) < run.position(&Seen::InLost));
+    assert_eq!(run.status(), ExitStatus::Code(0));
 }

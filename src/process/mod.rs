@@ -8,6 +8,11 @@
 //! [`ProcessTransport`] its callbacks get writes to the process's stdin, closes it and
 //! sends [`Signal`]s.
 //!
+//! Writes to stdin wait in memory until the child reads them, under a connection's
+//! write pressure: [`ProcessProtocol::pause_producing`] past the high-water mark,
+//! [`ProcessProtocol::resume_producing`] at the low one, and never more than
+//! [`STDIN_BUFFER_LIMIT`] bytes (see [`ProcessTransport::write`]).
+//!
 //! ```text
 //!   ProcessTransport ── write / close_stdin ──> stdin ─┐
 //!          │ signal_process                           child ── exit ──> process_exited
@@ -66,11 +71,14 @@ mod protocol;
 mod signal;
 mod spawn;
 mod status;
+mod stdin;
 mod transport;
 
 pub use self::connected::ConnectedProcess;
 pub use self::protocol::ProcessProtocol;
 pub use self::signal::Signal;
 pub use self::status::ExitStatus;
+pub use self::stdin::STDIN_BUFFER_LIMIT;
+pub(crate) use self::stdin::{PressureSignal, StdinPressure};
 pub use self::transport::ProcessTransport;
 pub(crate) use self::transport::Request;

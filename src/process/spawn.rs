@@ -4,6 +4,7 @@
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::process::Stdio;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::StreamExt;
@@ -13,8 +14,9 @@ use tokio::runtime::Handle;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::io::ReaderStream;
 
+use super::stdin::StdinBuffer;
 use super::transport::Request;
-use super::{ExitStatus, ProcessProtocol, ProcessTransport};
+use super::{ExitStatus, PressureSignal, ProcessProtocol, ProcessTransport, StdinPressure};
 use crate::{Error, Reactor};
 
 /// How much of a pipe is read at once.
@@ -160,13 +162,16 @@ enum Event {
     Out(Option<io::Result<Bytes>>),
     Err(Option<io::Result<Bytes>>),
     StdinClosed,
+    /// What waits for stdin changed: the write pressure is checked.
+    StdinChanged,
     Exited(io::Result<std::process::ExitStatus>),
     Request(Option<Request>),
 }
 
 /// Runs the process to its end: its output, stdin closing and exit to `protocol`, the
 /// transport's requests to the process; `process_ended` once it has exited and both
-/// output pipes are closed, after `in_connection_lost` if that had not come yet.
+/// output pipes are closed, after `in_connection_lost` if that had not come yet. The
+/// write pressure on stdin is checked after every event.
 async fn run<P, O, E>(
     protocol: P,
     transport: ProcessTransport,
@@ -179,29 +184,36 @@ async fn run<P, O, E>(
     E: AsyncRead + Unpin,
 {
     let pid = transport.pid();
+    let stdin = Arc::clone(transport.stdin());
+    let mut pressure = StdinPressure::default();
     let mut protocol = Callbacks {
         protocol,
         transport,
         panicked: false,
     };
     let (mut to_stdin, mut stdin_closed) = match pipes.stdin.take() {
-        Some(stdin) => {
+        Some(pipe) => {
             let (writes, received) = mpsc::unbounded_channel();
             let (closed, closed_seen) = oneshot::channel();
-            tokio::spawn(feed_stdin(stdin, received, closed));
-            (Some(writes), Some(closed_seen))
+            let feeder = tokio::spawn(feed_stdin(pipe, Arc::clone(&stdin), received, closed));
+            (Some((writes, feeder)), Some(closed_seen))
         }
-        None => (None, None),
+        None => {
+            stdin.close();
+            (None, None)
+        }
     };
     let mut exit: Option<ExitStatus> = None;
     let mut requests_open = true;
     protocol.call(|p, t| p.connection_made(t));
+    protocol.relieve(&mut pressure, &stdin);
     while !protocol.panicked && (exit.is_none() || pipes.stdout.is_some() || pipes.stderr.is_some())
     {
         let event = tokio::select! {
             chunk = next_chunk(&mut pipes.stdout) => Event::Out(chunk),
             chunk = next_chunk(&mut pipes.stderr) => Event::Err(chunk),
             _ = wait_closed(&mut stdin_closed) => Event::StdinClosed,
+            _ = stdin.changed(), if !stdin.is_closed() => Event::StdinChanged,
             status = child.wait(), if exit.is_none() => Event::Exited(status),
             request = requests.recv(), if requests_open => Event::Request(request),
         };
@@ -218,7 +230,9 @@ async fn run<P, O, E>(
                 pipes.stderr = None;
                 protocol.call(|p, t| p.err_connection_lost(t));
             }
+            Event::StdinChanged => {}
             Event::StdinClosed => {
+                stdin.close();
                 stdin_closed = None;
                 to_stdin = None;
                 protocol.call(|p, t| p.in_connection_lost(t));
@@ -242,14 +256,21 @@ async fn run<P, O, E>(
                     send_signal(&mut child, pid, signal);
                 }
             }
+            Event::Request(Some(Request::AbortStdin)) => {
+                if let Some((_, feeder)) = &to_stdin {
+                    // Its pipe is dropped with it, closing stdin: `StdinClosed` follows.
+                    feeder.abort();
+                }
+            }
             Event::Request(Some(request)) => {
-                if let Some(writes) = &to_stdin {
+                if let Some((writes, _)) = &to_stdin {
                     // Fails only if stdin has just closed (the process stopped reading):
                     // the request goes nowhere, as a write to a closed pipe would.
                     let _ = writes.send(request);
                 }
             }
         }
+        protocol.relieve(&mut pressure, &stdin);
     }
     if protocol.panicked {
         if exit.is_none() {
@@ -296,22 +317,45 @@ impl<P: ProcessProtocol> Callbacks<P> {
             );
         }
     }
+
+    /// Pauses or resumes the protocol as what waits for `stdin` asks.
+    fn relieve(&mut self, pressure: &mut StdinPressure, stdin: &StdinBuffer) {
+        match pressure.check(stdin) {
+            Some(PressureSignal::Pause) => self.call(|p, t| p.pause_producing(t)),
+            Some(PressureSignal::Resume) => self.call(|p, t| p.resume_producing(t)),
+            None => {}
+        }
+    }
 }
 
-/// Writes what is asked to the child's stdin, in order, until asked to close it, the
-/// process stops reading, or the process's task ends; then closes it and says so.
+/// Writes what is asked to the child's stdin, in order, counting off in `queued` what the
+/// child takes, until asked to close it, the process stops reading, or the process's task
+/// ends; then closes it and says so.
 async fn feed_stdin(
-    mut stdin: ChildStdin,
+    mut pipe: ChildStdin,
+    queued: Arc<StdinBuffer>,
     mut writes: mpsc::UnboundedReceiver<Request>,
     closed: oneshot::Sender<()>,
 ) {
-    while let Some(Request::Write(data)) = writes.recv().await {
-        if let Err(error) = stdin.write_all(&data).await {
-            tracing::debug!("the process's stdin is closed: {error}");
-            break;
+    'writes: while let Some(Request::Write(mut data)) = writes.recv().await {
+        while !data.is_empty() {
+            match pipe.write(&data).await {
+                Ok(0) => {
+                    tracing::debug!("the process's stdin takes no more");
+                    break 'writes;
+                }
+                Ok(taken) => {
+                    queued.taken(taken);
+                    let _ = data.split_to(taken);
+                }
+                Err(error) => {
+                    tracing::debug!("the process's stdin is closed: {error}");
+                    break 'writes;
+                }
+            }
         }
     }
-    drop(stdin);
+    drop(pipe);
     // The process's task may have ended already: nobody to tell.
     let _ = closed.send(());
 }
