@@ -6,9 +6,12 @@ mod common;
 
 use std::process::Command;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use bytes::Bytes;
-use torsade::process::{ExitStatus, ProcessProtocol, ProcessTransport, Signal, STDIN_BUFFER_LIMIT};
+use torsade::process::{
+    ChildPolicy, ExitStatus, ProcessProtocol, ProcessTransport, Signal, STDIN_BUFFER_LIMIT,
+};
 use torsade::{Error, Reactor, Transport};
 
 /// What a process's protocol saw, in order.
@@ -170,7 +173,16 @@ fn run_reacting(
     command: Command,
     on_seen: impl FnMut(&Seen, &mut ProcessTransport) + Send + 'static,
 ) -> Run {
-    let reactor = Reactor::new().unwrap();
+    run_on(&Reactor::new().unwrap(), command, on_seen)
+}
+
+/// Runs `command` to its end on `reactor` with a [`Recorder`] running `on_seen` after
+/// each callback, bounded by `common::LIMIT`.
+fn run_on(
+    reactor: &Reactor,
+    command: Command,
+    on_seen: impl FnMut(&Seen, &mut ProcessTransport) + Send + 'static,
+) -> Run {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let pid_in_use_at_end = Arc::new(Mutex::new(None));
     let recorder = Recorder {
@@ -185,7 +197,7 @@ fn run_reacting(
             || !cfg!(target_os = "linux"),
         "the child's pid is in use while it runs"
     );
-    common::run_bounded(&reactor, common::LIMIT);
+    common::run_bounded(reactor, common::LIMIT);
     let seen = seen.lock().unwrap().clone();
     let pid_in_use_at_end = if cfg!(target_os = "linux") {
         *pid_in_use_at_end.lock().unwrap()
@@ -448,4 +460,106 @@ fn a_child_reading_late_resumes_the_paused_protocol_once_it_has_read_down_to_the
     assert!(run.position(&Seen::Paused) < run.position(&Seen::Out(Bytes::from("ready\n"))));
     assert!(run.position(&Seen::Resumed) < run.position(&Seen::InLost));
     assert_eq!(run.status(), ExitStatus::Code(0));
+}
+
+/// A reactor with `policy` for its children.
+fn reactor_with(policy: ChildPolicy) -> Reactor {
+    let reactor = Reactor::new().unwrap();
+    reactor.set_child_policy(policy);
+    reactor
+}
+
+/// The default policy: a stop sends SIGTERM to a running child, and `run` returns once
+/// it has ended and been reaped.
+#[test]
+fn a_stop_terminates_a_running_child_and_run_returns_once_it_has_ended() {
+    let reactor = Reactor::new().unwrap();
+    let stopper = reactor.clone();
+    let run = run_on(&reactor, sleep_30(), move |seen, _| {
+        if *seen == Seen::Made {
+            stopper.stop().unwrap();
+        }
+    });
+    run.assert_well_ordered();
+    assert_eq!(run.status(), ExitStatus::Signal(15));
+}
+
+/// A child that ignores SIGTERM is killed once the grace is over.
+#[test]
+fn a_child_ignoring_sigterm_is_killed_after_the_grace() {
+    let reactor = reactor_with(ChildPolicy::Terminate {
+        grace: Duration::from_millis(50),
+    });
+    let stopper = reactor.clone();
+    let script = "trap '' TERM; echo ready; exec sleep 30";
+    let run = run_on(&reactor, sh(script), move |seen, _| {
+        if matches!(seen, Seen::Out(data) if data.starts_with(b"ready")) {
+            stopper.stop().unwrap();
+        }
+    });
+    run.assert_well_ordered();
+    assert_eq!(run.status(), ExitStatus::Signal(9));
+}
+
+/// `ChildPolicy::Wait`: the stop signals nothing, and waits for the child, which exits
+/// on its own once given what it reads (after the stop began).
+#[test]
+fn with_the_wait_policy_a_stop_waits_for_the_child_to_exit_on_its_own() {
+    let reactor = reactor_with(ChildPolicy::Wait);
+    let stopper = reactor.clone();
+    let run = run_on(&reactor, sh("read line; exit 7"), move |seen, child| {
+        if *seen == Seen::Made {
+            stopper.stop().unwrap();
+            child.write(b"go\n");
+        }
+    });
+    run.assert_well_ordered();
+    assert_eq!(run.status(), ExitStatus::Code(7));
+}
+
+/// `ChildPolicy::Wait` is bounded by the stop deadline: a child still running then is
+/// killed.
+#[test]
+fn with_the_wait_policy_the_stop_deadline_kills_a_child_still_running() {
+    let reactor = reactor_with(ChildPolicy::Wait);
+    let stopper = reactor.clone();
+    let run = run_on(&reactor, sleep_30(), move |seen, _| {
+        if *seen == Seen::Made {
+            stopper
+                .stop_with_deadline(Duration::from_millis(50))
+                .unwrap();
+        }
+    });
+    run.assert_well_ordered();
+    assert_eq!(run.status(), ExitStatus::Signal(9));
+}
+
+/// A protocol that does nothing.
+struct Ignore;
+
+impl ProcessProtocol for Ignore {
+    fn out_received(&mut self, _: &mut ProcessTransport, _: Bytes) {}
+    fn process_ended(&mut self, _: &mut ProcessTransport, _: ExitStatus) {}
+}
+
+/// A process cannot be started on a stopping reactor.
+#[test]
+fn spawning_while_the_reactor_stops_fails_with_reactor_stopped() {
+    let reactor = Reactor::new().unwrap();
+    let stopper = reactor.clone();
+    let spawned = Arc::new(Mutex::new(None));
+    let result = spawned.clone();
+    let run = run_on(&reactor, sleep_30(), move |seen, _| {
+        if *seen == Seen::Made {
+            stopper.stop().unwrap();
+            let late = stopper.spawn_process(Ignore, sleep_30());
+            *result.lock().unwrap() = Some(late.map(|process| process.pid()));
+        }
+    });
+    run.assert_well_ordered();
+    assert!(
+        matches!(*spawned.lock().unwrap(), Some(Err(Error::ReactorStopped))),
+        "{:?}",
+        spawned.lock().unwrap()
+    );
 }

@@ -62,11 +62,13 @@
 //! # Ok::<(), torsade::Error>(())
 //! ```
 //!
-//! Children are reaped by tokio once they exit. What the reactor does with children still
-//! running when it stops is not configured here: their tasks end with the reactor's
-//! runtime, which kills them (SIGKILL).
+//! Children are reaped by tokio once they exit. A reactor counts its children as alive:
+//! when it stops, it terminates them or waits for them as its [`ChildPolicy`] says, and
+//! [`run`](crate::Reactor::run) returns once they have ended. A child still running when
+//! the runtime is dropped is killed (SIGKILL).
 
 mod connected;
+mod policy;
 mod protocol;
 mod signal;
 mod spawn;
@@ -75,6 +77,7 @@ mod stdin;
 mod transport;
 
 pub use self::connected::ConnectedProcess;
+pub use self::policy::{ChildPolicy, CHILD_TERMINATE_GRACE};
 pub use self::protocol::ProcessProtocol;
 pub use self::signal::Signal;
 pub use self::status::ExitStatus;

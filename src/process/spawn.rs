@@ -3,6 +3,7 @@
 
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
 use std::process::Stdio;
 use std::sync::Arc;
 
@@ -11,12 +12,17 @@ use futures::StreamExt;
 use tokio::io::{AsyncRead, AsyncWriteExt};
 use tokio::process::{Child, ChildStdin};
 use tokio::runtime::Handle;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Sleep;
 use tokio_util::io::ReaderStream;
 
 use super::stdin::StdinBuffer;
 use super::transport::Request;
-use super::{ExitStatus, PressureSignal, ProcessProtocol, ProcessTransport, StdinPressure};
+use super::{
+    ChildPolicy, ExitStatus, PressureSignal, ProcessProtocol, ProcessTransport, Signal,
+    StdinPressure,
+};
+use crate::reactor::{Guard, Registry};
 use crate::{Error, Reactor};
 
 /// How much of a pipe is read at once.
@@ -30,8 +36,11 @@ impl Reactor {
     ///
     /// Returns the process's transport once it has started; `connection_made` runs next,
     /// on the reactor. A program that cannot be started (missing, not executable) is
-    /// [`Error::SpawnFailed`], naming it. The child is reaped when it exits, and killed
-    /// (SIGKILL) if the reactor's runtime is dropped before then.
+    /// [`Error::SpawnFailed`], naming it; while the reactor is stopping, nothing is
+    /// started: [`Error::ReactorStopped`]. The child is reaped when it exits; the
+    /// reactor counts it as alive until then, and a stop ends it or waits for it as the
+    /// reactor's [`ChildPolicy`] says. It is killed (SIGKILL) if the reactor's runtime is
+    /// dropped before then.
     ///
     /// # Examples
     ///
@@ -83,6 +92,15 @@ pub(super) struct Started {
     pub(super) child: Child,
     transport: ProcessTransport,
     requests: mpsc::UnboundedReceiver<Request>,
+    stop: StopWatch,
+}
+
+/// What a child's task watches of its reactor's stop; holds the child counted as alive.
+pub(super) struct StopWatch {
+    registry: Arc<Registry>,
+    stopping: watch::Receiver<bool>,
+    aborting: watch::Receiver<bool>,
+    _alive: Guard,
 }
 
 /// Starts `command` on one of `reactor`'s loops with piped stdin and stdout and `stderr`,
@@ -92,6 +110,18 @@ pub(super) fn start(
     command: std::process::Command,
     stderr: Stdio,
 ) -> Result<Started, Error> {
+    let registry = reactor.registry();
+    // Counted before the stop is checked: a stop that begins after the check sees it.
+    let alive = registry.register_task();
+    let stop = StopWatch {
+        registry: Arc::clone(registry),
+        stopping: registry.stop_signal(),
+        aborting: registry.abort_signal(),
+        _alive: alive,
+    };
+    if registry.is_stopping() {
+        return Err(Error::ReactorStopped);
+    }
     let (handle, _) = reactor.pick_loop();
     let mut command = tokio::process::Command::from(command);
     command
@@ -121,6 +151,7 @@ pub(super) fn start(
         child,
         transport: ProcessTransport::new(pid, requests),
         requests: received,
+        stop,
     })
 }
 
@@ -140,6 +171,7 @@ impl Started {
             self.child,
             pipes,
             self.requests,
+            self.stop,
         ));
         transport
     }
@@ -166,18 +198,27 @@ enum Event {
     StdinChanged,
     Exited(io::Result<std::process::ExitStatus>),
     Request(Option<Request>),
+    /// The reactor started stopping.
+    Stopping,
+    /// The grace after SIGTERM is over.
+    GraceOver,
+    /// The reactor's stop deadline passed.
+    Aborting,
 }
 
 /// Runs the process to its end: its output, stdin closing and exit to `protocol`, the
 /// transport's requests to the process; `process_ended` once it has exited and both
 /// output pipes are closed, after `in_connection_lost` if that had not come yet. The
-/// write pressure on stdin is checked after every event.
+/// write pressure on stdin is checked after every event. When the reactor stops, the
+/// child is signalled as its [`ChildPolicy`] says; the task's end lets the reactor's
+/// `run` return.
 async fn run<P, O, E>(
     protocol: P,
     transport: ProcessTransport,
     mut child: Child,
     mut pipes: Pipes<O, E>,
     mut requests: mpsc::UnboundedReceiver<Request>,
+    mut stop: StopWatch,
 ) where
     P: ProcessProtocol,
     O: AsyncRead + Unpin,
@@ -205,6 +246,8 @@ async fn run<P, O, E>(
     };
     let mut exit: Option<ExitStatus> = None;
     let mut requests_open = true;
+    let (mut stop_seen, mut abort_seen) = (false, false);
+    let mut kill_timer: Option<Pin<Box<Sleep>>> = None;
     protocol.call(|p, t| p.connection_made(t));
     protocol.relieve(&mut pressure, &stdin);
     while !protocol.panicked && (exit.is_none() || pipes.stdout.is_some() || pipes.stderr.is_some())
@@ -216,6 +259,9 @@ async fn run<P, O, E>(
             _ = stdin.changed(), if !stdin.is_closed() => Event::StdinChanged,
             status = child.wait(), if exit.is_none() => Event::Exited(status),
             request = requests.recv(), if requests_open => Event::Request(request),
+            () = became_true(&mut stop.stopping), if !stop_seen => Event::Stopping,
+            () = became_true(&mut stop.aborting), if !abort_seen => Event::Aborting,
+            () = elapsed(&mut kill_timer), if kill_timer.is_some() => Event::GraceOver,
         };
         match event {
             Event::Out(Some(Ok(data))) => protocol.call(|p, t| p.out_received(t, data)),
@@ -249,6 +295,46 @@ async fn run<P, O, E>(
                 tracing::debug!(pid, %status, "process exited");
                 exit = Some(status);
                 protocol.call(|p, t| p.process_exited(t, status));
+            }
+            Event::Stopping => {
+                stop_seen = true;
+                if let (ChildPolicy::Terminate { grace }, None) =
+                    (stop.registry.child_policy(), exit)
+                {
+                    tracing::debug!(
+                        pid,
+                        ?grace,
+                        "the reactor is stopping: terminating the process"
+                    );
+                    // Without SIGTERM (not Unix), the only way to end it is to kill it.
+                    let first = if cfg!(unix) {
+                        Signal::Term
+                    } else {
+                        Signal::Kill
+                    };
+                    send_signal(&mut child, pid, first);
+                    kill_timer = Some(Box::pin(tokio::time::sleep(grace)));
+                }
+            }
+            Event::GraceOver => {
+                kill_timer = None;
+                if exit.is_none() {
+                    tracing::warn!(
+                        pid,
+                        "the process outlived its grace after SIGTERM: killing it"
+                    );
+                    send_signal(&mut child, pid, Signal::Kill);
+                }
+            }
+            Event::Aborting => {
+                abort_seen = true;
+                if exit.is_none() {
+                    tracing::warn!(
+                        pid,
+                        "the reactor's stop deadline passed: killing the process"
+                    );
+                    send_signal(&mut child, pid, Signal::Kill);
+                }
             }
             Event::Request(None) => requests_open = false,
             Event::Request(Some(Request::Signal(signal))) => {
@@ -366,6 +452,21 @@ async fn next_chunk<R: AsyncRead + Unpin>(
 ) -> Option<io::Result<Bytes>> {
     match pipe {
         Some(pipe) => pipe.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Resolves once `flag` is `true`; never if its sender is gone first.
+async fn became_true(flag: &mut watch::Receiver<bool>) {
+    if flag.wait_for(|set| *set).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Resolves once `timer` has elapsed; never without one.
+async fn elapsed(timer: &mut Option<Pin<Box<Sleep>>>) {
+    match timer {
+        Some(timer) => timer.await,
         None => std::future::pending().await,
     }
 }
