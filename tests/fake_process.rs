@@ -2,8 +2,9 @@
 //! callbacks in the order a real child gives them, and what the protocol asked of it.
 
 use bytes::Bytes;
-use torsade::process::{ExitStatus, ProcessProtocol, ProcessTransport, Signal};
+use torsade::process::{ExitStatus, ProcessProtocol, ProcessTransport, Signal, STDIN_BUFFER_LIMIT};
 use torsade::testing::FakeProcess;
+use torsade::{WRITE_BUFFER_HIGH, WRITE_BUFFER_LOW};
 
 /// Records each callback; runs `on_out` on each stdout chunk.
 #[derive(Default)]
@@ -32,6 +33,12 @@ impl ProcessProtocol for Recorder {
     }
     fn out_connection_lost(&mut self, _: &mut ProcessTransport) {
         self.seen.push("out lost".into());
+    }
+    fn pause_producing(&mut self, _: &mut ProcessTransport) {
+        self.seen.push("paused".into());
+    }
+    fn resume_producing(&mut self, _: &mut ProcessTransport) {
+        self.seen.push("resumed".into());
     }
     fn err_connection_lost(&mut self, _: &mut ProcessTransport) {
         self.seen.push("err lost".into());
@@ -209,4 +216,58 @@ fn a_scripted_process_plays_its_steps_in_time_order_with_the_protocols_timers() 
     process.play(ProcessStep::CloseStdout);
     process.play(ProcessStep::CloseStderr);
     assert!(process.is_ended());
+}
+
+#[test]
+fn unread_stdin_pauses_the_protocol_above_the_high_mark_and_resumes_it_at_the_low_one() {
+    let mut process = FakeProcess::new(Recorder::default());
+    process.stop_reading_stdin();
+    process.transport().write(&vec![b'a'; WRITE_BUFFER_HIGH]);
+    assert_eq!(process.unread_stdin(), WRITE_BUFFER_HIGH);
+    assert_eq!(process.protocol().seen, ["made 4242"]);
+    process.transport().write(b"b");
+    assert_eq!(process.unread_stdin(), WRITE_BUFFER_HIGH + 1);
+    assert_eq!(process.protocol().seen, ["made 4242", "paused"]);
+    assert_eq!(process.take_written(), &b""[..], "nothing is read yet");
+
+    let above_low = WRITE_BUFFER_HIGH - WRITE_BUFFER_LOW;
+    assert_eq!(process.read_stdin(above_low), above_low);
+    assert_eq!(process.protocol().seen, ["made 4242", "paused"]);
+    assert_eq!(process.read_stdin(1), 1);
+    assert_eq!(process.protocol().seen, ["made 4242", "paused", "resumed"]);
+    assert_eq!(process.take_written().len(), above_low + 1);
+}
+
+#[test]
+fn a_close_asked_while_stdin_is_unread_comes_once_it_is_read() {
+    let mut process = FakeProcess::new(Recorder::default());
+    process.stop_reading_stdin();
+    process.transport().write(b"last words");
+    process.transport().close_stdin();
+    process.transport().write(b"after the close");
+    assert!(process.is_stdin_open());
+    assert_eq!(process.read_stdin(5), 5);
+    assert!(process.is_stdin_open());
+    assert_eq!(process.read_stdin(100), 5);
+    assert!(!process.is_stdin_open());
+    assert_eq!(process.take_written(), &b"last words"[..]);
+    assert_eq!(process.protocol().seen, ["made 4242", "in lost"]);
+}
+
+#[test]
+fn a_write_past_the_limit_is_refused_and_closes_stdin_dropping_what_waited() {
+    let mut process = FakeProcess::new(Recorder::default());
+    process.stop_reading_stdin();
+    process
+        .transport()
+        .write(&vec![b'a'; STDIN_BUFFER_LIMIT - 1]);
+    process.transport().write(b"a");
+    assert_eq!(process.unread_stdin(), STDIN_BUFFER_LIMIT);
+    assert!(process.is_stdin_open(), "the limit itself is allowed");
+    process.transport().write(b"one too many");
+    assert!(!process.is_stdin_open());
+    assert_eq!(process.unread_stdin(), 0);
+    assert_eq!(process.read_stdin(usize::MAX), 0);
+    assert_eq!(process.take_written(), &b""[..]);
+    assert_eq!(process.protocol().seen, ["made 4242", "paused", "in lost"]);
 }

@@ -6,9 +6,12 @@ mod common;
 
 use std::process::Command;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use bytes::Bytes;
-use torsade::process::{ExitStatus, ProcessProtocol, ProcessTransport, Signal};
+use torsade::process::{
+    ChildPolicy, ExitStatus, ProcessProtocol, ProcessTransport, Signal, STDIN_BUFFER_LIMIT,
+};
 use torsade::{Error, Reactor, Transport};
 
 /// What a process's protocol saw, in order.
@@ -22,47 +25,61 @@ enum Seen {
     ErrLost,
     Exited(ExitStatus),
     Ended(ExitStatus),
+    Paused,
+    Resumed,
 }
 
-type OnMade = Box<dyn FnMut(&mut ProcessTransport) + Send>;
+type OnSeen = Box<dyn FnMut(&Seen, &mut ProcessTransport) + Send>;
 
-/// Records every callback; runs `on_made` in `connection_made`; stops the reactor when the
+/// Records every callback, running `on_seen` after each; stops the reactor when the
 /// process has ended, noting whether its pid was still in use then.
 struct Recorder {
     seen: Arc<Mutex<Vec<Seen>>>,
-    on_made: OnMade,
+    on_seen: OnSeen,
     reactor: Reactor,
     pid_in_use_at_end: Arc<Mutex<Option<bool>>>,
 }
 
 impl ProcessProtocol for Recorder {
     fn connection_made(&mut self, process: &mut ProcessTransport) {
-        self.seen.lock().unwrap().push(Seen::Made);
-        (self.on_made)(process);
+        self.record(Seen::Made, process);
     }
-    fn out_received(&mut self, _: &mut ProcessTransport, data: Bytes) {
-        self.seen.lock().unwrap().push(Seen::Out(data));
+    fn out_received(&mut self, process: &mut ProcessTransport, data: Bytes) {
+        self.record(Seen::Out(data), process);
     }
-    fn err_received(&mut self, _: &mut ProcessTransport, data: Bytes) {
-        self.seen.lock().unwrap().push(Seen::Err(data));
+    fn err_received(&mut self, process: &mut ProcessTransport, data: Bytes) {
+        self.record(Seen::Err(data), process);
     }
-    fn in_connection_lost(&mut self, _: &mut ProcessTransport) {
-        self.seen.lock().unwrap().push(Seen::InLost);
+    fn in_connection_lost(&mut self, process: &mut ProcessTransport) {
+        self.record(Seen::InLost, process);
     }
-    fn out_connection_lost(&mut self, _: &mut ProcessTransport) {
-        self.seen.lock().unwrap().push(Seen::OutLost);
+    fn out_connection_lost(&mut self, process: &mut ProcessTransport) {
+        self.record(Seen::OutLost, process);
     }
-    fn err_connection_lost(&mut self, _: &mut ProcessTransport) {
-        self.seen.lock().unwrap().push(Seen::ErrLost);
+    fn err_connection_lost(&mut self, process: &mut ProcessTransport) {
+        self.record(Seen::ErrLost, process);
     }
-    fn process_exited(&mut self, _: &mut ProcessTransport, status: ExitStatus) {
-        self.seen.lock().unwrap().push(Seen::Exited(status));
+    fn process_exited(&mut self, process: &mut ProcessTransport, status: ExitStatus) {
+        self.record(Seen::Exited(status), process);
+    }
+    fn pause_producing(&mut self, process: &mut ProcessTransport) {
+        self.record(Seen::Paused, process);
+    }
+    fn resume_producing(&mut self, process: &mut ProcessTransport) {
+        self.record(Seen::Resumed, process);
     }
     fn process_ended(&mut self, process: &mut ProcessTransport, status: ExitStatus) {
         let in_use = std::path::Path::new(&format!("/proc/{}", process.pid())).exists();
         *self.pid_in_use_at_end.lock().unwrap() = Some(in_use);
-        self.seen.lock().unwrap().push(Seen::Ended(status));
+        self.record(Seen::Ended(status), process);
         let _ = self.reactor.stop();
+    }
+}
+
+impl Recorder {
+    fn record(&mut self, seen: Seen, process: &mut ProcessTransport) {
+        self.seen.lock().unwrap().push(seen.clone());
+        (self.on_seen)(&seen, process);
     }
 }
 
@@ -140,14 +157,37 @@ impl Run {
     }
 }
 
-/// Runs `command` to its end with a [`Recorder`], bounded by `common::LIMIT`.
-fn run(command: Command, on_made: impl FnMut(&mut ProcessTransport) + Send + 'static) -> Run {
-    let reactor = Reactor::new().unwrap();
+/// Runs `command` to its end with a [`Recorder`] running `on_made` in `connection_made`,
+/// bounded by `common::LIMIT`.
+fn run(command: Command, mut on_made: impl FnMut(&mut ProcessTransport) + Send + 'static) -> Run {
+    run_reacting(command, move |seen, process| {
+        if *seen == Seen::Made {
+            on_made(process);
+        }
+    })
+}
+
+/// Runs `command` to its end with a [`Recorder`] running `on_seen` after each callback,
+/// bounded by `common::LIMIT`.
+fn run_reacting(
+    command: Command,
+    on_seen: impl FnMut(&Seen, &mut ProcessTransport) + Send + 'static,
+) -> Run {
+    run_on(&Reactor::new().unwrap(), command, on_seen)
+}
+
+/// Runs `command` to its end on `reactor` with a [`Recorder`] running `on_seen` after
+/// each callback, bounded by `common::LIMIT`.
+fn run_on(
+    reactor: &Reactor,
+    command: Command,
+    on_seen: impl FnMut(&Seen, &mut ProcessTransport) + Send + 'static,
+) -> Run {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let pid_in_use_at_end = Arc::new(Mutex::new(None));
     let recorder = Recorder {
         seen: seen.clone(),
-        on_made: Box::new(on_made),
+        on_seen: Box::new(on_seen),
         reactor: reactor.clone(),
         pid_in_use_at_end: pid_in_use_at_end.clone(),
     };
@@ -157,7 +197,7 @@ fn run(command: Command, on_made: impl FnMut(&mut ProcessTransport) + Send + 'st
             || !cfg!(target_os = "linux"),
         "the child's pid is in use while it runs"
     );
-    common::run_bounded(&reactor, common::LIMIT);
+    common::run_bounded(reactor, common::LIMIT);
     let seen = seen.lock().unwrap().clone();
     let pid_in_use_at_end = if cfg!(target_os = "linux") {
         *pid_in_use_at_end.lock().unwrap()
@@ -266,7 +306,7 @@ fn a_missing_program_fails_the_spawn_naming_it() {
     let reactor = Reactor::new().unwrap();
     let recorder = Recorder {
         seen: Arc::default(),
-        on_made: Box::new(|_| {}),
+        on_seen: Box::new(|_, _| {}),
         reactor: reactor.clone(),
         pid_in_use_at_end: Arc::default(),
     };
@@ -358,7 +398,7 @@ fn a_panicking_callback_kills_its_process() {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let watcher = Recorder {
             seen: seen.clone(),
-            on_made: Box::new(|_| {}),
+            on_seen: Box::new(|_, _| {}),
             reactor: reactor.clone(),
             pid_in_use_at_end: Arc::default(),
         };
@@ -371,5 +411,155 @@ fn a_panicking_callback_kills_its_process() {
     assert!(
         logs.contains("panicked") && logs.contains("out_received gave up"),
         "{logs}"
+    );
+}
+
+/// `count` bytes written to `process`'s stdin in connection-sized chunks.
+fn write_bytes(process: &mut ProcessTransport, count: usize) {
+    let chunk = [b'x'; 64 * 1024];
+    for start in (0..count).step_by(chunk.len()) {
+        process.write(&chunk[..chunk.len().min(count - start)]);
+    }
+}
+
+/// A child that does not read its stdin: the protocol is paused past the high-water
+/// mark, and a write past the hard limit is refused and closes stdin (memory stays
+/// bounded) while the child runs on.
+#[test]
+fn a_child_that_does_not_read_pauses_the_protocol_then_has_its_stdin_closed_at_the_limit() {
+    let logs = common::capture_logs(|| {
+        let run = run_reacting(sleep_30(), |seen, sleep| match seen {
+            // More than a pipe holds: the rest waits, above the high-water mark.
+            Seen::Made => write_bytes(sleep, 1 << 20),
+            Seen::Paused => write_bytes(sleep, STDIN_BUFFER_LIMIT),
+            Seen::InLost => sleep.signal_process(Signal::Kill),
+            _ => {}
+        });
+        run.assert_well_ordered();
+        assert!(run.position(&Seen::Paused) < run.position(&Seen::InLost));
+        assert!(!run.seen.contains(&Seen::Resumed), "{:?}", run.seen);
+        assert_eq!(run.status(), ExitStatus::Signal(9));
+    });
+    assert!(logs.contains("refusing the write"), "{logs}");
+}
+
+/// A child that reads its stdin only once told to (SIGUSR1, after it says `ready`): the
+/// protocol is paused while the megabyte written waits, and resumed once the child has
+/// read it down to the low-water mark.
+#[test]
+fn a_child_reading_late_resumes_the_paused_protocol_once_it_has_read_down_to_the_low_mark() {
+    let script = "trap 'kill $sleeper; exec cat >/dev/null' USR1; \
+                  sleep 30 & sleeper=$!; echo ready; wait $sleeper";
+    let run = run_reacting(sh(script), |seen, child| match seen {
+        Seen::Made => write_bytes(child, 1 << 20),
+        Seen::Out(data) if data.starts_with(b"ready") => child.signal_process(Signal::Usr1),
+        Seen::Resumed => child.close_stdin(),
+        _ => {}
+    });
+    run.assert_well_ordered();
+    assert!(run.position(&Seen::Paused) < run.position(&Seen::Out(Bytes::from("ready\n"))));
+    assert!(run.position(&Seen::Resumed) < run.position(&Seen::InLost));
+    assert_eq!(run.status(), ExitStatus::Code(0));
+}
+
+/// A reactor with `policy` for its children.
+fn reactor_with(policy: ChildPolicy) -> Reactor {
+    let reactor = Reactor::new().unwrap();
+    reactor.set_child_policy(policy);
+    reactor
+}
+
+/// The default policy: a stop sends SIGTERM to a running child, and `run` returns once
+/// it has ended and been reaped.
+#[test]
+fn a_stop_terminates_a_running_child_and_run_returns_once_it_has_ended() {
+    let reactor = Reactor::new().unwrap();
+    let stopper = reactor.clone();
+    let run = run_on(&reactor, sleep_30(), move |seen, _| {
+        if *seen == Seen::Made {
+            stopper.stop().unwrap();
+        }
+    });
+    run.assert_well_ordered();
+    assert_eq!(run.status(), ExitStatus::Signal(15));
+}
+
+/// A child that ignores SIGTERM is killed once the grace is over.
+#[test]
+fn a_child_ignoring_sigterm_is_killed_after_the_grace() {
+    let reactor = reactor_with(ChildPolicy::Terminate {
+        grace: Duration::from_millis(50),
+    });
+    let stopper = reactor.clone();
+    let script = "trap '' TERM; echo ready; exec sleep 30";
+    let run = run_on(&reactor, sh(script), move |seen, _| {
+        if matches!(seen, Seen::Out(data) if data.starts_with(b"ready")) {
+            stopper.stop().unwrap();
+        }
+    });
+    run.assert_well_ordered();
+    assert_eq!(run.status(), ExitStatus::Signal(9));
+}
+
+/// `ChildPolicy::Wait`: the stop signals nothing, and waits for the child, which exits
+/// on its own once given what it reads (after the stop began).
+#[test]
+fn with_the_wait_policy_a_stop_waits_for_the_child_to_exit_on_its_own() {
+    let reactor = reactor_with(ChildPolicy::Wait);
+    let stopper = reactor.clone();
+    let run = run_on(&reactor, sh("read line; exit 7"), move |seen, child| {
+        if *seen == Seen::Made {
+            stopper.stop().unwrap();
+            child.write(b"go\n");
+        }
+    });
+    run.assert_well_ordered();
+    assert_eq!(run.status(), ExitStatus::Code(7));
+}
+
+/// `ChildPolicy::Wait` is bounded by the stop deadline: a child still running then is
+/// killed.
+#[test]
+fn with_the_wait_policy_the_stop_deadline_kills_a_child_still_running() {
+    let reactor = reactor_with(ChildPolicy::Wait);
+    let stopper = reactor.clone();
+    let run = run_on(&reactor, sleep_30(), move |seen, _| {
+        if *seen == Seen::Made {
+            stopper
+                .stop_with_deadline(Duration::from_millis(50))
+                .unwrap();
+        }
+    });
+    run.assert_well_ordered();
+    assert_eq!(run.status(), ExitStatus::Signal(9));
+}
+
+/// A protocol that does nothing.
+struct Ignore;
+
+impl ProcessProtocol for Ignore {
+    fn out_received(&mut self, _: &mut ProcessTransport, _: Bytes) {}
+    fn process_ended(&mut self, _: &mut ProcessTransport, _: ExitStatus) {}
+}
+
+/// A process cannot be started on a stopping reactor.
+#[test]
+fn spawning_while_the_reactor_stops_fails_with_reactor_stopped() {
+    let reactor = Reactor::new().unwrap();
+    let stopper = reactor.clone();
+    let spawned = Arc::new(Mutex::new(None));
+    let result = spawned.clone();
+    let run = run_on(&reactor, sleep_30(), move |seen, _| {
+        if *seen == Seen::Made {
+            stopper.stop().unwrap();
+            let late = stopper.spawn_process(Ignore, sleep_30());
+            *result.lock().unwrap() = Some(late.map(|process| process.pid()));
+        }
+    });
+    run.assert_well_ordered();
+    assert!(
+        matches!(*spawned.lock().unwrap(), Some(Err(Error::ReactorStopped))),
+        "{:?}",
+        spawned.lock().unwrap()
     );
 }

@@ -28,7 +28,7 @@ mod handle;
 pub(crate) mod inbox;
 pub(crate) mod layer;
 mod outgoing;
-mod pressure;
+pub(crate) mod pressure;
 pub(crate) mod state;
 #[cfg(feature = "tls")]
 mod tls_layer;

@@ -8,6 +8,11 @@
 //! [`ProcessTransport`] its callbacks get writes to the process's stdin, closes it and
 //! sends [`Signal`]s.
 //!
+//! Writes to stdin wait in memory until the child reads them, under a connection's
+//! write pressure: [`ProcessProtocol::pause_producing`] past the high-water mark,
+//! [`ProcessProtocol::resume_producing`] at the low one, and never more than
+//! [`STDIN_BUFFER_LIMIT`] bytes (see [`ProcessTransport::write`]).
+//!
 //! ```text
 //!   ProcessTransport ── write / close_stdin ──> stdin ─┐
 //!          │ signal_process                           child ── exit ──> process_exited
@@ -57,20 +62,26 @@
 //! # Ok::<(), torsade::Error>(())
 //! ```
 //!
-//! Children are reaped by tokio once they exit. What the reactor does with children still
-//! running when it stops is not configured here: their tasks end with the reactor's
-//! runtime, which kills them (SIGKILL).
+//! Children are reaped by tokio once they exit. A reactor counts its children as alive:
+//! when it stops, it terminates them or waits for them as its [`ChildPolicy`] says, and
+//! [`run`](crate::Reactor::run) returns once they have ended. A child still running when
+//! the runtime is dropped is killed (SIGKILL).
 
 mod connected;
+mod policy;
 mod protocol;
 mod signal;
 mod spawn;
 mod status;
+mod stdin;
 mod transport;
 
 pub use self::connected::ConnectedProcess;
+pub use self::policy::{ChildPolicy, CHILD_TERMINATE_GRACE};
 pub use self::protocol::ProcessProtocol;
 pub use self::signal::Signal;
 pub use self::status::ExitStatus;
+pub use self::stdin::STDIN_BUFFER_LIMIT;
+pub(crate) use self::stdin::{PressureSignal, StdinPressure};
 pub use self::transport::ProcessTransport;
 pub(crate) use self::transport::Request;

@@ -92,6 +92,25 @@ pub trait ProcessProtocol: Send + 'static {
         let _ = process;
     }
 
+    /// More than [`WRITE_BUFFER_HIGH`](crate::WRITE_BUFFER_HIGH) bytes written to the
+    /// process's stdin wait for it to read them: stop writing until
+    /// [`resume_producing`](ProcessProtocol::resume_producing). Called once per crossing
+    /// of the mark; writes go on being queued up to
+    /// [`STDIN_BUFFER_LIMIT`](super::STDIN_BUFFER_LIMIT). Ignored unless overridden.
+    #[doc(alias = "pauseProducing")]
+    fn pause_producing(&mut self, process: &mut ProcessTransport) {
+        let _ = process;
+    }
+
+    /// The process has read its stdin down to
+    /// [`WRITE_BUFFER_LOW`](crate::WRITE_BUFFER_LOW) unread bytes after a
+    /// [`pause_producing`](ProcessProtocol::pause_producing): writing may go on. Not
+    /// called once stdin is closed. Ignored unless overridden.
+    #[doc(alias = "resumeProducing")]
+    fn resume_producing(&mut self, process: &mut ProcessTransport) {
+        let _ = process;
+    }
+
     /// The process's stdout is closed: nothing more will come from it.
     #[doc(alias = "outConnectionLost")]
     fn out_connection_lost(&mut self, process: &mut ProcessTransport) {

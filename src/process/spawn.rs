@@ -3,18 +3,26 @@
 
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
 use std::process::Stdio;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::StreamExt;
 use tokio::io::{AsyncRead, AsyncWriteExt};
 use tokio::process::{Child, ChildStdin};
 use tokio::runtime::Handle;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Sleep;
 use tokio_util::io::ReaderStream;
 
+use super::stdin::StdinBuffer;
 use super::transport::Request;
-use super::{ExitStatus, ProcessProtocol, ProcessTransport};
+use super::{
+    ChildPolicy, ExitStatus, PressureSignal, ProcessProtocol, ProcessTransport, Signal,
+    StdinPressure,
+};
+use crate::reactor::{Guard, Registry};
 use crate::{Error, Reactor};
 
 /// How much of a pipe is read at once.
@@ -28,8 +36,11 @@ impl Reactor {
     ///
     /// Returns the process's transport once it has started; `connection_made` runs next,
     /// on the reactor. A program that cannot be started (missing, not executable) is
-    /// [`Error::SpawnFailed`], naming it. The child is reaped when it exits, and killed
-    /// (SIGKILL) if the reactor's runtime is dropped before then.
+    /// [`Error::SpawnFailed`], naming it; while the reactor is stopping, nothing is
+    /// started: [`Error::ReactorStopped`]. The child is reaped when it exits; the
+    /// reactor counts it as alive until then, and a stop ends it or waits for it as the
+    /// reactor's [`ChildPolicy`] says. It is killed (SIGKILL) if the reactor's runtime is
+    /// dropped before then.
     ///
     /// # Examples
     ///
@@ -81,6 +92,15 @@ pub(super) struct Started {
     pub(super) child: Child,
     transport: ProcessTransport,
     requests: mpsc::UnboundedReceiver<Request>,
+    stop: StopWatch,
+}
+
+/// What a child's task watches of its reactor's stop; holds the child counted as alive.
+pub(super) struct StopWatch {
+    registry: Arc<Registry>,
+    stopping: watch::Receiver<bool>,
+    aborting: watch::Receiver<bool>,
+    _alive: Guard,
 }
 
 /// Starts `command` on one of `reactor`'s loops with piped stdin and stdout and `stderr`,
@@ -90,6 +110,18 @@ pub(super) fn start(
     command: std::process::Command,
     stderr: Stdio,
 ) -> Result<Started, Error> {
+    let registry = reactor.registry();
+    // Counted before the stop is checked: a stop that begins after the check sees it.
+    let alive = registry.register_task();
+    let stop = StopWatch {
+        registry: Arc::clone(registry),
+        stopping: registry.stop_signal(),
+        aborting: registry.abort_signal(),
+        _alive: alive,
+    };
+    if registry.is_stopping() {
+        return Err(Error::ReactorStopped);
+    }
     let (handle, _) = reactor.pick_loop();
     let mut command = tokio::process::Command::from(command);
     command
@@ -119,6 +151,7 @@ pub(super) fn start(
         child,
         transport: ProcessTransport::new(pid, requests),
         requests: received,
+        stop,
     })
 }
 
@@ -138,6 +171,7 @@ impl Started {
             self.child,
             pipes,
             self.requests,
+            self.stop,
         ));
         transport
     }
@@ -160,50 +194,74 @@ enum Event {
     Out(Option<io::Result<Bytes>>),
     Err(Option<io::Result<Bytes>>),
     StdinClosed,
+    /// What waits for stdin changed: the write pressure is checked.
+    StdinChanged,
     Exited(io::Result<std::process::ExitStatus>),
     Request(Option<Request>),
+    /// The reactor started stopping.
+    Stopping,
+    /// The grace after SIGTERM is over.
+    GraceOver,
+    /// The reactor's stop deadline passed.
+    Aborting,
 }
 
 /// Runs the process to its end: its output, stdin closing and exit to `protocol`, the
 /// transport's requests to the process; `process_ended` once it has exited and both
-/// output pipes are closed, after `in_connection_lost` if that had not come yet.
+/// output pipes are closed, after `in_connection_lost` if that had not come yet. The
+/// write pressure on stdin is checked after every event. When the reactor stops, the
+/// child is signalled as its [`ChildPolicy`] says; the task's end lets the reactor's
+/// `run` return.
 async fn run<P, O, E>(
     protocol: P,
     transport: ProcessTransport,
     mut child: Child,
     mut pipes: Pipes<O, E>,
     mut requests: mpsc::UnboundedReceiver<Request>,
+    mut stop: StopWatch,
 ) where
     P: ProcessProtocol,
     O: AsyncRead + Unpin,
     E: AsyncRead + Unpin,
 {
     let pid = transport.pid();
+    let stdin = Arc::clone(transport.stdin());
+    let mut pressure = StdinPressure::default();
     let mut protocol = Callbacks {
         protocol,
         transport,
         panicked: false,
     };
     let (mut to_stdin, mut stdin_closed) = match pipes.stdin.take() {
-        Some(stdin) => {
+        Some(pipe) => {
             let (writes, received) = mpsc::unbounded_channel();
             let (closed, closed_seen) = oneshot::channel();
-            tokio::spawn(feed_stdin(stdin, received, closed));
-            (Some(writes), Some(closed_seen))
+            let feeder = tokio::spawn(feed_stdin(pipe, Arc::clone(&stdin), received, closed));
+            (Some((writes, feeder)), Some(closed_seen))
         }
-        None => (None, None),
+        None => {
+            stdin.close();
+            (None, None)
+        }
     };
     let mut exit: Option<ExitStatus> = None;
     let mut requests_open = true;
+    let (mut stop_seen, mut abort_seen) = (false, false);
+    let mut kill_timer: Option<Pin<Box<Sleep>>> = None;
     protocol.call(|p, t| p.connection_made(t));
+    protocol.relieve(&mut pressure, &stdin);
     while !protocol.panicked && (exit.is_none() || pipes.stdout.is_some() || pipes.stderr.is_some())
     {
         let event = tokio::select! {
             chunk = next_chunk(&mut pipes.stdout) => Event::Out(chunk),
             chunk = next_chunk(&mut pipes.stderr) => Event::Err(chunk),
             _ = wait_closed(&mut stdin_closed) => Event::StdinClosed,
+            _ = stdin.changed(), if !stdin.is_closed() => Event::StdinChanged,
             status = child.wait(), if exit.is_none() => Event::Exited(status),
             request = requests.recv(), if requests_open => Event::Request(request),
+            () = became_true(&mut stop.stopping), if !stop_seen => Event::Stopping,
+            () = became_true(&mut stop.aborting), if !abort_seen => Event::Aborting,
+            () = elapsed(&mut kill_timer), if kill_timer.is_some() => Event::GraceOver,
         };
         match event {
             Event::Out(Some(Ok(data))) => protocol.call(|p, t| p.out_received(t, data)),
@@ -218,7 +276,9 @@ async fn run<P, O, E>(
                 pipes.stderr = None;
                 protocol.call(|p, t| p.err_connection_lost(t));
             }
+            Event::StdinChanged => {}
             Event::StdinClosed => {
+                stdin.close();
                 stdin_closed = None;
                 to_stdin = None;
                 protocol.call(|p, t| p.in_connection_lost(t));
@@ -236,20 +296,67 @@ async fn run<P, O, E>(
                 exit = Some(status);
                 protocol.call(|p, t| p.process_exited(t, status));
             }
+            Event::Stopping => {
+                stop_seen = true;
+                if let (ChildPolicy::Terminate { grace }, None) =
+                    (stop.registry.child_policy(), exit)
+                {
+                    tracing::debug!(
+                        pid,
+                        ?grace,
+                        "the reactor is stopping: terminating the process"
+                    );
+                    // Without SIGTERM (not Unix), the only way to end it is to kill it.
+                    let first = if cfg!(unix) {
+                        Signal::Term
+                    } else {
+                        Signal::Kill
+                    };
+                    send_signal(&mut child, pid, first);
+                    kill_timer = Some(Box::pin(tokio::time::sleep(grace)));
+                }
+            }
+            Event::GraceOver => {
+                kill_timer = None;
+                if exit.is_none() {
+                    tracing::warn!(
+                        pid,
+                        "the process outlived its grace after SIGTERM: killing it"
+                    );
+                    send_signal(&mut child, pid, Signal::Kill);
+                }
+            }
+            Event::Aborting => {
+                abort_seen = true;
+                if exit.is_none() {
+                    tracing::warn!(
+                        pid,
+                        "the reactor's stop deadline passed: killing the process"
+                    );
+                    send_signal(&mut child, pid, Signal::Kill);
+                }
+            }
             Event::Request(None) => requests_open = false,
             Event::Request(Some(Request::Signal(signal))) => {
                 if exit.is_none() {
                     send_signal(&mut child, pid, signal);
                 }
             }
+            Event::Request(Some(Request::AbortStdin)) => {
+                if let Some((_, feeder)) = &to_stdin {
+                    // Its pipe is dropped with it, closing stdin: `StdinClosed` follows.
+                    feeder.abort();
+                }
+            }
             Event::Request(Some(request)) => {
-                if let Some(writes) = &to_stdin {
+                if let Some((writes, _)) = &to_stdin {
                     // Fails only if stdin has just closed (the process stopped reading):
                     // the request goes nowhere, as a write to a closed pipe would.
                     let _ = writes.send(request);
                 }
             }
         }
+        protocol.relieve(&mut pressure, &stdin);
     }
     if protocol.panicked {
         if exit.is_none() {
@@ -296,22 +403,45 @@ impl<P: ProcessProtocol> Callbacks<P> {
             );
         }
     }
+
+    /// Pauses or resumes the protocol as what waits for `stdin` asks.
+    fn relieve(&mut self, pressure: &mut StdinPressure, stdin: &StdinBuffer) {
+        match pressure.check(stdin) {
+            Some(PressureSignal::Pause) => self.call(|p, t| p.pause_producing(t)),
+            Some(PressureSignal::Resume) => self.call(|p, t| p.resume_producing(t)),
+            None => {}
+        }
+    }
 }
 
-/// Writes what is asked to the child's stdin, in order, until asked to close it, the
-/// process stops reading, or the process's task ends; then closes it and says so.
+/// Writes what is asked to the child's stdin, in order, counting off in `queued` what the
+/// child takes, until asked to close it, the process stops reading, or the process's task
+/// ends; then closes it and says so.
 async fn feed_stdin(
-    mut stdin: ChildStdin,
+    mut pipe: ChildStdin,
+    queued: Arc<StdinBuffer>,
     mut writes: mpsc::UnboundedReceiver<Request>,
     closed: oneshot::Sender<()>,
 ) {
-    while let Some(Request::Write(data)) = writes.recv().await {
-        if let Err(error) = stdin.write_all(&data).await {
-            tracing::debug!("the process's stdin is closed: {error}");
-            break;
+    'writes: while let Some(Request::Write(mut data)) = writes.recv().await {
+        while !data.is_empty() {
+            match pipe.write(&data).await {
+                Ok(0) => {
+                    tracing::debug!("the process's stdin takes no more");
+                    break 'writes;
+                }
+                Ok(taken) => {
+                    queued.taken(taken);
+                    let _ = data.split_to(taken);
+                }
+                Err(error) => {
+                    tracing::debug!("the process's stdin is closed: {error}");
+                    break 'writes;
+                }
+            }
         }
     }
-    drop(stdin);
+    drop(pipe);
     // The process's task may have ended already: nobody to tell.
     let _ = closed.send(());
 }
@@ -322,6 +452,21 @@ async fn next_chunk<R: AsyncRead + Unpin>(
 ) -> Option<io::Result<Bytes>> {
     match pipe {
         Some(pipe) => pipe.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Resolves once `flag` is `true`; never if its sender is gone first.
+async fn became_true(flag: &mut watch::Receiver<bool>) {
+    if flag.wait_for(|set| *set).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Resolves once `timer` has elapsed; never without one.
+async fn elapsed(timer: &mut Option<Pin<Box<Sleep>>>) {
+    match timer {
+        Some(timer) => timer.await,
         None => std::future::pending().await,
     }
 }

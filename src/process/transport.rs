@@ -1,10 +1,13 @@
 //! What a child process's callbacks (and anyone holding a clone) talk to it through:
 //! [`ProcessTransport`].
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
-use super::Signal;
+use super::stdin::{Refused, StdinBuffer};
+use super::{Signal, STDIN_BUFFER_LIMIT};
 
 /// A running child process: write to its stdin, close it, send it signals. Twisted's
 /// `IProcessTransport`. Cheap to clone, usable from any thread; what is asked of it is
@@ -14,6 +17,7 @@ use super::Signal;
 pub struct ProcessTransport {
     pid: u32,
     requests: mpsc::UnboundedSender<Request>,
+    stdin: Arc<StdinBuffer>,
 }
 
 /// What the process's task is asked to do.
@@ -21,12 +25,23 @@ pub struct ProcessTransport {
 pub(crate) enum Request {
     Write(Bytes),
     CloseStdin,
+    /// Close stdin now, dropping what waits unwritten.
+    AbortStdin,
     Signal(Signal),
 }
 
 impl ProcessTransport {
     pub(crate) fn new(pid: u32, requests: mpsc::UnboundedSender<Request>) -> ProcessTransport {
-        ProcessTransport { pid, requests }
+        ProcessTransport {
+            pid,
+            requests,
+            stdin: Arc::default(),
+        }
+    }
+
+    /// What is queued for the process's stdin.
+    pub(crate) fn stdin(&self) -> &Arc<StdinBuffer> {
+        &self.stdin
     }
 
     /// The process's id (Twisted's `transport.pid`): its own until `process_ended`.
@@ -34,16 +49,44 @@ impl ProcessTransport {
         self.pid
     }
 
-    /// Writes `data` to the process's stdin, after what was written before. Writes are
-    /// buffered without limit: a process that does not read its stdin holds them.
+    /// Writes `data` to the process's stdin, after what was written before; after
+    /// stdin is closed, writes go nowhere (as to a closed pipe).
+    ///
+    /// Writes wait in memory until the process reads them, bounded as a connection's
+    /// are: above [`WRITE_BUFFER_HIGH`](crate::WRITE_BUFFER_HIGH) unread bytes the
+    /// protocol gets [`pause_producing`](super::ProcessProtocol::pause_producing), at
+    /// or below [`WRITE_BUFFER_LOW`](crate::WRITE_BUFFER_LOW)
+    /// [`resume_producing`](super::ProcessProtocol::resume_producing). A write that would
+    /// take the unread bytes past [`STDIN_BUFFER_LIMIT`] is refused: stdin is closed at
+    /// once, what waited unread with it, and a warning logged (how much was refused and
+    /// how much dropped); `in_connection_lost` follows. A protocol that stops writing when
+    /// paused never gets there.
     pub fn write(&self, data: &[u8]) {
-        self.request(Request::Write(Bytes::copy_from_slice(data)));
+        match self.stdin.queue(data.len()) {
+            Ok(()) => self.request(Request::Write(Bytes::copy_from_slice(data))),
+            Err(Refused::Closed) => {
+                tracing::debug!(pid = self.pid, "write to a closed stdin ignored");
+            }
+            Err(Refused::OverLimit { unsent }) => {
+                tracing::warn!(
+                    pid = self.pid,
+                    unsent,
+                    refused = data.len(),
+                    limit = STDIN_BUFFER_LIMIT,
+                    "the process does not read its stdin: refusing the write and \
+                     closing its stdin, dropping the unsent bytes"
+                );
+                self.stdin.close();
+                self.request(Request::AbortStdin);
+            }
+        }
     }
 
     /// Closes the process's stdin once what was written is delivered (Twisted's
     /// `closeStdin`): the process reads EOF. `in_connection_lost` follows.
     #[doc(alias = "closeStdin")]
     pub fn close_stdin(&self) {
+        self.stdin.close();
         self.request(Request::CloseStdin);
     }
 

@@ -278,7 +278,11 @@ impl Reactor {
     /// Stops the reactor gracefully: every listening port stops accepting, every
     /// connection is asked to [`lose_connection`](crate::Transport::lose_connection)
     /// (pending writes are flushed first), connection attempts are abandoned, and once
-    /// every `connection_lost` has run, [`run`](Reactor::run) returns. Timed calls not yet
+    /// every `connection_lost` has run, [`run`](Reactor::run) returns. Child processes
+    /// still running are terminated or waited for as the
+    /// [`ChildPolicy`](crate::process::ChildPolicy) says
+    /// ([`set_child_policy`](Reactor::set_child_policy)), and `run` returns only once
+    /// each has ended. Timed calls not yet
     /// due never run. A connection whose close cannot complete (a peer that never reads)
     /// holds `run` until it does; [`stop_with_deadline`](Reactor::stop_with_deadline)
     /// bounds the wait.
@@ -470,6 +474,15 @@ impl Reactor {
     /// nothing unread does not linger. The reactor's stop deadline cuts lingers short.
     pub fn set_close_linger(&self, linger: Duration) {
         self.inner.registry.set_linger(linger);
+    }
+
+    /// Sets what [`stop`](Reactor::stop) does with the child processes still running
+    /// (started by [`spawn_process`](Reactor::spawn_process) or
+    /// [`connect_process`](Reactor::connect_process)); takes effect at the next stop.
+    /// By default, [`ChildPolicy::Terminate`](crate::process::ChildPolicy::Terminate)
+    /// with [`CHILD_TERMINATE_GRACE`](crate::process::CHILD_TERMINATE_GRACE).
+    pub fn set_child_policy(&self, policy: crate::process::ChildPolicy) {
+        self.inner.registry.set_child_policy(policy);
     }
 
     /// How many connections are alive on this reactor (closed connections still draining

@@ -21,6 +21,7 @@ pub(crate) use self::connect::establish;
 pub use self::event_loop::Reactor;
 pub use self::listen::{LimitPolicy, ListeningPort};
 pub use self::registry::CLOSE_LINGER;
+pub(crate) use self::registry::{Guard, Registry};
 pub use self::signals::{SignalHandling, SIGNAL_STOP_DEADLINE};
 pub use self::stats::{PortStats, ReactorStats};
 pub use self::stream::ByteStream;

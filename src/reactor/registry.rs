@@ -27,6 +27,8 @@ pub(crate) struct Registry {
     tls_handshake_timeout_ms: std::sync::atomic::AtomicU64,
     /// How long a clean close lingers, in milliseconds.
     linger_ms: std::sync::atomic::AtomicU64,
+    /// What stop does with child processes.
+    child_policy: Mutex<crate::process::ChildPolicy>,
     /// Notified whenever a guard is dropped or a connection unregistered.
     changed: Notify,
     stop_tx: watch::Sender<bool>,
@@ -62,6 +64,7 @@ impl Registry {
                 crate::tls::TLS_HANDSHAKE_TIMEOUT.as_millis() as u64,
             ),
             linger_ms: std::sync::atomic::AtomicU64::new(CLOSE_LINGER.as_millis() as u64),
+            child_policy: Mutex::default(),
             changed: Notify::new(),
             stop_tx,
             abort_tx,
@@ -138,6 +141,21 @@ impl Registry {
             .store(millis, std::sync::atomic::Ordering::Relaxed);
     }
 
+    /// What stop does with child processes.
+    pub(crate) fn child_policy(&self) -> crate::process::ChildPolicy {
+        *self
+            .child_policy
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn set_child_policy(&self, policy: crate::process::ChildPolicy) {
+        *self
+            .child_policy
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = policy;
+    }
+
     /// A receiver that sees `true` once the reactor starts stopping.
     pub(crate) fn stop_signal(&self) -> watch::Receiver<bool> {
         self.stop_tx.subscribe()
@@ -148,8 +166,8 @@ impl Registry {
     }
 
     /// A receiver that sees `true` once the stop deadline has passed (what a client's TLS
-    /// handshake, which runs before its connection registers, watches).
-    #[cfg(feature = "tls")]
+    /// handshake, which runs before its connection registers, and a child process's task
+    /// watch).
     pub(crate) fn abort_signal(&self) -> watch::Receiver<bool> {
         self.abort_tx.subscribe()
     }

@@ -3,11 +3,13 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use tokio::sync::mpsc;
 
 use super::FakeClock;
-use crate::process::{ExitStatus, ProcessProtocol, ProcessTransport, Request, Signal};
+use crate::process::{
+    ExitStatus, PressureSignal, ProcessProtocol, ProcessTransport, Request, Signal, StdinPressure,
+};
 use crate::Clock;
 
 /// One thing a scripted [`FakeProcess`] does ([`FakeProcess::script`]).
@@ -38,6 +40,13 @@ pub enum ProcessStep {
 /// elsewhere) are applied at the test's next call, in order. As with a real child, a
 /// signal asked for after the exit is not sent, and writes after stdin is closed go
 /// nowhere.
+///
+/// The process reads its stdin as soon as it is written to, unless the test says
+/// otherwise ([`stop_reading_stdin`](FakeProcess::stop_reading_stdin)): writes then wait
+/// unread, with the write pressure of a real child's stdin (`pause_producing` above the
+/// high-water mark, `resume_producing` once [`read_stdin`](FakeProcess::read_stdin)
+/// takes them down to the low one), and a `close_stdin` asked meanwhile closes it once
+/// they are read.
 ///
 /// # Examples
 ///
@@ -83,6 +92,12 @@ pub struct FakeProcess<P: ProcessProtocol> {
     transport: ProcessTransport,
     requests: Option<mpsc::UnboundedReceiver<Request>>,
     written: Vec<u8>,
+    /// Written and not yet read by the process, while it does not read by itself.
+    unread: BytesMut,
+    reading_stdin: bool,
+    /// `close_stdin` was asked while bytes waited unread.
+    close_after_unread: bool,
+    pressure: StdinPressure,
     stdin_open: bool,
     stdout_open: bool,
     stderr_open: bool,
@@ -109,6 +124,10 @@ impl<P: ProcessProtocol> FakeProcess<P> {
             transport: ProcessTransport::new(pid, sender),
             requests: Some(requests),
             written: Vec::new(),
+            unread: BytesMut::new(),
+            reading_stdin: true,
+            close_after_unread: false,
+            pressure: StdinPressure::default(),
             stdin_open: true,
             stdout_open: true,
             stderr_open: true,
@@ -223,6 +242,34 @@ impl<P: ProcessProtocol> FakeProcess<P> {
         }
     }
 
+    /// From now on the process does not read its stdin by itself: what the protocol
+    /// writes waits until [`read_stdin`](FakeProcess::read_stdin).
+    pub fn stop_reading_stdin(&mut self) {
+        self.apply_requests();
+        self.reading_stdin = false;
+    }
+
+    /// The process reads up to `max` of the bytes waiting on its stdin (they are then
+    /// [`take_written`](FakeProcess::take_written)'s), and `resume_producing` comes if
+    /// that takes them down to the low-water mark; returns how many it read.
+    pub fn read_stdin(&mut self, max: usize) -> usize {
+        self.apply_requests();
+        let read = self.unread.split_to(max.min(self.unread.len()));
+        self.written.extend_from_slice(&read);
+        self.transport.stdin().taken(read.len());
+        if self.close_after_unread && self.unread.is_empty() {
+            self.stdin_lost();
+        }
+        self.apply_requests();
+        read.len()
+    }
+
+    /// How many bytes written to stdin wait unread.
+    pub fn unread_stdin(&mut self) -> usize {
+        self.apply_requests();
+        self.unread.len()
+    }
+
     /// What the protocol wrote to the process's stdin since the last call.
     pub fn take_written(&mut self) -> Bytes {
         self.apply_requests();
@@ -262,21 +309,40 @@ impl<P: ProcessProtocol> FakeProcess<P> {
         &mut self.protocol
     }
 
-    /// Applies the transport's requests in order, with the callbacks they cause.
+    /// Applies the transport's requests in order, with the callbacks they cause, and the
+    /// write pressure they leave.
     fn apply_requests(&mut self) {
-        while let Some(request) = self.requests.as_mut().and_then(|r| r.try_recv().ok()) {
-            match request {
-                Request::Write(data) if self.stdin_open => self.written.extend_from_slice(&data),
-                Request::Write(_) => {}
-                Request::CloseStdin => self.stdin_lost(),
-                Request::Signal(signal) if self.exit.is_none() => self.signals.push(signal),
-                Request::Signal(_) => {}
+        loop {
+            while let Some(request) = self.requests.as_mut().and_then(|r| r.try_recv().ok()) {
+                match request {
+                    Request::Write(data) if self.stdin_open && self.reading_stdin => {
+                        self.written.extend_from_slice(&data);
+                        self.transport.stdin().taken(data.len());
+                    }
+                    Request::Write(data) if self.stdin_open => self.unread.extend_from_slice(&data),
+                    Request::Write(_) => {}
+                    Request::CloseStdin if self.unread.is_empty() => self.stdin_lost(),
+                    Request::CloseStdin => self.close_after_unread = true,
+                    Request::AbortStdin => self.stdin_lost(),
+                    Request::Signal(signal) if self.exit.is_none() => self.signals.push(signal),
+                    Request::Signal(_) => {}
+                }
+            }
+            if self.requests.is_none() {
+                return;
+            }
+            match self.pressure.check(self.transport.stdin()) {
+                Some(PressureSignal::Pause) => self.protocol.pause_producing(&mut self.transport),
+                Some(PressureSignal::Resume) => self.protocol.resume_producing(&mut self.transport),
+                None => return,
             }
         }
     }
 
     fn stdin_lost(&mut self) {
         if std::mem::replace(&mut self.stdin_open, false) {
+            self.transport.stdin().close();
+            self.unread.clear();
             self.protocol.in_connection_lost(&mut self.transport);
         }
     }
