@@ -45,7 +45,7 @@
 
 mod adopted;
 mod listener;
-mod parse;
+pub(crate) mod parse;
 #[cfg(unix)]
 mod systemd;
 mod tcp;

@@ -422,6 +422,15 @@ impl ListeningPort {
         }
     }
 
+    /// Another value for the same port (the simulated network keeps one to see whether
+    /// the port still listens).
+    pub(crate) fn share(&self) -> ListeningPort {
+        ListeningPort {
+            local: self.local.clone(),
+            control: self.control.clone(),
+        }
+    }
+
     /// Whether the port still accepts connections (`stop_listening` not completed).
     pub fn is_listening(&self) -> bool {
         !self.control.lock().closed

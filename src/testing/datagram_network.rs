@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use super::random::SplitMix64;
 use super::FakeClock;
 use crate::datagram::port_core::PortCore;
 use crate::datagram::socket::DatagramSocket;
@@ -523,40 +524,6 @@ impl<P: DatagramProtocol> DatagramSocket for MemorySocket<P> {
             for members in state.groups.values_mut() {
                 members.remove(&self.local);
             }
-        }
-    }
-}
-
-/// A small deterministic generator (SplitMix64): enough to draw faults reproducibly.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// A uniform draw in [0, 1).
-    fn unit(&mut self) -> f64 {
-        // The top 53 bits, exactly representable as an f64 fraction.
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    /// True with probability `p`; a `p` of 0 draws nothing, so fault-free runs keep the
-    /// generator untouched.
-    fn chance(&mut self, p: f64) -> bool {
-        p > 0.0 && self.unit() < p
-    }
-
-    /// A uniform duration in [0, max].
-    fn up_to(&mut self, max: Duration) -> Duration {
-        if max.is_zero() {
-            Duration::ZERO
-        } else {
-            max.mul_f64(self.unit())
         }
     }
 }

@@ -110,6 +110,31 @@ impl Pipe {
         wake(writer);
     }
 
+    /// Puts `data` in, joined to the chunk before it if the reader has not started on that
+    /// one: segments that land together are read together, as from a socket.
+    pub(crate) fn push_joined(&self, data: Bytes) {
+        let reader = {
+            let mut state = self.lock();
+            state.buffered += data.len();
+            match state.chunks.back_mut() {
+                Some(last) => {
+                    let mut joined = BytesMut::with_capacity(last.len() + data.len());
+                    joined.extend_from_slice(last);
+                    joined.extend_from_slice(&data);
+                    *last = joined.freeze();
+                }
+                None => state.chunks.push_back(data),
+            }
+            state.reader.take()
+        };
+        wake(reader);
+    }
+
+    /// How many bytes are buffered, not yet read.
+    pub(crate) fn buffered(&self) -> usize {
+        self.lock().buffered
+    }
+
     /// Takes back the space not used (the peer stops reading).
     pub(crate) fn revoke(&self) {
         self.lock().space = 0;
@@ -244,6 +269,23 @@ impl MemoryStream {
             },
             to_connection,
             from_connection,
+        )
+    }
+}
+
+impl MemoryStream {
+    /// A simulated connection's stream and the network's two pipes: the network pushes in
+    /// what arrives, and takes out what the connection wrote, which may be up to
+    /// `send_buffer` bytes ahead of it.
+    pub(crate) fn for_simulation(send_buffer: usize) -> (MemoryStream, Arc<Pipe>, Arc<Pipe>) {
+        let (incoming, outgoing) = (Pipe::new(0, true), Pipe::new(send_buffer, true));
+        (
+            MemoryStream {
+                incoming: incoming.clone(),
+                outgoing: outgoing.clone(),
+            },
+            incoming,
+            outgoing,
         )
     }
 }

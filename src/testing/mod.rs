@@ -66,6 +66,8 @@ pub mod guide;
 mod loopback;
 mod memory_reactor;
 mod memory_stream;
+mod random;
+mod sim;
 mod test_connection;
 
 #[cfg(feature = "test-certificates")]
@@ -79,4 +81,8 @@ pub use self::fake_process::{FakeProcess, ProcessStep};
 pub use self::loopback::{stream_loopback, Loopback, Side, MAX_PUMP_ROUNDS};
 pub use self::memory_reactor::MemoryReactor;
 pub use self::memory_stream::MemoryStream;
+pub use self::sim::{
+    explore, Exploration, Failure, Latency, Link, PartitionId, Segmentation, SimHost, Simulation,
+    TraceEvent, TraceKind, MAX_IDLE_STEPS,
+};
 pub use self::test_connection::TestConnection;

@@ -1,0 +1,175 @@
+//! One simulated connection: a protocol on the connection core the reactor runs, over an
+//! in-memory stream whose other end is the simulated network.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError, Weak};
+use std::task::{Context as TaskContext, Wake, Waker};
+
+use bytes::Bytes;
+
+use super::world::{ConnId, Shared};
+use crate::connection::drive::{Driver, Host, OnLost, OnMade};
+use crate::connection::inbox::Inbox;
+use crate::testing::memory_stream::{MemoryStream, Pipe};
+use crate::{Address, Clock, DisconnectReason, Protocol};
+
+/// How many bytes a connection may write ahead of what the network has taken: its
+/// socket's send buffer.
+const SEND_BUFFER: usize = 64 * 1024;
+
+/// A simulated connection, whatever its protocol.
+pub(crate) trait Endpoint: Send + Sync {
+    /// Polls the connection once.
+    fn drive(&self) -> Driven;
+    /// Takes what the connection wrote (for the network to carry).
+    fn take_output(&self) -> Bytes;
+    /// Whether it shut down its write side and everything written has been taken.
+    fn output_finished(&self) -> bool;
+    /// Bytes arrive from the peer.
+    fn deliver(&self, data: Bytes);
+    /// The peer's EOF arrives.
+    fn deliver_eof(&self);
+    /// The network resets the connection.
+    fn reset(&self);
+    /// Bytes delivered and not yet read by the protocol.
+    fn unread(&self) -> usize;
+    /// Called before a drive: wakes from now on queue it again.
+    fn unqueue(&self);
+}
+
+/// What one poll of a connection found.
+pub(crate) enum Driven {
+    /// It goes on.
+    Open,
+    /// It was lost, just now, for this reason.
+    Lost(DisconnectReason),
+    /// It was already over, or is being driven further up the stack.
+    Idle,
+}
+
+/// A protocol's connection in the simulation.
+pub(crate) struct Cell<P: Protocol> {
+    driver: Mutex<Driver<P, MemoryStream, SimDriverHost>>,
+    incoming: Arc<Pipe>,
+    outgoing: Arc<Pipe>,
+    waker: Arc<QueueOnWake>,
+    finished: AtomicBool,
+}
+
+/// The waker of a simulated connection: it queues the connection for the simulation to
+/// drive, once however often it is woken before that.
+struct QueueOnWake {
+    shared: Weak<Shared>,
+    id: ConnId,
+    queued: AtomicBool,
+}
+
+impl Wake for QueueOnWake {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        if !self.queued.swap(true, Ordering::AcqRel) {
+            if let Some(shared) = self.shared.upgrade() {
+                shared.queue(self.id);
+            }
+        }
+    }
+}
+
+/// Nothing around a simulated connection but the network.
+struct SimDriverHost;
+
+impl Host for SimDriverHost {}
+
+/// What a connection is started with.
+pub(crate) struct Start<P: Protocol> {
+    pub(crate) protocol: P,
+    pub(crate) id: ConnId,
+    pub(crate) local: Address,
+    pub(crate) peer: Address,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) on_made: Option<OnMade<P>>,
+    pub(crate) on_lost: Option<OnLost>,
+}
+
+impl<P: Protocol> Cell<P> {
+    /// Starts `start.protocol`'s connection, queued for its first drive (which runs
+    /// `connection_made`).
+    pub(crate) fn start(shared: &Arc<Shared>, start: Start<P>) -> Arc<Cell<P>> {
+        let (stream, incoming, outgoing) = MemoryStream::for_simulation(SEND_BUFFER);
+        let inbox = Inbox::new(start.peer, start.local, start.clock);
+        let driver = Driver::new(start.protocol, stream, inbox, SimDriverHost)
+            .with_hooks(start.on_made, start.on_lost);
+        let waker = Arc::new(QueueOnWake {
+            shared: Arc::downgrade(shared),
+            id: start.id,
+            queued: AtomicBool::new(false),
+        });
+        waker.wake_by_ref();
+        Arc::new(Cell {
+            driver: Mutex::new(driver),
+            incoming,
+            outgoing,
+            waker,
+            finished: AtomicBool::new(false),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Driver<P, MemoryStream, SimDriverHost>> {
+        // A panic inside the driver is caught by it; its state stays consistent.
+        self.driver.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl<P: Protocol> Endpoint for Cell<P> {
+    fn drive(&self) -> Driven {
+        let mut driver = match self.driver.try_lock() {
+            Ok(driver) => driver,
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            // Driven further up this thread's stack: that drive looks again.
+            Err(TryLockError::WouldBlock) => return Driven::Idle,
+        };
+        if self.finished.load(Ordering::Acquire) {
+            return Driven::Idle;
+        }
+        let waker = Waker::from(self.waker.clone());
+        let mut cx = TaskContext::from_waker(&waker);
+        if driver.poll(&mut cx).is_pending() {
+            return Driven::Open;
+        }
+        self.finished.store(true, Ordering::Release);
+        Driven::Lost(driver.reason().cloned().unwrap_or(DisconnectReason::Done))
+    }
+
+    fn take_output(&self) -> Bytes {
+        self.outgoing.take_all()
+    }
+
+    fn output_finished(&self) -> bool {
+        self.outgoing.is_closed() && self.outgoing.buffered() == 0
+    }
+
+    fn deliver(&self, data: Bytes) {
+        self.incoming.push_joined(data);
+    }
+
+    fn deliver_eof(&self) {
+        self.incoming.close();
+    }
+
+    fn reset(&self) {
+        let reason = DisconnectReason::lost(std::io::ErrorKind::ConnectionReset.into());
+        self.lock().end_now(reason);
+        self.waker.wake_by_ref();
+    }
+
+    fn unread(&self) -> usize {
+        self.incoming.buffered()
+    }
+
+    fn unqueue(&self) {
+        self.waker.queued.store(false, Ordering::Release);
+    }
+}
