@@ -12,7 +12,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use datagram::{Event, Events, Recording};
 use torsade::datagram::{
-    DatagramContext, DatagramError, DatagramProtocol, DatagramTooLong, MAX_DATAGRAM_SIZE,
+    DatagramContext, DatagramError, DatagramProtocol, DatagramTooLong, MulticastInterface,
+    MAX_DATAGRAM_SIZE,
 };
 use torsade::testing::{DatagramNetwork, Faults, MEMORY_RECEIVE_BUFFER};
 
@@ -441,5 +442,92 @@ fn an_echo_answers_each_datagram_as_it_came() {
             Event::Datagram(Bytes::from_static(b"ab"), addr(SERVER)),
             Event::Datagram(Bytes::from_static(b"c"), addr(SERVER)),
         ]
+    );
+}
+
+#[test]
+fn a_group_joined_on_an_interface_is_heard_and_left_on_it_in_either_family() {
+    let network = DatagramNetwork::new();
+    let cases = [
+        (
+            "239.1.2.4:6000",
+            ["10.0.0.1:6000", "10.0.0.2:0"],
+            MulticastInterface::V4("10.0.0.1".parse().unwrap()),
+        ),
+        (
+            "[ff15::4]:6000",
+            ["[fd00::1]:6000", "[fd00::2]:0"],
+            MulticastInterface::V6(1),
+        ),
+    ];
+    for (group, [member_address, sender_address], interface) in cases {
+        let group = addr(group);
+        let (member, events) = Recording::new();
+        let member = network.bind(addr(member_address), member).unwrap();
+        member
+            .handle()
+            .call(move |_, cx| cx.join_group_on(group.ip(), interface).unwrap());
+        let (sender, _) = Recording::new();
+        let sender = network.bind(addr(sender_address), sender).unwrap();
+        sender
+            .handle()
+            .call(move |_, cx| cx.set_outgoing_interface(interface).unwrap());
+        send_all(&sender, vec![b"joined".to_vec()], &group.to_string());
+        network.clock().advance(Duration::from_secs(1));
+        assert_eq!(events.take_payloads(), ["joined"], "{group}");
+
+        member
+            .handle()
+            .call(move |_, cx| cx.leave_group_on(group.ip(), interface).unwrap());
+        send_all(&sender, vec![b"left".to_vec()], &group.to_string());
+        network.clock().advance(Duration::from_secs(1));
+        assert_eq!(events.take_payloads(), Vec::<Bytes>::new(), "{group}");
+    }
+}
+
+#[test]
+fn a_multicast_interface_of_the_wrong_family_is_a_typed_error() {
+    let network = DatagramNetwork::new();
+    let (member, events) = Recording::new();
+    let member = network.bind(addr("10.0.0.1:6001"), member).unwrap();
+    let results = Arc::new(Mutex::new(Vec::new()));
+    let out = results.clone();
+    let v4_group = "239.1.2.5".parse().unwrap();
+    let v6_group = "ff15::5".parse().unwrap();
+    let loopback_v4 = MulticastInterface::V4("127.0.0.1".parse().unwrap());
+    member.handle().call(move |_, cx| {
+        let mut out = out.lock().unwrap();
+        out.push(cx.join_group_on(v4_group, MulticastInterface::V6(1)));
+        out.push(cx.join_group_on(v6_group, loopback_v4));
+        out.push(cx.leave_group_on(v4_group, MulticastInterface::V6(1)));
+        out.push(cx.set_outgoing_interface(MulticastInterface::V6(1)));
+    });
+    let results = std::mem::take(&mut *results.lock().unwrap());
+    let expected = [
+        (MulticastInterface::V6(1), v4_group),
+        (loopback_v4, v6_group),
+        (MulticastInterface::V6(1), v4_group),
+        (MulticastInterface::V6(1), "10.0.0.1".parse().unwrap()),
+    ];
+    assert_eq!(results.len(), expected.len());
+    for (result, (interface, address)) in results.into_iter().zip(expected) {
+        assert!(
+            matches!(
+                result,
+                Err(DatagramError::InterfaceFamily { interface: i, address: a })
+                    if i == interface && a == address
+            ),
+            "{result:?}"
+        );
+    }
+
+    let (sender, _) = Recording::new();
+    let sender = network.bind(addr(CLIENT), sender).unwrap();
+    send_all(&sender, vec![b"to the group".to_vec()], "239.1.2.5:6001");
+    network.clock().advance(Duration::from_secs(1));
+    assert_eq!(
+        events.take_payloads(),
+        Vec::<Bytes>::new(),
+        "a refused join joined nothing"
     );
 }

@@ -1,19 +1,23 @@
 //! UDP over loopback on the reactor, IPv4 and IPv6: every form of address `listen_udp`
 //! takes, datagrams echoed whole, an oversized one reported and not delivered, a
-//! connected port's refusal, and a stop that calls `stopped`.
+//! connected port's refusal, a stop that calls `stopped`; multicast joined and left on
+//! the loopback interface, and broadcast to loopback's broadcast address.
 
 mod common;
 #[path = "common/datagram.rs"]
 mod datagram;
 
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 
 use bytes::Bytes;
 use common::{run_async, LIMIT};
 use datagram::{Event, Recording};
 use tokio::net::UdpSocket;
-use tokio::sync::mpsc;
-use torsade::datagram::{DatagramContext, DatagramProtocol, DatagramTooLong};
+use tokio::sync::{mpsc, oneshot};
+use torsade::datagram::{
+    DatagramContext, DatagramError, DatagramPort, DatagramProtocol, DatagramTooLong,
+    MulticastInterface,
+};
 use torsade::endpoints::IntoDatagramAddress;
 use torsade::{Error, Reactor};
 
@@ -317,4 +321,224 @@ fn a_paused_port_reads_nothing_until_resumed() {
         order
     });
     assert_eq!(seen, ["a", "resumed", "b", "resumed"]);
+}
+
+/// Reports every datagram it hears on a channel.
+struct Heard(mpsc::UnboundedSender<(Bytes, SocketAddr)>);
+
+impl DatagramProtocol for Heard {
+    fn datagram_received(&mut self, _: &mut DatagramContext<'_>, data: Bytes, from: SocketAddr) {
+        let _ = self.0.send((data, from));
+    }
+}
+
+/// A [`Heard`] protocol, and the receiver of what it hears.
+fn heard() -> (Heard, mpsc::UnboundedReceiver<(Bytes, SocketAddr)>) {
+    let (sender, receiver) = mpsc::unbounded_channel();
+    (Heard(sender), receiver)
+}
+
+/// Runs `act` on the port's context and waits (bounded) for what it returns.
+async fn on_port<T: Send + 'static>(
+    port: &DatagramPort<Heard>,
+    act: impl FnOnce(&mut DatagramContext<'_>) -> T + Send + 'static,
+) -> T {
+    let (done, result) = oneshot::channel();
+    port.handle().call(move |_, cx| {
+        let _ = done.send(act(cx));
+    });
+    tokio::time::timeout(LIMIT, result)
+        .await
+        .expect("the call ran within the limit")
+        .expect("the port is running")
+}
+
+/// The next datagram heard, within the limit.
+async fn next_heard(
+    heard: &mut mpsc::UnboundedReceiver<(Bytes, SocketAddr)>,
+) -> (Bytes, SocketAddr) {
+    tokio::time::timeout(LIMIT, heard.recv())
+        .await
+        .expect("a datagram within the limit")
+        .expect("the port is running")
+}
+
+/// The last 16 bits of a group address, from the process id, so that the same test run
+/// at once by another process on this host joins another group: once any socket has
+/// joined a group on an interface, Linux delivers the group's datagrams to every socket
+/// bound to their address and port, member or not (`IP_MULTICAST_ALL`), and the
+/// assertions below rely on no one else keeping loopback in the group.
+fn group_suffix() -> [u8; 2] {
+    (std::process::id() as u16).to_be_bytes()
+}
+
+/// On loopback: a port bound to `group` (so it hears nothing else) joins it on
+/// `interface` and hears what a port on `sender_host` sends to it, until it leaves.
+/// Skips, saying so, if this host cannot join or send to the group on loopback.
+fn multicast_reaches_a_member_until_it_leaves(
+    test: &str,
+    group: SocketAddr,
+    interface: MulticastInterface,
+    sender_host: &str,
+) {
+    let reactor = Reactor::new().unwrap();
+    let (member, mut member_heard) = heard();
+    let member = match reactor.listen_udp(group, member) {
+        Ok(member) => member,
+        Err(error) => return eprintln!("skipping {test}: cannot bind {group}: {error}"),
+    };
+    let to = member.local_addr();
+    let group = to.ip();
+    let sender = reactor
+        .listen_udp(format!("{sender_host}:0"), heard().0)
+        .unwrap();
+    let from = sender.local_addr();
+    let join = move |cx: &mut DatagramContext<'_>| cx.join_group_on(group, interface);
+    let send = move |data: &'static [u8]| move |cx: &mut DatagramContext<'_>| cx.write(data, to);
+    let skipped = run_async(&reactor, async move {
+        match on_port(&member, join).await {
+            Err(DatagramError::Io(error)) => {
+                return Some(format!("cannot join {group} on {interface}: {error}"))
+            }
+            joined => joined.unwrap(),
+        }
+        let sent = on_port(&sender, move |cx| {
+            cx.set_outgoing_interface(interface)?;
+            cx.set_loopback(true)?;
+            cx.set_ttl(0)?; // Loopback copies are made before the hop limit applies.
+            cx.write(b"joined", to)
+        })
+        .await;
+        match sent {
+            Err(DatagramError::Io(error)) => {
+                return Some(format!("cannot send to {group} from {interface}: {error}"))
+            }
+            sent => sent.unwrap(),
+        }
+        assert_eq!(
+            next_heard(&mut member_heard).await,
+            (Bytes::from_static(b"joined"), from)
+        );
+
+        on_port(&member, move |cx| cx.leave_group_on(group, interface))
+            .await
+            .unwrap();
+        on_port(&sender, send(b"after leaving")).await.unwrap();
+        // The marker: rejoin, and send again. Whether a multicast datagram is looped back
+        // to this host is decided as it is sent, by whether the interface is a member of
+        // the group then; after leaving it is not (no other socket joined this group on
+        // loopback, see `group_suffix`), so "after leaving" reaches no one if leaving
+        // worked. Datagrams from one sender to one receiver on loopback keep their order,
+        // so had it been delivered it would be heard before the marker.
+        on_port(&member, join).await.unwrap();
+        on_port(&sender, send(b"marker")).await.unwrap();
+        assert_eq!(
+            next_heard(&mut member_heard).await,
+            (Bytes::from_static(b"marker"), from)
+        );
+        assert_eq!(member.stats().received, 2);
+        None
+    });
+    if let Some(reason) = skipped {
+        eprintln!("skipping {test}: {reason}");
+    }
+}
+
+#[test]
+fn multicast_reaches_a_member_until_it_leaves_over_ipv4() {
+    let [high, low] = group_suffix();
+    multicast_reaches_a_member_until_it_leaves(
+        "multicast_reaches_a_member_until_it_leaves_over_ipv4",
+        SocketAddr::from(([239, 255, high, low], 0)),
+        MulticastInterface::V4(Ipv4Addr::LOCALHOST),
+        "127.0.0.1",
+    );
+}
+
+#[test]
+fn multicast_reaches_a_member_until_it_leaves_over_ipv6() {
+    let test = "multicast_reaches_a_member_until_it_leaves_over_ipv6";
+    if !can_bind("[::1]", test) {
+        return;
+    }
+    // IPv6 names the interface by its index; loopback's, on Linux, is in sysfs.
+    let index = std::fs::read_to_string("/sys/class/net/lo/ifindex")
+        .ok()
+        .and_then(|text| text.trim().parse::<u32>().ok());
+    let Some(index) = index else {
+        return eprintln!("skipping {test}: no index for the loopback interface");
+    };
+    let [high, low] = group_suffix();
+    // An interface-local group (ff01::/16): its datagrams never leave the host.
+    let group = Ipv6Addr::new(
+        0xff01,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0x7473,
+        u16::from_be_bytes([high, low]),
+    );
+    multicast_reaches_a_member_until_it_leaves(
+        test,
+        SocketAddrV6::new(group, 0, 0, index).into(),
+        MulticastInterface::V6(index),
+        "[::1]",
+    );
+}
+
+#[test]
+fn a_multicast_interface_of_the_wrong_family_is_refused_before_the_socket_is_asked() {
+    let reactor = Reactor::new().unwrap();
+    let port = reactor.listen_udp("127.0.0.1:0", heard().0).unwrap();
+    let results = run_async(&reactor, async move {
+        on_port(&port, |cx| {
+            let v6_group = "ff01::7473".parse().unwrap();
+            [
+                cx.join_group_on(v6_group, MulticastInterface::V4(Ipv4Addr::LOCALHOST)),
+                cx.leave_group_on("239.255.0.1".parse().unwrap(), MulticastInterface::V6(1)),
+                cx.set_outgoing_interface(MulticastInterface::V6(1)),
+            ]
+        })
+        .await
+    });
+    for result in results {
+        assert!(
+            matches!(result, Err(DatagramError::InterfaceFamily { .. })),
+            "{result:?}"
+        );
+    }
+}
+
+#[test]
+fn broadcast_on_loopback_needs_permission() {
+    let test = "broadcast_on_loopback_needs_permission";
+    let reactor = Reactor::new().unwrap();
+    let (listener, mut listener_heard) = heard();
+    // Bound to loopback's broadcast address, the port hears only broadcasts there.
+    let listener = match reactor.listen_udp("127.255.255.255:0", listener) {
+        Ok(listener) => listener,
+        Err(error) => return eprintln!("skipping {test}: cannot bind 127.255.255.255: {error}"),
+    };
+    let to = listener.local_addr();
+    let sender = reactor.listen_udp("127.0.0.1:0", heard().0).unwrap();
+    let from = sender.local_addr();
+    let (refused, heard_first) = run_async(&reactor, async move {
+        let refused = on_port(&sender, move |cx| cx.write(b"not allowed", to)).await;
+        on_port(&sender, move |cx| {
+            cx.set_broadcast(true)?;
+            cx.write(b"to all", to)
+        })
+        .await
+        .unwrap();
+        (refused, next_heard(&mut listener_heard).await)
+    });
+    assert!(
+        matches!(&refused, Err(DatagramError::Io(error)) if error.kind() == std::io::ErrorKind::PermissionDenied),
+        "{refused:?}"
+    );
+    // Both went to the same port from the same sender: the refused one, never sent, is
+    // not the one heard.
+    assert_eq!(heard_first, (Bytes::from_static(b"to all"), from));
 }

@@ -7,7 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use super::socket::DatagramSocket;
 use super::stats::{Count, Counters};
-use super::{DatagramError, MAX_DATAGRAM_SIZE};
+use super::{DatagramError, Membership, MulticastInterface, MAX_DATAGRAM_SIZE};
 
 /// The state of a port that its callbacks change: pause, stop, connected peer.
 #[derive(Debug)]
@@ -156,7 +156,11 @@ impl DatagramContext<'_> {
         Ok(self.socket.set_broadcast(allowed)?)
     }
 
-    /// Joins the multicast group `group` on the default interface. Twisted's `joinGroup`.
+    /// Joins the multicast group `group` on the interface the system chooses (the one its
+    /// routes send `group`'s datagrams through). Twisted's `joinGroup(addr)`.
+    ///
+    /// A port hears a group's datagrams sent to its own port number; on Linux it must be
+    /// bound to the group's address or the wildcard address to hear them.
     ///
     /// # Errors
     ///
@@ -164,17 +168,107 @@ impl DatagramContext<'_> {
     /// of the other family than the port).
     #[doc(alias = "joinGroup")]
     pub fn join_group(&mut self, group: IpAddr) -> Result<(), DatagramError> {
-        Ok(self.socket.join_group(group)?)
+        Ok(self.socket.join_group(Membership::new(group, None)?)?)
     }
 
-    /// Leaves the multicast group `group`. Twisted's `leaveGroup`.
+    /// Joins the multicast group `group` on `interface`: an IPv4 interface by its address,
+    /// an IPv6 one by its index (see [`MulticastInterface`]). Twisted's
+    /// `joinGroup(addr, interface)`.
+    ///
+    /// # Errors
+    ///
+    /// [`DatagramError::InterfaceFamily`] if `interface` is not of `group`'s family;
+    /// otherwise as [`join_group`](DatagramContext::join_group), and
+    /// [`DatagramError::Io`] if there is no such interface.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::{Ipv4Addr, SocketAddr};
+    /// use std::time::Duration;
+    /// use bytes::Bytes;
+    /// use torsade::datagram::{DatagramContext, DatagramError, DatagramProtocol, MulticastInterface};
+    /// use torsade::testing::DatagramNetwork;
+    ///
+    /// #[derive(Default)]
+    /// struct Member { heard: Vec<Bytes> }
+    /// impl DatagramProtocol for Member {
+    ///     fn started(&mut self, cx: &mut DatagramContext<'_>) {
+    ///         let group = "239.255.0.1".parse().unwrap();
+    ///         cx.join_group_on(group, MulticastInterface::V4(Ipv4Addr::LOCALHOST)).unwrap();
+    ///         let wrong = cx.join_group_on(group, MulticastInterface::V6(1));
+    ///         assert!(matches!(wrong, Err(DatagramError::InterfaceFamily { .. })));
+    ///     }
+    ///     fn datagram_received(&mut self, _: &mut DatagramContext<'_>, data: Bytes, _: SocketAddr) {
+    ///         self.heard.push(data);
+    ///     }
+    /// }
+    ///
+    /// let network = DatagramNetwork::new();
+    /// let member = network.bind("10.0.0.1:5000".parse().unwrap(), Member::default()).unwrap();
+    /// let sender = network.bind("10.0.0.2:0".parse().unwrap(), Member::default()).unwrap();
+    /// sender.handle().call(|_, cx| cx.write(b"hello", "239.255.0.1:5000".parse().unwrap()).unwrap());
+    /// network.clock().advance(Duration::from_secs(1));
+    /// member.handle().call(|member, _| assert_eq!(member.heard, ["hello"]));
+    /// ```
+    #[doc(alias = "joinGroup")]
+    pub fn join_group_on(
+        &mut self,
+        group: IpAddr,
+        interface: MulticastInterface,
+    ) -> Result<(), DatagramError> {
+        Ok(self
+            .socket
+            .join_group(Membership::new(group, Some(interface))?)?)
+    }
+
+    /// Leaves the multicast group `group` joined with
+    /// [`join_group`](DatagramContext::join_group). Twisted's `leaveGroup(addr)`.
     ///
     /// # Errors
     ///
     /// [`DatagramError::Io`] if the port had not joined it.
     #[doc(alias = "leaveGroup")]
     pub fn leave_group(&mut self, group: IpAddr) -> Result<(), DatagramError> {
-        Ok(self.socket.leave_group(group)?)
+        Ok(self.socket.leave_group(Membership::new(group, None)?)?)
+    }
+
+    /// Leaves the multicast group `group` joined on `interface` with
+    /// [`join_group_on`](DatagramContext::join_group_on). Twisted's
+    /// `leaveGroup(addr, interface)`.
+    ///
+    /// # Errors
+    ///
+    /// [`DatagramError::InterfaceFamily`] if `interface` is not of `group`'s family;
+    /// [`DatagramError::Io`] if the port had not joined `group` on `interface`.
+    #[doc(alias = "leaveGroup")]
+    pub fn leave_group_on(
+        &mut self,
+        group: IpAddr,
+        interface: MulticastInterface,
+    ) -> Result<(), DatagramError> {
+        Ok(self
+            .socket
+            .leave_group(Membership::new(group, Some(interface))?)?)
+    }
+
+    /// Sends this port's multicast datagrams from `interface` rather than the one the
+    /// system's routes choose. Twisted's `setOutgoingInterface`.
+    ///
+    /// # Errors
+    ///
+    /// [`DatagramError::InterfaceFamily`] if `interface` is not of the family of the
+    /// port's address; [`DatagramError::Io`] if there is no such interface.
+    #[doc(alias = "setOutgoingInterface")]
+    pub fn set_outgoing_interface(
+        &mut self,
+        interface: MulticastInterface,
+    ) -> Result<(), DatagramError> {
+        let local = self.socket.local_addr()?.ip();
+        if !interface.is_of_family(local) {
+            return Err(interface.family_error(local));
+        }
+        Ok(self.socket.set_outgoing_interface(interface)?)
     }
 
     /// Sets the time-to-live (hop limit) of outgoing multicast datagrams. Twisted's `setTTL`.
@@ -244,12 +338,12 @@ impl DatagramContext<'_> {
 #[cfg(test)]
 mod tests {
     use std::io;
-    use std::net::{IpAddr, SocketAddr};
+    use std::net::SocketAddr;
 
     use super::{DatagramContext, PortState};
     use crate::datagram::socket::DatagramSocket;
     use crate::datagram::stats::Counters;
-    use crate::datagram::{DatagramError, DEFAULT_MAX_SIZE};
+    use crate::datagram::{DatagramError, Membership, MulticastInterface, DEFAULT_MAX_SIZE};
 
     /// A socket whose sends all fail with one kind of error.
     struct Failing(io::ErrorKind);
@@ -270,10 +364,13 @@ mod tests {
         fn set_broadcast(&self, _: bool) -> io::Result<()> {
             Ok(())
         }
-        fn join_group(&self, _: IpAddr) -> io::Result<()> {
+        fn join_group(&self, _: Membership) -> io::Result<()> {
             Ok(())
         }
-        fn leave_group(&self, _: IpAddr) -> io::Result<()> {
+        fn leave_group(&self, _: Membership) -> io::Result<()> {
+            Ok(())
+        }
+        fn set_outgoing_interface(&self, _: MulticastInterface) -> io::Result<()> {
             Ok(())
         }
         fn set_ttl(&self, _: u32) -> io::Result<()> {
@@ -286,7 +383,11 @@ mod tests {
         fn close(&self) {}
     }
 
-    fn write_through(kind: io::ErrorKind) -> (Result<(), DatagramError>, Counters) {
+    /// Runs `act` on a context over a [`Failing`] socket of `kind` bound to 127.0.0.1.
+    fn with_context<T>(
+        kind: io::ErrorKind,
+        act: impl FnOnce(&mut DatagramContext<'_>) -> T,
+    ) -> (T, Counters) {
         let socket = Failing(kind);
         let mut state = PortState::new(DEFAULT_MAX_SIZE);
         let counters = Counters::default();
@@ -295,8 +396,27 @@ mod tests {
             state: &mut state,
             counters: &counters,
         };
-        let result = cx.write(b"x", ([127, 0, 0, 1], 10).into());
-        (result, counters)
+        (act(&mut cx), counters)
+    }
+
+    fn write_through(kind: io::ErrorKind) -> (Result<(), DatagramError>, Counters) {
+        with_context(kind, |cx| cx.write(b"x", ([127, 0, 0, 1], 10).into()))
+    }
+
+    #[test]
+    fn an_outgoing_interface_of_the_other_family_than_the_port_is_a_typed_error() {
+        let (results, _) = with_context(io::ErrorKind::Other, |cx| {
+            (
+                cx.set_outgoing_interface(MulticastInterface::V6(1)),
+                cx.set_outgoing_interface(MulticastInterface::V4([127, 0, 0, 1].into())),
+            )
+        });
+        assert!(matches!(
+            results.0,
+            Err(DatagramError::InterfaceFamily { interface: MulticastInterface::V6(1), address })
+                if address == std::net::IpAddr::from([127, 0, 0, 1])
+        ));
+        assert!(results.1.is_ok());
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //! datagram, [`DatagramTooLong`].
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+
+use super::MulticastInterface;
 
 /// Why a datagram operation failed.
 ///
@@ -41,6 +43,17 @@ pub enum DatagramError {
     /// On a connected port: the peer refused the datagram (ICMP port unreachable).
     #[error("the peer refused the datagram")]
     Refused,
+
+    /// A multicast interface of the other family than the group joined or left, or, for
+    /// [`set_outgoing_interface`](super::DatagramContext::set_outgoing_interface), than
+    /// the port's address: an IPv4 interface is an address, an IPv6 one an index.
+    #[error("the multicast {interface} is not of the family of {address}")]
+    InterfaceFamily {
+        /// The interface given.
+        interface: MulticastInterface,
+        /// The group, or the port's address.
+        address: IpAddr,
+    },
 
     /// The operating system failed the operation.
     #[error("datagram I/O error: {0}")]

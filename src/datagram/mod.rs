@@ -54,6 +54,7 @@
 
 mod context;
 mod error;
+mod multicast;
 mod port;
 pub(crate) mod port_core;
 mod protocol;
@@ -62,6 +63,8 @@ mod stats;
 
 pub use self::context::DatagramContext;
 pub use self::error::{DatagramError, DatagramTooLong};
+pub(crate) use self::multicast::Membership;
+pub use self::multicast::MulticastInterface;
 pub use self::port::DatagramPort;
 pub use self::port_core::DatagramHandle;
 pub use self::protocol::DatagramProtocol;

@@ -2,7 +2,7 @@
 //! `UdpSocket` and feeds its datagrams to the port core.
 
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
@@ -15,7 +15,9 @@ use super::registry::{Guard, Registry};
 use super::Reactor;
 use crate::datagram::port_core::PortCore;
 use crate::datagram::socket::DatagramSocket;
-use crate::datagram::{DatagramHandle, DatagramPort, DatagramProtocol};
+use crate::datagram::{
+    DatagramHandle, DatagramPort, DatagramProtocol, Membership, MulticastInterface,
+};
 use crate::endpoints::{cannot_listen, IntoDatagramAddress};
 use crate::Result;
 
@@ -127,17 +129,27 @@ impl DatagramSocket for Udp {
         self.socket.set_broadcast(on)
     }
 
-    fn join_group(&self, group: IpAddr) -> io::Result<()> {
-        match group {
-            IpAddr::V4(group) => self.socket.join_multicast_v4(group, Ipv4Addr::UNSPECIFIED),
-            IpAddr::V6(group) => self.socket.join_multicast_v6(&group, 0),
+    fn join_group(&self, membership: Membership) -> io::Result<()> {
+        match membership {
+            Membership::V4 { group, interface } => self.socket.join_multicast_v4(group, interface),
+            Membership::V6 { group, interface } => self.socket.join_multicast_v6(&group, interface),
         }
     }
 
-    fn leave_group(&self, group: IpAddr) -> io::Result<()> {
-        match group {
-            IpAddr::V4(group) => self.socket.leave_multicast_v4(group, Ipv4Addr::UNSPECIFIED),
-            IpAddr::V6(group) => self.socket.leave_multicast_v6(&group, 0),
+    fn leave_group(&self, membership: Membership) -> io::Result<()> {
+        match membership {
+            Membership::V4 { group, interface } => self.socket.leave_multicast_v4(group, interface),
+            Membership::V6 { group, interface } => {
+                self.socket.leave_multicast_v6(&group, interface)
+            }
+        }
+    }
+
+    fn set_outgoing_interface(&self, interface: MulticastInterface) -> io::Result<()> {
+        let socket = socket2::SockRef::from(&self.socket);
+        match interface {
+            MulticastInterface::V4(address) => socket.set_multicast_if_v4(&address),
+            MulticastInterface::V6(index) => socket.set_multicast_if_v6(index),
         }
     }
 

@@ -14,7 +14,9 @@ use super::random::SplitMix64;
 use super::FakeClock;
 use crate::datagram::port_core::PortCore;
 use crate::datagram::socket::DatagramSocket;
-use crate::datagram::{DatagramHandle, DatagramPort, DatagramProtocol};
+use crate::datagram::{
+    DatagramHandle, DatagramPort, DatagramProtocol, Membership, MulticastInterface,
+};
 use crate::endpoints::cannot_listen;
 use crate::Result;
 
@@ -71,7 +73,10 @@ impl Faults {
 /// a port [connected](crate::datagram::DatagramContext::connect) to that address hears
 /// [`connection_refused`](DatagramProtocol::connection_refused), as from an ICMP port
 /// unreachable. Multicast groups and broadcast (to `255.255.255.255`) reach every member
-/// bound to the port sent to. Cheap to clone; clones are the same network.
+/// bound to the port sent to. The network is one link: a port's membership of a group
+/// does not depend on the [interface](crate::datagram::MulticastInterface) it joined on,
+/// nor delivery on the sender's outgoing interface (an interface of the wrong family is
+/// still refused, as on real sockets). Cheap to clone; clones are the same network.
 ///
 /// # Examples
 ///
@@ -469,7 +474,8 @@ impl<P: DatagramProtocol> DatagramSocket for MemorySocket<P> {
         Ok(())
     }
 
-    fn join_group(&self, group: IpAddr) -> io::Result<()> {
+    fn join_group(&self, membership: Membership) -> io::Result<()> {
+        let group = membership.group();
         if !group.is_multicast() {
             return Err(io::ErrorKind::InvalidInput.into());
         }
@@ -482,7 +488,8 @@ impl<P: DatagramProtocol> DatagramSocket for MemorySocket<P> {
         Ok(())
     }
 
-    fn leave_group(&self, group: IpAddr) -> io::Result<()> {
+    fn leave_group(&self, membership: Membership) -> io::Result<()> {
+        let group = membership.group();
         let net = self.net()?;
         let left = net
             .lock()
@@ -494,6 +501,10 @@ impl<P: DatagramProtocol> DatagramSocket for MemorySocket<P> {
         } else {
             Err(io::ErrorKind::AddrNotAvailable.into())
         }
+    }
+
+    fn set_outgoing_interface(&self, _interface: MulticastInterface) -> io::Result<()> {
+        Ok(()) // The network is one link: every interface reaches every member.
     }
 
     fn set_ttl(&self, _ttl: u32) -> io::Result<()> {
