@@ -130,6 +130,12 @@ impl Pipe {
         wake(reader);
     }
 
+    /// Whether the writer shut down and the reader has read everything.
+    pub(crate) fn is_drained(&self) -> bool {
+        let state = self.lock();
+        state.closed && state.buffered == 0
+    }
+
     /// How many bytes are buffered, not yet read.
     pub(crate) fn buffered(&self) -> usize {
         self.lock().buffered
@@ -144,15 +150,20 @@ impl Pipe {
     pub(crate) fn take_all(&self) -> Bytes {
         let (taken, writer) = {
             let mut state = self.lock();
-            let mut taken = BytesMut::with_capacity(state.buffered);
-            for chunk in state.chunks.drain(..) {
-                taken.extend_from_slice(&chunk);
-            }
+            let taken = if state.chunks.len() == 1 {
+                state.chunks.pop_front().unwrap_or_default()
+            } else {
+                let mut taken = BytesMut::with_capacity(state.buffered);
+                for chunk in state.chunks.drain(..) {
+                    taken.extend_from_slice(&chunk);
+                }
+                taken.freeze()
+            };
             if state.replenish {
                 state.space = state.space.saturating_add(state.buffered);
             }
             state.buffered = 0;
-            (taken.freeze(), state.writer.take())
+            (taken, state.writer.take())
         };
         wake(writer);
         taken

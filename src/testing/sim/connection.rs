@@ -2,12 +2,12 @@
 //! in-memory stream whose other end is the simulated network.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
 use std::task::{Context as TaskContext, Wake, Waker};
 
 use bytes::Bytes;
 
-use super::world::{ConnId, Shared};
+use super::world::{ConnId, Ready, Shared};
 use crate::connection::drive::{Driver, Host, OnLost, OnMade};
 use crate::connection::inbox::Inbox;
 use crate::testing::memory_stream::{MemoryStream, Pipe};
@@ -35,6 +35,8 @@ pub(crate) trait Endpoint: Send + Sync {
     fn unread(&self) -> usize;
     /// Called before a drive: wakes from now on queue it again.
     fn unqueue(&self);
+    /// Its host crashed: it is never driven again.
+    fn retire(&self);
 }
 
 /// What one poll of a connection found.
@@ -59,7 +61,7 @@ pub(crate) struct Cell<P: Protocol> {
 /// The waker of a simulated connection: it queues the connection for the simulation to
 /// drive, once however often it is woken before that.
 struct QueueOnWake {
-    shared: Weak<Shared>,
+    ready: Ready,
     id: ConnId,
     queued: AtomicBool,
 }
@@ -71,9 +73,7 @@ impl Wake for QueueOnWake {
 
     fn wake_by_ref(self: &Arc<Self>) {
         if !self.queued.swap(true, Ordering::AcqRel) {
-            if let Some(shared) = self.shared.upgrade() {
-                shared.queue(self.id);
-            }
+            self.ready.push(self.id);
         }
     }
 }
@@ -103,7 +103,7 @@ impl<P: Protocol> Cell<P> {
         let driver = Driver::new(start.protocol, stream, inbox, SimDriverHost)
             .with_hooks(start.on_made, start.on_lost);
         let waker = Arc::new(QueueOnWake {
-            shared: Arc::downgrade(shared),
+            ready: shared.ready().clone(),
             id: start.id,
             queued: AtomicBool::new(false),
         });
@@ -148,7 +148,7 @@ impl<P: Protocol> Endpoint for Cell<P> {
     }
 
     fn output_finished(&self) -> bool {
-        self.outgoing.is_closed() && self.outgoing.buffered() == 0
+        self.outgoing.is_drained()
     }
 
     fn deliver(&self, data: Bytes) {
@@ -171,5 +171,9 @@ impl<P: Protocol> Endpoint for Cell<P> {
 
     fn unqueue(&self) {
         self.waker.queued.store(false, Ordering::Release);
+    }
+
+    fn retire(&self) {
+        self.finished.store(true, Ordering::Release);
     }
 }

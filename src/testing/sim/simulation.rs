@@ -158,19 +158,19 @@ impl Simulation {
     pub fn run_until(&self, limit: Duration, mut done: impl FnMut() -> bool) -> bool {
         let clock = &self.shared.clock;
         let target = clock.now().saturating_add(limit);
+        self.shared.sync_time();
         self.shared.drain();
         if done() {
             return true;
         }
-        while let Some(due) = clock.next_due().filter(|due| *due <= target) {
-            clock.advance(due.saturating_sub(clock.now()));
-            self.shared.drain();
+        while self.shared.step(target) {
             if done() {
                 return true;
             }
         }
         if clock.now() < target {
             clock.advance(target - clock.now());
+            self.shared.sync_time();
             self.shared.drain();
         }
         done()
@@ -179,14 +179,12 @@ impl Simulation {
     /// Runs the network until nothing is scheduled and no connection has work; returns
     /// false if it was still busy after [`MAX_IDLE_STEPS`] steps.
     pub fn run_until_idle(&self) -> bool {
-        let clock = &self.shared.clock;
+        self.shared.sync_time();
         self.shared.drain();
         for _ in 0..MAX_IDLE_STEPS {
-            let Some(due) = clock.next_due() else {
+            if !self.shared.step(Duration::MAX) {
                 return true;
-            };
-            clock.advance(due.saturating_sub(clock.now()));
-            self.shared.drain();
+            }
         }
         false
     }

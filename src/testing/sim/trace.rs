@@ -208,23 +208,23 @@ impl Trace {
     }
 }
 
-/// FNV-1a over each event's fields: stable across platforms and Rust versions, so a digest
-/// printed by one build can be compared with another's.
+/// A multiply-xorshift hash over each event's fields, a word at a time: stable across
+/// platforms and Rust versions, so a digest printed by one build can be compared with
+/// another's.
 #[derive(Debug)]
 struct Digest(u64);
 
 impl Digest {
-    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    const SEED: u64 = 0xcbf2_9ce4_8422_2325;
+    const MULTIPLIER: u64 = 0x9E37_79B9_7F4A_7C15;
 
     fn new() -> Digest {
-        Digest(Digest::OFFSET)
+        Digest(Digest::SEED)
     }
 
     fn word(&mut self, word: u64) {
-        for byte in word.to_le_bytes() {
-            self.0 = (self.0 ^ u64::from(byte)).wrapping_mul(Digest::PRIME);
-        }
+        let mixed = (self.0 ^ word).wrapping_mul(Digest::MULTIPLIER);
+        self.0 = mixed ^ (mixed >> 29);
     }
 
     fn address(&mut self, address: &SocketAddr) {

@@ -6,7 +6,8 @@
 //! same time in the order they were scheduled, connections are driven in the order they
 //! were woken, and every random draw comes from one generator.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
@@ -46,8 +47,9 @@ pub(crate) struct Shared {
     /// Itself, for the clock's calls and the hosts' clocks to hold weakly.
     me: Weak<Shared>,
     world: Mutex<World>,
-    /// Connections woken and waiting to be driven, in the order they were woken.
-    ready: Mutex<VecDeque<ConnId>>,
+    /// Connections woken and waiting to be driven, in the order they were woken (shared
+    /// with their wakers).
+    ready: Ready,
 }
 
 struct World {
@@ -62,6 +64,24 @@ struct World {
     next_partition: u64,
     trace: Trace,
     panics: Vec<String>,
+    /// Segments in flight, by landing time (then by when they were sent). They are the
+    /// bulk of a run's events, so they have their own queue beside the clock's.
+    landings: BinaryHeap<Reverse<(Duration, u64, usize)>>,
+    /// The segments the queue's keys point into; `None` for free places.
+    flying: Vec<Option<Landing>>,
+    free: Vec<usize>,
+    sent: u64,
+    /// The clock's time at the current step.
+    now: Duration,
+}
+
+/// A segment in flight.
+struct Landing {
+    from: ConnId,
+    from_host: HostId,
+    to: ConnId,
+    to_host: HostId,
+    segment: Segment,
 }
 
 /// Runs on a host when it boots: at once if it is up, and after every restart.
@@ -229,8 +249,13 @@ impl Shared {
                 next_partition: 0,
                 trace: Trace::new(),
                 panics: Vec::new(),
+                landings: BinaryHeap::new(),
+                flying: Vec::new(),
+                free: Vec::new(),
+                sent: 0,
+                now: Duration::ZERO,
             }),
-            ready: Mutex::new(VecDeque::new()),
+            ready: Ready::default(),
         })
     }
 
@@ -239,12 +264,23 @@ impl Shared {
         self.world.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// The world, its time caught up with the clock's: for calls from outside the
+    /// simulation's steps (a test, or code run by the clock's calls).
+    fn world_now(&self) -> MutexGuard<'_, World> {
+        let now = self.clock.now();
+        let mut world = self.world();
+        world.now = now;
+        world
+    }
+
     /// Queues connection `id` to be driven.
     pub(crate) fn queue(&self, id: ConnId) {
-        self.ready
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push_back(id);
+        self.ready.push(id);
+    }
+
+    /// The queue of connections to drive, for their wakers.
+    pub(crate) fn ready(&self) -> &Ready {
+        &self.ready
     }
 
     fn finish(&self, after: After) {
@@ -314,9 +350,9 @@ impl Shared {
     pub(crate) fn crash(&self, host: HostId) {
         let mut after = After::default();
         {
-            let mut world = self.world();
+            let mut world = self.world_now();
             let world = &mut *world;
-            let now = self.clock.now();
+            let now = world.now;
             let state = &mut world.hosts[host];
             if !state.up {
                 return;
@@ -336,6 +372,9 @@ impl Shared {
                     .is_some_and(|slot| slot.host == host)
                 {
                     if let Some(mut slot) = world.conns[id].take() {
+                        if let Some(endpoint) = &slot.endpoint {
+                            endpoint.retire();
+                        }
                         if let Some(peer) = slot.peer {
                             // The peer learns of it when its next segment is answered: a
                             // reset, one crossing later.
@@ -350,8 +389,8 @@ impl Shared {
     }
 
     pub(crate) fn restart(&self, host: HostId) -> Vec<Boot> {
-        let mut world = self.world();
-        let now = self.clock.now();
+        let mut world = self.world_now();
+        let now = world.now;
         let state = &mut world.hosts[host];
         if state.up {
             return Vec::new();
@@ -375,11 +414,11 @@ impl Shared {
     }
 
     pub(crate) fn partition(&self, a: BTreeSet<HostId>, b: BTreeSet<HostId>) -> u64 {
-        let mut world = self.world();
+        let mut world = self.world_now();
         let id = world.next_partition;
         world.next_partition += 1;
         world.partitions.insert(id, (a, b));
-        let now = self.clock.now();
+        let now = world.now;
         world.trace.record(now, TraceKind::Partition { id });
         id
     }
@@ -387,8 +426,8 @@ impl Shared {
     /// Heals partition `id` (every partition with `None`); segments it held land one
     /// crossing later, in order.
     pub(crate) fn heal(self: &Arc<Self>, id: Option<u64>) {
-        let mut world = self.world();
-        let now = self.clock.now();
+        let mut world = self.world_now();
+        let now = world.now;
         let healed: Vec<u64> = match id {
             Some(id) => world
                 .partitions
@@ -426,8 +465,8 @@ impl Shared {
         port: u16,
         attempt: Arc<Attempt>,
     ) -> Option<ConnId> {
-        let mut world = self.world();
-        let now = self.clock.now();
+        let mut world = self.world_now();
+        let now = world.now;
         let found = world
             .hosts
             .iter()
@@ -496,7 +535,7 @@ impl Shared {
             return;
         }
         let mut world = self.world();
-        let now = self.clock.now();
+        let now = world.now;
         let Some(slot) = world.conns.get(client).and_then(Option::as_ref) else {
             return;
         };
@@ -583,7 +622,7 @@ impl Shared {
         };
         let slot = {
             let mut world = self.world();
-            let now = self.clock.now();
+            let now = world.now;
             world.trace.record(
                 now,
                 TraceKind::Refuse {
@@ -665,7 +704,7 @@ impl Shared {
         if let Some(Some(slot)) = world.conns.get_mut(server) {
             slot.ended = true;
             let endpoint = slot.endpoint.clone();
-            let now = self.clock.now();
+            let now = world.now;
             world.trace.record(
                 now,
                 TraceKind::Reset {
@@ -684,7 +723,7 @@ impl Shared {
         };
         let slot = {
             let mut world = self.world();
-            let now = self.clock.now();
+            let now = world.now;
             world.trace.record(
                 now,
                 TraceKind::Timeout {
@@ -713,8 +752,8 @@ impl Shared {
         acceptor: Arc<dyn Acceptor>,
         endpoint: &str,
     ) -> crate::Result<ListeningPort> {
-        let mut world = self.world();
-        let now = self.clock.now();
+        let mut world = self.world_now();
+        let now = world.now;
         let state = &mut world.hosts[host];
         let port = if port == 0 {
             let mut port = state.next_port;
@@ -753,29 +792,29 @@ impl Shared {
 
     /// Drives every queued connection, and carries what they wrote, until none is queued.
     pub(crate) fn drain(&self) {
+        let mut batch = VecDeque::new();
+        let mut endpoints = Vec::new();
         loop {
-            let next = self
-                .ready
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .pop_front();
-            let Some(id) = next else {
-                return;
-            };
-            let endpoint = {
+            {
+                let mut ready = self.ready.lock();
+                if ready.is_empty() {
+                    return;
+                }
+                // In the order woken; what wakes meanwhile queues behind this batch.
+                std::mem::swap(&mut *ready, &mut batch);
+            }
+            {
                 let world = self.world();
-                world
-                    .conns
-                    .get(id)
-                    .and_then(Option::as_ref)
-                    .and_then(|slot| slot.endpoint.clone())
-            };
-            let Some(endpoint) = endpoint else {
-                continue;
-            };
-            endpoint.unqueue();
-            let driven = endpoint.drive();
-            self.after_drive(id, &endpoint, driven);
+                endpoints.extend(batch.drain(..).filter_map(|id| {
+                    let slot = world.conns.get(id)?.as_ref()?;
+                    Some((id, slot.endpoint.clone()?))
+                }));
+            }
+            for (id, endpoint) in endpoints.drain(..) {
+                endpoint.unqueue();
+                let driven = endpoint.drive();
+                self.after_drive(id, &endpoint, driven);
+            }
         }
     }
 
@@ -785,7 +824,7 @@ impl Shared {
         {
             let mut world = self.world();
             let world = &mut *world;
-            let now = self.clock.now();
+            let now = world.now;
             // Out of the world while it is worked on; put back unless it ended.
             let Some(mut slot) = world.conns.get_mut(id).and_then(Option::take) else {
                 return;
@@ -847,7 +886,7 @@ impl Shared {
     /// and never before the one before it.
     fn send_data(&self, world: &mut World, id: ConnId, slot: &mut Slot, peer: ConnId, data: Bytes) {
         let link = world.link(slot.host, slot.peer_host).clone();
-        let now = self.clock.now();
+        let now = world.now;
         let mut pieces = Vec::new();
         match link.segmentation {
             Some(segmentation) => {
@@ -887,7 +926,7 @@ impl Shared {
                     lands,
                 },
             );
-            self.schedule_landing(
+            world.schedule_landing(
                 id,
                 slot.host,
                 peer,
@@ -908,64 +947,93 @@ impl Shared {
         peer: ConnId,
         segment: Segment,
     ) {
-        let now = self.clock.now();
+        let now = world.now;
         let lands = (now + world.latency(slot.host, slot.peer_host)).max(slot.last_landing);
         slot.last_landing = lands;
-        self.schedule_landing(id, slot.host, peer, slot.peer_host, lands - now, segment);
+        world.schedule_landing(id, slot.host, peer, slot.peer_host, lands - now, segment);
     }
 
-    fn schedule_landing(
-        &self,
-        from: ConnId,
-        from_host: HostId,
-        to: ConnId,
-        to_host: HostId,
-        delay: Duration,
-        segment: Segment,
-    ) {
-        // The clock's calls hold the simulation weakly: dropping it ends everything.
-        let weak = self.weak_self();
-        self.clock.call_later(delay, move || {
-            with(&weak, |shared| {
-                shared.land(from, from_host, to, to_host, segment)
-            });
-        });
+    /// Moves the clock to the next time something is due, no later than `target`, runs
+    /// what is due then (the clock's calls first, then the segments landing), and drives
+    /// the connections that have work. Returns false, doing nothing, if nothing is due by
+    /// `target`.
+    pub(crate) fn step(&self, target: Duration) -> bool {
+        let now = self.clock.now();
+        let call_due = self.clock.next_due();
+        let mut world = self.world();
+        let due = match (call_due, world.next_landing()) {
+            (Some(call), Some(landing)) => call.min(landing),
+            (Some(due), None) | (None, Some(due)) => due,
+            (None, None) => return false,
+        };
+        if due > target {
+            return false;
+        }
+        let due = due.max(now);
+        // The clock's calls due now (SYNs, timeouts, timers) run in the advance and see
+        // the world's time as theirs.
+        world.now = due;
+        if due > now || call_due.is_some_and(|call| call <= due) {
+            drop(world);
+            self.clock.advance(due - now);
+            self.drain();
+            world = self.world();
+            // A slow call may have moved the clock further.
+            world.now = world.now.max(self.clock.now());
+        }
+        let now = world.now;
+        let mut after = After::default();
+        while let Some(landing) = world.pop_landing(now) {
+            self.land(&mut world, landing, &mut after);
+        }
+        drop(world);
+        self.finish(after);
+        self.drain();
+        true
+    }
+
+    /// Catches the world's time up with the clock's (moved by `run_for` past the last
+    /// event, or by hand).
+    pub(crate) fn sync_time(&self) {
+        let now = self.clock.now();
+        self.world().now = now;
     }
 
     /// A segment from `from` lands at `to` (unless a partition holds it).
-    fn land(&self, from: ConnId, from_host: HostId, to: ConnId, to_host: HostId, segment: Segment) {
-        let mut after = After::default();
-        {
-            let mut world = self.world();
-            let world = &mut *world;
-            let now = self.clock.now();
-            let partitioned = world.partitioned(from_host, to_host);
-            if let Some(Some(sender)) = world.conns.get_mut(from) {
-                if partitioned || sender.held.is_some() {
-                    if let Segment::Data(data) = &segment {
-                        world.trace.record(
-                            now,
-                            TraceKind::Hold {
-                                conn: from as u64,
-                                bytes: data.len(),
-                            },
-                        );
-                    }
-                    sender
-                        .held
-                        .get_or_insert_with(VecDeque::new)
-                        .push_back(segment);
-                    return;
-                }
+    fn land(&self, world: &mut World, landing: Landing, after: &mut After) {
+        let Landing {
+            from,
+            from_host,
+            to,
+            to_host,
+            segment,
+        } = landing;
+        let now = world.now;
+        let partitioned = world.partitioned(from_host, to_host);
+        if let Some(Some(sender)) = world.conns.get_mut(from) {
+            if partitioned || sender.held.is_some() {
                 if let Segment::Data(data) = &segment {
-                    sender.in_flight = sender.in_flight.saturating_sub(data.len());
+                    world.trace.record(
+                        now,
+                        TraceKind::Hold {
+                            conn: from as u64,
+                            bytes: data.len(),
+                        },
+                    );
                 }
-            } else if partitioned {
+                sender
+                    .held
+                    .get_or_insert_with(VecDeque::new)
+                    .push_back(segment);
                 return;
             }
-            self.arrive(world, from, to, segment, &mut after);
+            if let Segment::Data(data) = &segment {
+                sender.in_flight = sender.in_flight.saturating_sub(data.len());
+            }
+        } else if partitioned {
+            return;
         }
-        self.finish(after);
+        self.arrive(world, from, to, segment, after);
     }
 
     /// Hands a segment that landed to connection `to`'s protocol.
@@ -977,7 +1045,7 @@ impl Shared {
         segment: Segment,
         after: &mut After,
     ) {
-        let now = self.clock.now();
+        let now = world.now;
         let conn = to as u64;
         let Some(Some(receiver)) = world.conns.get_mut(to) else {
             // Data for a connection that is gone is answered with a reset.
@@ -986,7 +1054,7 @@ impl Shared {
                     if !sender.ended {
                         let (host, peer_host) = (sender.host, sender.peer_host);
                         let delay = world.latency(peer_host, host);
-                        self.schedule_landing(to, peer_host, from, host, delay, Segment::Reset);
+                        world.schedule_landing(to, peer_host, from, host, delay, Segment::Reset);
                     }
                 }
             }
@@ -1129,10 +1197,22 @@ impl Shared {
         };
         drop(conns);
         drop(hosts);
-        self.ready
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clear();
+        self.ready.lock().clear();
+    }
+}
+
+/// The connections woken and waiting to be driven, in the order woken. Cheap to clone.
+#[derive(Clone, Default)]
+pub(crate) struct Ready(Arc<Mutex<VecDeque<ConnId>>>);
+
+impl Ready {
+    pub(crate) fn push(&self, id: ConnId) {
+        self.lock().push_back(id);
+    }
+
+    fn lock(&self) -> MutexGuard<'_, VecDeque<ConnId>> {
+        // Each change under the lock is one push, swap or clear.
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -1144,6 +1224,54 @@ fn with(weak: &Weak<Shared>, call: impl FnOnce(&Arc<Shared>)) {
 }
 
 impl World {
+    /// Puts a segment in flight from `from` to `to`, landing `delay` from now.
+    fn schedule_landing(
+        &mut self,
+        from: ConnId,
+        from_host: HostId,
+        to: ConnId,
+        to_host: HostId,
+        delay: Duration,
+        segment: Segment,
+    ) {
+        self.sent += 1;
+        let landing = Landing {
+            from,
+            from_host,
+            to,
+            to_host,
+            segment,
+        };
+        let place = match self.free.pop() {
+            Some(place) => {
+                self.flying[place] = Some(landing);
+                place
+            }
+            None => {
+                self.flying.push(Some(landing));
+                self.flying.len() - 1
+            }
+        };
+        // Ties at one time land in the order sent.
+        self.landings
+            .push(Reverse((self.now + delay, self.sent, place)));
+    }
+
+    /// When the next segment lands.
+    fn next_landing(&self) -> Option<Duration> {
+        self.landings.peek().map(|Reverse((at, _, _))| *at)
+    }
+
+    /// The next segment landing at `now` or before, taken out of flight.
+    fn pop_landing(&mut self, now: Duration) -> Option<Landing> {
+        if self.next_landing()? > now {
+            return None;
+        }
+        let Reverse((_, _, place)) = self.landings.pop()?;
+        self.free.push(place);
+        self.flying[place].take()
+    }
+
     fn link(&self, from: HostId, to: HostId) -> &Link {
         self.links.get(&(from, to)).unwrap_or(&self.default_link)
     }
