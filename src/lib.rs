@@ -87,6 +87,7 @@ mod producer;
 mod protocol;
 mod reactor;
 mod reconnect;
+pub mod record;
 mod stream;
 pub mod testing;
 mod time;
