@@ -444,3 +444,210 @@ fn no_cut_or_changed_byte_of_a_transcript_makes_the_parser_panic() {
         }
     }
 }
+
+/// One packet of a capture, read back.
+#[derive(Debug)]
+struct Packet {
+    at: Duration,
+    source: SocketAddr,
+    destination: SocketAddr,
+    seq: u32,
+    ack: u32,
+    flags: u8,
+    payload: Vec<u8>,
+}
+
+const FIN: u8 = 0x01;
+const SYN: u8 = 0x02;
+const RST: u8 = 0x04;
+const PSH: u8 = 0x08;
+const ACK: u8 = 0x10;
+
+fn be16(bytes: &[u8], at: usize) -> u16 {
+    u16::from_be_bytes([bytes[at], bytes[at + 1]])
+}
+
+fn be32(bytes: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap())
+}
+
+fn le32(bytes: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap())
+}
+
+/// The Internet checksum over `parts`: zero when they hold their own right checksum.
+fn internet_checksum(parts: &[&[u8]]) -> u16 {
+    let bytes: Vec<u8> = parts.concat();
+    let mut sum: u64 = bytes
+        .chunks(2)
+        .map(|pair| u64::from(pair[0]) << 8 | u64::from(*pair.get(1).unwrap_or(&0)))
+        .sum();
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+/// Reads a pcap file of raw IP packets, checking its header, each length and checksum.
+fn read_pcap(file: &[u8]) -> Vec<Packet> {
+    assert_eq!(
+        le32(file, 0),
+        0xa1b2_c3d4,
+        "microsecond pcap, little-endian"
+    );
+    assert_eq!(file[4..8], [2, 0, 4, 0], "version 2.4");
+    assert_eq!(le32(file, 20), 101, "LINKTYPE_RAW");
+    let mut packets = Vec::new();
+    let mut at = 24;
+    while at < file.len() {
+        let time = Duration::from_secs(le32(file, at).into())
+            + Duration::from_micros(le32(file, at + 4).into());
+        let length = le32(file, at + 8) as usize;
+        assert_eq!(le32(file, at + 12) as usize, length, "nothing cut");
+        let ip = &file[at + 16..at + 16 + length];
+        at += 16 + length;
+        let (source, destination, tcp, pseudo): (std::net::IpAddr, std::net::IpAddr, _, Vec<u8>) =
+            match ip[0] >> 4 {
+                4 => {
+                    assert_eq!(ip[0] & 0x0f, 5);
+                    assert_eq!(usize::from(be16(ip, 2)), ip.len());
+                    assert_eq!(ip[9], 6, "TCP");
+                    assert_eq!(internet_checksum(&[&ip[..20]]), 0, "IPv4 header checksum");
+                    let source: [u8; 4] = ip[12..16].try_into().unwrap();
+                    let destination: [u8; 4] = ip[16..20].try_into().unwrap();
+                    let tcp = &ip[20..];
+                    let mut pseudo = [&ip[12..20], &[0, 6]].concat();
+                    pseudo.extend_from_slice(&(tcp.len() as u16).to_be_bytes());
+                    (source.into(), destination.into(), tcp, pseudo)
+                }
+                6 => {
+                    assert_eq!(usize::from(be16(ip, 4)), ip.len() - 40);
+                    assert_eq!(ip[6], 6, "TCP");
+                    let source: [u8; 16] = ip[8..24].try_into().unwrap();
+                    let destination: [u8; 16] = ip[24..40].try_into().unwrap();
+                    let tcp = &ip[40..];
+                    let mut pseudo = ip[8..40].to_vec();
+                    pseudo.extend_from_slice(&(tcp.len() as u32).to_be_bytes());
+                    pseudo.extend_from_slice(&[0, 0, 0, 6]);
+                    (source.into(), destination.into(), tcp, pseudo)
+                }
+                version => panic!("IP version {version}"),
+            };
+        assert_eq!(internet_checksum(&[&pseudo, tcp]), 0, "TCP checksum");
+        assert_eq!(tcp[12] >> 4, 5, "a 20-byte TCP header");
+        packets.push(Packet {
+            at: time,
+            source: SocketAddr::new(source, be16(tcp, 0)),
+            destination: SocketAddr::new(destination, be16(tcp, 2)),
+            seq: be32(tcp, 4),
+            ack: be32(tcp, 8),
+            flags: tcp[13],
+            payload: tcp[20..].to_vec(),
+        });
+    }
+    packets
+}
+
+/// Checks the packets make one TCP connection from `client` to `server`: the handshake,
+/// then every segment's sequence number following on from its side's last, and
+/// acknowledging all the other side sent. Returns what each side sent, in order.
+fn follow_tcp(packets: &[Packet], client: SocketAddr, server: SocketAddr) -> (Vec<u8>, Vec<u8>) {
+    let flags: Vec<u8> = packets[..3].iter().map(|packet| packet.flags).collect();
+    assert_eq!(flags, [SYN, SYN | ACK, ACK]);
+    assert_eq!(
+        (packets[0].source, packets[0].destination),
+        (client, server)
+    );
+    assert_eq!(
+        (packets[1].source, packets[1].destination),
+        (server, client)
+    );
+    let mut next = [packets[0].seq, packets[1].seq];
+    let mut sent = [Vec::new(), Vec::new()];
+    for packet in packets {
+        let from = usize::from(packet.source == server);
+        assert_eq!(
+            (packet.source, packet.destination),
+            if from == 0 {
+                (client, server)
+            } else {
+                (server, client)
+            }
+        );
+        assert_eq!(packet.seq, next[from], "{packet:?}");
+        if packet.flags & ACK != 0 {
+            assert_eq!(packet.ack, next[1 - from], "{packet:?}");
+        }
+        let control = u32::from(packet.flags & (SYN | FIN) != 0);
+        next[from] = next[from].wrapping_add(packet.payload.len() as u32 + control);
+        sent[from].extend_from_slice(&packet.payload);
+    }
+    let [client_sent, server_sent] = sent;
+    (client_sent, server_sent)
+}
+
+#[test]
+fn a_recorded_session_exports_as_a_tcp_capture() {
+    let (server, _) = record_over_tcp("World", 1 << 20);
+    let mut file = Vec::new();
+    server.write_pcap(&mut file).unwrap();
+    let packets = read_pcap(&file);
+    let local: SocketAddr = server.local.parse().unwrap();
+    let peer: SocketAddr = server.peer.parse().unwrap();
+    let (client_sent, server_sent) = follow_tcp(&packets, peer, local);
+    assert_eq!(client_sent, server.received());
+    assert_eq!(server_sent, server.sent());
+    // One packet per event after the handshake, at the event's time; FINs both ways.
+    let after_handshake: Vec<(Duration, u8)> = packets[3..]
+        .iter()
+        .map(|packet| (packet.at, packet.flags))
+        .collect();
+    let expected: Vec<(Duration, u8)> = server
+        .events
+        .iter()
+        .filter_map(|event| {
+            let flags = match event.kind {
+                EventKind::Received(_) | EventKind::Sent(_) => PSH | ACK,
+                EventKind::PeerEof | EventKind::WriteShut => FIN | ACK,
+                _ => return None,
+            };
+            Some((event.at, flags))
+        })
+        .collect();
+    assert_eq!(after_handshake, expected);
+}
+
+#[test]
+fn a_capture_cuts_long_chunks_into_segments_and_speaks_ipv6() {
+    let mut transcript = Transcript::new(Side::Client, "[::1]:40000", "[::1]:80", false);
+    let long: Vec<u8> = (0..40_000).map(|i| (i % 251) as u8).collect();
+    transcript.push(
+        Duration::from_millis(1),
+        EventKind::Sent(Bytes::from(long.clone())),
+    );
+    transcript.push(
+        Duration::from_millis(2),
+        EventKind::Received(Bytes::from_static(b"ok")),
+    );
+    transcript.push(Duration::from_millis(3), EventKind::Closed(Closed::Aborted));
+    let mut file = Vec::new();
+    transcript.write_pcap(&mut file).unwrap();
+    let packets = read_pcap(&file);
+    let (local, peer) = ("[::1]:40000".parse().unwrap(), "[::1]:80".parse().unwrap());
+    let (client_sent, server_sent) = follow_tcp(&packets, local, peer);
+    assert_eq!(client_sent, long);
+    assert_eq!(server_sent, b"ok");
+    let sizes: Vec<usize> = packets.iter().map(|packet| packet.payload.len()).collect();
+    let max = torsade::record::PCAP_MAX_SEGMENT;
+    assert_eq!(sizes, [0, 0, 0, max, max, 40_000 - 2 * max, 2, 0]);
+    assert_eq!(packets[7].flags, RST | ACK);
+    assert_eq!(packets[7].source, local);
+
+    // Addresses that are not IP become made-up IPv4 ones.
+    let unix = Transcript::new(Side::Server, "unix:/run/a.sock", "unix:(unnamed)", false);
+    let mut file = Vec::new();
+    unix.write_pcap(&mut file).unwrap();
+    let packets = read_pcap(&file);
+    assert_eq!(packets[0].source, "10.0.0.2:54321".parse().unwrap());
+    assert_eq!(packets[0].destination, "10.0.0.1:12345".parse().unwrap());
+}

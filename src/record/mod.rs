@@ -67,6 +67,7 @@ pub(crate) mod tap;
 mod text;
 mod transcript;
 
+pub use pcap::PCAP_MAX_SEGMENT;
 pub use recorded::Recorded;
 pub use recorder::{Recorder, DEFAULT_LIMIT};
 pub(crate) use text::quoted;
