@@ -144,6 +144,28 @@ fn a_tcp_session_is_recorded_on_both_sides_and_replays_against_each() {
     assert_eq!(Transcript::parse(&client.to_text()).unwrap(), client);
 }
 
+#[test]
+fn a_reconnecting_clients_connections_are_recorded_too() {
+    let reactor = Reactor::new().unwrap();
+    let recorder = recorder_stopping(&reactor, 2, 1 << 20);
+    let port = reactor
+        .listen(
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+            recorder.wrap(GreetingServer::factory()),
+        )
+        .unwrap();
+    let address = port.local_addr().socket_addr().unwrap();
+    let factory = recorder.wrap(factory_fn(|_: &Address| AskOnce::new("Bob")));
+    let client =
+        torsade::ReconnectingClient::connect(reactor.clone(), TcpClient::from(address), factory)
+            .unwrap();
+    run_bounded(&reactor, LIMIT);
+    client.stop_trying();
+    let (server, client) = split_sides(recorder.take_transcripts());
+    assert_eq!(client.sent(), b"Bob\r\n");
+    assert_eq!(server.sent(), b"Hello, Bob!\r\n");
+}
+
 #[cfg(feature = "test-certificates")]
 #[test]
 fn a_tls_session_is_recorded_as_its_plaintext_and_replays() {
