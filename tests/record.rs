@@ -100,6 +100,7 @@ fn outline(transcript: &Transcript) -> Vec<String> {
             EventKind::Sent(_) => "out",
             EventKind::PeerEof => "eof-in",
             EventKind::WriteShut => "eof-out",
+            EventKind::TlsStarted => "tls",
             EventKind::Truncated => "truncated",
             EventKind::Closed(Closed::Done) => "close done",
             EventKind::Closed(_) => "close other",
@@ -199,9 +200,118 @@ fn a_tls_session_is_recorded_as_its_plaintext_and_replays() {
     assert_eq!(server.sent(), b"Hello, Ada!\r\n");
     assert_eq!(client.sent(), b"Ada\r\n");
     assert_eq!(client.received(), b"Hello, Ada!\r\n");
-    assert_eq!(outline(&server)[..2], ["in", "out"]);
+    assert_eq!(outline(&server)[..3], ["tls", "in", "out"]);
+    assert_eq!(
+        outline(&client)[..2],
+        ["out", "in"],
+        "its handshake came before it started"
+    );
     replay(&server, GreetingServer::protocol()).unwrap();
     replay(&client, AskOnce::new("Ada")).unwrap();
+}
+
+/// STARTTLS on both sides: `PLAIN` is echoed in the clear, `STARTTLS` answered `READY`
+/// before the switch, `SECRET` echoed after it; the client hangs up on that echo.
+#[cfg(feature = "test-certificates")]
+mod starttls {
+    use std::sync::Arc;
+
+    use torsade::tls::rustls::{ClientConfig, ServerConfig};
+    use torsade::tls::StartTls;
+    use torsade::Transport;
+    use torsade_protocols::{Line, LineContext, LineHandler};
+
+    pub struct Server(pub Arc<ServerConfig>);
+
+    impl LineHandler for Server {
+        fn line_received(&mut self, lines: &mut LineContext<'_>, line: Line<'_>) {
+            if &line[..] == b"STARTTLS" {
+                lines.send_line(b"READY");
+                lines.start_tls(StartTls::server(self.0.clone())).unwrap();
+            } else {
+                lines.send_line(&[&b"ECHO "[..], &line].concat());
+            }
+        }
+    }
+
+    pub struct Client(pub Arc<ClientConfig>);
+
+    impl LineHandler for Client {
+        fn connection_made(&mut self, lines: &mut LineContext<'_>) {
+            lines.send_line(b"PLAIN");
+        }
+
+        fn line_received(&mut self, lines: &mut LineContext<'_>, line: Line<'_>) {
+            match &line[..] {
+                b"ECHO PLAIN" => lines.send_line(b"STARTTLS"),
+                b"READY" => {
+                    let tls = StartTls::client("localhost", self.0.clone()).unwrap();
+                    lines.start_tls(tls).unwrap();
+                    lines.send_line(b"SECRET");
+                }
+                _ => lines.lose_connection(),
+            }
+        }
+    }
+}
+
+#[cfg(feature = "test-certificates")]
+#[test]
+fn a_starttls_session_is_recorded_in_plaintext_on_both_sides_of_the_switch() {
+    use torsade::testing::TestCertificates;
+    use torsade_protocols::LineOnlyReceiver;
+
+    let certificates = TestCertificates::new(&["localhost"]).unwrap();
+    let (server_config, client_config) = (
+        certificates.server_config().unwrap(),
+        certificates.client_config().unwrap(),
+    );
+    let reactor = Reactor::new().unwrap();
+    let recorder = recorder_stopping(&reactor, 2, 1 << 20);
+    let server = factory_fn(move |_: &Address| {
+        LineOnlyReceiver::new(starttls::Server(server_config.clone()))
+    });
+    let port = reactor
+        .listen(SocketAddr::from(([127, 0, 0, 1], 0)), recorder.wrap(server))
+        .unwrap();
+    let address = port.local_addr().socket_addr().unwrap();
+    let client = factory_fn(move |_: &Address| {
+        LineOnlyReceiver::new(starttls::Client(client_config.clone()))
+    });
+    reactor
+        .connect(TcpClient::from(address), recorder.wrap(client))
+        .detach();
+    run_bounded(&reactor, LIMIT);
+    let (server, client) = split_sides(recorder.take_transcripts());
+
+    assert!(!server.tls && !client.tls, "both started in the clear");
+    assert_eq!(server.received(), b"PLAIN\r\nSTARTTLS\r\nSECRET\r\n");
+    assert_eq!(server.sent(), b"ECHO PLAIN\r\nREADY\r\nECHO SECRET\r\n");
+    assert_eq!(client.sent(), server.received());
+    assert_eq!(client.received(), server.sent());
+    for (transcript, last_before, first_after) in [
+        (&server, EventKind::Sent("READY\r\n".into()), b"SECRET\r\n"),
+        (
+            &client,
+            EventKind::Received("READY\r\n".into()),
+            b"SECRET\r\n",
+        ),
+    ] {
+        let kinds: Vec<&EventKind> = transcript.events.iter().map(|event| &event.kind).collect();
+        let switch = kinds
+            .iter()
+            .position(|kind| **kind == EventKind::TlsStarted)
+            .expect("the switch is recorded");
+        assert_eq!(kinds[..switch].last(), Some(&&last_before), "{kinds:?}");
+        let after = kinds[switch + 1..]
+            .iter()
+            .find_map(|kind| match kind {
+                EventKind::Received(bytes) | EventKind::Sent(bytes) => Some(bytes),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(&after[..], first_after, "{kinds:?}");
+    }
 }
 
 #[test]
@@ -345,6 +455,7 @@ fn every_event() -> Transcript {
     transcript.push(us(7), EventKind::Received(Bytes::new()));
     transcript.push(us(9), EventKind::PeerEof);
     transcript.push(us(10), EventKind::WriteShut);
+    transcript.push(us(10), EventKind::TlsStarted);
     transcript.push(us(10), EventKind::Truncated);
     transcript.push(
         us(1_000_000_000_000),

@@ -36,6 +36,7 @@
 //!             / "out " quoted                      ; bytes this side sent
 //!             / "eof-in"                           ; the peer shut down its writing
 //!             / "eof-out"                          ; this side shut down its writing
+//!             / "tls"                              ; a TLS handshake completed
 //!             / "truncated"                        ; the limit: nothing more recorded
 //!             / "close done" / "close aborted"     ; how it ended
 //!             / "close lost " quoted               ;   (lost: the error, as text)

@@ -103,7 +103,7 @@ impl Transcript {
                 EventKind::PeerEof => capture.control(at, false, FIN | ACK)?,
                 EventKind::WriteShut => capture.control(at, true, FIN | ACK)?,
                 EventKind::Closed(Closed::Aborted) => capture.control(at, true, RST | ACK)?,
-                EventKind::Truncated | EventKind::Closed(_) => {}
+                EventKind::TlsStarted | EventKind::Truncated | EventKind::Closed(_) => {}
             }
         }
         capture.out.flush()

@@ -67,6 +67,11 @@ impl Tap {
         self.record(now, &[], |_| EventKind::PeerEof);
     }
 
+    /// A TLS handshake completed.
+    pub(crate) fn tls_started(&mut self, now: Duration) {
+        self.record(now, &[], |_| EventKind::TlsStarted);
+    }
+
     /// This side's write side is shut down.
     pub(crate) fn write_shut(&mut self, now: Duration) {
         self.record(now, &[], |_| EventKind::WriteShut);

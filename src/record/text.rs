@@ -109,6 +109,7 @@ impl Transcript {
                 EventKind::Sent(bytes) => writeln!(text, "out {}", quoted(bytes)),
                 EventKind::PeerEof => writeln!(text, "eof-in"),
                 EventKind::WriteShut => writeln!(text, "eof-out"),
+                EventKind::TlsStarted => writeln!(text, "tls"),
                 EventKind::Truncated => writeln!(text, "truncated"),
                 EventKind::Closed(Closed::Done) => writeln!(text, "close done"),
                 EventKind::Closed(Closed::Aborted) => writeln!(text, "close aborted"),
@@ -246,6 +247,7 @@ fn parse_event(line: &str) -> Result<(Duration, EventKind), LineProblem> {
         "out" => EventKind::Sent(quoted_payload(payload)?),
         "eof-in" => bare(EventKind::PeerEof)?,
         "eof-out" => bare(EventKind::WriteShut)?,
+        "tls" => bare(EventKind::TlsStarted)?,
         "truncated" => bare(EventKind::Truncated)?,
         "close" => {
             let (how, reason) = payload.split_once(' ').unwrap_or((payload, ""));

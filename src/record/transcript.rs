@@ -48,6 +48,9 @@ pub enum EventKind {
     PeerEof,
     /// This side shut down its writing side (the close's FIN, or a half-close).
     WriteShut,
+    /// A TLS handshake completed (a TLS port's, or a STARTTLS switch): the bytes after
+    /// it went encrypted, and are recorded as their plaintext as before.
+    TlsStarted,
     /// The recording reached its size limit and stopped: nothing after this was recorded.
     Truncated,
     /// The connection ended.

@@ -81,8 +81,10 @@ fn closed(closed: bool) -> &'static str {
 /// aborting) that only one of the two did. A [truncated](Transcript::is_truncated)
 /// transcript is replayed up to its truncation, and the report says so.
 ///
-/// A panic in one of the protocol's callbacks fails the replay with that panic, as in a
-/// [`TestConnection`].
+/// The replay is in plaintext, whether or not the recorded connection was TLS: the
+/// protocol's `handshake_completed` is not called, and a protocol that starts TLS itself
+/// (STARTTLS) cannot be replayed past the switch. A panic in one of the protocol's
+/// callbacks fails the replay with that panic, as in a [`TestConnection`].
 ///
 /// # Errors
 ///
@@ -149,7 +151,10 @@ pub fn replay<P: Protocol>(
                 connection.receive_eof();
             }
             EventKind::Truncated => break,
-            EventKind::Sent(_) | EventKind::WriteShut | EventKind::Closed(_) => {}
+            EventKind::Sent(_)
+            | EventKind::WriteShut
+            | EventKind::TlsStarted
+            | EventKind::Closed(_) => {}
         }
         got.extend_from_slice(&connection.take_written());
         compare(&expected, &got, now, truncated)?;

@@ -158,6 +158,9 @@ where
                     extras.handshake_deadline = None;
                 }
                 tracing::debug!(peer = %self.core.state.inbox.peer(), "TLS handshake completed");
+                if let Some(tap) = super::tap(&mut self.extras) {
+                    tap.tls_started(self.core.state.inbox.clock().now());
+                }
                 self.core.handshake_completed(info)?;
                 Ok(Poll::Ready(()))
             }
