@@ -114,6 +114,17 @@ fn outline(transcript: &Transcript) -> Vec<String> {
 }
 
 #[test]
+fn nothing_is_recorded_unless_the_factory_is_wrapped() {
+    use torsade::ProtocolFactory;
+
+    assert!(GreetingServer::factory().recorder().is_none());
+    assert!(Arc::new(GreetingServer::factory()).recorder().is_none());
+    let recorder = Recorder::in_memory(1);
+    let wrapped = Arc::new(recorder.wrap(GreetingServer::factory()));
+    assert_eq!(wrapped.recorder().map(Recorder::limit), Some(1 << 20));
+}
+
+#[test]
 fn a_tcp_session_is_recorded_on_both_sides_and_replays_against_each() {
     let (server, client) = record_over_tcp("World", 1 << 20);
 

@@ -31,23 +31,45 @@ type OnRecorded = Arc<dyn Fn(&Transcript) + Send + Sync>;
 ///
 /// # Examples
 ///
-/// Record every connection of a port, keeping the last 100 in memory:
+/// Record a greeting server's connections, keeping the last 100 in memory (here: one
+/// connection, then the reactor stops):
 ///
-/// ```no_run
+/// ```
+/// use bytes::Bytes;
+/// use torsade::prelude::*;
 /// use torsade::record::Recorder;
-/// use torsade::Reactor;
+/// use torsade::{factory_fn, Address, Reactor};
 /// use torsade_protocols::GreetingServer;
 ///
-/// # fn main() -> torsade::Result<()> {
-/// let reactor = Reactor::new()?;
-/// let recorder = Recorder::in_memory(100).with_limit(64 * 1024);
-/// reactor.listen("127.0.0.1:1079", recorder.wrap(GreetingServer::factory()))?;
-/// reactor.run()?;
-/// for transcript in recorder.transcripts() {
-///     print!("{}", transcript.to_text());
+/// /// Asks for one greeting and hangs up when it has come.
+/// struct Ask;
+/// impl Protocol for Ask {
+///     fn connection_made(&mut self, cx: &mut Context<'_, Self>) {
+///         cx.write(b"World\r\n");
+///     }
+///     fn data_received(&mut self, cx: &mut Context<'_, Self>, data: Bytes) {
+///         if data.ends_with(b"\n") {
+///             cx.lose_connection();
+///         }
+///     }
 /// }
-/// # Ok(())
-/// # }
+///
+/// let reactor = Reactor::new()?;
+/// let stopper = reactor.clone();
+/// let recorder = Recorder::in_memory(100)
+///     .with_limit(64 * 1024)
+///     .on_recorded(move |_| {
+///         let _ = stopper.stop();
+///     });
+/// let port = reactor.listen("127.0.0.1:0", recorder.wrap(GreetingServer::factory()))?;
+/// reactor.connect(port.local_addr(), factory_fn(|_: &Address| Ask)).detach();
+/// reactor.run()?;
+///
+/// let transcripts = recorder.transcripts();
+/// assert_eq!(transcripts[0].received(), b"World\r\n");
+/// assert_eq!(transcripts[0].sent(), b"Hello, World!\r\n");
+/// print!("{}", transcripts[0].to_text());
+/// # Ok::<(), torsade::Error>(())
 /// ```
 #[derive(Clone)]
 pub struct Recorder {
