@@ -68,6 +68,7 @@ impl Tap {
     }
 
     /// A TLS handshake completed.
+    #[cfg(feature = "tls")]
     pub(crate) fn tls_started(&mut self, now: Duration) {
         self.record(now, &[], |_| EventKind::TlsStarted);
     }
