@@ -62,6 +62,14 @@ pub trait ProtocolFactory: Send + Sync + 'static {
     /// Called when that port stops listening, or that attempt's connection ends.
     #[doc(alias = "stopFactory")]
     fn stop_factory(&self) {}
+
+    /// The recorder of this factory's connections, if they are recorded: the reactor
+    /// asks when a connection starts. `None` (nothing recorded) unless the factory is
+    /// wrapped by [`Recorder::wrap`](crate::record::Recorder::wrap); there is no need to
+    /// implement it.
+    fn recorder(&self) -> Option<&crate::record::Recorder> {
+        None
+    }
 }
 
 /// A factory for outgoing connections: adds the client's connection events.
@@ -100,6 +108,10 @@ impl<F: ProtocolFactory> ProtocolFactory for Arc<F> {
 
     fn stop_factory(&self) {
         (**self).stop_factory();
+    }
+
+    fn recorder(&self) -> Option<&crate::record::Recorder> {
+        (**self).recorder()
     }
 }
 

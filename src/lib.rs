@@ -18,7 +18,8 @@
 //!
 //! Everything that is not the reactor is sans-I/O: protocols are tested with
 //! [`testing::TestConnection`] (an in-memory transport) and [`testing::FakeClock`] (a fake
-//! clock), with no sockets and no sleeping.
+//! clock), with no sockets and no sleeping; a connection [`record`]ed on the reactor
+//! replays as a test ([`testing::replay`]).
 //!
 //! # Example
 //!
@@ -87,6 +88,7 @@ mod producer;
 mod protocol;
 mod reactor;
 mod reconnect;
+pub mod record;
 mod stream;
 pub mod testing;
 mod time;

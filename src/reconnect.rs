@@ -694,6 +694,10 @@ impl<F: ClientFactory> ProtocolFactory for AttemptFactory<F> {
     fn stop_factory(&self) {
         self.factory.stop_factory();
     }
+
+    fn recorder(&self) -> Option<&crate::record::Recorder> {
+        self.factory.recorder()
+    }
 }
 
 impl<F: ClientFactory> ClientFactory for AttemptFactory<F> {

@@ -33,7 +33,7 @@ use child_process::{
 };
 
 /// The examples this file runs.
-const EXAMPLES: [&str; 19] = [
+const EXAMPLES: [&str; 20] = [
     "blocking_vs_async",
     "chat",
     "echo",
@@ -47,6 +47,7 @@ const EXAMPLES: [&str; 19] = [
     "heartbeat",
     "line_echo",
     "process_lines",
+    "replay",
     "slow_multiply",
     "slow_square",
     "stdio_lines",
@@ -378,6 +379,56 @@ fn an_examples_log_to_a_pipe_has_no_colour_codes() {
     assert!(run.status.success(), "stderr: {}", run.stderr);
     assert!(run.stderr.contains("DEBUG"), "no log: {}", run.stderr);
     assert!(!run.stderr.contains("\x1b["), "{:?}", run.stderr);
+}
+
+#[test]
+fn replay_records_a_greeting_then_replays_it_against_the_server_and_a_changed_one() {
+    let run = run_example("replay", &[]);
+    let lines = run.success();
+    assert_eq!(
+        lines[..4],
+        [
+            "greeting: Hello, World!",
+            "recorded the server's side:",
+            "  torsade-transcript 1",
+            "  side server",
+        ]
+    );
+    assert!(lines[4].starts_with("  local \"127.0.0.1:"), "{}", lines[4]);
+    assert!(lines[5].starts_with("  peer \"127.0.0.1:"), "{}", lines[5]);
+    assert_eq!(lines[6], "  tls no");
+    // Each event line is its time, then the event.
+    let events: Vec<&str> = lines[7..lines.len() - 2]
+        .iter()
+        .map(|line| {
+            line.trim_start()
+                .split_once(' ')
+                .map_or(*line, |(_, event)| event)
+        })
+        .collect();
+    assert_eq!(
+        events,
+        [
+            "in \"World\\r\\n\"",
+            "out \"Hello, World!\\r\\n\"",
+            "eof-in",
+            "eof-out",
+            "close done"
+        ]
+    );
+    assert_eq!(
+        lines[lines.len() - 2],
+        "replay against the greeting server: passed (7 bytes in, 15 bytes out, as recorded)"
+    );
+    let last = lines[lines.len() - 1];
+    assert!(
+        last.starts_with("replay against a shouting server: at ")
+            && last.ends_with(
+                "from byte 1 of what the protocol sent: expected \"ello, World!\\r\\n\", \
+                 got \"ELLO, WORLD!\\r\\n\""
+            ),
+        "{last}"
+    );
 }
 
 #[test]

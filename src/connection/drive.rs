@@ -27,6 +27,8 @@ use super::core::{io_lost, CloseAction, Core, End};
 use super::inbox::Inbox;
 use super::layer::Layer;
 use super::state::State;
+use crate::record::tap::Tap;
+use crate::record::{Recorder, Side};
 use crate::{DelayedCall, DisconnectReason, Protocol, ProtocolHandle};
 
 #[cfg(feature = "tls")]
@@ -126,6 +128,8 @@ struct Extras<P> {
     /// When the TLS handshake under way must have completed.
     #[cfg(feature = "tls")]
     handshake_deadline: Option<Duration>,
+    /// The connection's recording, if it is recorded.
+    tap: Option<Box<Tap>>,
 }
 
 impl<P> Extras<P> {
@@ -140,6 +144,7 @@ impl<P> Extras<P> {
             reason,
             #[cfg(feature = "tls")]
             handshake_deadline,
+            tap,
         } = self;
         #[cfg(feature = "tls")]
         if handshake_deadline.is_some() {
@@ -151,6 +156,7 @@ impl<P> Extras<P> {
             && linger_until.is_none()
             && span.is_none()
             && reason.is_none()
+            && tap.is_none()
     }
 }
 
@@ -225,8 +231,24 @@ where
                 reason: None,
                 #[cfg(feature = "tls")]
                 handshake_deadline: None,
+                tap: None,
             })
         })
+    }
+
+    /// Records the connection, as its `side`, with `recorder` (a recorded factory's):
+    /// from now on, which is the recording's time zero.
+    pub(crate) fn with_recorder(mut self, recorder: &Recorder, side: Side) -> Self {
+        let inbox = &self.core.state.inbox;
+        let tap = recorder.tap(
+            side,
+            inbox.host(),
+            inbox.peer(),
+            self.stream.is_tls(),
+            inbox.clock().now(),
+        );
+        self.extras_mut().tap = Some(Box::new(tap));
+        self
     }
 
     pub(crate) fn inbox(&self) -> &Arc<Inbox> {
@@ -351,6 +373,10 @@ where
     /// The connection ended with `reason`: tells the protocol and whoever connected, then
     /// lingers if asked (and useful) or is done.
     fn finish(&mut self, reason: DisconnectReason, linger: bool) {
+        // The transcript is complete before anyone hears of the end.
+        if let Some(tap) = self.extras.as_mut().and_then(|extras| extras.tap.take()) {
+            tap.closed(self.core.state.inbox.clock().now(), &reason);
+        }
         // What the last round counted, though it ended in an error.
         let (pauses, timeouts) = self.core.take_counts();
         self.host.count(pauses, timeouts);
@@ -444,6 +470,9 @@ where
             CloseAction::ShutdownWrite => match Pin::new(&mut self.stream).poll_shutdown(cx) {
                 Poll::Ready(Ok(())) => {
                     self.core.write_shut();
+                    if let Some(tap) = tap(&mut self.extras) {
+                        tap.write_shut(self.core.state.inbox.clock().now());
+                    }
                     again = true;
                 }
                 Poll::Ready(Err(error)) => return Err(io_lost(error)),
@@ -559,12 +588,18 @@ where
                 Poll::Ready(Err(error)) => return Err(io_lost(error)),
                 Poll::Ready(Ok(0)) => {
                     self.read_buf = BytesMut::new();
+                    if let Some(tap) = tap(&mut self.extras) {
+                        tap.peer_eof(self.core.state.inbox.clock().now());
+                    }
                     self.core.eof()?;
                     return Ok(Reads::Stopped);
                 }
                 Poll::Ready(Ok(count)) => {
                     *read += count;
                     let data = self.read_buf.split().freeze();
+                    if let Some(tap) = tap(&mut self.extras) {
+                        tap.received(self.core.state.inbox.clock().now(), &data);
+                    }
                     self.core.received(data)?;
                 }
             }
@@ -595,6 +630,10 @@ where
                 Poll::Ready(Ok(0)) => return Err(std::io::ErrorKind::WriteZero.into()),
                 Poll::Ready(Ok(count)) => {
                     *written += count;
+                    if let Some(tap) = tap(&mut self.extras) {
+                        let now = self.core.state.inbox.clock().now();
+                        tap.sent(now, &self.core.state.out.unsent()[..count]);
+                    }
                     self.core.state.out.advance(count);
                 }
                 Poll::Ready(Err(error)) => return Err(error),
@@ -672,6 +711,12 @@ where
         self.core.state.inbox.park_ended(cx.waker());
         Poll::Pending
     }
+}
+
+/// The connection's recording, if it is recorded: one test of `extras` when it is not.
+#[inline]
+fn tap<P>(extras: &mut Option<Box<Extras<P>>>) -> Option<&mut Tap> {
+    extras.as_mut()?.tap.as_deref_mut()
 }
 
 /// What a round tells the loop.

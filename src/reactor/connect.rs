@@ -13,6 +13,7 @@ use crate::connection::inbox::Inbox;
 #[cfg(feature = "tls")]
 use crate::connection::layer::Layer;
 use crate::endpoints::{ClientEndpoint, Connected, IntoClientEndpoint};
+use crate::record::Side;
 #[cfg(feature = "tls")]
 use crate::tls::StartTls;
 use crate::{
@@ -108,7 +109,13 @@ impl Reactor {
             })
             .await;
             match established {
-                Ok(driver) => attempt.run(driver).await,
+                Ok(driver) => {
+                    let driver = match factory.recorder() {
+                        Some(recorder) => driver.with_recorder(recorder, Side::Client),
+                        None => driver,
+                    };
+                    attempt.run(driver).await;
+                }
                 Err(error) => attempt.fail(error),
             }
         });

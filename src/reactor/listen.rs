@@ -20,6 +20,7 @@ use crate::connection::drive::Driver;
 use crate::connection::inbox::Inbox;
 use crate::endpoints::{cannot_listen, Accepted, Binding, IntoServerEndpoint, Listener};
 use crate::log_limit::RepeatedError;
+use crate::record::Side;
 #[cfg(feature = "tls")]
 use crate::tls::rustls::ServerConfig;
 #[cfg(feature = "tls")]
@@ -235,6 +236,9 @@ fn start_connection<F: ProtocolFactory>(accepted: Accepted, accepting: &Acceptin
             #[cfg(feature = "tls")]
             if let Some(config) = &accepting.tls {
                 driver = driver.with_handshake(StartTls::server(config.clone()));
+            }
+            if let Some(recorder) = accepting.factory.recorder() {
+                driver = driver.with_recorder(recorder, Side::Server);
             }
             tokio::spawn(std::future::poll_fn(move |cx| driver.poll(cx)));
         }

@@ -450,3 +450,145 @@
 //! assert_eq!(memory.listen_endpoints(), ["tcp:6379:interface=127.0.0.1"]);
 //! # }
 //! ```
+//!
+//! # 6. A session from production, replayed as a test
+//!
+//! When a connection in production goes wrong, record it and replay it. A
+//! [`Recorder`](crate::record::Recorder) wraps the port's factory (nothing is recorded
+//! on a port whose factory is not wrapped) and keeps one
+//! [`Transcript`](crate::record::Transcript) per connection — what the peer sent, in the
+//! chunks it was read in, what the server sent, the times, the half-closes, the close —
+//! within a size limit, in memory or as files:
+//!
+//! ```no_run
+//! # use std::sync::{Arc, Mutex};
+//! # use std::collections::HashMap;
+//! # use bytes::Bytes;
+//! # use torsade::prelude::*;
+//! # pub type Store = Arc<Mutex<HashMap<String, String>>>;
+//! # pub struct KeyValue;
+//! # impl KeyValue {
+//! #     pub fn protocol(_: Store) -> Discard { Discard }
+//! # }
+//! # pub struct Discard;
+//! # impl Protocol for Discard {
+//! #     fn data_received(&mut self, _: &mut Context<'_, Self>, _: Bytes) {}
+//! # }
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use torsade::record::Recorder;
+//! use torsade::{factory_fn, Address, Reactor};
+//!
+//! let reactor = Reactor::new()?;
+//! let store = Store::default();
+//! let factory = factory_fn(move |_: &Address| KeyValue::protocol(store.clone()));
+//! // One file per connection, each at most 256 KiB.
+//! let recorder = Recorder::to_directory("/var/tmp/kv-transcripts")?.with_limit(256 * 1024);
+//! reactor.listen("tcp:6379:interface=127.0.0.1", recorder.wrap(factory))?;
+//! reactor.run()?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! A transcript is text, one event a line (the format is in [`record`](crate::record),
+//! stable), so it reads in a diff and can be edited by hand.
+//! [`replay`](crate::testing::replay) plays the peer's side of it against the protocol on
+//! a [`TestConnection`](crate::testing::TestConnection) and a fake clock — each chunk at
+//! its recorded time, the protocol's timers firing on the way — and compares what the
+//! protocol sends with what was recorded, reporting the first difference.
+//!
+//! Say an older server answered `NOT FOUND` to a `GET` that arrived in two reads. Its
+//! transcript, replayed against today's server, shows where they part; with the answer
+//! corrected by hand, it is the regression test:
+//!
+//! ```
+//! # use std::collections::HashMap;
+//! # use std::sync::{Arc, Mutex};
+//! # use std::time::Duration;
+//! #
+//! # use torsade::prelude::*;
+//! # use torsade_protocols::{Line, LineContext, LineHandler, LineOnlyReceiver};
+//! #
+//! # /// The store every connection shares (Twisted's `self.factory.store`).
+//! # pub type Store = Arc<Mutex<HashMap<String, String>>>;
+//! #
+//! # /// `SET key value` answers `OK`; `GET key` answers the value or `NOT FOUND`;
+//! # /// a connection silent for a minute is closed.
+//! # pub struct KeyValue {
+//! #     store: Store,
+//! # }
+//! #
+//! # pub const IDLE: Duration = Duration::from_secs(60);
+//! #
+//! # impl KeyValue {
+//! #     pub fn protocol(store: Store) -> LineOnlyReceiver<KeyValue> {
+//! #         LineOnlyReceiver::new(KeyValue { store })
+//! #     }
+//! # }
+//! #
+//! # impl LineHandler for KeyValue {
+//! #     fn connection_made(&mut self, lines: &mut LineContext<'_>) {
+//! #         // Activity (bytes in or out) restarts the minute; the default
+//! #         // `timeout_connection` closes the connection.
+//! #         lines.set_idle_timeout(Some(IDLE));
+//! #     }
+//! #
+//! #     fn line_received(&mut self, lines: &mut LineContext<'_>, line: Line<'_>) {
+//! #         let text = String::from_utf8_lossy(&line);
+//! #         let mut words = text.splitn(3, ' ');
+//! #         match (words.next(), words.next(), words.next()) {
+//! #             (Some("SET"), Some(key), Some(value)) => {
+//! #                 let mut store = self.store.lock().unwrap();
+//! #                 store.insert(key.to_string(), value.to_string());
+//! #                 lines.send_line(b"OK");
+//! #             }
+//! #             (Some("GET"), Some(key), None) => {
+//! #                 let value = self.store.lock().unwrap().get(key).cloned();
+//! #                 match value {
+//! #                     Some(value) => lines.send_line(value.as_bytes()),
+//! #                     None => lines.send_line(b"NOT FOUND"),
+//! #                 }
+//! #             }
+//! #             _ => lines.send_line(b"ERROR"),
+//! #         }
+//! #     }
+//! # }
+//! # fn main() {
+//! use torsade::record::Transcript;
+//! use torsade::testing::{replay, ReplayMismatch};
+//!
+//! // As read from the recorder's file (`std::fs::read_to_string`).
+//! let recorded = r#"torsade-transcript 1
+//! side server
+//! local "127.0.0.1:6379"
+//! peer "127.0.0.1:51234"
+//! tls no
+//! 1200 in "SET colour blue\r\nGET col"
+//! 1210 out "OK\r\n"
+//! 1500 in "our\r\n"
+//! 1504 out "NOT FOUND\r\n"
+//! 60001504 eof-out
+//! 60001504 close done
+//! "#;
+//! let transcript = Transcript::parse(recorded).unwrap();
+//! let mismatch = replay(&transcript, KeyValue::protocol(Store::default())).unwrap_err();
+//! assert_eq!(
+//!     mismatch,
+//!     ReplayMismatch::Sent {
+//!         offset: 4,
+//!         at: Duration::from_micros(1500),
+//!         expected: r#""NOT FOUND\r\n""#.to_string(),
+//!         got: r#""blue\r\n""#.to_string(),
+//!     }
+//! );
+//!
+//! // The answer corrected: the session replays, down to the close after a minute idle.
+//! let fixed = Transcript::parse(&recorded.replace("NOT FOUND", "blue")).unwrap();
+//! let report = replay(&fixed, KeyValue::protocol(Store::default())).unwrap();
+//! assert_eq!(report.duration, IDLE + Duration::from_micros(1504));
+//! # }
+//! ```
+//!
+//! The `replay` example (`examples/replay.rs`) records a greeting on the reactor and
+//! replays it against the greeting server, then against a changed one. A transcript also
+//! opens in Wireshark: [`write_pcap`](crate::record::Transcript::write_pcap) synthesizes
+//! the TCP packets that carry it.

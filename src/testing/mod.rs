@@ -21,6 +21,9 @@
 //! - [`FakeProcess`] runs a [`ProcessProtocol`](crate::process::ProcessProtocol) against
 //!   a child process played by the test (step by step, or [`ProcessStep`]s scripted on a
 //!   [`FakeClock`]), recording what it wrote to stdin and the signals it sent.
+//! - [`replay`] replays a [`Transcript`](crate::record::Transcript) recorded on the
+//!   reactor against a protocol on a [`TestConnection`], and reports the first byte
+//!   where what it sends differs from the recording.
 //! - `TestCertificates` generates a throwaway CA and server certificate for TLS tests
 //!   (with the `test-certificates` feature).
 //!
@@ -67,6 +70,7 @@ mod loopback;
 mod memory_reactor;
 mod memory_stream;
 mod random;
+mod replay;
 mod sim;
 mod test_connection;
 
@@ -81,6 +85,7 @@ pub use self::fake_process::{FakeProcess, ProcessStep};
 pub use self::loopback::{stream_loopback, Loopback, Side, MAX_PUMP_ROUNDS};
 pub use self::memory_reactor::MemoryReactor;
 pub use self::memory_stream::MemoryStream;
+pub use self::replay::{replay, ReplayMismatch, ReplayReport};
 pub use self::sim::{
     explore, Exploration, Failure, Latency, Link, PartitionId, Segmentation, SimHost, Simulation,
     TraceEvent, TraceKind, MAX_IDLE_STEPS,

@@ -95,6 +95,10 @@ where
             match Pin::new(&mut self.stream).poll_write(cx, bytes) {
                 Poll::Ready(Ok(0)) => return Err(io_lost(std::io::ErrorKind::WriteZero.into())),
                 Poll::Ready(Ok(count)) => {
+                    if let Some(tap) = super::tap(&mut self.extras) {
+                        let now = self.core.state.inbox.clock().now();
+                        tap.sent(now, &self.core.state.out.unsent()[..count]);
+                    }
                     self.core.state.out.advance(count);
                     clear -= count.min(clear);
                     self.host.account(0, count);
@@ -154,6 +158,9 @@ where
                     extras.handshake_deadline = None;
                 }
                 tracing::debug!(peer = %self.core.state.inbox.peer(), "TLS handshake completed");
+                if let Some(tap) = super::tap(&mut self.extras) {
+                    tap.tls_started(self.core.state.inbox.clock().now());
+                }
                 self.core.handshake_completed(info)?;
                 Ok(Poll::Ready(()))
             }
