@@ -224,7 +224,7 @@
 //! `TestConnection`, all on one clock ([`with_clock`](crate::testing::TestConnection::with_clock)).
 //! Outside code reaches a live connection through a handle, as a timer or another
 //! connection would on the reactor: what it asks is applied between the connection's
-//! callbacks. (The `chat` example, `examples/chat.rs`, tests a chat room this way: three
+//! callbacks. (The `chat` example, `examples/chat/protocol.rs`, tests a chat room this way: three
 //! users built by one factory, lines between them sent through `LineSender`s, and a user
 //! that does not read dropped.)
 //!
