@@ -512,7 +512,8 @@ fn one_order(seen: &[(&str, MutexGuard<'_, Seen>)]) -> Vec<String> {
                     .position(|(x, y)| x != y)
                     .unwrap_or(mine.len().min(yours.len()));
                 problems.push(format!(
-                    "{first} and {second} saw the others' lines in different orders, from line {at} on"
+                    "{first} and {second} saw the others' lines in different orders, from \
+                     line {at} on"
                 ));
             }
         }
