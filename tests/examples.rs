@@ -33,7 +33,7 @@ use child_process::{
 };
 
 /// The examples this file runs.
-const EXAMPLES: [&str; 20] = [
+const EXAMPLES: [&str; 21] = [
     "blocking_vs_async",
     "chat",
     "echo",
@@ -48,6 +48,7 @@ const EXAMPLES: [&str; 20] = [
     "line_echo",
     "process_lines",
     "replay",
+    "sim_chat",
     "slow_multiply",
     "slow_square",
     "stdio_lines",
@@ -1421,6 +1422,116 @@ fn chat_relays_each_line_to_the_two_other_clients_on_one_loop_and_on_three() {
         }
         assert_eq!(exchange_on(&mut alice, "/who"), "Here: alice, carol");
     }
+}
+
+// ---- sim_chat: the chat server on a simulated network ----
+
+/// The seed and digest `sim_chat` prints last, checked for their shape.
+fn sim_chat_digest_line(run: &Finished) -> String {
+    let last = run
+        .stdout_lines()
+        .last()
+        .copied()
+        .unwrap_or_default()
+        .to_string();
+    let digest = last.rsplit_once(" digest ").map(|(_, digest)| digest);
+    assert!(
+        last.starts_with("seed ")
+            && digest.is_some_and(|d| d.len() == 16 && d.chars().all(|c| c.is_ascii_hexdigit())),
+        "{}",
+        run.described()
+    );
+    last
+}
+
+#[test]
+fn sim_chat_prints_the_same_run_for_a_seed_and_another_digest_for_another_seed() {
+    let first = run_example("sim_chat", &["--seed", "7"]);
+    let lines = first.success();
+    assert!(
+        lines[0].starts_with("20 clients named and welcomed at "),
+        "{}",
+        first.described()
+    );
+    assert!(
+        first.stdout.contains(
+            "each reached the 19 other clients exactly once, in the order sent, all in one order"
+        ),
+        "{}",
+        first.described()
+    );
+    assert!(sim_chat_digest_line(&first).starts_with("seed 7 digest "));
+
+    // No flag is the default seed, 7: the same run, event for event.
+    let again = run_example("sim_chat", &[]);
+    assert_eq!(again.success(), lines);
+
+    let other = run_example("sim_chat", &["--seed", "8"]);
+    other.success();
+    let (seven, eight) = (sim_chat_digest_line(&first), sim_chat_digest_line(&other));
+    assert!(eight.starts_with("seed 8 digest "));
+    assert_ne!(seven["seed 7".len()..], eight["seed 8".len()..]);
+}
+
+#[test]
+fn sim_chat_explores_five_seeds_and_none_fails() {
+    let run = run_example("sim_chat", &["--explore", "5", "--seed", "100"]);
+    assert_eq!(run.success(), ["explored seeds 100 to 104: none failed"]);
+}
+
+#[test]
+fn sim_chat_names_the_lines_lost_connections_missed_and_exits_1() {
+    // One segment in a hundred resets its connection: lines are lost on every seed.
+    let run = run_example("sim_chat", &["--seed", "3", "--resets", "0.01"]);
+    assert_eq!(run.status.code(), Some(1), "{}", run.described());
+    let first = run.stderr_lines().first().copied().unwrap_or_default();
+    assert!(
+        first.starts_with("error: client") && first.contains(" never received \"<client"),
+        "{}",
+        run.described()
+    );
+    assert!(
+        run.stderr.contains("connection ended"),
+        "{}",
+        run.described()
+    );
+    assert!(sim_chat_digest_line(&run).starts_with("seed 3 digest "));
+
+    let explored = run_example("sim_chat", &["--explore", "5", "--resets", "0.01"]);
+    assert_eq!(explored.status.code(), Some(1), "{}", explored.described());
+    assert_eq!(
+        explored.stdout_lines(),
+        ["explored seeds 7 to 7: seed 7 failed (alone: sim_chat --seed 7 --resets 0.01)"]
+    );
+    let error = explored.stderr_lines().first().copied().unwrap_or_default();
+    assert!(
+        error.starts_with("error: seed 7: client") && error.contains(" never received "),
+        "{}",
+        explored.described()
+    );
+}
+
+#[test]
+fn sim_chat_refuses_bad_flags_with_its_usage_and_exits_2() {
+    let cases: [(&[&str], &str); 5] = [
+        (&["--sideways"], "unexpected argument \"--sideways\""),
+        (&["--seed"], "--seed needs a value"),
+        (&["--seed", "seven"], "--seed expects a number"),
+        (&["--explore", "0"], "--explore expects at least 1 seed"),
+        (&["--resets", "2"], "--resets expects a chance from 0 to 1"),
+    ];
+    for (args, expected) in cases {
+        let run = run_example("sim_chat", args);
+        assert_usage_error(&run, expected);
+    }
+    let run = run_example("sim_chat", &["--sideways"]);
+    assert!(
+        run.stderr.contains("usage: sim_chat"),
+        "{}",
+        run.described()
+    );
+    let help = run_example("sim_chat", &["--help"]);
+    assert!(help.success()[0].starts_with("usage: sim_chat"));
 }
 
 // ---- length_prefixed: one wire format, two engines on each side ----

@@ -592,3 +592,354 @@
 //! replays it against the greeting server, then against a changed one. A transcript also
 //! opens in Wireshark: [`write_pcap`](crate::record::Transcript::write_pcap) synthesizes
 //! the TCP packets that carry it.
+//!
+//! # 7. Whole networks: `Simulation`
+//!
+//! Some bugs live between connections and in time: a question held up by a partition, a
+//! reply that lands after a crash, two clients whose writes overtake each other.
+//! [`Simulation`](crate::testing::Simulation) runs whole networks of unmodified protocols
+//! in memory, on one fake clock: each host ([`SimHost`](crate::testing::SimHost)) is a
+//! [`Network`](crate::Network) and a [`Clock`](crate::Clock), so the code that listens
+//! and connects on the reactor runs on it unchanged. [`Link`](crate::testing::Link)s carry
+//! the bytes with latency, bandwidth and [segmentation](crate::testing::Segmentation)
+//! (every write cut at seeded points: `every_split` for whole systems); partitions hold
+//! what crosses them until they heal. One seed decides every draw and every order, so a
+//! run is repeated event for event, and its
+//! [`trace_digest`](crate::testing::Simulation::trace_digest) tells two runs apart.
+//!
+//! The store on a server host, two client hosts, and Bob cut off for a while:
+//!
+//! ```
+//! # use std::collections::HashMap;
+//! # use std::sync::{Arc, Mutex};
+//! # use std::time::Duration;
+//! #
+//! # use torsade::prelude::*;
+//! # use torsade_protocols::{Line, LineContext, LineHandler, LineOnlyReceiver};
+//! #
+//! # /// The store every connection shares (Twisted's `self.factory.store`).
+//! # pub type Store = Arc<Mutex<HashMap<String, String>>>;
+//! #
+//! # /// `SET key value` answers `OK`; `GET key` answers the value or `NOT FOUND`;
+//! # /// a connection silent for a minute is closed.
+//! # pub struct KeyValue {
+//! #     store: Store,
+//! # }
+//! #
+//! # pub const IDLE: Duration = Duration::from_secs(60);
+//! #
+//! # impl KeyValue {
+//! #     pub fn protocol(store: Store) -> LineOnlyReceiver<KeyValue> {
+//! #         LineOnlyReceiver::new(KeyValue { store })
+//! #     }
+//! # }
+//! #
+//! # impl LineHandler for KeyValue {
+//! #     fn connection_made(&mut self, lines: &mut LineContext<'_>) {
+//! #         // Activity (bytes in or out) restarts the minute; the default
+//! #         // `timeout_connection` closes the connection.
+//! #         lines.set_idle_timeout(Some(IDLE));
+//! #     }
+//! #
+//! #     fn line_received(&mut self, lines: &mut LineContext<'_>, line: Line<'_>) {
+//! #         let text = String::from_utf8_lossy(&line);
+//! #         let mut words = text.splitn(3, ' ');
+//! #         match (words.next(), words.next(), words.next()) {
+//! #             (Some("SET"), Some(key), Some(value)) => {
+//! #                 let mut store = self.store.lock().unwrap();
+//! #                 store.insert(key.to_string(), value.to_string());
+//! #                 lines.send_line(b"OK");
+//! #             }
+//! #             (Some("GET"), Some(key), None) => {
+//! #                 let value = self.store.lock().unwrap().get(key).cloned();
+//! #                 match value {
+//! #                     Some(value) => lines.send_line(value.as_bytes()),
+//! #                     None => lines.send_line(b"NOT FOUND"),
+//! #                 }
+//! #             }
+//! #             _ => lines.send_line(b"ERROR"),
+//! #         }
+//! #     }
+//! # }
+//! # fn main() {
+//! use bytes::Bytes;
+//! use torsade::testing::{Latency, Link, Segmentation, SimHost, Simulation};
+//! use torsade::{factory_fn, Address, Network};
+//!
+//! /// A client that keeps what the server answers, as it arrives.
+//! #[derive(Clone, Default)]
+//! struct Answers(Arc<Mutex<String>>);
+//!
+//! impl Protocol for Answers {
+//!     fn data_received(&mut self, _: &mut Context<'_, Self>, data: Bytes) {
+//!         self.0.lock().unwrap().push_str(&String::from_utf8_lossy(&data));
+//!     }
+//! }
+//!
+//! /// Connects `host` to the server: the connection's handle, and what it is answered.
+//! fn connect(sim: &Simulation, host: &SimHost) -> (ProtocolHandle<Answers>, Answers) {
+//!     let answers = Answers::default();
+//!     let kept = answers.clone();
+//!     let factory = factory_fn(move |_: &Address| kept.clone());
+//!     let mut connecting = host.connect("tcp:host=server:port=6379", factory);
+//!     sim.run_for(Duration::from_secs(1));
+//!     (connecting.take_result().unwrap().unwrap(), answers)
+//! }
+//!
+//! /// One run, decided by `seed`: the digest of everything that happened.
+//! fn run(seed: u64) -> u64 {
+//!     let sim = Simulation::new(seed);
+//!     sim.set_link(
+//!         Link::new()
+//!             .latency(Latency::Uniform {
+//!                 min: Duration::from_millis(1),
+//!                 max: Duration::from_millis(50),
+//!             })
+//!             .segmentation(Segmentation::new(3)),
+//!     );
+//!     let server = sim.add_host("server");
+//!     let store = Store::default();
+//!     let factory = factory_fn(move |_: &Address| KeyValue::protocol(store.clone()));
+//!     server.listen("tcp:6379", factory).unwrap();
+//!     let (alice_host, bob_host) = (sim.add_host("alice"), sim.add_host("bob"));
+//!     let (alice, alice_heard) = connect(&sim, &alice_host);
+//!     let (bob, bob_heard) = connect(&sim, &bob_host);
+//!
+//!     alice.write(b"SET colour blue\r\n");
+//!     sim.run_for(Duration::from_secs(1));
+//!     assert_eq!(*alice_heard.0.lock().unwrap(), "OK\r\n");
+//!
+//!     // Bob is cut off from the server: his question is held (TCP retransmits it)...
+//!     let partition = sim.partition(&[&bob_host], &[&server]);
+//!     bob.write(b"GET colour\r\n");
+//!     sim.run_for(Duration::from_secs(10));
+//!     assert_eq!(*bob_heard.0.lock().unwrap(), "");
+//!     // ...and answered once the partition heals, however the bytes were cut.
+//!     sim.heal(partition);
+//!     sim.run_for(Duration::from_secs(1));
+//!     assert_eq!(*bob_heard.0.lock().unwrap(), "blue\r\n");
+//!     sim.trace_digest()
+//! }
+//!
+//! assert_eq!(run(1), run(1)); // one seed, one run, event for event
+//! assert_ne!(run(1), run(2)); // another seed, other latencies and other cuts
+//! # }
+//! ```
+//!
+//! A host [crashes](crate::testing::Simulation::crash) with everything it held: its
+//! connections (their peers are reset), its timers, its protocols' state. What it does at
+//! boot goes in [`on_boot`](crate::testing::SimHost::on_boot), which runs at once and
+//! again at each [restart](crate::testing::Simulation::restart). Here the store lives in
+//! memory, so a restarted server has forgotten it:
+//!
+//! ```
+//! # use std::collections::HashMap;
+//! # use std::sync::{Arc, Mutex};
+//! # use std::time::Duration;
+//! #
+//! # use torsade::prelude::*;
+//! # use torsade_protocols::{Line, LineContext, LineHandler, LineOnlyReceiver};
+//! #
+//! # /// The store every connection shares (Twisted's `self.factory.store`).
+//! # pub type Store = Arc<Mutex<HashMap<String, String>>>;
+//! #
+//! # /// `SET key value` answers `OK`; `GET key` answers the value or `NOT FOUND`;
+//! # /// a connection silent for a minute is closed.
+//! # pub struct KeyValue {
+//! #     store: Store,
+//! # }
+//! #
+//! # pub const IDLE: Duration = Duration::from_secs(60);
+//! #
+//! # impl KeyValue {
+//! #     pub fn protocol(store: Store) -> LineOnlyReceiver<KeyValue> {
+//! #         LineOnlyReceiver::new(KeyValue { store })
+//! #     }
+//! # }
+//! #
+//! # impl LineHandler for KeyValue {
+//! #     fn connection_made(&mut self, lines: &mut LineContext<'_>) {
+//! #         // Activity (bytes in or out) restarts the minute; the default
+//! #         // `timeout_connection` closes the connection.
+//! #         lines.set_idle_timeout(Some(IDLE));
+//! #     }
+//! #
+//! #     fn line_received(&mut self, lines: &mut LineContext<'_>, line: Line<'_>) {
+//! #         let text = String::from_utf8_lossy(&line);
+//! #         let mut words = text.splitn(3, ' ');
+//! #         match (words.next(), words.next(), words.next()) {
+//! #             (Some("SET"), Some(key), Some(value)) => {
+//! #                 let mut store = self.store.lock().unwrap();
+//! #                 store.insert(key.to_string(), value.to_string());
+//! #                 lines.send_line(b"OK");
+//! #             }
+//! #             (Some("GET"), Some(key), None) => {
+//! #                 let value = self.store.lock().unwrap().get(key).cloned();
+//! #                 match value {
+//! #                     Some(value) => lines.send_line(value.as_bytes()),
+//! #                     None => lines.send_line(b"NOT FOUND"),
+//! #                 }
+//! #             }
+//! #             _ => lines.send_line(b"ERROR"),
+//! #         }
+//! #     }
+//! # }
+//! # fn main() {
+//! use bytes::Bytes;
+//! use torsade::testing::{SimHost, Simulation};
+//! use torsade::{factory_fn, Address, Network};
+//! #
+//! # #[derive(Clone, Default)]
+//! # struct Answers(Arc<Mutex<String>>);
+//! #
+//! # impl Protocol for Answers {
+//! #     fn data_received(&mut self, _: &mut Context<'_, Self>, data: Bytes) {
+//! #         self.0.lock().unwrap().push_str(&String::from_utf8_lossy(&data));
+//! #     }
+//! # }
+//! #
+//! # fn connect(sim: &Simulation, host: &SimHost) -> (ProtocolHandle<Answers>, Answers) {
+//! #     let answers = Answers::default();
+//! #     let kept = answers.clone();
+//! #     let factory = factory_fn(move |_: &Address| kept.clone());
+//! #     let mut connecting = host.connect("tcp:host=server:port=6379", factory);
+//! #     sim.run_for(Duration::from_secs(1));
+//! #     (connecting.take_result().unwrap().unwrap(), answers)
+//! # }
+//!
+//! let sim = Simulation::new(3);
+//! let server = sim.add_host("server");
+//! server.on_boot(|host| {
+//!     // Each life starts with an empty store.
+//!     let store = Store::default();
+//!     let factory = factory_fn(move |_: &Address| KeyValue::protocol(store.clone()));
+//!     host.listen("tcp:6379", factory).unwrap();
+//! });
+//! let alice_host = sim.add_host("alice");
+//! let (alice, _) = connect(&sim, &alice_host);
+//! alice.write(b"SET colour blue\r\n");
+//! sim.run_for(Duration::from_secs(1));
+//!
+//! sim.crash(&server);
+//! sim.run_for(Duration::from_secs(1));
+//! assert!(!alice.is_connected()); // reset: the server is gone
+//!
+//! sim.restart(&server); // listens again, through `on_boot`
+//! let (alice, heard) = connect(&sim, &alice_host);
+//! alice.write(b"GET colour\r\n");
+//! sim.run_for(Duration::from_secs(1));
+//! assert_eq!(*heard.0.lock().unwrap(), "NOT FOUND\r\n");
+//! # }
+//! ```
+//!
+//! A property that must hold whatever the network does is checked over many seeds with
+//! [`explore`](crate::testing::explore), which stops at the first seed that breaks it and
+//! reports it (with the run's [`report`](crate::testing::Simulation::report): the digest
+//! and the last events). Here the property is wrong: Bob writes after Alice, but on a
+//! network whose latency varies his connection may overtake hers, so "the later write
+//! wins" is not something the store can promise. A failing seed runs again, event for
+//! event, with `Simulation::new(seed)`:
+//!
+//! ```
+//! # use std::collections::HashMap;
+//! # use std::sync::{Arc, Mutex};
+//! # use std::time::Duration;
+//! #
+//! # use torsade::prelude::*;
+//! # use torsade_protocols::{Line, LineContext, LineHandler, LineOnlyReceiver};
+//! #
+//! # /// The store every connection shares (Twisted's `self.factory.store`).
+//! # pub type Store = Arc<Mutex<HashMap<String, String>>>;
+//! #
+//! # /// `SET key value` answers `OK`; `GET key` answers the value or `NOT FOUND`;
+//! # /// a connection silent for a minute is closed.
+//! # pub struct KeyValue {
+//! #     store: Store,
+//! # }
+//! #
+//! # pub const IDLE: Duration = Duration::from_secs(60);
+//! #
+//! # impl KeyValue {
+//! #     pub fn protocol(store: Store) -> LineOnlyReceiver<KeyValue> {
+//! #         LineOnlyReceiver::new(KeyValue { store })
+//! #     }
+//! # }
+//! #
+//! # impl LineHandler for KeyValue {
+//! #     fn connection_made(&mut self, lines: &mut LineContext<'_>) {
+//! #         // Activity (bytes in or out) restarts the minute; the default
+//! #         // `timeout_connection` closes the connection.
+//! #         lines.set_idle_timeout(Some(IDLE));
+//! #     }
+//! #
+//! #     fn line_received(&mut self, lines: &mut LineContext<'_>, line: Line<'_>) {
+//! #         let text = String::from_utf8_lossy(&line);
+//! #         let mut words = text.splitn(3, ' ');
+//! #         match (words.next(), words.next(), words.next()) {
+//! #             (Some("SET"), Some(key), Some(value)) => {
+//! #                 let mut store = self.store.lock().unwrap();
+//! #                 store.insert(key.to_string(), value.to_string());
+//! #                 lines.send_line(b"OK");
+//! #             }
+//! #             (Some("GET"), Some(key), None) => {
+//! #                 let value = self.store.lock().unwrap().get(key).cloned();
+//! #                 match value {
+//! #                     Some(value) => lines.send_line(value.as_bytes()),
+//! #                     None => lines.send_line(b"NOT FOUND"),
+//! #                 }
+//! #             }
+//! #             _ => lines.send_line(b"ERROR"),
+//! #         }
+//! #     }
+//! # }
+//! # fn main() {
+//! use bytes::Bytes;
+//! use torsade::testing::{explore, Latency, Link, Simulation};
+//! use torsade::{factory_fn, Address, Network};
+//!
+//! /// A client that sends one line as soon as it is connected.
+//! struct Say(&'static str);
+//!
+//! impl Protocol for Say {
+//!     fn connection_made(&mut self, cx: &mut Context<'_, Self>) {
+//!         cx.write(self.0.as_bytes());
+//!     }
+//!     fn data_received(&mut self, _: &mut Context<'_, Self>, _: Bytes) {}
+//! }
+//!
+//! /// Alice sets the colour, Bob sets it 10 ms later: is Bob's the one kept?
+//! fn the_later_write_wins(sim: &Simulation) -> Result<(), String> {
+//!     sim.set_link(Link::new().latency(Latency::Uniform {
+//!         min: Duration::from_millis(1),
+//!         max: Duration::from_millis(30),
+//!     }));
+//!     let store = Store::default();
+//!     let kept = store.clone();
+//!     let factory = factory_fn(move |_: &Address| KeyValue::protocol(kept.clone()));
+//!     sim.add_host("server").listen("tcp:6379", factory).unwrap();
+//!     let say = |line| factory_fn(move |_: &Address| Say(line));
+//!     let alice = sim.add_host("alice");
+//!     let _ = alice.connect("tcp:host=server:port=6379", say("SET colour blue\r\n"));
+//!     let bob = sim.add_host("bob");
+//!     let later = bob.clone();
+//!     bob.call_later(Duration::from_millis(10), move || {
+//!         let _ = later.connect("tcp:host=server:port=6379", say("SET colour red\r\n"));
+//!     });
+//!     sim.run_for(Duration::from_secs(1));
+//!     let colour = store.lock().unwrap().get("colour").cloned();
+//!     match colour.as_deref() {
+//!         Some("red") => Ok(()),
+//!         other => Err(format!("the colour is {other:?}")),
+//!     }
+//! }
+//!
+//! let exploration = explore(0..100, the_later_write_wins);
+//! let failure = exploration.failure().expect("some seed lets Alice's write land last");
+//! assert_eq!(failure.message(), r#"the colour is Some("blue")"#);
+//!
+//! // The failing seed, again: the same events, the same digest, the same failure.
+//! let again = Simulation::new(failure.seed());
+//! assert!(the_later_write_wins(&again).is_err());
+//! assert!(failure.report().contains(&format!("digest {:016x}", again.trace_digest())));
+//! # }
+//! ```

@@ -18,6 +18,11 @@
 //!   `connect` instead of opening sockets.
 //! - [`DatagramNetwork`] runs [`DatagramProtocol`](crate::datagram::DatagramProtocol)s
 //!   in memory on the fake clock, with seeded loss, duplication and reordering.
+//! - [`Simulation`] runs whole networks of unmodified protocols in memory: hosts (each a
+//!   [`Network`](crate::Network) and a clock), links with latency, segmentation and
+//!   faults, partitions that heal, crashes and restarts, all decided by one seed (a digest
+//!   tells two runs apart); [`explore`] runs a property over many seeds and reports the
+//!   first that fails.
 //! - [`FakeProcess`] runs a [`ProcessProtocol`](crate::process::ProcessProtocol) against
 //!   a child process played by the test (step by step, or [`ProcessStep`]s scripted on a
 //!   [`FakeClock`]), recording what it wrote to stdin and the signals it sent.
