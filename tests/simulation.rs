@@ -172,6 +172,9 @@ fn latency_delays_every_crossing() {
     assert!(greeting.take_result().is_none());
     sim.run_for(MS);
     assert_eq!(greeting.take_result().unwrap().unwrap(), "Hello, World!");
+    // Nothing is left to wait for: not even the settled attempt's timeout.
+    assert!(sim.run_until_idle());
+    assert_eq!(sim.clock().now(), 200 * MS);
 }
 
 #[test]
@@ -179,7 +182,7 @@ fn bandwidth_spaces_out_what_one_host_sends() {
     let sim = Simulation::new(0);
     sim.set_link(Link::new().latency(Latency::Fixed(10 * MS)).bandwidth(1000));
     let (_server, client, server_log) = pair(&sim);
-    let _ = client.connect(TO_SERVER, Probe::factory(&log(), vec![vec![7; 500]], false));
+    drop(client.connect(TO_SERVER, Probe::factory(&log(), vec![vec![7; 500]], false)));
     // Connected at 20 ms; 500 bytes at 1000 B/s take 500 ms to send, then 10 ms to cross.
     sim.run_for(529 * MS);
     assert!(server_log.lock().unwrap().bytes.is_empty());
@@ -220,10 +223,10 @@ fn segmentation_cuts_writes_at_seeded_points_and_joins_neighbours() {
     let logs = recorders(&sim.add_host("server"));
     let client = sim.add_host("client");
     let big: Vec<u8> = (0..=255).cycle().take(1000).collect();
-    let _ = client.connect(TO_SERVER, Probe::factory(&log(), vec![big.clone()], false));
+    drop(client.connect(TO_SERVER, Probe::factory(&log(), vec![big.clone()], false)));
     assert!(sim.run_until_idle());
     let small: Vec<Vec<u8>> = (0..50u8).map(|byte| vec![byte]).collect();
-    let _ = client.connect(TO_SERVER, Probe::factory(&log(), small, false));
+    drop(client.connect(TO_SERVER, Probe::factory(&log(), small, false)));
     assert!(sim.run_until_idle());
 
     let logs = logs.lock().unwrap();
@@ -256,10 +259,10 @@ fn one_connections_bytes_stay_in_order_while_connections_overtake_each_other() {
         let client = sim.add_host("client");
         let message: Vec<u8> = (0..100).collect();
         for _ in 0..3 {
-            let _ = client.connect(
+            drop(client.connect(
                 TO_SERVER,
                 Probe::factory(&log(), vec![message.clone()], false),
-            );
+            ));
         }
         sim.run_until_idle();
         for log in logs.lock().unwrap().iter() {
@@ -279,10 +282,10 @@ fn a_reset_ends_both_ends_with_connection_reset() {
     sim.set_link(Link::new().resets(1.0));
     let (_server, client, server_log) = pair(&sim);
     let client_log = log();
-    let _ = client.connect(
+    drop(client.connect(
         TO_SERVER,
         Probe::factory(&client_log, vec![b"hello".to_vec()], false),
-    );
+    ));
     assert!(sim.run_until_idle());
     assert!(is_reset(&client_log.lock().unwrap().lost));
     assert!(is_reset(&server_log.lock().unwrap().lost));
@@ -423,10 +426,10 @@ fn a_crashed_host_loses_its_connections_and_timers_and_comes_back_with_on_boot()
 
     let client = sim.add_host("client");
     let client_log = log();
-    let _ = client.connect(
+    drop(client.connect(
         TO_SERVER,
         Probe::factory(&client_log, vec![b"x".to_vec()], false),
-    );
+    ));
     assert!(sim.run_until(Duration::from_secs(1), || !client_log
         .lock()
         .unwrap()
@@ -458,10 +461,10 @@ fn a_crashed_host_loses_its_connections_and_timers_and_comes_back_with_on_boot()
     sim.restart(&server);
     assert_eq!(*boots.lock().unwrap(), 2);
     let again = log();
-    let _ = client.connect(
+    drop(client.connect(
         TO_SERVER,
         Probe::factory(&again, vec![b"back".to_vec()], false),
-    );
+    ));
     assert!(sim.run_until_idle());
     assert_eq!(again.lock().unwrap().bytes, b"back");
 }
@@ -520,10 +523,10 @@ fn bytes_for_a_closed_connection_are_answered_with_a_reset() {
         .unwrap();
     let client_log = log();
     let probe = client_log.clone();
-    let _ = sim.add_host("client").connect(
+    drop(sim.add_host("client").connect(
         TO_SERVER,
         factory_fn(move |_: &Address| TalksAfterEof(probe.clone())),
-    );
+    ));
     assert!(sim.run_until_idle());
     assert!(is_reset(&client_log.lock().unwrap().lost));
 }
@@ -544,9 +547,10 @@ fn a_reader_that_stops_reading_pauses_its_writer_within_the_window() {
         .unwrap();
     let client_log = log();
     let chunks = vec![vec![0u8; 64 * 1024]; 64];
-    let _ = sim
-        .add_host("client")
-        .connect(TO_SERVER, Probe::factory(&client_log, chunks, false));
+    drop(
+        sim.add_host("client")
+            .connect(TO_SERVER, Probe::factory(&client_log, chunks, false)),
+    );
     assert!(sim.run_until_idle());
     // 4 MiB written; the network took no more than its window plus the send buffer.
     assert!(client_log.lock().unwrap().paused >= 1);
@@ -564,10 +568,10 @@ fn a_panicking_callback_is_reported_and_fails_an_exploration() {
         sim.add_host("server")
             .listen("tcp:80", factory_fn(|_: &Address| Boom))
             .unwrap();
-        let _ = sim.add_host("client").connect(
+        drop(sim.add_host("client").connect(
             TO_SERVER,
             Probe::factory(&log(), vec![b"x".to_vec()], false),
-        );
+        ));
         sim.run_until_idle();
         Ok(())
     });
@@ -627,10 +631,10 @@ fn two_increments(sim: &Simulation) -> Result<(), String> {
         )
         .unwrap();
     let (one, two) = (sim.add_host("one"), sim.add_host("two"));
-    let _ = one.connect(TO_SERVER, factory_fn(|_: &Address| Increment));
+    drop(one.connect(TO_SERVER, factory_fn(|_: &Address| Increment)));
     let later = two.clone();
     two.call_later(15 * MS, move || {
-        let _ = later.connect(TO_SERVER, factory_fn(|_: &Address| Increment));
+        drop(later.connect(TO_SERVER, factory_fn(|_: &Address| Increment)));
     });
     sim.run_until_idle();
     let total = *value.lock().unwrap();
@@ -681,7 +685,7 @@ fn a_listen_on_a_taken_port_or_another_hosts_address_is_refused() {
         format!("{}:49152", host.ip())
     );
     // A port that stops listening refuses.
-    let _ = port.stop_listening();
+    drop(port.stop_listening());
     let mut attempt = sim.add_host("client").connect(
         format!("tcp:host={}:port=49152", host.ip()),
         Probe::factory(&log(), vec![], false),

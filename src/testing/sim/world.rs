@@ -139,6 +139,9 @@ pub(crate) struct Attempt {
     pending: Mutex<Option<Box<dyn PendingConnect>>>,
     pub(crate) address: String,
     timeout: Duration,
+    /// The timeout's call, cancelled once the attempt is settled otherwise (so that a
+    /// quiet network is idle, not waiting for a timeout that does nothing).
+    timer: Mutex<Option<crate::DelayedCall>>,
 }
 
 impl Attempt {
@@ -151,14 +154,28 @@ impl Attempt {
             pending: Mutex::new(Some(pending)),
             address,
             timeout,
+            timer: Mutex::new(None),
         })
     }
 
+    /// Settles the attempt: what to start or fail, unless it was settled already.
     pub(crate) fn take(&self) -> Option<Box<dyn PendingConnect>> {
-        self.pending
+        let pending = self
+            .pending
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .take()
+            .take();
+        let timer = self
+            .timer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(timer) = timer {
+            // The timeout itself settling it is running: cancelling it then is refused,
+            // harmlessly.
+            let _ = timer.cancel();
+        }
+        pending
     }
 
     fn is_settled(&self) -> bool {
@@ -509,9 +526,11 @@ impl Shared {
             with(&weak, |shared| shared.syn(id, to, port, syn));
         });
         let weak = Arc::downgrade(self);
-        self.clock.call_later(attempt.timeout, move || {
-            with(&weak, |shared| shared.connect_timeout(id, &attempt));
+        let timing = attempt.clone();
+        let timer = self.clock.call_later(attempt.timeout, move || {
+            with(&weak, |shared| shared.connect_timeout(id, &timing));
         });
+        *attempt.timer.lock().unwrap_or_else(PoisonError::into_inner) = Some(timer);
         Some(id)
     }
 
