@@ -1,12 +1,18 @@
 //! The network simulation (`testing::Simulation`): determinism, each fault, crashes, and
 //! `explore` finding a seeded race. No sockets: everything runs on the fake clock.
 
+#[path = "common/datagram.rs"]
+mod datagram;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
+use datagram::{Events, Recording};
 use torsade::prelude::*;
-use torsade::testing::{explore, Latency, Link, Segmentation, SimHost, Simulation, TraceKind};
+use torsade::testing::{
+    explore, Faults, Latency, Link, Segmentation, SimHost, Simulation, TraceKind,
+};
 use torsade::{factory_fn, Address, Backoff, DisconnectReason, Error, Network, ReconnectingClient};
 use torsade_protocols::{GreetingGetter, GreetingServer, RemoteGreetingGetter};
 
@@ -692,4 +698,99 @@ fn a_listen_on_a_taken_port_or_another_hosts_address_is_refused() {
     );
     assert!(sim.run_until_idle());
     assert!(refusal(attempt.take_result()));
+}
+
+/// Datagrams from a client host to a recording server host: `count` of them, numbered.
+fn datagram_run(
+    seed: u64,
+    faults: Faults,
+) -> (
+    Simulation,
+    Events,
+    torsade::datagram::DatagramPort<Recording>,
+) {
+    let sim = Simulation::new(seed);
+    sim.set_datagram_faults(faults);
+    let (server, server_events) = Recording::new();
+    let server_host = sim.add_host("server");
+    server_host.listen_udp(9, server).unwrap();
+    let (client, _) = Recording::new();
+    let client = sim.add_host("client").listen_udp(0, client).unwrap();
+    assert!(sim.run_until_idle());
+    server_events.take();
+    (sim, server_events, client)
+}
+
+fn send_numbered(sim: &Simulation, port: &torsade::datagram::DatagramPort<Recording>, count: u8) {
+    let to = std::net::SocketAddr::new(sim.add_host("server").ip(), 9);
+    port.handle().call(move |_, cx| {
+        for n in 0..count {
+            cx.write(&[n], to).unwrap();
+        }
+    });
+}
+
+#[test]
+fn datagrams_cross_the_simulation_with_seeded_loss_duplication_and_reordering() {
+    let faults = Faults {
+        latency: MS,
+        jitter: 5 * MS,
+        loss: 0.2,
+        duplication: 0.1,
+    };
+    let run = |seed| {
+        let (sim, events, client) = datagram_run(seed, faults);
+        send_numbered(&sim, &client, 50);
+        assert!(sim.run_until_idle());
+        let payloads: Vec<u8> = events.take_payloads().iter().map(|data| data[0]).collect();
+        (payloads, sim.trace_digest())
+    };
+    let (payloads, digest) = run(4);
+    assert_eq!(run(4), (payloads.clone(), digest));
+    assert_ne!(run(5).1, digest);
+    let mut sorted = payloads.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert!(sorted.len() < 50, "some were lost");
+    assert!(payloads.len() > sorted.len(), "some came twice");
+    assert!(
+        payloads.windows(2).any(|pair| pair[0] > pair[1]),
+        "some overtook others"
+    );
+}
+
+#[test]
+fn a_partition_or_a_crash_loses_datagrams_and_a_restarted_host_binds_again() {
+    let (sim, events, client) = datagram_run(0, Faults::default());
+    let (server, client_host) = (sim.add_host("server"), sim.add_host("client"));
+    let partition = sim.partition(&[&client_host], &[&server]);
+    send_numbered(&sim, &client, 3);
+    assert!(sim.run_until_idle());
+    assert!(events.take_payloads().is_empty());
+    assert!(sim.trace().iter().any(|event| matches!(
+        event.kind,
+        TraceKind::Datagram {
+            delivered: false,
+            ..
+        }
+    )));
+    sim.heal(partition);
+    send_numbered(&sim, &client, 3);
+    assert!(sim.run_until_idle());
+    assert_eq!(events.take_payloads().len(), 3);
+
+    sim.crash(&server);
+    send_numbered(&sim, &client, 3);
+    assert!(sim.run_until_idle());
+    assert!(events.take_payloads().is_empty());
+    assert!(matches!(
+        server.listen_udp(9, Recording::new().0),
+        Err(Error::ReactorStopped)
+    ));
+    sim.restart(&server);
+    let (again, again_events) = Recording::new();
+    server.listen_udp(9, again).unwrap();
+    send_numbered(&sim, &client, 2);
+    assert!(sim.run_until_idle());
+    assert_eq!(again_events.take_payloads().len(), 2);
 }

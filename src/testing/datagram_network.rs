@@ -132,7 +132,13 @@ struct NetState {
     faults: Faults,
     random: SplitMix64,
     next_port: u16,
+    /// Asked before each delivery (a simulation's partitions and crashed hosts).
+    reach: Option<Reach>,
 }
+
+/// Decides whether a datagram of `bytes` from one address reaches another: false drops
+/// it, silently (no refusal).
+pub(crate) type Reach = Arc<dyn Fn(SocketAddr, SocketAddr, usize) -> bool + Send + Sync>;
 
 /// A bound port as the network sees it.
 trait Inbound: Send + Sync {
@@ -180,6 +186,7 @@ impl DatagramNetwork {
                     groups: HashMap::new(),
                     faults: Faults::default(),
                     random: SplitMix64(seed),
+                    reach: None,
                     next_port: FIRST_EPHEMERAL_PORT,
                 }),
             }),
@@ -194,6 +201,33 @@ impl DatagramNetwork {
     /// What happens to datagrams sent from now on.
     pub fn set_faults(&self, faults: Faults) {
         self.net.lock().faults = faults;
+    }
+
+    /// Asks `reach` before each delivery (see [`Reach`]).
+    pub(crate) fn set_reach(&self, reach: Reach) {
+        self.net.lock().reach = Some(reach);
+    }
+
+    /// Unbinds every port on `ip` without a callback: its host crashed.
+    pub(crate) fn forget(&self, ip: IpAddr) {
+        let gone: Vec<Arc<dyn Inbound>> = {
+            let mut state = self.net.lock();
+            let addresses: Vec<SocketAddr> = state
+                .ports
+                .keys()
+                .copied()
+                .filter(|address| address.ip() == ip)
+                .collect();
+            for members in state.groups.values_mut() {
+                members.retain(|member| member.ip() != ip);
+            }
+            addresses
+                .iter()
+                .filter_map(|address| state.ports.remove(address))
+                .collect()
+        };
+        // Dropped outside the lock: a protocol's drop is its own code.
+        drop(gone);
     }
 
     /// Binds `protocol` to `address` (port 0 picks a free port) and calls its
@@ -286,17 +320,27 @@ impl Net {
     }
 
     fn arrive(&self, data: Bytes, from: SocketAddr, to: SocketAddr, refusable: bool) {
-        let (receivers, sender) = {
+        let (mut receivers, sender, reach) = {
             let state = self.lock();
-            (state.receivers(from, to), state.ports.get(&from).cloned())
+            (
+                state.receivers(from, to),
+                state.ports.get(&from).cloned(),
+                state.reach.clone(),
+            )
         };
+        if let Some(reach) = reach {
+            if !to.ip().is_multicast() && !is_broadcast(to.ip()) && !reach(from, to, data.len()) {
+                return;
+            }
+            receivers.retain(|(member, _)| *member == to || reach(from, *member, data.len()));
+        }
         if receivers.is_empty() {
             if let (true, Some(sender)) = (refusable, sender) {
                 sender.refused();
             }
             return;
         }
-        for receiver in receivers {
+        for (_, receiver) in receivers {
             receiver.receive(data.clone(), from);
         }
     }
@@ -318,7 +362,7 @@ impl NetState {
     }
 
     /// Who receives a datagram from `from` to `to`.
-    fn receivers(&self, from: SocketAddr, to: SocketAddr) -> Vec<Arc<dyn Inbound>> {
+    fn receivers(&self, from: SocketAddr, to: SocketAddr) -> Vec<(SocketAddr, Arc<dyn Inbound>)> {
         let sender_allows = |check: fn(&dyn Inbound) -> bool| {
             self.ports.get(&from).is_some_and(|sender| check(&**sender))
         };
@@ -335,17 +379,21 @@ impl NetState {
             if !sender_allows(|port| port.broadcast_allowed()) {
                 return Vec::new();
             }
-            self.ports
+            let mut ports: Vec<SocketAddr> = self
+                .ports
                 .keys()
                 .copied()
                 .filter(|port| port.is_ipv4() && port.port() == to.port())
-                .collect()
+                .collect();
+            // In address order, whatever the table's: runs repeat exactly.
+            ports.sort();
+            ports
         } else {
             vec![to]
         };
         members
             .iter()
-            .filter_map(|member| self.ports.get(member).cloned())
+            .filter_map(|member| Some((*member, self.ports.get(member)?.clone())))
             .collect()
     }
 }

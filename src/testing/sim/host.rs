@@ -9,6 +9,7 @@ use std::time::Duration;
 use super::connection::{Cell, Endpoint, Start};
 use super::world::{Acceptor, Attempt, ConnId, HostId, PendingConnect, Shared};
 use crate::connection::drive::{OnLost, OnMade};
+use crate::datagram::{DatagramPort, DatagramProtocol};
 use crate::endpoints::parse::Description;
 use crate::endpoints::{IntoClientEndpoint, IntoServerEndpoint, DEFAULT_CONNECT_TIMEOUT};
 use crate::{
@@ -107,6 +108,26 @@ impl SimHost {
     #[doc(alias = "callLater")]
     pub fn call_later(&self, delay: Duration, call: impl FnOnce() + Send + 'static) -> DelayedCall {
         Clock::schedule(self, delay, Box::new(call))
+    }
+
+    /// Binds `protocol` to this host's `port` for datagrams (0 picks a free one). Twisted's
+    /// `listenUDP`. Datagrams between hosts go through the simulation's
+    /// [datagram faults](super::Simulation::set_datagram_faults) and its partitions; a
+    /// crash unbinds the host's ports, without a callback.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::CannotListen`] if the port is taken; [`Error::ReactorStopped`] if the
+    /// host is down.
+    pub fn listen_udp<P: DatagramProtocol>(
+        &self,
+        port: u16,
+        protocol: P,
+    ) -> Result<DatagramPort<P>> {
+        let (shared, _, _) = self.clock().ok_or(Error::ReactorStopped)?;
+        shared
+            .datagrams
+            .bind(std::net::SocketAddr::new(self.ip, port), protocol)
     }
 
     /// This life's clock (what it schedules dies with a crash).

@@ -10,7 +10,7 @@ use super::host::SimHost;
 use super::link::Link;
 use super::trace::TraceEvent;
 use super::world::Shared;
-use crate::testing::FakeClock;
+use crate::testing::{FakeClock, Faults};
 use crate::Clock;
 
 /// How many clock steps [`Simulation::run_until_idle`] takes before deciding the network
@@ -111,6 +111,13 @@ impl Simulation {
     /// The link between `a` and `b`, both ways.
     pub fn set_link_between(&self, a: &SimHost, b: &SimHost, link: Link) {
         self.shared.set_link_between(a.id(), b.id(), link);
+    }
+
+    /// What the network does to datagrams ([`SimHost::listen_udp`]): latency, jitter
+    /// (which reorders), loss and duplication, drawn from the seed. Partitions and hosts
+    /// that are down lose datagrams (they are not held as a connection's bytes are).
+    pub fn set_datagram_faults(&self, faults: Faults) {
+        self.shared.datagrams.set_faults(faults);
     }
 
     /// Cuts every host of `side` off from every host of `other`, both ways, until

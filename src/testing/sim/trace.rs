@@ -119,6 +119,18 @@ pub enum TraceKind {
         /// Its address.
         host: IpAddr,
     },
+    /// A datagram of `bytes` from `from` reached `to` (`delivered`), or was lost to a
+    /// partition or a host that is down.
+    Datagram {
+        /// The sender.
+        from: SocketAddr,
+        /// The receiver.
+        to: SocketAddr,
+        /// How many bytes.
+        bytes: usize,
+        /// Whether it got there.
+        delivered: bool,
+    },
 }
 
 impl fmt::Display for TraceEvent {
@@ -153,6 +165,15 @@ impl fmt::Display for TraceEvent {
             TraceKind::Heal { id } => write!(f, "heal {id}"),
             TraceKind::Crash { host } => write!(f, "crash {host}"),
             TraceKind::Restart { host } => write!(f, "restart {host}"),
+            TraceKind::Datagram {
+                from,
+                to,
+                bytes,
+                delivered,
+            } => {
+                let fate = if *delivered { "" } else { " (lost)" };
+                write!(f, "datagram {from} -> {to} {bytes} B{fate}")
+            }
         }
     }
 }
@@ -317,6 +338,18 @@ impl Digest {
             TraceKind::Restart { host } => {
                 self.word(16);
                 self.ip(host);
+            }
+            TraceKind::Datagram {
+                from,
+                to,
+                bytes,
+                delivered,
+            } => {
+                self.word(17);
+                self.address(from);
+                self.address(to);
+                self.word(*bytes as u64);
+                self.word(u64::from(*delivered));
             }
         }
     }

@@ -19,7 +19,7 @@ use super::connection::{Driven, Endpoint};
 use super::link::Link;
 use super::trace::{Trace, TraceKind};
 use crate::testing::random::SplitMix64;
-use crate::testing::FakeClock;
+use crate::testing::{DatagramNetwork, FakeClock};
 use crate::{Address, Clock, ConnectionError, DisconnectReason, Error, ListeningPort};
 
 /// A host's index in the world.
@@ -36,6 +36,9 @@ const WINDOW: usize = 256 * 1024;
 /// was lost to a partition or a host that is down.
 const SYN_RETRY: Duration = Duration::from_secs(1);
 
+/// Mixed into the seed for the datagram network's own generator.
+const DATAGRAM_SEED: u64 = 0x6461_7461_6772_616d;
+
 /// The first port handed out for outgoing connections and for listening on port 0.
 const FIRST_EPHEMERAL_PORT: u16 = 49152;
 
@@ -47,6 +50,9 @@ pub(crate) struct Shared {
     /// Itself, for the clock's calls and the hosts' clocks to hold weakly.
     me: Weak<Shared>,
     world: Mutex<World>,
+    /// The hosts' datagram ports, on the same clock, asking the world whether each
+    /// datagram gets through.
+    pub(crate) datagrams: DatagramNetwork,
     /// Connections woken and waiting to be driven, in the order they were woken (shared
     /// with their wakers).
     ready: Ready,
@@ -251,28 +257,40 @@ struct After {
 
 impl Shared {
     pub(crate) fn new(seed: u64) -> Arc<Shared> {
-        Arc::new_cyclic(|me| Shared {
-            clock: FakeClock::new(),
-            seed,
-            me: me.clone(),
-            world: Mutex::new(World {
-                random: SplitMix64(seed),
-                hosts: Vec::new(),
-                conns: Vec::new(),
-                default_link: Link::new(),
-                links: BTreeMap::new(),
-                busy_until: BTreeMap::new(),
-                partitions: BTreeMap::new(),
-                next_partition: 0,
-                trace: Trace::new(),
-                panics: Vec::new(),
-                landings: BinaryHeap::new(),
-                flying: Vec::new(),
-                free: Vec::new(),
-                sent: 0,
-                now: Duration::ZERO,
-            }),
-            ready: Ready::default(),
+        let clock = FakeClock::new();
+        // Datagram faults draw from their own generator, so adding datagrams to a run
+        // leaves its connections' draws as they were.
+        let datagrams = DatagramNetwork::on_clock(clock.clone(), seed ^ DATAGRAM_SEED);
+        Arc::new_cyclic(|me: &Weak<Shared>| {
+            let weak = me.clone();
+            datagrams.set_reach(Arc::new(move |from, to, bytes| {
+                weak.upgrade()
+                    .is_some_and(|shared| shared.datagram_reaches(from, to, bytes))
+            }));
+            Shared {
+                clock,
+                datagrams,
+                seed,
+                me: me.clone(),
+                world: Mutex::new(World {
+                    random: SplitMix64(seed),
+                    hosts: Vec::new(),
+                    conns: Vec::new(),
+                    default_link: Link::new(),
+                    links: BTreeMap::new(),
+                    busy_until: BTreeMap::new(),
+                    partitions: BTreeMap::new(),
+                    next_partition: 0,
+                    trace: Trace::new(),
+                    panics: Vec::new(),
+                    landings: BinaryHeap::new(),
+                    flying: Vec::new(),
+                    free: Vec::new(),
+                    sent: 0,
+                    now: Duration::ZERO,
+                }),
+                ready: Ready::default(),
+            }
         })
     }
 
@@ -366,7 +384,7 @@ impl Shared {
 
     pub(crate) fn crash(&self, host: HostId) {
         let mut after = After::default();
-        {
+        let ip = {
             let mut world = self.world_now();
             let world = &mut *world;
             let now = world.now;
@@ -401,7 +419,9 @@ impl Shared {
                     }
                 }
             }
-        }
+            ip
+        };
+        self.datagrams.forget(ip);
         self.finish(after);
     }
 
@@ -416,6 +436,28 @@ impl Shared {
         let (ip, boot) = (state.ip, state.boot.clone());
         world.trace.record(now, TraceKind::Restart { host: ip });
         boot
+    }
+
+    /// Whether a datagram from `from` gets to `to`: both hosts up, and no partition
+    /// between them (a datagram is lost, not held).
+    fn datagram_reaches(&self, from: SocketAddr, to: SocketAddr, bytes: usize) -> bool {
+        let mut world = self.world();
+        let host = |ip: IpAddr| world.hosts.iter().position(|host| host.ip == ip && host.up);
+        let delivered = match (host(from.ip()), host(to.ip())) {
+            (Some(a), Some(b)) => !world.partitioned(a, b),
+            _ => false,
+        };
+        let now = self.clock.now();
+        world.trace.record(
+            now,
+            TraceKind::Datagram {
+                from,
+                to,
+                bytes,
+                delivered,
+            },
+        );
+        delivered
     }
 
     // ---- links and partitions ----------------------------------------------------
