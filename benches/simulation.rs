@@ -1,9 +1,12 @@
 //! The network simulation's speed: 1 000 connections, each exchanging 1 000 messages
-//! with an echo server through a link with latency, run on simulated time. It prints the
-//! simulated events per second and the CPU time of the whole run (the target is under a
-//! second on the development machine; see docs/BENCHMARKS.md).
+//! with an echo server (500 requests, each answered by its echo, one at a time) through a
+//! link with a latency drawn per segment, run on simulated time; then the same with
+//! 2 000 messages each (1 000 round trips). It prints the simulated events per second and
+//! the CPU time of each run (the target for the first is under a second on the
+//! development machine; see docs/BENCHMARKS.md).
 //!
-//! `cargo bench --bench simulation` (`-- --connections N --messages M` to resize).
+//! `cargo bench --bench simulation` (`-- --connections N --messages M` for one size: M
+//! messages per connection, both ways counted).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -28,7 +31,7 @@ impl Protocol for Echo {
     }
 }
 
-/// Sends a message, waits for its echo, `messages` times, then closes.
+/// Sends a message, waits for its echo, `left` times, then closes.
 struct PingPong {
     left: u32,
     pending: usize,
@@ -66,7 +69,9 @@ fn cpu_time() -> Option<Duration> {
 }
 
 #[allow(clippy::disallowed_methods)] // a benchmark measures wall time
+/// `messages` per connection, requests and echoes counted: half as many round trips.
 fn run(connections: usize, messages: u32) -> (u64, Duration, Option<Duration>, u64) {
+    let round_trips = messages / 2;
     let sim = Simulation::new(1);
     sim.keep_trace(0);
     sim.set_link(Link::new().latency(Latency::Uniform {
@@ -85,7 +90,7 @@ fn run(connections: usize, messages: u32) -> (u64, Duration, Option<Duration>, u
     for i in 0..connections {
         let done = done.clone();
         let factory = factory_fn(move |_: &Address| PingPong {
-            left: messages,
+            left: round_trips,
             pending: 0,
             done: done.clone(),
         });
@@ -96,14 +101,15 @@ fn run(connections: usize, messages: u32) -> (u64, Duration, Option<Duration>, u
     let cpu = cpu_time()
         .zip(cpu_before)
         .map(|(after, before)| after - before);
-    let exchanged = done.load(Ordering::Relaxed);
-    assert_eq!(exchanged, connections as u64 * u64::from(messages));
-    (sim.events(), elapsed, cpu, exchanged)
+    let echoes = done.load(Ordering::Relaxed);
+    assert_eq!(echoes, connections as u64 * u64::from(round_trips));
+    (sim.events(), elapsed, cpu, echoes * 2)
 }
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let (mut connections, mut messages) = (1000, 1000);
+    let mut connections = 1000;
+    let mut sizes = vec![1000, 2000];
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--connections" => {
@@ -112,21 +118,27 @@ fn main() {
                     .and_then(|n| n.parse().ok())
                     .unwrap_or(connections)
             }
-            "--messages" => messages = args.next().and_then(|n| n.parse().ok()).unwrap_or(messages),
-            // Cargo passes `--bench`; criterion-style filters are not used here.
+            "--messages" => {
+                if let Some(messages) = args.next().and_then(|n| n.parse().ok()) {
+                    sizes = vec![messages];
+                }
+            }
+            // Cargo passes `--bench`.
             _ => {}
         }
     }
-    for round in 1..=3 {
-        let (events, elapsed, cpu, exchanged) = run(connections, messages);
-        let cpu_text = cpu.map_or("unknown".to_string(), |cpu| {
-            format!("{:.3} s", cpu.as_secs_f64())
-        });
-        println!(
-            "round {round}: {connections} connections x {messages} messages: {exchanged} echoes, \
-             {events} events in {:.3} s ({:.2} M events/s), CPU {cpu_text}",
-            elapsed.as_secs_f64(),
-            events as f64 / elapsed.as_secs_f64() / 1e6,
-        );
+    for messages in sizes {
+        for round in 1..=3 {
+            let (events, elapsed, cpu, exchanged) = run(connections, messages);
+            let cpu_text = cpu.map_or("unknown".to_string(), |cpu| {
+                format!("{:.3} s", cpu.as_secs_f64())
+            });
+            println!(
+                "{connections} connections x {messages} messages, round {round}: {exchanged} \
+                 messages, {events} events in {:.3} s ({:.2} M events/s), CPU {cpu_text}",
+                elapsed.as_secs_f64(),
+                events as f64 / elapsed.as_secs_f64() / 1e6,
+            );
+        }
     }
 }

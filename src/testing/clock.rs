@@ -169,6 +169,14 @@ impl FakeClock {
     }
 }
 
+impl FakeClock {
+    /// Moves time to `time` if no call is due by then; returns whether it did (else
+    /// [`advance`](FakeClock::advance) runs what is due).
+    pub(crate) fn skip_to(&self, time: Duration) -> bool {
+        self.queue.skip_to(time)
+    }
+}
+
 impl Default for FakeClock {
     fn default() -> FakeClock {
         FakeClock::new()

@@ -130,12 +130,6 @@ impl Pipe {
         wake(reader);
     }
 
-    /// Whether the writer shut down and the reader has read everything.
-    pub(crate) fn is_drained(&self) -> bool {
-        let state = self.lock();
-        state.closed && state.buffered == 0
-    }
-
     /// How many bytes are buffered, not yet read.
     pub(crate) fn buffered(&self) -> usize {
         self.lock().buffered
@@ -148,6 +142,12 @@ impl Pipe {
 
     /// Takes everything buffered, as one piece.
     pub(crate) fn take_all(&self) -> Bytes {
+        self.take_all_and_closed().0
+    }
+
+    /// Takes everything buffered, as one piece, and says whether the writer shut down
+    /// (so that nothing more will come).
+    pub(crate) fn take_all_and_closed(&self) -> (Bytes, bool) {
         let (taken, writer) = {
             let mut state = self.lock();
             let taken = if state.chunks.len() == 1 {
@@ -163,7 +163,7 @@ impl Pipe {
                 state.space = state.space.saturating_add(state.buffered);
             }
             state.buffered = 0;
-            (taken, state.writer.take())
+            ((taken, state.closed), state.writer.take())
         };
         wake(writer);
         taken

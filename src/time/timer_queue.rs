@@ -246,6 +246,21 @@ impl TimerQueue {
         self.lock().clean_top()
     }
 
+    /// Moves a fake clock's time to `time` if nothing is due by then and no advance is
+    /// under way; returns whether it did. (An `advance` with nothing to run, in one look:
+    /// the simulation's steps between its own events.)
+    pub(crate) fn skip_to(&self, time: Duration) -> bool {
+        let mut state = self.lock();
+        if state.advancing.is_some()
+            || time < state.fake_now
+            || state.clean_top().is_some_and(|due| due <= time)
+        {
+            return false;
+        }
+        state.fake_now = time;
+        true
+    }
+
     /// How many calls are pending.
     pub(crate) fn pending(&self) -> usize {
         self.lock().calls.len()

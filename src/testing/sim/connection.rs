@@ -21,10 +21,9 @@ const SEND_BUFFER: usize = 64 * 1024;
 pub(crate) trait Endpoint: Send + Sync {
     /// Polls the connection once.
     fn drive(&self) -> Driven;
-    /// Takes what the connection wrote (for the network to carry).
-    fn take_output(&self) -> Bytes;
-    /// Whether it shut down its write side and everything written has been taken.
-    fn output_finished(&self) -> bool;
+    /// Takes what the connection wrote (for the network to carry), and says whether that
+    /// is all it will write (it shut down its write side).
+    fn take_output(&self) -> (Bytes, bool);
     /// Bytes arrive from the peer.
     fn deliver(&self, data: Bytes);
     /// The peer's EOF arrives.
@@ -54,7 +53,9 @@ pub(crate) struct Cell<P: Protocol> {
     driver: Mutex<Driver<P, MemoryStream, SimDriverHost>>,
     incoming: Arc<Pipe>,
     outgoing: Arc<Pipe>,
-    waker: Arc<QueueOnWake>,
+    queue: Arc<QueueOnWake>,
+    /// `queue` as a waker, made once.
+    waker: Waker,
     finished: AtomicBool,
 }
 
@@ -102,17 +103,18 @@ impl<P: Protocol> Cell<P> {
         let inbox = Inbox::new(start.peer, start.local, start.clock);
         let driver = Driver::new(start.protocol, stream, inbox, SimDriverHost)
             .with_hooks(start.on_made, start.on_lost);
-        let waker = Arc::new(QueueOnWake {
+        let queue = Arc::new(QueueOnWake {
             ready: shared.ready().clone(),
             id: start.id,
             queued: AtomicBool::new(false),
         });
-        waker.wake_by_ref();
+        queue.wake_by_ref();
         Arc::new(Cell {
             driver: Mutex::new(driver),
             incoming,
             outgoing,
-            waker,
+            waker: Waker::from(queue.clone()),
+            queue,
             finished: AtomicBool::new(false),
         })
     }
@@ -134,8 +136,7 @@ impl<P: Protocol> Endpoint for Cell<P> {
         if self.finished.load(Ordering::Acquire) {
             return Driven::Idle;
         }
-        let waker = Waker::from(self.waker.clone());
-        let mut cx = TaskContext::from_waker(&waker);
+        let mut cx = TaskContext::from_waker(&self.waker);
         if driver.poll(&mut cx).is_pending() {
             return Driven::Open;
         }
@@ -143,12 +144,8 @@ impl<P: Protocol> Endpoint for Cell<P> {
         Driven::Lost(driver.reason().cloned().unwrap_or(DisconnectReason::Done))
     }
 
-    fn take_output(&self) -> Bytes {
-        self.outgoing.take_all()
-    }
-
-    fn output_finished(&self) -> bool {
-        self.outgoing.is_drained()
+    fn take_output(&self) -> (Bytes, bool) {
+        self.outgoing.take_all_and_closed()
     }
 
     fn deliver(&self, data: Bytes) {
@@ -170,7 +167,7 @@ impl<P: Protocol> Endpoint for Cell<P> {
     }
 
     fn unqueue(&self) {
-        self.waker.queued.store(false, Ordering::Release);
+        self.queue.queued.store(false, Ordering::Release);
     }
 
     fn retire(&self) {

@@ -899,13 +899,15 @@ impl Shared {
                     .and_then(|peer| peer.endpoint.as_ref())
                     .map_or(0, |peer| peer.unread());
                 slot.blocked = slot.in_flight + unread >= WINDOW;
+                let mut finished = false;
                 if !slot.blocked {
-                    let data = endpoint.take_output();
+                    let (data, done) = endpoint.take_output();
+                    finished = done;
                     if !data.is_empty() {
                         self.send_data(world, id, &mut slot, peer, data);
                     }
                 }
-                if !slot.fin_sent && endpoint.output_finished() {
+                if !slot.fin_sent && finished {
                     slot.fin_sent = true;
                     self.send_segment(world, id, &mut slot, peer, Segment::Fin);
                 }
@@ -1019,9 +1021,18 @@ impl Shared {
     /// the connections that have work. Returns false, doing nothing, if nothing is due by
     /// `target`.
     pub(crate) fn step(&self, target: Duration) -> bool {
-        let now = self.clock.now();
-        let call_due = self.clock.next_due();
         let mut world = self.world();
+        // Most steps land segments, with none of the clock's calls due before them: the
+        // clock only moves.
+        if let Some(landing) = world.next_landing().filter(|at| *at <= target) {
+            if landing >= world.now && self.clock.skip_to(landing) {
+                world.now = landing;
+                self.land_due(world);
+                return true;
+            }
+        }
+        let now = world.now;
+        let call_due = self.clock.next_due();
         let due = match (call_due, world.next_landing()) {
             (Some(call), Some(landing)) => call.min(landing),
             (Some(due), None) | (None, Some(due)) => due,
@@ -1042,6 +1053,13 @@ impl Shared {
             // A slow call may have moved the clock further.
             world.now = world.now.max(self.clock.now());
         }
+        self.land_due(world);
+        true
+    }
+
+    /// Lands every segment due by the world's time, then drives the connections that
+    /// have work.
+    fn land_due(&self, mut world: MutexGuard<'_, World>) {
         let now = world.now;
         let mut after = After::default();
         while let Some(landing) = world.pop_landing(now) {
@@ -1050,7 +1068,6 @@ impl Shared {
         drop(world);
         self.finish(after);
         self.drain();
-        true
     }
 
     /// Catches the world's time up with the clock's (moved by `run_for` past the last
@@ -1124,14 +1141,24 @@ impl Shared {
         if receiver.ended {
             return;
         }
-        let Some(endpoint) = receiver.endpoint.clone() else {
+        if receiver.endpoint.is_none() {
             receiver.early.push_back(segment);
             return;
-        };
+        }
         let (host, peer_host) = (receiver.host, receiver.peer_host);
-        let reset_chance = world.link(peer_host, host).reset_chance;
+        // Handing bytes or EOF to a connection only fills its stream and queues it (no
+        // protocol code runs), so it happens here, in order; a reset runs the protocol's
+        // `connection_lost`, so it waits for the world's lock to be released.
+        let endpoint = |world: &World| {
+            world
+                .conns
+                .get(to)
+                .and_then(Option::as_ref)
+                .and_then(|slot| slot.endpoint.clone())
+        };
         match segment {
             Segment::Data(data) => {
+                let reset_chance = world.link(peer_host, host).reset_chance;
                 if world.random.chance(reset_chance) {
                     world.trace.record(now, TraceKind::Reset { conn });
                     self.reset_both(world, from, to, after);
@@ -1144,18 +1171,32 @@ impl Shared {
                         bytes: data.len(),
                     },
                 );
-                after.deliveries.push((endpoint, Segment::Data(data)));
+                if let Some(Some(Slot {
+                    endpoint: Some(endpoint),
+                    ..
+                })) = world.conns.get(to)
+                {
+                    endpoint.deliver(data);
+                }
             }
             Segment::Fin => {
                 world.trace.record(now, TraceKind::Eof { conn });
-                after.deliveries.push((endpoint, Segment::Fin));
+                if let Some(Some(Slot {
+                    endpoint: Some(endpoint),
+                    ..
+                })) = world.conns.get(to)
+                {
+                    endpoint.deliver_eof();
+                }
             }
             Segment::Reset => {
                 world.trace.record(now, TraceKind::Reset { conn });
+                if let Some(endpoint) = endpoint(world) {
+                    after.deliveries.push((endpoint, Segment::Reset));
+                }
                 if let Some(Some(receiver)) = world.conns.get_mut(to) {
                     receiver.ended = true;
                 }
-                after.deliveries.push((endpoint, Segment::Reset));
             }
         }
         if let Some(Some(sender)) = world.conns.get_mut(from) {
