@@ -6,8 +6,9 @@ use std::net::IpAddr;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
+use super::connecting::{Acceptor, Attempt, PendingConnect};
 use super::connection::{Cell, Endpoint, Start};
-use super::world::{Acceptor, Attempt, ConnId, HostId, PendingConnect, Shared};
+use super::world::{ConnId, HostId, Shared};
 use crate::connection::drive::{OnLost, OnMade};
 use crate::datagram::{DatagramPort, DatagramProtocol};
 use crate::endpoints::parse::Description;

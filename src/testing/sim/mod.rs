@@ -12,6 +12,8 @@
 //! Twisted has nothing like it (`iosim` connects one pair and never reorders); turmoil
 //! simulates tokio's sockets but delivers each write whole.
 
+mod carrying;
+mod connecting;
 mod connection;
 mod explore;
 mod host;
