@@ -273,28 +273,49 @@ impl Shared {
 
     /// A refusal lands at attempt `client`.
     pub(super) fn refused(&self, client: ConnId, attempt: &Attempt) {
+        let conn = client as u64;
+        self.fail_attempt(client, attempt, TraceKind::Refuse { conn }, || {
+            Error::ConnectFailed {
+                address: attempt.address.clone(),
+                source: io::ErrorKind::ConnectionRefused.into(),
+            }
+        });
+    }
+
+    /// Attempt `client` gave up waiting.
+    pub(super) fn connect_timeout(&self, client: ConnId, attempt: &Attempt) {
+        let conn = client as u64;
+        self.fail_attempt(client, attempt, TraceKind::Timeout { conn }, || {
+            Error::ConnectTimeout {
+                address: attempt.address.clone(),
+                timeout: attempt.timeout,
+            }
+        });
+    }
+
+    /// Settles attempt `client` as failed with `error` (recorded as `event`), unless it
+    /// was settled already.
+    fn fail_attempt(
+        &self,
+        client: ConnId,
+        attempt: &Attempt,
+        event: TraceKind,
+        error: impl FnOnce() -> Error,
+    ) {
         let Some(pending) = attempt.take() else {
             return;
         };
         let slot = {
             let mut world = self.world();
             let now = world.now;
-            world.trace.record(
-                now,
-                TraceKind::Refuse {
-                    conn: client as u64,
-                },
-            );
+            world.trace.record(now, event);
             world.conns.get_mut(client).and_then(Option::take)
         };
         if slot.is_none() {
             // Its host crashed: nothing of its code runs.
             return;
         }
-        pending.fail(Error::ConnectFailed {
-            address: attempt.address.clone(),
-            source: io::ErrorKind::ConnectionRefused.into(),
-        });
+        pending.fail(error());
     }
 
     /// The SYN-ACK lands at attempt `client`: its protocol starts.
@@ -354,48 +375,28 @@ impl Shared {
         self.finish(after);
     }
 
+    /// Resets the server's end of an attempt given up before its SYN-ACK landed.
     pub(super) fn reset_orphan(self: &Arc<Self>, server: ConnId) {
-        let mut world = self.world();
-        let world = &mut *world;
-        if let Some(Some(slot)) = world.conns.get_mut(server) {
-            slot.ended = true;
-            let endpoint = slot.endpoint.clone();
+        let mut after = After::default();
+        {
+            let mut world = self.world();
+            let world = &mut *world;
             let now = world.now;
-            world.trace.record(
-                now,
-                TraceKind::Reset {
-                    conn: server as u64,
-                },
-            );
-            if let Some(endpoint) = endpoint {
-                endpoint.reset();
+            if let Some(Some(slot)) = world.conns.get_mut(server) {
+                slot.ended = true;
+                // Resetting runs the protocol's `connection_lost`: after the lock.
+                if let Some(endpoint) = slot.endpoint.clone() {
+                    after.deliveries.push((endpoint, Segment::Reset));
+                }
+                world.trace.record(
+                    now,
+                    TraceKind::Reset {
+                        conn: server as u64,
+                    },
+                );
             }
         }
-    }
-
-    pub(super) fn connect_timeout(&self, client: ConnId, attempt: &Attempt) {
-        let Some(pending) = attempt.take() else {
-            return;
-        };
-        let slot = {
-            let mut world = self.world();
-            let now = world.now;
-            world.trace.record(
-                now,
-                TraceKind::Timeout {
-                    conn: client as u64,
-                },
-            );
-            world.conns.get_mut(client).and_then(Option::take)
-        };
-        if slot.is_none() {
-            // Its host crashed: nothing of its code runs.
-            return;
-        }
-        pending.fail(Error::ConnectTimeout {
-            address: attempt.address.clone(),
-            timeout: attempt.timeout,
-        });
+        self.finish(after);
     }
 
     /// Listens on `host`'s `port` (0: the next free one) with `acceptor`.
