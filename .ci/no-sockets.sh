@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the in-memory test binaries under strace and fails if any of them creates a
-# socket: the protocol crate's tests, the core's testing-toolkit tests and the chat
-# example's in-memory tests must not touch the network (issue 4). Installs strace from Debian's packages when it is missing.
+# socket: the protocol crate's tests, the core's testing-toolkit tests (the simulation and
+# the datagram network included) and the chat examples' in-memory tests must not touch
+# the network (issue 4). Installs strace from Debian's packages when it is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,7 +19,8 @@ trace=$(mktemp)
 trap 'rm -f "$trace"' EXIT
 checked=0
 for binary in $(binaries -p torsade-protocols) \
-              $(binaries -p torsade --test loopback --test memory_reactor --test clock --example chat); do
+              $(binaries -p torsade --test loopback --test memory_reactor --test clock --test simulation \
+                --test datagram_network --example chat --example sim_chat); do
   strace -f -qq -e trace=socket -o "$trace" "$binary" -q >/dev/null
   sockets=$(grep -c 'socket(' "$trace" || true)
   if [ "$sockets" != 0 ]; then
