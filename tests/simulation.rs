@@ -794,3 +794,42 @@ fn a_partition_or_a_crash_loses_datagrams_and_a_restarted_host_binds_again() {
     assert!(sim.run_until_idle());
     assert_eq!(again_events.take_payloads().len(), 2);
 }
+
+#[test]
+fn a_protocol_dropped_with_the_simulation_finds_its_host_down() {
+    /// Tries to listen again when dropped: the host is down by then.
+    struct Stubborn {
+        host: SimHost,
+        refused: Arc<Mutex<Option<bool>>>,
+    }
+    impl Protocol for Stubborn {
+        fn data_received(&mut self, _: &mut Context<'_, Self>, _: Bytes) {}
+    }
+    impl Drop for Stubborn {
+        fn drop(&mut self) {
+            let again = self.host.listen("tcp:81", Probe::echo(&log()));
+            *self.refused.lock().unwrap() = Some(matches!(again, Err(Error::ReactorStopped)));
+        }
+    }
+    let refused = Arc::new(Mutex::new(None));
+    {
+        let sim = Simulation::new(0);
+        let server = sim.add_host("server");
+        let (host, seen) = (server.clone(), refused.clone());
+        server
+            .listen(
+                "tcp:80",
+                factory_fn(move |_: &Address| Stubborn {
+                    host: host.clone(),
+                    refused: seen.clone(),
+                }),
+            )
+            .unwrap();
+        drop(
+            sim.add_host("client")
+                .connect(TO_SERVER, Probe::factory(&log(), vec![], false)),
+        );
+        assert!(sim.run_until_idle());
+    }
+    assert_eq!(*refused.lock().unwrap(), Some(true));
+}

@@ -113,7 +113,11 @@ impl Shared {
                     }
                     after.dropped.push(slot);
                 }
-                Driven::Open | Driven::Idle => world.conns[id] = Some(slot),
+                Driven::Open | Driven::Idle => {
+                    if let Some(place) = world.conns.get_mut(id) {
+                        *place = Some(slot);
+                    }
+                }
             }
             // The peer may have waited for room in its window, which this drive's reads
             // made.

@@ -439,15 +439,23 @@ impl Shared {
     /// Drops every connection and listener: what the simulation holds of its protocols and
     /// factories, which may hold handles on it.
     pub(crate) fn tear_down(&self) {
-        let (conns, hosts) = {
+        let (conns, listeners, boots) = {
             let mut world = self.world();
-            (
-                std::mem::take(&mut world.conns),
-                std::mem::take(&mut world.hosts),
-            )
+            let conns = std::mem::take(&mut world.conns);
+            let mut listeners = Vec::new();
+            let mut boots = Vec::new();
+            // The hosts stay (as down), so that a protocol's drop that reaches one finds
+            // it, and nothing runs on it.
+            for host in &mut world.hosts {
+                host.up = false;
+                listeners.extend(std::mem::take(&mut host.listeners).into_values());
+                boots.append(&mut host.boot);
+            }
+            (conns, listeners, boots)
         };
         drop(conns);
-        drop(hosts);
+        drop(listeners);
+        drop(boots);
         self.ready.lock().clear();
     }
 }
