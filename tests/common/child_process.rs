@@ -58,8 +58,9 @@ pub fn test_features() -> Vec<&'static str> {
 }
 
 /// Builds the examples `names` with the cargo that runs this test, into the same target
-/// directory and profile, with the [`test_features`] (nothing is rebuilt for other
-/// features, and the examples that need a feature have it); a no-op when they are fresh.
+/// directory and profile, with the [`test_features`] (the whole workspace's features when
+/// they are all on), so that nothing is rebuilt for other features and the examples that
+/// need a feature have it; a no-op when they are fresh.
 /// `cargo test --test NAME` does not build the examples, and a stale binary would test old
 /// code. When the test was not started by cargo (no `CARGO` variable), the binaries are
 /// used as they are.
@@ -75,16 +76,43 @@ pub fn build_examples(names: &[&str]) {
         Some(other) => other,
     };
     let mut command = Command::new(cargo);
+    // Cargo gives this test the variables it gives a crate being built (the package's
+    // name, version and directory...). Build scripts (ring's, cc's) rerun when those
+    // change, so passed on they would rebuild the dependencies here and again at the next
+    // `cargo test`.
+    for (name, _) in std::env::vars_os() {
+        let name_text = name.to_string_lossy();
+        let crate_variable = [
+            "CARGO_PKG_",
+            "CARGO_MANIFEST_",
+            "CARGO_CFG_",
+            "CARGO_CRATE_",
+        ]
+        .iter()
+        .any(|prefix| name_text.starts_with(prefix))
+            || ["OUT_DIR", "CARGO_PRIMARY_PACKAGE", "CARGO_TARGET_TMPDIR"].contains(&&*name_text);
+        if crate_variable {
+            command.env_remove(&name);
+        }
+    }
     command
         .args(["build", "--quiet", "--profile", profile, "--manifest-path"])
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
         .arg("--target-dir")
-        .arg(target_dir)
-        .args([
-            "--no-default-features",
-            "--features",
-            &test_features().join(","),
-        ])
+        .arg(target_dir);
+    let features = test_features();
+    if ["tls", "test-certificates", "codec"]
+        .iter()
+        .all(|feature| features.contains(feature))
+    {
+        // The README's `cargo test --workspace --all-features`: the same selection gives
+        // the same features to every crate, so nothing is built twice (another selection
+        // would build the dependencies again, and relink the examples on every run).
+        command.args(["--workspace", "--all-features"]);
+    } else {
+        command.args(["--no-default-features", "--features", &features.join(",")]);
+    }
+    command
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
