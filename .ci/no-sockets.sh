@@ -20,7 +20,8 @@ trap 'rm -f "$trace"' EXIT
 checked=0
 for binary in $(binaries -p torsade-protocols) \
               $(binaries -p torsade --test loopback --test memory_reactor --test clock --test simulation \
-                --test datagram_network --example chat --example sim_chat); do
+                --test datagram_network --example chat --example sim_chat --example udp_echo \
+                --example length_prefixed); do
   strace -f -qq -e trace=socket -o "$trace" "$binary" -q >/dev/null
   sockets=$(grep -c 'socket(' "$trace" || true)
   if [ "$sockets" != 0 ]; then
