@@ -563,3 +563,44 @@ fn spawning_while_the_reactor_stops_fails_with_reactor_stopped() {
         spawned.lock().unwrap()
     );
 }
+
+/// A child run as a connection (`connect_process`) is a child like any other: a stop
+/// terminates it under the default policy, its connection is lost, and it is reaped.
+#[test]
+fn a_stop_terminates_a_connected_process_and_its_connection_ends() {
+    /// Stops the reactor once connected; records how the connection ended.
+    struct StopOnceConnected {
+        reactor: Option<Reactor>,
+        lost: Arc<Mutex<Option<torsade::DisconnectReason>>>,
+    }
+    impl torsade::Protocol for StopOnceConnected {
+        fn connection_made(&mut self, _: &mut torsade::Context<'_, Self>) {
+            if let Some(reactor) = self.reactor.take() {
+                reactor.stop().unwrap();
+            }
+        }
+        fn data_received(&mut self, _: &mut torsade::Context<'_, Self>, _: Bytes) {}
+        fn connection_lost(&mut self, reason: torsade::DisconnectReason) {
+            *self.lost.lock().unwrap() = Some(reason);
+        }
+    }
+    let reactor = Reactor::new().unwrap();
+    let lost = Arc::new(Mutex::new(None));
+    let protocol = StopOnceConnected {
+        reactor: Some(reactor.clone()),
+        lost: lost.clone(),
+    };
+    let process = reactor.connect_process(protocol, sleep_30()).unwrap();
+    let pid = process.process.pid();
+    let mut ended = process.ended;
+    common::run_bounded(&reactor, common::LIMIT);
+    let status = ended
+        .take_result()
+        .expect("the child ended")
+        .expect("a status");
+    assert_eq!(status, ExitStatus::Signal(15));
+    assert!(lost.lock().unwrap().is_some(), "the connection was lost");
+    if cfg!(target_os = "linux") {
+        assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
+    }
+}
