@@ -3,9 +3,9 @@
 //! A [`Recorder`] [`wrap`](Recorder::wrap)s a factory: every connection the wrapped
 //! factory's port accepts (or its `connect` makes) is recorded as a [`Transcript`] —
 //! what the peer sent, what the protocol sent, both as the plaintext above TLS, with
-//! their times, the half-closes, where TLS started, and how the connection ended. Recording is off unless a
-//! factory is wrapped, so it is turned on per port (or per client), and each transcript
-//! is bounded ([`Recorder::with_limit`]). [`testing::replay`](crate::testing::replay)
+//! their times, the half-closes, where TLS started, and how the connection ended.
+//! Recording is off unless a factory is wrapped, so it is turned on per port (or per
+//! client), and each transcript is bounded ([`Recorder::with_limit`]). [`testing::replay`](crate::testing::replay)
 //! replays a transcript against a protocol in memory and reports the first difference:
 //! a session that went wrong in production becomes a regression test.
 //! [`Transcript::write_pcap`] exports a transcript for Wireshark.
