@@ -833,3 +833,42 @@ fn a_protocol_dropped_with_the_simulation_finds_its_host_down() {
     }
     assert_eq!(*refused.lock().unwrap(), Some(true));
 }
+
+#[test]
+fn connections_overtake_each_other_on_some_seeds_and_not_on_others() {
+    // Which connection's byte arrived first, for each seed: the first connection sends
+    // 1, the second 2, a millisecond apart, over a link whose latency varies by more.
+    let first_arrival = |seed| {
+        let sim = Simulation::new(seed);
+        sim.set_link(Link::new().latency(Latency::Uniform {
+            min: MS,
+            max: 20 * MS,
+        }));
+        let logs = recorders(&sim.add_host("server"));
+        let client = sim.add_host("client");
+        drop(client.connect(TO_SERVER, Probe::factory(&log(), vec![vec![1]], false)));
+        let later = client.clone();
+        client.call_later(MS, move || {
+            drop(later.connect(TO_SERVER, Probe::factory(&log(), vec![vec![2]], false)));
+        });
+        assert!(sim.run_until_idle());
+        // The server's connections in the order accepted; the first whose byte came.
+        let logs = logs.lock().unwrap();
+        let made: Vec<(Duration, u8)> = logs
+            .iter()
+            .map(|log| {
+                let log = log.lock().unwrap();
+                (log.made_at.unwrap(), log.bytes[0])
+            })
+            .collect();
+        made.into_iter().min().unwrap().1
+    };
+    let firsts: Vec<u8> = (0..40).map(first_arrival).collect();
+    assert!(firsts.contains(&1), "{firsts:?}");
+    assert!(
+        firsts.contains(&2),
+        "the later connection never overtook: {firsts:?}"
+    );
+    // And each seed decides it the same way every time.
+    assert_eq!(firsts, (0..40).map(first_arrival).collect::<Vec<_>>());
+}
