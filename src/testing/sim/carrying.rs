@@ -73,15 +73,20 @@ impl Shared {
             let Some(mut slot) = world.conns.get_mut(id).and_then(Option::take) else {
                 return;
             };
+            // Exact after its drive, which read what it would.
+            slot.unread_at_most = endpoint.unread();
             let peer = slot.peer;
             if let (Some(peer), false) = (peer, slot.ended) {
-                let unread = world
-                    .conns
-                    .get(peer)
-                    .and_then(Option::as_ref)
-                    .and_then(|peer| peer.endpoint.as_ref())
-                    .map_or(0, |peer| peer.unread());
-                slot.blocked = slot.in_flight + unread >= WINDOW;
+                let peer_slot = world.conns.get(peer).and_then(Option::as_ref);
+                slot.blocked = match peer_slot {
+                    Some(peer) if slot.in_flight + peer.unread_at_most < WINDOW => false,
+                    _ => {
+                        let unread = peer_slot
+                            .and_then(|peer| peer.endpoint.as_ref())
+                            .map_or(0, |peer| peer.unread());
+                        slot.in_flight + unread >= WINDOW
+                    }
+                };
                 let mut finished = false;
                 if !slot.blocked {
                     let (data, done) = endpoint.take_output();
@@ -367,9 +372,11 @@ impl Shared {
                 );
                 if let Some(Some(Slot {
                     endpoint: Some(endpoint),
+                    unread_at_most,
                     ..
-                })) = world.conns.get(to)
+                })) = world.conns.get_mut(to)
                 {
+                    *unread_at_most = unread_at_most.saturating_add(data.len());
                     endpoint.deliver(data);
                 }
             }

@@ -101,6 +101,10 @@ pub(super) struct Slot {
     pub(super) last_landing: Duration,
     /// Data bytes sent and not yet delivered.
     pub(super) in_flight: usize,
+    /// At least the bytes handed to this end's protocol and not yet read by it: its
+    /// stream's exact count is read (touching its memory) only when this bound says its
+    /// peer's window may be full.
+    pub(super) unread_at_most: usize,
     /// `Some` while a partition holds this end's segments, in order.
     pub(super) held: Option<VecDeque<Segment>>,
     pub(super) fin_sent: bool,
@@ -122,6 +126,7 @@ impl Slot {
             early: VecDeque::new(),
             last_landing: Duration::ZERO,
             in_flight: 0,
+            unread_at_most: 0,
             held: None,
             fin_sent: false,
             ended: false,
