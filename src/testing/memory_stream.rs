@@ -10,6 +10,7 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::io;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 
@@ -41,6 +42,8 @@ pub struct MemoryStream {
 /// One direction: what one end wrote and the other has not read.
 pub(crate) struct Pipe {
     state: Mutex<PipeState>,
+    /// `state.buffered`, written under the lock: read without it.
+    buffered: AtomicUsize,
 }
 
 struct PipeState {
@@ -72,6 +75,7 @@ impl Pipe {
                 reader: None,
                 writer: None,
             }),
+            buffered: AtomicUsize::new(0),
         })
     }
 
@@ -79,11 +83,17 @@ impl Pipe {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Mirrors `state.buffered` (changed under the lock, still held).
+    fn publish_buffered(&self, state: &PipeState) {
+        self.buffered.store(state.buffered, Ordering::Release);
+    }
+
     /// Puts `data` in as one chunk, whatever the space (the test playing the peer).
     pub(crate) fn push(&self, data: Bytes) {
         let reader = {
             let mut state = self.lock();
             state.buffered += data.len();
+            self.publish_buffered(&state);
             state.chunks.push_back(data);
             state.reader.take()
         };
@@ -116,6 +126,7 @@ impl Pipe {
         let reader = {
             let mut state = self.lock();
             state.buffered += data.len();
+            self.publish_buffered(&state);
             match state.chunks.back_mut() {
                 Some(last) => {
                     let mut joined = BytesMut::with_capacity(last.len() + data.len());
@@ -132,7 +143,7 @@ impl Pipe {
 
     /// How many bytes are buffered, not yet read.
     pub(crate) fn buffered(&self) -> usize {
-        self.lock().buffered
+        self.buffered.load(Ordering::Acquire)
     }
 
     /// Takes back the space not used (the peer stops reading).
@@ -163,6 +174,7 @@ impl Pipe {
                 state.space = state.space.saturating_add(state.buffered);
             }
             state.buffered = 0;
+            self.publish_buffered(&state);
             ((taken, state.closed), state.writer.take())
         };
         wake(writer);
@@ -204,6 +216,7 @@ impl Pipe {
                 state.chunks.pop_front();
             }
             state.buffered -= count;
+            self.publish_buffered(&state);
             let writer = if state.replenish {
                 state.space = state.space.saturating_add(count);
                 state.writer.take()
@@ -235,6 +248,7 @@ impl Pipe {
             }
             state.space -= count;
             state.buffered += count;
+            self.publish_buffered(&state);
             state
                 .chunks
                 .push_back(Bytes::copy_from_slice(&data[..count]));

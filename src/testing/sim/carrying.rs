@@ -8,6 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::connection::{Driven, Endpoint};
+use super::link::Link;
 use super::trace::TraceKind;
 use super::world::{After, ConnId, HostId, Shared, Slot, World};
 use crate::{Clock, ConnectionError, DisconnectReason};
@@ -38,15 +39,8 @@ impl Shared {
     pub(crate) fn drain(&self) {
         let mut batch = VecDeque::new();
         let mut endpoints = Vec::new();
-        loop {
-            {
-                let mut ready = self.ready.lock();
-                if ready.is_empty() {
-                    return;
-                }
-                // In the order woken; what wakes meanwhile queues behind this batch.
-                std::mem::swap(&mut *ready, &mut batch);
-            }
+        // In the order woken; what wakes meanwhile queues behind this batch.
+        while self.ready.take_into(&mut batch) {
             {
                 let world = self.world();
                 endpoints.extend(batch.drain(..).filter_map(|id| {
@@ -73,15 +67,20 @@ impl Shared {
             let Some(mut slot) = world.conns.get_mut(id).and_then(Option::take) else {
                 return;
             };
+            // Exact after its drive, which read what it would.
+            slot.unread_at_most = endpoint.unread();
             let peer = slot.peer;
             if let (Some(peer), false) = (peer, slot.ended) {
-                let unread = world
-                    .conns
-                    .get(peer)
-                    .and_then(Option::as_ref)
-                    .and_then(|peer| peer.endpoint.as_ref())
-                    .map_or(0, |peer| peer.unread());
-                slot.blocked = slot.in_flight + unread >= WINDOW;
+                let peer_slot = world.conns.get(peer).and_then(Option::as_ref);
+                slot.blocked = match peer_slot {
+                    Some(peer) if slot.in_flight + peer.unread_at_most < WINDOW => false,
+                    _ => {
+                        let unread = peer_slot
+                            .and_then(|peer| peer.endpoint.as_ref())
+                            .map_or(0, |peer| peer.unread());
+                        slot.in_flight + unread >= WINDOW
+                    }
+                };
                 let mut finished = false;
                 if !slot.blocked {
                     let (data, done) = endpoint.take_output();
@@ -143,55 +142,68 @@ impl Shared {
         data: Bytes,
     ) {
         let link = world.link(slot.host, slot.peer_host).clone();
-        let now = world.now;
+        let Some(segmentation) = link.segmentation else {
+            self.send_piece(world, id, slot, peer, &link, data, Duration::ZERO);
+            return;
+        };
         let mut pieces = Vec::new();
-        match link.segmentation {
-            Some(segmentation) => {
-                let mut offset = 0;
-                let mut gap_total = Duration::ZERO;
-                segmentation.cut(data.len(), &mut world.random, |size, gap| {
-                    gap_total += gap;
-                    pieces.push((data.slice(offset..offset + size), gap_total));
-                    offset += size;
-                });
-            }
-            None => pieces.push((data, Duration::ZERO)),
-        }
+        let mut offset = 0;
+        let mut gap_total = Duration::ZERO;
+        segmentation.cut(data.len(), &mut world.random, |size, gap| {
+            gap_total += gap;
+            pieces.push((data.slice(offset..offset + size), gap_total));
+            offset += size;
+        });
         for (piece, gap) in pieces {
-            let mut depart = now;
-            if let Some(bandwidth) = link.bandwidth {
-                let busy = world
-                    .busy_until
-                    .entry((slot.host, slot.peer_host))
-                    .or_insert(Duration::ZERO);
-                depart = depart.max(*busy);
-                let sending = Duration::from_nanos(
-                    (piece.len() as u128 * 1_000_000_000 / u128::from(bandwidth)) as u64,
-                );
-                *busy = depart + sending;
-                depart = *busy;
-            }
-            let lands =
-                (depart + gap + link.latency.draw(&mut world.random)).max(slot.last_landing);
-            slot.last_landing = lands;
-            slot.in_flight += piece.len();
-            world.trace.record(
-                now,
-                TraceKind::Send {
-                    conn: id as u64,
-                    bytes: piece.len(),
-                    lands,
-                },
-            );
-            world.schedule_landing(
-                id,
-                slot.host,
-                peer,
-                slot.peer_host,
-                lands - now,
-                Segment::Data(piece),
-            );
+            self.send_piece(world, id, slot, peer, &link, piece, gap);
         }
+    }
+
+    /// Puts one piece of what connection `id` sent in flight, `gap` after the first.
+    #[allow(clippy::too_many_arguments)]
+    fn send_piece(
+        &self,
+        world: &mut World,
+        id: ConnId,
+        slot: &mut Slot,
+        peer: ConnId,
+        link: &Link,
+        piece: Bytes,
+        gap: Duration,
+    ) {
+        let now = world.now;
+        let mut depart = now;
+        if let Some(bandwidth) = link.bandwidth {
+            let busy = world
+                .busy_until
+                .entry((slot.host, slot.peer_host))
+                .or_insert(Duration::ZERO);
+            depart = depart.max(*busy);
+            let sending = Duration::from_nanos(
+                (piece.len() as u128 * 1_000_000_000 / u128::from(bandwidth)) as u64,
+            );
+            *busy = depart + sending;
+            depart = *busy;
+        }
+        let lands = (depart + gap + link.latency.draw(&mut world.random)).max(slot.last_landing);
+        slot.last_landing = lands;
+        slot.in_flight += piece.len();
+        world.trace.record(
+            now,
+            TraceKind::Send {
+                conn: id as u64,
+                bytes: piece.len(),
+                lands,
+            },
+        );
+        world.schedule_landing(
+            id,
+            slot.host,
+            peer,
+            slot.peer_host,
+            lands - now,
+            Segment::Data(piece),
+        );
     }
 
     /// Sends a FIN or a reset from connection `id` (its `slot`, out of the world) to
@@ -367,9 +379,11 @@ impl Shared {
                 );
                 if let Some(Some(Slot {
                     endpoint: Some(endpoint),
+                    unread_at_most,
                     ..
-                })) = world.conns.get(to)
+                })) = world.conns.get_mut(to)
                 {
+                    *unread_at_most = unread_at_most.saturating_add(data.len());
                     endpoint.deliver(data);
                 }
             }

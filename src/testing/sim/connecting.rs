@@ -360,6 +360,9 @@ impl Shared {
             match endpoint {
                 Some(endpoint) => {
                     for segment in slot.early.drain(..) {
+                        if let Segment::Data(data) = &segment {
+                            slot.unread_at_most = slot.unread_at_most.saturating_add(data.len());
+                        }
                         after.deliveries.push((endpoint.clone(), segment));
                     }
                     slot.endpoint = Some(endpoint);

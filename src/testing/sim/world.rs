@@ -10,6 +10,7 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
@@ -101,6 +102,10 @@ pub(super) struct Slot {
     pub(super) last_landing: Duration,
     /// Data bytes sent and not yet delivered.
     pub(super) in_flight: usize,
+    /// At least the bytes handed to this end's protocol and not yet read by it: its
+    /// stream's exact count is read (touching its memory) only when this bound says its
+    /// peer's window may be full.
+    pub(super) unread_at_most: usize,
     /// `Some` while a partition holds this end's segments, in order.
     pub(super) held: Option<VecDeque<Segment>>,
     pub(super) fin_sent: bool,
@@ -122,6 +127,7 @@ impl Slot {
             early: VecDeque::new(),
             last_landing: Duration::ZERO,
             in_flight: 0,
+            unread_at_most: 0,
             held: None,
             fin_sent: false,
             ended: false,
@@ -456,22 +462,49 @@ impl Shared {
         drop(conns);
         drop(listeners);
         drop(boots);
-        self.ready.lock().clear();
+        self.ready.clear();
     }
 }
 
 /// The connections woken and waiting to be driven, in the order woken. Cheap to clone.
 #[derive(Clone, Default)]
-pub(crate) struct Ready(Arc<Mutex<VecDeque<ConnId>>>);
+pub(crate) struct Ready(Arc<ReadyQueue>);
+
+/// What [`Ready`] shares.
+#[derive(Default)]
+struct ReadyQueue {
+    queue: Mutex<VecDeque<ConnId>>,
+    /// How many are queued, written under the lock: whether any is, in one read.
+    len: AtomicUsize,
+}
 
 impl Ready {
     pub(crate) fn push(&self, id: ConnId) {
-        self.lock().push_back(id);
+        let mut queue = self.lock();
+        queue.push_back(id);
+        self.0.len.store(queue.len(), Ordering::Release);
     }
 
-    pub(super) fn lock(&self) -> MutexGuard<'_, VecDeque<ConnId>> {
+    /// Takes every queued connection into `batch` (empty), leaving the queue with
+    /// `batch`'s room; returns false, taking nothing, if none is queued.
+    pub(super) fn take_into(&self, batch: &mut VecDeque<ConnId>) -> bool {
+        if self.0.len.load(Ordering::Acquire) == 0 {
+            return false;
+        }
+        let mut queue = self.lock();
+        std::mem::swap(&mut *queue, batch);
+        self.0.len.store(0, Ordering::Release);
+        !batch.is_empty()
+    }
+
+    pub(super) fn clear(&self) {
+        self.lock().clear();
+        self.0.len.store(0, Ordering::Release);
+    }
+
+    fn lock(&self) -> MutexGuard<'_, VecDeque<ConnId>> {
         // Each change under the lock is one push, swap or clear.
-        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+        self.0.queue.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
