@@ -7,10 +7,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use super::carrying::Segment;
-use super::connection::Endpoint;
+use super::connection::{Endpoint, Opening};
 use super::trace::TraceKind;
 use super::world::{with, After, ConnId, HostId, Shared, Slot, FIRST_EPHEMERAL_PORT};
-use crate::{Address, Clock, Error, ListeningPort};
+use crate::{Address, Error, ListeningPort};
 
 /// How long a connection attempt waits before sending its SYN again, when the first one
 /// was lost to a partition or a host that is down.
@@ -18,15 +18,9 @@ const SYN_RETRY: Duration = Duration::from_secs(1);
 
 /// Builds the server's end of an accepted connection.
 pub(crate) trait Acceptor: Send + Sync {
-    /// Starts the server's protocol on connection `id`; `None` if the factory refused.
-    fn accept(
-        &self,
-        shared: &Arc<Shared>,
-        id: ConnId,
-        local: Address,
-        peer: Address,
-        clock: Arc<dyn Clock>,
-    ) -> Option<Arc<dyn Endpoint>>;
+    /// Starts the server's protocol on the connection `opening`; `None` if the factory
+    /// refused.
+    fn accept(&self, shared: &Arc<Shared>, opening: Opening) -> Option<Arc<dyn Endpoint>>;
 }
 
 pub(super) struct Listener {
@@ -36,16 +30,9 @@ pub(super) struct Listener {
 
 /// A connection attempt waiting to be settled: started, or failed.
 pub(crate) trait PendingConnect: Send {
-    /// Starts the client's protocol on connection `id`; `None` if the factory refused
-    /// (the attempt has then failed).
-    fn start(
-        self: Box<Self>,
-        shared: &Arc<Shared>,
-        id: ConnId,
-        local: Address,
-        peer: Address,
-        clock: Arc<dyn Clock>,
-    ) -> Option<Arc<dyn Endpoint>>;
+    /// Starts the client's protocol on the connection `opening`; `None` if the factory
+    /// refused (the attempt has then failed).
+    fn start(self: Box<Self>, shared: &Arc<Shared>, opening: Opening) -> Option<Arc<dyn Endpoint>>;
 
     /// Fails the attempt.
     fn fail(self: Box<Self>, error: Error);
@@ -248,13 +235,13 @@ impl Shared {
             with(&weak, |shared| shared.syn_ack(client, server, &attempt));
         });
         let clock = self.host_clock(to, generation);
-        let endpoint = acceptor.accept(
-            self,
-            server,
-            Address::Tcp(server_addr),
-            Address::Tcp(client_addr),
+        let opening = Opening {
+            id: server,
+            local: Address::Tcp(server_addr),
+            peer: Address::Tcp(client_addr),
             clock,
-        );
+        };
+        let endpoint = acceptor.accept(self, opening);
         let mut world = self.world();
         let world = &mut *world;
         let Some(Some(slot)) = world.conns.get_mut(server) else {
@@ -349,7 +336,13 @@ impl Shared {
             return;
         };
         let clock = self.host_clock(host, generation);
-        let endpoint = pending.start(self, client, Address::Tcp(local), Address::Tcp(peer), clock);
+        let opening = Opening {
+            id: client,
+            local: Address::Tcp(local),
+            peer: Address::Tcp(peer),
+            clock,
+        };
+        let endpoint = pending.start(self, opening);
         let mut after = After::default();
         {
             let mut world = self.world();

@@ -84,28 +84,32 @@ struct SimDriverHost;
 
 impl Host for SimDriverHost {}
 
-/// What a connection is started with.
-pub(crate) struct Start<P: Protocol> {
-    pub(crate) protocol: P,
+/// Where a connection being opened is: its number, its ends' addresses, and the clock of
+/// its host's life.
+pub(crate) struct Opening {
     pub(crate) id: ConnId,
     pub(crate) local: Address,
     pub(crate) peer: Address,
     pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) on_made: Option<OnMade<P>>,
-    pub(crate) on_lost: Option<OnLost>,
 }
 
 impl<P: Protocol> Cell<P> {
-    /// Starts `start.protocol`'s connection, queued for its first drive (which runs
-    /// `connection_made`).
-    pub(crate) fn start(shared: &Arc<Shared>, start: Start<P>) -> Arc<Cell<P>> {
+    /// Starts `protocol`'s connection, queued for its first drive (which runs
+    /// `connection_made`); `on_made` and `on_lost` are the driver's hooks.
+    pub(crate) fn start(
+        shared: &Arc<Shared>,
+        protocol: P,
+        opening: Opening,
+        on_made: Option<OnMade<P>>,
+        on_lost: Option<OnLost>,
+    ) -> Arc<Cell<P>> {
         let (stream, incoming, outgoing) = MemoryStream::for_simulation(SEND_BUFFER);
-        let inbox = Inbox::new(start.peer, start.local, start.clock);
-        let driver = Driver::new(start.protocol, stream, inbox, SimDriverHost)
-            .with_hooks(start.on_made, start.on_lost);
+        let inbox = Inbox::new(opening.peer, opening.local, opening.clock);
+        let driver =
+            Driver::new(protocol, stream, inbox, SimDriverHost).with_hooks(on_made, on_lost);
         let queue = Arc::new(QueueOnWake {
             ready: shared.ready().clone(),
-            id: start.id,
+            id: opening.id,
             queued: AtomicBool::new(false),
         });
         queue.wake_by_ref();

@@ -7,15 +7,15 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use super::connecting::{Acceptor, Attempt, PendingConnect};
-use super::connection::{Cell, Endpoint, Start};
+use super::connection::{Cell, Endpoint, Opening};
 use super::world::{ConnId, HostId, Shared};
 use crate::connection::drive::{OnLost, OnMade};
 use crate::datagram::{DatagramPort, DatagramProtocol};
 use crate::endpoints::parse::Description;
 use crate::endpoints::{IntoClientEndpoint, IntoServerEndpoint, DEFAULT_CONNECT_TIMEOUT};
 use crate::{
-    Address, ClientFactory, Clock, Deferred, DelayedCall, Error, ListeningPort, Network,
-    ProtocolFactory, ProtocolHandle, Resolver, Result,
+    ClientFactory, Clock, Deferred, DelayedCall, Error, ListeningPort, Network, ProtocolFactory,
+    ProtocolHandle, Resolver, Result,
 };
 
 /// One host of a [`Simulation`](super::Simulation): what a reactor is to production code.
@@ -304,25 +304,9 @@ impl Target {
 struct FactoryAcceptor<F>(Arc<F>);
 
 impl<F: ProtocolFactory> Acceptor for FactoryAcceptor<F> {
-    fn accept(
-        &self,
-        shared: &Arc<Shared>,
-        id: ConnId,
-        local: Address,
-        peer: Address,
-        clock: Arc<dyn Clock>,
-    ) -> Option<Arc<dyn Endpoint>> {
-        let protocol = self.0.build_protocol(&peer)?;
-        let start = Start {
-            protocol,
-            id,
-            local,
-            peer,
-            clock,
-            on_made: None,
-            on_lost: None,
-        };
-        Some(Cell::start(shared, start))
+    fn accept(&self, shared: &Arc<Shared>, opening: Opening) -> Option<Arc<dyn Endpoint>> {
+        let protocol = self.0.build_protocol(&opening.peer)?;
+        Some(Cell::start(shared, protocol, opening, None, None))
     }
 }
 
@@ -333,18 +317,11 @@ struct ClientPending<F: ClientFactory> {
 }
 
 impl<F: ClientFactory> PendingConnect for ClientPending<F> {
-    fn start(
-        self: Box<Self>,
-        shared: &Arc<Shared>,
-        id: ConnId,
-        local: Address,
-        peer: Address,
-        clock: Arc<dyn Clock>,
-    ) -> Option<Arc<dyn Endpoint>> {
+    fn start(self: Box<Self>, shared: &Arc<Shared>, opening: Opening) -> Option<Arc<dyn Endpoint>> {
         let ClientPending { factory, resolver } = *self;
-        let Some(protocol) = factory.build_protocol(&peer) else {
+        let Some(protocol) = factory.build_protocol(&opening.peer) else {
             let error = Error::NoProtocol {
-                address: peer.to_string(),
+                address: opening.peer.to_string(),
             };
             factory.client_connection_failed(&error);
             factory.stop_factory();
@@ -359,16 +336,13 @@ impl<F: ClientFactory> PendingConnect for ClientPending<F> {
             factory.client_connection_lost(reason);
             factory.stop_factory();
         });
-        let start = Start {
+        Some(Cell::start(
+            shared,
             protocol,
-            id,
-            local,
-            peer,
-            clock,
-            on_made: Some(on_made),
-            on_lost: Some(on_lost),
-        };
-        Some(Cell::start(shared, start))
+            opening,
+            Some(on_made),
+            Some(on_lost),
+        ))
     }
 
     fn fail(self: Box<Self>, error: Error) {
