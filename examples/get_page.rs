@@ -55,13 +55,7 @@ fn main() -> ExitCode {
         eprintln!("error: --output writes one body: give one URL\n\n{USAGE}");
         return ExitCode::from(2);
     }
-    match run(urls, output) {
-        Ok(code) => code,
-        Err(error) => {
-            eprintln!("error: {error}");
-            ExitCode::FAILURE
-        }
-    }
+    common::exit_code(run(urls, output))
 }
 
 fn run(

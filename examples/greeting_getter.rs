@@ -135,13 +135,12 @@ fn main() -> ExitCode {
         Err(code) => return code,
     };
     let name = args.value("name").unwrap_or("World").to_string();
-    match run(server, args.flag("tls"), args.value("server-name"), name) {
-        Ok(code) => code,
-        Err(error) => {
-            eprintln!("error: {error}");
-            ExitCode::FAILURE
-        }
-    }
+    common::exit_code(run(
+        server,
+        args.flag("tls"),
+        args.value("server-name"),
+        name,
+    ))
 }
 
 /// The server `--connect` names, over TLS with `--tls`; `None` without `--connect`.

@@ -279,13 +279,7 @@ fn client_main(args: &common::Args, lines: Vec<String>) -> ExitCode {
     let outcome = tls()
         .map_err(|error| error.to_string())
         .and_then(|tls| talk(server, tls, lines));
-    match outcome {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("error: {error}");
-            ExitCode::FAILURE
-        }
-    }
+    common::exit_code(outcome.map(|()| ExitCode::SUCCESS))
 }
 
 /// Connects to `server` and has the conversation; `Err` says what went wrong.

@@ -66,11 +66,5 @@ fn main() -> ExitCode {
         reactor.standard_io(protocol).detach();
         reactor.run()
     };
-    match run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("error: {error}");
-            ExitCode::FAILURE
-        }
-    }
+    common::exit_code(run().map(|()| ExitCode::SUCCESS))
 }

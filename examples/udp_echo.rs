@@ -231,13 +231,7 @@ fn serve(address: SocketAddr) -> ExitCode {
         common::stop_on_ctrl_c(&reactor);
         reactor.run()
     };
-    match serve() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("error: {error}");
-            ExitCode::FAILURE
-        }
-    }
+    common::exit_code(serve().map(|()| ExitCode::SUCCESS))
 }
 
 fn ask(server: SocketAddr, lines: Vec<String>, timeout: Duration, retries: u32) -> ExitCode {

@@ -265,13 +265,16 @@ pub fn serve<F: ProtocolFactory>(
         stop_on_ctrl_c(&reactor);
         reactor.run()
     };
-    match serve() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("error: {error}");
-            ExitCode::FAILURE
-        }
-    }
+    exit_code(serve().map(|()| ExitCode::SUCCESS))
+}
+
+/// The exit status of a program that ended with `outcome`: its own, or, for an error,
+/// failure after one `error: ...` line on stderr.
+pub fn exit_code(outcome: Result<ExitCode, impl std::fmt::Display>) -> ExitCode {
+    outcome.unwrap_or_else(|error| {
+        eprintln!("error: {error}");
+        ExitCode::FAILURE
+    })
 }
 
 /// Where a server example listens:
